@@ -1,0 +1,83 @@
+/** Who is at fault decides who can act on an error: the caller, the model (it can retry differently), a tool, a policy, or Keel and its infrastructure. */
+export type Fault = 'user' | 'model' | 'tool' | 'policy' | 'system';
+
+/** The closed set of error codes. Adding one is a deliberate change: the server's status table must cover it. */
+export const keelCodes = {
+  'invalid-config': { fault: 'user', retryable: false },
+  'invalid-argument': { fault: 'user', retryable: false },
+  'missing-credentials': { fault: 'user', retryable: false },
+  'session-not-found': { fault: 'user', retryable: false },
+  'session-finished': { fault: 'user', retryable: false },
+  cancelled: { fault: 'user', retryable: false },
+  'model-rate-limited': { fault: 'model', retryable: true },
+  'model-overloaded': { fault: 'model', retryable: true },
+  'model-server-error': { fault: 'model', retryable: true },
+  'model-connection': { fault: 'model', retryable: true },
+  'model-timeout': { fault: 'model', retryable: true },
+  'model-stream-cut': { fault: 'model', retryable: true },
+  'model-quota-exhausted': { fault: 'model', retryable: false },
+  'model-bad-request': { fault: 'system', retryable: false },
+  'model-authentication': { fault: 'user', retryable: false },
+  'model-permission': { fault: 'user', retryable: false },
+  'model-not-found': { fault: 'user', retryable: false },
+  'model-context-window': { fault: 'system', retryable: false },
+  'model-malformed-response': { fault: 'model', retryable: true },
+  'model-refusal': { fault: 'model', retryable: false },
+  'tool-unknown': { fault: 'model', retryable: false },
+  'tool-invalid-input': { fault: 'model', retryable: false },
+  'tool-failed': { fault: 'tool', retryable: false },
+  'tool-timeout': { fault: 'tool', retryable: false },
+  'guard-tripped': { fault: 'policy', retryable: false },
+  'journal-conflict': { fault: 'system', retryable: true },
+  'journal-corrupt': { fault: 'system', retryable: false },
+  'storage-failure': { fault: 'system', retryable: true },
+  'deadline-exceeded': { fault: 'policy', retryable: false },
+  internal: { fault: 'system', retryable: false },
+} as const satisfies Record<string, { fault: Fault; retryable: boolean }>;
+
+export type KeelCode = keyof typeof keelCodes;
+
+export interface KeelErrorOptions {
+  readonly cause?: unknown;
+  /** Overrides the code's default, for example a 500 the provider marked `x-should-retry: false`. */
+  readonly retryable?: boolean;
+  /** Provider-requested wait before a retry, from `retry-after-ms` or `retry-after`. */
+  readonly retryAfterMs?: number;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export class KeelError extends Error {
+  override readonly name = 'KeelError';
+  readonly code: KeelCode;
+  readonly fault: Fault;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: KeelCode, message: string, options: KeelErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.fault = keelCodes[code].fault;
+    this.retryable = options.retryable ?? keelCodes[code].retryable;
+    this.retryAfterMs = options.retryAfterMs;
+    this.details = options.details ?? {};
+  }
+
+  toRecord(): { code: KeelCode; message: string; fault: Fault; retryable: boolean } {
+    return { code: this.code, message: this.message, fault: this.fault, retryable: this.retryable };
+  }
+}
+
+export function isKeelError(value: unknown, code?: KeelCode): value is KeelError {
+  return value instanceof KeelError && (code === undefined || value.code === code);
+}
+
+/** Wraps anything thrown into a KeelError, keeping the original as `cause`. Abort errors become `cancelled`. */
+export function toKeelError(value: unknown, fallbackCode: KeelCode = 'internal'): KeelError {
+  if (value instanceof KeelError) return value;
+  if (value instanceof Error && (value.name === 'AbortError' || (value as { code?: string }).code === 'ABORT_ERR')) {
+    return new KeelError('cancelled', 'The operation was cancelled.', { cause: value });
+  }
+  const message = value instanceof Error ? value.message : String(value);
+  return new KeelError(fallbackCode, message, { cause: value });
+}

@@ -1,0 +1,89 @@
+import { KeelError } from '../errors/index.ts';
+import { sha256 } from '../util/index.ts';
+import type { ToolDefinition } from '../tools/define-tool.ts';
+
+export interface AgentLimitOptions {
+  /** Defaults to 25. */
+  readonly maxTurns?: number;
+  /** Wall-clock budget from session start; fixed as an absolute deadline in the journal, so it survives resume. */
+  readonly deadlineMs?: number;
+  readonly maxInputTokens?: number;
+  readonly maxOutputTokens?: number;
+  readonly maxCostUsd?: number;
+  /** The same call (tool and input) this many times in a row ends the session. Defaults to 3. */
+  readonly maxIdenticalToolCalls?: number;
+}
+
+export interface AgentOptions {
+  readonly name: string;
+  readonly instructions: string;
+  readonly tools?: readonly ToolDefinition[];
+  /** A model spec such as `anthropic:claude-sonnet-4-5`; the command line's `--model` wins over it. */
+  readonly model?: string;
+  readonly limits?: AgentLimitOptions;
+  /** Output tokens asked for per model call. Defaults to 4096. */
+  readonly maxOutputTokensPerCall?: number;
+  /** Whether model calls stream. Defaults to true. */
+  readonly streaming?: boolean;
+}
+
+export interface ResolvedAgentLimits {
+  readonly maxTurns: number;
+  readonly deadlineMs: number | null;
+  readonly maxInputTokens: number | null;
+  readonly maxOutputTokens: number | null;
+  readonly maxCostUsd: number | null;
+  readonly maxIdenticalToolCalls: number;
+}
+
+export interface AgentDefinition {
+  readonly kind: 'keel-agent';
+  readonly name: string;
+  readonly instructions: string;
+  readonly instructionsHash: string;
+  readonly tools: ReadonlyMap<string, ToolDefinition>;
+  readonly model: string | null;
+  readonly limits: ResolvedAgentLimits;
+  readonly maxOutputTokensPerCall: number;
+  readonly streaming: boolean;
+}
+
+function positive(name: string, value: number | undefined, integer: boolean): number | null {
+  if (value === undefined) return null;
+  if (!(value > 0) || (integer && !Number.isInteger(value))) {
+    throw new KeelError('invalid-config', `Agent limit ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}.`);
+  }
+  return value;
+}
+
+export function defineAgent(options: AgentOptions): AgentDefinition {
+  if (options.name.trim() === '') throw new KeelError('invalid-config', 'An agent needs a non-empty name.');
+  const tools = new Map<string, ToolDefinition>();
+  for (const tool of options.tools ?? []) {
+    if (tools.has(tool.name)) throw new KeelError('invalid-config', `Agent "${options.name}" has two tools named "${tool.name}".`);
+    tools.set(tool.name, tool);
+  }
+  const limits = options.limits ?? {};
+  return {
+    kind: 'keel-agent',
+    name: options.name,
+    instructions: options.instructions,
+    instructionsHash: sha256(options.instructions),
+    tools,
+    model: options.model ?? null,
+    limits: {
+      maxTurns: positive('maxTurns', limits.maxTurns, true) ?? 25,
+      deadlineMs: positive('deadlineMs', limits.deadlineMs, false),
+      maxInputTokens: positive('maxInputTokens', limits.maxInputTokens, true),
+      maxOutputTokens: positive('maxOutputTokens', limits.maxOutputTokens, true),
+      maxCostUsd: positive('maxCostUsd', limits.maxCostUsd, false),
+      maxIdenticalToolCalls: positive('maxIdenticalToolCalls', limits.maxIdenticalToolCalls, true) ?? 3,
+    },
+    maxOutputTokensPerCall: positive('maxOutputTokensPerCall', options.maxOutputTokensPerCall, true) ?? 4096,
+    streaming: options.streaming ?? true,
+  };
+}
+
+export function isAgentDefinition(value: unknown): value is AgentDefinition {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'keel-agent';
+}

@@ -1,0 +1,167 @@
+import type { ContentBlock } from './message.ts';
+import type { StopReason } from './stop-reason.ts';
+import type { Usage } from './usage.ts';
+
+/**
+ * The session journal's wire format. Every event carries `v`; readers accept the versions in
+ * `supportedEventVersions` and historical journals are test fixtures that must keep loading.
+ */
+export const currentEventVersion = 1;
+export const supportedEventVersions: readonly number[] = [1];
+
+export interface EventEnvelope {
+  readonly v: number;
+  readonly sessionId: string;
+  /** Position in the session's journal, from 1, without gaps. */
+  readonly seq: number;
+  /** Wall-clock time of the write, epoch milliseconds. */
+  readonly at: number;
+}
+
+export interface SessionLimits {
+  readonly maxTurns: number;
+  /** Absolute deadline (epoch ms), fixed at session start so it survives resume; null for none. */
+  readonly deadlineAt: number | null;
+  readonly maxInputTokens: number | null;
+  readonly maxOutputTokens: number | null;
+  readonly maxCostUsd: number | null;
+  /** The same tool with the same input this many times in a row trips the guard. */
+  readonly maxIdenticalToolCalls: number;
+}
+
+export interface ErrorRecord {
+  readonly code: string;
+  readonly message: string;
+  readonly fault: string;
+  readonly retryable: boolean;
+}
+
+export interface SessionStartEvent extends EventEnvelope {
+  readonly type: 'session-start';
+  readonly agent: { readonly name: string; readonly instructionsHash: string; readonly tools: readonly string[] };
+  readonly model: { readonly provider: string; readonly modelId: string };
+  readonly input: string;
+  readonly limits: SessionLimits;
+  readonly parentSessionId?: string;
+}
+
+export interface TurnStartEvent extends EventEnvelope {
+  readonly type: 'turn-start';
+  readonly turn: number;
+}
+
+export interface ContextAssembleEvent extends EventEnvelope {
+  readonly type: 'context-assemble';
+  readonly turn: number;
+  /** Content hash of the assembled request, stored in the blob store: replay rebuilds the prompt byte for byte. */
+  readonly requestHash: string;
+  readonly messageCount: number;
+  readonly tokens: { readonly system: number; readonly tools: number; readonly history: number; readonly total: number };
+  /** How the token figures were obtained: an estimate until a tokenizer is configured. */
+  readonly tokenCounting: 'estimate' | 'tokenizer';
+  readonly durationMs: number;
+}
+
+export interface ModelRequestEvent extends EventEnvelope {
+  readonly type: 'model-request';
+  readonly turn: number;
+  readonly requestHash: string;
+  readonly provider: string;
+  readonly model: string;
+  readonly streaming: boolean;
+}
+
+export interface ModelResponseEvent extends EventEnvelope {
+  readonly type: 'model-response';
+  readonly turn: number;
+  readonly responseId: string;
+  readonly model: string;
+  readonly content: readonly ContentBlock[];
+  readonly stopReason: StopReason;
+  readonly providerStopReason: string;
+  readonly usage: Usage;
+  /** Null when the model has no price in the pricing table. */
+  readonly costUsd: number | null;
+  readonly latencyMs: number;
+  /** Attempts that failed and were retried before this response. */
+  readonly retries: number;
+}
+
+export interface ModelErrorEvent extends EventEnvelope {
+  readonly type: 'model-error';
+  readonly turn: number;
+  readonly error: ErrorRecord;
+  readonly retries: number;
+  readonly latencyMs: number;
+}
+
+export interface ToolRequestEvent extends EventEnvelope {
+  readonly type: 'tool-request';
+  readonly turn: number;
+  readonly callId: string;
+  readonly tool: string;
+  readonly input: unknown;
+  /** Derived from (sessionId, turn, callId); the tool receives it and may deduplicate at its far end. */
+  readonly idempotencyKey: string;
+}
+
+export interface ToolResultEvent extends EventEnvelope {
+  readonly type: 'tool-result';
+  readonly turn: number;
+  readonly callId: string;
+  readonly tool: string;
+  readonly output: string;
+  /** Set when the full output was larger than the journal keeps inline; the full text is in the blob store. */
+  readonly outputBlob?: string;
+  readonly latencyMs: number;
+}
+
+export interface ToolErrorEvent extends EventEnvelope {
+  readonly type: 'tool-error';
+  readonly turn: number;
+  readonly callId: string;
+  readonly tool: string;
+  readonly error: ErrorRecord;
+  readonly latencyMs: number;
+}
+
+export type GuardName = 'max-turns' | 'deadline' | 'input-tokens' | 'output-tokens' | 'cost' | 'identical-tool-calls';
+
+export interface GuardTripEvent extends EventEnvelope {
+  readonly type: 'guard-trip';
+  readonly turn: number;
+  readonly guard: GuardName;
+  readonly limit: number;
+  readonly actual: number;
+  readonly message: string;
+}
+
+export type SessionStatus = 'completed' | 'failed' | 'cancelled';
+
+export interface SessionEndEvent extends EventEnvelope {
+  readonly type: 'session-end';
+  readonly status: SessionStatus;
+  readonly output: string | null;
+  readonly error: ErrorRecord | null;
+  readonly turns: number;
+  readonly usage: Usage;
+  readonly costUsd: number | null;
+}
+
+export type SessionEvent =
+  | SessionStartEvent
+  | TurnStartEvent
+  | ContextAssembleEvent
+  | ModelRequestEvent
+  | ModelResponseEvent
+  | ModelErrorEvent
+  | ToolRequestEvent
+  | ToolResultEvent
+  | ToolErrorEvent
+  | GuardTripEvent
+  | SessionEndEvent;
+
+export type SessionEventType = SessionEvent['type'];
+
+/** An event before the writer stamps its envelope. */
+export type EventBody<E extends SessionEvent = SessionEvent> = E extends SessionEvent ? Omit<E, keyof EventEnvelope> : never;

@@ -1,0 +1,50 @@
+import type { ContentBlock, Message } from './message.ts';
+import type { StopReason } from './stop-reason.ts';
+import type { Usage } from './usage.ts';
+
+/** What the model is told about a tool: a name, a description and a JSON Schema for its input. */
+export interface ToolSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly inputSchema: Readonly<Record<string, unknown>>;
+}
+
+export type ToolChoice = 'auto' | 'any' | 'none' | { readonly name: string };
+
+export interface ModelRequest {
+  readonly system?: string;
+  readonly messages: readonly Message[];
+  readonly tools: readonly ToolSpec[];
+  readonly maxOutputTokens: number;
+  readonly temperature?: number;
+  readonly stopSequences?: readonly string[];
+  readonly toolChoice?: ToolChoice;
+}
+
+export interface ModelResponse {
+  /** The provider's response id (`msg_…`, `chatcmpl-…`). */
+  readonly id: string;
+  /** The model the provider says answered, which may be more specific than the one asked for. */
+  readonly model: string;
+  readonly content: readonly ContentBlock[];
+  readonly stopReason: StopReason;
+  /** The provider's own word for why it stopped, kept for tracing. */
+  readonly providerStopReason: string;
+  readonly usage: Usage;
+}
+
+export type ModelStreamPart =
+  | { readonly type: 'text-delta'; readonly text: string }
+  | { readonly type: 'thinking-delta'; readonly text: string }
+  | { readonly type: 'tool-call-start'; readonly index: number; readonly id: string; readonly name: string }
+  | { readonly type: 'tool-call-delta'; readonly index: number; readonly argumentsDelta: string }
+  /** Always the last part of a stream that did not throw. */
+  | { readonly type: 'finish'; readonly response: ModelResponse };
+
+/** One call to one model. No retries and no rate limits here: the gateway adds those. */
+export interface Model {
+  readonly provider: string;
+  readonly modelId: string;
+  generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse>;
+  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamPart>;
+}
