@@ -1,0 +1,2 @@
+export { assembleRequest, estimateTokens } from './assemble-request.ts';
+export type { AssembledRequest } from './assemble-request.ts';

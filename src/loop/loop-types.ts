@@ -1,0 +1,53 @@
+import type { Clock } from '../spec/clock.ts';
+import type { ErrorRecord, SessionEvent, SessionStatus } from '../spec/events.ts';
+import type { BlobStore, Journal } from '../spec/journal.ts';
+import type { ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
+import type { Usage } from '../spec/usage.ts';
+
+/** The model as the loop sees it: one call, with retries and rate limits already applied by the gateway. */
+export interface ModelCaller {
+  readonly provider: string;
+  readonly modelId: string;
+  call(
+    request: ModelRequest,
+    options: { readonly signal: AbortSignal; readonly streaming: boolean; readonly onPart?: (part: ModelStreamPart) => void },
+  ): Promise<{ readonly response: ModelResponse; readonly retries: number; readonly latencyMs: number }>;
+}
+
+export interface LoopDependencies {
+  readonly journal: Journal;
+  readonly blobs: BlobStore;
+  readonly model: ModelCaller;
+  readonly clock: Clock;
+  /** USD cost of one call's usage, null when the model has no price. */
+  readonly price: (usage: Usage, modelId: string) => number | null;
+}
+
+export type SessionUpdate =
+  | { readonly type: 'event'; readonly event: SessionEvent }
+  | { readonly type: 'model-part'; readonly turn: number; readonly part: ModelStreamPart };
+
+export interface SessionResult {
+  readonly sessionId: string;
+  readonly status: SessionStatus;
+  readonly output: string | null;
+  readonly error: ErrorRecord | null;
+  readonly turns: number;
+  readonly usage: Usage;
+  readonly costUsd: number | null;
+}
+
+export interface RunOptions {
+  readonly signal?: AbortSignal;
+  /** Forward streamed model parts (text deltas, tool-call deltas) to the update stream, for live display. */
+  readonly includeModelParts?: boolean;
+  /** Called synchronously for each update, in order; an alternative to iterating the run. */
+  readonly onUpdate?: (update: SessionUpdate) => void;
+}
+
+/** A running session: iterate it for live updates, await `result` for the outcome. */
+export interface SessionRun extends AsyncIterable<SessionUpdate> {
+  readonly sessionId: string;
+  /** Resolves with the session's outcome, including failures the session recorded; rejects only when the journal itself cannot be written. */
+  readonly result: Promise<SessionResult>;
+}

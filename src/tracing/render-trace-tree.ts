@@ -1,0 +1,61 @@
+import type { TraceTree, TraceTurn } from './trace-tree.ts';
+
+const integer = new Intl.NumberFormat('en-US');
+
+function milliseconds(value: number | null): string {
+  if (value === null) return '—';
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(value < 10 ? 2 : 0)} ms`;
+}
+
+function dollars(value: number | null): string {
+  return value === null ? 'cost unknown (model not in the pricing table)' : `$${value.toFixed(4)}`;
+}
+
+/** The trace tree of seed §12.1 as text for a terminal. */
+export function renderTraceTree(tree: TraceTree): string {
+  const lines: string[] = [];
+  lines.push(`Trace: session ${tree.sessionId}  agent=${tree.agent}  model=${tree.model}  status=${tree.status}`);
+  tree.turns.forEach((turn, index) => {
+    const lastTurn = index === tree.turns.length - 1 && tree.guardTrips.length === 0;
+    lines.push(`${lastTurn ? '└──' : '├──'} turn ${turn.turn}`);
+    renderTurn(turn, lastTurn ? '    ' : '│   ', lines);
+  });
+  tree.guardTrips.forEach((trip, index) => {
+    const last = index === tree.guardTrips.length - 1;
+    lines.push(`${last ? '└──' : '├──'} guard-trip ${trip.guard} (limit=${integer.format(trip.limit)}, actual=${integer.format(trip.actual)}): ${trip.message}`);
+  });
+  const totals = tree.totals;
+  lines.push('');
+  lines.push(
+    `Totals: turns=${totals.turns}  tokens in=${integer.format(totals.inputTokens)} out=${integer.format(totals.outputTokens)}` +
+      (totals.cacheReadTokens + totals.cacheWriteTokens > 0 ? ` cache read=${integer.format(totals.cacheReadTokens)} write=${integer.format(totals.cacheWriteTokens)}` : '') +
+      `  cost=${dollars(totals.costUsd)}  model latency=${milliseconds(totals.modelLatencyMs)}  tool calls=${totals.toolCalls} errors=${totals.toolErrors}  context peak≈${integer.format(totals.contextPeakTokens)} tokens  duration=${milliseconds(tree.durationMs)}`,
+  );
+  if (tree.error !== null) lines.push(`Error: ${tree.error.code}: ${tree.error.message}`);
+  return lines.join('\n');
+}
+
+function renderTurn(turn: TraceTurn, indent: string, lines: string[]): void {
+  const children: string[] = [];
+  if (turn.context !== null) {
+    const marker = turn.context.tokenCounting === 'estimate' ? '≈' : '=';
+    children.push(`context assembly  messages=${turn.context.messageCount} tokens${marker}${integer.format(turn.context.tokens)}  ${milliseconds(turn.context.durationMs)}`);
+  }
+  for (const call of turn.modelCalls) {
+    if (call.error !== null) {
+      children.push(`model call  ${call.provider}:${call.model}  FAILED ${call.error.code} after ${call.retries} retries  ${milliseconds(call.latencyMs)}: ${call.error.message}`);
+    } else {
+      children.push(
+        `model call  ${call.provider}:${call.model}  in=${integer.format(call.usage?.inputTokens ?? 0)} out=${integer.format(call.usage?.outputTokens ?? 0)}  latency=${milliseconds(call.latencyMs)}  stop=${call.stopReason}` +
+          (call.retries > 0 ? `  retries=${call.retries}` : '') +
+          (call.streaming ? '  streamed' : ''),
+      );
+    }
+  }
+  for (const tool of turn.tools) {
+    const outcome =
+      tool.status === 'ok' ? `ok (${integer.format(tool.outputLength ?? 0)} chars)` : tool.status === 'error' ? `ERROR ${tool.error?.code}: ${tool.error?.message}` : 'no outcome recorded';
+    children.push(`tool ${tool.tool}  ${tool.callId}  ${milliseconds(tool.latencyMs)}  ${outcome}`);
+  }
+  children.forEach((child, index) => lines.push(`${indent}${index === children.length - 1 ? '└──' : '├──'} ${child}`));
+}
