@@ -17,6 +17,8 @@ export interface AgentLimitOptions {
 export interface AgentOptions {
   readonly name: string;
   readonly instructions: string;
+  /** The task used when a run is given none, for example `keel run agent.ts` without a task. */
+  readonly defaultTask?: string;
   readonly tools?: readonly ToolDefinition[];
   /** A model spec such as `anthropic:claude-sonnet-4-5`; the command line's `--model` wins over it. */
   readonly model?: string;
@@ -41,6 +43,7 @@ export interface AgentDefinition {
   readonly name: string;
   readonly instructions: string;
   readonly instructionsHash: string;
+  readonly defaultTask: string | null;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
   readonly model: string | null;
   readonly limits: ResolvedAgentLimits;
@@ -69,6 +72,7 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
     name: options.name,
     instructions: options.instructions,
     instructionsHash: sha256(options.instructions),
+    defaultTask: options.defaultTask ?? null,
     tools,
     model: options.model ?? null,
     limits: {

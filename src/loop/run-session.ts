@@ -21,6 +21,9 @@ export interface StartOptions extends RunOptions {
   readonly input: string;
   readonly sessionId?: string;
   readonly parentSessionId?: string;
+  /** Recorded in session-start so that a resume can find the agent and model again. */
+  readonly agentModule?: string;
+  readonly modelSpec?: string;
 }
 
 export function startSession(agent: AgentDefinition, dependencies: LoopDependencies, options: StartOptions): SessionRun {
@@ -33,8 +36,13 @@ export function startSession(agent: AgentDefinition, dependencies: LoopDependenc
       seq: 1,
       at: now,
       type: 'session-start',
-      agent: { name: agent.name, instructionsHash: agent.instructionsHash, tools: [...agent.tools.keys()] },
-      model: { provider: dependencies.model.provider, modelId: dependencies.model.modelId },
+      agent: {
+        name: agent.name,
+        instructionsHash: agent.instructionsHash,
+        tools: [...agent.tools.keys()],
+        ...(options.agentModule === undefined ? {} : { module: options.agentModule }),
+      },
+      model: { provider: dependencies.model.provider, modelId: dependencies.model.modelId, ...(options.modelSpec === undefined ? {} : { spec: options.modelSpec }) },
       input: options.input,
       limits: { ...agent.limits, deadlineAt: agent.limits.deadlineMs === null ? null : now + agent.limits.deadlineMs },
       ...(options.parentSessionId === undefined ? {} : { parentSessionId: options.parentSessionId }),

@@ -38,8 +38,15 @@ export interface ErrorRecord {
 
 export interface SessionStartEvent extends EventEnvelope {
   readonly type: 'session-start';
-  readonly agent: { readonly name: string; readonly instructionsHash: string; readonly tools: readonly string[] };
-  readonly model: { readonly provider: string; readonly modelId: string };
+  readonly agent: {
+    readonly name: string;
+    readonly instructionsHash: string;
+    readonly tools: readonly string[];
+    /** Absolute path of the module that defined the agent, when started from one, so `keel resume` can load it again. */
+    readonly module?: string;
+  };
+  /** `spec` is the model spec the session was started with (`anthropic:…`, `scripted:…`), so a resume uses the same model. */
+  readonly model: { readonly provider: string; readonly modelId: string; readonly spec?: string };
   readonly input: string;
   readonly limits: SessionLimits;
   readonly parentSessionId?: string;

@@ -175,7 +175,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
   return {
     sessionId: start.sessionId,
     agent: start.agent.name,
-    model: `${start.model.provider}:${start.model.modelId}`,
+    model: start.model.spec ?? `${start.model.provider}:${start.model.modelId}`,
     status,
     startedAt: start.at,
     endedAt,

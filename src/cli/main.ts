@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import { isKeelError } from '../errors/index.ts';
+import { runCommand } from './commands.ts';
+
+const usage = `Usage: keel <command> [options]
+
+Commands:
+  run <agent-module> [task]   Run an agent (its default export is defineAgent({...}))
+  resume <sessionId>          Continue a session from its journal
+  sessions                    List sessions, newest first
+  trace <sessionId>           Print the trace tree of a session
+
+Options:
+  --model SPEC   anthropic:<model> | openai:<model> | openai-compatible:<model>@<baseURL> | scripted:<file.json>
+  --db PATH      SQLite database (default .keel/keel.db, or KEEL_DB)
+  --json         Machine-readable output
+  --limit N      With sessions: how many to list (default 20)
+  -h, --help     This help`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        db: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        limit: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`keel: ${error instanceof Error ? error.message : String(error)}\n\n${usage}\n`);
+    return 2;
+  }
+  const [command, ...rest] = parsed.positionals;
+  if (parsed.values.help || command === undefined) {
+    process.stdout.write(`${usage}\n`);
+    return command === undefined && !parsed.values.help ? 2 : 0;
+  }
+  try {
+    return await runCommand(command, rest, {
+      model: parsed.values.model,
+      database: parsed.values.db,
+      json: parsed.values.json ?? false,
+      limit: parsed.values.limit === undefined ? undefined : Number.parseInt(parsed.values.limit, 10),
+    }, usage);
+  } catch (error) {
+    if (isKeelError(error)) {
+      process.stderr.write(`keel: ${error.code}: ${error.message}\n`);
+      return error.fault === 'user' ? 2 : 1;
+    }
+    process.stderr.write(`keel: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,52 @@
+import type { MessageCreateParamsBase, MessageParam, ContentBlockParam, Tool, ToolChoice as AnthropicToolChoice } from '@anthropic-ai/sdk/resources/messages';
+import type { ContentBlock, Message } from '../spec/message.ts';
+import type { ModelRequest, ToolChoice } from '../spec/model.ts';
+
+/**
+ * Keel's request in the Messages API's shape: system as a top-level string, tool results as user-turn blocks.
+ * `temperature` is not sent: API version 2026-10-21, which this SDK speaks, answers any sampling parameter with a 400.
+ */
+export function toAnthropicParams(modelId: string, request: ModelRequest): MessageCreateParamsBase {
+  const params: MessageCreateParamsBase = {
+    model: modelId,
+    max_tokens: request.maxOutputTokens,
+    messages: request.messages.map(toAnthropicMessage),
+  };
+  if (request.system !== undefined && request.system !== '') params.system = request.system;
+  if (request.tools.length > 0) {
+    params.tools = request.tools.map((tool): Tool => ({
+      name: tool.name,
+      description: tool.description,
+      input_schema: { type: 'object', ...tool.inputSchema },
+    }));
+    if (request.toolChoice !== undefined) params.tool_choice = toAnthropicToolChoice(request.toolChoice);
+  }
+  if (request.stopSequences !== undefined && request.stopSequences.length > 0) params.stop_sequences = [...request.stopSequences];
+  return params;
+}
+
+function toAnthropicMessage(message: Message): MessageParam {
+  const content = message.content.map(toAnthropicBlock).filter((block): block is ContentBlockParam => block !== null);
+  return { role: message.role, content };
+}
+
+function toAnthropicBlock(block: ContentBlock): ContentBlockParam | null {
+  switch (block.type) {
+    case 'text':
+      // The API rejects empty text blocks.
+      return block.text === '' ? null : { type: 'text', text: block.text };
+    case 'tool_use':
+      // A call whose arguments were malformed is echoed with the `{}` it was recorded with: the API needs an object.
+      return { type: 'tool_use', id: block.id, name: block.name, input: block.input ?? {} };
+    case 'tool_result':
+      return { type: 'tool_result', tool_use_id: block.toolUseId, content: block.content, ...(block.isError ? { is_error: true } : {}) };
+    case 'thinking':
+      // Only signed thinking can go back to Anthropic; unsigned thinking came from another provider.
+      return block.signature === undefined || block.signature === '' ? null : { type: 'thinking', thinking: block.thinking, signature: block.signature };
+  }
+}
+
+function toAnthropicToolChoice(choice: ToolChoice): AnthropicToolChoice {
+  if (choice === 'auto' || choice === 'any' || choice === 'none') return { type: choice };
+  return { type: 'tool', name: choice.name };
+}

@@ -1,0 +1,137 @@
+import { KeelError, toKeelError } from '../errors/index.ts';
+import type { Clock } from '../spec/clock.ts';
+import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
+import { backoffDelay, defaultBackoff, systemClock } from '../util/index.ts';
+import type { BackoffOptions } from '../util/index.ts';
+import { cancellationError } from './provider-errors.ts';
+
+export interface GatewayOptions {
+  /** Retries after the first attempt. Defaults to 4. */
+  readonly maxRetries?: number;
+  readonly backoff?: BackoffOptions;
+  /** Sleeps between attempts and measures latency; inject a fake one in tests. */
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly onRetry?: (retry: GatewayRetry) => void;
+}
+
+export interface GatewayRetry {
+  /** 1 for the first retry. */
+  readonly retry: number;
+  readonly delayMs: number;
+  readonly error: KeelError;
+}
+
+export interface GatewayCallOptions {
+  readonly signal: AbortSignal;
+  readonly streaming: boolean;
+  /**
+   * Live parts of a streamed call, for display. After a failed attempt the call is re-issued whole, so the
+   * parts of the next attempt start again from the beginning; `attempt` (0 for the first) tells them apart.
+   */
+  readonly onPart?: (part: ModelStreamPart, attempt: number) => void;
+}
+
+export interface GatewayCallResult {
+  readonly response: ModelResponse;
+  /** Attempts that failed and were retried before this response. */
+  readonly retries: number;
+  /** From the first attempt to the response, retries and their waits included. */
+  readonly latencyMs: number;
+}
+
+/**
+ * A model with retries. `call` is what the loop uses. A failure it gives up on is a KeelError whose
+ * `details.retries` and `details.latencyMs` say how long it tried, for the journal's `model-error` event.
+ */
+export interface Gateway extends Model {
+  call(request: ModelRequest, options: GatewayCallOptions): Promise<GatewayCallResult>;
+}
+
+/**
+ * Retries what is retryable (rate limits, overload, server errors, cut streams, timeouts), waiting as long as
+ * the provider asked (`retry-after`) or with capped exponential backoff, and stops at once when the signal
+ * aborts, even mid-wait.
+ */
+export function createGateway(model: Model, options: GatewayOptions = {}): Gateway {
+  const maxRetries = options.maxRetries ?? 4;
+  const backoff = options.backoff ?? defaultBackoff;
+  const clock: Clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+
+  /** Waits before retry number `retries + 1`, or returns the error to give up with. */
+  async function waitBeforeRetry(error: KeelError, retries: number, signal: AbortSignal): Promise<KeelError | null> {
+    if (signal.aborted) return cancellationError(signal, error);
+    if (!error.retryable || retries >= maxRetries) return error;
+    const delayMs = backoffDelay(retries, error.retryAfterMs, backoff, random);
+    options.onRetry?.({ retry: retries + 1, delayMs, error });
+    try {
+      await clock.sleep(delayMs, signal);
+    } catch (reason) {
+      return cancellationError(signal, reason);
+    }
+    return null;
+  }
+
+  async function call(request: ModelRequest, callOptions: GatewayCallOptions): Promise<GatewayCallResult> {
+    const { signal, streaming, onPart } = callOptions;
+    const started = clock.monotonic();
+    const elapsed = (): number => Math.round(clock.monotonic() - started);
+    for (let retries = 0; ; retries += 1) {
+      try {
+        if (signal.aborted) throw cancellationError(signal);
+        const response = streaming ? await collect(model.stream(request, signal), (part) => onPart?.(part, retries)) : await model.generate(request, signal);
+        return { response, retries, latencyMs: elapsed() };
+      } catch (thrown) {
+        const giveUp = await waitBeforeRetry(toKeelError(thrown), retries, signal);
+        if (giveUp !== null) throw withStatistics(giveUp, retries, elapsed());
+      }
+    }
+  }
+
+  return {
+    provider: model.provider,
+    modelId: model.modelId,
+    call,
+
+    async generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse> {
+      return (await call(request, { signal, streaming: false })).response;
+    },
+
+    /** Retries only failures before the first part: parts already handed to a consumer cannot be taken back. */
+    async *stream(request: ModelRequest, signal: AbortSignal): AsyncGenerator<ModelStreamPart> {
+      for (let retries = 0; ; retries += 1) {
+        let yielded = false;
+        try {
+          for await (const part of model.stream(request, signal)) {
+            yielded = true;
+            yield part;
+          }
+          return;
+        } catch (thrown) {
+          const error = toKeelError(thrown);
+          if (yielded) throw error;
+          const giveUp = await waitBeforeRetry(error, retries, signal);
+          if (giveUp !== null) throw giveUp;
+        }
+      }
+    },
+  };
+}
+
+async function collect(parts: AsyncIterable<ModelStreamPart>, onPart: (part: ModelStreamPart) => void): Promise<ModelResponse> {
+  for await (const part of parts) {
+    onPart(part);
+    if (part.type === 'finish') return part.response;
+  }
+  throw new KeelError('model-stream-cut', 'The model stream ended without a finish part; Keel retries the call.');
+}
+
+function withStatistics(error: KeelError, retries: number, latencyMs: number): KeelError {
+  return new KeelError(error.code, error.message, {
+    cause: error,
+    retryable: error.retryable,
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    details: { ...error.details, retries, latencyMs },
+  });
+}

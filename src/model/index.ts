@@ -1,0 +1,18 @@
+export { createAnthropicModel } from './anthropic-model.ts';
+export type { AnthropicModelOptions } from './anthropic-model.ts';
+export { createOpenAIModel } from './openai-model.ts';
+export type { OpenAIModelOptions, OpenAIProviderName } from './openai-model.ts';
+export { mapProviderError, mapStreamError, cancellationError } from './provider-errors.ts';
+export type { ProviderErrorContext } from './provider-errors.ts';
+export { createGateway } from './gateway.ts';
+export type { Gateway, GatewayOptions, GatewayCallOptions, GatewayCallResult, GatewayRetry } from './gateway.ts';
+export { costOf, findPrice, anthropicPrices, openAIPrices } from './pricing.ts';
+export type { ModelPrice, PriceTable } from './pricing.ts';
+export { createScriptedModel, loadScriptedModel, estimateUsage } from './scripted-model.ts';
+export type { ScriptedModelOptions } from './scripted-model.ts';
+export { parseScript, scriptSchema } from './scripted-script.ts';
+export type { ScriptedResponse, ScriptedResponseInput } from './scripted-script.ts';
+export { parseModelSpec, createModelFromSpec, defaultModelSpec } from './model-spec.ts';
+export type { ParsedModelSpec, ModelFromSpecOptions, Environment } from './model-spec.ts';
+export { parseToolArguments } from './tool-arguments.ts';
+export type { ParsedToolArguments } from './tool-arguments.ts';

@@ -1,0 +1,93 @@
+import OpenAI from 'openai';
+import { KeelError } from '../errors/index.ts';
+import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
+import { toOpenAIParams } from './openai-request.ts';
+import { fromOpenAICompletion } from './openai-response.ts';
+import type { OpenAICompletionShape } from './openai-response.ts';
+import { assembleOpenAIStream } from './openai-stream.ts';
+import type { OpenAIChunkShape } from './openai-stream.ts';
+import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
+import type { ProviderErrorContext } from './provider-errors.ts';
+
+export type OpenAIProviderName = 'openai' | 'openai-compatible';
+
+export interface OpenAIModelOptions {
+  readonly modelId: string;
+  /** Defaults to the SDK's lookup of OPENAI_API_KEY. */
+  readonly apiKey?: string;
+  /** Defaults to OPENAI_BASE_URL, then the public API. An Ollama or vLLM server ends in `/v1`. */
+  readonly baseURL?: string;
+  readonly fetch?: typeof globalThis.fetch;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** `openai-compatible` for any other server speaking Chat Completions. Defaults to `openai`. */
+  readonly provider?: OpenAIProviderName;
+  /** Time to wait for the response headers of one attempt. Defaults to 10 minutes. */
+  readonly timeoutMs?: number;
+}
+
+const defaultTimeoutMs = 600_000;
+
+/** Chat Completions through the official SDK, with the SDK's retries off: the gateway owns retrying. */
+export function createOpenAIModel(options: OpenAIModelOptions): Model {
+  const provider = options.provider ?? 'openai';
+  const modelId = options.modelId;
+  let client: OpenAI;
+  try {
+    client = new OpenAI({
+      ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+      ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
+      maxRetries: 0,
+      timeout: options.timeoutMs ?? defaultTimeoutMs,
+    });
+  } catch (error) {
+    // The SDK refuses to build a client without a key.
+    throw new KeelError('missing-credentials', `OpenAI needs an API key: set OPENAI_API_KEY, or choose another model with --model. (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
+  const context = (signal: AbortSignal): ProviderErrorContext => ({
+    provider,
+    modelId,
+    signal,
+    ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
+  });
+
+  return {
+    provider,
+    modelId,
+
+    async generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse> {
+      if (signal.aborted) throw cancellationError(signal);
+      try {
+        const completion = await client.chat.completions.create({ ...toOpenAIParams(modelId, request, provider), stream: false }, { signal });
+        return fromOpenAICompletion(completion as unknown as OpenAICompletionShape);
+      } catch (error) {
+        throw mapProviderError(error, context(signal));
+      }
+    },
+
+    async *stream(request: ModelRequest, signal: AbortSignal): AsyncGenerator<ModelStreamPart> {
+      if (signal.aborted) throw cancellationError(signal);
+      let chunks: AsyncIterable<OpenAIChunkShape>;
+      try {
+        const stream = await client.chat.completions.create(
+          { ...toOpenAIParams(modelId, request, provider), stream: true, stream_options: { include_usage: true } },
+          { signal },
+        );
+        chunks = stream as unknown as AsyncIterable<OpenAIChunkShape>;
+      } catch (error) {
+        throw mapProviderError(error, context(signal));
+      }
+      try {
+        for await (const part of assembleOpenAIStream(chunks, { modelId, provider, requireUsage: provider === 'openai' })) {
+          // Events already buffered keep flowing after an abort; the consumer must not see them.
+          if (signal.aborted) throw cancellationError(signal);
+          yield part;
+        }
+        // The SDK also ends the iteration quietly on abort; mapStreamError reports that as the cancellation, not a cut.
+      } catch (error) {
+        throw mapStreamError(error, context(signal));
+      }
+    },
+  };
+}

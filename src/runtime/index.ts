@@ -1,0 +1,2 @@
+export { createKeel } from './create-keel.ts';
+export type { Keel, KeelOptions, KeelRunOptions } from './create-keel.ts';

@@ -1,0 +1,14 @@
+export { createSqliteStore } from './sqlite-store.ts';
+export type { SqliteStore, SqliteStoreOptions } from './sqlite-store.ts';
+export { createSqliteJournal, journalMigrations } from './sqlite-journal.ts';
+export type { SqliteJournal, SqliteJournalOptions } from './sqlite-journal.ts';
+export { createSqliteBlobStore, blobMigrations } from './sqlite-blob-store.ts';
+export type { SqliteBlobStoreOptions } from './sqlite-blob-store.ts';
+export { openSqliteDatabase, migrate, defaultBusyTimeoutMs } from './sqlite-database.ts';
+export type { SqliteDatabase, SqliteDatabaseOptions, Migration } from './sqlite-database.ts';
+export { toStorageFailure } from './storage-failure.ts';
+export type { StorageContext } from './storage-failure.ts';
+export { createMemoryJournal } from './memory-journal.ts';
+export { createMemoryBlobStore } from './memory-blob-store.ts';
+export { validateJournal } from './validate-journal.ts';
+export type { JournalValidation } from './validate-journal.ts';

@@ -1,0 +1,108 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { KeelError } from '../errors/index.ts';
+import { toStorageFailure } from './storage-failure.ts';
+
+export type SqliteDatabase = Database.Database;
+
+export interface SqliteDatabaseOptions {
+  /** A file path, or `:memory:` for a private in-process database. */
+  readonly path: string;
+  /** How long a writer waits for another connection's lock before failing with `storage-failure`. Defaults to 5 seconds. */
+  readonly busyTimeoutMs?: number;
+}
+
+export const defaultBusyTimeoutMs = 5_000;
+
+/**
+ * Opens (creating if needed) a database tuned for one journal writer per session across processes:
+ * WAL lets readers run beside the writer, and synchronous=NORMAL in WAL mode keeps every commit
+ * atomic and durable against a process crash, at the risk of the last commits on power loss only.
+ */
+export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDatabase {
+  const { path } = options;
+  const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs;
+  if (!(Number.isInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
+    throw new KeelError('invalid-config', `busyTimeoutMs must be a non-negative integer of milliseconds, got ${busyTimeoutMs}.`);
+  }
+  try {
+    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+  } catch (error) {
+    throw toStorageFailure(error, { path, action: 'creating the folder for the database' });
+  }
+  let database: SqliteDatabase | undefined;
+  try {
+    // `timeout` is SQLite's busy_timeout, applied before the pragmas below so that they wait too.
+    database = new Database(path, { timeout: busyTimeoutMs });
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('foreign_keys = ON');
+    return database;
+  } catch (error) {
+    database?.close();
+    throw toStorageFailure(error, { path, action: 'opening the database' });
+  }
+}
+
+export interface Migration {
+  /** From 1, without gaps; a released migration never changes, the next change is a new version. */
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * Brings one component's tables (`journal`, `blobs`, …) up to date. Components share a database
+ * but migrate independently, so each has its own version line in `schema_migrations`.
+ * All pending migrations run in one IMMEDIATE transaction: two processes opening a fresh file at
+ * once serialise on the write lock, and the second finds the work done. Returns the versions applied now.
+ */
+export function migrate(database: SqliteDatabase, component: string, migrations: readonly Migration[]): readonly number[] {
+  checkMigrationList(component, migrations);
+  const latest = migrations.at(-1)?.version ?? 0;
+  const run = database.transaction((): number[] => {
+    database.exec(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+        component TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        applied_at INTEGER NOT NULL,
+        PRIMARY KEY (component, version)
+      ) WITHOUT ROWID`,
+    );
+    const applied = new Set(
+      database.prepare<[string], number>('SELECT version FROM schema_migrations WHERE component = ?').pluck().all(component),
+    );
+    const newest = Math.max(0, ...applied);
+    if (newest > latest) {
+      throw new KeelError(
+        'storage-failure',
+        `The ${component} tables in ${database.name} are at schema version ${newest}, newer than this Keel knows (${latest}). Upgrade Keel to use this database.`,
+        { retryable: false, details: { path: database.name, component, databaseVersion: newest, knownVersion: latest } },
+      );
+    }
+    const record = database.prepare('INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)');
+    const appliedNow: number[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue;
+      database.exec(migration.sql);
+      record.run(component, migration.version, migration.name, Date.now());
+      appliedNow.push(migration.version);
+    }
+    return appliedNow;
+  });
+  try {
+    return run.immediate();
+  } catch (error) {
+    throw toStorageFailure(error, { path: database.name, action: `migrating the ${component} tables` });
+  }
+}
+
+function checkMigrationList(component: string, migrations: readonly Migration[]): void {
+  migrations.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new KeelError('internal', `Migrations of ${component} must be numbered 1, 2, 3… in order; position ${index + 1} has version ${migration.version}.`);
+    }
+  });
+}

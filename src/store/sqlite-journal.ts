@@ -1,0 +1,222 @@
+import { KeelError } from '../errors/index.ts';
+import { supportedEventVersions } from '../spec/events.ts';
+import type { SessionEvent, SessionStatus } from '../spec/events.ts';
+import type { Journal, ListSessionsOptions, SessionSummary } from '../spec/journal.ts';
+import { checkAppendBatch, checkExpectedSeq, checkListOptions, summaryAfterAppend } from './journal-rules.ts';
+import { migrate, openSqliteDatabase } from './sqlite-database.ts';
+import type { Migration, SqliteDatabase } from './sqlite-database.ts';
+import { toStorageFailure } from './storage-failure.ts';
+
+export type SqliteJournalOptions =
+  | { readonly path: string; readonly busyTimeoutMs?: number }
+  /** A database shared with other stores; the journal does not close it. */
+  | { readonly database: SqliteDatabase };
+
+/** A `Journal` with synchronous twins of its hot methods, for callers already on the database's thread of work. */
+export interface SqliteJournal extends Journal {
+  appendSync(sessionId: string, events: readonly SessionEvent[], expectedSeq: number): number;
+  lastSeqSync(sessionId: string): number;
+}
+
+export const journalMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events and sessions',
+    // Events cluster by session on disk (WITHOUT ROWID), so reading a session is one range scan.
+    // `body` is the whole event as JSON; the other columns exist to be queried.
+    sql: `
+      CREATE TABLE events (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        status TEXT
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_by_start ON sessions (started_at DESC, session_id DESC);
+      CREATE INDEX sessions_by_status ON sessions (status, started_at DESC, session_id DESC);
+    `,
+  },
+];
+
+interface SessionRow {
+  readonly session_id: string;
+  readonly agent: string;
+  readonly started_at: number;
+  readonly updated_at: number;
+  readonly last_seq: number;
+  readonly status: SessionStatus | null;
+}
+
+interface EventRow {
+  readonly seq: number;
+  readonly body: string;
+}
+
+// Large enough that reading a session is a few queries; small enough to bound memory. Pages, not
+// one open cursor, because better-sqlite3 refuses other statements on a connection while a cursor is open.
+const readPageSize = 256;
+
+export function createSqliteJournal(options: SqliteJournalOptions): SqliteJournal {
+  const ownsDatabase = !('database' in options);
+  const database = 'database' in options ? options.database : openSqliteDatabase(options);
+  const path = database.name;
+  try {
+    migrate(database, 'journal', journalMigrations);
+  } catch (error) {
+    if (ownsDatabase) database.close();
+    throw error;
+  }
+
+  const selectSession = database.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE session_id = ?');
+  const selectLastSeq = database.prepare<[string], number>('SELECT last_seq FROM sessions WHERE session_id = ?').pluck();
+  const insertEvent = database.prepare<[string, number, string, number, string]>(
+    'INSERT INTO events (session_id, seq, type, at, body) VALUES (?, ?, ?, ?, ?)',
+  );
+  const upsertSession = database.prepare<[string, string, number, number, number, SessionStatus | null]>(
+    `INSERT INTO sessions (session_id, agent, started_at, updated_at, last_seq, status) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (session_id) DO UPDATE SET agent = excluded.agent, started_at = excluded.started_at,
+       updated_at = excluded.updated_at, last_seq = excluded.last_seq, status = excluded.status`,
+  );
+  // SQLite rewrites the index entries of every column named in SET, changed or not; the common append
+  // names only unindexed columns, which saves two page writes per commit.
+  const advanceSession = database.prepare<[number, number, string]>('UPDATE sessions SET updated_at = ?, last_seq = ? WHERE session_id = ?');
+  const selectPage = database.prepare<[string, number, number], EventRow>(
+    'SELECT seq, body FROM events WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?',
+  );
+  const listQueries = new Map<string, ReturnType<typeof prepareList>>();
+
+  function prepareList(options: ListSessionsOptions) {
+    const filter = options.status === undefined ? '' : options.status === 'open' ? 'WHERE status IS NULL' : 'WHERE status = @status';
+    const limit = options.limit === undefined ? '' : 'LIMIT @limit';
+    return database.prepare<Record<string, unknown>, SessionRow>(
+      `SELECT * FROM sessions ${filter} ORDER BY started_at DESC, session_id DESC ${limit}`,
+    );
+  }
+
+  // IMMEDIATE takes the write lock before reading last_seq: a deferred transaction would read, then
+  // fail to upgrade with SQLITE_BUSY_SNAPSHOT instead of waiting, whenever another process wrote in between.
+  const appendInTransaction = database.transaction((sessionId: string, events: readonly SessionEvent[], expectedSeq: number): number => {
+    const row = selectSession.get(sessionId);
+    checkExpectedSeq(sessionId, expectedSeq, row?.last_seq ?? 0);
+    for (const event of events) insertEvent.run(sessionId, event.seq, event.type, event.at, JSON.stringify(event));
+    const summary = summaryAfterAppend(row === undefined ? undefined : toSummary(row), sessionId, events);
+    if (row !== undefined && row.agent === summary.agent && row.started_at === summary.startedAt && row.status === summary.status) {
+      advanceSession.run(summary.updatedAt, summary.lastSeq, sessionId);
+    } else {
+      upsertSession.run(sessionId, summary.agent, summary.startedAt, summary.updatedAt, summary.lastSeq, summary.status);
+    }
+    return summary.lastSeq;
+  });
+
+  let closed = false;
+  function ensureOpen(): void {
+    if (closed) throw new KeelError('storage-failure', `The journal at ${path} is closed.`, { retryable: false, details: { path } });
+  }
+
+  function guarded<T>(action: string, work: () => T): T {
+    ensureOpen();
+    try {
+      return work();
+    } catch (error) {
+      throw toStorageFailure(error, { path, action });
+    }
+  }
+
+  function appendSync(sessionId: string, events: readonly SessionEvent[], expectedSeq: number): number {
+    checkAppendBatch(sessionId, events, expectedSeq);
+    return guarded(`appending to session ${sessionId}`, () => {
+      if (events.length === 0) {
+        checkExpectedSeq(sessionId, expectedSeq, selectLastSeq.get(sessionId) ?? 0);
+        return expectedSeq;
+      }
+      return appendInTransaction.immediate(sessionId, events, expectedSeq);
+    });
+  }
+
+  function lastSeqSync(sessionId: string): number {
+    return guarded(`reading the last seq of session ${sessionId}`, () => selectLastSeq.get(sessionId) ?? 0);
+  }
+
+  function parseEvent(sessionId: string, row: EventRow): SessionEvent {
+    const corrupt = (problem: string): KeelError =>
+      new KeelError('journal-corrupt', `Event ${row.seq} of session ${sessionId} in ${path} ${problem}.`, {
+        details: { path, sessionId, seq: row.seq },
+      });
+    let event: SessionEvent;
+    try {
+      event = JSON.parse(row.body) as SessionEvent;
+    } catch (error) {
+      throw new KeelError('journal-corrupt', `Event ${row.seq} of session ${sessionId} in ${path} is not valid JSON.`, {
+        cause: error,
+        details: { path, sessionId, seq: row.seq },
+      });
+    }
+    if (event === null || typeof event !== 'object') throw corrupt('is not a JSON object');
+    if (!supportedEventVersions.includes(event.v)) {
+      throw corrupt(`has version ${String(event.v)}, which this Keel cannot read (it reads ${supportedEventVersions.join(', ')}); it was probably written by a newer Keel`);
+    }
+    if (event.seq !== row.seq || event.sessionId !== sessionId) throw corrupt(`carries session ${String(event.sessionId)} and seq ${String(event.seq)} in its body`);
+    return event;
+  }
+
+  return {
+    appendSync,
+    lastSeqSync,
+    async append(sessionId, events, expectedSeq) {
+      return appendSync(sessionId, events, expectedSeq);
+    },
+    async *read(sessionId, fromSeq = 1) {
+      let next = fromSeq;
+      for (;;) {
+        const rows = guarded(`reading session ${sessionId}`, () => selectPage.all(sessionId, next, readPageSize));
+        for (const row of rows) yield parseEvent(sessionId, row);
+        const last = rows.at(-1);
+        if (last === undefined || rows.length < readPageSize) return;
+        next = last.seq + 1;
+      }
+    },
+    async lastSeq(sessionId) {
+      return lastSeqSync(sessionId);
+    },
+    async listSessions(options = {}) {
+      checkListOptions(options);
+      return guarded('listing sessions', () => {
+        const key = `${options.status === 'open' ? 'open' : options.status === undefined ? 'any' : 'status'}:${options.limit === undefined ? 'all' : 'limit'}`;
+        let query = listQueries.get(key);
+        if (query === undefined) {
+          query = prepareList(options);
+          listQueries.set(key, query);
+        }
+        const parameters: Record<string, unknown> = {};
+        if (options.status !== undefined && options.status !== 'open') parameters.status = options.status;
+        if (options.limit !== undefined) parameters.limit = options.limit;
+        return query.all(parameters).map(toSummary);
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (ownsDatabase) database.close();
+    },
+  };
+}
+
+function toSummary(row: SessionRow): SessionSummary {
+  return {
+    sessionId: row.session_id,
+    agent: row.agent,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+    lastSeq: row.last_seq,
+    status: row.status,
+  };
+}

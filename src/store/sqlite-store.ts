@@ -1,0 +1,64 @@
+import type { Clock } from '../spec/clock.ts';
+import type { BlobStore } from '../spec/journal.ts';
+import { createSqliteBlobStore } from './sqlite-blob-store.ts';
+import { openSqliteDatabase } from './sqlite-database.ts';
+import type { SqliteDatabase } from './sqlite-database.ts';
+import { createSqliteJournal } from './sqlite-journal.ts';
+import type { SqliteJournal } from './sqlite-journal.ts';
+
+export interface SqliteStoreOptions {
+  readonly path: string;
+  readonly busyTimeoutMs?: number;
+  readonly clock?: Pick<Clock, 'now'>;
+}
+
+export interface SqliteStore {
+  readonly journal: SqliteJournal;
+  readonly blobs: BlobStore;
+  readonly database: SqliteDatabase;
+  /** Closes the journal, the blob store and the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded default: journal and blobs in one database file, one connection. The connection
+ * closes when both have been closed, so a caller that only knows them as `Journal` and `BlobStore`
+ * still releases the file.
+ */
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const database = openSqliteDatabase(options);
+  let journalImplementation: SqliteJournal;
+  let blobImplementation: BlobStore;
+  try {
+    journalImplementation = createSqliteJournal({ database });
+    blobImplementation = createSqliteBlobStore({ database, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+  let users = 2;
+  const release = (): void => {
+    users -= 1;
+    if (users === 0) database.close();
+  };
+  const once = (close: () => Promise<void>): (() => Promise<void>) => {
+    let closed = false;
+    return async () => {
+      if (closed) return;
+      closed = true;
+      await close();
+      release();
+    };
+  };
+  const journal: SqliteJournal = { ...journalImplementation, close: once(() => journalImplementation.close()) };
+  const blobs: BlobStore = { ...blobImplementation, close: once(() => blobImplementation.close()) };
+  return {
+    journal,
+    blobs,
+    database,
+    async close() {
+      await journal.close();
+      await blobs.close();
+    },
+  };
+}

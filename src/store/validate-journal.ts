@@ -1,0 +1,75 @@
+import { supportedEventVersions } from '../spec/events.ts';
+import type { SessionEvent } from '../spec/events.ts';
+
+export interface JournalValidation {
+  readonly valid: boolean;
+  /** One sentence per problem, naming the seq where it was found. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * Checks one session's journal against the invariants the loop and resume rely on. Crash and fault
+ * tests use it to assert that whatever was interrupted, what reached the journal still makes sense.
+ * It reports every problem rather than the first, so that one run shows the whole damage.
+ */
+export function validateJournal(events: readonly SessionEvent[]): JournalValidation {
+  const problems: string[] = [];
+  const first = events[0];
+  if (first === undefined) return { valid: false, problems: ['The journal is empty: a session starts with a session-start event.'] };
+  if (first.type !== 'session-start') problems.push(`seq ${first.seq}: the first event is ${first.type}, not session-start.`);
+
+  const sessionId = first.sessionId;
+  const requestedCalls = new Set<string>();
+  const answeredCalls = new Set<string>();
+  // Model requests of each turn still waiting for their response.
+  const pendingModelRequests = new Map<number, number>();
+  let lastTurn = 0;
+  let endSeq: number | undefined;
+
+  events.forEach((event, index) => {
+    const at = `seq ${event.seq}`;
+    if (event.seq !== index + 1) problems.push(`${at}: expected seq ${index + 1}; seqs start at 1 and have no gaps.`);
+    if (!supportedEventVersions.includes(event.v)) problems.push(`${at}: version ${event.v} is not supported (${supportedEventVersions.join(', ')}).`);
+    if (event.sessionId !== sessionId) problems.push(`${at}: belongs to session ${event.sessionId}, not ${sessionId}.`);
+    if (index > 0 && event.type === 'session-start') problems.push(`${at}: a second session-start.`);
+    if (endSeq !== undefined) {
+      problems.push(
+        event.type === 'session-end'
+          ? `${at}: a second session-end (the first is at seq ${endSeq}).`
+          : `${at}: ${event.type} after the session-end at seq ${endSeq}; session-end must be last.`,
+      );
+    }
+
+    switch (event.type) {
+      case 'session-end':
+        endSeq ??= event.seq;
+        break;
+      case 'turn-start':
+        if (event.turn !== lastTurn + 1) problems.push(`${at}: turn-start of turn ${event.turn} after turn ${lastTurn}; turns go up by 1 from 1.`);
+        lastTurn = event.turn;
+        break;
+      case 'model-request':
+        pendingModelRequests.set(event.turn, (pendingModelRequests.get(event.turn) ?? 0) + 1);
+        break;
+      case 'model-response': {
+        const pending = pendingModelRequests.get(event.turn) ?? 0;
+        if (pending === 0) problems.push(`${at}: model-response of turn ${event.turn} without a model-request of that turn awaiting it.`);
+        else pendingModelRequests.set(event.turn, pending - 1);
+        break;
+      }
+      case 'tool-request':
+        if (requestedCalls.has(event.callId)) problems.push(`${at}: a second tool-request with callId ${event.callId}.`);
+        requestedCalls.add(event.callId);
+        break;
+      case 'tool-result':
+      case 'tool-error':
+        if (!requestedCalls.has(event.callId)) problems.push(`${at}: ${event.type} for callId ${event.callId} without an earlier tool-request.`);
+        if (answeredCalls.has(event.callId)) problems.push(`${at}: a second outcome (${event.type}) for callId ${event.callId}.`);
+        answeredCalls.add(event.callId);
+        break;
+      default:
+        break;
+    }
+  });
+  return { valid: problems.length === 0, problems };
+}

@@ -1,0 +1,11 @@
+// With the `u` flag a surrogate range matches only surrogates that are not part of a pair.
+const loneSurrogate = /[\uD800-\uDFFF]/u;
+
+/**
+ * The text as it survives UTF-8: each lone surrogate becomes U+FFFD, as Node does when hashing.
+ * SQLite would otherwise keep it as three invalid bytes that read back as three U+FFFD, so the
+ * content read would no longer match its hash.
+ */
+export function toWellFormedText(text: string): string {
+  return loneSurrogate.test(text) ? Buffer.from(text, 'utf8').toString('utf8') : text;
+}

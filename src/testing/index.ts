@@ -1,0 +1,6 @@
+export { startMockAnthropicServer } from './mock-anthropic-server.ts';
+export type { AnthropicMockBlock, AnthropicMockReply, AnthropicMockResponse, AnthropicMockUsage, MockAnthropicServerOptions } from './mock-anthropic-server.ts';
+export { startMockOpenAIServer } from './mock-openai-server.ts';
+export type { MockOpenAIServerOptions, OpenAIMockReply, OpenAIMockResponse, OpenAIMockToolCall, OpenAIMockUsage } from './mock-openai-server.ts';
+export type { MockFault, MockFaultName } from './mock-faults.ts';
+export type { MockScript, MockServer, RecordedRequest } from './mock-http-server.ts';

@@ -1,0 +1,268 @@
+import type { ServerResponse } from 'node:http';
+import { isMockFault, retryAfterHeaders } from './mock-faults.ts';
+import type { MockFault } from './mock-faults.ts';
+import { nextReply, pieces, sendJson, sendTruncatedJson, startMockHttpServer } from './mock-http-server.ts';
+import type { MockExchange, MockScript, MockServer } from './mock-http-server.ts';
+import { startEventStream, writeEvent } from './sse.ts';
+
+export type AnthropicMockBlock =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'tool_use'; readonly id?: string; readonly name: string; readonly input: Readonly<Record<string, unknown>> }
+  | { readonly type: 'thinking'; readonly thinking: string; readonly signature: string };
+
+export interface AnthropicMockUsage {
+  readonly input_tokens?: number;
+  readonly output_tokens?: number;
+  readonly cache_read_input_tokens?: number | null;
+  readonly cache_creation_input_tokens?: number | null;
+}
+
+/** A normal reply; `stopReason` defaults to `tool_use` when the content has a tool call, else `end_turn`. */
+export interface AnthropicMockResponse {
+  readonly content: readonly AnthropicMockBlock[];
+  readonly stopReason?: string;
+  readonly usage?: AnthropicMockUsage;
+  readonly model?: string;
+  readonly id?: string;
+}
+
+export type AnthropicMockReply = AnthropicMockResponse | MockFault<AnthropicMockResponse>;
+
+export interface MockAnthropicServerOptions {
+  readonly script: MockScript<AnthropicMockReply>;
+}
+
+const defaultResponse: AnthropicMockResponse = { content: [{ type: 'text', text: 'Hello from the mock Anthropic server.' }] };
+
+/**
+ * A local stand-in for `POST /v1/messages` that speaks the real wire format (JSON or SSE, per `stream`),
+ * including its failures. Give `baseURL` to the Anthropic SDK.
+ */
+export async function startMockAnthropicServer(options: MockAnthropicServerOptions): Promise<MockServer> {
+  let index = 0;
+  return startMockHttpServer(async (exchange) => {
+    const { request, response } = exchange;
+    const headers = commonHeaders(exchange.number);
+    if (request.method !== 'POST' || request.path.split('?')[0] !== '/v1/messages') {
+      sendError(response, 404, 'not_found_error', `mock: no route ${request.method} ${request.path}`, headers);
+      return;
+    }
+    const body = (request.body ?? {}) as { stream?: boolean; model?: string };
+    const reply = nextReply(options.script, request.body, index);
+    index += 1;
+    if (reply === undefined) {
+      sendError(response, 400, 'invalid_request_error', `mock: the script has ${index - 1} replies; this is request ${index}`, headers);
+      return;
+    }
+    const streaming = body.stream === true;
+    const model = typeof body.model === 'string' ? body.model : 'claude-mock';
+    if (!isMockFault(reply)) {
+      await respond(exchange, reply, streaming, model, headers);
+      return;
+    }
+    await playFault(exchange, reply, streaming, model, headers);
+  }, '');
+}
+
+async function playFault(exchange: MockExchange, fault: MockFault<AnthropicMockResponse>, streaming: boolean, model: string, headers: Record<string, string>): Promise<void> {
+  const { response } = exchange;
+  switch (fault.fault) {
+    case 'rate-limit':
+      sendError(response, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit', { ...headers, ...retryAfterHeaders(fault) });
+      return;
+    case 'overloaded':
+      sendError(response, 529, 'overloaded_error', 'Overloaded', headers);
+      return;
+    case 'server-error':
+      sendError(response, 500, 'api_error', 'Internal server error', { ...headers, ...(fault.shouldRetry === undefined ? {} : { 'x-should-retry': String(fault.shouldRetry) }) });
+      return;
+    case 'quota':
+      sendError(response, 402, 'billing_error', 'Your credit balance is too low to access the Anthropic API.', headers);
+      return;
+    case 'bad-request':
+      sendError(response, 400, 'invalid_request_error', fault.message ?? 'messages: at least one message is required', headers);
+      return;
+    case 'auth':
+      sendError(response, 401, 'authentication_error', 'invalid x-api-key', headers);
+      return;
+    case 'context-window':
+      sendError(response, 400, 'invalid_request_error', 'prompt is too long: 215000 tokens > 200000 maximum', headers);
+      return;
+    case 'slow-first-byte':
+      await exchange.later(fault.delayMs);
+      if (exchange.connected()) await respond(exchange, fault.response ?? defaultResponse, streaming, model, headers);
+      return;
+    case 'reset':
+      if (!streaming) {
+        exchange.reset();
+        return;
+      }
+      startEventStream(response, headers);
+      writeEvent(response, messageStart(exchange.number, model, {}), 'message_start');
+      writeEvent(response, { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start');
+      writeEvent(response, { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Partial ' } }, 'content_block_delta');
+      await exchange.later(20);
+      exchange.reset();
+      return;
+    case 'cut': {
+      const reply = fault.response ?? defaultResponse;
+      if (!streaming) {
+        sendTruncatedJson(response, messageBody(exchange.number, model, reply), headers);
+        return;
+      }
+      startEventStream(response, headers);
+      writeStream(response, exchange.number, model, reply, false);
+      response.end();
+      return;
+    }
+    case 'malformed-tool-json': {
+      if (!streaming) {
+        sendError(response, 400, 'invalid_request_error', "mock: the 'malformed-tool-json' fault needs stream:true (the Anthropic API returns tool input as a parsed object)", headers);
+        return;
+      }
+      const name = fault.name ?? 'lookup';
+      const text = fault.arguments ?? '{"city": "Par';
+      startEventStream(response, headers);
+      writeEvent(response, messageStart(exchange.number, model, {}), 'message_start');
+      writeToolBlock(response, 0, `toolu_mock_${exchange.number}_1`, name, text);
+      writeEvent(response, { type: 'message_delta', delta: { stop_reason: fault.stopReason ?? 'tool_use', stop_sequence: null }, usage: { output_tokens: 12 } }, 'message_delta');
+      writeEvent(response, { type: 'message_stop' }, 'message_stop');
+      response.end();
+      return;
+    }
+    case 'stream-error': {
+      const errorType = fault.errorType ?? 'overloaded_error';
+      if (!streaming) {
+        sendError(response, statusForErrorType(errorType), errorType, 'Overloaded', headers);
+        return;
+      }
+      startEventStream(response, headers);
+      writeEvent(response, messageStart(exchange.number, model, {}), 'message_start');
+      writeEvent(response, { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start');
+      writeEvent(response, { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Partial ' } }, 'content_block_delta');
+      writeEvent(response, { type: 'error', error: { type: errorType, message: errorType === 'overloaded_error' ? 'Overloaded' : 'Internal server error' } }, 'error');
+      response.end();
+      return;
+    }
+  }
+}
+
+async function respond(exchange: MockExchange, reply: AnthropicMockResponse, streaming: boolean, model: string, headers: Record<string, string>): Promise<void> {
+  if (!streaming) {
+    sendJson(exchange.response, 200, messageBody(exchange.number, model, reply), headers);
+    return;
+  }
+  startEventStream(exchange.response, headers);
+  writeStream(exchange.response, exchange.number, model, reply, true);
+  exchange.response.end();
+}
+
+/** Streams a whole reply per the wire format: several deltas per block, a ping, cumulative usage in message_delta. */
+function writeStream(response: ServerResponse, number: number, model: string, reply: AnthropicMockResponse, complete: boolean): void {
+  const usage = fullUsage(reply.usage);
+  writeEvent(response, messageStart(number, model, reply), 'message_start');
+  reply.content.forEach((block, index) => {
+    if (block.type === 'text') {
+      writeEvent(response, { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }, 'content_block_start');
+      if (index === 0) writeEvent(response, { type: 'ping' }, 'ping');
+      for (const text of pieces(block.text)) writeEvent(response, { type: 'content_block_delta', index, delta: { type: 'text_delta', text } }, 'content_block_delta');
+      writeEvent(response, { type: 'content_block_stop', index }, 'content_block_stop');
+    } else if (block.type === 'thinking') {
+      writeEvent(response, { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } }, 'content_block_start');
+      for (const thinking of pieces(block.thinking)) writeEvent(response, { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking } }, 'content_block_delta');
+      writeEvent(response, { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: block.signature } }, 'content_block_delta');
+      writeEvent(response, { type: 'content_block_stop', index }, 'content_block_stop');
+    } else {
+      writeToolBlock(response, index, block.id ?? toolId(number, index), block.name, JSON.stringify(block.input));
+    }
+  });
+  writeEvent(response, { type: 'message_delta', delta: { stop_reason: stopReasonOf(reply), stop_sequence: null }, usage: { output_tokens: usage.output_tokens } }, 'message_delta');
+  if (complete) writeEvent(response, { type: 'message_stop' }, 'message_stop');
+}
+
+function writeToolBlock(response: ServerResponse, index: number, id: string, name: string, json: string): void {
+  writeEvent(response, { type: 'content_block_start', index, content_block: { type: 'tool_use', id, name, input: {} } }, 'content_block_start');
+  // The API's first fragment is often empty; clients must cope.
+  writeEvent(response, { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '' } }, 'content_block_delta');
+  for (const partial_json of pieces(json)) writeEvent(response, { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } }, 'content_block_delta');
+  writeEvent(response, { type: 'content_block_stop', index }, 'content_block_stop');
+}
+
+function messageStart(number: number, model: string, reply: Partial<AnthropicMockResponse>): unknown {
+  const usage = fullUsage(reply.usage);
+  return {
+    type: 'message_start',
+    message: {
+      id: reply.id ?? `msg_mock_${number}`,
+      type: 'message',
+      role: 'assistant',
+      model: reply.model ?? model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { ...usage, output_tokens: 1 },
+    },
+  };
+}
+
+function messageBody(number: number, model: string, reply: AnthropicMockResponse): unknown {
+  return {
+    id: reply.id ?? `msg_mock_${number}`,
+    type: 'message',
+    role: 'assistant',
+    model: reply.model ?? model,
+    content: reply.content.map((block, index) => {
+      if (block.type === 'text') return { type: 'text', text: block.text, citations: null };
+      if (block.type === 'thinking') return { type: 'thinking', thinking: block.thinking, signature: block.signature };
+      return { type: 'tool_use', id: block.id ?? toolId(number, index), name: block.name, input: block.input, caller: { type: 'direct' } };
+    }),
+    stop_reason: stopReasonOf(reply),
+    stop_sequence: null,
+    usage: fullUsage(reply.usage),
+  };
+}
+
+function fullUsage(usage: AnthropicMockUsage | undefined): Required<AnthropicMockUsage> {
+  return {
+    input_tokens: usage?.input_tokens ?? 25,
+    output_tokens: usage?.output_tokens ?? 12,
+    cache_read_input_tokens: usage?.cache_read_input_tokens === undefined ? 0 : usage.cache_read_input_tokens,
+    cache_creation_input_tokens: usage?.cache_creation_input_tokens === undefined ? 0 : usage.cache_creation_input_tokens,
+  };
+}
+
+function stopReasonOf(reply: AnthropicMockResponse): string {
+  return reply.stopReason ?? (reply.content.some((block) => block.type === 'tool_use') ? 'tool_use' : 'end_turn');
+}
+
+function toolId(number: number, index: number): string {
+  return `toolu_mock_${number}_${index + 1}`;
+}
+
+function statusForErrorType(errorType: string): number {
+  const statuses: Record<string, number> = { overloaded_error: 529, api_error: 500, rate_limit_error: 429, invalid_request_error: 400, timeout_error: 504 };
+  return statuses[errorType] ?? 500;
+}
+
+function sendError(response: ServerResponse, status: number, type: string, message: string, headers: Record<string, string>): void {
+  sendJson(response, status, { type: 'error', error: { type, message }, request_id: headers['request-id'] }, headers);
+}
+
+function commonHeaders(number: number): Record<string, string> {
+  const reset = new Date(Date.now() + 60_000).toISOString();
+  return {
+    'request-id': `req_mock_${number}`,
+    'anthropic-ratelimit-requests-limit': '50',
+    'anthropic-ratelimit-requests-remaining': '49',
+    'anthropic-ratelimit-requests-reset': reset,
+    'anthropic-ratelimit-tokens-limit': '40000',
+    'anthropic-ratelimit-tokens-remaining': '39000',
+    'anthropic-ratelimit-tokens-reset': reset,
+    'anthropic-ratelimit-input-tokens-limit': '30000',
+    'anthropic-ratelimit-input-tokens-remaining': '29500',
+    'anthropic-ratelimit-input-tokens-reset': reset,
+    'anthropic-ratelimit-output-tokens-limit': '10000',
+    'anthropic-ratelimit-output-tokens-remaining': '9500',
+    'anthropic-ratelimit-output-tokens-reset': reset,
+  };
+}

@@ -1,0 +1,31 @@
+// Runs one session (start or resume) and, when told, kills itself with SIGKILL right after the journal append that wrote a given sequence number.
+import { createKeel } from '../../src/runtime/index.ts';
+import { createSqliteStore } from '../../src/store/index.ts';
+import type { Journal } from '../../src/spec/index.ts';
+import { createCrashAgent } from './crash-agent.ts';
+
+const [mode, databasePath, effectsDirectory, sessionId, crashAfter, modelFile] = process.argv.slice(2);
+if (mode === undefined || databasePath === undefined || effectsDirectory === undefined || sessionId === undefined || crashAfter === undefined || modelFile === undefined) {
+  throw new Error('usage: crash-child <start|resume> <db> <effects> <sessionId> <crashAfterSeq|-1> <model.json>');
+}
+const crashAfterSeq = Number(crashAfter);
+const store = createSqliteStore({ path: databasePath });
+const inner = store.journal;
+const journal: Journal = {
+  read: (id, from) => inner.read(id, from),
+  lastSeq: (id) => inner.lastSeq(id),
+  listSessions: (options) => inner.listSessions(options),
+  close: () => inner.close(),
+  async append(id, events, expectedSeq) {
+    const last = await inner.append(id, events, expectedSeq);
+    process.stdout.write(`BOUNDARY ${last}\n`);
+    if (crashAfterSeq > 0 && last >= crashAfterSeq) process.kill(process.pid, 'SIGKILL');
+    return last;
+  },
+};
+const keel = createKeel({ journal, blobs: store.blobs, model: `scripted:${modelFile}`, modelRetries: 0 });
+const agent = createCrashAgent(effectsDirectory);
+const session = mode === 'start' ? keel.run(agent, 'Charge ada, bob and cy.', { sessionId }) : await keel.resume(agent, sessionId);
+const result = await session.result;
+process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+await store.close();

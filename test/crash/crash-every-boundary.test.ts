@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSqliteStore, validateJournal } from '../../src/store/index.ts';
+import type { SessionEvent } from '../../src/spec/index.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const child = join(here, 'crash-child.ts');
+const modelFile = join(here, 'crash-model.json');
+const scratch = mkdtempSync(join(tmpdir(), 'keel-crash-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function runChild(mode: 'start' | 'resume', directory: string, crashAfter: number) {
+  const outcome = spawnSync(process.execPath, ['--import', 'tsx', child, mode, join(directory, 'keel.db'), join(directory, 'effects'), 'ses_crash', String(crashAfter), modelFile], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const boundaries = [...outcome.stdout.matchAll(/^BOUNDARY (\d+)$/gm)].map((match) => Number(match[1]));
+  return { ...outcome, boundaries };
+}
+
+function lines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((line) => line !== '') : [];
+}
+
+async function journalOf(directory: string): Promise<SessionEvent[]> {
+  const store = createSqliteStore({ path: join(directory, 'keel.db') });
+  const events: SessionEvent[] = [];
+  for await (const event of store.journal.read('ses_crash')) events.push(event);
+  await store.close();
+  return events;
+}
+
+describe('crash at every event boundary', () => {
+  it('resumes after SIGKILL at each boundary and applies every charge exactly once', async () => {
+    const reference = join(scratch, 'reference');
+    const clean = runChild('start', reference, -1);
+    expect(clean.status, clean.stderr).toBe(0);
+    const boundaries = clean.boundaries;
+    const referenceEvents = await journalOf(reference);
+    expect(referenceEvents[referenceEvents.length - 1]).toMatchObject({ type: 'session-end', status: 'completed' });
+    expect(boundaries[boundaries.length - 1]).toBe(referenceEvents.length);
+    expect(lines(join(reference, 'effects', 'charges.log'))).toHaveLength(3);
+
+    // Every boundary except the last, after which there is nothing left to resume.
+    const crashPoints = boundaries.slice(0, -1);
+    expect(crashPoints.length).toBeGreaterThanOrEqual(10);
+    for (const crashAfter of crashPoints) {
+      const directory = join(scratch, `crash-${crashAfter}`);
+      const crashed = runChild('start', directory, crashAfter);
+      expect(crashed.signal, `crash after ${crashAfter}: ${crashed.stderr}`).toBe('SIGKILL');
+      expect(crashed.boundaries[crashed.boundaries.length - 1]).toBe(crashAfter);
+
+      const beforeResume = await journalOf(directory);
+      expect(beforeResume).toHaveLength(crashAfter);
+      const resumed = runChild('resume', directory, -1);
+      expect(resumed.status, `resume after ${crashAfter}: ${resumed.stderr}`).toBe(0);
+
+      const events = await journalOf(directory);
+      expect(validateJournal(events).problems, `journal after crash at ${crashAfter}`).toEqual([]);
+      expect(events.slice(0, crashAfter)).toEqual(beforeResume);
+      expect(events[events.length - 1]).toMatchObject({ type: 'session-end', status: 'completed', output: 'Charged ada, bob and cy.' });
+
+      const charges = lines(join(directory, 'effects', 'charges.log'));
+      expect(charges.map((line) => line.split(' ')[1]).sort(), `charges after crash at ${crashAfter}`).toEqual(['ada', 'bob', 'cy']);
+      const requests = events.filter((event) => event.type === 'tool-request');
+      expect(requests).toHaveLength(3);
+      const keys = requests.map((event) => (event.type === 'tool-request' ? event.idempotencyKey : ''));
+      expect(new Set(charges.map((line) => line.split(' ')[0]))).toEqual(new Set(keys));
+      // A call re-runs only when its result was not journaled before the crash.
+      const attempts = lines(join(directory, 'effects', 'attempts.log')).map((line) => line.split(' ')[0]);
+      for (const key of keys) {
+        const request = beforeResume.find((event) => event.type === 'tool-request' && event.idempotencyKey === key);
+        const resultWritten = request !== undefined && request.type === 'tool-request' && beforeResume.some((event) => (event.type === 'tool-result' || event.type === 'tool-error') && event.callId === request.callId);
+        const count = attempts.filter((attempt) => attempt === key).length;
+        if (resultWritten) expect(count, `key ${key} re-ran after crash at ${crashAfter}`).toBe(1);
+        else expect(count).toBeLessThanOrEqual(2);
+      }
+    }
+  }, 300_000);
+});
