@@ -4,7 +4,6 @@ import type {
   ModelResponseEvent,
   SessionEndEvent,
   SessionEvent,
-  SessionLimits,
   SessionStartEvent,
   ToolErrorEvent,
   ToolRequestEvent,

@@ -34,8 +34,7 @@ export function toOpenAIParams(modelId: string, request: ModelRequest, provider:
 
 function toOpenAIMessages(message: Message): ChatCompletionMessageParam[] {
   const text = message.content
-    .filter((block) => block.type === 'text')
-    .map((block) => block.text)
+    .flatMap((block) => (block.type === 'text' && block.text !== '' ? [block.text] : []))
     .join('\n\n');
   if (message.role === 'assistant') {
     const toolCalls = message.content.flatMap((block) =>

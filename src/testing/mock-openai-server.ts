@@ -25,7 +25,8 @@ export interface OpenAIMockResponse {
   /** Sent as `message.refusal` (or `delta.refusal`), with content null, as OpenAI reports a refusal. */
   readonly refusal?: string;
   readonly finishReason?: string;
-  readonly usage?: OpenAIMockUsage;
+  /** `null` plays a compatible server that reports no usage (no usage chunk, no `usage` field). */
+  readonly usage?: OpenAIMockUsage | null;
   readonly model?: string;
   readonly id?: string;
 }
@@ -174,23 +175,23 @@ function respond(response: ServerResponse, reply: OpenAIMockResponse, call: Call
     return taken;
   };
   if (typeof reply.content === 'string' && reply.content !== '') {
-    writeEvent(response, chunk(call, { ...first(), content: '' }, null));
-    for (const content of pieces(reply.content)) writeEvent(response, chunk(call, { content }, null));
+    writeEvent(response, chunk(call, { ...first(), content: '' }, null, reply));
+    for (const content of pieces(reply.content)) writeEvent(response, chunk(call, { content }, null, reply));
   }
   if (reply.refusal !== undefined) {
-    writeEvent(response, chunk(call, { ...first(), content: null, refusal: '' }, null));
-    for (const refusal of pieces(reply.refusal)) writeEvent(response, chunk(call, { refusal }, null));
+    writeEvent(response, chunk(call, { ...first(), content: null, refusal: '' }, null, reply));
+    for (const refusal of pieces(reply.refusal)) writeEvent(response, chunk(call, { refusal }, null, reply));
   }
   // The first chunk of each call carries its id and name with empty arguments; fragments follow.
   toolCallsOf(reply, call.number).forEach((toolCall, index) => {
-    writeEvent(response, chunk(call, { ...first(), tool_calls: [{ index, id: toolCall.id, type: 'function', function: { name: toolCall.function.name, arguments: '' } }] }, null));
+    writeEvent(response, chunk(call, { ...first(), tool_calls: [{ index, id: toolCall.id, type: 'function', function: { name: toolCall.function.name, arguments: '' } }] }, null, reply));
     for (const fragment of pieces(toolCall.function.arguments)) {
-      writeEvent(response, chunk(call, { tool_calls: [{ index, function: { arguments: fragment } }] }, null));
+      writeEvent(response, chunk(call, { tool_calls: [{ index, function: { arguments: fragment } }] }, null, reply));
     }
   });
-  if (Object.keys(role).length > 0) writeEvent(response, chunk(call, { ...first(), content: '' }, null));
-  writeEvent(response, chunk(call, {}, finishReasonOf(reply)));
-  if (call.includeUsage) writeEvent(response, { ...chunkEnvelope(call, reply), choices: [], usage: usageBody(reply.usage) });
+  if (Object.keys(role).length > 0) writeEvent(response, chunk(call, { ...first(), content: '' }, null, reply));
+  writeEvent(response, chunk(call, {}, finishReasonOf(reply), reply));
+  if (call.includeUsage && reply.usage !== null) writeEvent(response, { ...chunkEnvelope(call, reply), choices: [], usage: usageBody(reply.usage) });
   writeEvent(response, '[DONE]');
   response.end();
 }
@@ -199,8 +200,8 @@ function chunkEnvelope(call: CallFacts, reply?: OpenAIMockResponse): Record<stri
   return { id: reply?.id ?? `chatcmpl-mock-${call.number}`, object: 'chat.completion.chunk', created: 1741570283, model: reply?.model ?? call.model, system_fingerprint: 'fp_mock' };
 }
 
-function chunk(call: CallFacts, delta: Record<string, unknown>, finishReason: string | null): unknown {
-  return { ...chunkEnvelope(call), choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], usage: null };
+function chunk(call: CallFacts, delta: Record<string, unknown>, finishReason: string | null, reply?: OpenAIMockResponse): unknown {
+  return { ...chunkEnvelope(call, reply), choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], usage: null };
 }
 
 function completionBody(reply: OpenAIMockResponse, call: CallFacts): unknown {
@@ -225,7 +226,7 @@ function completionBody(reply: OpenAIMockResponse, call: CallFacts): unknown {
         finish_reason: finishReasonOf(reply),
       },
     ],
-    usage: usageBody(reply.usage),
+    ...(reply.usage === null ? {} : { usage: usageBody(reply.usage) }),
   };
 }
 
@@ -241,7 +242,7 @@ function finishReasonOf(reply: OpenAIMockResponse): string {
   return reply.finishReason ?? ((reply.toolCalls?.length ?? 0) > 0 ? 'tool_calls' : 'stop');
 }
 
-function usageBody(usage: OpenAIMockUsage | undefined): unknown {
+function usageBody(usage: OpenAIMockUsage | undefined | null): unknown {
   const prompt = usage?.prompt_tokens ?? 25;
   const completion = usage?.completion_tokens ?? 12;
   return {
