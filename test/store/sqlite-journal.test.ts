@@ -82,7 +82,7 @@ describe('SQLite journal', () => {
     await journal.append('ses_a', session.slice(0, 2), 0);
     // What a newer Keel would have written: the same envelope with a version this build does not read.
     const raw = new Database(path);
-    const future = { ...stampEvents('ses_a', [turnStartBody(2)], 3)[0], v: 2 };
+    const future = { ...stampEvents('ses_a', [turnStartBody(2)], 3)[0]!, v: 2 };
     raw.prepare('INSERT INTO events (session_id, seq, type, at, body) VALUES (?, ?, ?, ?, ?)').run('ses_a', 3, 'turn-start', future.at, JSON.stringify(future));
     raw.close();
 

@@ -1,5 +1,5 @@
 import { currentEventVersion } from '../../spec/events.ts';
-import type { EventBody, SessionEvent, SessionStatus } from '../../spec/events.ts';
+import type { EventBody, SessionEvent, SessionStartEvent, SessionStatus } from '../../spec/events.ts';
 
 // Builders of realistic journal events for contract suites and journal tests.
 
@@ -10,7 +10,7 @@ export function stampEvents(sessionId: string, bodies: readonly EventBody[], fro
   return bodies.map((body, index) => ({ ...body, v: currentEventVersion, sessionId, seq: fromSeq + index, at: at + index }) as SessionEvent);
 }
 
-export function sessionStartBody(agent = 'support-agent', input = 'Where is order ord_42?'): EventBody {
+export function sessionStartBody(agent = 'support-agent', input = 'Where is order ord_42?'): EventBody<SessionStartEvent> {
   return {
     type: 'session-start',
     agent: { name: agent, instructionsHash: 'a'.repeat(64), tools: ['lookup_order'] },
