@@ -7,7 +7,7 @@ import { createProgressPrinter } from '../../src/cli/progress-printer.ts';
 import agent from './agent.ts';
 
 const scriptedModel = fileURLToPath(new URL('./model.json', import.meta.url));
-const live = process.env.KEEL_MODEL ?? (process.env.ANTHROPIC_API_KEY ? 'anthropic:claude-sonnet-4-5' : process.env.OPENAI_API_KEY ? 'openai:gpt-4o' : undefined);
+const live = process.env.KEEL_MODEL ?? (process.env.ANTHROPIC_API_KEY ? 'anthropic:claude-sonnet-4-6' : process.env.OPENAI_API_KEY ? 'openai:gpt-4o' : undefined);
 const model = live ?? `scripted:${relative(process.cwd(), scriptedModel)}`;
 
 if (live === undefined) {

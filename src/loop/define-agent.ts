@@ -20,7 +20,7 @@ export interface AgentOptions {
   /** The task used when a run is given none, for example `keel run agent.ts` without a task. */
   readonly defaultTask?: string;
   readonly tools?: readonly ToolDefinition[];
-  /** A model spec such as `anthropic:claude-sonnet-4-5`; the command line's `--model` wins over it. */
+  /** A model spec such as `anthropic:claude-sonnet-4-6`; the command line's `--model` wins over it. */
   readonly model?: string;
   readonly limits?: AgentLimitOptions;
   /** Output tokens asked for per model call. Defaults to 4096. */

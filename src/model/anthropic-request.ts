@@ -26,8 +26,14 @@ export function toAnthropicParams(modelId: string, request: ModelRequest): Messa
 }
 
 function toAnthropicMessage(message: Message): MessageParam {
-  const content = message.content.map(toAnthropicBlock).filter((block): block is ContentBlockParam => block !== null);
+  // The API wants a user turn's tool results before anything else in it.
+  const ordered = message.role === 'user' ? [...message.content].sort((left, right) => rank(left) - rank(right)) : message.content;
+  const content = ordered.map(toAnthropicBlock).filter((block): block is ContentBlockParam => block !== null);
   return { role: message.role, content };
+}
+
+function rank(block: ContentBlock): number {
+  return block.type === 'tool_result' ? 0 : 1;
 }
 
 function toAnthropicBlock(block: ContentBlock): ContentBlockParam | null {

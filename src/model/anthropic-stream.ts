@@ -87,7 +87,7 @@ export async function* assembleAnthropicStream(events: AsyncIterable<AnthropicSt
         break;
     }
   }
-  throw new KeelError('model-stream-cut', `The Anthropic stream for ${modelId} ended before message_stop; Keel retries the call.`, {
+  throw new KeelError('model-stream-cut', `The Anthropic stream for ${modelId} ended before message_stop; the call can be retried.`, {
     details: { provider: 'anthropic', model: modelId, responseId: id },
   });
 }

@@ -124,7 +124,7 @@ async function collect(parts: AsyncIterable<ModelStreamPart>, onPart: (part: Mod
     onPart(part);
     if (part.type === 'finish') return part.response;
   }
-  throw new KeelError('model-stream-cut', 'The model stream ended without a finish part; Keel retries the call.');
+  throw new KeelError('model-stream-cut', 'The model stream ended without a finish part; the call can be retried.');
 }
 
 function withStatistics(error: KeelError, retries: number, latencyMs: number): KeelError {

@@ -22,7 +22,7 @@ export function parseModelSpec(spec: string): ParsedModelSpec {
   const provider = colon === -1 ? '' : trimmed.slice(0, colon);
   const rest = colon === -1 ? '' : trimmed.slice(colon + 1).trim();
   const invalid = (why: string): KeelError =>
-    new KeelError('invalid-config', `Invalid model spec '${spec}' given with --model: ${why}. Use ${formats}, for example --model anthropic:claude-sonnet-4-5.`, { details: { spec } });
+    new KeelError('invalid-config', `Invalid model spec '${spec}' given with --model: ${why}. Use ${formats}, for example --model anthropic:claude-sonnet-4-6.`, { details: { spec } });
   if (colon === -1) throw invalid('it has no provider prefix');
   if (rest === '') throw invalid(`nothing follows '${provider}:'`);
   switch (provider) {
@@ -84,7 +84,7 @@ export function createModelFromSpec(spec: string, options: ModelFromSpecOptions)
 
 /** The model used when neither `--model` nor the agent names one: whichever provider has a key. */
 export function defaultModelSpec(env: Environment): string {
-  if (nonEmpty(env.ANTHROPIC_API_KEY) !== undefined) return 'anthropic:claude-sonnet-4-5';
+  if (nonEmpty(env.ANTHROPIC_API_KEY) !== undefined) return 'anthropic:claude-sonnet-4-6';
   if (nonEmpty(env.OPENAI_API_KEY) !== undefined) return 'openai:gpt-4o';
   throw new KeelError(
     'missing-credentials',

@@ -42,7 +42,8 @@ function toOpenAIMessages(message: Message): ChatCompletionMessageParam[] {
         ? [{ id: block.id, type: 'function' as const, function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } }]
         : [],
     );
-    const assistant: ChatCompletionAssistantMessageParam = { role: 'assistant', content: text === '' ? null : text };
+    // Content may be null only beside tool calls.
+    const assistant: ChatCompletionAssistantMessageParam = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text };
     if (toolCalls.length > 0) assistant.tool_calls = toolCalls;
     return [assistant];
   }

@@ -86,7 +86,7 @@ export async function* assembleOpenAIStream(chunks: AsyncIterable<OpenAIChunkSha
 
   if (finishReason === null || (options.requireUsage && usage === undefined)) {
     const missing = finishReason === null ? 'a finish reason' : 'the usage chunk';
-    throw new KeelError('model-stream-cut', `The ${options.provider === 'openai' ? 'OpenAI' : 'OpenAI-compatible'} stream for ${options.modelId} ended without ${missing}; Keel retries the call.`, {
+    throw new KeelError('model-stream-cut', `The ${options.provider === 'openai' ? 'OpenAI' : 'OpenAI-compatible'} stream for ${options.modelId} ended without ${missing}; the call can be retried.`, {
       details: { provider: options.provider, model: options.modelId, responseId: id },
     });
   }

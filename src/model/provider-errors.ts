@@ -32,7 +32,7 @@ export function mapProviderError(error: unknown, context: ProviderErrorContext):
   }
   const label = providerLabel(context.provider);
   if (error instanceof AnthropicTimeoutError || error instanceof OpenAITimeoutError) {
-    return new KeelError('model-timeout', `${label} did not answer ${context.modelId} in time. Keel retries; if it keeps happening, check the network or raise the model timeout.`, {
+    return new KeelError('model-timeout', `${label} did not answer ${context.modelId} in time. Retry; if it keeps happening, check the network or raise the model timeout.`, {
       cause: error,
       details: compact({ provider: context.provider, model: context.modelId }),
     });
@@ -46,13 +46,13 @@ export function mapProviderError(error: unknown, context: ProviderErrorContext):
   }
   if (error instanceof AnthropicApiError || error instanceof OpenAIApiError) return fromApiError(error, context);
   if (error instanceof SyntaxError) {
-    return new KeelError('model-malformed-response', `${label} sent a response for ${context.modelId} that is not valid JSON (${error.message}); Keel retries.`, {
+    return new KeelError('model-malformed-response', `${label} sent a response for ${context.modelId} that is not valid JSON (${error.message}); the call can be retried.`, {
       cause: error,
       details: compact({ provider: context.provider, model: context.modelId }),
     });
   }
   if (isBrokenBody(error)) {
-    return new KeelError('model-connection', `The connection to ${label} broke while reading the response (${causeText(error as Error)}); Keel retries.`, {
+    return new KeelError('model-connection', `The connection to ${label} broke while reading the response (${causeText(error as Error)}); the call can be retried. If it keeps happening, check the network or proxy.`, {
       cause: error,
       details: compact({ provider: context.provider, model: context.modelId }),
     });
@@ -74,7 +74,7 @@ export function mapStreamError(error: unknown, context: ProviderErrorContext): K
     return mapProviderError(error, context);
   }
   const message = error instanceof Error ? causeText(error) : String(error);
-  return new KeelError('model-stream-cut', `The ${providerLabel(context.provider)} stream for ${context.modelId} broke (${message}); Keel retries the call.`, {
+  return new KeelError('model-stream-cut', `The ${providerLabel(context.provider)} stream for ${context.modelId} broke (${message}); the call can be retried. If it keeps happening, check the network or proxy.`, {
     cause: error,
     details: compact({ provider: context.provider, model: context.modelId }),
   });
@@ -183,13 +183,13 @@ function messageFor(code: KeelCode, facts: ApiErrorFacts, context: ProviderError
     case 'model-quota-exhausted':
       return `${said}. The account's quota or credit is exhausted; add credit or raise the billing limit. Retrying will not help.`;
     case 'model-rate-limited':
-      return `${said}. Rate limit reached for ${context.modelId}; Keel waits as asked and retries. If it persists, lower concurrency or raise the account's rate limit.`;
+      return `${said}. Rate limit reached for ${context.modelId}: wait and retry; if it persists, lower concurrency or raise the account's rate limit.`;
     case 'model-overloaded':
-      return `${said}. ${label} is overloaded; Keel retries with backoff. If it persists, try later or another model with --model.`;
+      return `${said}. ${label} is overloaded, which is temporary: retry later, or choose another model with --model.`;
     case 'model-server-error':
-      return `${said}. A server-side failure; Keel retries unless the provider said not to.`;
+      return `${said}. A failure on the provider's side: retry later.`;
     case 'model-timeout':
-      return `${said}. The provider timed out; Keel retries.`;
+      return `${said}. The provider timed out: retry later.`;
     case 'model-context-window':
       return `${said}. The request is larger than ${context.modelId}'s context window: shorten the conversation (context budgets) or use a model with a larger window.`;
     case 'model-authentication':

@@ -55,13 +55,14 @@ export interface Migration {
 /**
  * Brings one component's tables (`journal`, `blobs`, …) up to date. Components share a database
  * but migrate independently, so each has its own version line in `schema_migrations`.
- * All pending migrations run in one IMMEDIATE transaction: two processes opening a fresh file at
- * once serialise on the write lock, and the second finds the work done. Returns the versions applied now.
+ * Pending migrations run in one IMMEDIATE transaction: two processes opening a fresh file at once
+ * serialise on the write lock, and the second finds the work done. An up-to-date database is only
+ * read, so opening one takes no write lock. Returns the versions applied now.
  */
 export function migrate(database: SqliteDatabase, component: string, migrations: readonly Migration[]): readonly number[] {
   checkMigrationList(component, migrations);
-  const latest = migrations.at(-1)?.version ?? 0;
-  const run = database.transaction((): number[] => {
+  const action = `migrating the ${component} tables`;
+  const apply = database.transaction((): number[] => {
     database.exec(
       `CREATE TABLE IF NOT EXISTS schema_migrations (
         component TEXT NOT NULL,
@@ -71,21 +72,9 @@ export function migrate(database: SqliteDatabase, component: string, migrations:
         PRIMARY KEY (component, version)
       ) WITHOUT ROWID`,
     );
-    const applied = new Set(
-      database.prepare<[string], number>('SELECT version FROM schema_migrations WHERE component = ?').pluck().all(component),
-    );
-    const newest = Math.max(0, ...applied);
-    if (newest > latest) {
-      throw new KeelError(
-        'storage-failure',
-        `The ${component} tables in ${database.name} are at schema version ${newest}, newer than this Keel knows (${latest}). Upgrade Keel to use this database.`,
-        { retryable: false, details: { path: database.name, component, databaseVersion: newest, knownVersion: latest } },
-      );
-    }
     const record = database.prepare('INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)');
     const appliedNow: number[] = [];
-    for (const migration of migrations) {
-      if (applied.has(migration.version)) continue;
+    for (const migration of pendingMigrations(database, component, migrations)) {
       database.exec(migration.sql);
       record.run(component, migration.version, migration.name, Date.now());
       appliedNow.push(migration.version);
@@ -93,10 +82,28 @@ export function migrate(database: SqliteDatabase, component: string, migrations:
     return appliedNow;
   });
   try {
-    return run.immediate();
+    if (pendingMigrations(database, component, migrations).length === 0) return [];
+    return apply.immediate();
   } catch (error) {
-    throw toStorageFailure(error, { path: database.name, action: `migrating the ${component} tables` });
+    throw toStorageFailure(error, { path: database.name, action });
   }
+}
+
+function pendingMigrations(database: SqliteDatabase, component: string, migrations: readonly Migration[]): readonly Migration[] {
+  const tableExists = database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
+  const applied = new Set(
+    tableExists ? database.prepare<[string], number>('SELECT version FROM schema_migrations WHERE component = ?').pluck().all(component) : [],
+  );
+  const newest = Math.max(0, ...applied);
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (newest > latest) {
+    throw new KeelError(
+      'storage-failure',
+      `The ${component} tables in ${database.name} are at schema version ${newest}, newer than this Keel knows (${latest}). Upgrade Keel to use this database.`,
+      { retryable: false, details: { path: database.name, component, databaseVersion: newest, knownVersion: latest } },
+    );
+  }
+  return migrations.filter((migration) => !applied.has(migration.version));
 }
 
 function checkMigrationList(component: string, migrations: readonly Migration[]): void {

@@ -1,7 +1,8 @@
+import type { Statement } from 'better-sqlite3';
 import { KeelError } from '../errors/index.ts';
 import { supportedEventVersions } from '../spec/events.ts';
 import type { SessionEvent, SessionStatus } from '../spec/events.ts';
-import type { Journal, ListSessionsOptions, SessionSummary } from '../spec/journal.ts';
+import type { Journal, SessionSummary } from '../spec/journal.ts';
 import { checkAppendBatch, checkExpectedSeq, checkListOptions, summaryAfterAppend } from './journal-rules.ts';
 import { migrate, openSqliteDatabase } from './sqlite-database.ts';
 import type { Migration, SqliteDatabase } from './sqlite-database.ts';
@@ -87,23 +88,24 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
        updated_at = excluded.updated_at, last_seq = excluded.last_seq, status = excluded.status`,
   );
   // SQLite rewrites the index entries of every column named in SET, changed or not; the common append
-  // names only unindexed columns, which saves two page writes per commit.
+  // names only unindexed columns, so its commit writes no index page.
   const advanceSession = database.prepare<[number, number, string]>('UPDATE sessions SET updated_at = ?, last_seq = ? WHERE session_id = ?');
   const selectPage = database.prepare<[string, number, number], EventRow>(
     'SELECT seq, body FROM events WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?',
   );
-  const listQueries = new Map<string, ReturnType<typeof prepareList>>();
-
-  function prepareList(options: ListSessionsOptions) {
-    const filter = options.status === undefined ? '' : options.status === 'open' ? 'WHERE status IS NULL' : 'WHERE status = @status';
-    const limit = options.limit === undefined ? '' : 'LIMIT @limit';
-    return database.prepare<Record<string, unknown>, SessionRow>(
-      `SELECT * FROM sessions ${filter} ORDER BY started_at DESC, session_id DESC ${limit}`,
-    );
+  // At most four shapes of list query (status filter or not, limit or not), each prepared once.
+  const listQueries = new Map<string, Statement<[Record<string, unknown>], SessionRow>>();
+  function listQuery(sql: string): Statement<[Record<string, unknown>], SessionRow> {
+    let query = listQueries.get(sql);
+    if (query === undefined) {
+      query = database.prepare<Record<string, unknown>, SessionRow>(sql);
+      listQueries.set(sql, query);
+    }
+    return query;
   }
 
-  // IMMEDIATE takes the write lock before reading last_seq: a deferred transaction would read, then
-  // fail to upgrade with SQLITE_BUSY_SNAPSHOT instead of waiting, whenever another process wrote in between.
+  // IMMEDIATE takes the write lock before reading last_seq. A deferred transaction would read first, and
+  // its upgrade to a writer fails at once with SQLITE_BUSY, without waiting, when another process writes meanwhile.
   const appendInTransaction = database.transaction((sessionId: string, events: readonly SessionEvent[], expectedSeq: number): number => {
     const row = selectSession.get(sessionId);
     checkExpectedSeq(sessionId, expectedSeq, row?.last_seq ?? 0);
@@ -147,18 +149,16 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
   }
 
   function parseEvent(sessionId: string, row: EventRow): SessionEvent {
-    const corrupt = (problem: string): KeelError =>
+    const corrupt = (problem: string, cause?: unknown): KeelError =>
       new KeelError('journal-corrupt', `Event ${row.seq} of session ${sessionId} in ${path} ${problem}.`, {
+        cause,
         details: { path, sessionId, seq: row.seq },
       });
     let event: SessionEvent;
     try {
       event = JSON.parse(row.body) as SessionEvent;
     } catch (error) {
-      throw new KeelError('journal-corrupt', `Event ${row.seq} of session ${sessionId} in ${path} is not valid JSON.`, {
-        cause: error,
-        details: { path, sessionId, seq: row.seq },
-      });
+      throw corrupt('is not valid JSON', error);
     }
     if (event === null || typeof event !== 'object') throw corrupt('is not a JSON object');
     if (!supportedEventVersions.includes(event.v)) {
@@ -189,18 +189,11 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
     },
     async listSessions(options = {}) {
       checkListOptions(options);
-      return guarded('listing sessions', () => {
-        const key = `${options.status === 'open' ? 'open' : options.status === undefined ? 'any' : 'status'}:${options.limit === undefined ? 'all' : 'limit'}`;
-        let query = listQueries.get(key);
-        if (query === undefined) {
-          query = prepareList(options);
-          listQueries.set(key, query);
-        }
-        const parameters: Record<string, unknown> = {};
-        if (options.status !== undefined && options.status !== 'open') parameters.status = options.status;
-        if (options.limit !== undefined) parameters.limit = options.limit;
-        return query.all(parameters).map(toSummary);
-      });
+      const { status, limit } = options;
+      const filter = status === undefined ? '' : status === 'open' ? 'WHERE status IS NULL' : 'WHERE status = @status';
+      const parameters = { ...(filter.includes('@status') ? { status } : {}), ...(limit === undefined ? {} : { limit }) };
+      const sql = `SELECT * FROM sessions ${filter} ORDER BY started_at DESC, session_id DESC ${limit === undefined ? '' : 'LIMIT @limit'}`;
+      return guarded('listing sessions', () => listQuery(sql).all(parameters).map(toSummary));
     },
     async close() {
       if (closed) return;

@@ -4,3 +4,6 @@ export { startMockOpenAIServer } from './mock-openai-server.ts';
 export type { MockOpenAIServerOptions, OpenAIMockReply, OpenAIMockResponse, OpenAIMockToolCall, OpenAIMockUsage } from './mock-openai-server.ts';
 export type { MockFault, MockFaultName } from './mock-faults.ts';
 export type { MockScript, MockServer, RecordedRequest } from './mock-http-server.ts';
+export { FakeClock } from './fake-clock.ts';
+export { describeJournalContract, describeBlobStoreContract } from './contracts/index.ts';
+export { createScriptedModel, loadScriptedModel } from '../model/index.ts';

@@ -1,0 +1,33 @@
+// The public API of Keel. Anything not exported here is internal and may change.
+export { createKeel } from './runtime/index.ts';
+export type { Keel, KeelOptions, KeelRunOptions } from './runtime/index.ts';
+export { defineAgent, startSession, resumeSession } from './loop/index.ts';
+export type {
+  AgentDefinition,
+  AgentOptions,
+  AgentLimitOptions,
+  LoopDependencies,
+  ModelCaller,
+  RunOptions,
+  SessionResult,
+  SessionRun,
+  SessionUpdate,
+} from './loop/index.ts';
+export { defineTool } from './tools/index.ts';
+export type { ToolDefinition, ToolOptions, ToolContext, ToolRisk } from './tools/index.ts';
+export { KeelError, isKeelError, toKeelError, keelCodes } from './errors/index.ts';
+export type { KeelCode, Fault } from './errors/index.ts';
+export {
+  createAnthropicModel,
+  createOpenAIModel,
+  createGateway,
+  createModelFromSpec,
+  parseModelSpec,
+  costOf,
+} from './model/index.ts';
+export type { Gateway, GatewayOptions, AnthropicModelOptions, OpenAIModelOptions } from './model/index.ts';
+export { createSqliteStore, createMemoryJournal, createMemoryBlobStore, validateJournal } from './store/index.ts';
+export { buildTraceTree, renderTraceTree } from './tracing/index.ts';
+export type { TraceTree } from './tracing/index.ts';
+export type * from './spec/index.ts';
+export { stopReasons, currentEventVersion, supportedEventVersions } from './spec/index.ts';
