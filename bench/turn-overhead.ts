@@ -237,10 +237,14 @@ function tables(rows: readonly Row[], options: Options): string {
       }
     }
     const journal = names.flatMap((name) => {
-      const sizes = of(name).map((row) => row.extra?.journalKBPerSession).filter((size): size is number => typeof size === 'number');
-      return sizes.length === 0 ? [] : [`${name} ${fixed(median(sizes), 0)} KB`];
+      const extra = (key: string) => median(of(name).map((row) => row.extra?.[key]).filter((value): value is number => typeof value === 'number'));
+      const disk = extra('journalKBPerSession');
+      if (!Number.isFinite(disk)) return [];
+      return [
+        `${name} ${fixed(extra('eventsPerSession'), 0)} events (${fixed(extra('eventKBPerSession'), 1)} KB) + ${fixed(extra('blobsPerSession'), 0)} request blobs (${fixed(extra('blobKBPerSession'), 1)} KB), ${fixed(disk, 1)} KB of database file`,
+      ];
     });
-    if (journal.length > 0) lines.push('', `SQLite journal on disk per session (events and request blobs, WAL included): ${journal.join(', ')}.`);
+    if (journal.length > 0) lines.push('', `SQLite journal per session, after a checkpoint: ${journal.join('; ')}.`);
     lines.push('');
   }
   const failures = rows.filter((row) => row.error !== null);
@@ -296,7 +300,7 @@ async function main(): Promise<number> {
   console.log(`## Keel turn overhead (${runId}, ${minutes.toFixed(1)} min)\n`);
   console.log(`Machine: ${machine} at the end. Client and mock share the cores; wall times include any other load, CPU times do not.\n`);
   console.log(tables(rows, options));
-  console.log(`Raw results: ${relative(process.cwd(), options.out)}`);
+  console.log(`Raw results: ${relative(process.cwd(), options.out)}\n`);
 
   if (options.profile) {
     const folder = join(repositoryRoot, 'bench', 'results', 'profiles');

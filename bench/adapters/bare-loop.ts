@@ -1,6 +1,6 @@
 // The bare agent loop shared by the raw adapters: keep the message list, call the model, run the tool calls
 // it asks for, stop at the first reply without tool calls. Only the HTTP transport differs between them.
-import { checkOutcome, lookupValue, maxTurns, systemPrompt, userTask } from './workload.ts';
+import { checkOutcome, lookupValue, maxTurns, systemPrompt, taskFor } from './workload.ts';
 
 export interface ToolCallMessage {
   readonly id: string;
@@ -25,10 +25,13 @@ function runTool(call: ToolCallMessage): string {
   return lookupValue(input.key);
 }
 
+let sessions = 0;
+
 export async function runBareLoop(adapter: string, callModel: CallModel): Promise<void> {
+  sessions += 1;
   const messages: ChatMessage[] = [
     { role: 'system', content: systemPrompt },
-    { role: 'user', content: userTask },
+    { role: 'user', content: taskFor(sessions) },
   ];
   for (let turn = 1; turn <= maxTurns; turn += 1) {
     const reply = await callModel(messages);

@@ -1,8 +1,9 @@
 // Keel on the benchmark workload. The agent is built once per process; the Keel instance once per process in
 // setup(), since the model's base URL is known only then. Every session is a fresh `keel.run`.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { defineAgent } from '../../src/loop/index.ts';
 import { createOpenAIModel } from '../../src/model/index.ts';
@@ -11,7 +12,7 @@ import type { Keel } from '../../src/runtime/index.ts';
 import { defineTool } from '../../src/tools/index.ts';
 import { keelVersion, packageVersion } from '../lib/versions.ts';
 import type { BenchAdapter } from './types.ts';
-import { apiKey, checkOutcome, lookupValue, maxTurns, modelId, systemPrompt, userTask } from './workload.ts';
+import { apiKey, checkOutcome, lookupValue, maxTurns, modelId, systemPrompt, taskFor } from './workload.ts';
 
 export interface KeelAdapterOptions {
   readonly name: string;
@@ -29,11 +30,28 @@ const lookup = defineTool({
   execute: ({ key }) => lookupValue(key),
 });
 
-function fileSize(path: string): number {
+/**
+ * What the journal holds per session (warm-up sessions included): event rows, request blobs, and the file after
+ * a checkpoint. Read through a second connection, after the measured phase.
+ */
+function journalFootprint(path: string, sessions: number): Record<string, number> {
+  const database = new Database(path, { fileMustExist: true });
   try {
-    return statSync(path).size;
-  } catch {
-    return 0;
+    database.pragma('wal_checkpoint(TRUNCATE)');
+    const events = database.prepare<[], { count: number; bytes: number | null }>('SELECT count(*) AS count, sum(length(body)) AS bytes FROM events').get();
+    const blobs = database.prepare<[], { count: number; bytes: number | null }>('SELECT count(*) AS count, sum(size) AS bytes FROM blobs').get();
+    const pages = database.pragma('page_count', { simple: true }) as number;
+    const pageSize = database.pragma('page_size', { simple: true }) as number;
+    return {
+      journalSessions: sessions,
+      eventsPerSession: (events?.count ?? 0) / sessions,
+      eventKBPerSession: (events?.bytes ?? 0) / 1024 / sessions,
+      blobsPerSession: (blobs?.count ?? 0) / sessions,
+      blobKBPerSession: (blobs?.bytes ?? 0) / 1024 / sessions,
+      journalKBPerSession: (pages * pageSize) / 1024 / sessions,
+    };
+  } finally {
+    database.close();
   }
 }
 
@@ -49,6 +67,7 @@ export function createKeelAdapter(options: KeelAdapterOptions): BenchAdapter {
   let keel: Keel | undefined;
   let folder: string | undefined;
   let databasePath: string | undefined;
+  let started = 0;
   let sessions = 0;
 
   return {
@@ -71,7 +90,8 @@ export function createKeelAdapter(options: KeelAdapterOptions): BenchAdapter {
 
     async runSession() {
       if (keel === undefined) throw new Error(`${name}: setup() was not called.`);
-      const result = await keel.run(agent, userTask).result;
+      started += 1;
+      const result = await keel.run(agent, taskFor(started)).result;
       if (result.status !== 'completed') {
         throw new Error(`${name}: session ${result.sessionId} ended ${result.status}: ${result.error === null ? 'no error recorded' : `${result.error.code}: ${result.error.message}`}`);
       }
@@ -81,8 +101,7 @@ export function createKeelAdapter(options: KeelAdapterOptions): BenchAdapter {
 
     report(): Record<string, number> {
       if (databasePath === undefined || sessions === 0) return {};
-      const bytes = fileSize(databasePath) + fileSize(`${databasePath}-wal`);
-      return { journalBytes: bytes, journalKBPerSession: bytes / 1024 / sessions };
+      return journalFootprint(databasePath, sessions);
     },
 
     async teardown() {

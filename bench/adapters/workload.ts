@@ -2,6 +2,15 @@
 
 export const systemPrompt = 'You are a helpful agent.';
 export const userTask = 'Look up the keys and answer.';
+
+/**
+ * The task of the n-th session of a process. The number makes every session's requests distinct, as real
+ * sessions are: otherwise Keel's content-addressed request blobs would be stored once and then deduplicated for
+ * every later session, and the benchmark would miss the cost of writing them. The mock ignores the task.
+ */
+export function taskFor(session: number): string {
+  return `${userTask} (session ${session})`;
+}
 export const modelId = 'mock-model';
 export const apiKey = 'sk-mock';
 /** Model calls per session: nine tool calls, then the final answer. */

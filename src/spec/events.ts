@@ -132,6 +132,55 @@ export interface ToolErrorEvent extends EventEnvelope {
   readonly latencyMs: number;
 }
 
+export type ToolDecision = 'allow' | 'deny' | 'ask';
+
+/** The pipeline's verdict on one call (validate → authorize → rate-limit → approve), with the rule that decided. */
+export interface ToolDecisionEvent extends EventEnvelope {
+  readonly type: 'tool-decision';
+  readonly turn: number;
+  readonly callId: string;
+  readonly tool: string;
+  readonly decision: ToolDecision;
+  /** Which rule decided, for example `schema`, `scope:orders:write`, `risk:irreversible`, `rate-limit:agent`. */
+  readonly rule: string;
+  readonly reason: string;
+  readonly risk: string;
+}
+
+/** A person's answer to an `ask`: written by `keel approve` / `keel reject`, which then resume the session. */
+export interface ToolApprovalEvent extends EventEnvelope {
+  readonly type: 'tool-approval';
+  readonly turn: number;
+  readonly callId: string;
+  readonly approved: boolean;
+  readonly approver: string;
+  readonly reason: string | null;
+  /** Arguments the approver changed; the tool runs with these instead of the model's. */
+  readonly editedInput?: unknown;
+}
+
+/** Saga compensation (seed §9.3, §10.4): the undo of an earlier call, journaled before it runs. */
+export interface CompensationRequestEvent extends EventEnvelope {
+  readonly type: 'compensation-request';
+  readonly turn: number;
+  /** The call being undone. */
+  readonly callId: string;
+  readonly tool: string;
+  readonly idempotencyKey: string;
+  readonly reason: string;
+}
+
+export interface CompensationResultEvent extends EventEnvelope {
+  readonly type: 'compensation-result';
+  readonly turn: number;
+  readonly callId: string;
+  readonly tool: string;
+  readonly ok: boolean;
+  readonly output: string | null;
+  readonly error: ErrorRecord | null;
+  readonly latencyMs: number;
+}
+
 export type GuardName = 'max-turns' | 'deadline' | 'input-tokens' | 'output-tokens' | 'cost' | 'identical-tool-calls';
 
 export interface GuardTripEvent extends EventEnvelope {
@@ -165,6 +214,10 @@ export type SessionEvent =
   | ToolRequestEvent
   | ToolResultEvent
   | ToolErrorEvent
+  | ToolDecisionEvent
+  | ToolApprovalEvent
+  | CompensationRequestEvent
+  | CompensationResultEvent
   | GuardTripEvent
   | SessionEndEvent;
 

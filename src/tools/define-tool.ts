@@ -26,6 +26,13 @@ export interface ToolOptions<Schema extends z.ZodType> {
   readonly timeoutMs?: number;
   /** Returns text for the model; any other value is sent as JSON. */
   readonly execute: (input: z.output<Schema>, context: ToolContext) => unknown;
+  /**
+   * Undoes a completed call when the task fails or is cancelled later (a saga step, seed §9.3). It receives the
+   * call's input and output and its own idempotency key, and must itself be idempotent.
+   */
+  readonly compensate?: (input: z.output<Schema>, output: string, context: ToolContext) => unknown;
+  /** Characters of output the model sees; the full output is kept as a blob. Defaults to 16,000. */
+  readonly maxOutputChars?: number;
 }
 
 export interface ToolDefinition {
@@ -37,6 +44,10 @@ export interface ToolDefinition {
   readonly scopes: readonly string[];
   readonly timeoutMs: number;
   readonly execute: (input: unknown, context: ToolContext) => unknown;
+  readonly compensate: ((input: unknown, output: string, context: ToolContext) => unknown) | null;
+  readonly maxOutputChars: number;
+  /** Where the tool came from: `local`, or `mcp:<server>` for tools an MCP server describes (untrusted text). */
+  readonly source: string;
 }
 
 const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -61,6 +72,9 @@ export function defineTool<Schema extends z.ZodType>(options: ToolOptions<Schema
     scopes: options.scopes ?? [],
     timeoutMs,
     execute: options.execute as (input: unknown, context: ToolContext) => unknown,
+    compensate: (options.compensate as ((input: unknown, output: string, context: ToolContext) => unknown) | undefined) ?? null,
+    maxOutputChars: options.maxOutputChars ?? 16_000,
+    source: 'local',
   };
 }
 

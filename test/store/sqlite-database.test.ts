@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isKeelError } from '../../src/errors/index.ts';
 import type { KeelError } from '../../src/errors/index.ts';
@@ -98,6 +99,22 @@ describe('migrate', () => {
     ]);
     expect(migrate(database, 'journal', journalMigrations)).toEqual([]);
     database.close();
+  });
+
+  it('opens an up-to-date database while another process holds the write lock', async () => {
+    const path = folders.databasePath();
+    const writer = createSqliteJournal({ path });
+    await writer.append('ses_a', sampleSession('ses_a'), 0);
+    const blocker = new Database(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    try {
+      const reader = createSqliteJournal({ database: openSqliteDatabase({ path, busyTimeoutMs: 50 }) });
+      expect(await reader.lastSeq('ses_a')).toBe(sampleSession('ses_a').length);
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+      await writer.close();
+    }
   });
 
   it('rolls back every migration of the run when one fails', () => {

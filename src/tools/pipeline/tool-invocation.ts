@@ -1,0 +1,51 @@
+import type { ToolDecision } from '../../spec/events.ts';
+import type { KeelError } from '../../errors/index.ts';
+import type { ToolDefinition } from '../define-tool.ts';
+
+/** Who is calling: an agent and the scopes it was granted. No agent grants itself a scope (seed §11.3). */
+export interface CallingAgent {
+  readonly name: string;
+  readonly scopes: readonly string[];
+}
+
+/** One tool call as it moves through the executor's stages (seed §6.3). */
+export interface ToolInvocation {
+  readonly sessionId: string;
+  readonly turn: number;
+  readonly callId: string;
+  readonly idempotencyKey: string;
+  readonly agent: CallingAgent;
+  readonly tool: ToolDefinition;
+  /** The validated input (after an approver's edit, when there was one). */
+  readonly input: unknown;
+  readonly signal: AbortSignal;
+}
+
+export interface DecisionOutcome {
+  readonly decision: ToolDecision;
+  /** Which rule decided, for example `schema`, `scope:orders:write`, `risk:irreversible`, `rate-limit:agent-tool`. */
+  readonly rule: string;
+  /** Why, in words the model (on deny) or the approver (on ask) can act on. */
+  readonly reason: string;
+}
+
+export interface ApprovalRecord {
+  readonly approver: string;
+  readonly edited: boolean;
+}
+
+/** What the execute stages see besides the invocation: the decision that let the call through and who approved it. */
+export interface ExecutionInvocation extends ToolInvocation {
+  readonly decision: DecisionOutcome;
+  readonly approval: ApprovalRecord | null;
+}
+
+export type ExecutionOutcome =
+  | { readonly ok: true; readonly output: string; readonly latencyMs: number; /** Set when the sanitizer kept the full output aside. */ readonly fullOutputBlob?: string }
+  | { readonly ok: false; readonly error: KeelError; readonly latencyMs: number };
+
+/** A stage of the decide phase: validate → authorize → rate-limit → approve. Each may answer without calling `next`. */
+export type DecideStage = (invocation: ToolInvocation, next: () => Promise<DecisionOutcome>) => Promise<DecisionOutcome>;
+
+/** A stage of the execute phase: idempotency → execute in a sandbox with a timeout → sanitize → audit. */
+export type ExecuteStage = (invocation: ExecutionInvocation, next: () => Promise<ExecutionOutcome>) => Promise<ExecutionOutcome>;
