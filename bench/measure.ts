@@ -10,6 +10,10 @@
 // After each phase the mock's counters must match the workload exactly (requests, finals, streamed requests,
 // no cut tool results, no extra turns); a mismatch is reported in `error`.
 // Prints one line "RESULT <json>"; exits 1 when the measurement failed.
+// With BENCH_CPU_PROFILE=<file.cpuprofile> it also records a V8 CPU profile of the measured phase alone (no module
+// loading, no warm-up), through node:inspector; the figures of such a run are inflated by the profiler.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { adapterLoaders, adapterNames, isAdapterName } from './adapters/index.ts';
 import type { BenchAdapter } from './adapters/types.ts';
@@ -97,6 +101,22 @@ function checkStats(phase: string, stats: MockStatsReport, sessions: number, str
   return `${phase}: mock stats mismatch: ${wrong.map(([key, value]) => `${key}=${String(stats[key as keyof MockStatsReport])} (want ${value})`).join(', ')}`;
 }
 
+/** Profiles the measured phase when BENCH_CPU_PROFILE names a file; returns the function that stops and writes it. */
+async function startProfiler(): Promise<() => Promise<void>> {
+  const file = process.env.BENCH_CPU_PROFILE;
+  if (file === undefined || file === '') return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 250 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 async function runSequential(adapter: BenchAdapter, baseURL: string, count: number): Promise<void> {
   for (let index = 0; index < count; index += 1) await adapter.runSession(baseURL);
 }
@@ -137,12 +157,14 @@ async function measure(adapter: BenchAdapter, mode: Mode, root: string, sessions
   const memoryBefore = process.memoryUsage();
   const totalTurns = sessions * turnsPerSession;
 
+  const stopProfiler = await startProfiler();
   if (mode === 'seq') {
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     await runSequential(adapter, baseURL, sessions);
     const totalMs = performance.now() - started;
     const clientCpuMs = cpuMs(process.cpuUsage(cpuBefore));
+    await stopProfiler();
     const stats = await mockStats(root);
     const extra = (await adapter.report?.()) ?? {};
     return {
@@ -174,6 +196,7 @@ async function measure(adapter: BenchAdapter, mode: Mode, root: string, sessions
   await runConcurrent(adapter, baseURL, sessions, durations);
   const totalMs = performance.now() - started;
   const clientCpuMs = cpuMs(process.cpuUsage(cpuBefore));
+  await stopProfiler();
   delay.disable();
   clearInterval(sampler);
   sample();

@@ -9,10 +9,11 @@
 // repetitions the tables show medians, and ratios are the median of the per-repetition ratios to raw-fetch.
 // The raw results go to bench/results/turn-overhead.jsonl, one JSON object per measurement.
 //   --seq-sessions N / --conc-sessions N   change the measured sessions (defaults 200 and 1,000)
-//   --profile   afterwards, one extra seq run per Keel adapter under --cpu-prof, summarised (not in the tables)
+//   --profile   afterwards, one extra seq run per Keel adapter with a CPU profile of its measured phase, summarised
+//               (bench/results/profiles/; not in the tables, since the profiler slows the run down)
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { adapterNames, baselineAdapter, isAdapterName } from './adapters/index.ts';
@@ -151,11 +152,12 @@ function startMock(latencyMs: number): Promise<Mock> {
   });
 }
 
-function runMeasurement(adapter: AdapterName, mode: Mode, mockURL: string, sessions: number, nodeFlags: readonly string[] = []): Promise<MeasureResult> {
+function runMeasurement(adapter: AdapterName, mode: Mode, mockURL: string, sessions: number, env: Readonly<Record<string, string>> = {}): Promise<MeasureResult> {
   return new Promise((resolvePromise) => {
     const child = track(
-      spawn(process.execPath, ['--expose-gc', ...nodeFlags, '--import', 'tsx', measureScript, adapter, mode, mockURL, String(sessions)], {
+      spawn(process.execPath, ['--expose-gc', '--import', 'tsx', measureScript, adapter, mode, mockURL, String(sessions)], {
         cwd: repositoryRoot,
+        env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
@@ -306,13 +308,14 @@ async function main(): Promise<number> {
     const folder = join(repositoryRoot, 'bench', 'results', 'profiles');
     mkdirSync(folder, { recursive: true });
     for (const adapter of options.adapters.filter((name) => name.startsWith('keel-'))) {
-      const name = `${adapter}-seq.cpuprofile`;
-      const result = await runMeasurement(adapter, 'seq', mocks.seq.url, options.seqSessions, ['--cpu-prof', `--cpu-prof-dir=${folder}`, `--cpu-prof-name=${name}`]);
-      if (result.error !== null || !readdirSync(folder).includes(name)) {
+      const file = join(folder, `${adapter}-seq.cpuprofile`);
+      rmSync(file, { force: true });
+      const result = await runMeasurement(adapter, 'seq', mocks.seq.url, options.seqSessions, { BENCH_CPU_PROFILE: file });
+      if (result.error !== null || !existsSync(file)) {
         console.log(`\nProfile of ${adapter} failed: ${result.error ?? 'no profile written'}`);
         continue;
       }
-      console.log(`\n### CPU profile: ${adapter}, seq (${relative(process.cwd(), join(folder, name))})\n\n\`\`\`\n${summarizeProfileFile(join(folder, name), 20)}\n\`\`\``);
+      console.log(`\n### CPU profile of the measured phase: ${adapter}, seq (${relative(process.cwd(), file)})\n\n\`\`\`\n${summarizeProfileFile(file, 20)}\n\`\`\``);
     }
   }
   return rows.some((row) => row.error !== null) ? 1 : 0;

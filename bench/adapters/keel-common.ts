@@ -5,11 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { defineAgent } from '../../src/loop/index.ts';
-import { createOpenAIModel } from '../../src/model/index.ts';
-import { createKeel } from '../../src/runtime/index.ts';
-import type { Keel } from '../../src/runtime/index.ts';
-import { defineTool } from '../../src/tools/index.ts';
+// Through the public API only (src/index.ts is what the package exports), as a user of Keel would.
+import { createKeel, createOpenAIModel, defineAgent, defineTool } from '../../src/index.ts';
+import type { Keel } from '../../src/index.ts';
 import { keelVersion, packageVersion } from '../lib/versions.ts';
 import type { BenchAdapter } from './types.ts';
 import { apiKey, checkOutcome, lookupValue, maxTurns, modelId, systemPrompt, taskFor } from './workload.ts';

@@ -20,6 +20,8 @@ export interface AgentOptions {
   /** The task used when a run is given none, for example `keel run agent.ts` without a task. */
   readonly defaultTask?: string;
   readonly tools?: readonly ToolDefinition[];
+  /** Scopes this agent is granted; a tool that needs a scope the agent lacks is denied. */
+  readonly scopes?: readonly string[];
   /** A model spec such as `anthropic:claude-sonnet-4-6`; the command line's `--model` wins over it. */
   readonly model?: string;
   readonly limits?: AgentLimitOptions;
@@ -45,6 +47,7 @@ export interface AgentDefinition {
   readonly instructionsHash: string;
   readonly defaultTask: string | null;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
+  readonly scopes: readonly string[];
   readonly model: string | null;
   readonly limits: ResolvedAgentLimits;
   readonly maxOutputTokensPerCall: number;
@@ -74,6 +77,7 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
     instructionsHash: sha256(options.instructions),
     defaultTask: options.defaultTask ?? null,
     tools,
+    scopes: [...(options.scopes ?? [])],
     model: options.model ?? null,
     limits: {
       maxTurns: positive('maxTurns', limits.maxTurns, true) ?? 25,

@@ -1,8 +1,10 @@
 export { defineAgent, isAgentDefinition } from './define-agent.ts';
 export type { AgentDefinition, AgentOptions, AgentLimitOptions, ResolvedAgentLimits } from './define-agent.ts';
-export { startSession, resumeSession, inlineOutputLimit } from './run-session.ts';
+export { startSession, resumeSession } from './run-session.ts';
+export { inlineOutputLimit, idempotencyKeyFor } from './tool-steps.ts';
+export { toolTraits } from './compensation.ts';
 export type { StartOptions } from './run-session.ts';
-export type { LoopDependencies, ModelCaller, RunOptions, SessionResult, SessionRun, SessionUpdate } from './loop-types.ts';
+export type { LoopDependencies, ModelCaller, PendingApproval, RunOptions, SessionResult, SessionRun, SessionUpdate } from './loop-types.ts';
 export { foldEvents, applyEvent, initialState, zeroUsage, addUsage } from './session-state.ts';
 export type { SessionState, ToolCallState } from './session-state.ts';
 export { nextStep } from './next-step.ts';

@@ -3,6 +3,7 @@ import type { ErrorRecord, SessionEvent, SessionStatus } from '../spec/events.ts
 import type { BlobStore, Journal } from '../spec/journal.ts';
 import type { ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
 import type { Usage } from '../spec/usage.ts';
+import type { ToolPipeline } from '../tools/index.ts';
 
 /** The model as the loop sees it: one call, with retries and rate limits already applied by the gateway. */
 export interface ModelCaller {
@@ -21,6 +22,8 @@ export interface LoopDependencies {
   readonly clock: Clock;
   /** USD cost of one call's usage, null when the model has no price. */
   readonly price: (usage: Usage, modelId: string) => number | null;
+  /** The tool executor. Without one, calls are validated and run with their timeouts, and nothing else. */
+  readonly tools?: ToolPipeline;
 }
 
 export type SessionUpdate =
@@ -29,12 +32,23 @@ export type SessionUpdate =
 
 export interface SessionResult {
   readonly sessionId: string;
-  readonly status: SessionStatus;
+  /** `awaiting-approval`: the session is suspended durably until `approve`/`reject`, then resumes; the process may exit meanwhile. */
+  readonly status: SessionStatus | 'awaiting-approval';
+  /** The calls waiting for a person, when suspended. */
+  readonly pendingApprovals: readonly PendingApproval[];
   readonly output: string | null;
   readonly error: ErrorRecord | null;
   readonly turns: number;
   readonly usage: Usage;
   readonly costUsd: number | null;
+}
+
+export interface PendingApproval {
+  readonly callId: string;
+  readonly tool: string;
+  readonly input: unknown;
+  readonly rule: string;
+  readonly reason: string;
 }
 
 export interface RunOptions {

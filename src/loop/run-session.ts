@@ -1,21 +1,20 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
-import { createId, sha256 } from '../util/index.ts';
+import { createId } from '../util/index.ts';
 import { assembleRequest } from '../context/index.ts';
-import { executeToolCall, toToolSpec } from '../tools/index.ts';
+import { toToolSpec } from '../tools/index.ts';
 import type { EventBody, SessionEvent, SessionStartEvent } from '../spec/events.ts';
-import type { ToolUseBlock } from '../spec/message.ts';
 import type { AgentDefinition } from './define-agent.ts';
 import { checkBeforeTurn, checkBudgets, checkDeadline, checkIdenticalCalls } from './guards.ts';
 import type { GuardTrip } from './guards.ts';
 import type { LoopDependencies, RunOptions, SessionResult, SessionRun, SessionUpdate } from './loop-types.ts';
 import { nextStep } from './next-step.ts';
+import type { ToolTraits } from './next-step.ts';
+import { compensate, endBadly, toolTraits } from './compensation.ts';
+import { decideTools, runTools, toolRequest } from './tool-steps.ts';
 import { foldEvents, initialState } from './session-state.ts';
 import type { SessionState } from './session-state.ts';
 import { SessionWriter } from './session-writer.ts';
 import { UpdateQueue } from './update-queue.ts';
-
-/** Tool output kept inline in the journal; anything longer is stored whole as a blob and cut here with a visible marker. */
-export const inlineOutputLimit = 64 * 1024;
 
 export interface StartOptions extends RunOptions {
   readonly input: string;
@@ -92,17 +91,23 @@ function launch(
 
 function resultOf(state: SessionState): SessionResult {
   const end = state.end;
-  if (end === null) throw new KeelError('internal', `Session ${state.sessionId} stopped without a session-end event.`);
-  return { sessionId: state.sessionId, status: end.status, output: end.output, error: end.error, turns: end.turns, usage: end.usage, costUsd: end.costUsd };
+  if (end === null) {
+    const pendingApprovals = [...state.toolCalls.values()]
+      .filter((call) => call.outcome === null && call.decision?.decision === 'ask' && call.approval === null)
+      .map((call) => ({ callId: call.request.callId, tool: call.request.tool, input: call.request.input, rule: call.decision?.rule ?? '', reason: call.decision?.reason ?? '' }));
+    if (pendingApprovals.length === 0) throw new KeelError('internal', `Session ${state.sessionId} stopped without a session-end event.`);
+    return { sessionId: state.sessionId, status: 'awaiting-approval', pendingApprovals, output: null, error: null, turns: state.turn, usage: state.usage, costUsd: state.costUsd };
+  }
+  return { sessionId: state.sessionId, status: end.status, pendingApprovals: [], output: end.output, error: end.error, turns: end.turns, usage: end.usage, costUsd: end.costUsd };
 }
 
 function endBody(state: SessionState, status: 'completed' | 'failed' | 'cancelled', output: string | null, error: KeelError | null): EventBody {
   return { type: 'session-end', status, output, error: error === null ? null : error.toRecord(), turns: state.turn, usage: state.usage, costUsd: state.costUsd };
 }
 
-function guardEnd(state: SessionState, trip: GuardTrip): EventBody[] {
+function guardEnd(writer: SessionWriter, traits: ToolTraits, trip: GuardTrip): Promise<void> {
   const error = new KeelError('guard-tripped', trip.message, { details: { guard: trip.guard, limit: trip.limit, actual: trip.actual } });
-  return [trip, endBody(state, 'failed', null, error)];
+  return endBadly(writer, traits, 'failed', error, [trip], (state) => endBody(state, 'failed', null, error));
 }
 
 async function drive(
@@ -114,65 +119,80 @@ async function drive(
 ): Promise<void> {
   const signal = options.signal ?? new AbortController().signal;
   const toolSpecs = [...agent.tools.values()].map(toToolSpec);
+  const traits = toolTraits(agent);
   for (;;) {
     const state = writer.state;
-    if (signal.aborted) {
-      if (state.end === null) await writer.append([endBody(state, 'cancelled', null, toKeelError(signal.reason ?? new KeelError('cancelled', 'Cancelled by the caller.')))]);
-      return;
+    if (signal.aborted && state.end === null && state.compensation === null) {
+      const error = toKeelError(signal.reason ?? new KeelError('cancelled', 'Cancelled by the caller.'));
+      await endBadly(writer, traits, 'cancelled', error, [], (current) => endBody(current, 'cancelled', null, error));
+      continue;
     }
-    const step = nextStep(state);
+    const step = nextStep(state, traits);
     switch (step.kind) {
       case 'finished':
+      case 'await-approval':
         return;
       case 'complete':
         await writer.append([endBody(state, 'completed', step.output, null)]);
         break;
       case 'fail':
-        await writer.append([endBody(state, 'failed', null, step.error)]);
+        await endBadly(writer, traits, 'failed', step.error, [], (current) => endBody(current, 'failed', null, step.error));
         break;
       case 'start-turn': {
         const trip = checkBeforeTurn(state, dependencies.clock.now());
         if (trip !== null) {
-          await writer.append(guardEnd(state, trip));
+          await guardEnd(writer, traits, trip);
           break;
         }
         await writer.append([{ type: 'turn-start', turn: state.turn + 1 }]);
         break;
       }
       case 'call-model':
-        await callModel(agent, dependencies, writer, toolSpecs, signal, options, emit);
+        await callModel(agent, dependencies, writer, traits, toolSpecs, signal, options, emit);
         break;
       case 'request-tools': {
         const trip = checkIdenticalCalls(state, step.calls);
         if (trip !== null) {
-          await writer.append(guardEnd(state, trip));
+          await guardEnd(writer, traits, trip);
           break;
         }
         await writer.append(step.calls.map((call) => toolRequest(state, call)));
         break;
       }
+      case 'decide-tools':
+        await decideTools(agent, dependencies, writer, step.callIds, signal);
+        break;
       case 'run-tools':
         await runTools(agent, dependencies, writer, step.callIds, signal);
         break;
+      case 'compensate':
+        await compensate(agent, writer, step.call);
+        break;
+      case 'end-compensated': {
+        const phase = state.compensation;
+        const failures = phase === null ? [] : [...phase.results.values()].filter((result) => !result.ok);
+        const base = phase?.error ?? null;
+        const error =
+          failures.length === 0
+            ? base
+            : {
+                code: base?.code ?? 'compensation-failed',
+                message: `${base?.message ?? 'The session ended.'} ${failures.length} compensation(s) failed: ${failures.map((failure) => `${failure.tool} (${failure.callId}): ${failure.error?.message ?? 'unknown'}`).join('; ')}`,
+                fault: base?.fault ?? 'tool',
+                retryable: false,
+              };
+        await writer.append([{ type: 'session-end', status: phase?.status ?? 'failed', output: null, error, turns: state.turn, usage: state.usage, costUsd: state.costUsd }]);
+        break;
+      }
     }
   }
-}
-
-function toolRequest(state: SessionState, call: ToolUseBlock): EventBody {
-  return {
-    type: 'tool-request',
-    turn: state.turn,
-    callId: call.id,
-    tool: call.name,
-    input: call.input,
-    idempotencyKey: `idem_${sha256(`${state.sessionId}\u0000${state.turn}\u0000${call.id}`).slice(0, 40)}`,
-  };
 }
 
 async function callModel(
   agent: AgentDefinition,
   dependencies: LoopDependencies,
   writer: SessionWriter,
+  traits: ToolTraits,
   toolSpecs: ReturnType<typeof toToolSpec>[],
   signal: AbortSignal,
   options: RunOptions,
@@ -216,7 +236,7 @@ async function callModel(
     const wantsMore = response.content.some((block) => block.type === 'tool_use') || response.stopReason === 'pause_turn' || response.stopReason === 'max_tokens';
     if (wantsMore) {
       const trip = checkBudgets(after) ?? checkDeadline(after, dependencies.clock.now());
-      if (trip !== null) await writer.append(guardEnd(after, trip));
+      if (trip !== null) await guardEnd(writer, traits, trip);
     }
   } catch (thrown) {
     const error = toKeelError(thrown);
@@ -225,38 +245,14 @@ async function callModel(
     if (deadline?.signal.aborted === true && !signal.aborted) {
       const trip = checkDeadline(writer.state, Math.max(dependencies.clock.now(), deadlineAt ?? 0));
       if (trip !== null) {
-        await writer.append(guardEnd(writer.state, trip));
+        await guardEnd(writer, traits, trip);
         return;
       }
     }
     const status = error.code === 'cancelled' || signal.aborted ? 'cancelled' : 'failed';
-    await writer.append([{ type: 'model-error', turn: state.turn, error: error.toRecord(), retries, latencyMs }, endBody(writer.state, status, null, error)]);
+    const failure = { type: 'model-error' as const, turn: state.turn, error: error.toRecord(), retries, latencyMs };
+    await endBadly(writer, traits, status, error, [failure], (current) => endBody(current, status, null, error));
   } finally {
     if (timer !== null) clearTimeout(timer);
   }
-}
-
-async function runTools(agent: AgentDefinition, dependencies: LoopDependencies, writer: SessionWriter, callIds: readonly string[], signal: AbortSignal): Promise<void> {
-  const state = writer.state;
-  const uses = new Map((state.response?.content ?? []).filter((block): block is ToolUseBlock => block.type === 'tool_use').map((use) => [use.id, use]));
-  const available = [...agent.tools.keys()];
-  await Promise.all(
-    callIds.map(async (callId) => {
-      const call = state.toolCalls.get(callId);
-      const use = uses.get(callId);
-      if (call === undefined || use === undefined) throw new KeelError('internal', `Call ${callId} has no request in session ${state.sessionId}.`);
-      const outcome = await executeToolCall(agent.tools.get(use.name), use, { sessionId: state.sessionId, turn: state.turn, idempotencyKey: call.request.idempotencyKey, signal }, available);
-      if (outcome.ok) {
-        let output = outcome.output;
-        let outputBlob: string | undefined;
-        if (output.length > inlineOutputLimit) {
-          outputBlob = await dependencies.blobs.put(output);
-          output = `${output.slice(0, inlineOutputLimit)}\n[output truncated: ${outcome.output.length} characters in total, ${inlineOutputLimit} shown; full text kept as blob ${outputBlob}]`;
-        }
-        await writer.append([{ type: 'tool-result', turn: state.turn, callId, tool: use.name, output, latencyMs: outcome.latencyMs, ...(outputBlob === undefined ? {} : { outputBlob }) }]);
-      } else {
-        await writer.append([{ type: 'tool-error', turn: state.turn, callId, tool: use.name, error: outcome.error.toRecord(), latencyMs: outcome.latencyMs }]);
-      }
-    }),
-  );
 }

@@ -1,7 +1,12 @@
 import { KeelError } from '../errors/index.ts';
 import { canonicalJson } from '../util/index.ts';
 import type {
+  CompensationRequestEvent,
+  CompensationResultEvent,
+  ErrorRecord,
   ModelResponseEvent,
+  ToolApprovalEvent,
+  ToolDecisionEvent,
   SessionEndEvent,
   SessionEvent,
   SessionStartEvent,
@@ -14,7 +19,28 @@ import type { Usage } from '../spec/usage.ts';
 
 export interface ToolCallState {
   readonly request: ToolRequestEvent;
+  /** Null in journals written before the pipeline decided calls, and for calls not yet decided. */
+  readonly decision: ToolDecisionEvent | null;
+  readonly approval: ToolApprovalEvent | null;
   readonly outcome: ToolResultEvent | ToolErrorEvent | null;
+}
+
+/** A call that completed, kept for the whole session because a saga may have to undo it later. */
+export interface CompletedCall {
+  readonly callId: string;
+  readonly tool: string;
+  readonly input: unknown;
+  readonly output: string;
+  readonly idempotencyKey: string;
+  readonly turn: number;
+}
+
+/** Set once the session has decided to end badly and is running compensations before its session-end. */
+export interface CompensationPhase {
+  readonly status: 'failed' | 'cancelled';
+  readonly error: ErrorRecord | null;
+  readonly requested: ReadonlyMap<string, CompensationRequestEvent>;
+  readonly results: ReadonlyMap<string, CompensationResultEvent>;
 }
 
 /** Everything the loop needs to continue, derived only from the journal (DESIGN.md §1: state is a fold). */
@@ -32,6 +58,8 @@ export interface SessionState {
   readonly toolCalls: ReadonlyMap<string, ToolCallState>;
   /** Canonical signatures of every tool call so far, for the identical-calls guard. */
   readonly callSignatures: readonly string[];
+  readonly completedCalls: readonly CompletedCall[];
+  readonly compensation: CompensationPhase | null;
   /** Continuations asked for after `max_tokens` stops, in a row. */
   readonly truncatedInARow: number;
   readonly end: SessionEndEvent | null;
@@ -59,6 +87,7 @@ type MutableState = { -readonly [Key in keyof SessionState]: SessionState[Key] }
   messages: Message[];
   toolCalls: Map<string, ToolCallState>;
   callSignatures: string[];
+  completedCalls: CompletedCall[];
 };
 
 export function initialState(start: SessionStartEvent): SessionState {
@@ -73,6 +102,8 @@ export function initialState(start: SessionStartEvent): SessionState {
     response: null,
     toolCalls: new Map(),
     callSignatures: [],
+    completedCalls: [],
+    compensation: null,
     truncatedInARow: 0,
     end: null,
   };
@@ -89,6 +120,7 @@ export function applyEvent(current: SessionState, event: SessionEvent): SessionS
     messages: current.messages as Message[],
     toolCalls: current.toolCalls as Map<string, ToolCallState>,
     callSignatures: current.callSignatures as string[],
+    completedCalls: current.completedCalls as CompletedCall[],
   };
   switch (event.type) {
     case 'session-start':
@@ -107,7 +139,7 @@ export function applyEvent(current: SessionState, event: SessionEvent): SessionS
       break;
     }
     case 'tool-request':
-      state.toolCalls = new Map(state.toolCalls).set(event.callId, { request: event, outcome: null });
+      state.toolCalls = new Map(state.toolCalls).set(event.callId, { request: event, decision: null, approval: null, outcome: null });
       state.callSignatures = [...state.callSignatures, callSignature(event.tool, event.input)];
       break;
     case 'tool-result':
@@ -116,7 +148,33 @@ export function applyEvent(current: SessionState, event: SessionEvent): SessionS
       if (call === undefined) {
         throw new KeelError('journal-corrupt', `Session ${current.sessionId}: ${event.type} at seq ${event.seq} for unknown call ${event.callId}.`);
       }
-      state.toolCalls = new Map(state.toolCalls).set(event.callId, { request: call.request, outcome: event });
+      state.toolCalls = new Map(state.toolCalls).set(event.callId, { ...call, outcome: event });
+      if (event.type === 'tool-result') {
+        state.completedCalls = [
+          ...state.completedCalls,
+          { callId: event.callId, tool: event.tool, input: effectiveInput(call), output: event.output, idempotencyKey: call.request.idempotencyKey, turn: event.turn },
+        ];
+      }
+      break;
+    }
+    case 'tool-decision':
+    case 'tool-approval': {
+      const call = state.toolCalls.get(event.callId);
+      if (call === undefined) {
+        throw new KeelError('journal-corrupt', `Session ${current.sessionId}: ${event.type} at seq ${event.seq} for unknown call ${event.callId}.`);
+      }
+      state.toolCalls = new Map(state.toolCalls).set(event.callId, event.type === 'tool-decision' ? { ...call, decision: event } : { ...call, approval: event });
+      break;
+    }
+    case 'compensation-request': {
+      const phase = state.compensation ?? { status: event.endStatus, error: event.endError, requested: new Map(), results: new Map() };
+      state.compensation = { ...phase, requested: new Map(phase.requested).set(event.callId, event) };
+      break;
+    }
+    case 'compensation-result': {
+      const phase = state.compensation;
+      if (phase === null) throw new KeelError('journal-corrupt', `Session ${current.sessionId}: compensation-result at seq ${event.seq} without a request.`);
+      state.compensation = { ...phase, results: new Map(phase.results).set(event.callId, event) };
       break;
     }
     case 'session-end':
@@ -142,6 +200,11 @@ function closeTurn(state: MutableState): void {
   }
   // pause_turn: the assistant message is sent back as it is, and the model continues it.
   state.messages = messages;
+}
+
+/** The input a call ran with: the approver's edit when there was one, else the model's. */
+export function effectiveInput(call: ToolCallState): unknown {
+  return call.approval !== null && call.approval.editedInput !== undefined ? call.approval.editedInput : call.request.input;
 }
 
 function toolResultBlock(use: ToolUseBlock, call: ToolCallState | undefined): ToolResultBlock {

@@ -168,6 +168,9 @@ export interface CompensationRequestEvent extends EventEnvelope {
   readonly tool: string;
   readonly idempotencyKey: string;
   readonly reason: string;
+  /** How the session will end once compensations are done, so that a resume mid-saga finishes the same way. */
+  readonly endStatus: 'failed' | 'cancelled';
+  readonly endError: ErrorRecord | null;
 }
 
 export interface CompensationResultEvent extends EventEnvelope {

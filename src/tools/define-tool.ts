@@ -33,6 +33,8 @@ export interface ToolOptions<Schema extends z.ZodType> {
   readonly compensate?: (input: z.output<Schema>, output: string, context: ToolContext) => unknown;
   /** Characters of output the model sees; the full output is kept as a blob. Defaults to 16,000. */
   readonly maxOutputChars?: number;
+  /** An error from a critical tool ends the session as failed (and runs the saga's compensations) instead of going back to the model. */
+  readonly critical?: boolean;
 }
 
 export interface ToolDefinition {
@@ -46,6 +48,7 @@ export interface ToolDefinition {
   readonly execute: (input: unknown, context: ToolContext) => unknown;
   readonly compensate: ((input: unknown, output: string, context: ToolContext) => unknown) | null;
   readonly maxOutputChars: number;
+  readonly critical: boolean;
   /** Where the tool came from: `local`, or `mcp:<server>` for tools an MCP server describes (untrusted text). */
   readonly source: string;
 }
@@ -74,6 +77,7 @@ export function defineTool<Schema extends z.ZodType>(options: ToolOptions<Schema
     execute: options.execute as (input: unknown, context: ToolContext) => unknown,
     compensate: (options.compensate as ((input: unknown, output: string, context: ToolContext) => unknown) | undefined) ?? null,
     maxOutputChars: options.maxOutputChars ?? 16_000,
+    critical: options.critical ?? false,
     source: 'local',
   };
 }

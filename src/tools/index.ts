@@ -1,4 +1,15 @@
 export { defineTool, toToolSpec } from './define-tool.ts';
 export type { ToolDefinition, ToolOptions, ToolContext, ToolRisk } from './define-tool.ts';
-export { executeToolCall } from './tool-executor.ts';
-export type { ToolOutcome, ToolCallContext } from './tool-executor.ts';
+export { createToolPipeline, validateInput, raceWithSignal, stringifyOutput } from './pipeline/tool-pipeline.ts';
+export type { ToolPipeline, ToolPipelineOptions, DecideRequest, DecideResult } from './pipeline/tool-pipeline.ts';
+export { compose } from './pipeline/compose.ts';
+export type {
+  CallingAgent,
+  ToolInvocation,
+  ExecutionInvocation,
+  ExecutionOutcome,
+  DecisionOutcome,
+  ApprovalRecord,
+  DecideStage,
+  ExecuteStage,
+} from './pipeline/tool-invocation.ts';

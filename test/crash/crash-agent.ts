@@ -14,7 +14,7 @@ export function createCrashAgent(effectsDirectory: string) {
     name: 'charge',
     description: 'Charges a customer.',
     input: z.object({ customer: z.string(), cents: z.number().int() }),
-    risk: 'irreversible',
+    risk: 'write',
     execute: async ({ customer, cents }, context) => {
       appendFileSync(join(effectsDirectory, 'attempts.log'), `${context.idempotencyKey} ${customer}\n`);
       await new Promise((resolve) => setTimeout(resolve, 5));

@@ -37,7 +37,7 @@ describe('the agent loop', () => {
     expect(result.costUsd).toBeCloseTo((200 * 3 + 20 * 15) / 1_000_000, 12);
     expect(events.map((event) => event.type)).toEqual([
       'session-start',
-      'turn-start', 'context-assemble', 'model-request', 'model-response', 'tool-request', 'tool-result',
+      'turn-start', 'context-assemble', 'model-request', 'model-response', 'tool-request', 'tool-decision', 'tool-result',
       'turn-start', 'context-assemble', 'model-request', 'model-response',
       'session-end',
     ]);

@@ -1,0 +1,95 @@
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { z } from 'zod';
+
+/**
+ * `strict: false` because servers use keywords Ajv does not know (`title`, vendor extensions). `validateFormats:
+ * false` because 2020-12 treats `format` as an annotation and the server checks its own formats. `verbose` keeps
+ * the offending value, so a message can say what was sent. Nothing coerces or fills defaults: the server gets
+ * exactly what the model sent.
+ */
+const options: Options = { strict: false, allErrors: true, validateFormats: false, validateSchema: false, verbose: true };
+
+type Dialect = new (options: Options) => Ajv;
+
+/** Schemas are compiled to code, so a hostile server could send a huge one to stall the runtime. */
+const maxSchemaChars = 100_000;
+/** More issues than this rarely help the model; it fixes the first ones and tries again. */
+const maxIssues = 10;
+
+export type CompiledInputSchema =
+  | { readonly ok: true; readonly input: z.ZodType }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * A zod schema whose check is an Ajv validator compiled from a server's JSON Schema, so MCP tools go through the
+ * pipeline's validate stage like local ones, and bad input is rejected with a path and message before the call
+ * reaches the server. The dialect follows `$schema`; without one it is 2020-12 (MCP 2025-11-25's default), falling
+ * back to draft-07 for older servers whose schemas only compile under it (for example array-form `items`).
+ */
+export function compileInputSchema(schema: Readonly<Record<string, unknown>>): CompiledInputSchema {
+  const size = JSON.stringify(schema).length;
+  if (size > maxSchemaChars) return { ok: false, reason: `its input schema is ${size} characters, over the ${maxSchemaChars} allowed` };
+  const declared = typeof schema.$schema === 'string' ? schema.$schema : undefined;
+  const attempts: Dialect[] = declared === undefined ? [Ajv2020, Ajv] : [dialectFor(declared)];
+  let lastError: unknown;
+  for (const Dialect of attempts) {
+    try {
+      // A fresh instance per schema (about 1 ms): Ajv caches every compiled schema and registers each `$id`, so a
+      // shared one would grow with every refresh and let one server's `$id` clash with or be `$ref`-ed by another's.
+      const validate = new Dialect(options).compile(schema);
+      return { ok: true, input: validatingSchema(validate) };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  return { ok: false, reason: `its input schema does not compile: ${lastError instanceof Error ? lastError.message : String(lastError)}` };
+}
+
+function dialectFor(uri: string): Dialect {
+  if (/draft-0[67]/.test(uri)) return Ajv;
+  if (uri.includes('2019-09')) return Ajv2019;
+  return Ajv2020;
+}
+
+function validatingSchema(validate: ValidateFunction): z.ZodType {
+  return z.unknown().superRefine((value, context) => {
+    if (validate(value)) return;
+    for (const error of (validate.errors ?? []).slice(0, maxIssues)) {
+      const { path, message } = describeError(error);
+      context.addIssue({ code: 'custom', path, message });
+    }
+  });
+}
+
+/** Rewrites Ajv's errors so the path points at the offending property and the message says what to send instead. */
+export function describeError(error: ErrorObject): { path: (string | number)[]; message: string } {
+  const path = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((segment) => (/^(0|[1-9]\d*)$/.test(segment) ? Number(segment) : segment));
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return { path: [...path, String(params.missingProperty)], message: 'is required' };
+    case 'additionalProperties':
+      return { path: [...path, String(params.additionalProperty)], message: 'is not an allowed property' };
+    case 'enum':
+      return { path, message: `must be one of ${(params.allowedValues as unknown[]).map((value) => JSON.stringify(value)).join(', ')}` };
+    case 'const':
+      return { path, message: `must be ${JSON.stringify(params.allowedValue)}` };
+    case 'type':
+      return { path, message: `${error.message ?? `must be ${String(params.type)}`}, got ${typeOf(error.data)}` };
+    default:
+      return { path, message: error.message ?? `fails "${error.keyword}"` };
+  }
+}
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number' && Number.isInteger(value)) return 'integer';
+  return typeof value;
+}

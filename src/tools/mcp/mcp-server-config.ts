@@ -1,0 +1,107 @@
+import { KeelError } from '../../errors/index.ts';
+import type { ToolRisk } from '../define-tool.ts';
+
+export interface McpStdioTransportConfig {
+  readonly kind: 'stdio';
+  readonly command: string;
+  readonly args?: readonly string[];
+  /**
+   * Added to the small default environment the SDK passes (HOME, PATH, SHELL, TERM, USER, LOGNAME); the rest of
+   * Keel's environment, including API keys, is deliberately not inherited by a third-party server.
+   */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+}
+
+export interface McpHttpTransportConfig {
+  readonly kind: 'http';
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type McpTransportConfig = McpStdioTransportConfig | McpHttpTransportConfig;
+
+export interface McpServerConfig {
+  /** Prefixes every tool name (`<name>__<tool>`), so it must be short and made of letters, digits, `-` and single `_`. */
+  readonly name: string;
+  readonly transport: McpTransportConfig;
+  /** Per-call timeout, also each tool's `timeoutMs`. Defaults to 30 seconds. */
+  readonly timeoutMs?: number;
+  /** How long starting the server and the `initialize` handshake may take. Defaults to 15 seconds. */
+  readonly connectTimeoutMs?: number;
+  /** Keyed by the server's own tool name (not the prefixed one). Annotations may still raise the risk. */
+  readonly riskOverrides?: Readonly<Record<string, ToolRisk>>;
+  /** Defaults to `write`: an MCP tool is assumed to change something unless configured otherwise. */
+  readonly defaultRisk?: ToolRisk;
+  /** Scopes every tool of this server requires, for the authorize stage. */
+  readonly scopes?: readonly string[];
+  /** Characters of a server's tool description kept. Defaults to 1,000. */
+  readonly maxDescriptionChars?: number;
+}
+
+/** The configuration with its defaults applied and checked once, so the rest of the module can rely on it. */
+export interface ResolvedMcpServerConfig {
+  readonly name: string;
+  readonly transport: McpTransportConfig;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly riskOverrides: Readonly<Record<string, ToolRisk>>;
+  readonly defaultRisk: ToolRisk;
+  readonly scopes: readonly string[];
+  readonly maxDescriptionChars: number;
+}
+
+/** Up to 32 characters leaves at least 30 of the 64 a provider allows for the tool's own name. */
+const serverNamePattern = /^[a-zA-Z0-9-]+(?:_[a-zA-Z0-9-]+)*$/;
+const maxServerNameLength = 32;
+const risks: readonly ToolRisk[] = ['read', 'write', 'irreversible'];
+
+export function resolveMcpServerConfig(config: McpServerConfig): ResolvedMcpServerConfig {
+  const { name } = config;
+  // A double underscore would make `a__b` + `c` and `a` + `b__c` the same prefixed name, so one server could shadow another's tool.
+  if (!serverNamePattern.test(name) || name.length > maxServerNameLength) {
+    throw new KeelError(
+      'invalid-config',
+      `MCP server name "${name}" must be 1–${maxServerNameLength} letters, digits, "-" or single "_" (no "__", which separates server and tool).`,
+    );
+  }
+  const timeoutMs = config.timeoutMs ?? 30_000;
+  const connectTimeoutMs = config.connectTimeoutMs ?? 15_000;
+  if (!(timeoutMs > 0)) throw new KeelError('invalid-config', `MCP server "${name}": timeoutMs must be positive, got ${timeoutMs}.`);
+  if (!(connectTimeoutMs > 0)) throw new KeelError('invalid-config', `MCP server "${name}": connectTimeoutMs must be positive, got ${connectTimeoutMs}.`);
+  const defaultRisk = config.defaultRisk ?? 'write';
+  for (const [tool, risk] of [['defaultRisk', defaultRisk], ...Object.entries(config.riskOverrides ?? {})] as const) {
+    if (!risks.includes(risk)) throw new KeelError('invalid-config', `MCP server "${name}": risk for ${tool} must be one of ${risks.join(', ')}, got "${String(risk)}".`);
+  }
+  const transport = config.transport;
+  if (transport.kind === 'stdio' && transport.command.trim() === '') {
+    throw new KeelError('invalid-config', `MCP server "${name}": transport.command is empty.`);
+  }
+  if (transport.kind === 'http') {
+    let protocol: string;
+    try {
+      protocol = new URL(transport.url).protocol;
+    } catch (error) {
+      throw new KeelError('invalid-config', `MCP server "${name}": transport.url "${transport.url}" is not a URL.`, { cause: error });
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new KeelError('invalid-config', `MCP server "${name}": transport.url must be http or https, got "${protocol}".`);
+    }
+  }
+  return {
+    name,
+    transport,
+    timeoutMs,
+    connectTimeoutMs,
+    riskOverrides: config.riskOverrides ?? {},
+    defaultRisk,
+    scopes: config.scopes ?? [],
+    maxDescriptionChars: config.maxDescriptionChars ?? 1_000,
+  };
+}
+
+/** How errors name the server to a human: the command line for stdio, the URL for HTTP. Header values stay out, since they often carry tokens. */
+export function describeTransport(transport: McpTransportConfig): string {
+  if (transport.kind === 'http') return transport.url;
+  return [transport.command, ...(transport.args ?? [])].map((part) => (/[\s"']/.test(part) ? JSON.stringify(part) : part)).join(' ');
+}

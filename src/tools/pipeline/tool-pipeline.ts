@@ -1,0 +1,140 @@
+import { KeelError, toKeelError } from '../../errors/index.ts';
+import { linkedSignal } from '../../util/index.ts';
+import type { ToolUseBlock } from '../../spec/message.ts';
+import type { ToolDefinition } from '../define-tool.ts';
+import { compose } from './compose.ts';
+import type { CallingAgent, DecideStage, DecisionOutcome, ExecuteStage, ExecutionInvocation, ExecutionOutcome, ToolInvocation } from './tool-invocation.ts';
+
+export interface ToolPipelineOptions {
+  /** After validation: authorize, rate-limit, approval policy. Order matters: the first stage that answers decides. */
+  readonly decideStages?: readonly DecideStage[];
+  /** Around execution: idempotency, sanitize, audit. The last stage wraps the tool run itself. */
+  readonly executeStages?: readonly ExecuteStage[];
+}
+
+export interface DecideRequest {
+  readonly sessionId: string;
+  readonly turn: number;
+  readonly idempotencyKey: string;
+  readonly agent: CallingAgent;
+  readonly call: ToolUseBlock;
+  readonly tool: ToolDefinition | undefined;
+  readonly availableTools: readonly string[];
+  readonly signal: AbortSignal;
+}
+
+export interface DecideResult extends DecisionOutcome {
+  /** For a deny: the error the model sees as the call's result. */
+  readonly error: KeelError | null;
+  readonly input: unknown;
+}
+
+/** The executor of seed §6.3 in two phases around the journal: decide (journaled as tool-decision), then execute. */
+export interface ToolPipeline {
+  decide(request: DecideRequest): Promise<DecideResult>;
+  execute(invocation: ExecutionInvocation): Promise<ExecutionOutcome>;
+}
+
+/** The code the model sees for a deny, by the rule family that denied. */
+function denialCode(rule: string): 'tool-unknown' | 'tool-invalid-input' | 'tool-rate-limited' | 'tool-denied' {
+  if (rule === 'unknown-tool') return 'tool-unknown';
+  if (rule === 'schema' || rule === 'malformed-json') return 'tool-invalid-input';
+  if (rule.startsWith('rate-limit')) return 'tool-rate-limited';
+  return 'tool-denied';
+}
+
+export function createToolPipeline(options: ToolPipelineOptions = {}): ToolPipeline {
+  const decideChain = compose<ToolInvocation, DecisionOutcome>(options.decideStages ?? [], async () => ({ decision: 'allow', rule: 'default', reason: 'No stage objected.' }));
+  const executeChain = compose<ExecutionInvocation, ExecutionOutcome>(options.executeStages ?? [], runTool);
+
+  return {
+    async decide(request) {
+      const validation = validate(request);
+      if ('error' in validation) {
+        return { decision: 'deny', rule: validation.rule, reason: validation.error.message, error: validation.error, input: request.call.input };
+      }
+      const { tool, input } = validation;
+      const outcome = await decideChain({
+        sessionId: request.sessionId,
+        turn: request.turn,
+        callId: request.call.id,
+        idempotencyKey: request.idempotencyKey,
+        agent: request.agent,
+        tool,
+        input,
+        signal: request.signal,
+      });
+      const error = outcome.decision === 'deny' ? new KeelError(denialCode(outcome.rule), outcome.reason, { details: { rule: outcome.rule } }) : null;
+      return { ...outcome, error, input };
+    },
+    execute: (invocation) => executeChain(invocation),
+  };
+}
+
+/** The validate stage: unknown tools, unparseable arguments and schema failures become denials the model can act on. */
+function validate(request: DecideRequest): { tool: ToolDefinition; input: unknown } | { rule: string; error: KeelError } {
+  const { call, tool } = request;
+  if (tool === undefined) {
+    const known = request.availableTools.length === 0 ? 'this agent has no tools' : `available tools: ${request.availableTools.join(', ')}`;
+    return { rule: 'unknown-tool', error: new KeelError('tool-unknown', `There is no tool named "${call.name}"; ${known}.`) };
+  }
+  if (call.malformedInput !== undefined) {
+    const preview = call.malformedInput.length > 200 ? `${call.malformedInput.slice(0, 200)}…` : call.malformedInput;
+    return { rule: 'malformed-json', error: new KeelError('tool-invalid-input', `The arguments for "${call.name}" were not valid JSON: ${preview}. Send the arguments again as a JSON object.`) };
+  }
+  return validateInput(tool, call.input);
+}
+
+export function validateInput(tool: ToolDefinition, input: unknown): { tool: ToolDefinition; input: unknown } | { rule: string; error: KeelError } {
+  const parsed = tool.input.safeParse(input);
+  if (parsed.success) return { tool, input: parsed.data };
+  const problems = parsed.error.issues.map((issue) => `${issue.path.length === 0 ? '(input)' : issue.path.join('.')}: ${issue.message}`).join('; ');
+  return { rule: 'schema', error: new KeelError('tool-invalid-input', `Invalid input for "${tool.name}": ${problems}.`) };
+}
+
+/** The innermost stage: the tool itself, under its timeout and the session's signal. */
+async function runTool(invocation: ExecutionInvocation): Promise<ExecutionOutcome> {
+  const started = performance.now();
+  const elapsed = (): number => Math.round((performance.now() - started) * 1000) / 1000;
+  const { tool } = invocation;
+  const timeout = (): KeelError => new KeelError('tool-timeout', `Tool "${tool.name}" did not finish within its ${tool.timeoutMs} ms timeout.`);
+  const { signal, dispose } = linkedSignal([invocation.signal], tool.timeoutMs, timeout);
+  const context = { sessionId: invocation.sessionId, turn: invocation.turn, callId: invocation.callId, idempotencyKey: invocation.idempotencyKey, signal };
+  try {
+    const result = await raceWithSignal(Promise.resolve().then(() => tool.execute(invocation.input, context)), signal);
+    return { ok: true, output: stringifyOutput(result), latencyMs: elapsed() };
+  } catch (error) {
+    if (signal.aborted && signal.reason instanceof KeelError) return { ok: false, error: signal.reason, latencyMs: elapsed() };
+    if (invocation.signal.aborted) return { ok: false, error: toKeelError(invocation.signal.reason ?? error), latencyMs: elapsed() };
+    const keelError = error instanceof KeelError ? error : new KeelError('tool-failed', `Tool "${tool.name}" failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    return { ok: false, error: keelError, latencyMs: elapsed() };
+  } finally {
+    dispose();
+  }
+}
+
+/** A tool that ignores its signal must not hold the session: the race ends the wait, the tool's promise is left to settle. */
+export function raceWithSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+export function stringifyOutput(result: unknown): string {
+  if (typeof result === 'string') return result;
+  if (result === undefined) return '';
+  const json = JSON.stringify(result);
+  return json ?? String(result);
+}
