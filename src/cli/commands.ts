@@ -11,6 +11,10 @@ export interface CommandOptions {
   readonly database: string | undefined;
   readonly json: boolean;
   readonly limit: number | undefined;
+  readonly approver: string | undefined;
+  readonly input: string | undefined;
+  readonly reason: string | undefined;
+  readonly session: string | undefined;
 }
 
 const out = (line: string): void => {
@@ -32,6 +36,9 @@ export async function runCommand(command: string, positionals: readonly string[]
         return await sessions(keel, options);
       case 'trace':
         return await trace(keel, positionals, options);
+      case 'approve':
+      case 'reject':
+        return await decide(keel, command === 'approve', positionals, options);
       default:
         err(`keel: unknown command "${command}"\n\n${usage}`);
         return 2;
@@ -71,12 +78,23 @@ async function follow(session: SessionRun, options: CommandOptions): Promise<num
   for await (const update of session) printer(update);
   const result = await session.result;
   report(result, options);
-  return result.status === 'completed' ? 0 : 1;
+  return result.status === 'completed' || result.status === 'awaiting-approval' ? 0 : 1;
 }
 
 function report(result: SessionResult, options: CommandOptions): void {
   if (options.json) {
-    out(JSON.stringify({ sessionId: result.sessionId, status: result.status, turns: result.turns, usage: result.usage, costUsd: result.costUsd }));
+    const summary: Record<string, unknown> = { sessionId: result.sessionId, status: result.status, turns: result.turns, usage: result.usage, costUsd: result.costUsd };
+    if (result.status === 'awaiting-approval') summary.pendingApprovals = result.pendingApprovals;
+    out(JSON.stringify(summary));
+    return;
+  }
+  if (result.status === 'awaiting-approval') {
+    out(`\nSession ${result.sessionId} is waiting for approval (it is saved; this process may exit):`);
+    for (const pending of result.pendingApprovals) {
+      out(`  ${pending.callId}  ${pending.tool} ${JSON.stringify(pending.input)}`);
+      out(`    why: ${pending.reason} (rule ${pending.rule})`);
+      out(`    keel approve ${result.sessionId} ${pending.callId}    |    keel reject ${result.sessionId} ${pending.callId} --reason "…"`);
+    }
     return;
   }
   if (result.output !== null) out(`\n${result.output}`);
@@ -96,15 +114,51 @@ async function run(keel: Keel, positionals: readonly string[], options: CommandO
 
 async function resume(keel: Keel, positionals: readonly string[], options: CommandOptions): Promise<number> {
   const sessionId = requirePositional(positionals, 0, 'session id (keel resume <sessionId>)');
-  const events = await keel.events(sessionId);
-  const start = events[0];
-  if (start?.type !== 'session-start' || start.agent.module === undefined) {
-    throw new KeelError('invalid-argument', `Session ${sessionId} was not started from an agent module, so the CLI cannot load its agent; resume it from code with keel.resume(agent, id).`);
-  }
-  const { agent } = await loadAgentModule(start.agent.module, process.cwd());
+  const agent = await agentOf(keel, sessionId);
   const cancel = cancelOnInterrupt();
   try {
     const session = await keel.resume(agent, sessionId, { signal: cancel.signal, ...(options.model === undefined ? {} : { model: options.model }) });
+    return await follow(session, options);
+  } finally {
+    cancel.dispose();
+  }
+}
+
+async function agentOf(keel: Keel, sessionId: string) {
+  const events = await keel.events(sessionId);
+  const start = events[0];
+  if (start?.type !== 'session-start' || start.agent.module === undefined) {
+    throw new KeelError('invalid-argument', `Session ${sessionId} was not started from an agent module, so the CLI cannot load its agent; use the API (keel.resume / keel.decide).`);
+  }
+  return (await loadAgentModule(start.agent.module, process.cwd())).agent;
+}
+
+async function decide(keel: Keel, approved: boolean, positionals: readonly string[], options: CommandOptions): Promise<number> {
+  const verb = approved ? 'approve' : 'reject';
+  const sessionId = requirePositional(positionals, 0, `session id (keel ${verb} <sessionId> <callId>)`);
+  const callId = requirePositional(positionals, 1, `call id (keel ${verb} <sessionId> <callId>); \`keel trace ${sessionId}\` lists the calls`);
+  if (!approved && (options.reason === undefined || options.reason.trim() === '')) {
+    throw new KeelError('invalid-argument', 'A rejection needs --reason "…": the model is told why, so it can choose another approach.');
+  }
+  let editedInput: unknown;
+  if (options.input !== undefined) {
+    if (!approved) throw new KeelError('invalid-argument', '--input edits the arguments of an approved call; it makes no sense with reject.');
+    try {
+      editedInput = JSON.parse(options.input);
+    } catch (error) {
+      throw new KeelError('invalid-argument', `--input must be JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const agent = await agentOf(keel, sessionId);
+  const approver = options.approver ?? process.env.USER ?? 'operator';
+  const cancel = cancelOnInterrupt();
+  try {
+    const session = await keel.decide(agent, sessionId, callId, {
+      approved,
+      approver,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+      ...(editedInput === undefined ? {} : { editedInput }),
+    }, { signal: cancel.signal, ...(options.model === undefined ? {} : { model: options.model }) });
     return await follow(session, options);
   } finally {
     cancel.dispose();

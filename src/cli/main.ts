@@ -9,6 +9,12 @@ Commands:
   resume <sessionId>          Continue a session from its journal
   sessions                    List sessions, newest first
   trace <sessionId>           Print the trace tree of a session
+  approve <sessionId> <callId> [--input JSON] [--as NAME]
+                              Approve a call that waits for a person (optionally with edited arguments), then resume
+  reject <sessionId> <callId> --reason TEXT [--as NAME]
+                              Reject a waiting call; the model is told why, and the session resumes
+  audit verify | audit list [--session ID]
+                              Check the hash chain of the tool audit log, or list its records
 
 Options:
   --model SPEC   anthropic:<model> | openai:<model> | openai-compatible:<model>@<baseURL> | scripted:<file.json>
@@ -28,6 +34,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         db: { type: 'string' },
         json: { type: 'boolean', default: false },
         limit: { type: 'string' },
+        as: { type: 'string' },
+        input: { type: 'string' },
+        reason: { type: 'string' },
+        session: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -46,6 +56,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       database: parsed.values.db,
       json: parsed.values.json ?? false,
       limit: parsed.values.limit === undefined ? undefined : Number.parseInt(parsed.values.limit, 10),
+      approver: parsed.values.as,
+      input: parsed.values.input,
+      reason: parsed.values.reason,
+      session: parsed.values.session,
     }, usage);
   } catch (error) {
     if (isKeelError(error)) {

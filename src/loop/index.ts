@@ -9,3 +9,5 @@ export { foldEvents, applyEvent, initialState, zeroUsage, addUsage } from './ses
 export type { SessionState, ToolCallState } from './session-state.ts';
 export { nextStep } from './next-step.ts';
 export type { NextStep } from './next-step.ts';
+export { recordApproval } from './approvals.ts';
+export type { ApprovalDecision } from './approvals.ts';

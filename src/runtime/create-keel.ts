@@ -3,9 +3,9 @@ import { KeelError } from '../errors/index.ts';
 import { systemClock } from '../util/index.ts';
 import { costOf, createGateway, createModelFromSpec, defaultModelSpec } from '../model/index.ts';
 import { createMemoryBlobStore, createMemoryJournal, createSqliteStore } from '../store/index.ts';
-import { resumeSession, startSession } from '../loop/index.ts';
+import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
 import { buildTraceTree } from '../tracing/index.ts';
-import type { AgentDefinition, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
+import type { AgentDefinition, ApprovalDecision, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
 import type { Clock } from '../spec/clock.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { BlobStore, Journal, ListSessionsOptions, SessionSummary } from '../spec/journal.ts';
@@ -42,6 +42,8 @@ export interface Keel {
   readonly blobs: BlobStore;
   run(agent: AgentDefinition, task: string | undefined, options?: KeelRunOptions): SessionRun;
   resume(agent: AgentDefinition, sessionId: string, options?: RunOptions & { readonly model?: string | Model }): Promise<SessionRun>;
+  /** Journals a person's approval or rejection of a waiting call, then resumes the session. */
+  decide(agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision, options?: RunOptions & { readonly model?: string | Model }): Promise<SessionRun>;
   events(sessionId: string): Promise<readonly SessionEvent[]>;
   sessions(options?: ListSessionsOptions): Promise<readonly SessionSummary[]>;
   trace(sessionId: string): Promise<TraceTree>;
@@ -123,6 +125,10 @@ export function createKeel(options: KeelOptions = {}): Keel {
       const recorded = start?.type === 'session-start' ? start.model.spec : undefined;
       const { caller } = modelCaller(resumeOptions.model ?? options.model ?? recorded, agent);
       return resumeSession(agent, dependencies(caller), sessionId, resumeOptions);
+    },
+    async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
+      await recordApproval(resolvedJournal, clock, agent, sessionId, callId, decision);
+      return this.resume(agent, sessionId, resumeOptions);
     },
     events: readEvents,
     sessions: (listOptions) => resolvedJournal.listSessions(listOptions),
