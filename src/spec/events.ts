@@ -67,6 +67,9 @@ export interface ContextAssembleEvent extends EventEnvelope {
   /** How the token figures were obtained: an estimate until a tokenizer is configured. */
   readonly tokenCounting: 'estimate' | 'tokenizer';
   readonly durationMs: number;
+  /** The model's context window and the share of it this request fills, when the window is known. */
+  readonly windowTokens?: number;
+  readonly utilization?: number;
 }
 
 export interface ModelRequestEvent extends EventEnvelope {
@@ -195,6 +198,18 @@ export interface GuardTripEvent extends EventEnvelope {
   readonly message: string;
 }
 
+export type AnomalySignal = 'turn-count' | 'tool-error-rate' | 'repeated-tool-call' | 'context-utilization' | 'cost-over-budget';
+
+/** An anomaly signal of seed §12.2: journaled once per session and signal when its threshold is crossed; it does not stop the session (guards do). */
+export interface AnomalyEvent extends EventEnvelope {
+  readonly type: 'anomaly';
+  readonly turn: number;
+  readonly signal: AnomalySignal;
+  readonly threshold: number;
+  readonly value: number;
+  readonly message: string;
+}
+
 export type SessionStatus = 'completed' | 'failed' | 'cancelled';
 
 export interface SessionEndEvent extends EventEnvelope {
@@ -222,6 +237,7 @@ export type SessionEvent =
   | CompensationRequestEvent
   | CompensationResultEvent
   | GuardTripEvent
+  | AnomalyEvent
   | SessionEndEvent;
 
 export type SessionEventType = SessionEvent['type'];

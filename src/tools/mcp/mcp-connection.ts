@@ -1,0 +1,131 @@
+import { Readable } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { KeelError } from '../../errors/index.ts';
+import { describeTransport, type ResolvedMcpServerConfig } from './mcp-server-config.ts';
+import { StderrTail } from './stderr-tail.ts';
+
+export interface McpConnectionEvents {
+  /** The server said its tool list changed (`notifications/tools/list_changed`). */
+  readonly onToolsChanged: () => void;
+  /** The transport closed without `close()` being called: the process exited or the stream broke. */
+  readonly onLost: (reason: KeelError) => void;
+}
+
+const clientInfo = { name: 'keel', version: '0.1.0' };
+
+/**
+ * One live session with one server: a started transport and an initialized `Client`. A connection is never revived;
+ * the tool source opens a new one, since a restarted server has new state and, over HTTP, a new session.
+ */
+export class McpConnection {
+  private closing = false;
+  private lost = false;
+
+  private constructor(
+    readonly client: Client,
+    private readonly transport: StdioClientTransport | StreamableHTTPClientTransport,
+    private readonly config: ResolvedMcpServerConfig,
+    private readonly stderr: StderrTail,
+  ) {}
+
+  /** Starts the server (stdio) or opens a session (HTTP) and completes `initialize`; any failure is `mcp-unavailable`. */
+  static async open(config: ResolvedMcpServerConfig, events: McpConnectionEvents): Promise<McpConnection> {
+    const stderr = new StderrTail();
+    const transport = createTransport(config, stderr);
+    // No roots, sampling or elicitation: Keel never lets a server steer the model or read the client's files.
+    const client = new Client(clientInfo, { capabilities: {} });
+    const connection = new McpConnection(client, transport, config, stderr);
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => events.onToolsChanged());
+    client.onclose = () => {
+      if (connection.closing || connection.lost) return;
+      connection.lost = true;
+      void stderr.settled().then(() => events.onLost(connection.unavailable('closed the connection')));
+    };
+    try {
+      await client.connect(transport, { timeout: config.connectTimeoutMs });
+    } catch (error) {
+      connection.closing = true;
+      await transport.close().catch(() => undefined);
+      await stderr.settled();
+      throw connection.unavailable(`failed to start: ${messageOf(error)}`, error);
+    }
+    return connection;
+  }
+
+  /** False once the transport has closed on its own; calls on a lost connection fail fast instead of waiting. */
+  get alive(): boolean {
+    return !this.closing && !this.lost;
+  }
+
+  /** Marks the connection unusable after a transport failure the SDK does not report as a close (a refused HTTP request). */
+  markLost(): void {
+    this.lost = true;
+  }
+
+  /** An `mcp-unavailable` error naming the server, how it is reached, and for stdio the last of its stderr. */
+  unavailable(what: string, cause?: unknown): KeelError {
+    const tail = this.stderr.current();
+    const target = this.config.transport.kind === 'stdio' ? `command: ${describeTransport(this.config.transport)}` : `url: ${this.config.transport.url}`;
+    return new KeelError(
+      'mcp-unavailable',
+      `MCP server "${this.config.name}" ${what} (${target})${tail === '' ? '' : `; its stderr ended with:\n${tail}`}`,
+      { cause, details: { server: this.config.name, transport: describeTransport(this.config.transport), stderrTail: tail } },
+    );
+  }
+
+  /**
+   * Over stdio the SDK closes stdin, then sends SIGTERM and SIGKILL to a child that does not exit, as the spec asks.
+   * Over HTTP the session is ended with DELETE first, so the server can free it; a server that refuses is fine.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.transport instanceof StreamableHTTPClientTransport && !this.lost) {
+      await withTimeout(this.transport.terminateSession(), 2_000).catch(() => undefined);
+    }
+    await this.client.close().catch(() => undefined);
+  }
+}
+
+function createTransport(config: ResolvedMcpServerConfig, stderr: StderrTail): StdioClientTransport | StreamableHTTPClientTransport {
+  const transport = config.transport;
+  if (transport.kind === 'http') {
+    return new StreamableHTTPClientTransport(new URL(transport.url), { requestInit: { headers: { ...transport.headers } } });
+  }
+  const stdio = new StdioClientTransport({
+    command: transport.command,
+    args: [...(transport.args ?? [])],
+    ...(transport.env === undefined ? {} : { env: { ...transport.env } }),
+    ...(transport.cwd === undefined ? {} : { cwd: transport.cwd }),
+    // Piped, not inherited: a server's logs must not interleave with Keel's own output, and the tail explains crashes.
+    stderr: 'pipe',
+  });
+  // With `stderr: 'pipe'` the SDK hands out a PassThrough before spawning, so no early output is missed.
+  const stream = stdio.stderr;
+  if (stream instanceof Readable) stderr.attach(stream);
+  return stdio;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    timer.unref?.();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,93 @@
+import { ToolSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { ToolContext, ToolDefinition } from '../define-tool.ts';
+import { compileInputSchema } from './json-schema-input.ts';
+import type { ResolvedMcpServerConfig } from './mcp-server-config.ts';
+import { prefixedToolName } from './mcp-tool-name.ts';
+import { mcpToolRisk } from './mcp-tool-risk.ts';
+
+/** Calls the server's tool by its own (unprefixed) name; supplied by the tool source, which owns the connection. */
+export type McpToolInvoker = (mcpToolName: string, input: unknown, context: ToolContext) => Promise<unknown>;
+
+/** A tool the server listed that Keel cannot offer to the model, and why; kept so an operator can see it. */
+export interface SkippedMcpTool {
+  readonly name: string;
+  readonly reason: string;
+}
+
+export interface McpToolDefinitions {
+  readonly tools: readonly ToolDefinition[];
+  readonly skipped: readonly SkippedMcpTool[];
+}
+
+/**
+ * Turns a server's `tools/list` entries into ToolDefinitions. Each entry is checked on its own, so one malformed tool
+ * costs only itself, not the whole server: the SDK's list schema would reject every tool for one bad entry.
+ */
+export function toMcpToolDefinitions(config: ResolvedMcpServerConfig, listed: readonly unknown[], invoke: McpToolInvoker): McpToolDefinitions {
+  const tools: ToolDefinition[] = [];
+  const skipped: SkippedMcpTool[] = [];
+  const taken = new Set<string>();
+  for (const entry of listed) {
+    const parsed = ToolSchema.safeParse(entry);
+    if (!parsed.success) {
+      skipped.push({ name: nameOf(entry), reason: `it does not match the MCP Tool shape: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(tool)'}: ${issue.message}`).join('; ')}` });
+      continue;
+    }
+    const tool = parsed.data;
+    if (tool.execution?.taskSupport === 'required') {
+      skipped.push({ name: tool.name, reason: 'it can only run as an MCP task, which Keel does not support' });
+      continue;
+    }
+    const name = prefixedToolName(config.name, tool.name);
+    // MCP asks servers for unique names, but a server is untrusted: the first entry keeps a name, a repeat is dropped.
+    if (taken.has(name)) {
+      skipped.push({ name: tool.name, reason: `its name "${name}" repeats an earlier tool of this server` });
+      continue;
+    }
+    const compiled = compileInputSchema(tool.inputSchema);
+    if (!compiled.ok) {
+      skipped.push({ name: tool.name, reason: compiled.reason });
+      continue;
+    }
+    taken.add(name);
+    tools.push({
+      name,
+      description: describe(config, tool),
+      input: compiled.input,
+      inputSchema: providerSchema(tool.inputSchema),
+      risk: mcpToolRisk(config.riskOverrides[tool.name] ?? config.defaultRisk, tool.annotations),
+      scopes: config.scopes,
+      timeoutMs: config.timeoutMs,
+      execute: (input, context) => invoke(tool.name, input, context),
+      compensate: null,
+      maxOutputChars: 16_000,
+      critical: false,
+      source: `mcp:${config.name}`,
+    });
+  }
+  return { tools, skipped };
+}
+
+/**
+ * A description is text a third party wrote straight into the model's tool list, so it is labelled with the server it
+ * came from (the configured name, not one the server chose), stripped of control characters and capped in length.
+ */
+function describe(config: ResolvedMcpServerConfig, tool: Tool): string {
+  const label = `[from MCP server "${config.name}"]`;
+  // eslint-disable-next-line no-control-regex
+  const text = (tool.description ?? tool.title ?? tool.annotations?.title ?? '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ').trim();
+  const capped = text.length > config.maxDescriptionChars ? `${text.slice(0, config.maxDescriptionChars)}…` : text;
+  return capped === '' ? label : `${label} ${capped}`;
+}
+
+/** The server's schema as providers get it: a copy, without `$schema`, which local tools omit too and some providers reject. */
+function providerSchema(schema: Tool['inputSchema']): Readonly<Record<string, unknown>> {
+  const copy = structuredClone(schema) as Record<string, unknown>;
+  delete copy.$schema;
+  return copy;
+}
+
+function nameOf(entry: unknown): string {
+  const name = typeof entry === 'object' && entry !== null ? (entry as { name?: unknown }).name : undefined;
+  return typeof name === 'string' ? name : '(unnamed)';
+}
