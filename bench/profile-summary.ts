@@ -1,5 +1,7 @@
-// Summarises a V8 .cpuprofile (from `node --cpu-prof`): self time by package or Keel folder, the top functions
-// by self time, and the inclusive time of Keel's own functions (each sample counted once per function on its stack).
+// Summarises a V8 .cpuprofile (from `node --cpu-prof`, or BENCH_CPU_PROFILE of bench/measure.ts): self time by
+// package or Keel folder, the top functions by self time, and the inclusive time of Keel's own functions (each
+// sample counted once per function on its stack). Native code is charged to the package that called it.
+// Line numbers are those of tsx's transpiled output, close to but not always the source's.
 //
 //   npx tsx bench/profile-summary.ts bench/results/profiles/keel-sqlite-seq.cpuprofile [--top 25]
 //
@@ -50,10 +52,10 @@ export function bucketOf(frame: CallFrame): string {
   return normalized;
 }
 
-function frameLabel(frame: CallFrame): string {
+function frameLabel(frame: CallFrame, bucket = bucketOf(frame)): string {
   const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
-  if (frame.url === '') return name;
-  return `${name}  [${bucketOf(frame)}: ${basename(frame.url)}:${frame.lineNumber + 1}]`;
+  if (frame.url === '') return bucket.startsWith('(') ? name : `${name}  [${bucket}]`;
+  return `${name}  [${bucket}: ${basename(frame.url)}:${frame.lineNumber + 1}]`;
 }
 
 function isKeelFrame(frame: CallFrame): boolean {
@@ -83,12 +85,25 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
   const bySelf = new Map<string, number>();
   const keelInclusive = new Map<string, number>();
   let sampled = 0;
+  // A native function (empty url: a C++ binding such as better-sqlite3's Statement.run, or a socket's writev)
+  // is charged to the package of the JavaScript that called it, marked "(native)".
+  const bucketWithCaller = (id: number): string => {
+    const frame = nodes.get(id)?.callFrame;
+    if (frame === undefined) return '(unknown)';
+    const own = bucketOf(frame);
+    if (frame.url !== '' || own !== '(native: JSON, RegExp, builtins)') return own;
+    for (let current = parents.get(id); current !== undefined; current = parents.get(current)) {
+      const caller = nodes.get(current)?.callFrame;
+      if (caller !== undefined && caller.url !== '') return `${bucketOf(caller)} (native)`;
+    }
+    return own;
+  };
   for (const [id, microseconds] of selfByNode) {
     const node = nodes.get(id);
     if (node === undefined) continue;
     sampled += microseconds;
-    add(byBucket, bucketOf(node.callFrame), microseconds);
-    add(bySelf, frameLabel(node.callFrame), microseconds);
+    add(byBucket, bucketWithCaller(id), microseconds);
+    add(bySelf, frameLabel(node.callFrame, bucketWithCaller(id)), microseconds);
     const seen = new Set<string>();
     for (let current: number | undefined = id; current !== undefined; current = parents.get(current)) {
       const frame = nodes.get(current)?.callFrame;

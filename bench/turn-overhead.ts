@@ -11,7 +11,7 @@
 //   --seq-sessions N / --conc-sessions N   change the measured sessions (defaults 200 and 1,000)
 //   --profile   afterwards, one extra seq run per Keel adapter with a CPU profile of its measured phase, summarised
 //               (bench/results/profiles/; not in the tables, since the profiler slows the run down)
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -92,7 +92,8 @@ function parseOptions(argv: readonly string[]): Options {
         const names = (value() ?? '').split(',').filter((name) => name !== '');
         const unknown = names.filter((name) => !isAdapterName(name));
         if (names.length === 0 || unknown.length > 0) usageError(`Unknown adapters: ${unknown.join(', ') || '(none given)'}; known: ${adapterNames.join(', ')}.`);
-        adapters = [baselineAdapter, ...names.filter(isAdapterName).filter((name) => name !== baselineAdapter)];
+        // The baseline always runs; the tables keep the usual order.
+        adapters = adapterNames.filter((name) => name === baselineAdapter || names.includes(name));
         break;
       }
       default:
@@ -254,6 +255,17 @@ function tables(rows: readonly Row[], options: Options): string {
   return lines.join('\n');
 }
 
+/** The commit measured, marked when src/ has uncommitted changes; empty outside a git checkout. */
+function sourceRevision(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repositoryRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    return git('status', '--porcelain', '--', 'src') === '' ? commit : `${commit} + uncommitted changes in src/`;
+  } catch {
+    return '';
+  }
+}
+
 function machineLine(): string {
   const cpus = os.cpus();
   const load = os.loadavg().map((value) => value.toFixed(1)).join(' ');
@@ -275,6 +287,7 @@ async function main(): Promise<number> {
   const runId = new Date().toISOString();
   const started = performance.now();
   const machine = machineLine();
+  const revision = sourceRevision();
   console.error(`turn-overhead: ${options.reps} repetition(s), ${modes.join(' + ')}, adapters ${options.adapters.join(', ')}; ${machine}`);
 
   const mocks: Record<Mode, Mock> = { seq: await startMock(0), conc: await startMock(50) };
@@ -296,10 +309,10 @@ async function main(): Promise<number> {
 
   mkdirSync(resolve(options.out, '..'), { recursive: true });
   const host = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? '', node: process.version, loadavg: os.loadavg() };
-  writeFileSync(options.out, rows.map((row) => JSON.stringify({ runId, ...row, host })).join('\n') + '\n');
+  writeFileSync(options.out, rows.map((row) => JSON.stringify({ runId, revision, ...row, host })).join('\n') + '\n');
 
   const minutes = (performance.now() - started) / 60_000;
-  console.log(`## Keel turn overhead (${runId}, ${minutes.toFixed(1)} min)\n`);
+  console.log(`## Keel turn overhead (${runId}${revision === '' ? '' : `, ${revision}`}, ${minutes.toFixed(1)} min)\n`);
   console.log(`Machine: ${machine} at the end. Client and mock share the cores; wall times include any other load, CPU times do not.\n`);
   console.log(tables(rows, options));
   console.log(`Raw results: ${relative(process.cwd(), options.out)}\n`);

@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ToolContext, ToolDefinition } from '../../src/tools/define-tool.ts';
+import { createToolPipeline } from '../../src/tools/index.ts';
+import type { ToolUseBlock } from '../../src/spec/message.ts';
 import { createIncidentDatabase, defaultIncidentSeed, incidentTimeline } from './create-database.ts';
-import { createIncidentTools, reportFileName } from './tools.ts';
+import { createIncidentTools, incidentTableNames, reportFileName } from './tools.ts';
 
 interface ScriptedBlock {
   readonly type: string;
@@ -46,6 +48,18 @@ async function run(name: string, input: unknown, overrides: Partial<ToolContext>
   const tool = tools.get(name);
   if (tool === undefined) throw new Error(`no tool ${name}`);
   return tool.execute(tool.input.parse(input), context(overrides));
+}
+
+/** The issues the tool's input schema reports, as `field: message`; empty if the input is valid. */
+function validationIssues(name: string, input: unknown): string[] {
+  const result = tools.get(name)!.input.safeParse(input);
+  return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+}
+
+/** Runs the tool without its input schema, as if validation had been bypassed: only the runtime layer stands. */
+async function runUnvalidated(name: string, input: Record<string, unknown>, overrides: Partial<ToolContext> = {}): Promise<unknown> {
+  const tool = tools.get(name)!;
+  return tool.execute({ limit: 100, ...input }, context(overrides));
 }
 
 function tableCounts(path: string): Record<string, number> {
@@ -190,22 +204,51 @@ describe('the scripted model (model.json)', () => {
 });
 
 describe("model.json's calls against the real tools", () => {
-  it('every scripted input passes its tool schema', () => {
+  it('every scripted input passes its tool schema, the SQL guard included, except the destructive one', () => {
     for (const { block } of toolCalls) {
       const tool = tools.get(block.name!);
       expect(tool, block.name).toBeDefined();
-      expect(tool!.input.safeParse(block.input).success, JSON.stringify(block.input)).toBe(true);
+      if (isDestructive(block)) continue;
+      expect(validationIssues(block.name!, block.input), JSON.stringify(block.input)).toEqual([]);
     }
   });
 
-  it('every call succeeds with non-empty results, except the destructive one, which is rejected and changes nothing', async () => {
+  it('rejects the scripted DELETE at validation, on the query field, with a reason the model can act on', () => {
+    const { block } = toolCalls.find(({ block }) => isDestructive(block))!;
+    expect(validationIssues(block.name!, block.input)).toEqual([
+      'query: only a single read-only SELECT is accepted; found DELETE on table error_logs. ' +
+        'The incident database is read-only evidence: narrow results with WHERE, GROUP BY and LIMIT instead of changing or deleting rows.',
+    ]);
+  });
+
+  it('is denied by the tool pipeline as tool-invalid-input before execution', async () => {
+    const { block } = toolCalls.find(({ block }) => isDestructive(block))!;
+    const decision = await createToolPipeline().decide({
+      sessionId: 'session-test',
+      turn: 5,
+      idempotencyKey: `script:${block.id}`,
+      agent: { name: 'incident-investigator', scopes: ['incident-db:read', 'reports:write'] },
+      call: block as ToolUseBlock,
+      tool: tools.get(block.name!),
+      availableTools: [...tools.keys()],
+      signal: new AbortController().signal,
+    });
+    expect(decision).toMatchObject({ decision: 'deny', rule: 'schema' });
+    expect(decision.error?.code).toBe('tool-invalid-input');
+    expect(decision.error?.fault).toBe('model');
+    expect(decision.error?.message).toMatch(/^Invalid input for "query_database": query: only a single read-only SELECT is accepted; found DELETE on table error_logs\. .*read-only evidence/);
+  });
+
+  it('every call succeeds with non-empty results, except the destructive one, which the runtime check still rejects when validation is bypassed', async () => {
     for (const [index, { block }] of toolCalls.entries()) {
       const callContext = { turn: index + 1, callId: block.id!, idempotencyKey: `script:${block.id}` };
       if (isDestructive(block)) {
         const before = tableCounts(databasePath);
         const checksumBefore = checksum(databasePath);
-        await expect(run(block.name!, block.input, callContext)).rejects.toThrow(/read-only/);
-        await expect(run(block.name!, block.input, callContext)).rejects.toThrow(/DELETE is not permitted/);
+        await expect(run(block.name!, block.input, callContext)).rejects.toThrow(/found DELETE on table error_logs/);
+        // Defense in depth: with the input guard out of the way, SQLite's own read-only verdict stops it.
+        await expect(runUnvalidated(block.name!, block.input!, callContext)).rejects.toThrow(/read-only/);
+        await expect(runUnvalidated(block.name!, block.input!, callContext)).rejects.toThrow(/DELETE is not permitted/);
         expect(tableCounts(databasePath)).toEqual(before);
         expect(checksum(databasePath)).toBe(checksumBefore);
         continue;
@@ -295,27 +338,55 @@ describe("model.json's calls against the real tools", () => {
 describe('query_database', () => {
   const query = (sql: string, limit?: number) => run('query_database', limit === undefined ? { query: sql } : { query: sql, limit }) as Promise<QueryResult>;
 
+  // Each statement is stopped twice, independently: by the input guard (a parser, at validation) and, with
+  // validation bypassed, by the runtime check (SQLite's own read-only verdict).
   it.each([
-    ["DELETE FROM error_logs WHERE level = 'debug'", /DELETE is not permitted/],
-    ["UPDATE deploys SET author = 'nobody'", /UPDATE is not permitted/],
-    ['DROP TABLE metrics', /DROP is not permitted/],
-    ["INSERT INTO services VALUES ('x', 'y', 1, NULL)", /INSERT is not permitted/],
-    ['WITH doomed AS (SELECT id FROM error_logs) DELETE FROM error_logs WHERE id IN (SELECT id FROM doomed)', /DELETE is not permitted/],
-    ['SELECT 1; DELETE FROM error_logs', /more than one statement is not permitted/],
-    ["ATTACH DATABASE 'elsewhere.db' AS elsewhere", /returns no rows/],
-    ['BEGIN IMMEDIATE', /not permitted/],
-    ['PRAGMA journal_mode = WAL', /PRAGMA is not permitted/],
-  ])('rejects %s', async (sql, message) => {
+    ["DELETE FROM error_logs WHERE level = 'debug'", /found DELETE on table error_logs/, /DELETE is not permitted/],
+    ["UPDATE deploys SET author = 'nobody'", /found UPDATE on table deploys/, /UPDATE is not permitted/],
+    ['DROP TABLE metrics', /found DROP TABLE on table metrics/, /DROP is not permitted/],
+    ["INSERT INTO services VALUES ('x', 'y', 1, NULL)", /found INSERT on table services/, /INSERT is not permitted/],
+    ['WITH doomed AS (SELECT id FROM error_logs) DELETE FROM error_logs WHERE id IN (SELECT id FROM doomed)', /found WITH … DELETE on table error_logs/, /DELETE is not permitted/],
+    ['SELECT 1; DELETE FROM error_logs', /found 2 statements \(SELECT; DELETE\)/, /more than one statement is not permitted/],
+    ["ATTACH DATABASE 'elsewhere.db' AS elsewhere", /found ATTACH/, /returns no rows/],
+    ['BEGIN IMMEDIATE', /found BEGIN/, /not permitted/],
+    ['PRAGMA journal_mode = WAL', /found PRAGMA/, /PRAGMA is not permitted/],
+  ])('rejects %s at validation and at run time', async (sql, guardMessage, runtimeMessage) => {
     const before = checksum(databasePath);
-    await expect(query(sql)).rejects.toThrow(message);
-    await expect(query(sql)).rejects.toThrow(/only a single read-only SELECT/);
+    const issues = validationIssues('query_database', { query: sql });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^query: only a single read-only SELECT is accepted; /);
+    expect(issues[0]).toMatch(guardMessage);
+    await expect(query(sql)).rejects.toThrow(guardMessage);
+    await expect(runUnvalidated('query_database', { query: sql })).rejects.toThrow(runtimeMessage);
+    await expect(runUnvalidated('query_database', { query: sql })).rejects.toThrow(/only a single read-only SELECT/);
     expect(checksum(databasePath)).toBe(before);
   });
 
-  it('allows reads, including CTEs, trailing semicolons and read-only pragmas', async () => {
+  it('allows reads, including CTEs, trailing semicolons and table-valued pragma functions', async () => {
     expect((await query('SELECT COUNT(*) AS n FROM services;')).rows).toEqual([{ n: 8 }]);
     expect((await query('WITH s AS (SELECT name FROM services WHERE tier = 1) SELECT COUNT(*) AS n FROM s')).rows).toEqual([{ n: 5 }]);
-    expect((await query('PRAGMA table_info(deploys)')).rows.map((row) => row.name)).toContain('change_summary');
+    expect((await query("SELECT name FROM pragma_table_info('deploys')")).rows.map((row) => row.name)).toContain('change_summary');
+  });
+
+  it('rejects PRAGMA statements at validation with a read alternative; the runtime layer alone allows read-only ones', async () => {
+    expect(validationIssues('query_database', { query: 'PRAGMA table_info(deploys)' })).toEqual([
+      "query: only a single read-only SELECT is accepted; found PRAGMA. PRAGMA statements are not accepted (some change the database). To list a table's columns, use SELECT name, type FROM pragma_table_info('table').",
+    ]);
+    const bypassed = (await runUnvalidated('query_database', { query: 'PRAGMA table_info(deploys)' })) as QueryResult;
+    expect(bypassed.rows.map((row) => row.name)).toContain('change_summary');
+  });
+
+  it('reads only the incident tables: the guard rejects others, which the runtime layer alone would read', async () => {
+    for (const table of incidentTableNames) expect(validationIssues('query_database', { query: `SELECT COUNT(*) FROM ${table}` })).toEqual([]);
+    const issues = validationIssues('query_database', { query: 'SELECT name, sql FROM sqlite_master' });
+    expect(issues).toEqual(['query: the query reads sqlite_master, which is not one of the tables that may be read: services, deploys, error_logs, metrics.']);
+    expect(validationIssues('query_database', { query: "SELECT * FROM pragma_table_info('sqlite_master')" })[0]).toMatch(/reads sqlite_master/);
+    expect(((await runUnvalidated('query_database', { query: 'SELECT name FROM sqlite_master' })) as QueryResult).rows.length).toBeGreaterThan(0);
+  });
+
+  it('rejects side-effecting functions and SQL it cannot parse, before the tool runs', () => {
+    expect(validationIssues('query_database', { query: "SELECT load_extension('/tmp/evil')" })[0]).toMatch(/load_extension\(\) is not allowed/);
+    expect(validationIssues('query_database', { query: 'SELECT service FROM error_logs WHERE' })[0]).toMatch(/^query: could not parse the query as SQLite SQL at the end of the query/);
   });
 
   it('caps rows at the limit and says so', async () => {

@@ -1,8 +1,12 @@
 /**
  * Tools of the incident investigator. Four read the incident database, opened read-only for every call;
  * one writes the report, idempotently at its far end (seed §9.2). `query_database` is the seed §5.2 tool,
- * with the semantic validation seed §10.2 asks for: whatever SQL the model writes, only a single statement
- * that SQLite itself reports as read-only and row-returning gets to run.
+ * with the semantic validation seed §10.2 asks for, in two independent layers:
+ * 1. Its input schema carries a read-only SQL guard (src/tools/validators): the query is parsed with a real SQL
+ *    parser, and anything but a single SELECT on the incident tables is rejected as invalid input, with the
+ *    field and a reason, before the tool runs.
+ * 2. At run time, only a statement that SQLite itself reports as read-only and row-returning runs, on a
+ *    connection opened read-only. This layer does not trust the first one.
  */
 import Database from 'better-sqlite3';
 import { createHash, randomUUID } from 'node:crypto';
@@ -11,6 +15,8 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { defineTool } from '../../src/tools/define-tool.ts';
 import type { ToolContext, ToolDefinition } from '../../src/tools/define-tool.ts';
+import { withSemanticValidation } from '../../src/tools/validators/semantic-validator.ts';
+import { readOnlySqlGuard } from '../../src/tools/validators/sql-read-only.ts';
 import { incidentMetricNames, incidentServiceNames, iso } from './create-database.ts';
 
 const timestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
@@ -39,6 +45,11 @@ const schemaSummary = [
   "metrics(ts: start of minute, service, metric in ('p99_latency_ms','error_rate','cpu_pct','db_connections'), value; error_rate in percent)",
 ].join('; ');
 
+/** The tables `query_database` may read; the guard rejects any other, sqlite_master included (the schema is in the description). */
+export const incidentTableNames = ['services', 'deploys', 'error_logs', 'metrics'] as const;
+
+const readOnlyEvidence = 'The incident database is read-only evidence: narrow results with WHERE, GROUP BY and LIMIT instead of changing or deleting rows.';
+
 const maxPoints = 30;
 const abortCheckEvery = 100;
 
@@ -66,7 +77,7 @@ async function withDatabase<T>(databasePath: string, signal: AbortSignal, work: 
 
 const yieldToEventLoop = () => new Promise<void>((resolveYield) => setImmediate(resolveYield));
 
-const allowedStatements = 'query_database runs only a single read-only SELECT statement (WITH … SELECT and read-only PRAGMA such as table_info are fine)';
+const allowedStatements = "query_database runs only a single read-only SELECT statement (WITH … SELECT is fine; for a table's columns use SELECT * FROM pragma_table_info('deploys'))";
 
 function leadingKeyword(sql: string): string {
   const withoutComments = sql.replace(/--[^\n]*(\n|$)/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
@@ -77,10 +88,7 @@ function leadingKeyword(sql: string): string {
 }
 
 function rejection(what: string): Error {
-  return new Error(
-    `Rejected: ${allowedStatements}; ${what} is not permitted. The incident database is read-only evidence: ` +
-      'narrow results with WHERE, GROUP BY and LIMIT instead of changing or deleting rows.',
-  );
+  return new Error(`Rejected: ${allowedStatements}; ${what} is not permitted. ${readOnlyEvidence}`);
 }
 
 function jsonSafe(value: unknown): unknown {
@@ -159,12 +167,16 @@ export function createIncidentTools(databasePath: string, reportDirectory: strin
     name: 'query_database',
     description:
       'Execute a read-only SQL query (SQLite dialect) against the incident database and get the rows back as JSON. ' +
-      `Only a single SELECT statement is accepted; anything that writes (INSERT, UPDATE, DELETE, DDL) is rejected. Tables: ${schemaSummary}. ` +
+      'Only a single SELECT statement (WITH … SELECT included) on the tables below is accepted; it is parsed before it runs, and ' +
+      `anything that writes (INSERT, UPDATE, DELETE, DDL), PRAGMA and ATTACH are rejected. Tables: ${schemaSummary}. ` +
       'Prefer aggregates (COUNT, GROUP BY) and narrow time windows over dumping raw rows.',
-    input: z.object({
-      query: z.string().min(1).max(10_000).describe('One SQLite SELECT statement.'),
-      limit: z.number().int().min(1).max(500).default(100).describe('Maximum rows to return (default 100, at most 500).'),
-    }),
+    input: withSemanticValidation(
+      z.object({
+        query: z.string().min(1).max(10_000).describe('One SQLite SELECT statement.'),
+        limit: z.number().int().min(1).max(500).default(100).describe('Maximum rows to return (default 100, at most 500).'),
+      }),
+      [readOnlySqlGuard({ dialect: 'sqlite', allowedTables: incidentTableNames, maxLength: 10_000, hint: readOnlyEvidence })],
+    ),
     risk: 'read',
     scopes: ['incident-db:read'],
     timeoutMs: 15_000,
@@ -178,7 +190,8 @@ export function createIncidentTools(databasePath: string, reportDirectory: strin
           if (/more than one statement/i.test(message)) throw rejection('more than one statement');
           throw new Error(`SQL error: ${message}. ${allowedStatements}; tables: ${schemaSummary}.`, { cause: error });
         }
-        // SQLite's own verdict (sqlite3_stmt_readonly), not a keyword match: it cannot be fooled by comments or CTEs.
+        // Second layer, independent of the input guard: SQLite's own verdict (sqlite3_stmt_readonly), not a
+        // keyword match, so it cannot be fooled by comments or CTEs; and the connection is read-only besides.
         if (!statement.readonly) throw rejection(leadingKeyword(query));
         if (!statement.reader) throw rejection(`${leadingKeyword(query)} (it returns no rows)`);
         await yieldToEventLoop();

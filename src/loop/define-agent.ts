@@ -1,6 +1,8 @@
 import { KeelError } from '../errors/index.ts';
 import { sha256 } from '../util/index.ts';
 import type { ToolDefinition } from '../tools/define-tool.ts';
+import { AgentToolMap, localToolMap } from './agent-tools.ts';
+import type { ToolSource } from './agent-tools.ts';
 
 export interface AgentLimitOptions {
   /** Defaults to 25. */
@@ -20,6 +22,8 @@ export interface AgentOptions {
   /** The task used when a run is given none, for example `keel run agent.ts` without a task. */
   readonly defaultTask?: string;
   readonly tools?: readonly ToolDefinition[];
+  /** Sources of tools that can change at run time, such as MCP servers (`connectMcpServer`); read every turn. */
+  readonly toolSources?: readonly ToolSource[];
   /** Scopes this agent is granted; a tool that needs a scope the agent lacks is denied. */
   readonly scopes?: readonly string[];
   /** A model spec such as `anthropic:claude-sonnet-4-6`; the command line's `--model` wins over it. */
@@ -64,11 +68,7 @@ function positive(name: string, value: number | undefined, integer: boolean): nu
 
 export function defineAgent(options: AgentOptions): AgentDefinition {
   if (options.name.trim() === '') throw new KeelError('invalid-config', 'An agent needs a non-empty name.');
-  const tools = new Map<string, ToolDefinition>();
-  for (const tool of options.tools ?? []) {
-    if (tools.has(tool.name)) throw new KeelError('invalid-config', `Agent "${options.name}" has two tools named "${tool.name}".`);
-    tools.set(tool.name, tool);
-  }
+  const tools = new AgentToolMap(localToolMap(options.tools ?? [], options.name), options.toolSources ?? []);
   const limits = options.limits ?? {};
   return {
     kind: 'keel-agent',

@@ -11,3 +11,5 @@ export { nextStep } from './next-step.ts';
 export type { NextStep } from './next-step.ts';
 export { recordApproval } from './approvals.ts';
 export type { ApprovalDecision } from './approvals.ts';
+export { AgentToolMap } from './agent-tools.ts';
+export type { ToolSource } from './agent-tools.ts';

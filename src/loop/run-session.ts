@@ -118,7 +118,6 @@ async function drive(
   emit: (update: SessionUpdate) => void,
 ): Promise<void> {
   const signal = options.signal ?? new AbortController().signal;
-  const toolSpecs = [...agent.tools.values()].map(toToolSpec);
   const traits = toolTraits(agent);
   for (;;) {
     const state = writer.state;
@@ -148,7 +147,7 @@ async function drive(
         break;
       }
       case 'call-model':
-        await callModel(agent, dependencies, writer, traits, toolSpecs, signal, options, emit);
+        await callModel(agent, dependencies, writer, traits, [...agent.tools.values()].map(toToolSpec), signal, options, emit);
         break;
       case 'request-tools': {
         const trip = checkIdenticalCalls(state, step.calls);

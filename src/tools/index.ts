@@ -13,3 +13,4 @@ export type {
   DecideStage,
   ExecuteStage,
 } from './pipeline/tool-invocation.ts';
+export * from './mcp/index.ts';

@@ -1,4 +1,4 @@
-import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, CompatibilityCallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { KeelError } from '../../errors/index.ts';
 
 /**
@@ -7,7 +7,10 @@ import { KeelError } from '../../errors/index.ts';
  * the content blocks become text. A result marked `isError` is a tool execution error the model should see and
  * correct, so it is thrown as `tool-failed` carrying the server's text.
  */
-export function callResultOutput(result: CallToolResult, label: string): unknown {
+export function callResultOutput(answer: CallToolResult | CompatibilityCallToolResult, label: string): unknown {
+  // Servers on the 2024-10-07 revision answered `{ toolResult }` instead of content blocks.
+  if (!('content' in answer)) return answer.toolResult;
+  const result = answer as CallToolResult;
   if (result.isError === true) {
     const text = contentToText(result.content);
     throw new KeelError('tool-failed', `${label} returned an error: ${text === '' ? '(no message)' : text}`);

@@ -38,20 +38,33 @@ export class McpConnection {
     // No roots, sampling or elicitation: Keel never lets a server steer the model or read the client's files.
     const client = new Client(clientInfo, { capabilities: {} });
     const connection = new McpConnection(client, transport, config, stderr);
+    // A plain handler rather than the SDK's `listChanged` option: that one re-lists with `listTools`, which keeps only
+    // the last page and fails the whole list for one malformed tool; the source re-lists its own way.
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => events.onToolsChanged());
+    let established = false;
+    let exited = false;
     client.onclose = () => {
-      if (connection.closing || connection.lost) return;
+      exited = true;
+      // Before the handshake completes, a close is a failed start, which `open` itself reports.
+      if (!established || connection.closing || connection.lost) return;
       connection.lost = true;
       void stderr.settled().then(() => events.onLost(connection.unavailable('closed the connection')));
     };
+    const connecting = client.connect(transport, { timeout: config.connectTimeoutMs });
+    // The SDK spawns synchronously inside `connect`, so the child's pid is known here, before any failure.
+    const pid = transport instanceof StdioClientTransport ? transport.pid : null;
     try {
-      await client.connect(transport, { timeout: config.connectTimeoutMs });
+      await connecting;
     } catch (error) {
       connection.closing = true;
       await transport.close().catch(() => undefined);
+      // The SDK's own close on a failed handshake waits seconds before SIGTERM and is not awaited, so a hung child
+      // would outlive a short-lived Keel. It never did any work, so it is killed outright; `exited` guards against a reused pid.
+      if (pid !== null && !exited) killQuietly(pid);
       await stderr.settled();
       throw connection.unavailable(`failed to start: ${messageOf(error)}`, error);
     }
+    established = true;
     return connection;
   }
 
@@ -65,10 +78,16 @@ export class McpConnection {
     this.lost = true;
   }
 
+  /** Like `unavailable`, after giving the stderr of a process that just died a moment to arrive. */
+  async failure(what: string, cause?: unknown): Promise<KeelError> {
+    await this.stderr.settled();
+    return this.unavailable(what, cause);
+  }
+
   /** An `mcp-unavailable` error naming the server, how it is reached, and for stdio the last of its stderr. */
   unavailable(what: string, cause?: unknown): KeelError {
     const tail = this.stderr.current();
-    const target = this.config.transport.kind === 'stdio' ? `command: ${describeTransport(this.config.transport)}` : `url: ${this.config.transport.url}`;
+    const target = `${this.config.transport.kind === 'stdio' ? 'command' : 'url'}: ${describeTransport(this.config.transport)}`;
     return new KeelError(
       'mcp-unavailable',
       `MCP server "${this.config.name}" ${what} (${target})${tail === '' ? '' : `; its stderr ended with:\n${tail}`}`,
@@ -107,6 +126,14 @@ function createTransport(config: ResolvedMcpServerConfig, stderr: StderrTail): S
   const stream = stdio.stderr;
   if (stream instanceof Readable) stderr.attach(stream);
   return stdio;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
 
 function messageOf(error: unknown): string {

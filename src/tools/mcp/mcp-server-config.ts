@@ -100,8 +100,14 @@ export function resolveMcpServerConfig(config: McpServerConfig): ResolvedMcpServ
   };
 }
 
-/** How errors name the server to a human: the command line for stdio, the URL for HTTP. Header values stay out, since they often carry tokens. */
+/**
+ * How errors name the server: the command line for stdio, the URL for HTTP. Errors can reach the model and the
+ * journal, so what often carries credentials stays out: header values, and a URL's user, password and query.
+ */
 export function describeTransport(transport: McpTransportConfig): string {
-  if (transport.kind === 'http') return transport.url;
+  if (transport.kind === 'http') {
+    const url = new URL(transport.url);
+    return `${url.origin}${url.pathname}`;
+  }
   return [transport.command, ...(transport.args ?? [])].map((part) => (/[\s"']/.test(part) ? JSON.stringify(part) : part)).join(' ');
 }

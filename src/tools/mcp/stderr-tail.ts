@@ -7,12 +7,14 @@ import type { Readable } from 'node:stream';
  */
 export class StderrTail {
   private text = '';
+  private attached = false;
   private ended = false;
   private readonly endWaiters: (() => void)[] = [];
 
   constructor(private readonly maxChars = 4_000) {}
 
   attach(stream: Readable): void {
+    this.attached = true;
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
       this.text = (this.text + chunk).slice(-this.maxChars);
@@ -36,7 +38,7 @@ export class StderrTail {
    * its last stderr bytes have been piped through, and those bytes are the ones that explain the exit.
    */
   async settled(waitMs = 250): Promise<string> {
-    if (!this.ended) {
+    if (this.attached && !this.ended) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
         timer.unref?.();

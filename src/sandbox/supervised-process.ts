@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { OutputCollector } from './output-collector.ts';
+
+export interface SupervisedProcessOptions {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly stdin?: string;
+  /** Opens an IPC channel (fd 3) and sends this as the first message. */
+  readonly ipcMessage?: unknown;
+  readonly timeoutMs: number;
+  readonly outputBytes: number;
+  readonly signal?: AbortSignal;
+  /** Called with the pid once the process runs; returns a stop function (a resource watchdog, for example). */
+  readonly watch?: (pid: number, stop: (reason: string) => void) => () => void;
+}
+
+/** Why the supervisor ended the process itself; absent when the process ended on its own. */
+export type StopReason = 'timeout' | 'abort' | 'message' | 'spawn-failed' | `watchdog:${string}`;
+
+export interface SupervisedProcessOutcome {
+  readonly exitCode: number | null;
+  readonly exitSignal: NodeJS.Signals | null;
+  readonly stoppedBy: StopReason | undefined;
+  /** The first IPC message, after which the process is killed: one job, one answer. */
+  readonly message: unknown;
+  readonly stdout: OutputCollector;
+  readonly stderr: OutputCollector;
+  readonly spawnError: Error | undefined;
+  readonly durationMs: number;
+}
+
+/**
+ * Runs one process in its own process group and always ends the whole group: on timeout, on abort, after the
+ * job's answer, and when a watchdog fires. The promise settles only after the process has exited and its pipes
+ * are drained, so a caller never leaves a process behind.
+ */
+export function superviseProcess(options: SupervisedProcessOptions): Promise<SupervisedProcessOutcome> {
+  const started = performance.now();
+  const stdout = new OutputCollector(options.outputBytes);
+  const stderr = new OutputCollector(options.outputBytes);
+  const useIpc = options.ipcMessage !== undefined;
+  return new Promise((resolve) => {
+    const child = spawn(options.command, [...options.args], {
+      cwd: options.cwd,
+      env: { ...options.env },
+      // A new process group (and session) so that one signal reaches everything the job started.
+      detached: true,
+      stdio: useIpc ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
+      serialization: 'json',
+    });
+    let stoppedBy: StopReason | undefined;
+    let message: unknown;
+    let spawnError: Error | undefined;
+    let stopWatch: () => void = () => {};
+    let settled = false;
+
+    const killGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: the group is already gone, which is what we wanted.
+      }
+    };
+    const stop = (reason: StopReason): void => {
+      if (stoppedBy !== undefined) return;
+      stoppedBy = reason;
+      killGroup();
+    };
+    const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
+    const onAbort = (): void => stop('abort');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) stop('abort');
+
+    child.stdout?.on('data', (chunk: Buffer) => stdout.add(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk));
+    // A job that exits without reading its stdin makes the write fail with EPIPE; that is not our error.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(options.stdin ?? '');
+    if (useIpc) {
+      child.on('message', (received) => {
+        if (message !== undefined) return;
+        message = received;
+        stop('message');
+      });
+      // The job may close the channel or exit before our message is written; its exit status tells the rest.
+      child.send(options.ipcMessage as object, () => {});
+    }
+    if (child.pid !== undefined && options.watch !== undefined) {
+      stopWatch = options.watch(child.pid, (reason) => stop(`watchdog:${reason}`));
+    }
+    child.on('error', (error) => {
+      // A failed spawn has no pid and never closes, so it settles here.
+      spawnError ??= error;
+      if (child.pid === undefined) finish(null, null);
+    });
+    child.once('close', (code, signal) => finish(code, signal));
+
+    function finish(exitCode: number | null, exitSignal: NodeJS.Signals | null): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stopWatch();
+      options.signal?.removeEventListener('abort', onAbort);
+      if (stoppedBy === undefined && child.pid === undefined) stoppedBy = 'spawn-failed';
+      resolve({ exitCode, exitSignal, stoppedBy, message, stdout, stderr, spawnError, durationMs: performance.now() - started });
+    }
+  });
+}

@@ -1,0 +1,155 @@
+import { KeelError } from '../errors/index.ts';
+import { canonicalJson, sha256 } from '../util/index.ts';
+import type { AuditEntry, AuditHead, AuditRecord, AuditVerification } from './audit-log.ts';
+import { toWellFormedText } from './well-formed-text.ts';
+
+/**
+ * The hash chain of the audit log, pure so that every backend verifies the same way: each record
+ * names the hash of the one before it, and its own hash covers its content and that link. Changing,
+ * removing or reordering a record breaks the chain at that record. Removing records from the end is
+ * found only against a head kept elsewhere (the SQLite log keeps one; copy it out for stronger proof).
+ */
+
+export const genesisHash = '0'.repeat(64);
+
+const decisions = ['allow', 'deny', 'ask'];
+
+/** A stored record that could not be turned back into an AuditRecord, so verification can name it. */
+export interface UnreadableAuditRecord {
+  readonly seq: number;
+  readonly unreadable: string;
+}
+
+export function recordHash(record: Omit<AuditRecord, 'hash'> & { readonly hash?: string }): string {
+  const { hash: _hash, ...content } = record;
+  return sha256(record.previousHash + canonicalJson(content));
+}
+
+/** Links an entry after `previous` (the head of the chain) and computes its hash. */
+export function chainRecord(entry: AuditEntry, previous: AuditHead, at: number): AuditRecord {
+  const normalized = normalizeAuditEntry(entry);
+  const content = { ...normalized, seq: previous.seq + 1, at, previousHash: previous.hash };
+  return { ...content, hash: recordHash(content) };
+}
+
+/**
+ * The entry as every backend will store and read it back: JSON values only (a Date becomes its ISO
+ * text, `undefined` disappears) and well-formed strings (a lone surrogate becomes U+FFFD, as it does
+ * through UTF-8). Without this, a record read back from SQLite would hash differently from the one written.
+ */
+export function normalizeAuditEntry(entry: AuditEntry): AuditEntry {
+  checkEntry(entry);
+  // Only the known fields: anything else would be hashed now but not stored, and fail verification later.
+  const picked: AuditEntry = {
+    sessionId: entry.sessionId,
+    turn: entry.turn,
+    callId: entry.callId,
+    agent: entry.agent,
+    tool: entry.tool,
+    input: entry.input ?? null,
+    decision: entry.decision,
+    rule: entry.rule,
+    approver: entry.approver,
+    inputEdited: entry.inputEdited,
+    resultDigest: entry.resultDigest,
+    outputChars: entry.outputChars,
+    outputBlob: entry.outputBlob,
+    durationMs: entry.durationMs,
+    error: entry.error === null ? null : { code: entry.error.code, message: entry.error.message },
+    findings: entry.findings.map((finding) => ({ type: finding.type, count: finding.count })),
+  };
+  let copy: AuditEntry;
+  try {
+    copy = JSON.parse(JSON.stringify(picked)) as AuditEntry;
+  } catch (error) {
+    throw new KeelError('invalid-argument', `Cannot audit call ${entry.callId} of tool ${entry.tool}: its input is not JSON (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
+  }
+  return wellFormed(copy) as AuditEntry;
+}
+
+function wellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return toWellFormedText(value);
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [toWellFormedText(key), wellFormed(entry)]));
+  }
+  return value;
+}
+
+function checkEntry(entry: AuditEntry): void {
+  const problems: string[] = [];
+  for (const field of ['sessionId', 'callId', 'agent', 'tool', 'rule'] as const) {
+    if (typeof entry[field] !== 'string' || entry[field] === '') problems.push(`${field} must be a non-empty string`);
+  }
+  if (!decisions.includes(entry.decision)) problems.push(`decision must be one of ${decisions.join(', ')}`);
+  if (!Number.isInteger(entry.turn) || entry.turn < 0) problems.push('turn must be a non-negative integer');
+  if (!(Number.isFinite(entry.durationMs) && entry.durationMs >= 0)) problems.push('durationMs must be a non-negative number');
+  if (entry.outputChars !== null && !(Number.isInteger(entry.outputChars) && entry.outputChars >= 0)) problems.push('outputChars must be a non-negative integer or null');
+  if (entry.approver !== null && typeof entry.approver !== 'string') problems.push('approver must be a string or null');
+  if (typeof entry.inputEdited !== 'boolean') problems.push('inputEdited must be a boolean');
+  if (entry.error !== null && (typeof entry.error?.code !== 'string' || typeof entry.error.message !== 'string')) problems.push('error must be { code, message } or null');
+  for (const field of ['resultDigest', 'outputBlob'] as const) {
+    if (entry[field] !== null && typeof entry[field] !== 'string') problems.push(`${field} must be a string or null`);
+  }
+  if (!Array.isArray(entry.findings) || !entry.findings.every((finding) => typeof finding?.type === 'string' && Number.isInteger(finding.count))) {
+    problems.push('findings must be an array of { type, count }');
+  }
+  if (problems.length > 0) {
+    throw new KeelError('invalid-argument', `Cannot audit call ${String(entry.callId)} of tool ${String(entry.tool)}: ${problems.join('; ')}.`);
+  }
+}
+
+/**
+ * Walks records in stored order and names the first bad one. `head`, when the backend keeps one,
+ * is where the chain must end: a shorter chain lost records from its end.
+ */
+export function verifyChain(records: Iterable<AuditRecord | UnreadableAuditRecord>, head?: AuditHead): AuditVerification {
+  let expectedSeq = 1;
+  let previousHash = genesisHash;
+  for (const record of records) {
+    if ('unreadable' in record) return bad(record.seq, `record ${record.seq} cannot be read (${record.unreadable}); it was edited outside Keel`);
+    if (record.seq !== expectedSeq) {
+      if (record.seq < expectedSeq) {
+        return bad(expectedSeq, `the record after record ${expectedSeq - 1} carries seq ${record.seq}: records were duplicated or reordered here, or its seq was changed`);
+      }
+      const missing = record.seq - 1 === expectedSeq ? `record ${expectedSeq} is missing` : `records ${expectedSeq} to ${record.seq - 1} are missing`;
+      return bad(expectedSeq, `${missing}: the log goes from ${expectedSeq - 1 === 0 ? 'its start' : `record ${expectedSeq - 1}`} to record ${record.seq}`);
+    }
+    if (record.previousHash !== previousHash) {
+      const predecessor = expectedSeq === 1 ? 'the start of the log' : `record ${expectedSeq - 1}`;
+      return bad(
+        record.seq,
+        `record ${record.seq} does not follow ${predecessor}: it names ${short(record.previousHash)} as its predecessor's hash, but ${predecessor} hashes to ${short(previousHash)}; records were removed or reordered here, or this record's previousHash was changed`,
+      );
+    }
+    const computed = recordHash(record);
+    if (computed !== record.hash) {
+      return bad(record.seq, `record ${record.seq} was changed after it was written: its content hashes to ${short(computed)}, not to its stored hash ${short(record.hash)}`);
+    }
+    previousHash = record.hash;
+    expectedSeq += 1;
+  }
+  const last: AuditHead = { seq: expectedSeq - 1, hash: previousHash };
+  if (head !== undefined) {
+    if (head.seq > last.seq) {
+      const missing = head.seq === last.seq + 1 ? `record ${head.seq} is missing` : `records ${last.seq + 1} to ${head.seq} are missing`;
+      return bad(last.seq + 1, `${missing}: the log ends at ${last.seq === 0 ? 'its start' : `record ${last.seq}`}, but its head says ${head.seq} records were written; records were removed from the end`);
+    }
+    if (head.seq < last.seq) {
+      return bad(head.seq + 1, `record ${head.seq + 1} was added outside the audit log: its head says the log ends at record ${head.seq}`);
+    }
+    if (head.hash !== last.hash) {
+      if (last.seq === 0) return bad(1, `the log is empty, but its head names hash ${short(head.hash)} rather than the start of a chain`);
+      return bad(last.seq, `record ${last.seq} does not match the log's head: the head names hash ${short(head.hash)}, the record hashes to ${short(last.hash)}`);
+    }
+  }
+  return { ok: true, records: last.seq, head: last };
+}
+
+function bad(firstBadSeq: number, problem: string): AuditVerification {
+  return { ok: false, firstBadSeq, problem };
+}
+
+function short(hash: string): string {
+  return typeof hash === 'string' && hash.length > 12 ? `${hash.slice(0, 12)}…` : String(hash);
+}

@@ -1,0 +1,100 @@
+import { KeelError } from '../errors/index.ts';
+import type { Clock } from '../spec/clock.ts';
+import type { Usage } from '../spec/usage.ts';
+
+/**
+ * The LLM call log of seed §12.3, one entry per model call, on one of two channels:
+ * - `sampled`: the ordinary observability log. Token counts always; the prompt and response only for
+ *   sampled calls, and then redacted.
+ * - `audit`: the isolated, access-controlled log of full prompts and responses.
+ * Retention erases the texts of old entries (`purgeOlderThan`) and keeps the rows, so token counts,
+ * hashes and the link to the journal survive. The journal itself never holds prompt text.
+ */
+export type CallLogChannel = 'sampled' | 'audit';
+
+export interface CallLogEntry {
+  readonly sessionId: string;
+  readonly turn: number;
+  /** The journaled hash of the request (its blob in the blob store). */
+  readonly requestHash: string;
+  readonly responseId: string;
+  /** When the response arrived (the `model-response` event's time), epoch ms; retention counts from it. */
+  readonly at: number;
+  readonly provider: string;
+  readonly model: string;
+  readonly usage: Usage;
+  readonly costUsd: number | null;
+  /** Null when the call was not sampled, or its text was purged. */
+  readonly prompt: string | null;
+  readonly response: string | null;
+  /** Whether `prompt` and `response` went through PII redaction. */
+  readonly redacted: boolean;
+}
+
+export interface StoredCallLogEntry extends CallLogEntry {
+  /** When retention erased the texts, epoch ms; null while they are kept. */
+  readonly purgedAt: number | null;
+}
+
+export interface CallLogPurge {
+  /** Entries whose texts were erased now. */
+  readonly purged: number;
+}
+
+export interface CallLogStore {
+  readonly channel: CallLogChannel;
+  /** Records one call; recording the same call (channel, session, turn, response id) again is a no-op that returns false. */
+  record(entry: CallLogEntry): Promise<boolean>;
+  /** A session's entries in turn order. */
+  read(sessionId: string): Promise<readonly StoredCallLogEntry[]>;
+  /** Erases the prompt and response of every entry answered before `cutoff` (epoch ms), keeping the rest of the row. */
+  purgeOlderThan(cutoff: number): Promise<CallLogPurge>;
+  close(): Promise<void>;
+}
+
+export interface MemoryCallLogOptions {
+  readonly channel?: CallLogChannel;
+  /** Stamps `purgedAt`; defaults to the system clock. */
+  readonly clock?: Pick<Clock, 'now'>;
+}
+
+/** A call log in process memory, for tests. */
+export function createMemoryCallLog(options: MemoryCallLogOptions = {}): CallLogStore {
+  const channel = options.channel ?? 'audit';
+  const clock = options.clock ?? { now: () => Date.now() };
+  const entries = new Map<string, StoredCallLogEntry>();
+  let closed = false;
+
+  function ensureOpen(): void {
+    if (closed) throw new KeelError('storage-failure', `The in-memory ${channel} call log is closed.`, { retryable: false });
+  }
+
+  return {
+    channel,
+    async record(entry) {
+      ensureOpen();
+      const key = JSON.stringify([entry.sessionId, entry.turn, entry.responseId]);
+      if (entries.has(key)) return false;
+      entries.set(key, Object.freeze({ ...structuredClone(entry), purgedAt: null }));
+      return true;
+    },
+    async read(sessionId) {
+      ensureOpen();
+      return [...entries.values()].filter((entry) => entry.sessionId === sessionId).sort((a, b) => a.turn - b.turn || a.at - b.at);
+    },
+    async purgeOlderThan(cutoff) {
+      ensureOpen();
+      const now = clock.now();
+      let purged = 0;
+      for (const [key, entry] of entries) {
+        if (entry.at >= cutoff || entry.purgedAt !== null || (entry.prompt === null && entry.response === null)) continue;
+        entries.set(key, Object.freeze({ ...entry, prompt: null, response: null, purgedAt: now }));
+        purged += 1;
+      }
+      return { purged };
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}

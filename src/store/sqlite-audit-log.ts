@@ -1,0 +1,282 @@
+import { KeelError } from '../errors/index.ts';
+import type { Clock } from '../spec/clock.ts';
+import type { ToolDecision } from '../spec/events.ts';
+import { systemClock } from '../util/index.ts';
+import { chainRecord, genesisHash, normalizeAuditEntry, verifyChain } from './audit-chain.ts';
+import type { UnreadableAuditRecord } from './audit-chain.ts';
+import type { AuditEntry, AuditFinding, AuditHead, AuditLog, AuditRecord } from './audit-log.ts';
+import { migrate, openSqliteDatabase } from './sqlite-database.ts';
+import type { Migration, SqliteDatabase } from './sqlite-database.ts';
+import { toStorageFailure } from './storage-failure.ts';
+
+export type SqliteAuditLogOptions = (
+  | { readonly path: string; readonly busyTimeoutMs?: number }
+  /** A database shared with other stores; the audit log does not close it. */
+  | { readonly database: SqliteDatabase }
+) & { readonly clock?: Pick<Clock, 'now'> };
+
+export const auditMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'audit records and head',
+    // One column per field, so that changing any stored value changes the record that is read back and
+    // hashed. The head row, written in the same transaction as each record, is how removals from the end
+    // are found. The triggers stop UPDATE and DELETE through SQL; they protect against mistakes, and the
+    // hash chain finds what someone who drops them does.
+    sql: `
+      CREATE TABLE audit_records (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        turn INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        input TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        approver TEXT,
+        input_edited INTEGER NOT NULL,
+        result_digest TEXT,
+        output_chars INTEGER,
+        output_blob TEXT,
+        duration_ms REAL NOT NULL,
+        error_code TEXT,
+        error_message TEXT,
+        findings TEXT NOT NULL,
+        previous_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_records_by_session ON audit_records (session_id, seq);
+      CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+      );
+      INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '${genesisHash}');
+      CREATE TRIGGER audit_records_append_only_update BEFORE UPDATE ON audit_records
+        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+      CREATE TRIGGER audit_records_append_only_delete BEFORE DELETE ON audit_records
+        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+    `,
+  },
+];
+
+interface AuditRow {
+  readonly seq: number;
+  readonly at: number;
+  readonly session_id: string;
+  readonly turn: number;
+  readonly call_id: string;
+  readonly agent: string;
+  readonly tool: string;
+  readonly input: string;
+  readonly decision: string;
+  readonly rule: string;
+  readonly approver: string | null;
+  readonly input_edited: number;
+  readonly result_digest: string | null;
+  readonly output_chars: number | null;
+  readonly output_blob: string | null;
+  readonly duration_ms: number;
+  readonly error_code: string | null;
+  readonly error_message: string | null;
+  readonly findings: string;
+  readonly previous_hash: string;
+  readonly hash: string;
+}
+
+// Pages rather than one open cursor: better-sqlite3 refuses other statements on a connection while a cursor is open.
+const readPageSize = 512;
+
+/** The audit log in SQLite: one hash chain per database, appended in IMMEDIATE transactions so processes serialise. */
+export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
+  const ownsDatabase = !('database' in options);
+  const database = 'database' in options ? options.database : openSqliteDatabase(options);
+  const path = database.name;
+  const clock = options.clock ?? systemClock;
+  try {
+    migrate(database, 'audit', auditMigrations);
+  } catch (error) {
+    if (ownsDatabase) database.close();
+    throw error;
+  }
+
+  const selectHead = database.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
+  const selectLast = database.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1');
+  const insertRecord = database.prepare<Record<string, unknown>>(
+    `INSERT INTO audit_records (seq, at, session_id, turn, call_id, agent, tool, input, decision, rule, approver, input_edited,
+       result_digest, output_chars, output_blob, duration_ms, error_code, error_message, findings, previous_hash, hash)
+     VALUES (@seq, @at, @sessionId, @turn, @callId, @agent, @tool, @input, @decision, @rule, @approver, @inputEdited,
+       @resultDigest, @outputChars, @outputBlob, @durationMs, @errorCode, @errorMessage, @findings, @previousHash, @hash)`,
+  );
+  const updateHead = database.prepare<[number, string]>('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1');
+  const selectPage = database.prepare<[number, number], AuditRow>('SELECT * FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?');
+  const selectSessionPage = database.prepare<[string, number, number], AuditRow>(
+    'SELECT * FROM audit_records WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?',
+  );
+
+  function readHead(): AuditHead {
+    const head = selectHead.get();
+    if (head === undefined) {
+      throw new KeelError('audit-tampered', `The audit log in ${path} has lost its head row, so removed records cannot be ruled out; run \`keel audit verify\` and restore the database from a backup.`, {
+        details: { path },
+      });
+    }
+    return head;
+  }
+
+  // IMMEDIATE takes the write lock before reading the head, so two processes appending at once serialise
+  // instead of both linking to the same predecessor. The head and the last record must agree before the
+  // chain grows: extending a broken chain would bury the break under new records.
+  const appendInTransaction = database.transaction((entry: AuditEntry): AuditRecord => {
+    const head = readHead();
+    const last = selectLast.get() ?? { seq: 0, hash: genesisHash };
+    if (last.seq !== head.seq || last.hash !== head.hash) {
+      throw new KeelError(
+        'audit-tampered',
+        `The audit log in ${path} ends at record ${last.seq}, but its head says ${head.seq}${last.seq === head.seq ? ' with another hash' : ''}; refusing to extend a broken chain. Run \`keel audit verify\` to find the first bad record.`,
+        { details: { path, lastSeq: last.seq, headSeq: head.seq } },
+      );
+    }
+    const record = chainRecord(entry, head, clock.now());
+    insertRecord.run(toRow(record));
+    updateHead.run(record.seq, record.hash);
+    return record;
+  });
+
+  let closed = false;
+  function guarded<T>(action: string, work: () => T): T {
+    if (closed) throw new KeelError('storage-failure', `The audit log at ${path} is closed.`, { retryable: false, details: { path } });
+    try {
+      return work();
+    } catch (error) {
+      throw toStorageFailure(error, { path, action });
+    }
+  }
+
+  function appendSync(entry: AuditEntry): AuditRecord {
+    // Checked before taking the write lock, so a malformed entry never holds up other writers.
+    const normalized = normalizeAuditEntry(entry);
+    return guarded('appending to the audit log', () => appendInTransaction.immediate(normalized));
+  }
+
+  function* pages(select: (fromSeq: number) => readonly AuditRow[], fromSeq: number): Generator<AuditRow> {
+    let next = fromSeq;
+    for (;;) {
+      const rows = guarded('reading the audit log', () => select(next));
+      yield* rows;
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < readPageSize) return;
+      next = last.seq + 1;
+    }
+  }
+
+  function toRecordOrThrow(row: AuditRow): AuditRecord {
+    const record = fromRow(row);
+    if ('unreadable' in record) {
+      throw new KeelError('audit-tampered', `Audit record ${row.seq} in ${path} cannot be read (${record.unreadable}); run \`keel audit verify\`.`, {
+        details: { path, seq: row.seq },
+      });
+    }
+    return record;
+  }
+
+  return {
+    async append(entry) {
+      return appendSync(entry);
+    },
+    async *read(fromSeq = 1) {
+      for (const row of pages((next) => selectPage.all(next, readPageSize), fromSeq)) yield toRecordOrThrow(row);
+    },
+    async *readSession(sessionId) {
+      for (const row of pages((next) => selectSessionPage.all(sessionId, next, readPageSize), 1)) yield toRecordOrThrow(row);
+    },
+    async head() {
+      return guarded('reading the audit head', readHead);
+    },
+    async verify() {
+      const head = guarded('reading the audit head', () => selectHead.get());
+      const records = (function* () {
+        for (const row of pages((next) => selectPage.all(next, readPageSize), Number.MIN_SAFE_INTEGER)) yield fromRow(row);
+      })();
+      if (head === undefined) {
+        const result = verifyChain(records);
+        if (!result.ok) return result;
+        return { ok: false, firstBadSeq: result.head.seq + 1, problem: `the log's head row is missing, so records after record ${result.head.seq} may have been removed` };
+      }
+      return verifyChain(records, head);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (ownsDatabase) database.close();
+    },
+  };
+}
+
+function toRow(record: AuditRecord): Record<string, unknown> {
+  return {
+    seq: record.seq,
+    at: record.at,
+    sessionId: record.sessionId,
+    turn: record.turn,
+    callId: record.callId,
+    agent: record.agent,
+    tool: record.tool,
+    input: JSON.stringify(record.input),
+    decision: record.decision,
+    rule: record.rule,
+    approver: record.approver,
+    inputEdited: record.inputEdited ? 1 : 0,
+    resultDigest: record.resultDigest,
+    outputChars: record.outputChars,
+    outputBlob: record.outputBlob,
+    durationMs: record.durationMs,
+    errorCode: record.error?.code ?? null,
+    errorMessage: record.error?.message ?? null,
+    findings: JSON.stringify(record.findings),
+    previousHash: record.previousHash,
+    hash: record.hash,
+  };
+}
+
+/** Rebuilds the record exactly as written, or says why it cannot: a column edited into something the record never held. */
+function fromRow(row: AuditRow): AuditRecord | UnreadableAuditRecord {
+  let input: unknown;
+  let findings: readonly AuditFinding[];
+  try {
+    input = JSON.parse(row.input);
+  } catch {
+    return { seq: row.seq, unreadable: 'its input is not valid JSON' };
+  }
+  try {
+    findings = JSON.parse(row.findings) as readonly AuditFinding[];
+  } catch {
+    return { seq: row.seq, unreadable: 'its findings are not valid JSON' };
+  }
+  if ((row.error_code === null) !== (row.error_message === null)) return { seq: row.seq, unreadable: 'it has only half of an error' };
+  return {
+    seq: row.seq,
+    at: row.at,
+    sessionId: row.session_id,
+    turn: row.turn,
+    callId: row.call_id,
+    agent: row.agent,
+    tool: row.tool,
+    input,
+    decision: row.decision as ToolDecision,
+    rule: row.rule,
+    approver: row.approver,
+    // Anything but the 0 or 1 written is kept as the raw value, so that the hash check sees the change.
+    inputEdited: row.input_edited === 1 ? true : row.input_edited === 0 ? false : (row.input_edited as unknown as boolean),
+    resultDigest: row.result_digest,
+    outputChars: row.output_chars,
+    outputBlob: row.output_blob,
+    durationMs: row.duration_ms,
+    error: row.error_code === null || row.error_message === null ? null : { code: row.error_code, message: row.error_message },
+    findings,
+    previousHash: row.previous_hash,
+    hash: row.hash,
+  };
+}

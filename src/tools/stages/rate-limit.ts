@@ -1,0 +1,102 @@
+import { checkTokenBucketLimit, createTokenBucket, hasToken } from '../../security/token-bucket.ts';
+import type { TokenBucket, TokenBucketLimit } from '../../security/token-bucket.ts';
+import type { Clock } from '../../spec/clock.ts';
+import { systemClock } from '../../util/index.ts';
+import type { DecideStage, DecisionOutcome } from '../pipeline/tool-invocation.ts';
+
+export interface RateLimitOptions {
+  /** Calls of one tool by one agent. Defaults to a burst of 20, then 1 a second; null turns it off. */
+  readonly perAgentTool?: TokenBucketLimit | null;
+  /** Calls of any tool by one agent. Defaults to a burst of 60, then 2 a second; null turns it off. */
+  readonly perAgent?: TokenBucketLimit | null;
+  /** A tighter or looser agent-tool limit for named tools, for example `{ send_email: { capacity: 5, refillPerSecond: 0.1 } }`. */
+  readonly tools?: Readonly<Record<string, TokenBucketLimit>>;
+  /** Only `monotonic` is read: wall-clock steps must not refill or drain a bucket. */
+  readonly clock?: Pick<Clock, 'monotonic'>;
+}
+
+export const defaultAgentToolLimit: TokenBucketLimit = { capacity: 20, refillPerSecond: 1 };
+export const defaultAgentLimit: TokenBucketLimit = { capacity: 60, refillPerSecond: 2 };
+
+/** A rate-limit denial also carries the wait in numbers, for a caller that sets `retryAfterMs` on the model's error. */
+export interface RateLimitDenial extends DecisionOutcome {
+  readonly decision: 'deny';
+  readonly rule: 'rate-limit:agent-tool' | 'rate-limit:agent';
+  readonly retryAfterMs: number;
+}
+
+interface Shortfall {
+  readonly rule: 'rate-limit:agent-tool' | 'rate-limit:agent';
+  readonly waitMs: number;
+  readonly limit: TokenBucketLimit;
+}
+
+/**
+ * The rate-limit stage (seed §6.3 step 3): token buckets per (agent, tool) and per agent, shared by
+ * every session this stage serves, which is what stops a runaway agent. Over a limit the call is
+ * denied with a reason that says when to retry: a result the model reads and can wait out, not an
+ * exception. A call takes a token from both buckets or from neither, so a denial costs nothing.
+ * Buckets live in process memory; processes that share limits need a shared store (DESIGN.md §6).
+ */
+export function createRateLimitStage(options: RateLimitOptions = {}): DecideStage {
+  const agentToolLimit = options.perAgentTool === null ? null : checkTokenBucketLimit(options.perAgentTool ?? defaultAgentToolLimit, 'perAgentTool');
+  const agentLimit = options.perAgent === null ? null : checkTokenBucketLimit(options.perAgent ?? defaultAgentLimit, 'perAgent');
+  const toolLimits = new Map(Object.entries(options.tools ?? {}).map(([tool, limit]) => [tool, checkTokenBucketLimit(limit, `tools.${tool}`)]));
+  const clock = options.clock ?? systemClock;
+  // Keyed by a JSON pair so that no agent or tool name, whatever characters it holds, can collide with another.
+  const agentToolBuckets = new Map<string, TokenBucket>();
+  const agentBuckets = new Map<string, TokenBucket>();
+
+  function bucket(buckets: Map<string, TokenBucket>, key: string, limit: TokenBucketLimit, now: number): TokenBucket {
+    let found = buckets.get(key);
+    if (found === undefined) {
+      found = createTokenBucket(limit, now);
+      buckets.set(key, found);
+    }
+    return found;
+  }
+
+  return async (invocation, next) => {
+    const now = clock.monotonic();
+    const agent = invocation.agent.name;
+    const tool = invocation.tool.name;
+    const perTool = toolLimits.get(tool) ?? agentToolLimit;
+    const checks: { rule: Shortfall['rule']; bucket: TokenBucket }[] = [];
+    if (perTool !== null) checks.push({ rule: 'rate-limit:agent-tool', bucket: bucket(agentToolBuckets, JSON.stringify([agent, tool]), perTool, now) });
+    if (agentLimit !== null) checks.push({ rule: 'rate-limit:agent', bucket: bucket(agentBuckets, agent, agentLimit, now) });
+
+    const shortfalls: Shortfall[] = checks
+      .filter((check) => !hasToken(check.bucket, now))
+      .map((check) => ({ rule: check.rule, waitMs: check.bucket.waitForToken(now), limit: check.bucket.limit }));
+    if (shortfalls.length > 0) {
+      // The longest wait is the one that decides when a retry can succeed.
+      const worst = shortfalls.reduce((longest, shortfall) => (shortfall.waitMs > longest.waitMs ? shortfall : longest));
+      return denial(worst, agent, tool);
+    }
+    for (const check of checks) check.bucket.take(now);
+    return next();
+  };
+}
+
+function denial(shortfall: Shortfall, agent: string, tool: string): RateLimitDenial {
+  const { capacity, refillPerSecond } = shortfall.limit;
+  const pace = `${formatCount(capacity)} calls at once, then ${formatCount(refillPerSecond)} per second`;
+  const what = shortfall.rule === 'rate-limit:agent-tool' ? `calls of tool "${tool}" by agent "${agent}"` : `tool calls by agent "${agent}"`;
+  return {
+    decision: 'deny',
+    rule: shortfall.rule,
+    reason: `Rate limit reached for ${what} (${pace}); retry in ${formatWait(shortfall.waitMs)}, or do something else meanwhile.`,
+    retryAfterMs: shortfall.waitMs,
+  };
+}
+
+export function formatWait(milliseconds: number): string {
+  if (milliseconds < 1000) return `${Math.max(1, Math.ceil(milliseconds))} ms`;
+  const seconds = Math.ceil(milliseconds / 100) / 10;
+  return `${seconds.toFixed(1)} seconds`;
+}
+
+function formatCount(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  return String(Number(value.toPrecision(3)));
+}

@@ -1,0 +1,136 @@
+import { KeelError } from '../../errors/index.ts';
+import { mergeFindings } from '../../security/finding.ts';
+import type { Finding } from '../../security/finding.ts';
+import { createRedactor } from '../../security/redaction.ts';
+import type { RedactionOptions } from '../../security/redaction.ts';
+import type { BlobStore } from '../../spec/journal.ts';
+import type { ExecuteStage, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
+
+/** Scans text the model is about to read; the injection detectors plug in here. A detector reports counts, never text. */
+export type OutputDetector = (text: string) => readonly Finding[];
+
+export interface SanitizeStageOptions {
+  /** Where the full (redacted) output of a truncated result is kept. */
+  readonly blobs: BlobStore;
+  /** `false` passes secrets and personal data through; otherwise which types to redact (all by default). */
+  readonly redaction?: false | RedactionOptions;
+  readonly detectors?: readonly OutputDetector[];
+  /** Share of control or undecodable characters above which output is taken for binary. Defaults to 0.1. */
+  readonly maxControlCharacterRatio?: number;
+}
+
+/** What the sanitizer did to one result, carried beside the outcome for the audit stage and the journal. */
+export interface SanitizationReport {
+  readonly redactions: readonly Finding[];
+  readonly detections: readonly Finding[];
+  /** Length of the output after cleaning and redaction, before truncation. */
+  readonly outputChars: number;
+  readonly truncated: boolean;
+}
+
+export type SanitizedOutcome = ExecutionOutcome & { readonly sanitization?: SanitizationReport };
+
+export function sanitizationOf(outcome: ExecutionOutcome): SanitizationReport | undefined {
+  return (outcome as SanitizedOutcome).sanitization;
+}
+
+// ANSI escape sequences (CSI, OSC, and two-character escapes): colours and cursor moves mean nothing to a
+// model, and in a terminal they can hide or rewrite text that a person reviewing the output should see.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const ansiEscape = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
+// C0 controls other than tab, newline and carriage return; DEL; C1 controls. Removed for the same reason.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const controlCharacter = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+const loneSurrogate = /[\uD800-\uDFFF]/u;
+
+/**
+ * The sanitize stage (seed §6.3 step 5), run on the tool's result before the model reads it:
+ * binary output is refused with `tool-output-rejected`; escape sequences and control characters are
+ * removed; secrets and personal data are redacted (error messages too); detectors scan the text; and
+ * output longer than the tool's `maxOutputChars` is cut with a marker, the full text kept as a blob.
+ * The report rides on the outcome as `sanitization` (read it with `sanitizationOf`); stages outside
+ * this one must pass the outcome object through, not rebuild it, to keep it.
+ */
+export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage {
+  const redactor = options.redaction === false ? null : createRedactor(options.redaction ?? {});
+  const detectors = options.detectors ?? [];
+  const maxRatio = options.maxControlCharacterRatio ?? 0.1;
+  if (!(maxRatio >= 0 && maxRatio <= 1)) {
+    throw new KeelError('invalid-config', `maxControlCharacterRatio must be between 0 and 1, got ${String(maxRatio)}.`);
+  }
+
+  function detect(text: string): readonly Finding[] {
+    return mergeFindings(
+      detectors.flatMap((detector) => {
+        try {
+          return [...detector(text)];
+        } catch {
+          // A broken detector must not block every call; its failure is itself reported.
+          return [{ type: 'detector-failed', count: 1 }];
+        }
+      }),
+    );
+  }
+
+  return async (invocation, next) => {
+    const outcome = await next();
+    const tool = invocation.tool;
+    if (!outcome.ok) {
+      const redaction = redactor?.redactText(outcome.error.message) ?? { text: outcome.error.message, findings: [] };
+      const error = redaction.findings.length === 0 ? outcome.error : withMessage(outcome.error, redaction.text);
+      const report: SanitizationReport = { redactions: redaction.findings, detections: detect(redaction.text), outputChars: 0, truncated: false };
+      return { ...outcome, error, sanitization: report } satisfies SanitizedOutcome;
+    }
+
+    const problem = binaryProblem(outcome.output, maxRatio);
+    if (problem !== undefined) {
+      const error = new KeelError(
+        'tool-output-rejected',
+        `Tool "${tool.name}" returned binary data (${problem}), which is not shown to the model; the tool should return text, such as a summary or base64 of the bytes.`,
+        { details: { tool: tool.name, outputChars: outcome.output.length } },
+      );
+      return { ok: false, error, latencyMs: outcome.latencyMs, sanitization: { redactions: [], detections: [], outputChars: 0, truncated: false } } satisfies SanitizedOutcome;
+    }
+
+    const cleaned = outcome.output.replace(ansiEscape, '').replace(controlCharacter, '');
+    const redaction = redactor?.redactText(cleaned) ?? { text: cleaned, findings: [] };
+    const text = redaction.text;
+    // Detectors see the whole text: an injection in the part cut off below is still in the blob the model may fetch later.
+    const detections = detect(text);
+    const report = (truncated: boolean): SanitizationReport => ({ redactions: redaction.findings, detections, outputChars: text.length, truncated });
+    if (text.length <= tool.maxOutputChars) return { ...outcome, output: text, sanitization: report(false) } satisfies SanitizedOutcome;
+
+    const blob = await options.blobs.put(text);
+    const shown = cutWithinLimit(text, tool.maxOutputChars);
+    const marker = `[output truncated: ${text.length} characters in total, ${shown.length} shown; full output kept as blob ${blob}]`;
+    return { ...outcome, output: `${shown}\n${marker}`, fullOutputBlob: blob, sanitization: report(true) } satisfies SanitizedOutcome;
+  };
+}
+
+/** Why the text is not text, or undefined when it is. */
+function binaryProblem(text: string, maxRatio: number): string | undefined {
+  const nul = text.indexOf('\u0000');
+  if (nul !== -1) return `a NUL character at position ${nul}`;
+  if (loneSurrogate.test(text)) return 'characters that are not valid Unicode, as bytes that are not UTF-8 decode to';
+  if (text.length === 0) return undefined;
+  const withoutEscapes = text.replace(ansiEscape, '');
+  const suspicious = (withoutEscapes.match(controlCharacter)?.length ?? 0) + (withoutEscapes.match(/\uFFFD/g)?.length ?? 0);
+  const ratio = suspicious / Math.max(1, withoutEscapes.length);
+  if (ratio > maxRatio) return `${Math.round(ratio * 100)}% control or undecodable characters`;
+  return undefined;
+}
+
+/** The first `limit` characters, one fewer when the cut would split a surrogate pair. */
+function cutWithinLimit(text: string, limit: number): string {
+  const code = text.charCodeAt(limit - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? limit - 1 : limit);
+}
+
+function withMessage(error: KeelError, message: string): KeelError {
+  return new KeelError(error.code, message, {
+    cause: error.cause,
+    retryable: error.retryable,
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    details: error.details,
+  });
+}

@@ -1,0 +1,684 @@
+import { canonicalJson, sha256 } from '../util/index.ts';
+import type { ContentBlock } from '../spec/message.ts';
+import type { ErrorRecord, SessionEvent, SessionStartEvent } from '../spec/events.ts';
+
+/**
+ * The journal as a tree of spans (seed §12.1) named and attributed by the OpenTelemetry GenAI semantic
+ * conventions (wire/otel-genai.md, v1.41.0 names). Pure and deterministic: span ids are hashes of
+ * (sessionId, seq), the trace id is a hash of the root session id, and every time is an event's `at`
+ * (minus a journaled duration or latency), so spans built live, event by event, equal spans rebuilt later
+ * from a stored journal, ids included.
+ *
+ *   invoke_agent <agent>                 INTERNAL   session-start … session-end
+ *   ├── agent_turn                       INTERNAL   turn-start … next turn-start | session-end
+ *   │   ├── context_assembly             INTERNAL   context-assemble (at − durationMs … at)
+ *   │   ├── chat <model>                 CLIENT     model-request … model-response | model-error
+ *   │   └── execute_tool <tool>          INTERNAL   tool-request … tool-result | tool-error
+ *   │       └── invoke_agent <subagent>  INTERNAL   a session whose session-start names this one as parent
+ *   └── compensate <tool>                INTERNAL   compensation-request … compensation-result
+ */
+
+export type SpanAttributeValue = string | number | boolean | readonly string[] | readonly number[] | readonly boolean[];
+export type SpanAttributes = Readonly<Record<string, SpanAttributeValue>>;
+
+export interface SpanEventModel {
+  readonly name: string;
+  readonly timeMs: number;
+  readonly attributes: SpanAttributes;
+}
+
+export interface SpanModel {
+  /** 32 lower-case hex digits: `traceIdFor(rootSessionId)`. */
+  readonly traceId: string;
+  /** 16 lower-case hex digits: `spanIdFor(sessionId, seq)` of the event that opened the span. */
+  readonly spanId: string;
+  readonly parentSpanId: string | null;
+  readonly name: string;
+  readonly kind: 'internal' | 'client';
+  /** Epoch milliseconds, possibly fractional (a journaled duration subtracted from an `at`). */
+  readonly startTimeMs: number;
+  readonly endTimeMs: number;
+  readonly attributes: SpanAttributes;
+  readonly events: readonly SpanEventModel[];
+  /** Instrumentations leave success unset and mark failures as errors (OpenTelemetry's guidance). */
+  readonly status: { readonly code: 'unset' | 'error'; readonly message?: string };
+  readonly sessionId: string;
+  /** The journal position of the event that opened the span. */
+  readonly seq: number;
+  /** Closed by `closeOpen()` rather than by its own ending event (a crash, a suspended session). */
+  readonly incomplete: boolean;
+}
+
+/** What content may leave the process as span attributes. Everything is off by default (seed §12.3). */
+export interface SpanContentPolicy {
+  /** `gen_ai.tool.call.arguments` on execute_tool spans. */
+  readonly includeToolInput?: boolean;
+  /** `gen_ai.tool.call.result` on execute_tool spans. */
+  readonly includeToolOutput?: boolean;
+  /** `gen_ai.input.messages` (the session's input) and `gen_ai.output.messages` (model responses, the session's output). */
+  readonly includeMessageContent?: boolean;
+  /** Content attributes longer than this are cut, with a marker. Default 8,192 characters. */
+  readonly maxContentLength?: number;
+}
+
+export interface ResolvedContentPolicy {
+  readonly includeToolInput: boolean;
+  readonly includeToolOutput: boolean;
+  readonly includeMessageContent: boolean;
+  readonly maxContentLength: number;
+}
+
+export function resolveContentPolicy(policy: SpanContentPolicy = {}): ResolvedContentPolicy {
+  return {
+    includeToolInput: policy.includeToolInput ?? false,
+    includeToolOutput: policy.includeToolOutput ?? false,
+    includeMessageContent: policy.includeMessageContent ?? false,
+    maxContentLength: policy.maxContentLength ?? 8192,
+  };
+}
+
+/** Where a subagent's spans hang: the trace of its root session and the span that is its parent. */
+export interface ParentContext {
+  readonly traceId: string;
+  readonly parentSpanId: string;
+  /** The root session of the trace, when known; subagents of this subagent inherit it. */
+  readonly rootSessionId?: string;
+}
+
+export interface SpanBuilderOptions {
+  readonly policy?: SpanContentPolicy;
+  /**
+   * Overrides where a session with `parentSessionId` hangs. Return undefined to use the default: the parent's
+   * execute_tool span that was running when the subagent started (else its turn, else its invoke_agent span);
+   * when the parent's events were never seen, the parent's invoke_agent span, `spanIdFor(parentSessionId, 1)`,
+   * in the trace `traceIdFor(parentSessionId)`.
+   */
+  readonly resolveParent?: (start: SessionStartEvent) => ParentContext | undefined;
+}
+
+const zeroSpanId = '0000000000000000';
+
+/** The span id of the span opened by event `seq` of a session: 8 bytes of SHA-256, hex. */
+export function spanIdFor(sessionId: string, seq: number): string {
+  const id = sha256(`keel-span\u0000${sessionId}\u0000${seq}`).slice(0, 16);
+  return id === zeroSpanId ? '0000000000000001' : id;
+}
+
+/** The trace id of a session tree: 16 bytes of SHA-256 of the root session id, hex. */
+export function traceIdFor(rootSessionId: string): string {
+  const id = sha256(`keel-trace\u0000${rootSessionId}`).slice(0, 32);
+  return /^0+$/.test(id) ? '00000000000000000000000000000001' : id;
+}
+
+interface MutableSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  name: string;
+  kind: 'internal' | 'client';
+  startTimeMs: number;
+  endTimeMs: number;
+  attributes: Record<string, SpanAttributeValue>;
+  events: SpanEventModel[];
+  status: { code: 'unset' | 'error'; message?: string };
+  sessionId: string;
+  seq: number;
+}
+
+interface ToolCallIndexEntry {
+  readonly seq: number;
+  readonly at: number;
+  readonly tool: string;
+  readonly spanId: string;
+  outcomeAt: number | null;
+}
+
+interface TurnTotals {
+  inputTokens: number;
+  outputTokens: number;
+  modelCalls: number;
+  toolCalls: number;
+  toolErrors: number;
+  costUsd: number | null;
+}
+
+interface SessionTrack {
+  readonly sessionId: string;
+  readonly traceId: string;
+  readonly rootSessionId: string;
+  readonly root: MutableSpan;
+  turn: MutableSpan | null;
+  turnNumber: number;
+  turnTotals: TurnTotals;
+  model: MutableSpan | null;
+  readonly tools: Map<string, MutableSpan>;
+  readonly toolInputs: Map<string, unknown>;
+  readonly compensations: Map<string, MutableSpan>;
+  readonly toolIndex: ToolCallIndexEntry[];
+  readonly turnIndex: { readonly at: number; readonly spanId: string }[];
+  readonly anomalies: string[];
+  lastFinishReason: string | null;
+  lastAt: number;
+  ended: boolean;
+}
+
+function freshTotals(): TurnTotals {
+  return { inputTokens: 0, outputTokens: 0, modelCalls: 0, toolCalls: 0, toolErrors: 0, costUsd: 0 };
+}
+
+function freeze(span: MutableSpan, incomplete: boolean): SpanModel {
+  return {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId,
+    name: span.name,
+    kind: span.kind,
+    startTimeMs: span.startTimeMs,
+    endTimeMs: Math.max(span.startTimeMs, span.endTimeMs),
+    attributes: incomplete ? { ...span.attributes, 'keel.span.incomplete': true } : { ...span.attributes },
+    events: [...span.events],
+    status: span.status.message === undefined ? { code: span.status.code } : { code: span.status.code, message: span.status.message },
+    sessionId: span.sessionId,
+    seq: span.seq,
+    incomplete,
+  };
+}
+
+function markError(span: MutableSpan, error: ErrorRecord): void {
+  span.attributes['error.type'] = error.code;
+  span.attributes['keel.error.fault'] = error.fault;
+  span.attributes['keel.error.retryable'] = error.retryable;
+  span.status = { code: 'error', message: error.message };
+}
+
+/** Input tokens as the conventions count them: cached tokens included (Keel's `Usage.inputTokens` excludes them). */
+export function conventionInputTokens(usage: { readonly inputTokens: number; readonly cacheReadTokens: number; readonly cacheWriteTokens: number }): number {
+  return usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
+}
+
+function outputParts(content: readonly ContentBlock[]): unknown[] {
+  return content.map((block) => {
+    switch (block.type) {
+      case 'text':
+        return { type: 'text', content: block.text };
+      case 'tool_use':
+        return { type: 'tool_call', id: block.id, name: block.name, arguments: block.input };
+      case 'tool_result':
+        return { type: 'tool_call_response', id: block.toolUseId, response: block.content };
+      case 'thinking':
+        return { type: 'reasoning', content: block.thinking };
+    }
+  });
+}
+
+/**
+ * The incremental mapping: feed events in journal order (sessions may interleave; a parent's events before its
+ * subagents' where possible) and collect the spans each event ends. The same builder serves the live tracer and
+ * the rebuild from a stored journal, which is why both give the same tree.
+ */
+export class JournalSpanBuilder {
+  private readonly policy: ResolvedContentPolicy;
+  private readonly resolveParentOverride: SpanBuilderOptions['resolveParent'];
+  private readonly sessions = new Map<string, SessionTrack>();
+
+  constructor(options: SpanBuilderOptions = {}) {
+    this.policy = resolveContentPolicy(options.policy);
+    this.resolveParentOverride = options.resolveParent;
+  }
+
+  /** Applies one event; returns the spans it ended (possibly none), children before parents. */
+  push(event: SessionEvent): SpanModel[] {
+    const ended: SpanModel[] = [];
+    if (event.type === 'session-start') {
+      if (!this.sessions.has(event.sessionId)) this.start(event);
+      return ended;
+    }
+    const track = this.sessions.get(event.sessionId);
+    if (track === undefined || track.ended) return ended;
+    track.lastAt = Math.max(track.lastAt, event.at);
+    const attributes = (span: MutableSpan): Record<string, SpanAttributeValue> => span.attributes;
+
+    switch (event.type) {
+      case 'turn-start': {
+        this.closeTurn(track, event.at, ended);
+        const span = this.open(track, event.seq, 'agent_turn', 'internal', event.at, track.root.spanId);
+        attributes(span)['keel.turn.number'] = event.turn;
+        track.turn = span;
+        track.turnNumber = event.turn;
+        track.turnTotals = freshTotals();
+        track.turnIndex.push({ at: event.at, spanId: span.spanId });
+        break;
+      }
+      case 'context-assemble': {
+        const parent = track.turn ?? track.root;
+        const span = this.open(track, event.seq, 'context_assembly', 'internal', Math.max(parent.startTimeMs, event.at - event.durationMs), parent.spanId);
+        const a = attributes(span);
+        a['keel.turn.number'] = event.turn;
+        a['keel.context.message_count'] = event.messageCount;
+        a['keel.context.tokens.system'] = event.tokens.system;
+        a['keel.context.tokens.tools'] = event.tokens.tools;
+        a['keel.context.tokens.history'] = event.tokens.history;
+        a['keel.context.tokens.total'] = event.tokens.total;
+        a['keel.context.token_counting'] = event.tokenCounting;
+        a['keel.context.request_hash'] = event.requestHash;
+        a['keel.context.duration_ms'] = event.durationMs;
+        if (event.windowTokens !== undefined) a['keel.context.window_tokens'] = event.windowTokens;
+        if (event.utilization !== undefined) a['keel.context.utilization'] = event.utilization;
+        if (track.turn !== null) {
+          track.turn.attributes['keel.context.tokens.total'] = event.tokens.total;
+          if (event.utilization !== undefined) track.turn.attributes['keel.context.utilization'] = event.utilization;
+        }
+        span.endTimeMs = event.at;
+        ended.push(freeze(span, false));
+        break;
+      }
+      case 'model-request': {
+        if (track.model !== null) {
+          // A request with no outcome (the process stopped during the call); the resumed session asks again.
+          track.model.endTimeMs = event.at;
+          ended.push(freeze(track.model, true));
+        }
+        const parent = track.turn ?? track.root;
+        const span = this.open(track, event.seq, `chat ${event.model}`, 'client', event.at, parent.spanId);
+        const a = attributes(span);
+        a['gen_ai.operation.name'] = 'chat';
+        a['gen_ai.provider.name'] = event.provider;
+        a['gen_ai.request.model'] = event.model;
+        a['gen_ai.conversation.id'] = track.sessionId;
+        if (event.streaming) a['gen_ai.request.stream'] = true;
+        a['keel.turn.number'] = event.turn;
+        a['keel.context.request_hash'] = event.requestHash;
+        track.model = span;
+        break;
+      }
+      case 'model-response': {
+        const span = track.model ?? this.orphanChat(track, event.seq, event.at - event.latencyMs, event.model);
+        track.model = null;
+        span.startTimeMs = Math.max(span.startTimeMs, event.at - event.latencyMs);
+        span.endTimeMs = event.at;
+        const a = attributes(span);
+        const input = conventionInputTokens(event.usage);
+        a['gen_ai.response.id'] = event.responseId;
+        a['gen_ai.response.model'] = event.model;
+        a['gen_ai.response.finish_reasons'] = [event.providerStopReason];
+        a['gen_ai.usage.input_tokens'] = input;
+        a['gen_ai.usage.output_tokens'] = event.usage.outputTokens;
+        a['gen_ai.usage.cache_read.input_tokens'] = event.usage.cacheReadTokens;
+        a['gen_ai.usage.cache_creation.input_tokens'] = event.usage.cacheWriteTokens;
+        a['keel.stop_reason'] = event.stopReason;
+        a['keel.model.latency_ms'] = event.latencyMs;
+        a['keel.model.retries'] = event.retries;
+        if (event.costUsd !== null) a['keel.cost.usd'] = event.costUsd;
+        if (this.policy.includeMessageContent) {
+          a['gen_ai.output.messages'] = this.content([{ role: 'assistant', parts: outputParts(event.content), finish_reason: event.providerStopReason }]);
+        }
+        track.lastFinishReason = event.providerStopReason;
+        const totals = track.turnTotals;
+        totals.inputTokens += input;
+        totals.outputTokens += event.usage.outputTokens;
+        totals.modelCalls += 1;
+        totals.costUsd = totals.costUsd === null || event.costUsd === null ? null : totals.costUsd + event.costUsd;
+        ended.push(freeze(span, false));
+        break;
+      }
+      case 'model-error': {
+        const span = track.model ?? this.orphanChat(track, event.seq, event.at - event.latencyMs, track.root.attributes['gen_ai.request.model'] as string);
+        track.model = null;
+        span.startTimeMs = Math.max(span.startTimeMs, event.at - event.latencyMs);
+        span.endTimeMs = event.at;
+        const a = attributes(span);
+        a['keel.model.latency_ms'] = event.latencyMs;
+        a['keel.model.retries'] = event.retries;
+        markError(span, event.error);
+        track.turnTotals.modelCalls += 1;
+        ended.push(freeze(span, false));
+        break;
+      }
+      case 'tool-request': {
+        if (track.tools.has(event.callId)) break;
+        const parent = track.turn ?? track.root;
+        const span = this.open(track, event.seq, `execute_tool ${event.tool}`, 'internal', event.at, parent.spanId);
+        const a = attributes(span);
+        a['gen_ai.operation.name'] = 'execute_tool';
+        a['gen_ai.tool.name'] = event.tool;
+        a['gen_ai.tool.call.id'] = event.callId;
+        a['gen_ai.tool.type'] = 'function';
+        a['gen_ai.conversation.id'] = track.sessionId;
+        a['keel.turn.number'] = event.turn;
+        a['keel.tool.idempotency_key'] = event.idempotencyKey;
+        if (this.policy.includeToolInput) a['gen_ai.tool.call.arguments'] = this.content(event.input);
+        track.tools.set(event.callId, span);
+        track.toolInputs.set(event.callId, event.input);
+        track.toolIndex.push({ seq: event.seq, at: event.at, tool: event.tool, spanId: span.spanId, outcomeAt: null });
+        track.turnTotals.toolCalls += 1;
+        break;
+      }
+      case 'tool-decision': {
+        const span = track.tools.get(event.callId);
+        if (span === undefined) break;
+        span.attributes['keel.tool.decision'] = event.decision;
+        span.attributes['keel.tool.decision.rule'] = event.rule;
+        span.attributes['keel.tool.risk'] = event.risk;
+        span.events.push({ name: 'keel.tool.decision', timeMs: event.at, attributes: { 'keel.tool.decision': event.decision, 'keel.tool.decision.rule': event.rule, 'keel.tool.decision.reason': event.reason } });
+        break;
+      }
+      case 'tool-approval': {
+        const span = track.tools.get(event.callId);
+        if (span === undefined) break;
+        const edited = event.editedInput !== undefined;
+        span.attributes['keel.tool.approval'] = event.approved ? 'approved' : 'rejected';
+        span.attributes['keel.tool.approver'] = event.approver;
+        span.attributes['keel.tool.input_edited'] = edited;
+        if (edited && this.policy.includeToolInput) {
+          span.attributes['keel.tool.call.requested_arguments'] = this.content(track.toolInputs.get(event.callId));
+          span.attributes['gen_ai.tool.call.arguments'] = this.content(event.editedInput);
+        }
+        span.events.push({ name: 'keel.tool.approval', timeMs: event.at, attributes: { 'keel.tool.approval': event.approved ? 'approved' : 'rejected', 'keel.tool.approver': event.approver, 'keel.tool.input_edited': edited } });
+        break;
+      }
+      case 'tool-result':
+      case 'tool-error': {
+        const span = track.tools.get(event.callId);
+        if (span === undefined || span.endTimeMs !== -1) break;
+        span.endTimeMs = event.at;
+        const a = attributes(span);
+        a['keel.tool.latency_ms'] = event.latencyMs;
+        if (event.type === 'tool-result') {
+          a['keel.tool.outcome'] = 'ok';
+          a['keel.tool.result_length'] = event.output.length;
+          if (event.outputBlob !== undefined) a['keel.tool.output_blob'] = event.outputBlob;
+          if (this.policy.includeToolOutput) a['gen_ai.tool.call.result'] = this.content(event.output);
+        } else {
+          a['keel.tool.outcome'] = a['keel.tool.decision'] === 'deny' ? 'denied' : a['keel.tool.approval'] === 'rejected' ? 'rejected' : 'error';
+          markError(span, event.error);
+          track.turnTotals.toolErrors += 1;
+        }
+        const entry = track.toolIndex.find((candidate) => candidate.spanId === span.spanId);
+        if (entry !== undefined) entry.outcomeAt = event.at;
+        ended.push(freeze(span, false));
+        break;
+      }
+      case 'compensation-request': {
+        if (track.compensations.has(event.callId)) break;
+        const parent = track.turn ?? track.root;
+        const span = this.open(track, event.seq, `compensate ${event.tool}`, 'internal', event.at, parent.spanId);
+        const a = attributes(span);
+        a['gen_ai.tool.name'] = event.tool;
+        a['gen_ai.tool.call.id'] = event.callId;
+        a['gen_ai.conversation.id'] = track.sessionId;
+        a['keel.turn.number'] = event.turn;
+        a['keel.compensation.idempotency_key'] = event.idempotencyKey;
+        a['keel.compensation.end_status'] = event.endStatus;
+        track.compensations.set(event.callId, span);
+        break;
+      }
+      case 'compensation-result': {
+        const span = track.compensations.get(event.callId);
+        if (span === undefined || span.endTimeMs !== -1) break;
+        span.endTimeMs = event.at;
+        span.attributes['keel.compensation.ok'] = event.ok;
+        span.attributes['keel.tool.latency_ms'] = event.latencyMs;
+        if (!event.ok && event.error !== null) markError(span, event.error);
+        ended.push(freeze(span, false));
+        break;
+      }
+      case 'guard-trip': {
+        const root = track.root;
+        root.attributes['keel.guard.name'] = event.guard;
+        root.attributes['keel.guard.limit'] = event.limit;
+        root.attributes['keel.guard.actual'] = event.actual;
+        root.events.push({
+          name: 'keel.guard_trip',
+          timeMs: event.at,
+          attributes: { 'keel.guard.name': event.guard, 'keel.guard.limit': event.limit, 'keel.guard.actual': event.actual, 'keel.turn.number': event.turn, 'keel.message': event.message },
+        });
+        break;
+      }
+      case 'anomaly': {
+        if (!track.anomalies.includes(event.signal)) track.anomalies.push(event.signal);
+        track.root.attributes['keel.anomaly.signals'] = [...track.anomalies];
+        track.root.events.push({
+          name: 'keel.anomaly',
+          timeMs: event.at,
+          attributes: { 'keel.anomaly.signal': event.signal, 'keel.anomaly.threshold': event.threshold, 'keel.anomaly.value': event.value, 'keel.turn.number': event.turn, 'keel.message': event.message },
+        });
+        break;
+      }
+      case 'session-end': {
+        this.closeChildren(track, event.at, ended);
+        this.closeTurn(track, event.at, ended);
+        const root = track.root;
+        root.endTimeMs = event.at;
+        const a = root.attributes;
+        a['keel.session.status'] = event.status;
+        a['keel.session.turns'] = event.turns;
+        a['gen_ai.usage.input_tokens'] = conventionInputTokens(event.usage);
+        a['gen_ai.usage.output_tokens'] = event.usage.outputTokens;
+        a['gen_ai.usage.cache_read.input_tokens'] = event.usage.cacheReadTokens;
+        a['gen_ai.usage.cache_creation.input_tokens'] = event.usage.cacheWriteTokens;
+        if (event.costUsd !== null) a['keel.cost.usd'] = event.costUsd;
+        if (track.lastFinishReason !== null) a['gen_ai.response.finish_reasons'] = [track.lastFinishReason];
+        if (event.error !== null) markError(root, event.error);
+        if (this.policy.includeMessageContent && event.output !== null) {
+          a['gen_ai.output.messages'] = this.content([{ role: 'assistant', parts: [{ type: 'text', content: event.output }], finish_reason: event.status === 'completed' ? 'stop' : 'error' }]);
+        }
+        track.ended = true;
+        ended.push(freeze(root, false));
+        break;
+      }
+      default:
+        break;
+    }
+    return ended;
+  }
+
+  /** Ends every open span at its session's last event time, marked `keel.span.incomplete`. */
+  closeOpen(): SpanModel[] {
+    const ended: SpanModel[] = [];
+    for (const track of this.sessions.values()) {
+      if (track.ended) continue;
+      this.closeChildren(track, track.lastAt, ended);
+      if (track.turn !== null) {
+        track.turn.endTimeMs = track.lastAt;
+        this.finishTurnAttributes(track);
+        ended.push(freeze(track.turn, true));
+        track.turn = null;
+      }
+      track.root.endTimeMs = track.lastAt;
+      track.ended = true;
+      ended.push(freeze(track.root, true));
+    }
+    return ended;
+  }
+
+  /** The trace and root session a session belongs to, once its session-start was seen. */
+  traceOf(sessionId: string): { readonly traceId: string; readonly rootSessionId: string; readonly rootSpanId: string } | undefined {
+    const track = this.sessions.get(sessionId);
+    return track === undefined ? undefined : { traceId: track.traceId, rootSessionId: track.rootSessionId, rootSpanId: track.root.spanId };
+  }
+
+  private start(event: SessionStartEvent): void {
+    const parent = event.parentSessionId === undefined ? null : this.parentFor(event, event.parentSessionId);
+    const rootSessionId = parent === null ? event.sessionId : (parent.rootSessionId ?? event.parentSessionId ?? event.sessionId);
+    const traceId = parent === null ? traceIdFor(event.sessionId) : parent.traceId;
+    const root: MutableSpan = {
+      traceId,
+      spanId: spanIdFor(event.sessionId, event.seq),
+      parentSpanId: parent === null ? null : parent.parentSpanId,
+      name: `invoke_agent ${event.agent.name}`,
+      kind: 'internal',
+      startTimeMs: event.at,
+      endTimeMs: -1,
+      attributes: {},
+      events: [],
+      status: { code: 'unset' },
+      sessionId: event.sessionId,
+      seq: event.seq,
+    };
+    const a = root.attributes;
+    a['gen_ai.operation.name'] = 'invoke_agent';
+    a['gen_ai.provider.name'] = event.model.provider;
+    a['gen_ai.request.model'] = event.model.modelId;
+    a['gen_ai.agent.name'] = event.agent.name;
+    a['gen_ai.conversation.id'] = event.sessionId;
+    a['keel.session.id'] = event.sessionId;
+    a['keel.agent.instructions_hash'] = event.agent.instructionsHash;
+    a['keel.agent.tools'] = [...event.agent.tools];
+    a['keel.limits.max_turns'] = event.limits.maxTurns;
+    if (event.limits.maxCostUsd !== null) a['keel.limits.max_cost_usd'] = event.limits.maxCostUsd;
+    if (event.parentSessionId !== undefined) a['keel.session.parent_id'] = event.parentSessionId;
+    if (this.policy.includeMessageContent) a['gen_ai.input.messages'] = this.content([{ role: 'user', parts: [{ type: 'text', content: event.input }] }]);
+    this.sessions.set(event.sessionId, {
+      sessionId: event.sessionId,
+      traceId,
+      rootSessionId,
+      root,
+      turn: null,
+      turnNumber: 0,
+      turnTotals: freshTotals(),
+      model: null,
+      tools: new Map(),
+      toolInputs: new Map(),
+      compensations: new Map(),
+      toolIndex: [],
+      turnIndex: [],
+      anomalies: [],
+      lastFinishReason: null,
+      lastAt: event.at,
+      ended: false,
+    });
+  }
+
+  /**
+   * The default parent rule, a function of journaled data only, so live and rebuilt trees agree: among the
+   * parent's tool calls requested at or before the subagent's start and not finished before it, the earliest
+   * whose tool is named after the subagent, else the earliest; else the parent's latest turn begun by then;
+   * else the parent's invoke_agent span.
+   */
+  private parentFor(event: SessionStartEvent, parentSessionId: string): ParentContext {
+    const override = this.resolveParentOverride?.(event);
+    if (override !== undefined) return override;
+    const parent = this.sessions.get(parentSessionId);
+    if (parent === undefined) return { traceId: traceIdFor(parentSessionId), parentSpanId: spanIdFor(parentSessionId, 1), rootSessionId: parentSessionId };
+    const at = event.at;
+    const running = parent.toolIndex.filter((call) => call.at <= at && (call.outcomeAt === null || call.outcomeAt >= at));
+    const named = running.find((call) => call.tool === event.agent.name);
+    const call = named ?? running[0];
+    if (call !== undefined) return { traceId: parent.traceId, parentSpanId: call.spanId, rootSessionId: parent.rootSessionId };
+    let turnSpanId: string | null = null;
+    for (const turn of parent.turnIndex) if (turn.at <= at) turnSpanId = turn.spanId;
+    return { traceId: parent.traceId, parentSpanId: turnSpanId ?? parent.root.spanId, rootSessionId: parent.rootSessionId };
+  }
+
+  private open(track: SessionTrack, seq: number, name: string, kind: 'internal' | 'client', startTimeMs: number, parentSpanId: string): MutableSpan {
+    return {
+      traceId: track.traceId,
+      spanId: spanIdFor(track.sessionId, seq),
+      parentSpanId,
+      name,
+      kind,
+      startTimeMs,
+      endTimeMs: -1,
+      attributes: {},
+      events: [],
+      status: { code: 'unset' },
+      sessionId: track.sessionId,
+      seq,
+    };
+  }
+
+  private orphanChat(track: SessionTrack, seq: number, startTimeMs: number, model: string): MutableSpan {
+    const parent = track.turn ?? track.root;
+    const span = this.open(track, seq, `chat ${model}`, 'client', Math.max(parent.startTimeMs, startTimeMs), parent.spanId);
+    span.attributes['gen_ai.operation.name'] = 'chat';
+    span.attributes['gen_ai.provider.name'] = track.root.attributes['gen_ai.provider.name'] as string;
+    span.attributes['gen_ai.request.model'] = model;
+    span.attributes['gen_ai.conversation.id'] = track.sessionId;
+    span.attributes['keel.turn.number'] = track.turnNumber;
+    return span;
+  }
+
+  private finishTurnAttributes(track: SessionTrack): void {
+    const turn = track.turn;
+    if (turn === null) return;
+    const totals = track.turnTotals;
+    turn.attributes['gen_ai.usage.input_tokens'] = totals.inputTokens;
+    turn.attributes['gen_ai.usage.output_tokens'] = totals.outputTokens;
+    turn.attributes['keel.turn.model_calls'] = totals.modelCalls;
+    turn.attributes['keel.turn.tool_calls'] = totals.toolCalls;
+    turn.attributes['keel.turn.tool_errors'] = totals.toolErrors;
+    if (totals.costUsd !== null && totals.modelCalls > 0) turn.attributes['keel.cost.usd'] = totals.costUsd;
+  }
+
+  private closeTurn(track: SessionTrack, at: number, ended: SpanModel[]): void {
+    if (track.turn === null) return;
+    track.turn.endTimeMs = at;
+    this.finishTurnAttributes(track);
+    ended.push(freeze(track.turn, false));
+    track.turn = null;
+  }
+
+  /** Spans still open when their session ends: ended with it and marked incomplete. */
+  private closeChildren(track: SessionTrack, at: number, ended: SpanModel[]): void {
+    if (track.model !== null) {
+      track.model.endTimeMs = at;
+      ended.push(freeze(track.model, true));
+      track.model = null;
+    }
+    for (const map of [track.tools, track.compensations]) {
+      for (const span of map.values()) {
+        if (span.endTimeMs !== -1) continue;
+        span.endTimeMs = at;
+        ended.push(freeze(span, true));
+      }
+    }
+  }
+
+  private content(value: unknown): string {
+    const text = typeof value === 'string' ? value : (value === undefined ? 'null' : canonicalJson(value));
+    const limit = this.policy.maxContentLength;
+    return text.length <= limit ? text : `${text.slice(0, limit)}…[truncated ${text.length - limit} characters]`;
+  }
+}
+
+/** Sessions in an order where a parent comes before its subagents, each session's events in journal order. */
+function orderForRebuild(events: readonly SessionEvent[]): SessionEvent[] {
+  const bySession = new Map<string, SessionEvent[]>();
+  for (const event of events) {
+    const list = bySession.get(event.sessionId);
+    if (list === undefined) bySession.set(event.sessionId, [event]);
+    else list.push(event);
+  }
+  const parentOf = new Map<string, string>();
+  for (const [sessionId, list] of bySession) {
+    list.sort((left, right) => left.seq - right.seq);
+    const start = list[0];
+    if (start?.type === 'session-start' && start.parentSessionId !== undefined && bySession.has(start.parentSessionId)) parentOf.set(sessionId, start.parentSessionId);
+  }
+  const ordered: SessionEvent[] = [];
+  const done = new Set<string>();
+  const visit = (sessionId: string, path: Set<string>): void => {
+    if (done.has(sessionId) || path.has(sessionId)) return;
+    path.add(sessionId);
+    const parent = parentOf.get(sessionId);
+    if (parent !== undefined) visit(parent, path);
+    done.add(sessionId);
+    ordered.push(...(bySession.get(sessionId) ?? []));
+  };
+  for (const sessionId of bySession.keys()) visit(sessionId, new Set());
+  return ordered;
+}
+
+export interface BuildSpansOptions extends SpanBuilderOptions {
+  /** Also end spans that are still open at the end of the journal, marked `keel.span.incomplete`. Default false, as live. */
+  readonly closeOpen?: boolean;
+}
+
+/** Rebuilds the spans of one or more stored journals (a session and its subagents), in the order they ended. */
+export function buildSpans(events: readonly SessionEvent[], options: BuildSpansOptions = {}): SpanModel[] {
+  const builder = new JournalSpanBuilder(options);
+  const spans: SpanModel[] = [];
+  for (const event of orderForRebuild(events)) spans.push(...builder.push(event));
+  if (options.closeOpen === true) spans.push(...builder.closeOpen());
+  return spans;
+}

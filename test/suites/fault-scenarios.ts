@@ -1,0 +1,492 @@
+// One scenario per fault of the issue's list. Each run drives a real session (createKeel, the real provider classes
+// on the mock servers, the real SQLite store) through the fault and returns what happened, checked by inspectSession.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import { toKeelError } from '../../src/errors/index.ts';
+import { createKeel } from '../../src/runtime/index.ts';
+import type { Keel } from '../../src/runtime/index.ts';
+import { createSqliteStore } from '../../src/store/index.ts';
+import type { MockFault } from '../../src/testing/index.ts';
+import { defineTool } from '../../src/tools/index.ts';
+import type { ToolDefinition } from '../../src/tools/index.ts';
+import type { AgentDefinition } from '../../src/loop/index.ts';
+import { createBiller, openFarEnd, readFarEnd } from './far-end.ts';
+import { cuttingFetch, EmittedEvents, endOf, fillingJournal, inspectSession, startProvider, toolArgumentsMarker, toolErrorCodes } from './fault-kit.ts';
+import type { Provider, ProviderSetup, Reply, ScriptEntry } from './fault-kit.ts';
+import type { FaultRunContext, FaultRunRecord, FaultScenario } from './fault-suite-runner.ts';
+
+const task = 'Charge ada and bob.';
+const chargeAda: Reply = { kind: 'charge', customers: ['ada'], text: 'Charging ada first.' };
+const chargeBob: Reply = { kind: 'charge', customers: ['bob'] };
+const done: Reply = { kind: 'final', text: 'Charged ada and bob.' };
+
+interface ProviderRunSpec {
+  readonly script: readonly ScriptEntry[];
+  readonly charged: readonly string[];
+  readonly modelRetries?: number;
+  readonly timeoutMs?: number;
+  readonly cut?: { readonly request: number; readonly mode: 'eof' | 'error' };
+  readonly streaming?: boolean;
+  /** The retried turn's latency must be at least this (a retry-after honoured). */
+  readonly minRetryLatencyMs?: number;
+}
+
+/** One session through a provider fault: a charge, the fault on the next model call, a second charge, the answer. */
+async function providerRun(provider: Provider, spec: ProviderRunSpec, context: FaultRunContext): Promise<FaultRunRecord> {
+  const farEndDirectory = join(context.scratch, 'far-end');
+  const agent = createBiller(openFarEnd(farEndDirectory), { streaming: spec.streaming ?? true });
+  const cut = spec.cut === undefined ? undefined : cuttingFetch(spec.cut.request, toolArgumentsMarker[provider], spec.cut.mode);
+  const setup = await startProvider(provider, spec.script, {
+    ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+    ...(cut === undefined ? {} : { fetch: cut.fetch }),
+  });
+  const keel = createKeel({ database: ':memory:', model: setup.model, modelRetries: spec.modelRetries ?? 4 });
+  const emitted = new EmittedEvents();
+  try {
+    const result = await keel.run(agent, task, { onUpdate: emitted.onUpdate }).result;
+    const inspection = await inspectSession(keel, result.sessionId, emitted, { charged: spec.charged, farEndDirectory });
+    const problems = [...inspection.problems];
+    const end = endOf(inspection.events);
+    const failureCodes = [...new Set(setup.failures.map((failure) => failure.code))];
+    if (cut !== undefined && cut.cuts() !== 1) problems.push(`the stream was cut ${cut.cuts()} times, expected once.`);
+    const halfCalls = readFarEnd(farEndDirectory).attempts;
+    for (const [key, attempts] of halfCalls) if (attempts > 1) problems.push(`key ${key} executed ${attempts} times in one uninterrupted session.`);
+    if (end.status === 'completed') {
+      if (inspection.retries !== setup.failures.length) problems.push(`${setup.failures.length} failed attempts but ${inspection.retries} retries journaled.`);
+      if (spec.minRetryLatencyMs !== undefined) {
+        const slowest = Math.max(...inspection.events.flatMap((event) => (event.type === 'model-response' && event.retries > 0 ? [event.latencyMs] : [0])));
+        if (slowest < spec.minRetryLatencyMs) problems.push(`the retried call took ${slowest} ms, less than the ${spec.minRetryLatencyMs} ms the provider asked to wait.`);
+      }
+      const toolCodes = toolErrorCodes(inspection.events);
+      if (toolCodes.length > 0) return { path: 'tool error to the model → completed', code: toolCodes.join(','), retries: inspection.retries, lostEvents: inspection.lostEvents, duplicatedEffects: inspection.duplicatedEffects, problems };
+      return { path: failureCodes.length > 0 ? 'retried → completed' : 'completed', code: failureCodes.join(',') || null, retries: inspection.retries, lostEvents: inspection.lostEvents, duplicatedEffects: inspection.duplicatedEffects, problems };
+    }
+    const modelError = inspection.events.find((event) => event.type === 'model-error');
+    if (modelError?.type === 'model-error' && modelError.retries !== (spec.modelRetries ?? 4)) problems.push(`gave up after ${modelError.retries} retries, expected ${spec.modelRetries ?? 4}.`);
+    return { path: `${end.status} after ${inspection.retries} retries`, code: end.code, retries: inspection.retries, lostEvents: inspection.lostEvents, duplicatedEffects: inspection.duplicatedEffects, problems };
+  } finally {
+    await keel.close();
+    await setup.server.close();
+  }
+}
+
+interface ProviderFault {
+  readonly id: string;
+  readonly fault: string;
+  readonly expectedPath: string;
+  readonly expectedCode: Readonly<Record<Provider, string | null>>;
+  readonly spec: (provider: Provider) => ProviderRunSpec;
+}
+
+const retriedScript = (fault: MockFault<never>): ScriptEntry[] => [chargeAda, fault, chargeBob, done];
+
+const providerFaults: readonly ProviderFault[] = [
+  {
+    id: '429-retry-after-ms',
+    fault: '429 with retry-after-ms: 40',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-rate-limited', openai: 'model-rate-limited' },
+    spec: () => ({ script: retriedScript({ fault: 'rate-limit', retryAfterMs: 40 }), charged: ['ada', 'bob'], minRetryLatencyMs: 40 }),
+  },
+  {
+    id: '429-retry-after-s',
+    fault: '429 with retry-after: 1 (seconds)',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-rate-limited', openai: 'model-rate-limited' },
+    spec: () => ({ script: retriedScript({ fault: 'rate-limit', retryAfterSeconds: 1 }), charged: ['ada', 'bob'], minRetryLatencyMs: 1000 }),
+  },
+  {
+    id: '429-no-retry-after',
+    fault: '429 without retry-after (backoff)',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-rate-limited', openai: 'model-rate-limited' },
+    spec: () => ({ script: retriedScript({ fault: 'rate-limit' }), charged: ['ada', 'bob'] }),
+  },
+  {
+    id: '529-overloaded',
+    fault: '529 overloaded (OpenAI: 503)',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-overloaded', openai: 'model-server-error' },
+    spec: () => ({ script: retriedScript({ fault: 'overloaded' }), charged: ['ada', 'bob'] }),
+  },
+  {
+    id: '500-server-error',
+    fault: '500 server error',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-server-error', openai: 'model-server-error' },
+    spec: () => ({ script: retriedScript({ fault: 'server-error' }), charged: ['ada', 'bob'] }),
+  },
+  {
+    id: '500-persistent',
+    fault: '500 on every attempt (modelRetries 2)',
+    expectedPath: 'failed after 2 retries',
+    expectedCode: { anthropic: 'model-server-error', openai: 'model-server-error' },
+    spec: () => ({ script: [chargeAda, { fault: 'server-error' }, { fault: 'server-error' }, { fault: 'server-error' }], charged: ['ada'], modelRetries: 2 }),
+  },
+  {
+    id: 'reset-mid-stream',
+    fault: 'connection reset mid-stream',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-stream-cut', openai: 'model-stream-cut' },
+    spec: () => ({ script: retriedScript({ fault: 'reset' }), charged: ['ada', 'bob'] }),
+  },
+  {
+    id: 'reset-before-response',
+    fault: 'connection reset before the response (not streaming)',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-connection', openai: 'model-connection' },
+    spec: () => ({ script: retriedScript({ fault: 'reset' }), charged: ['ada', 'bob'], streaming: false }),
+  },
+  {
+    id: 'cut-mid-tool-call-eof',
+    fault: 'stream cut mid-tool-call (clean end of body)',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-stream-cut', openai: 'model-stream-cut' },
+    spec: () => ({ script: [chargeAda, chargeBob, chargeBob, done], charged: ['ada', 'bob'], cut: { request: 2, mode: 'eof' } }),
+  },
+  {
+    id: 'cut-mid-tool-call-error',
+    fault: 'stream cut mid-tool-call (socket error)',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-stream-cut', openai: 'model-stream-cut' },
+    spec: () => ({ script: [chargeAda, chargeBob, chargeBob, done], charged: ['ada', 'bob'], cut: { request: 2, mode: 'error' } }),
+  },
+  {
+    id: 'malformed-tool-json',
+    fault: 'malformed tool-call JSON',
+    expectedPath: 'tool error to the model → completed',
+    expectedCode: { anthropic: 'tool-invalid-input', openai: 'tool-invalid-input' },
+    spec: () => ({ script: [chargeAda, { fault: 'malformed-tool-json', name: 'charge', arguments: '{"customer": "bo' }, chargeBob, done], charged: ['ada', 'bob'] }),
+  },
+  {
+    id: 'hanging-first-byte',
+    fault: 'hanging first byte (model timeoutMs 250)',
+    expectedPath: 'retried → completed',
+    expectedCode: { anthropic: 'model-timeout', openai: 'model-timeout' },
+    spec: () => ({ script: retriedScript({ fault: 'slow-first-byte', delayMs: 30_000 }), charged: ['ada', 'bob'], timeoutMs: 250 }),
+  },
+];
+
+function providerScenarios(): FaultScenario[] {
+  return providerFaults.flatMap((fault) =>
+    (['anthropic', 'openai'] as const).map((provider) => ({
+      id: `${fault.id}-${provider}`,
+      fault: `${fault.fault} — ${provider === 'anthropic' ? 'Anthropic' : 'OpenAI'}`,
+      expectedPath: fault.expectedPath,
+      expectedCode: fault.expectedCode[provider],
+      concurrent: true,
+      run: (context: FaultRunContext) => providerRun(provider, fault.spec(provider), context),
+    })),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tools
+
+interface ToolRunSpec {
+  readonly tool: ToolDefinition;
+  readonly input: Record<string, unknown>;
+  /** Extra checks on the finished session. */
+  readonly check?: (keel: Keel, sessionId: string, databasePath: string) => Promise<string[]>;
+}
+
+/** A turn with a good charge and the faulty tool side by side, then the answer; on a SQLite file. */
+async function toolRun(spec: ToolRunSpec, context: FaultRunContext): Promise<FaultRunRecord> {
+  const farEndDirectory = join(context.scratch, 'far-end');
+  const agent = createBiller(openFarEnd(farEndDirectory), { extraTools: [spec.tool] });
+  const setup = await startProvider('anthropic', [{ kind: 'charge', customers: ['ada'], extra: [{ name: spec.tool.name, input: spec.input }] }, { kind: 'final', text: 'Done, with one tool failing.' }]);
+  const databasePath = join(context.scratch, 'keel.db');
+  const keel = createKeel({ database: databasePath, model: setup.model, modelRetries: 2 });
+  const emitted = new EmittedEvents();
+  try {
+    const result = await keel.run(agent, task, { onUpdate: emitted.onUpdate }).result;
+    const inspection = await inspectSession(keel, result.sessionId, emitted, { charged: ['ada'], farEndDirectory });
+    const problems = [...inspection.problems, ...((await spec.check?.(keel, result.sessionId, databasePath)) ?? [])];
+    const end = endOf(inspection.events);
+    const codes = toolErrorCodes(inspection.events);
+    const path = end.status !== 'completed' ? `${end.status}` : codes.length > 0 ? 'tool error to the model → completed' : 'completed';
+    return { path, code: codes.join(',') || end.code, retries: inspection.retries, lostEvents: inspection.lostEvents, duplicatedEffects: inspection.duplicatedEffects, problems };
+  } finally {
+    await keel.close();
+    await setup.server.close();
+  }
+}
+
+const fiftyMegabytes = 50 * 1024 * 1024;
+
+function toolScenarios(): FaultScenario[] {
+  const throwing = defineTool({
+    name: 'flaky',
+    description: 'Fails.',
+    input: z.object({ id: z.string() }),
+    risk: 'read',
+    execute: () => {
+      throw new Error('the card processor exploded');
+    },
+  });
+  const hanging = defineTool({
+    name: 'stuck',
+    description: 'Never answers and ignores its signal.',
+    input: z.object({ id: z.string() }),
+    risk: 'read',
+    timeoutMs: 200,
+    execute: () => new Promise(() => undefined),
+  });
+  const huge = defineTool({
+    name: 'export_report',
+    description: 'Returns a very large report.',
+    input: z.object({ id: z.string() }),
+    risk: 'read',
+    execute: () => 'row,'.repeat(fiftyMegabytes / 4),
+  });
+  return [
+    {
+      id: 'tool-throws',
+      fault: 'tool throwing',
+      expectedPath: 'tool error to the model → completed',
+      expectedCode: 'tool-failed',
+      concurrent: false,
+      run: (context) => toolRun({ tool: throwing, input: { id: 'x' } }, context),
+    },
+    {
+      id: 'tool-timeout',
+      fault: 'tool hanging past its timeoutMs (200 ms), ignoring its signal',
+      expectedPath: 'tool error to the model → completed',
+      expectedCode: 'tool-timeout',
+      concurrent: false,
+      run: (context) => toolRun({ tool: hanging, input: { id: 'x' } }, context),
+    },
+    {
+      id: 'tool-50mb',
+      fault: 'tool returning 50 MB',
+      expectedPath: 'completed',
+      expectedCode: null,
+      concurrent: false,
+      run: (context) =>
+        toolRun(
+          {
+            tool: huge,
+            input: { id: 'x' },
+            check: async (keel, sessionId, databasePath) => {
+              const problems: string[] = [];
+              const events = await keel.events(sessionId);
+              const result = events.find((event) => event.type === 'tool-result' && event.tool === 'export_report');
+              if (result?.type !== 'tool-result') return ['no tool-result for export_report.'];
+              const eventBytes = Buffer.byteLength(JSON.stringify(result));
+              if (eventBytes > 100 * 1024) problems.push(`the tool-result event is ${eventBytes} bytes; the journal keeps long output as a blob.`);
+              if (result.outputBlob === undefined) problems.push('the cut output names no blob.');
+              else {
+                const blob = await keel.blobs.get(result.outputBlob);
+                if (blob?.length !== fiftyMegabytes) problems.push(`the blob holds ${blob?.length ?? 'nothing'} characters, expected ${fiftyMegabytes}.`);
+              }
+              const database = new Database(databasePath, { readonly: true });
+              try {
+                const bytes = database.prepare<[string], number>('SELECT coalesce(sum(length(body)), 0) FROM events WHERE session_id = ?').pluck().get(sessionId) ?? 0;
+                if (bytes > 512 * 1024) problems.push(`the session's journal rows hold ${bytes} bytes; expected well under 512 KB.`);
+              } finally {
+                database.close();
+              }
+              return problems;
+            },
+          },
+          context,
+        ),
+    },
+    sandboxScenario(),
+  ];
+}
+
+function sandboxScenario(): FaultScenario {
+  const sandboxFolder = new URL('../../src/sandbox/', import.meta.url);
+  const available = existsSync(sandboxFolder);
+  return {
+    id: 'sandbox-crash',
+    fault: 'sandbox crash (worker exits mid-job)',
+    expectedPath: 'tool error to the model → completed',
+    expectedCode: 'sandbox-crashed',
+    concurrent: false,
+    ...(available ? { skip: 'src/sandbox exists but this suite has no scenario for its API yet' } : { skip: 'src/sandbox is not in this tree yet' }),
+    run: async () => {
+      throw new Error('skipped');
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Storage
+
+const storageScript: readonly ScriptEntry[] = [chargeAda, chargeBob, done];
+
+interface StorageSession {
+  readonly keel: Keel;
+  readonly agent: AgentDefinition;
+  readonly setup: ProviderSetup;
+  readonly emitted: EmittedEvents;
+  readonly farEndDirectory: string;
+}
+
+/**
+ * Runs a session into a storage fault, expects the run to reject with `storage-failure` (the journal cannot record
+ * the failure, so it surfaces to the caller), checks that what reached the journal is whole, lifts the fault, and
+ * resumes to completion.
+ */
+async function storageRun(
+  context: FaultRunContext,
+  open: (farEndDirectory: string) => Promise<StorageSession>,
+  lift: () => void,
+  expectRetryable: boolean,
+  close: () => Promise<void>,
+): Promise<FaultRunRecord> {
+  const farEndDirectory = join(context.scratch, 'far-end');
+  const session = await open(farEndDirectory);
+  const { keel, agent, emitted } = session;
+  const problems: string[] = [];
+  try {
+    const run = keel.run(agent, task, { onUpdate: emitted.onUpdate });
+    let code: string | null = null;
+    try {
+      const result = await run.result;
+      problems.push(`the run did not reject: it ended ${result.status}.`);
+    } catch (error) {
+      const keelError = toKeelError(error);
+      code = keelError.code;
+      if (keelError.retryable !== expectRetryable) problems.push(`storage-failure retryable=${keelError.retryable}, expected ${expectRetryable}.`);
+    }
+    const partial = await inspectSession(keel, run.sessionId, emitted, { charged: [...new Set(readChargedSoFar(farEndDirectory, run.sessionId))], farEndDirectory }).catch(() => null);
+    if (partial !== null) {
+      for (const problem of partial.problems) problems.push(`before resume: ${problem}`);
+      if (partial.events.at(-1)?.type === 'session-end') problems.push('the session ended although its journal could not be written.');
+    }
+    lift();
+    const resumed = await (await keel.resume(agent, run.sessionId, { onUpdate: emitted.onUpdate })).result;
+    const inspection = await inspectSession(keel, run.sessionId, emitted, { charged: ['ada', 'bob'], farEndDirectory });
+    problems.push(...inspection.problems);
+    const path = code === null ? 'completed without the fault' : resumed.status === 'completed' ? 'run rejected → resumed → completed' : `run rejected → resumed → ${resumed.status}`;
+    return { path, code, retries: inspection.retries, lostEvents: inspection.lostEvents + (partial?.lostEvents ?? 0), duplicatedEffects: inspection.duplicatedEffects, problems };
+  } finally {
+    await keel.close();
+    await session.setup.server.close();
+    await close();
+  }
+}
+
+function readChargedSoFar(farEndDirectory: string, sessionId: string): string[] {
+  return [...readFarEnd(farEndDirectory).applied.values()].filter((record) => record.sessionId === sessionId).map((record) => record.customer);
+}
+
+function storageScenarios(): FaultScenario[] {
+  return [
+    {
+      id: 'sqlite-busy',
+      fault: 'SQLite busy: another connection holds the write lock past busy_timeout (100 ms)',
+      expectedPath: 'run rejected → resumed → completed',
+      expectedCode: 'storage-failure',
+      concurrent: false,
+      run: async (context) => {
+        const path = join(context.scratch, 'keel.db');
+        const store = createSqliteStore({ path, busyTimeoutMs: 100 });
+        const locker = new Database(path);
+        let locked = false;
+        return storageRun(
+          context,
+          async (farEndDirectory) => {
+            const setup = await startProvider('anthropic', storageScript, { byTurn: true });
+            // The lock is taken while the first charge runs, so its tool-result is the append that times out.
+            const agent = createBiller(openFarEnd(farEndDirectory), {
+              onAttempt: () => {
+                if (locked) return;
+                locker.exec('BEGIN IMMEDIATE');
+                locked = true;
+              },
+            });
+            const keel = createKeel({ journal: store.journal, blobs: store.blobs, model: setup.model, modelRetries: 2 });
+            return { keel, agent, setup, emitted: new EmittedEvents(), farEndDirectory };
+          },
+          () => {
+            if (locker.inTransaction) locker.exec('ROLLBACK');
+          },
+          true,
+          async () => {
+            if (locker.inTransaction) locker.exec('ROLLBACK');
+            locker.close();
+            await store.close();
+          },
+        );
+      },
+    },
+    {
+      id: 'disk-full-injected',
+      fault: 'disk full on the journal (injected ENOSPC after a random number of appends)',
+      expectedPath: 'run rejected → resumed → completed',
+      expectedCode: 'storage-failure',
+      concurrent: false,
+      run: async (context) => {
+        const path = join(context.scratch, 'keel.db');
+        const store = createSqliteStore({ path });
+        // The session appends 16 batches; the disk fills after 1 to 15 of them.
+        const journal = fillingJournal(store.journal, 1 + Math.floor(context.random() * 15), path);
+        return storageRun(
+          context,
+          async (farEndDirectory) => {
+            const setup = await startProvider('anthropic', storageScript, { byTurn: true });
+            const agent = createBiller(openFarEnd(farEndDirectory));
+            const keel = createKeel({ journal, blobs: store.blobs, model: setup.model, modelRetries: 2 });
+            return { keel, agent, setup, emitted: new EmittedEvents(), farEndDirectory };
+          },
+          () => journal.free(),
+          false,
+          () => store.close(),
+        );
+      },
+    },
+    {
+      id: 'disk-full-sqlite',
+      fault: 'disk full on the journal (SQLite max_page_count reached: SQLITE_FULL)',
+      expectedPath: 'run rejected → resumed → completed',
+      expectedCode: 'storage-failure',
+      concurrent: false,
+      run: async (context) => {
+        const path = join(context.scratch, 'keel.db');
+        const store = createSqliteStore({ path });
+        const statement = defineTool({
+          name: 'statement',
+          description: 'Returns a customer statement.',
+          input: z.object({ customer: z.string() }),
+          risk: 'read',
+          execute: ({ customer }) => `${customer}: ${'line item; '.repeat(300)}`,
+        });
+        const pages = Number(store.database.pragma('page_count', { simple: true }));
+        const headroom = 1 + Math.floor(context.random() * 8);
+        store.database.pragma(`max_page_count = ${pages + headroom}`);
+        return storageRun(
+          context,
+          async (farEndDirectory) => {
+            const setup = await startProvider(
+              'anthropic',
+              [
+                { kind: 'charge', customers: ['ada'], text: 'Charging ada.', extra: [{ name: 'statement', input: { customer: 'ada' } }] },
+                { kind: 'charge', customers: ['bob'], extra: [{ name: 'statement', input: { customer: 'bob' } }] },
+                done,
+              ],
+              { byTurn: true },
+            );
+            const agent = createBiller(openFarEnd(farEndDirectory), { extraTools: [statement] });
+            const keel = createKeel({ journal: store.journal, blobs: store.blobs, model: setup.model, modelRetries: 2 });
+            return { keel, agent, setup, emitted: new EmittedEvents(), farEndDirectory };
+          },
+          () => {
+            store.database.pragma('max_page_count = 1073741823');
+          },
+          false,
+          () => store.close(),
+        );
+      },
+    },
+  ];
+}
+
+export function faultScenarios(): FaultScenario[] {
+  return [...providerScenarios(), ...toolScenarios(), ...storageScenarios()];
+}
