@@ -217,7 +217,7 @@ describe("model.json's calls against the real tools", () => {
     const { block } = toolCalls.find(({ block }) => isDestructive(block))!;
     expect(validationIssues(block.name!, block.input)).toEqual([
       'query: only a single read-only SELECT is accepted; found DELETE on table error_logs. ' +
-        'The incident database is read-only evidence: narrow results with WHERE, GROUP BY and LIMIT instead of changing or deleting rows.',
+        'The incident database is read-only evidence: narrow results with WHERE, GROUP BY and LIMIT instead of changing or deleting rows',
     ]);
   });
 
@@ -370,7 +370,7 @@ describe('query_database', () => {
 
   it('rejects PRAGMA statements at validation with a read alternative; the runtime layer alone allows read-only ones', async () => {
     expect(validationIssues('query_database', { query: 'PRAGMA table_info(deploys)' })).toEqual([
-      "query: only a single read-only SELECT is accepted; found PRAGMA. PRAGMA statements are not accepted (some change the database). To list a table's columns, use SELECT name, type FROM pragma_table_info('table').",
+      "query: only a single read-only SELECT is accepted; found PRAGMA. PRAGMA statements are not accepted (some change the database). To list a table's columns, use SELECT name, type FROM pragma_table_info('table')",
     ]);
     const bypassed = (await runUnvalidated('query_database', { query: 'PRAGMA table_info(deploys)' })) as QueryResult;
     expect(bypassed.rows.map((row) => row.name)).toContain('change_summary');
@@ -379,7 +379,7 @@ describe('query_database', () => {
   it('reads only the incident tables: the guard rejects others, which the runtime layer alone would read', async () => {
     for (const table of incidentTableNames) expect(validationIssues('query_database', { query: `SELECT COUNT(*) FROM ${table}` })).toEqual([]);
     const issues = validationIssues('query_database', { query: 'SELECT name, sql FROM sqlite_master' });
-    expect(issues).toEqual(['query: the query reads sqlite_master, which is not one of the tables that may be read: services, deploys, error_logs, metrics.']);
+    expect(issues).toEqual(['query: the query reads sqlite_master, which is not one of the tables that may be read: services, deploys, error_logs, metrics']);
     expect(validationIssues('query_database', { query: "SELECT * FROM pragma_table_info('sqlite_master')" })[0]).toMatch(/reads sqlite_master/);
     expect(((await runUnvalidated('query_database', { query: 'SELECT name FROM sqlite_master' })) as QueryResult).rows.length).toBeGreaterThan(0);
   });

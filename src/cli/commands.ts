@@ -5,6 +5,8 @@ import type { Keel } from '../runtime/index.ts';
 import type { SessionResult, SessionRun } from '../loop/index.ts';
 import { loadAgentModule } from './load-agent.ts';
 import { createProgressPrinter } from './progress-printer.ts';
+import { replayCommand } from './replay-command.ts';
+import { diffCommand } from './diff-command.ts';
 
 export interface CommandOptions {
   readonly model: string | undefined;
@@ -15,6 +17,10 @@ export interface CommandOptions {
   readonly input: string | undefined;
   readonly reason: string | undefined;
   readonly session: string | undefined;
+  readonly turn: number | undefined;
+  readonly system: string | undefined;
+  readonly strategy: string | undefined;
+  readonly all: boolean;
 }
 
 const out = (line: string): void => {
@@ -36,6 +42,10 @@ export async function runCommand(command: string, positionals: readonly string[]
         return await sessions(keel, options);
       case 'trace':
         return await trace(keel, positionals, options);
+      case 'replay':
+        return await replayCommand(keel, positionals, { turn: options.turn, model: options.model, system: options.system, strategy: options.strategy, json: options.json }, out, err);
+      case 'diff':
+        return await diffCommand(keel, positionals, { json: options.json, all: options.all }, out, err);
       case 'approve':
       case 'reject':
         return await decide(keel, command === 'approve', positionals, options);

@@ -13,6 +13,11 @@ Commands:
                               Approve a call that waits for a person (optionally with edited arguments), then resume
   reject <sessionId> <callId> --reason TEXT [--as NAME]
                               Reject a waiting call; the model is told why, and the session resumes
+  replay <sessionId> [--turn N] [--model SPEC] [--system TEXT|@FILE] [--strategy window:N|elide-tool-results|no-tools]
+                              Rebuild the exact request of a turn (checked against its hash), or re-run it
+                              with a change and show how the outcome differs
+  diff <sessionA>[:turn] <sessionB>[:turn] [--all]
+                              What one model saw that the other did not, segment by segment
   audit verify | audit list [--session ID]
                               Check the hash chain of the tool audit log, or list its records
 
@@ -38,6 +43,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         input: { type: 'string' },
         reason: { type: 'string' },
         session: { type: 'string' },
+        turn: { type: 'string' },
+        system: { type: 'string' },
+        strategy: { type: 'string' },
+        all: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -60,6 +69,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       input: parsed.values.input,
       reason: parsed.values.reason,
       session: parsed.values.session,
+      turn: parsed.values.turn === undefined ? undefined : Number.parseInt(parsed.values.turn, 10),
+      system: parsed.values.system,
+      strategy: parsed.values.strategy,
+      all: parsed.values.all ?? false,
     }, usage);
   } catch (error) {
     if (isKeelError(error)) {

@@ -10,9 +10,9 @@ import { findExecutable } from './executables.ts';
 export const nodeRuntimeHeadroomMb = 128;
 
 export interface KernelLimits {
-  readonly cpuTimeMs?: number;
+  readonly cpuTimeMs?: number | undefined;
   /** RLIMIT_DATA: writable private memory of each process, in MiB. */
-  readonly dataMb?: number;
+  readonly dataMb?: number | undefined;
 }
 
 let prlimitPath: string | null | undefined;

@@ -14,8 +14,8 @@ export function procfsAvailable(): boolean {
 }
 
 export interface WatchdogLimits {
-  readonly cpuTimeMs?: number;
-  readonly memoryMb?: number;
+  readonly cpuTimeMs?: number | undefined;
+  readonly memoryMb?: number | undefined;
 }
 
 export type WatchdogVerdict = 'cpu' | 'memory';

@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { KeelError } from '../errors/index.ts';
 
 export interface WorkFolder {
@@ -21,7 +21,11 @@ export function prepareWorkFolder(writePath: string | undefined): WorkFolder {
   return { path, release: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Writes the job's files into the folder; a name that would land outside it is refused, not resolved. */
+/**
+ * Writes the job's files into the folder. The host writes them with its own rights, so a name that would land
+ * outside is refused, and so is a path through a symbolic link: an earlier job in the same `writePath` could have
+ * planted one pointing anywhere on the host.
+ */
 export function writeJobFiles(folder: string, files: Readonly<Record<string, string>>): void {
   for (const [name, content] of Object.entries(files)) {
     const target = join(folder, name);
@@ -29,8 +33,17 @@ export function writeJobFiles(folder: string, files: Readonly<Record<string, str
     if (isAbsolute(name) || inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
       throw new KeelError('invalid-argument', `File "${name}" must be a relative path inside the work folder.`);
     }
+    let current = folder;
+    for (const part of inside.split(sep)) {
+      current = join(current, part);
+      if (lstatSync(current, { throwIfNoEntry: false })?.isSymbolicLink() === true) {
+        throw new KeelError('sandbox-violation', `File "${name}" goes through a symbolic link in the work folder; the host will not follow it.`);
+      }
+    }
     mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, content);
+    rmSync(target, { force: true });
+    // 'wx' fails rather than follows if a link appeared since the check.
+    writeFileSync(target, content, { flag: 'wx' });
   }
 }
 

@@ -120,6 +120,11 @@ describe('redactor', () => {
       '+1 '.repeat(300_000),
       '-----BEGIN PRIVATE KEY-----'.repeat(20) + 'x'.repeat(1_000_000),
       `${'x'.repeat(64)}@`.repeat(15_000),
+      '4111 '.repeat(200_000),
+      'DE89 3704 '.repeat(100_000),
+      '+1 (415) '.repeat(100_000),
+      'eyJabcdefgh.'.repeat(80_000),
+      'sk-'.repeat(300_000),
     ];
     for (const input of inputs) {
       const started = performance.now();

@@ -115,10 +115,9 @@ export async function runCrashSuite(options: CrashSuiteOptions): Promise<CrashSu
   const effects = join(directory, 'effects');
   const ledger: Ledger = { acknowledged: new Map(), resultAt: new Map(), attempts: [], resumed: new Set(), order: 0, appends: 0 };
   const killPoints: KillPoint[] = [];
-  const meanAppendsPerKill = (options.sessions * crashAppendsPerSession) / (targetKills + 1);
+  const expectedAppends = options.sessions * crashAppendsPerSession;
+  // The fastest append rate an incarnation has shown, to turn an append budget into a delay for a time kill.
   let appendsPerMs: number | null = null;
-  let observedAppends = 0;
-  let observedMs = 0;
   let incarnations = 0;
   const maxIncarnations = targetKills + 5;
 
@@ -126,6 +125,9 @@ export async function runCrashSuite(options: CrashSuiteOptions): Promise<CrashSu
     for (;;) {
       incarnations += 1;
       if (incarnations > maxIncarnations) throw new Error(`the worker did not finish after ${maxIncarnations} incarnations`);
+      // Kills spread over the work that is left: the budget is uniform on [1, 2 × remaining / (kills left + 1)].
+      const remaining = Math.max(options.sessions, expectedAppends - ledger.appends);
+      const meanAppendsPerKill = remaining / (Math.max(0, targetKills - killPoints.length) + 1);
       const budget = 1 + Math.floor(random() * 2 * meanAppendsPerKill);
       const modeDraw = random();
       let mode: 'appends' | 'time' | 'none' = 'none';
@@ -137,9 +139,7 @@ export async function runCrashSuite(options: CrashSuiteOptions): Promise<CrashSu
         { databasePath, effects, sessions: options.sessions, concurrency: options.concurrency, killAfterAppends: mode === 'appends' ? budget : 0, killAfterMs: mode === 'time' ? delayMs : 0 },
         ledger,
       );
-      observedAppends += outcome.appends;
-      observedMs += outcome.workMs;
-      if (observedMs > 0 && observedAppends > 0) appendsPerMs = observedAppends / observedMs;
+      if (outcome.workMs > 0 && outcome.appends > 0) appendsPerMs = Math.max(appendsPerMs ?? 0, outcome.appends / outcome.workMs);
       if (outcome.signal === 'SIGKILL') {
         killPoints.push({ incarnation: incarnations, mode: mode === 'time' ? 'time' : 'appends', planned: mode === 'time' ? delayMs : budget, appendsBeforeDeath: outcome.appends });
         log(`incarnation ${incarnations}: killed (${mode}, ${mode === 'time' ? `${delayMs} ms` : `${budget} appends`}) after ${outcome.appends} appends`);

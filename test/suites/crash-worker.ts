@@ -51,7 +51,6 @@ const journal: Journal = {
       return [event.seq, event.type];
     });
     say(`A ${JSON.stringify({ s: id, e: summary })}`);
-    if (appends === 7) say(`A ${JSON.stringify({ s: id, e: [[999, 'tool-result', 'ghost']] })}`);
     if (killAfter > 0 && appends >= killAfter) process.kill(process.pid, 'SIGKILL');
     return last;
   },

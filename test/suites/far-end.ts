@@ -42,7 +42,7 @@ export function openFarEnd(directory: string): FarEnd {
       const staged = join(directory, 'staging', `${key}.${process.pid}.${counter}`);
       writeFileSync(staged, JSON.stringify(record));
       try {
-        linkSync(staged, join(directory, 'applied', `${key}-${counter}-${process.hrtime.bigint()}`));
+        linkSync(staged, join(directory, 'applied', key));
         return true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;

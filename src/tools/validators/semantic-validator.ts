@@ -13,7 +13,10 @@ export type SemanticVerdict =
       readonly ok: false;
       /** Dotted path of the offending field, e.g. `query` or `filters.0.value`; empty for the input as a whole. */
       readonly field: string;
-      /** What is wrong and what to do instead, addressed to the model. */
+      /**
+       * What is wrong and what to do instead, addressed to the model. A final period is dropped: like zod's own
+       * messages, it is followed by the executor's punctuation.
+       */
       readonly message: string;
     };
 
@@ -28,8 +31,8 @@ export function fieldPath(field: string): (string | number)[] {
 
 /**
  * Returns `schema` refined by `validators`: each failing verdict adds a custom zod issue at its field, with its
- * message. Validators run only on input that passed the schema itself (zod skips refinements otherwise), so
- * they see the schema's output: defaults applied, transforms done. A validator that throws fails closed.
+ * message. Validators run only on input that passed the schema itself without any issue, so they see the
+ * schema's output: defaults applied, transforms done. A validator that throws fails closed.
  */
 export function withSemanticValidation<Schema extends z.ZodType>(schema: Schema, validators: readonly SemanticValidator<z.output<Schema>>[]): Schema {
   return schema.superRefine((value, context) => {
@@ -40,7 +43,8 @@ export function withSemanticValidation<Schema extends z.ZodType>(schema: Schema,
       } catch (error) {
         verdict = { ok: false, field: '', message: `the input could not be validated (${error instanceof Error ? error.message : String(error)}), so it is rejected` };
       }
-      if (!verdict.ok) context.addIssue({ code: 'custom', path: fieldPath(verdict.field), message: verdict.message, input: value });
+      if (!verdict.ok) context.addIssue({ code: 'custom', path: fieldPath(verdict.field), message: verdict.message.replace(/\.$/, ''), input: value });
     }
-  });
+    // By default zod runs refinements after non-fatal issues too (a failed .max(), say); validators get clean input only.
+  }, { when: (payload) => payload.issues.length === 0 });
 }

@@ -58,7 +58,11 @@ export type ReadOnlySqlVerdict =
       /** Tables the query reads, lower-cased and qualified as written (CTE names excluded). */
       readonly tables: readonly string[];
     }
-  | { readonly ok: false; readonly message: string };
+  | {
+      readonly ok: false;
+      /** Addressed to the model; like zod's own messages, without a final period. */
+      readonly message: string;
+    };
 
 export const defaultReadOnlyHint = 'This database is read-only here: narrow results with WHERE, GROUP BY and LIMIT instead of changing data.';
 
@@ -350,9 +354,9 @@ export function createReadOnlySqlChecker(options: ReadOnlySqlOptions): (sql: str
       if (!(error instanceof Rejected)) {
         // A crash while analysing (say, a tree too deep to walk) rejects the query; it is not cached.
         cacheable = false;
-        verdict = { ok: false, message: `the query could not be checked (${error instanceof Error ? error.message : String(error)}), so it is rejected.` };
+        verdict = { ok: false, message: `the query could not be checked (${error instanceof Error ? error.message : String(error)}), so it is rejected` };
       } else {
-        verdict = { ok: false, message: error.message };
+        verdict = { ok: false, message: error.message.replace(/\.$/, '') };
         cacheable = !/could not be checked/.test(error.message);
       }
     }
@@ -373,7 +377,7 @@ export function readOnlySqlGuard<Field extends string = 'query'>(options: ReadOn
   const check = createReadOnlySqlChecker(options);
   return (input) => {
     const sql: unknown = (input as Record<string, unknown>)[field];
-    if (typeof sql !== 'string') return { ok: false, field, message: 'must be a string holding one SELECT statement.' };
+    if (typeof sql !== 'string') return { ok: false, field, message: 'must be a string holding one SELECT statement' };
     const verdict = check(sql);
     return verdict.ok ? { ok: true } : { ok: false, field, message: verdict.message };
   };

@@ -1,0 +1,99 @@
+import { format } from 'node:util';
+import { settleJobMessage } from './job-message.ts';
+import { OutputCollector } from './output-collector.ts';
+import { assertRunnable, defaultOutputBytes } from './sandbox.ts';
+import type { SandboxJob, SandboxLimits, SandboxResult, SandboxRunner } from './sandbox.ts';
+import { abortedError, jobFailedError, notSerialisableError, timeoutError } from './sandbox-errors.ts';
+
+type JobBody = (input: unknown, console: Pick<Console, 'log' | 'info' | 'debug' | 'warn' | 'error'>) => Promise<unknown>;
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...parameters: string[]) => JobBody;
+
+/**
+ * Runs JavaScript in the host itself: no isolation at all, for trusted code (a tool's own logic written as a
+ * string, tests). It gives the code a `console` whose output is captured, and stops *waiting* on timeout and abort.
+ *
+ * It contains nothing. The code has the host's globals, modules, file system, network and environment. A timeout
+ * or abort ends the wait but cannot stop the code: a synchronous loop blocks the host's event loop for good (the
+ * timeout never even fires), and a memory bomb takes the host down with it. `selectRunner` never picks it for
+ * `strongest`.
+ */
+export function createInProcessRunner(): SandboxRunner {
+  const runner: SandboxRunner = {
+    name: 'in-process',
+    isolation: 0,
+    jobKinds: new Set(['javascript']),
+    contains: new Set(),
+    enforces: new Set(['timeoutMs', 'outputBytes']),
+    available: () => Promise.resolve(true),
+    run: async (job: SandboxJob, limits: SandboxLimits, signal?: AbortSignal): Promise<SandboxResult> => {
+      assertRunnable(runner, job.kind, limits);
+      const { code, input } = job as Extract<SandboxJob, { kind: 'javascript' }>;
+      if (signal?.aborted) throw abortedError('in-process', signal.reason);
+      const started = performance.now();
+      const outputBytes = limits.outputBytes ?? defaultOutputBytes;
+      const stdout = new OutputCollector(outputBytes);
+      const stderr = new OutputCollector(outputBytes);
+      const write = (collector: OutputCollector) => (...values: unknown[]): void => collector.add(`${format(...values)}\n`);
+      const capturedConsole = { log: write(stdout), info: write(stdout), debug: write(stdout), warn: write(stderr), error: write(stderr) };
+
+      let body: JobBody;
+      try {
+        body = new AsyncFunction('input', 'console', code);
+      } catch (error) {
+        throw describeThrown(error);
+      }
+      // A copy, so the code cannot reach back into the caller's object through its input.
+      const running = Promise.resolve().then(() => body(structuredClone(input), capturedConsole));
+      let value: unknown;
+      try {
+        value = await raceLimits(running, limits.timeoutMs, signal);
+      } catch (error) {
+        if (error instanceof Stopped) throw error.toKeelError(limits);
+        throw describeThrown(error);
+      }
+      let json: string;
+      try {
+        json = JSON.stringify(value) ?? 'null';
+      } catch (error) {
+        throw notSerialisableError('in-process', error instanceof Error ? error.message : String(error));
+      }
+      const settled = settleJobMessage('in-process', { type: 'result', json }, limits, 'none');
+      if (!settled.ok) throw settled.error;
+      return { value: settled.value, stdout: stdout.text(), stderr: stderr.text(), durationMs: performance.now() - started };
+    },
+  };
+  return runner;
+}
+
+class Stopped {
+  constructor(readonly why: 'timeout' | 'abort', readonly reason?: unknown) {}
+  toKeelError(limits: SandboxLimits): Error {
+    return this.why === 'timeout' ? timeoutError('in-process', limits.timeoutMs) : abortedError('in-process', this.reason);
+  }
+}
+
+function raceLimits(running: Promise<unknown>, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Stopped('timeout')), timeoutMs);
+    const onAbort = (): void => reject(new Stopped('abort', signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    running.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}
+
+function describeThrown(error: unknown): Error {
+  return error instanceof Error ? jobFailedError('in-process', error.name, error.message) : jobFailedError('in-process', 'Thrown value', String(error));
+}

@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { KeelError } from '../errors/index.ts';
+import { settleNodeJob } from './node-job-outcome.ts';
+import type { Enforcement } from './node-job-outcome.ts';
+import { nodeSandboxArguments, nodeVersionOf, permissionFlag, permissionModelDeniesNetwork, processProgramPath } from './node-permission.ts';
+import { cpuSeconds, findPrlimit, nodeRuntimeHeadroomMb, prlimitArguments } from './resource-limits.ts';
+import { procfsAvailable, watchProcess } from './resource-watchdog.ts';
+import { assertRunnable, defaultOutputBytes } from './sandbox.ts';
+import type { Containment, SandboxJob, SandboxLimits, SandboxResult, SandboxRunner } from './sandbox.ts';
+import { superviseProcess } from './supervised-process.ts';
+import { prepareWorkFolder, resolveReadPaths } from './work-folder.ts';
+
+export interface ProcessRunnerOptions {
+  /** The Node binary that runs jobs; defaults to the one running Keel. */
+  readonly nodePath?: string;
+  /**
+   * How CPU time and memory outside the V8 heap are bounded: `prlimit` (the kernel's RLIMIT_CPU and RLIMIT_DATA;
+   * the default where util-linux's prlimit is installed) or `watchdog` (the parent polls /proc and kills).
+   */
+  readonly limitEnforcement?: 'prlimit' | 'watchdog';
+}
+
+/**
+ * Runs JavaScript in a fresh `node` process under Node's permission model.
+ *
+ * Contains: file-system reads outside the program, `readPaths` and the work folder, and writes outside the work
+ * folder (`ERR_ACCESS_DENIED` → `sandbox-violation`); child processes, worker threads, native addons, WASI and the
+ * inspector; the host's environment (the process starts with an empty one); CPU time and memory (see `enforces`);
+ * the wall clock. The whole process group is killed on timeout, abort, and after the answer.
+ *
+ * Does not contain: the network on Node 20, 22 and 24 (their permission model has no network rule; Node 25 denies
+ * it), anything readable through the allowed paths, and the kernel's attack surface. Node's own security policy says
+ * the permission model is a seat belt for trusted code, not a boundary against malicious code; the bubblewrap runner
+ * puts this same process inside namespaces, which is the boundary.
+ */
+export function createProcessRunner(options: ProcessRunnerOptions = {}): SandboxRunner {
+  const nodePath = options.nodePath ?? process.execPath;
+  const version = nodeVersionOf(nodePath);
+  const contains = new Set<Containment>(['file-system', 'child-processes', 'environment', 'cpu', 'memory']);
+  if (version !== undefined && permissionModelDeniesNetwork(version)) contains.add('network');
+  let availability: Promise<boolean> | undefined;
+
+  const runner: SandboxRunner = {
+    name: 'process',
+    isolation: 2,
+    jobKinds: new Set(['javascript']),
+    contains,
+    enforces: new Set(['timeoutMs', 'memoryMb', 'cpuTimeMs', 'readPaths', 'writePath', 'outputBytes']),
+    available: () => (availability ??= checkAvailable(nodePath)),
+    run: async (job: SandboxJob, limits: SandboxLimits, signal?: AbortSignal): Promise<SandboxResult> => {
+      assertRunnable(runner, job.kind, limits);
+      if (job.kind !== 'javascript') throw new KeelError('invalid-config', 'The process runner runs javascript jobs only.');
+      const flag = version === undefined ? undefined : permissionFlag(version);
+      if (version === undefined || flag === undefined) {
+        throw new KeelError('sandbox-unavailable', `The process runner needs Node 20 or newer with the permission model at ${nodePath}.`);
+      }
+      const enforcement = chooseEnforcement(options.limitEnforcement, limits);
+      const readPaths = resolveReadPaths(limits.readPaths);
+      const workFolder = prepareWorkFolder(limits.writePath);
+      try {
+        const nodeArguments = nodeSandboxArguments(version, { programPath: processProgramPath, readPaths, workFolder: workFolder.path }, limits.memoryMb);
+        const cpuTimeMs = limits.cpuTimeMs;
+        const totalMemoryMb = limits.memoryMb === undefined ? undefined : limits.memoryMb + nodeRuntimeHeadroomMb;
+        const outcome = await superviseProcess({
+          command: enforcement.mode === 'prlimit' ? enforcement.prlimitPath : nodePath,
+          args:
+            enforcement.mode === 'prlimit'
+              ? [...prlimitArguments({ cpuTimeMs, dataMb: totalMemoryMb }), '--', nodePath, ...nodeArguments]
+              : nodeArguments,
+          cwd: workFolder.path,
+          env: {},
+          ipcMessage: { code: job.code, input: job.input },
+          timeoutMs: limits.timeoutMs,
+          outputBytes: limits.outputBytes ?? defaultOutputBytes,
+          ...(signal === undefined ? {} : { signal }),
+          ...(enforcement.mode === 'watchdog'
+            ? { watch: (pid: number, stop: (reason: string) => void) => watchProcess(pid, { cpuTimeMs, memoryMb: totalMemoryMb }, stop) }
+            : {}),
+        });
+        return settleNodeJob('process', outcome, limits, describeEnforcement(enforcement.mode, limits), signal);
+      } finally {
+        workFolder.release();
+      }
+    },
+  };
+  return runner;
+}
+
+type EnforcementChoice = { readonly mode: 'prlimit'; readonly prlimitPath: string } | { readonly mode: 'watchdog' } | { readonly mode: 'none' };
+
+function chooseEnforcement(preference: 'prlimit' | 'watchdog' | undefined, limits: SandboxLimits): EnforcementChoice {
+  const needed = limits.cpuTimeMs !== undefined || limits.memoryMb !== undefined;
+  if (!needed) return { mode: 'none' };
+  const prlimitPath = preference === 'watchdog' ? undefined : findPrlimit();
+  if (prlimitPath !== undefined) return { mode: 'prlimit', prlimitPath };
+  if (preference === 'prlimit') {
+    throw new KeelError('sandbox-unavailable', 'The process runner was told to enforce limits with prlimit, which is not installed (apt-get install util-linux).');
+  }
+  if (procfsAvailable()) return { mode: 'watchdog' };
+  throw new KeelError(
+    'sandbox-unavailable',
+    'The process runner cannot enforce cpuTimeMs or memoryMb here: it needs prlimit (apt-get install util-linux) or /proc to watch the process.',
+  );
+}
+
+function describeEnforcement(mode: EnforcementChoice['mode'], limits: SandboxLimits): Enforcement {
+  const heap = limits.memoryMb === undefined ? '' : `V8 heap capped by --max-old-space-size=${Math.floor(limits.memoryMb)}`;
+  const total = limits.memoryMb === undefined ? 0 : limits.memoryMb + nodeRuntimeHeadroomMb;
+  if (mode === 'watchdog') {
+    return {
+      cpu: 'measured from /proc by the watchdog (prlimit is not installed)',
+      memory: `${heap}; resident memory over ${total} MiB killed by the /proc watchdog`,
+      cpuHardLimitKills: false,
+    };
+  }
+  return {
+    cpu: `RLIMIT_CPU of ${limits.cpuTimeMs === undefined ? 0 : cpuSeconds(limits.cpuTimeMs)} s set by prlimit`,
+    memory: `${heap}; all writable memory capped at ${total} MiB by prlimit (RLIMIT_DATA)`,
+    cpuHardLimitKills: mode === 'prlimit' && limits.cpuTimeMs !== undefined,
+  };
+}
+
+/** A trial start under the permission flag: the binary exists, is new enough, and accepts the flags we use. */
+function checkAvailable(nodePath: string): Promise<boolean> {
+  const version = nodeVersionOf(nodePath);
+  const flag = version === undefined ? undefined : permissionFlag(version);
+  if (flag === undefined) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const child = spawn(nodePath, [flag, '--disable-warning=ExperimentalWarning', '--no-addons', '-e', '0'], { env: {}, stdio: 'ignore', timeout: 10_000 });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+  });
+}
