@@ -175,7 +175,7 @@ export function createIncidentTools(databasePath: string, reportDirectory: strin
         query: z.string().min(1).max(10_000).describe('One SQLite SELECT statement.'),
         limit: z.number().int().min(1).max(500).default(100).describe('Maximum rows to return (default 100, at most 500).'),
       }),
-      [readOnlySqlGuard({ dialect: 'sqlite', allowedTables: incidentTableNames, maxLength: 10_000, hint: readOnlyEvidence })],
+      [readOnlySqlGuard({ dialect: 'sqlite', allowedTables: incidentTableNames, hint: readOnlyEvidence })],
     ),
     risk: 'read',
     scopes: ['incident-db:read'],

@@ -68,7 +68,7 @@ export function createInProcessRunner(): SandboxRunner {
 class Stopped {
   constructor(readonly why: 'timeout' | 'abort', readonly reason?: unknown) {}
   toKeelError(limits: SandboxLimits): Error {
-    return this.why === 'timeout' ? timeoutError('in-process', limits.timeoutMs) : abortedError('in-process', this.reason);
+    return this.why === 'timeout' ? timeoutError('in-process', limits.timeoutMs, false) : abortedError('in-process', this.reason, false);
   }
 }
 

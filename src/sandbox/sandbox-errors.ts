@@ -4,8 +4,10 @@ import type { RunnerName } from './sandbox.ts';
 // Every error a runner raises names the runner and the limit, so the model (which sees the message) and the
 // operator (who sees `details`) can tell a job that was too slow from one that was too big or that broke a rule.
 
-export function timeoutError(runner: RunnerName, timeoutMs: number): KeelError {
-  return new KeelError('tool-timeout', `The job in the ${runner} sandbox did not finish within its wall-clock limit of ${timeoutMs} ms (timeoutMs) and was stopped.`, {
+/** `stopped` is false only for the in-process runner, which can stop waiting but not the code. */
+export function timeoutError(runner: RunnerName, timeoutMs: number, stopped = true): KeelError {
+  const ending = stopped ? 'was stopped' : 'was abandoned (it may still be running in the host)';
+  return new KeelError('tool-timeout', `The job in the ${runner} sandbox did not finish within its wall-clock limit of ${timeoutMs} ms (timeoutMs) and ${ending}.`, {
     details: { runner, limit: 'timeoutMs', value: timeoutMs },
   });
 }
@@ -50,9 +52,10 @@ export function jobFailedError(runner: RunnerName, name: string, message: string
 }
 
 /** Cancellation keeps the caller's own KeelError (a pipeline timeout, say); anything else becomes `cancelled`. */
-export function abortedError(runner: RunnerName, reason: unknown): KeelError {
+export function abortedError(runner: RunnerName, reason: unknown, stopped = true): KeelError {
   if (reason instanceof KeelError) return reason;
-  return new KeelError('cancelled', `The job in the ${runner} sandbox was cancelled and stopped.`, { cause: reason, details: { runner } });
+  const ending = stopped ? 'stopped' : 'abandoned (it may still be running in the host)';
+  return new KeelError('cancelled', `The job in the ${runner} sandbox was cancelled and ${ending}.`, { cause: reason, details: { runner } });
 }
 
 export function notSerialisableError(runner: RunnerName, message: string): KeelError {

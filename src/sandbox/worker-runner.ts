@@ -33,7 +33,7 @@ export function createWorkerRunner(): SandboxRunner {
     contains: new Set(['environment', 'cpu', 'memory']),
     enforces: new Set(['timeoutMs', 'memoryMb', 'cpuTimeMs', 'outputBytes']),
     available: () => Promise.resolve(true),
-    run: (job: SandboxJob, limits: SandboxLimits, signal?: AbortSignal) => {
+    run: async (job: SandboxJob, limits: SandboxLimits, signal?: AbortSignal): Promise<SandboxResult> => {
       assertRunnable(runner, job.kind, limits);
       return runInWorker(job as Extract<SandboxJob, { kind: 'javascript' }>, limits, signal);
     },

@@ -78,6 +78,20 @@ export class AnomalyDetector {
     this.thresholds = resolveAnomalyThresholds(thresholds);
   }
 
+  /**
+   * Folds history (a resumed session's journal) before pushing new events; returns the signals it shows that are
+   * not journaled in it (say, the process stopped before writing them). Journaled signals do not fire again.
+   */
+  preload(events: readonly SessionEvent[]): AnomalyBody[] {
+    const journaled = new Set<AnomalySignal>();
+    const found: AnomalyBody[] = [];
+    for (const event of events) {
+      if (event.type === 'anomaly') journaled.add(event.signal);
+      found.push(...this.push(event));
+    }
+    return found.filter((body) => !journaled.has(body.signal));
+  }
+
   /** Signals that this event newly triggers (at most one per signal per session). */
   push(event: SessionEvent): AnomalyBody[] {
     const found: AnomalyBody[] = [];
@@ -137,12 +151,5 @@ export class AnomalyDetector {
  * was first crossed. Pure: the loop journals what it returns (`type: 'anomaly'` bodies without the envelope).
  */
 export function detectAnomalies(events: readonly SessionEvent[], thresholds: AnomalyThresholds = {}): AnomalyBody[] {
-  const detector = new AnomalyDetector(thresholds);
-  const journaled = new Set<AnomalySignal>();
-  const found: AnomalyBody[] = [];
-  for (const event of events) {
-    if (event.type === 'anomaly') journaled.add(event.signal);
-    found.push(...detector.push(event));
-  }
-  return found.filter((body) => !journaled.has(body.signal));
+  return new AnomalyDetector(thresholds).preload(events);
 }

@@ -69,11 +69,15 @@ function labelValue(value: unknown): string {
   return String(value);
 }
 
+function compare(left: string, right: string): number {
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
 function labels(attributes: Attributes, extra: readonly (readonly [string, string])[] = []): string {
   const pairs: [string, string][] = Object.entries(attributes)
     .filter(([, value]) => value !== undefined && value !== null)
     .map(([key, value]) => [sanitizeLabel(key), labelValue(value)]);
-  pairs.sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0));
+  pairs.sort(([left], [right]) => compare(left, right));
   const all = [...pairs, ...extra];
   if (all.length === 0) return '';
   return `{${all.map(([key, value]) => `${key}="${escapeLabelValue(value)}"`).join(',')}}`;
@@ -123,10 +127,10 @@ export function renderPrometheus(collected: ResourceMetrics | readonly ResourceM
         }
         if (family.type !== type) continue;
         if (metric.dataPointType === DataPointType.HISTOGRAM) {
-          const points = [...metric.dataPoints].sort((left, right) => labels(left.attributes).localeCompare(labels(right.attributes)));
+          const points = [...metric.dataPoints].sort((left, right) => compare(labels(left.attributes), labels(right.attributes)));
           for (const point of points) family.samples.push(...histogramLines(name, point));
         } else if (metric.dataPointType === DataPointType.SUM || metric.dataPointType === DataPointType.GAUGE) {
-          const points = [...metric.dataPoints].sort((left, right) => labels(left.attributes).localeCompare(labels(right.attributes)));
+          const points = [...metric.dataPoints].sort((left, right) => compare(labels(left.attributes), labels(right.attributes)));
           for (const point of points) family.samples.push(`${name}${labels(point.attributes)} ${formatNumber(point.value)}`);
         }
       }

@@ -89,6 +89,7 @@ interface Incarnation {
   readonly done: boolean;
   readonly stderr: string;
   readonly workMs: number;
+  readonly startMs: number;
 }
 
 interface Ledger {
@@ -139,14 +140,14 @@ export async function runCrashSuite(options: CrashSuiteOptions): Promise<CrashSu
         { databasePath, effects, sessions: options.sessions, concurrency: options.concurrency, killAfterAppends: mode === 'appends' ? budget : 0, killAfterMs: mode === 'time' ? delayMs : 0 },
         ledger,
       );
-      if (outcome.workMs > 0 && outcome.appends > 0) appendsPerMs = Math.max(appendsPerMs ?? 0, outcome.appends / outcome.workMs);
+      if (outcome.workMs > 0 && outcome.appends >= 50) appendsPerMs = Math.max(appendsPerMs ?? 0, outcome.appends / outcome.workMs);
       if (outcome.signal === 'SIGKILL') {
         killPoints.push({ incarnation: incarnations, mode: mode === 'time' ? 'time' : 'appends', planned: mode === 'time' ? delayMs : budget, appendsBeforeDeath: outcome.appends });
-        log(`incarnation ${incarnations}: killed (${mode}, ${mode === 'time' ? `${delayMs} ms` : `${budget} appends`}) after ${outcome.appends} appends`);
+        log(`incarnation ${incarnations}: killed (${mode}, ${mode === 'time' ? `${delayMs} ms` : `${budget} appends`}) after ${outcome.appends} appends (start ${Math.round(outcome.startMs)} ms, work ${Math.round(outcome.workMs)} ms)`);
         continue;
       }
       if (outcome.code === 0 && outcome.done) {
-        log(`incarnation ${incarnations}: finished after ${outcome.appends} appends`);
+        log(`incarnation ${incarnations}: finished after ${outcome.appends} appends (start ${Math.round(outcome.startMs)} ms, work ${Math.round(outcome.workMs)} ms)`);
         break;
       }
       throw new Error(`the worker failed (exit ${outcome.code}, signal ${outcome.signal}): ${outcome.stderr.slice(-4000)}`);
@@ -209,6 +210,7 @@ function runIncarnation(plan: IncarnationPlan, ledger: Ledger): Promise<Incarnat
   let appends = 0;
   let done = false;
   let readyAt: number | null = null;
+  const spawnedAt = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => {
@@ -253,8 +255,9 @@ function runIncarnation(plan: IncarnationPlan, ledger: Ledger): Promise<Incarnat
     child.once('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
       const workMs = readyAt === null ? 0 : performance.now() - readyAt;
+      const startMs = (readyAt ?? performance.now()) - spawnedAt;
       // The line reader may still hold the last lines; let it drain before reporting.
-      setImmediate(() => resolve({ code, signal, appends, done, stderr, workMs }));
+      setImmediate(() => resolve({ code, signal, appends, done, stderr, workMs, startMs }));
     });
   });
 }

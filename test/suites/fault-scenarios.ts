@@ -455,7 +455,7 @@ function storageScenarios(): FaultScenario[] {
           description: 'Returns a customer statement.',
           input: z.object({ customer: z.string() }),
           risk: 'read',
-          execute: ({ customer }) => `${customer}: ${'line item; '.repeat(300)}`,
+          execute: ({ customer }) => `${customer}: ${'line item; '.repeat(600)}`,
         });
         const pages = Number(store.database.pragma('page_count', { simple: true }));
         const headroom = 1 + Math.floor(context.random() * 8);

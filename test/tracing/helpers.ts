@@ -51,20 +51,18 @@ export async function runOrchestration(onUpdate?: (update: SessionUpdate) => voi
   ], 'child-model');
   const researcherAgent = defineAgent({ name: 'researcher', instructions: 'Research a topic.', tools: [lookup], streaming: false });
   let childId = '';
-  let dependencies: LoopDependencies | undefined;
-  const researcher = defineTool({ name: 'researcher', description: 'Delegates research to a subagent', input: z.object({ topic: z.string() }), risk: 'read', execute: async ({ topic }, context) => {
-    if (dependencies === undefined) throw new Error('no dependencies');
-    const child = startSession(researcherAgent, { ...dependencies, model: childModel }, { input: topic, parentSessionId: context.sessionId, ...(onUpdate === undefined ? {} : { onUpdate }) });
-    childId = child.sessionId;
-    const result = await child.result;
-    return result.output ?? '';
-  } });
   const model = scriptedCaller([
     { content: [text('Two things at once.'), toolUse('c1', 'lookup', { q: 'alpha' }), toolUse('c2', 'researcher', { topic: 'beta' })], usage: { inputTokens: 100, outputTokens: 20, cacheReadTokens: 50 } },
     { content: [toolUse('c3', 'lookup', { q: 'gamma' }), toolUse('c4', 'flaky', {})], usage: { inputTokens: 200, outputTokens: 30 } },
     { content: [text('Alpha, beta and gamma are letters.')], usage: { inputTokens: 300, outputTokens: 40 } },
   ], 'parent-model');
-  dependencies = dependenciesFor(model);
+  const dependencies = dependenciesFor(model);
+  const researcher = defineTool({ name: 'researcher', description: 'Delegates research to a subagent', input: z.object({ topic: z.string() }), risk: 'read', execute: async ({ topic }, context) => {
+    const child = startSession(researcherAgent, { ...dependencies, model: childModel }, { input: topic, parentSessionId: context.sessionId, ...(onUpdate === undefined ? {} : { onUpdate }) });
+    childId = child.sessionId;
+    const result = await child.result;
+    return result.output ?? '';
+  } });
   const orchestrator = defineAgent({ name: 'orchestrator', instructions: 'Answer with help.', tools: [lookup, researcher, flaky], streaming: false });
   const run = startSession(orchestrator, dependencies, { input: 'What are alpha, beta and gamma?', ...(onUpdate === undefined ? {} : { onUpdate }) });
   const result = await run.result;

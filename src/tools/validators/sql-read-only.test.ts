@@ -113,6 +113,7 @@ const rejectedSqlite: readonly (readonly [sql: string, message: RegExp])[] = [
   ['SELECT name FROM users WHERE', /^could not parse the query as SQLite SQL at the end of the query/],
   // Valid SQLite the parser's grammar does not know: rejected (fail closed), with the spot.
   ['SELECT COUNT(*) FILTER (WHERE total > 1) FROM orders', /^could not parse the query as SQLite SQL near "\(WHERE total > 1\) FROM orders" \(line 1, column 24\)\. .*more common syntax/],
+  ['SELECT SUM(total) OVER (ORDER BY created_at) FROM orders', /near "ORDER BY created_at\) FROM orders" \(line 1, column 25; the parser expected PARTITION there\)/],
 ];
 
 describe('readOnlySqlGuard for SQLite', () => {

@@ -21,10 +21,15 @@
  * Decisions, documented here because they reject some valid reads:
  * - PRAGMA statements are rejected, including read-only ones: some PRAGMAs write, and the parser cannot parse
  *   them. SQLite's table-valued pragma functions are SELECTs and are accepted, e.g.
- *   `SELECT name, type FROM pragma_table_info('deploys')` (SQLite only provides them for pragmas without side
- *   effects). EXPLAIN, VALUES, SHOW and DESCRIBE are rejected too: only SELECT (and WITH … SELECT) is accepted.
- * - SQL that node-sql-parser's grammar does not know is rejected even when the engine would run it (for SQLite:
- *   INTERSECT/EXCEPT, aggregate FILTER clauses, INDEXED BY); the message says so and points at the spot.
+ *   `SELECT name, type FROM pragma_table_info('deploys')` (SQLite provides them only for pragmas that return
+ *   results; pragma_optimize, which may run ANALYZE, is refused). EXPLAIN, VALUES, SHOW and DESCRIBE are
+ *   rejected too: only SELECT (and WITH … SELECT) is accepted.
+ * - SQL that node-sql-parser's grammar does not know is rejected even when the engine would run it. For SQLite
+ *   (node-sql-parser 5.4) that includes INTERSECT/EXCEPT, RIGHT and FULL JOIN, OVER (…) without PARTITION BY,
+ *   frame clauses, WINDOW, NULLS FIRST/LAST, IS DISTINCT FROM, aggregate FILTER, COLLATE after GLOB, VALUES
+ *   and INDEXED BY. The message points at the spot and, when the grammar wanted a keyword, names it. There is
+ *   deliberately no fallback to another dialect's grammar: a grammar that is not the engine's may read the
+ *   text differently, and the guard fails closed.
  */
 import { KeelError } from '../../errors/index.ts';
 import type { SemanticValidator } from './semantic-validator.ts';
@@ -163,10 +168,6 @@ function tokenTable(tokens: readonly SqlToken[], index: number): string {
   return name?.kind === 'word' || name?.kind === 'quoted' ? ` on table ${name.text}` : '';
 }
 
-function quoteList(names: readonly string[]): string {
-  return names.join(', ');
-}
-
 function snippetAt(text: string, offset: number): string {
   if (offset >= text.trimEnd().length) return 'at the end of the query';
   const raw = text.slice(offset, offset + 40).replace(/\s+/g, ' ').trim();
@@ -187,7 +188,7 @@ export function createReadOnlySqlChecker(options: ReadOnlySqlOptions): (sql: str
     throw new KeelError('invalid-config', 'readOnlySqlGuard: allowedTables must list at least one table name; omit it to allow every table.');
   }
   const allowed = options.allowedTables === undefined ? null : new Set(options.allowedTables.map((table) => table.trim().toLowerCase()));
-  const allowedList = options.allowedTables === undefined ? '' : quoteList(options.allowedTables.map((table) => table.trim()));
+  const allowedList = options.allowedTables === undefined ? '' : options.allowedTables.map((table) => table.trim()).join(', ');
   const hint = options.hint ?? defaultReadOnlyHint;
   const dialectName = sqlDialectNames[dialect];
   const cache = new Map<string, ReadOnlySqlVerdict>();
@@ -299,7 +300,10 @@ export function createReadOnlySqlChecker(options: ReadOnlySqlOptions): (sql: str
       writes(`${word} inside the query (data-modifying WITH clauses and subqueries are not read-only)`);
     }
     if (words.includes('INTO')) writes('SELECT … INTO, which writes its result');
-    const where = failure.offset === null ? '' : ` ${snippetAt(text, failure.offset)} (line ${failure.line}, column ${failure.column})`;
+    // When the grammar wanted one of a few keywords (say PARTITION in OVER (…)), naming them helps a rewrite.
+    const expected = [...(/^Expected (.*) but /.exec(failure.message)?.[1] ?? '').matchAll(/"([A-Z][A-Z_]*(?: [A-Z_]+)*)"/g)].map((match) => match[1]!);
+    const wanted = expected.length > 0 && expected.length <= 3 ? `; the parser expected ${expected.join(' or ')} there` : '';
+    const where = failure.offset === null ? '' : ` ${snippetAt(text, failure.offset)} (line ${failure.line}, column ${failure.column}${wanted})`;
     return reject(`could not parse the query as ${dialectName} SQL${where}. Send one SELECT statement; if this is valid ${dialectName}, rewrite that part with more common syntax (the checker's parser does not know every construct).`);
   };
 
