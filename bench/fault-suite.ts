@@ -7,7 +7,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { faultScenarios } from '../test/suites/fault-scenarios.ts';
-import { formatFaultTable, runFaultSuite } from '../test/suites/fault-suite-runner.ts';
+import { formatFaultNotes, formatFaultTable, runFaultSuite } from '../test/suites/fault-suite-runner.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +32,8 @@ const rows = await runFaultSuite(faultScenarios(), {
 const wall = (performance.now() - started) / 1000;
 console.log(`Fault suite: ${runs} runs per fault, seed ${values.seed}, Node ${process.version}, ${cpus().length} cores, ${wall.toFixed(1)} s\n`);
 console.log(formatFaultTable(rows));
+const notes = formatFaultNotes(rows);
+if (notes !== '') console.log(`\nNotes:\n${notes}`);
 const missed = rows.filter((row) => !row.passed);
 for (const row of missed) {
   console.log(`\nMISS ${row.id}:`);

@@ -13,8 +13,7 @@
 //
 // It prints the median over repetitions of the mean time per session and per turn, and the difference to `none`.
 // Not a test: it prints numbers.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
 import { defineAgent, startSession } from '../src/loop/index.ts';
@@ -22,8 +21,9 @@ import type { LoopDependencies, ModelCaller, SessionUpdate } from '../src/loop/i
 import type { ModelResponse } from '../src/spec/index.ts';
 import { createMemoryBlobStore, createMemoryJournal } from '../src/store/index.ts';
 import { defineTool } from '../src/tools/index.ts';
-import { AnomalyDetector } from '../src/tracing/index.ts';
-import { createKeelMetrics, createLiveTracer, createTraceExport } from '../src/tracing/otel.ts';
+import type { SessionEvent } from '../src/spec/index.ts';
+import { AnomalyDetector, buildSpans } from '../src/tracing/index.ts';
+import { createKeelMetrics, createLiveTracer, createResource, createTraceExport, toReadableSpan } from '../src/tracing/otel.ts';
 import type { KeelMetrics, LiveTracer } from '../src/tracing/otel.ts';
 import { systemClock } from '../src/util/index.ts';
 
@@ -72,33 +72,43 @@ interface Variant {
   setup(): { readonly onUpdate: ((update: SessionUpdate) => void) | undefined; readonly finish: () => Promise<void>; readonly flushInside?: () => Promise<void> };
 }
 
-async function startReceiver(): Promise<{ url: string; spans: () => number; close: () => Promise<void> }> {
-  let count = 0;
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans?: { scopeSpans: { spans: unknown[] }[] }[] };
-      for (const resource of body.resourceSpans ?? []) for (const scope of resource.scopeSpans) count += scope.spans.length;
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end('{}');
-    });
+/** The OTLP receiver runs in a child process, so that parsing what it receives does not count as Keel's cost. */
+const receiverScript = `
+const { createServer } = require('node:http');
+let count = 0;
+const server = createServer((request, response) => {
+  if (request.method === 'GET') { response.end(String(count)); return; }
+  const chunks = [];
+  request.on('data', (chunk) => chunks.push(chunk));
+  request.on('end', () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    for (const resource of body.resourceSpans ?? []) for (const scope of resource.scopeSpans) count += scope.spans.length;
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end('{}');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+`;
+
+async function startReceiver(): Promise<{ url: string; spans: () => Promise<number>; close: () => void }> {
+  const child = spawn(process.execPath, ['-e', receiverScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+  });
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
-    spans: () => count,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    url,
+    spans: async () => Number(await (await fetch(url)).text()),
+    close: () => void child.kill(),
   };
 }
 
 async function main(): Promise<void> {
   const receiver = await startReceiver();
-  const otlpEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
+  // A queue large enough that no span is dropped: the batch processor drops spans when sessions outrun the exporter,
+  // which a zero-latency model does and a real one does not; dropped spans would make OTLP look free.
+  const otlpEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_MAX_QUEUE_SIZE: '1000000' };
   const variants: Variant[] = [
     { name: 'none', setup: () => ({ onUpdate: undefined, finish: async () => undefined }) },
     { name: 'observe-noop', setup: () => ({ onUpdate: () => undefined, finish: async () => undefined }) },
@@ -191,8 +201,38 @@ async function main(): Promise<void> {
       perSession.get(variant.name)?.push(elapsed / sessions);
     }
   }
-  const spansReceived = receiver.spans();
-  await receiver.close();
+  // CPU per span, outside the loop: steadier than the differences above on a busy machine.
+  const sample = await (async (): Promise<SessionEvent[]> => {
+    const deps = dependencies();
+    const run = startSession(agent, deps, { input: 'look things up' });
+    await run.result;
+    const events: SessionEvent[] = [];
+    for await (const event of deps.journal.read(run.sessionId)) events.push(event);
+    return events;
+  })();
+  const micro = async (label: string, count: number, body: () => Promise<void> | void): Promise<string> => {
+    for (let index = 0; index < Math.ceil(count / 10); index += 1) await body();
+    const started = performance.now();
+    for (let index = 0; index < count; index += 1) await body();
+    return `${label}: ${(((performance.now() - started) / count) * 1000).toFixed(2)} µs`;
+  };
+  const sampleSpans = buildSpans(sample);
+  const resource = createResource({});
+  const readable = sampleSpans.map((span) => toReadableSpan(span, resource));
+  const otlp = createTraceExport({ env: otlpEnv });
+  const microLines = [
+    await micro(`journal → span model, per span (${sample.length} events → ${sampleSpans.length} spans)`, 2000, () => void buildSpans(sample)).then((line) => line.replace(/([0-9.]+) µs$/, (_, value: string) => `${(Number(value) / sampleSpans.length).toFixed(2)} µs`)),
+    await micro('span model → ReadableSpan, per span', 2000, () => {
+      for (const span of sampleSpans) toReadableSpan(span, resource);
+    }).then((line) => line.replace(/([0-9.]+) µs$/, (_, value: string) => `${(Number(value) / sampleSpans.length).toFixed(2)} µs`)),
+    await micro('OTLP/HTTP JSON export of a 40-span batch to the local receiver, per span', 300, () => new Promise<void>((resolve) => otlp.exporter?.export(readable, () => resolve()))).then((line) => line.replace(/([0-9.]+) µs$/, (_, value: string) => `${(Number(value) / readable.length).toFixed(2)} µs`)),
+  ];
+  await otlp.shutdown();
+
+  const spansReceived = (await receiver.spans()) - 330 * readable.length;
+  const spansExpected = 2 * (20 + reps * sessions) * 40;
+  if (spansReceived !== spansExpected) throw new Error(`the OTLP receiver got ${spansReceived} spans, expected ${spansExpected}: spans were dropped`);
+  receiver.close();
 
   const median = (values: readonly number[]): number => {
     const sorted = [...values].sort((left, right) => left - right);
@@ -215,6 +255,9 @@ async function main(): Promise<void> {
       `${variant.name.padEnd(14)} ${`${sessionMs.toFixed(3)} ms`.padStart(11)}   ${`${turnUs.toFixed(1)} µs`.padStart(8)}   ${`${deltaUs >= 0 ? '+' : ''}${deltaUs.toFixed(1)} µs (${((deltaUs / ((baseline / turnsPerSession) * 1000)) * 100).toFixed(1)} %)`.padStart(18)}   ${minUs.toFixed(1)}..${maxUs.toFixed(1)} µs`,
     );
   }
+  console.log('');
+  console.log('CPU per span, measured alone:');
+  for (const line of microLines) console.log(`  ${line}`);
 }
 
 main().catch((error: unknown) => {

@@ -50,6 +50,8 @@ export default defineAgent({
   name: 'incident-investigator',
   instructions,
   defaultTask: incidentTask(),
+  // Least privilege (seed §8.5): read the incident database and write reports, nothing else.
+  scopes: ['incident-db:read', 'reports:write'],
   tools: createIncidentTools(incidentDatabasePath, incidentReportDirectory),
   limits: { maxTurns: 20, maxCostUsd: 2 },
 });

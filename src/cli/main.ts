@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { isKeelError } from '../errors/index.ts';
+import { resolve } from 'node:path';
 import { runCommand } from './commands.ts';
+import { auditCommand } from './audit-command.ts';
 
 const usage = `Usage: keel <command> [options]
 
@@ -29,6 +31,16 @@ Options:
   -h, --help     This help`;
 
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'audit') {
+    // The audit command parses its own options (--session, --from), so it gets its arguments unparsed.
+    const database = resolve(process.cwd(), process.env.KEEL_DB ?? '.keel/keel.db');
+    try {
+      return await auditCommand(argv.slice(1), { database, json: false }, (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
+    } catch (error) {
+      process.stderr.write(`keel: ${error instanceof Error ? error.message : String(error)}\n`);
+      return isKeelError(error) && error.fault === 'user' ? 2 : 1;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({

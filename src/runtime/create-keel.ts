@@ -2,7 +2,27 @@ import { resolve } from 'node:path';
 import { KeelError } from '../errors/index.ts';
 import { systemClock } from '../util/index.ts';
 import { costOf, createGateway, createModelFromSpec, defaultModelSpec } from '../model/index.ts';
-import { createMemoryBlobStore, createMemoryJournal, createSqliteStore } from '../store/index.ts';
+import {
+  createMemoryAuditLog,
+  createMemoryBlobStore,
+  createMemoryIdempotencyStore,
+  createMemoryJournal,
+  createSqliteAuditLog,
+  createSqliteIdempotencyStore,
+  createSqliteStore,
+} from '../store/index.ts';
+import type { AuditLog, IdempotencyStore } from '../store/index.ts';
+import { createToolPipeline } from '../tools/index.ts';
+import type { ToolPipeline } from '../tools/index.ts';
+import { createAuditStage, createDenialAuditStage, createRefusalRecorder } from '../tools/stages/audit.ts';
+import { createAuthorizeStage } from '../tools/stages/authorize.ts';
+import { createIdempotencyStage } from '../tools/stages/idempotency.ts';
+import { createRateLimitStage } from '../tools/stages/rate-limit.ts';
+import type { RateLimitOptions } from '../tools/stages/rate-limit.ts';
+import { createSanitizeStage } from '../tools/stages/sanitize.ts';
+import type { OutputDetector } from '../tools/stages/sanitize.ts';
+import type { ToolPolicyOptions } from '../security/tool-policy.ts';
+import type { RedactionOptions } from '../security/redaction.ts';
 import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
 import { buildTraceTree } from '../tracing/index.ts';
 import type { AgentDefinition, ApprovalDecision, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
@@ -25,6 +45,16 @@ export interface KeelOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly cwd?: string;
   readonly clock?: Clock;
+  /** Tool policy rules (DESIGN.md §5 layer 5). Built in: a scope the agent lacks denies; irreversible tools ask a person. */
+  readonly policy?: ToolPolicyOptions;
+  /** Token buckets per agent and tool, shared by this process's sessions. Off unless given. */
+  readonly rateLimits?: RateLimitOptions;
+  /** Redaction of secrets and personal data in tool output; on for every type unless `false`. */
+  readonly redaction?: false | RedactionOptions;
+  /** Scanners of tool output (the injection detectors plug in here); their findings are counted, never block. */
+  readonly outputDetectors?: readonly OutputDetector[];
+  /** Replaces the whole tool pipeline; the options above are then ignored. */
+  readonly toolPipeline?: ToolPipeline;
 }
 
 export interface KeelRunOptions extends RunOptions {
@@ -40,6 +70,9 @@ export interface Keel {
   readonly databasePath: string | null;
   readonly journal: Journal;
   readonly blobs: BlobStore;
+  /** The hash-chained audit log of every tool call (`keel audit verify`). */
+  readonly audit: AuditLog;
+  readonly tools: ToolPipeline;
   run(agent: AgentDefinition, task: string | undefined, options?: KeelRunOptions): SessionRun;
   resume(agent: AgentDefinition, sessionId: string, options?: RunOptions & { readonly model?: string | Model }): Promise<SessionRun>;
   /** Journals a person's approval or rejection of a waiting call, then resumes the session. */
@@ -59,6 +92,8 @@ export function createKeel(options: KeelOptions = {}): Keel {
   let journal = options.journal;
   let blobs = options.blobs;
   let closeStore: () => Promise<void> = async () => undefined;
+  let audit: AuditLog | undefined;
+  let idempotency: IdempotencyStore | undefined;
   if (journal === undefined || blobs === undefined) {
     const database = options.database ?? env.KEEL_DB ?? resolve(cwd, '.keel', 'keel.db');
     if (database === ':memory:') {
@@ -69,11 +104,46 @@ export function createKeel(options: KeelOptions = {}): Keel {
       const store = createSqliteStore({ path: databasePath });
       journal ??= store.journal;
       blobs ??= store.blobs;
-      closeStore = () => store.close();
+      audit = createSqliteAuditLog({ database: store.database });
+      idempotency = createSqliteIdempotencyStore(store.database, databasePath);
+      const auditLog = audit;
+      closeStore = async () => {
+        await auditLog.close();
+        await store.close();
+      };
     }
   }
   const resolvedJournal = journal;
   const resolvedBlobs = blobs;
+  const resolvedAudit = audit ?? createMemoryAuditLog({ clock });
+  const recordRefusal = createRefusalRecorder({ log: resolvedAudit, ...(options.redaction === undefined ? {} : { redaction: options.redaction }) });
+  const tools =
+    options.toolPipeline ??
+    createToolPipeline({
+      onValidationRefusal: ({ request, rule, error }) =>
+        recordRefusal({
+          sessionId: request.sessionId,
+          turn: request.turn,
+          callId: request.call.id,
+          agent: request.agent.name,
+          tool: request.call.name,
+          input: request.call.malformedInput ?? request.call.input,
+          decision: 'deny',
+          rule,
+          approver: null,
+          error: { code: error.code, message: error.message },
+        }),
+      decideStages: [
+        createDenialAuditStage({ log: resolvedAudit }),
+        createAuthorizeStage(options.policy ?? {}),
+        ...(options.rateLimits === undefined ? [] : [createRateLimitStage({ ...options.rateLimits, clock })]),
+      ],
+      executeStages: [
+        createIdempotencyStage(idempotency ?? createMemoryIdempotencyStore()),
+        createAuditStage({ log: resolvedAudit }),
+        createSanitizeStage({ blobs: resolvedBlobs, ...(options.redaction === undefined ? {} : { redaction: options.redaction }), ...(options.outputDetectors === undefined ? {} : { detectors: options.outputDetectors }) }),
+      ],
+    });
 
   const modelCaller = (choice: string | Model | undefined, agent: AgentDefinition): { caller: ModelCaller; spec: string | undefined } => {
     let model: Model;
@@ -93,6 +163,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
     blobs: resolvedBlobs,
     model: caller,
     clock,
+    tools,
     price: (usage, modelId) => costOf(caller.provider, modelId, usage),
   });
 
@@ -107,6 +178,8 @@ export function createKeel(options: KeelOptions = {}): Keel {
     databasePath,
     journal: resolvedJournal,
     blobs: resolvedBlobs,
+    audit: resolvedAudit,
+    tools,
     run(agent, task, runOptions = {}) {
       const input = task ?? agent.defaultTask;
       if (input === undefined || input === null || input.trim() === '') {
@@ -128,6 +201,24 @@ export function createKeel(options: KeelOptions = {}): Keel {
     },
     async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
       await recordApproval(resolvedJournal, clock, agent, sessionId, callId, decision);
+      if (!decision.approved) {
+        const events = await readEvents(sessionId);
+        const request = events.find((event) => event.type === 'tool-request' && event.callId === callId);
+        if (request?.type === 'tool-request') {
+          await recordRefusal({
+            sessionId,
+            turn: request.turn,
+            callId,
+            agent: agent.name,
+            tool: request.tool,
+            input: request.input,
+            decision: 'deny',
+            rule: 'approval:rejected',
+            approver: decision.approver,
+            error: { code: 'approval-rejected', message: decision.reason ?? 'Rejected by the approver.' },
+          });
+        }
+      }
       return this.resume(agent, sessionId, resumeOptions);
     },
     events: readEvents,

@@ -8,7 +8,7 @@ import { findExecutable } from './executables.ts';
 import { settleNodeJob } from './node-job-outcome.ts';
 import type { Enforcement } from './node-job-outcome.ts';
 import { nodeSandboxArguments, nodeVersionOf, permissionFlag, processProgramPath } from './node-permission.ts';
-import { cpuLimitExitCode, cpuSeconds, findPrlimit, nodeRuntimeHeadroomMb, prlimitArguments } from './resource-limits.ts';
+import { cpuLimitExitCode, cpuSeconds, findPrlimit, nodeRuntimeHeadroomMb, nodeStartupDataMb, prlimitArguments } from './resource-limits.ts';
 import type { KernelLimits } from './resource-limits.ts';
 import { assertRunnable, defaultOutputBytes } from './sandbox.ts';
 import type { SandboxJob, SandboxLimits, SandboxResult, SandboxRunner } from './sandbox.ts';
@@ -70,7 +70,10 @@ export function createBubblewrapRunner(options: BubblewrapRunnerOptions = {}): S
       const readPaths = resolveReadPaths(limits.readPaths);
       const workFolder = prepareWorkFolder(limits.writePath);
       try {
-        const launch = job.kind === 'command' ? commandLaunch(job, workFolder.path, readPaths, limits) : javascriptLaunch(job, nodePath, workFolder.path, readPaths, limits);
+        const launch =
+          job.kind === 'command'
+            ? commandLaunch(job, workFolder.path, readPaths, limits)
+            : javascriptLaunch(job, nodePath, workFolder.path, readPaths, limits, await nodeStartupDataMb(nodePath));
         const prefix = prlimit === undefined || launch.kernelLimits === undefined ? [] : [...prlimitArguments(launch.kernelLimits), '--', bwrap];
         const outcome = await superviseProcess({
           command: prefix.length === 0 ? bwrap : (prlimit as string),
@@ -83,7 +86,7 @@ export function createBubblewrapRunner(options: BubblewrapRunnerOptions = {}): S
           outputBytes: limits.outputBytes ?? defaultOutputBytes,
           ...(signal === undefined ? {} : { signal }),
         });
-        if (job.kind === 'javascript') return settleNodeJob('bubblewrap', outcome, limits, describeEnforcement(limits), signal);
+        if (job.kind === 'javascript') return settleNodeJob('bubblewrap', outcome, limits, describeEnforcement(limits, launch.kernelLimits?.dataMb ?? 0), signal);
         return settleCommand(outcome, limits, signal);
       } finally {
         workFolder.release();
@@ -108,7 +111,14 @@ function commandLaunch(job: Extract<SandboxJob, { kind: 'command' }>, workFolder
   return { layout: { workFolder, readPaths }, inner: job.argv, kernelLimits, ...(job.stdin === undefined ? {} : { stdin: job.stdin }) };
 }
 
-function javascriptLaunch(job: Extract<SandboxJob, { kind: 'javascript' }>, nodePath: string, workFolder: string, readPaths: string[], limits: SandboxLimits): Launch {
+function javascriptLaunch(
+  job: Extract<SandboxJob, { kind: 'javascript' }>,
+  nodePath: string,
+  workFolder: string,
+  readPaths: string[],
+  limits: SandboxLimits,
+  startupDataMb: number,
+): Launch {
   const version = nodeVersionOf(nodePath);
   if (version === undefined || permissionFlag(version) === undefined) {
     throw new KeelError('sandbox-unavailable', `The bubblewrap runner runs JavaScript with Node 20 or newer, not found at ${nodePath}.`);
@@ -118,7 +128,7 @@ function javascriptLaunch(job: Extract<SandboxJob, { kind: 'javascript' }>, node
   const kernelLimits =
     limits.cpuTimeMs === undefined && limits.memoryMb === undefined
       ? undefined
-      : { cpuTimeMs: limits.cpuTimeMs, dataMb: limits.memoryMb === undefined ? undefined : limits.memoryMb + nodeRuntimeHeadroomMb };
+      : { cpuTimeMs: limits.cpuTimeMs, dataMb: limits.memoryMb === undefined ? undefined : startupDataMb + limits.memoryMb + nodeRuntimeHeadroomMb };
   return {
     layout: {
       workFolder,
@@ -134,8 +144,7 @@ function javascriptLaunch(job: Extract<SandboxJob, { kind: 'javascript' }>, node
   };
 }
 
-function describeEnforcement(limits: SandboxLimits): Enforcement {
-  const total = limits.memoryMb === undefined ? 0 : limits.memoryMb + nodeRuntimeHeadroomMb;
+function describeEnforcement(limits: SandboxLimits, total: number): Enforcement {
   return {
     cpu: `RLIMIT_CPU of ${limits.cpuTimeMs === undefined ? 0 : cpuSeconds(limits.cpuTimeMs)} s set by prlimit`,
     memory: `V8 heap capped by --max-old-space-size=${Math.floor(limits.memoryMb ?? 0)}; all writable memory capped at ${total} MiB by prlimit (RLIMIT_DATA)`,

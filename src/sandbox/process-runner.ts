@@ -3,7 +3,7 @@ import { KeelError } from '../errors/index.ts';
 import { settleNodeJob } from './node-job-outcome.ts';
 import type { Enforcement } from './node-job-outcome.ts';
 import { nodeSandboxArguments, nodeVersionOf, permissionFlag, permissionModelDeniesNetwork, processProgramPath } from './node-permission.ts';
-import { cpuSeconds, findPrlimit, nodeRuntimeHeadroomMb, prlimitArguments } from './resource-limits.ts';
+import { cpuSeconds, findPrlimit, nodeRuntimeHeadroomMb, nodeStartupDataMb, prlimitArguments } from './resource-limits.ts';
 import { procfsAvailable, watchProcess } from './resource-watchdog.ts';
 import { assertRunnable, defaultOutputBytes } from './sandbox.ts';
 import type { Containment, SandboxJob, SandboxLimits, SandboxResult, SandboxRunner } from './sandbox.ts';
@@ -60,7 +60,9 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Sandbox
       try {
         const nodeArguments = nodeSandboxArguments(version, { programPath: processProgramPath, readPaths, workFolder: workFolder.path }, limits.memoryMb);
         const cpuTimeMs = limits.cpuTimeMs;
-        const totalMemoryMb = limits.memoryMb === undefined ? undefined : limits.memoryMb + nodeRuntimeHeadroomMb;
+        // The kernel counts Node's own start-up reservations; the /proc watchdog sees resident memory, which does not.
+        const startupMb = enforcement.mode === 'prlimit' ? await nodeStartupDataMb(nodePath) : 0;
+        const totalMemoryMb = limits.memoryMb === undefined ? undefined : startupMb + limits.memoryMb + nodeRuntimeHeadroomMb;
         const outcome = await superviseProcess({
           command: enforcement.mode === 'prlimit' ? enforcement.prlimitPath : nodePath,
           args:
@@ -77,7 +79,7 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Sandbox
             ? { watch: (pid: number, stop: (reason: string) => void) => watchProcess(pid, { cpuTimeMs, memoryMb: totalMemoryMb }, stop) }
             : {}),
         });
-        return settleNodeJob('process', outcome, limits, describeEnforcement(enforcement.mode, limits), signal);
+        return settleNodeJob('process', outcome, limits, describeEnforcement(enforcement.mode, limits, totalMemoryMb ?? 0), signal);
       } finally {
         workFolder.release();
       }
@@ -103,9 +105,8 @@ function chooseEnforcement(preference: 'prlimit' | 'watchdog' | undefined, limit
   );
 }
 
-function describeEnforcement(mode: EnforcementChoice['mode'], limits: SandboxLimits): Enforcement {
+function describeEnforcement(mode: EnforcementChoice['mode'], limits: SandboxLimits, total: number): Enforcement {
   const heap = limits.memoryMb === undefined ? '' : `V8 heap capped by --max-old-space-size=${Math.floor(limits.memoryMb)}`;
-  const total = limits.memoryMb === undefined ? 0 : limits.memoryMb + nodeRuntimeHeadroomMb;
   if (mode === 'watchdog') {
     return {
       cpu: 'measured from /proc by the watchdog (prlimit is not installed)',

@@ -1,13 +1,36 @@
+import { execFile } from 'node:child_process';
 import { findExecutable } from './executables.ts';
 
 /**
- * Node's own runtime (code, thread stacks, young generation, ICU) needs writable memory before the job allocates
- * anything: measured on Node 20, it fails to start under a 32 MiB data limit and starts under 64 MiB. The data
- * limit of a Node job is its memoryMb plus this headroom, so that the V8 heap limit (`--max-old-space-size`,
- * exactly memoryMb) is met first for objects and the data limit catches what lives outside that heap (Buffers,
- * ArrayBuffers).
+ * RLIMIT_DATA counts writable private memory, and Node reserves some before running anything: about 48 MiB on
+ * Node 20, about 560 MiB on Node 24 (V8's code range). So a Node job's data limit is that measured start-up amount,
+ * plus memoryMb, plus this headroom for the young generation, compiled code and thread stacks: the V8 heap limit
+ * (`--max-old-space-size`, exactly memoryMb) is then met first for objects, and the data limit catches what lives
+ * outside that heap (Buffers, ArrayBuffers). Measured on Node 20: a 64 MiB heap under a 64 MiB data limit
+ * crashes with SIGSEGV instead of a heap error; with this headroom it ends with V8's own out-of-memory report.
  */
 export const nodeRuntimeHeadroomMb = 128;
+
+const startupDataCache = new Map<string, Promise<number>>();
+
+/**
+ * The writable memory (VmData) a Node binary holds right after starting, in MiB, measured once per binary. Linux
+ * only, like prlimit; where /proc cannot tell, the start-up amount counts as zero and only the headroom remains.
+ */
+export function nodeStartupDataMb(nodePath: string): Promise<number> {
+  let cached = startupDataCache.get(nodePath);
+  if (cached === undefined) {
+    cached = new Promise<number>((resolve) => {
+      const script = "const m = /^VmData:\\s+(\\d+) kB/m.exec(require('fs').readFileSync('/proc/self/status', 'utf8')); process.stdout.write(m ? m[1] : '0')";
+      execFile(nodePath, ['-e', script], { env: {}, timeout: 10_000 }, (error, stdout) => {
+        const kilobytes = error === null ? Number(stdout) : 0;
+        resolve(Number.isFinite(kilobytes) ? Math.ceil(kilobytes / 1024) : 0);
+      });
+    });
+    startupDataCache.set(nodePath, cached);
+  }
+  return cached;
+}
 
 export interface KernelLimits {
   readonly cpuTimeMs?: number | undefined;

@@ -23,3 +23,5 @@ export { createMemoryCallLog } from './memory-call-log.ts';
 export type { CallLogChannel, CallLogEntry, StoredCallLogEntry, CallLogPurge, CallLogStore, MemoryCallLogOptions } from './memory-call-log.ts';
 export { createSqliteCallLog, createSqliteBlobEraser, callLogMigrations, callLogFileMode } from './sqlite-call-log.ts';
 export type { SqliteCallLogOptions, BlobEraser } from './sqlite-call-log.ts';
+export { createMemoryIdempotencyStore, createSqliteIdempotencyStore, idempotencyMigrations } from './idempotency-store.ts';
+export type { IdempotencyStore, RecordedToolOutcome } from './idempotency-store.ts';

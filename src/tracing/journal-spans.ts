@@ -94,6 +94,11 @@ export interface SpanBuilderOptions {
    * in the trace `traceIdFor(parentSessionId)`.
    */
   readonly resolveParent?: (start: SessionStartEvent) => ParentContext | undefined;
+  /**
+   * Ended sessions are kept in a compact form (what a late subagent needs to find its parent) up to this many,
+   * oldest forgotten first, so a long-lived tracer does not grow without bound. Default 10,000.
+   */
+  readonly maxEndedSessions?: number;
 }
 
 const zeroSpanId = '0000000000000000';
@@ -155,6 +160,7 @@ interface SessionTrack {
   readonly toolInputs: Map<string, unknown>;
   readonly compensations: Map<string, MutableSpan>;
   readonly toolIndex: ToolCallIndexEntry[];
+  readonly toolIndexBySpan: Map<string, ToolCallIndexEntry>;
   readonly turnIndex: { readonly at: number; readonly spanId: string }[];
   readonly anomalies: string[];
   lastFinishReason: string | null;
@@ -220,10 +226,13 @@ export class JournalSpanBuilder {
   private readonly policy: ResolvedContentPolicy;
   private readonly resolveParentOverride: SpanBuilderOptions['resolveParent'];
   private readonly sessions = new Map<string, SessionTrack>();
+  private readonly endedSessions: string[] = [];
+  private readonly maxEndedSessions: number;
 
   constructor(options: SpanBuilderOptions = {}) {
     this.policy = resolveContentPolicy(options.policy);
     this.resolveParentOverride = options.resolveParent;
+    this.maxEndedSessions = options.maxEndedSessions ?? 10_000;
   }
 
   /** Applies one event; returns the spans it ended (possibly none), children before parents. */
@@ -349,7 +358,9 @@ export class JournalSpanBuilder {
         if (this.policy.includeToolInput) a['gen_ai.tool.call.arguments'] = this.content(event.input);
         track.tools.set(event.callId, span);
         track.toolInputs.set(event.callId, event.input);
-        track.toolIndex.push({ seq: event.seq, at: event.at, tool: event.tool, spanId: span.spanId, outcomeAt: null });
+        const entry: ToolCallIndexEntry = { seq: event.seq, at: event.at, tool: event.tool, spanId: span.spanId, outcomeAt: null };
+        track.toolIndex.push(entry);
+        track.toolIndexBySpan.set(span.spanId, entry);
         track.turnTotals.toolCalls += 1;
         break;
       }
@@ -393,7 +404,7 @@ export class JournalSpanBuilder {
           markError(span, event.error);
           track.turnTotals.toolErrors += 1;
         }
-        const entry = track.toolIndex.find((candidate) => candidate.spanId === span.spanId);
+        const entry = track.toolIndexBySpan.get(span.spanId);
         if (entry !== undefined) entry.outcomeAt = event.at;
         ended.push(freeze(span, false));
         break;
@@ -462,8 +473,8 @@ export class JournalSpanBuilder {
         if (this.policy.includeMessageContent && event.output !== null) {
           a['gen_ai.output.messages'] = this.content([{ role: 'assistant', parts: [{ type: 'text', content: event.output }], finish_reason: event.status === 'completed' ? 'stop' : 'error' }]);
         }
-        track.ended = true;
         ended.push(freeze(root, false));
+        this.retire(track);
         break;
       }
       default:
@@ -485,8 +496,8 @@ export class JournalSpanBuilder {
         track.turn = null;
       }
       track.root.endTimeMs = track.lastAt;
-      track.ended = true;
       ended.push(freeze(track.root, true));
+      this.retire(track);
     }
     return ended;
   }
@@ -541,6 +552,7 @@ export class JournalSpanBuilder {
       toolInputs: new Map(),
       compensations: new Map(),
       toolIndex: [],
+      toolIndexBySpan: new Map(),
       turnIndex: [],
       anomalies: [],
       lastFinishReason: null,
@@ -568,6 +580,22 @@ export class JournalSpanBuilder {
     let turnSpanId: string | null = null;
     for (const turn of parent.turnIndex) if (turn.at <= at) turnSpanId = turn.spanId;
     return { traceId: parent.traceId, parentSpanId: turnSpanId ?? parent.root.spanId, rootSessionId: parent.rootSessionId };
+  }
+
+  /** Marks a session ended and drops what only an open session needs; forgets the oldest ended sessions over the cap. */
+  private retire(track: SessionTrack): void {
+    track.ended = true;
+    track.tools.clear();
+    track.toolInputs.clear();
+    track.compensations.clear();
+    track.toolIndexBySpan.clear();
+    track.root.attributes = {};
+    track.root.events = [];
+    this.endedSessions.push(track.sessionId);
+    while (this.endedSessions.length > this.maxEndedSessions) {
+      const oldest = this.endedSessions.shift();
+      if (oldest !== undefined) this.sessions.delete(oldest);
+    }
   }
 
   private open(track: SessionTrack, seq: number, name: string, kind: 'internal' | 'client', startTimeMs: number, parentSpanId: string): MutableSpan {

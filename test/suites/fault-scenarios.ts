@@ -1,6 +1,5 @@
 // One scenario per fault of the issue's list. Each run drives a real session (createKeel, the real provider classes
 // on the mock servers, the real SQLite store) through the fault and returns what happened, checked by inspectSession.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
@@ -9,6 +8,9 @@ import { createKeel } from '../../src/runtime/index.ts';
 import type { Keel } from '../../src/runtime/index.ts';
 import { createSqliteStore } from '../../src/store/index.ts';
 import type { MockFault } from '../../src/testing/index.ts';
+import { createProcessRunner, createWorkerRunner } from '../../src/sandbox/index.ts';
+import type { SandboxLimits, SandboxRunner } from '../../src/sandbox/index.ts';
+import { defineJavaScriptTool } from '../../src/tools/code-tools.ts';
 import { defineTool } from '../../src/tools/index.ts';
 import type { ToolDefinition } from '../../src/tools/index.ts';
 import type { AgentDefinition } from '../../src/loop/index.ts';
@@ -189,7 +191,7 @@ interface ToolRunSpec {
   readonly tool: ToolDefinition;
   readonly input: Record<string, unknown>;
   /** Extra checks on the finished session. */
-  readonly check?: (keel: Keel, sessionId: string, databasePath: string) => Promise<string[]>;
+  readonly check?: (keel: Keel, sessionId: string, databasePath: string) => Promise<{ problems: string[]; note?: string }>;
 }
 
 /** A turn with a good charge and the faulty tool side by side, then the answer; on a SQLite file. */
@@ -203,11 +205,12 @@ async function toolRun(spec: ToolRunSpec, context: FaultRunContext): Promise<Fau
   try {
     const result = await keel.run(agent, task, { onUpdate: emitted.onUpdate }).result;
     const inspection = await inspectSession(keel, result.sessionId, emitted, { charged: ['ada'], farEndDirectory });
-    const problems = [...inspection.problems, ...((await spec.check?.(keel, result.sessionId, databasePath)) ?? [])];
+    const checked = (await spec.check?.(keel, result.sessionId, databasePath)) ?? { problems: [] };
+    const problems = [...inspection.problems, ...checked.problems];
     const end = endOf(inspection.events);
     const codes = toolErrorCodes(inspection.events);
     const path = end.status !== 'completed' ? `${end.status}` : codes.length > 0 ? 'tool error to the model → completed' : 'completed';
-    return { path, code: codes.join(',') || end.code, retries: inspection.retries, lostEvents: inspection.lostEvents, duplicatedEffects: inspection.duplicatedEffects, problems };
+    return { path, code: codes.join(',') || end.code, retries: inspection.retries, lostEvents: inspection.lostEvents, duplicatedEffects: inspection.duplicatedEffects, problems, ...(checked.note === undefined ? {} : { note: checked.note }) };
   } finally {
     await keel.close();
     await setup.server.close();
@@ -273,7 +276,7 @@ function toolScenarios(): FaultScenario[] {
               const problems: string[] = [];
               const events = await keel.events(sessionId);
               const result = events.find((event) => event.type === 'tool-result' && event.tool === 'export_report');
-              if (result?.type !== 'tool-result') return ['no tool-result for export_report.'];
+              if (result?.type !== 'tool-result') return { problems: ['no tool-result for export_report.'] };
               const eventBytes = Buffer.byteLength(JSON.stringify(result));
               if (eventBytes > 100 * 1024) problems.push(`the tool-result event is ${eventBytes} bytes; the journal keeps long output as a blob.`);
               if (result.outputBlob === undefined) problems.push('the cut output names no blob.');
@@ -282,36 +285,62 @@ function toolScenarios(): FaultScenario[] {
                 if (blob?.length !== fiftyMegabytes) problems.push(`the blob holds ${blob?.length ?? 'nothing'} characters, expected ${fiftyMegabytes}.`);
               }
               const database = new Database(databasePath, { readonly: true });
+              let bytes = 0;
               try {
-                const bytes = database.prepare<[string], number>('SELECT coalesce(sum(length(body)), 0) FROM events WHERE session_id = ?').pluck().get(sessionId) ?? 0;
+                bytes = database.prepare<[string], number>('SELECT coalesce(sum(length(body)), 0) FROM events WHERE session_id = ?').pluck().get(sessionId) ?? 0;
                 if (bytes > 512 * 1024) problems.push(`the session's journal rows hold ${bytes} bytes; expected well under 512 KB.`);
               } finally {
                 database.close();
               }
-              return problems;
+              return { problems, note: `tool-result event ${Math.round(eventBytes / 1024)} KB (output cut, whole 50 MB kept as a blob); all journal rows of the session ${Math.round(bytes / 1024)} KB` };
             },
           },
           context,
         ),
     },
-    sandboxScenario(),
   ];
 }
 
-function sandboxScenario(): FaultScenario {
-  const sandboxFolder = new URL('../../src/sandbox/', import.meta.url);
-  const available = existsSync(sandboxFolder);
-  return {
-    id: 'sandbox-crash',
-    fault: 'sandbox crash (worker exits mid-job)',
-    expectedPath: 'tool error to the model → completed',
-    expectedCode: 'sandbox-crashed',
-    concurrent: false,
-    ...(available ? { skip: 'src/sandbox exists but this suite has no scenario for its API yet' } : { skip: 'src/sandbox is not in this tree yet' }),
-    run: async () => {
-      throw new Error('skipped');
+/** Model-written JavaScript in a real sandbox runner (src/sandbox) whose job dies: the host must carry on. */
+function sandboxScenarios(): FaultScenario[] {
+  const crashes: { id: string; fault: string; runner: SandboxRunner; code: string; limits: SandboxLimits; expectedCode: string }[] = [
+    {
+      id: 'sandbox-crash-worker',
+      fault: 'sandbox crash: worker-thread job calls process.exit(7)',
+      runner: createWorkerRunner(),
+      code: 'process.exit(7);',
+      limits: { timeoutMs: 5_000 },
+      expectedCode: 'sandbox-crashed',
     },
-  };
+    {
+      id: 'sandbox-oom-worker',
+      fault: 'sandbox crash: worker-thread job runs out of memory (heap bomb, memoryMb 32)',
+      runner: createWorkerRunner(),
+      code: 'const keep = []; for (;;) keep.push(new Array(100000).fill(1));',
+      limits: { timeoutMs: 10_000, memoryMb: 32 },
+      expectedCode: 'sandbox-limit',
+    },
+    {
+      id: 'sandbox-crash-process',
+      fault: 'sandbox crash: child-process job killed by SIGKILL',
+      runner: createProcessRunner(),
+      code: "process.kill(process.pid, 'SIGKILL');",
+      limits: { timeoutMs: 5_000 },
+      expectedCode: 'sandbox-crashed',
+    },
+  ];
+  return crashes.map((crash) => ({
+    id: crash.id,
+    fault: crash.fault,
+    expectedPath: 'tool error to the model → completed',
+    expectedCode: crash.expectedCode,
+    concurrent: false,
+    run: async (context: FaultRunContext) => {
+      if (!(await crash.runner.available())) throw new Error(`the ${crash.runner.name} sandbox runner is not available here`);
+      const tool = defineJavaScriptTool({ name: 'run_js', description: 'Runs JavaScript.', limits: crash.limits, runner: crash.runner.name, runners: [crash.runner] });
+      return toolRun({ tool, input: { code: crash.code } }, context);
+    },
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -346,12 +375,14 @@ async function storageRun(
   try {
     const run = keel.run(agent, task, { onUpdate: emitted.onUpdate });
     let code: string | null = null;
+    let action = 'no failure';
     try {
       const result = await run.result;
       problems.push(`the run did not reject: it ended ${result.status}.`);
     } catch (error) {
       const keelError = toKeelError(error);
       code = keelError.code;
+      action = String(keelError.details.action ?? keelError.message).replace(/ ses_\w+| blob \w+/g, '');
       if (keelError.retryable !== expectRetryable) problems.push(`storage-failure retryable=${keelError.retryable}, expected ${expectRetryable}.`);
     }
     const partial = await inspectSession(keel, run.sessionId, emitted, { charged: [...new Set(readChargedSoFar(farEndDirectory, run.sessionId))], farEndDirectory }).catch(() => null);
@@ -364,7 +395,8 @@ async function storageRun(
     const inspection = await inspectSession(keel, run.sessionId, emitted, { charged: ['ada', 'bob'], farEndDirectory });
     problems.push(...inspection.problems);
     const path = code === null ? 'completed without the fault' : resumed.status === 'completed' ? 'run rejected → resumed → completed' : `run rejected → resumed → ${resumed.status}`;
-    return { path, code, retries: inspection.retries, lostEvents: inspection.lostEvents + (partial?.lostEvents ?? 0), duplicatedEffects: inspection.duplicatedEffects, problems };
+    const note = `struck while ${action}, after ${partial?.events.at(-1)?.type ?? 'nothing'}`;
+    return { path, code, retries: inspection.retries, lostEvents: inspection.lostEvents + (partial?.lostEvents ?? 0), duplicatedEffects: inspection.duplicatedEffects, problems, note };
   } finally {
     await keel.close();
     await session.setup.server.close();
@@ -488,5 +520,5 @@ function storageScenarios(): FaultScenario[] {
 }
 
 export function faultScenarios(): FaultScenario[] {
-  return [...providerScenarios(), ...toolScenarios(), ...storageScenarios()];
+  return [...providerScenarios(), ...toolScenarios(), ...sandboxScenarios(), ...storageScenarios()];
 }

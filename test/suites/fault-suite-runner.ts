@@ -17,6 +17,8 @@ export interface FaultRunRecord {
   readonly lostEvents: number;
   readonly duplicatedEffects: number;
   readonly problems: readonly string[];
+  /** Anything worth reporting about the run, tallied per scenario (where a storage fault struck, sizes). */
+  readonly note?: string;
 }
 
 export interface FaultRunContext {
@@ -54,6 +56,8 @@ export interface FaultRow {
   readonly passed: boolean;
   readonly skipped: string | null;
   readonly problems: readonly string[];
+  /** The runs' notes, tallied. */
+  readonly notes: string;
   readonly wallMs: number;
 }
 
@@ -74,7 +78,7 @@ function hashOf(text: string): number {
 export async function runFaultScenario(scenario: FaultScenario, runs: number, seed: number): Promise<FaultRow> {
   const started = performance.now();
   if (scenario.skip !== undefined) {
-    return { id: scenario.id, fault: scenario.fault, runs: 0, outcome: 'skipped', code: '—', retriesAverage: 0, lostEvents: 0, duplicatedEffects: 0, health: null, passed: true, skipped: scenario.skip, problems: [], wallMs: 0 };
+    return { id: scenario.id, fault: scenario.fault, runs: 0, outcome: 'skipped', code: '—', retriesAverage: 0, lostEvents: 0, duplicatedEffects: 0, health: null, passed: true, skipped: scenario.skip, problems: [], notes: '', wallMs: 0 };
   }
   const before = healthSnapshot();
   const scratchRoot = mkdtempSync(join(tmpdir(), `keel-fault-${scenario.id}-`));
@@ -108,7 +112,8 @@ export async function runFaultScenario(scenario: FaultScenario, runs: number, se
   const count = (values: readonly string[]): string => {
     const tally = new Map<string, number>();
     for (const value of values) tally.set(value, (tally.get(value) ?? 0) + 1);
-    return tally.size === 1 ? (values[0] ?? '') : [...tally].map(([value, times]) => `${times}× ${value}`).join(', ');
+    if (tally.size <= 1) return values[0] ?? '';
+    return [...tally].sort((left, right) => right[1] - left[1]).map(([value, times]) => `${times}× ${value}`).join(', ');
   };
   const lostEvents = records.reduce((sum, record) => sum + record.lostEvents, 0);
   const duplicatedEffects = records.reduce((sum, record) => sum + record.duplicatedEffects, 0);
@@ -125,6 +130,7 @@ export async function runFaultScenario(scenario: FaultScenario, runs: number, se
     passed: problems.length === 0 && lostEvents === 0 && duplicatedEffects === 0,
     skipped: null,
     problems,
+    notes: count(records.flatMap((record) => (record.note === undefined ? [] : [record.note]))),
     wallMs: Math.round(performance.now() - started),
   };
 }
@@ -138,6 +144,11 @@ export async function runFaultSuite(scenarios: readonly FaultScenario[], options
     options.onRow?.(row);
   }
   return rows;
+}
+
+/** The rows' notes as a list, for under the table. */
+export function formatFaultNotes(rows: readonly FaultRow[]): string {
+  return rows.filter((row) => row.notes !== '').map((row) => `- ${row.fault}: ${row.notes}`).join('\n');
 }
 
 export function formatFaultTable(rows: readonly FaultRow[]): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSpans, spanIdFor, traceIdFor } from '../../src/tracing/index.ts';
+import { buildSpans, JournalSpanBuilder, spanIdFor, traceIdFor } from '../../src/tracing/index.ts';
 import type { SpanModel } from '../../src/tracing/index.ts';
 import { handJournal, limits, supportJournal, t0, usage } from './helpers.ts';
 
@@ -197,5 +197,17 @@ describe('the journal as GenAI spans', () => {
     const built = buildSpans([...grandchild.events, ...child.events, ...parent.events]);
     expect(find(built, 'invoke_agent c')).toMatchObject({ traceId: traceIdFor('ses_p'), parentSpanId: spanIdFor('ses_p', 2) });
     expect(find(built, 'invoke_agent g')).toMatchObject({ traceId: traceIdFor('ses_p'), parentSpanId: spanIdFor('ses_c', 2) });
+  });
+
+  it('forgets the oldest ended sessions beyond its cap, so a long-lived tracer stays bounded', () => {
+    const builder = new JournalSpanBuilder({ maxEndedSessions: 1 });
+    for (const sessionId of ['ses_1', 'ses_2']) {
+      const journal = handJournal(sessionId);
+      journal.add({ type: 'session-start', agent: { name: 'a', instructionsHash: 'h', tools: [] }, model: { provider: 'anthropic', modelId: 'm' }, input: 'x', limits }, 0);
+      journal.add({ type: 'session-end', status: 'completed', output: 'y', error: null, turns: 0, usage: usage(0, 0), costUsd: 0 }, 1);
+      for (const event of journal.events) builder.push(event);
+    }
+    expect(builder.traceOf('ses_1')).toBeUndefined();
+    expect(builder.traceOf('ses_2')).toEqual({ traceId: traceIdFor('ses_2'), rootSessionId: 'ses_2', rootSpanId: spanIdFor('ses_2', 1) });
   });
 });

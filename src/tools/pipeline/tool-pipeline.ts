@@ -10,6 +10,8 @@ export interface ToolPipelineOptions {
   readonly decideStages?: readonly DecideStage[];
   /** Around execution: idempotency, sanitize, audit. The last stage wraps the tool run itself. */
   readonly executeStages?: readonly ExecuteStage[];
+  /** Told of every call the validate stage refuses (no decide stage sees those), for the audit log. */
+  readonly onValidationRefusal?: (refusal: { readonly request: DecideRequest; readonly rule: string; readonly error: KeelError }) => Promise<void>;
 }
 
 export interface DecideRequest {
@@ -51,6 +53,7 @@ export function createToolPipeline(options: ToolPipelineOptions = {}): ToolPipel
     async decide(request) {
       const validation = validate(request);
       if ('error' in validation) {
+        await options.onValidationRefusal?.({ request, rule: validation.rule, error: validation.error });
         return { decision: 'deny', rule: validation.rule, reason: validation.error.message, error: validation.error, input: request.call.input };
       }
       const { tool, input } = validation;
@@ -64,7 +67,11 @@ export function createToolPipeline(options: ToolPipelineOptions = {}): ToolPipel
         input,
         signal: request.signal,
       });
-      const error = outcome.decision === 'deny' ? new KeelError(denialCode(outcome.rule), outcome.reason, { details: { rule: outcome.rule } }) : null;
+      const retryAfterMs = (outcome as { retryAfterMs?: unknown }).retryAfterMs;
+      const error =
+        outcome.decision === 'deny'
+          ? new KeelError(denialCode(outcome.rule), outcome.reason, { details: { rule: outcome.rule }, ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}) })
+          : null;
       return { ...outcome, error, input };
     },
     execute: (invocation) => executeChain(invocation),

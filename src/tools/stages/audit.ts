@@ -106,3 +106,42 @@ function callFields(invocation: ToolInvocation, redactor: Redactor | null): Pick
 function redactMessage(message: string, redactor: Redactor | null): string {
   return redactor === null ? message : redactor.redactText(message).text;
 }
+
+/** The refusals of the validate stage (unknown tool, unparseable arguments, schema), which no decide stage sees. */
+export interface RefusedCall {
+  readonly sessionId: string;
+  readonly turn: number;
+  readonly callId: string;
+  readonly agent: string;
+  readonly tool: string;
+  readonly input: unknown;
+  readonly decision: 'deny';
+  readonly rule: string;
+  readonly approver: string | null;
+  readonly error: { readonly code: string; readonly message: string };
+}
+
+/** Records a refusal that happened outside the decide stages: by validation, or by an approver's rejection. */
+export function createRefusalRecorder(options: AuditStageOptions): (call: RefusedCall) => Promise<void> {
+  const redactor = options.redaction === false ? null : createRedactor(options.redaction ?? {});
+  return async (call) => {
+    await options.log.append({
+      sessionId: call.sessionId,
+      turn: call.turn,
+      callId: call.callId,
+      agent: call.agent,
+      tool: call.tool,
+      input: redactor === null ? call.input : redactor.redactValue(call.input).value,
+      decision: call.decision,
+      rule: call.rule,
+      approver: call.approver,
+      inputEdited: false,
+      resultDigest: null,
+      outputChars: null,
+      outputBlob: null,
+      durationMs: 0,
+      error: { code: call.error.code, message: redactMessage(call.error.message, redactor) },
+      findings: [],
+    });
+  };
+}

@@ -1,0 +1,32 @@
+import { KeelError, keelCodes } from '../../errors/index.ts';
+import type { KeelCode } from '../../errors/index.ts';
+import type { IdempotencyStore } from '../../store/idempotency-store.ts';
+import type { ExecuteStage, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
+
+/**
+ * The idempotency stage (seed §9.2): the outcome of a call is recorded by its idempotency key as soon as
+ * the tool returns, before the journal hears of it. A call re-run after a crash in between gets the recorded
+ * outcome back and the tool does not run twice. Cancellations are not recorded: the call never finished.
+ */
+export function createIdempotencyStage(store: IdempotencyStore): ExecuteStage {
+  return async (invocation, next) => {
+    const recorded = await store.get(invocation.idempotencyKey);
+    if (recorded !== undefined) {
+      if (recorded.ok) {
+        return { ok: true, output: recorded.output ?? '', latencyMs: 0, ...(recorded.fullOutputBlob === null ? {} : { fullOutputBlob: recorded.fullOutputBlob }) };
+      }
+      const code = (recorded.error?.code ?? 'tool-failed') in keelCodes ? (recorded.error?.code as KeelCode) : 'tool-failed';
+      return { ok: false, error: new KeelError(code, recorded.error?.message ?? 'The tool failed.'), latencyMs: 0 };
+    }
+    const outcome: ExecutionOutcome = await next();
+    if (!outcome.ok && outcome.error.code === 'cancelled') return outcome;
+    await store.put(invocation.idempotencyKey, {
+      ok: outcome.ok,
+      output: outcome.ok ? outcome.output : null,
+      error: outcome.ok ? null : { code: outcome.error.code, message: outcome.error.message },
+      fullOutputBlob: outcome.ok ? (outcome.fullOutputBlob ?? null) : null,
+      recordedAt: Date.now(),
+    });
+    return outcome;
+  };
+}

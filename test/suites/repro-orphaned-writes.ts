@@ -1,0 +1,64 @@
+// Reproduction of a finding of the fault suite (not a test; see BENCHMARKS-faults.md, "Findings"):
+// when a session's journal append fails while parallel tool calls are in flight, `run.result` rejects at once, but
+// the other calls keep running and later append their outcomes through the dead run's SessionWriter. A resume
+// started right after the rejection (as a caller would, once space is freed) then races with that orphaned writer
+// and fails with `journal-conflict`; a second resume completes. Nothing is lost or duplicated (optimistic
+// concurrency refuses the stale writer), but the dead run both executed a tool and wrote to the journal after it
+// had reported failure.
+//
+//   node --import tsx test/suites/repro-orphaned-writes.ts     exits 1 while the behaviour reproduces, 0 once fixed
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { toKeelError } from '../../src/errors/index.ts';
+import { createKeel } from '../../src/runtime/index.ts';
+import { createSqliteStore } from '../../src/store/index.ts';
+import { defineTool } from '../../src/tools/index.ts';
+import { createBiller, openFarEnd } from './far-end.ts';
+import { EmittedEvents, fillingJournal, startProvider } from './fault-kit.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'keel-orphaned-writes-'));
+const store = createSqliteStore({ path: join(scratch, 'keel.db') });
+const pause = (milliseconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, milliseconds));
+let slowExecutions = 0;
+let quickExecutions = 0;
+// Two read-only lookups in one turn: `slow` takes 300 ms the first time and 800 ms after; `quick` 10 ms, then 1 s.
+const slow = defineTool({ name: 'slow_lookup', description: 'Slow.', input: z.object({ id: z.string() }), risk: 'read', execute: async () => { slowExecutions += 1; await pause(slowExecutions === 1 ? 300 : 800); return 'slow result'; } });
+const quick = defineTool({ name: 'quick_lookup', description: 'Quick, then slow.', input: z.object({ id: z.string() }), risk: 'read', execute: async () => { quickExecutions += 1; await pause(quickExecutions === 1 ? 10 : 1000); return 'quick result'; } });
+const agent = createBiller(openFarEnd(join(scratch, 'far-end')), { extraTools: [slow, quick] });
+const setup = await startProvider('anthropic', [{ kind: 'charge', customers: [], extra: [{ name: 'slow_lookup', input: { id: 'a' } }, { name: 'quick_lookup', input: { id: 'b' } }] }, { kind: 'final', text: 'Done.' }], { byTurn: true });
+// Appends: session-start, turn-start, context-assemble + model-request, model-response, tool-requests, tool-decisions;
+// the seventh (quick_lookup's tool-result) finds the disk full.
+const journal = fillingJournal(store.journal, 6, join(scratch, 'keel.db'));
+const keel = createKeel({ journal, blobs: store.blobs, model: setup.model, modelRetries: 0 });
+const emitted = new EmittedEvents();
+const run = keel.run(agent, 'Look both up.', { onUpdate: emitted.onUpdate });
+let reproduced = false;
+try {
+  await run.result;
+  console.log('The first run did not fail; the set-up no longer reaches the fault.');
+} catch (error) {
+  console.log(`1. run.result rejected: ${toKeelError(error).code} (${slowExecutions} slow_lookup execution(s) still in flight)`);
+  journal.free();
+  const resumedEvents = new EmittedEvents();
+  try {
+    const resumed = await (await keel.resume(agent, run.sessionId, { onUpdate: resumedEvents.onUpdate })).result;
+    console.log(`2. resume right after: ${resumed.status}`);
+  } catch (resumeError) {
+    reproduced = toKeelError(resumeError).code === 'journal-conflict';
+    console.log(`2. resume right after: rejected with ${toKeelError(resumeError).code}: ${toKeelError(resumeError).message}`);
+  }
+  await pause(1500);
+  const events = await keel.events(run.sessionId);
+  const orphan = events.find((event) => event.type === 'tool-result' && event.tool === 'slow_lookup' && !resumedEvents.events.some((seen) => seen.seq === event.seq));
+  console.log(`3. journal: ${events.map((event) => `${event.seq}:${event.type}`).join(' ')}`);
+  if (orphan !== undefined) console.log(`   seq ${orphan.seq} (slow_lookup's tool-result) was written by the run that had already rejected.`);
+  const again = await (await keel.resume(agent, run.sessionId)).result;
+  console.log(`4. second resume: ${again.status}; slow_lookup executed ${slowExecutions} times`);
+}
+await setup.server.close();
+await store.close();
+rmSync(scratch, { recursive: true, force: true });
+console.log(reproduced ? 'REPRODUCED: the rejected run kept writing; the first resume failed with journal-conflict.' : 'Not reproduced.');
+process.exitCode = reproduced ? 1 : 0;
