@@ -64,8 +64,10 @@ export function settleJobMessage(
   if (error.code === 'ERR_ACCESS_DENIED') {
     return { ok: false, error: violationError(runner, error.permission ?? 'access', error.resource ?? '', error.message) };
   }
-  // V8's own words when a backing store cannot be allocated: under a memory limit, that limit is why.
-  if (limits.memoryMb !== undefined && error.name === 'RangeError' && error.message.includes('Array buffer allocation failed')) {
+  // How V8 (Node 20) and Node (24, ERR_MEMORY_ALLOCATION_FAILED) report a backing store that could not be
+  // allocated: under a memory limit, that limit is why.
+  const allocationFailed = error.code === 'ERR_MEMORY_ALLOCATION_FAILED' || (error.name === 'RangeError' && error.message.includes('Array buffer allocation failed'));
+  if (limits.memoryMb !== undefined && allocationFailed) {
     return { ok: false, error: memoryLimitError(runner, limits.memoryMb, memoryHow) };
   }
   return { ok: false, error: jobFailedError(runner, error.name, error.message) };
