@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       perSession.get(variant.name)?.push(elapsed / sessions);
     }
   }
-  // CPU per span, outside the loop: steadier than the differences above on a busy machine.
+  // Time per span, outside the loop: steadier than the differences above on a busy machine.
   const sample = await (async (): Promise<SessionEvent[]> => {
     const deps = dependencies();
     const run = startSession(agent, deps, { input: 'look things up' });
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     );
   }
   console.log('');
-  console.log('CPU per span, measured alone:');
+  console.log('Time per span, measured alone (the OTLP line is wall time, the round trip to the receiver included):');
   for (const line of microLines) console.log(`  ${line}`);
 }
 

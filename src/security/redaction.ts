@@ -102,13 +102,61 @@ export function redactText(text: string, options: RedactionOptions = {}): Redact
   return createRedactor(options).redactText(text);
 }
 
+function countDigits(text: string): number {
+  let count = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code >= 48 && code <= 57) count += 1;
+  }
+  return count;
+}
+
+/**
+ * A necessary condition for each type, checked before its patterns run: most tool output holds no secret,
+ * and a substring test costs a fraction of a regular-expression scan. A prefilter may say yes wrongly, never no.
+ */
+function mayContain(type: RedactionDetector['type'], text: string, digits: number): boolean {
+  switch (type) {
+    case 'private-key':
+      return text.includes('PRIVATE KEY');
+    case 'anthropic-key':
+      return text.includes('sk-ant');
+    case 'openai-key':
+      return text.includes('sk-');
+    case 'aws-access-key':
+      return text.includes('IA') || text.includes('A3T') || text.includes('ACCA');
+    case 'github-token':
+      return text.includes('gh') || text.includes('github_pat_');
+    case 'slack-token':
+      return text.includes('xox') || text.includes('hooks.slack.com');
+    case 'jwt':
+      return text.includes('eyJ');
+    case 'bearer-token':
+      return /bearer/i.test(text);
+    case 'url-password':
+      return text.includes('://');
+    case 'email':
+      return text.includes('@');
+    case 'iban':
+      return digits >= 4 && /[A-Z]{2}\d{2}/.test(text);
+    case 'card-number':
+      return digits >= 12;
+    case 'phone':
+      return digits >= 6;
+    case 'ipv4':
+      return digits >= 4 && text.includes('.');
+  }
+}
+
 /**
  * Earlier detectors claim first; a later detector's span that overlaps a claimed one is dropped,
  * so every character is redacted at most once and under the most specific type.
  */
 function claimSpans(text: string, detectors: readonly RedactionDetector[]): readonly Claim[] {
   const claimed: Claim[] = [];
+  const digits = countDigits(text);
   for (const detector of detectors) {
+    if (!mayContain(detector.type, text, digits)) continue;
     for (const span of detector.find(text)) {
       if (span.end <= span.start) continue;
       const position = insertionPoint(claimed, span);

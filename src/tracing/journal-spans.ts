@@ -13,9 +13,13 @@ import type { ErrorRecord, SessionEvent, SessionStartEvent } from '../spec/event
  *   ├── agent_turn                       INTERNAL   turn-start … next turn-start | session-end
  *   │   ├── context_assembly             INTERNAL   context-assemble (at − durationMs … at)
  *   │   ├── chat <model>                 CLIENT     model-request … model-response | model-error
- *   │   └── execute_tool <tool>          INTERNAL   tool-request … tool-result | tool-error
- *   │       └── invoke_agent <subagent>  INTERNAL   a session whose session-start names this one as parent
- *   └── compensate <tool>                INTERNAL   compensation-request … compensation-result
+ *   │   ├── execute_tool <tool>          INTERNAL   tool-request … tool-result | tool-error (decision, approval: span events)
+ *   │   │   └── invoke_agent <subagent>  INTERNAL   a session whose session-start names this one as parent
+ *   │   └── compensate <tool>            INTERNAL   compensation-request … compensation-result
+ *   └── (guard trips and anomalies: events and attributes of invoke_agent)
+ *
+ * The journal has no memory-read or vector-search events yet; when it does, they map to `search_memory` and
+ * `retrieval {data_source}` spans under context_assembly.
  */
 
 export type SpanAttributeValue = string | number | boolean | readonly string[] | readonly number[] | readonly boolean[];

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { diag } from '@opentelemetry/api';
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { MeterProvider, MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -44,6 +45,8 @@ export interface KeelMetricsOptions {
   /** More readers (tests: a reader over `InMemoryMetricExporter`). */
   readonly readers?: readonly IMetricReader[];
   readonly serviceName?: string;
+  /** Telemetry never breaks a session: a failure while recording an update goes here (default: OpenTelemetry's `diag`). */
+  readonly onError?: (error: unknown) => void;
 }
 
 export interface KeelMetrics {
@@ -249,12 +252,18 @@ export function createKeelMetrics(options: KeelMetricsOptions = {}): KeelMetrics
   const meter = meterProvider.getMeter(instrumentationScope.name, instrumentationScope.version, { schemaUrl: instrumentationScope.schemaUrl });
   const recorder = new MetricsRecorder(createInstruments(meter));
   const render = (): Promise<string> => prometheus.render();
+  const onError = options.onError ?? ((error: unknown) => diag.error('keel: recording metrics for an update failed', error));
   return {
     meterProvider,
     prometheus,
     otlpEndpoint,
     observe(update) {
-      if (update.event !== undefined) recorder.push(update.event);
+      if (update.event === undefined) return;
+      try {
+        recorder.push(update.event);
+      } catch (error) {
+        onError(error);
+      }
     },
     recordJournal(events) {
       // Sessions one after another, each in journal order: the same calls as live observation.

@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, TraceFlags, diag } from '@opentelemetry/api';
 import type { AttributeValue, Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { Resource } from '@opentelemetry/resources';
@@ -191,17 +191,27 @@ export interface LiveTracer {
  * Spans as the journal is written: each span is exported when the event that ends it arrives. The tree equals
  * `exportJournal` over the stored journal (same ids, parents, times and attributes).
  */
-export function createLiveTracer(traceExport: TraceExport, options: Omit<SpanBuilderOptions, 'policy'> = {}): LiveTracer {
+export interface LiveTracerOptions extends Omit<SpanBuilderOptions, 'policy'> {
+  /** Telemetry never breaks a session: a failure while tracing an update goes here (default: OpenTelemetry's `diag`). */
+  readonly onError?: (error: unknown) => void;
+}
+
+export function createLiveTracer(traceExport: TraceExport, options: LiveTracerOptions = {}): LiveTracer {
   if (!traceExport.enabled) {
     return { observe: () => undefined, preload: () => undefined, closeOpen: () => undefined, forceFlush: async () => undefined, shutdown: async () => undefined };
   }
   const builder = new JournalSpanBuilder({ ...options, policy: traceExport.policy });
+  const onError = options.onError ?? ((error: unknown) => diag.error('keel: tracing an update failed', error));
   return {
     observe(update) {
       const event = update.event;
       if (event === undefined) return;
-      const ended = builder.push(event);
-      if (ended.length > 0) traceExport.emit(ended);
+      try {
+        const ended = builder.push(event);
+        if (ended.length > 0) traceExport.emit(ended);
+      } catch (error) {
+        onError(error);
+      }
     },
     preload(events) {
       for (const event of events) builder.push(event);

@@ -110,4 +110,19 @@ describe('live spans and spans rebuilt from the journal', () => {
     const incremental = journal.events.flatMap((event: SessionEvent) => builder.push(event));
     expect(incremental).toEqual(buildSpans(journal.events));
   });
+
+  it('never lets a tracing failure reach the session: it is reported instead', () => {
+    const failing = new InMemorySpanExporter();
+    failing.export = () => {
+      throw new Error('exporter exploded');
+    };
+    const errors: unknown[] = [];
+    const tracer = createLiveTracer(createTraceExport({ env: {}, exporter: failing }), { onError: (error) => errors.push(error) });
+    const journal = handJournal('ses_fail');
+    journal.add({ type: 'session-start', agent: { name: 'a', instructionsHash: 'h', tools: [] }, model: { provider: 'openai', modelId: 'gpt-x' }, input: 'hi', limits }, 1000);
+    journal.add({ type: 'turn-start', turn: 1 }, 1001);
+    journal.add({ type: 'session-end', status: 'completed', output: 'ok', error: null, turns: 1, usage: usage(0, 0), costUsd: 0 }, 1002);
+    for (const event of journal.events) expect(() => tracer.observe({ type: 'event', event })).not.toThrow();
+    expect(errors.length).toBeLessThanOrEqual(1);
+  });
 });
