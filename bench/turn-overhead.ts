@@ -260,7 +260,7 @@ function sourceRevision(): string {
   try {
     const git = (...args: string[]) => execFileSync('git', args, { cwd: repositoryRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const commit = git('rev-parse', '--short', 'HEAD');
-    return git('status', '--porcelain', '--', 'src') === '' ? commit : `${commit} + uncommitted changes in src/`;
+    return git('status', '--porcelain', '--untracked-files=no', '--', 'src') === '' ? commit : `${commit} + uncommitted changes in src/`;
   } catch {
     return '';
   }

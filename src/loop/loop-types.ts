@@ -4,6 +4,7 @@ import type { BlobStore, Journal } from '../spec/journal.ts';
 import type { ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
 import type { Usage } from '../spec/usage.ts';
 import type { ToolPipeline } from '../tools/index.ts';
+import type { AnomalyThresholds } from '../tracing/anomalies.ts';
 
 /** The model as the loop sees it: one call, with retries and rate limits already applied by the gateway. */
 export interface ModelCaller {
@@ -24,6 +25,8 @@ export interface LoopDependencies {
   readonly price: (usage: Usage, modelId: string) => number | null;
   /** The tool executor. Without one, calls are validated and run with their timeouts, and nothing else. */
   readonly tools?: ToolPipeline;
+  /** Thresholds of the anomaly signals of seed §12.2, journaled as `anomaly` events; `false` turns them off. */
+  readonly anomalies?: AnomalyThresholds | false;
 }
 
 export type SessionUpdate =

@@ -15,6 +15,8 @@ import { foldEvents, initialState } from './session-state.ts';
 import type { SessionState } from './session-state.ts';
 import { SessionWriter } from './session-writer.ts';
 import { UpdateQueue } from './update-queue.ts';
+import { AnomalyDetector } from '../tracing/anomalies.ts';
+import type { AnomalyBody } from '../tracing/anomalies.ts';
 
 export interface StartOptions extends RunOptions {
   readonly input: string;
@@ -48,7 +50,7 @@ export function startSession(agent: AgentDefinition, dependencies: LoopDependenc
     };
     await dependencies.journal.append(sessionId, [start], 0);
     onWritten(start);
-    return initialState(start);
+    return { state: initialState(start), history: [] };
   }, agent, dependencies);
 }
 
@@ -62,14 +64,14 @@ export function resumeSession(agent: AgentDefinition, dependencies: LoopDependen
     if (state.start.agent.name !== agent.name) {
       throw new KeelError('invalid-argument', `Session ${sessionId} was started by agent "${state.start.agent.name}", not "${agent.name}".`);
     }
-    return state;
+    return { state, history: events };
   }, agent, dependencies);
 }
 
 function launch(
   sessionId: string,
   options: RunOptions,
-  load: (onWritten: (event: SessionEvent) => void) => Promise<SessionState>,
+  load: (onWritten: (event: SessionEvent) => void) => Promise<{ state: SessionState; history: readonly SessionEvent[] }>,
   agent: AgentDefinition,
   dependencies: LoopDependencies,
 ): SessionRun {
@@ -78,11 +80,17 @@ function launch(
     options.onUpdate?.(update);
     queue.push(update);
   };
-  const onWritten = (event: SessionEvent): void => emit({ type: 'event', event });
+  const detector = dependencies.anomalies === false ? null : new AnomalyDetector(dependencies.anomalies ?? {});
+  const anomalies: AnomalyBody[] = [];
+  const onWritten = (event: SessionEvent): void => {
+    if (detector !== null) anomalies.push(...detector.push(event));
+    emit({ type: 'event', event });
+  };
   const result = (async (): Promise<SessionResult> => {
-    const state = await load(onWritten);
+    const { state, history } = await load(onWritten);
+    if (detector !== null) anomalies.push(...detector.preload(history));
     const writer = new SessionWriter(dependencies.journal, dependencies.clock, state, onWritten);
-    await drive(agent, dependencies, writer, options, emit);
+    await drive(agent, dependencies, writer, options, emit, anomalies);
     return resultOf(writer.state);
   })();
   result.then(() => queue.close(), (error: unknown) => queue.close(error));
@@ -116,10 +124,13 @@ async function drive(
   writer: SessionWriter,
   options: RunOptions,
   emit: (update: SessionUpdate) => void,
+  anomalies: AnomalyBody[],
 ): Promise<void> {
   const signal = options.signal ?? new AbortController().signal;
   const traits = toolTraits(agent);
   for (;;) {
+    // Anomaly signals found in what was just written are journaled before the next step; they never stop the session.
+    if (anomalies.length > 0 && writer.state.end === null) await writer.append(anomalies.splice(0));
     const state = writer.state;
     if (signal.aborted && state.end === null && state.compensation === null) {
       const error = toKeelError(signal.reason ?? new KeelError('cancelled', 'Cancelled by the caller.'));

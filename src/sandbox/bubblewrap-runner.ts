@@ -5,8 +5,8 @@ import { KeelError } from '../errors/index.ts';
 import { bubblewrapArguments } from './bubblewrap-arguments.ts';
 import type { BubblewrapLayout } from './bubblewrap-arguments.ts';
 import { findExecutable } from './executables.ts';
-import { settleNodeJob } from './node-job-outcome.ts';
-import type { Enforcement } from './node-job-outcome.ts';
+import { answerBytesFor, encodeNodeJob, settleNodeJob } from './node-job-protocol.ts';
+import type { Enforcement } from './node-job-protocol.ts';
 import { nodeSandboxArguments, nodeVersionOf, permissionFlag, processProgramPath } from './node-permission.ts';
 import { cpuLimitExitCode, cpuSeconds, findPrlimit, nodeRuntimeHeadroomMb, nodeStartupDataMb, prlimitArguments } from './resource-limits.ts';
 import type { KernelLimits } from './resource-limits.ts';
@@ -73,7 +73,7 @@ export function createBubblewrapRunner(options: BubblewrapRunnerOptions = {}): S
         const launch =
           job.kind === 'command'
             ? commandLaunch(job, workFolder.path, readPaths, limits)
-            : javascriptLaunch(job, nodePath, workFolder.path, readPaths, limits, await nodeStartupDataMb(nodePath));
+            : javascriptLaunch(job, nodePath, workFolder.path, readPaths, limits, limits.memoryMb === undefined ? 0 : await nodeStartupDataMb(nodePath));
         const prefix = prlimit === undefined || launch.kernelLimits === undefined ? [] : [...prlimitArguments(launch.kernelLimits), '--', bwrap];
         const outcome = await superviseProcess({
           command: prefix.length === 0 ? bwrap : (prlimit as string),
@@ -81,7 +81,7 @@ export function createBubblewrapRunner(options: BubblewrapRunnerOptions = {}): S
           cwd: workFolder.path,
           env: {},
           ...(launch.stdin === undefined ? {} : { stdin: launch.stdin }),
-          ...(launch.ipcMessage === undefined ? {} : { ipcMessage: launch.ipcMessage }),
+          ...(job.kind === 'javascript' ? { answerBytes: answerBytesFor(limits.outputBytes ?? defaultOutputBytes) } : {}),
           timeoutMs: limits.timeoutMs,
           outputBytes: limits.outputBytes ?? defaultOutputBytes,
           ...(signal === undefined ? {} : { signal }),
@@ -101,7 +101,6 @@ interface Launch {
   readonly inner: readonly string[];
   readonly kernelLimits: KernelLimits | undefined;
   readonly stdin?: string;
-  readonly ipcMessage?: unknown;
 }
 
 function commandLaunch(job: Extract<SandboxJob, { kind: 'command' }>, workFolder: string, readPaths: string[], limits: SandboxLimits): Launch {
@@ -135,12 +134,11 @@ function javascriptLaunch(
       readPaths,
       // /usr is already there; a Node installed elsewhere (nvm, a tarball) is bound at its own path.
       readOnlyBinds: [{ source: processProgramPath, target: programInside }, ...(nodeBinary.startsWith('/usr/') ? [] : [{ source: nodeBinary, target: nodeBinary }])],
-      // The IPC channel is fd 3; bwrap passes the descriptor through but clears the variable that names it.
-      environment: { NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
     },
     inner: [nodeBinary, ...nodeArguments],
     kernelLimits,
-    ipcMessage: { code: job.code, input: job.input },
+    // The answer pipe is fd 3, which bwrap passes through to the command.
+    stdin: encodeNodeJob(job.code, job.input),
   };
 }
 

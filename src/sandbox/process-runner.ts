@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { KeelError } from '../errors/index.ts';
-import { settleNodeJob } from './node-job-outcome.ts';
-import type { Enforcement } from './node-job-outcome.ts';
+import { answerBytesFor, encodeNodeJob, settleNodeJob } from './node-job-protocol.ts';
+import type { Enforcement } from './node-job-protocol.ts';
 import { nodeSandboxArguments, nodeVersionOf, permissionFlag, permissionModelDeniesNetwork, processProgramPath } from './node-permission.ts';
 import { cpuSeconds, findPrlimit, nodeRuntimeHeadroomMb, nodeStartupDataMb, prlimitArguments } from './resource-limits.ts';
 import { procfsAvailable, watchProcess } from './resource-watchdog.ts';
@@ -71,7 +71,8 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Sandbox
               : nodeArguments,
           cwd: workFolder.path,
           env: {},
-          ipcMessage: { code: job.code, input: job.input },
+          stdin: encodeNodeJob(job.code, job.input),
+          answerBytes: answerBytesFor(limits.outputBytes ?? defaultOutputBytes),
           timeoutMs: limits.timeoutMs,
           outputBytes: limits.outputBytes ?? defaultOutputBytes,
           ...(signal === undefined ? {} : { signal }),

@@ -25,8 +25,10 @@ export function cpuLimitError(runner: RunnerName, cpuTimeMs: number, how: string
   });
 }
 
-export function resultTooLargeError(runner: RunnerName, outputBytes: number, actualBytes: number): KeelError {
-  return new KeelError('sandbox-limit', `The job in the ${runner} sandbox returned ${actualBytes} bytes of JSON, over its output limit of ${outputBytes} bytes (outputBytes).`, {
+/** `actualBytes` is unknown when the answer was cut off as soon as it could no longer fit. */
+export function resultTooLargeError(runner: RunnerName, outputBytes: number, actualBytes: number | undefined): KeelError {
+  const size = actualBytes === undefined ? 'a result far larger than' : `${actualBytes} bytes of JSON, over`;
+  return new KeelError('sandbox-limit', `The job in the ${runner} sandbox returned ${size} its output limit of ${outputBytes} bytes (outputBytes).`, {
     details: { runner, limit: 'outputBytes', value: outputBytes, actualBytes },
   });
 }

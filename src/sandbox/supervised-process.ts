@@ -7,8 +7,11 @@ export interface SupervisedProcessOptions {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly stdin?: string;
-  /** Opens an IPC channel (fd 3) and sends this as the first message. */
-  readonly ipcMessage?: unknown;
+  /**
+   * Opens fd 3 as the answer pipe: the job writes one JSON line there, at most this many bytes. A longer answer is
+   * not buffered: the process is stopped as soon as it passes the cap, so a job cannot fill the host's memory.
+   */
+  readonly answerBytes?: number;
   readonly timeoutMs: number;
   readonly outputBytes: number;
   readonly signal?: AbortSignal;
@@ -17,14 +20,14 @@ export interface SupervisedProcessOptions {
 }
 
 /** Why the supervisor ended the process itself; absent when the process ended on its own. */
-export type StopReason = 'timeout' | 'abort' | 'message' | 'spawn-failed' | `watchdog:${string}`;
+export type StopReason = 'timeout' | 'abort' | 'answer' | 'answer-too-large' | 'spawn-failed' | `watchdog:${string}`;
 
 export interface SupervisedProcessOutcome {
   readonly exitCode: number | null;
   readonly exitSignal: NodeJS.Signals | null;
   readonly stoppedBy: StopReason | undefined;
-  /** The first IPC message, after which the process is killed: one job, one answer. */
-  readonly message: unknown;
+  /** The answer line parsed as JSON (undefined if none came or it was not JSON); the process is killed after it. */
+  readonly answer: unknown;
   readonly stdout: OutputCollector;
   readonly stderr: OutputCollector;
   readonly spawnError: Error | undefined;
@@ -40,18 +43,17 @@ export function superviseProcess(options: SupervisedProcessOptions): Promise<Sup
   const started = performance.now();
   const stdout = new OutputCollector(options.outputBytes);
   const stderr = new OutputCollector(options.outputBytes);
-  const useIpc = options.ipcMessage !== undefined;
+  const useAnswer = options.answerBytes !== undefined;
   return new Promise((resolve) => {
     const child = spawn(options.command, [...options.args], {
       cwd: options.cwd,
       env: { ...options.env },
       // A new process group (and session) so that one signal reaches everything the job started.
       detached: true,
-      stdio: useIpc ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
-      serialization: 'json',
+      stdio: useAnswer ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
     });
     let stoppedBy: StopReason | undefined;
-    let message: unknown;
+    let answer: unknown;
     let spawnError: Error | undefined;
     let stopWatch: () => void = () => {};
     let settled = false;
@@ -79,14 +81,27 @@ export function superviseProcess(options: SupervisedProcessOptions): Promise<Sup
     // A job that exits without reading its stdin makes the write fail with EPIPE; that is not our error.
     child.stdin?.on('error', () => {});
     child.stdin?.end(options.stdin ?? '');
-    if (useIpc) {
-      child.on('message', (received) => {
-        if (message !== undefined) return;
-        message = received;
-        stop('message');
+    const answerPipe = child.stdio[3];
+    if (useAnswer && answerPipe !== null && answerPipe !== undefined) {
+      const limit = options.answerBytes ?? 0;
+      const chunks: Buffer[] = [];
+      let received = 0;
+      answerPipe.on('data', (chunk: Buffer) => {
+        if (stoppedBy !== undefined) return;
+        const newline = chunk.indexOf(0x0a);
+        const part = newline === -1 ? chunk : chunk.subarray(0, newline);
+        received += part.length;
+        if (received > limit) return stop('answer-too-large');
+        chunks.push(part);
+        if (newline === -1) return;
+        try {
+          answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+        } catch {
+          answer = undefined;
+        }
+        stop('answer');
       });
-      // The job may close the channel or exit before our message is written; its exit status tells the rest.
-      child.send(options.ipcMessage as object, () => {});
+      answerPipe.on('error', () => {});
     }
     if (child.pid !== undefined && options.watch !== undefined) {
       stopWatch = options.watch(child.pid, (reason) => stop(`watchdog:${reason}`));
@@ -105,7 +120,7 @@ export function superviseProcess(options: SupervisedProcessOptions): Promise<Sup
       stopWatch();
       options.signal?.removeEventListener('abort', onAbort);
       if (stoppedBy === undefined && child.pid === undefined) stoppedBy = 'spawn-failed';
-      resolve({ exitCode, exitSignal, stoppedBy, message, stdout, stderr, spawnError, durationMs: performance.now() - started });
+      resolve({ exitCode, exitSignal, stoppedBy, answer, stdout, stderr, spawnError, durationMs: performance.now() - started });
     }
   });
 }

@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 function assistant(content: unknown[]) {
-  return { role: 'assistant', model: 'claude-sonnet-4-6', content, usage: { input_tokens: 100, output_tokens: 10 } };
+  return { role: 'assistant', model: 'claude-sonnet-4-6', content, usage: { input_tokens: 100, output_tokens: 10 } } as never;
 }
 
 describe('MCP tools through the whole pipeline', () => {

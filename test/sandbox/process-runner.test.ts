@@ -135,6 +135,13 @@ describe('process runner: a node child under the permission model', () => {
     await expectKeelError(runner.run({ kind: 'javascript', code: 'return "z".repeat(5_000);' }, { timeoutMs: 20_000, outputBytes: 1_000 }), 'sandbox-limit', 'outputBytes');
   });
 
+  it('stops reading a huge answer at its cap instead of buffering it in the host', async () => {
+    const heap = process.memoryUsage().heapUsed;
+    const error = await expectKeelError(runner.run({ kind: 'javascript', code: 'return "z".repeat(20_000_000);' }, { timeoutMs: 20_000, outputBytes: 1_000 }), 'sandbox-limit', 'outputBytes');
+    expect(error.message).toContain('far larger than');
+    await expectHostHealthy(runner, heap);
+  });
+
   it('reports a thrown error as tool-failed with its message', async () => {
     const error = await expectKeelError(runner.run({ kind: 'javascript', code: 'throw new TypeError("bad input shape")' }, { timeoutMs: 20_000 }), 'tool-failed');
     expect(error.message).toContain('TypeError: bad input shape');

@@ -315,7 +315,11 @@ async function verify(
         chargeResults += 1;
         resultKeys.set(keyOfCall.get(`${sessionId}:${event.callId}`) ?? '', sessionId);
       }
-      if (event.type === 'tool-error') problems.push(`${sessionId}: seq ${event.seq}: ${event.tool} failed (${event.error.code}): ${event.error.message}`);
+      if (event.type === 'tool-error') {
+        problems.push(`${sessionId}: seq ${event.seq}: ${event.tool} failed (${event.error.code}): ${event.error.message}`);
+        // An applied effect journaled as a failure: the call's true outcome is lost.
+        if (farEnd.applied.has(keyOfCall.get(`${sessionId}:${event.callId}`) ?? '')) lostEvents += 1;
+      }
     }
     for (const callId of requested) {
       if (end?.type === 'session-end' && !answered.has(callId)) {

@@ -8,7 +8,6 @@
 import { parseArgs } from 'node:util';
 import { createKeel } from '../../src/runtime/index.ts';
 import { loadScriptedModel } from '../../src/model/index.ts';
-import { createSqliteStore } from '../../src/store/index.ts';
 import type { Journal, Model, ModelStreamPart } from '../../src/spec/index.ts';
 import { crashSessionId, crashTask } from './crash-protocol.ts';
 import { createBiller, openFarEnd } from './far-end.ts';
@@ -34,16 +33,14 @@ const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-const store = createSqliteStore({ path: values.db });
 let appends = 0;
-const inner = store.journal;
-const journal: Journal = {
-  read: (id, from) => inner.read(id, from),
-  lastSeq: (id) => inner.lastSeq(id),
-  listSessions: (options) => inner.listSessions(options),
-  close: () => inner.close(),
-  async append(id, events, expectedSeq) {
-    const last = await inner.append(id, events, expectedSeq);
+/** Reports every acknowledged append, and dies right after the K-th when asked to. */
+function instrument(journal: Journal): void {
+  const append = journal.append.bind(journal);
+  // The runtime calls the journal through this very object, so replacing its method instruments every append of
+  // every session while the composition stays createKeel's own (SQLite journal, blobs, idempotency store, audit log).
+  (journal as { append: Journal['append'] }).append = async (id, events, expectedSeq) => {
+    const last = await append(id, events, expectedSeq);
     appends += 1;
     const summary = events.map((event) => {
       if (event.type === 'tool-request') return [event.seq, event.type, event.callId, event.idempotencyKey];
@@ -53,8 +50,8 @@ const journal: Journal = {
     say(`A ${JSON.stringify({ s: id, e: summary })}`);
     if (killAfter > 0 && appends >= killAfter) process.kill(process.pid, 'SIGKILL');
     return last;
-  },
-};
+  };
+}
 
 /** The scripted model, with a short random latency so that crashes also land while calls are in flight. */
 function withLatency(model: Model): Model {
@@ -73,7 +70,8 @@ function withLatency(model: Model): Model {
   };
 }
 
-const keel = createKeel({ journal, blobs: store.blobs, model: withLatency(loadScriptedModel(values.model)), modelRetries: 0 });
+const keel = createKeel({ database: values.db, model: withLatency(loadScriptedModel(values.model)), modelRetries: 0 });
+instrument(keel.journal);
 const farEnd = openFarEnd(values.effects);
 const agent = createBiller(farEnd, { jitterMs: 4, onAttempt: (key, sessionId) => say(`T ${key} ${sessionId}`) });
 

@@ -79,6 +79,8 @@ export interface BillerOptions {
   /** Upper bound of the random pauses around the far-end call, in ms, to widen the windows a crash can hit. */
   readonly jitterMs?: number;
   readonly name?: string;
+  /** Awaited after the far end applied a charge and before the tool returns (a fault can be set up there). */
+  readonly afterApply?: (customer: string) => Promise<void>;
   /** More tools beside `charge` and `balance` (the fault suite adds faulty ones). */
   readonly extraTools?: readonly ToolDefinition[];
   /** Defaults to streaming model calls, as agents do. */
@@ -98,6 +100,7 @@ export function createBiller(farEnd: FarEnd, options: BillerOptions = {}): Agent
       if (jitter > 0) await pause(Math.floor(Math.random() * jitter));
       options.onAttempt?.(context.idempotencyKey, context.sessionId, customer);
       const applied = farEnd.apply(context.idempotencyKey, { sessionId: context.sessionId, customer, cents });
+      await options.afterApply?.(customer);
       if (jitter > 0) await pause(Math.floor(Math.random() * jitter));
       return { charged: customer, cents, replayed: !applied };
     },

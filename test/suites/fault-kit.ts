@@ -210,10 +210,12 @@ export async function inspectSession(keel: Keel, sessionId: string, emitted: Emi
   const keyOf = new Map<string, string>();
   const answered = new Set<string>();
   const chargeResultKeys: string[] = [];
+  const failedKeys = new Map<string, string>();
   for (const event of events) {
     if (event.type === 'tool-request') keyOf.set(event.callId, event.idempotencyKey);
     if (event.type === 'tool-result' || event.type === 'tool-error') answered.add(event.callId);
     if (event.type === 'tool-result' && event.tool === 'charge') chargeResultKeys.push(keyOf.get(event.callId) ?? '');
+    if (event.type === 'tool-error' && event.tool === 'charge') failedKeys.set(keyOf.get(event.callId) ?? '', `${event.error.code}: ${event.error.message}`);
   }
   if (ended) {
     for (const callId of keyOf.keys()) {
@@ -239,6 +241,12 @@ export async function inspectSession(keel: Keel, sessionId: string, emitted: Emi
       problems.push(`an effect with key ${key} (${record.customer}) has no tool-request in the journal.`);
     }
     perCustomer.set(record.customer, (perCustomer.get(record.customer) ?? 0) + 1);
+    const failure = failedKeys.get(key);
+    if (failure !== undefined) {
+      // The effect happened but the journal says the call failed: its true outcome is lost, and no resume re-runs it.
+      lostEvents += 1;
+      problems.push(`the charge of ${record.customer} (key ${key}) was applied, but the journal records it as failed (${failure.slice(0, 160)}).`);
+    }
   }
   let duplicatedEffects = 0;
   for (const [customer, count] of perCustomer) {

@@ -1,6 +1,9 @@
 // One scenario per fault of the issue's list. Each run drives a real session (createKeel, the real provider classes
 // on the mock servers, the real SQLite store) through the fault and returns what happened, checked by inspectSession.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { toKeelError } from '../../src/errors/index.ts';
@@ -408,6 +411,61 @@ function readChargedSoFar(farEndDirectory: string, sessionId: string): string[] 
   return [...readFarEnd(farEndDirectory).applied.values()].filter((record) => record.sessionId === sessionId).map((record) => record.customer);
 }
 
+const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The production composition, whose busy timeout cannot be lowered: another process takes the write lock right
+ * after the first charge reached the far end and holds it 6.5 s, so the first write after the tool (the audit log
+ * or the idempotency record) times out after 5 s and the next one gets through.
+ */
+async function defaultCompositionBusyRun(context: FaultRunContext): Promise<FaultRunRecord> {
+  const path = join(context.scratch, 'keel.db');
+  const farEndDirectory = join(context.scratch, 'far-end');
+  const setup = await startProvider('anthropic', storageScript, { byTurn: true });
+  const keel = createKeel({ database: path, model: setup.model, modelRetries: 2 });
+  const locker = spawn(
+    process.execPath,
+    ['-e', `const D=require('better-sqlite3');const d=new D(${JSON.stringify(path)});process.stdin.once('data',()=>{d.exec('BEGIN IMMEDIATE');console.log('locked');setTimeout(()=>{d.exec('ROLLBACK');d.close();process.exit(0);},6500);});`],
+    { cwd: repositoryRoot, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<void>((resolve) => locker.once('exit', () => resolve()));
+  const locked = new Promise<void>((resolve) => createInterface({ input: locker.stdout }).once('line', () => resolve()));
+  let asked = false;
+  const agent = createBiller(openFarEnd(farEndDirectory), {
+    afterApply: async () => {
+      if (asked) return;
+      asked = true;
+      locker.stdin.write('go\n');
+      await locked;
+    },
+  });
+  const emitted = new EmittedEvents();
+  try {
+    const run = keel.run(agent, task, { onUpdate: emitted.onUpdate });
+    let code: string | null = null;
+    let rejected = false;
+    try {
+      await run.result;
+    } catch (error) {
+      rejected = true;
+      code = toKeelError(error).code;
+      await exited;
+      await (await keel.resume(agent, run.sessionId, { onUpdate: emitted.onUpdate })).result;
+    }
+    const inspection = await inspectSession(keel, run.sessionId, emitted, { charged: ['ada', 'bob'], farEndDirectory });
+    const end = endOf(inspection.events);
+    const toolCodes = toolErrorCodes(inspection.events);
+    const path =
+      rejected ? `run rejected → resumed → ${end.status}` : toolCodes.length > 0 ? `tool error to the model → ${end.status}` : `${end.status} (the lock did not bite)`;
+    return { path, code: code ?? (toolCodes.join(',') || null), retries: inspection.retries, lostEvents: inspection.lostEvents, duplicatedEffects: inspection.duplicatedEffects, problems: inspection.problems };
+  } finally {
+    if (locker.exitCode === null) locker.kill('SIGKILL');
+    await exited;
+    await keel.close();
+    await setup.server.close();
+  }
+}
+
 function storageScenarios(): FaultScenario[] {
   return [
     {
@@ -447,6 +505,16 @@ function storageScenarios(): FaultScenario[] {
           },
         );
       },
+    },
+    {
+      id: 'sqlite-busy-default-composition',
+      fault: 'SQLite busy, default composition (createKeel({ database })): another process holds the write lock 6.5 s, past the 5 s busy_timeout',
+      expectedPath: 'run rejected → resumed → completed',
+      expectedCode: 'storage-failure',
+      knownIssue:
+        'a storage-failure raised by an execute-phase stage (audit log append, idempotency record) after the tool ran is journaled as the tool-error outcome of the call (src/loop/tool-steps.ts runTools), so an applied charge is recorded as failed and never re-run',
+      concurrent: false,
+      run: (context) => defaultCompositionBusyRun(context),
     },
     {
       id: 'disk-full-injected',

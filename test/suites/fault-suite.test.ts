@@ -11,8 +11,10 @@ describe('fault suite (reduced)', () => {
       it.skip(`${scenario.fault} — skipped: ${scenario.skip}`, () => undefined);
       continue;
     }
-    it(`${scenario.fault}: ${scenario.expectedPath} (${scenario.expectedCode ?? 'no error'}), nothing lost, process healthy`, async () => {
-      const row = await runFaultScenario(scenario, runs, 1);
+    // A scenario that reproduces a known bug is expected to fail until src/ is fixed; then drop its knownIssue.
+    const test = scenario.knownIssue === undefined ? it : it.fails;
+    test(`${scenario.fault}: ${scenario.expectedPath} (${scenario.expectedCode ?? 'no error'}), nothing lost, process healthy`, async () => {
+      const row = await runFaultScenario(scenario, scenario.knownIssue === undefined ? runs : 1, 1);
       const report = `${formatFaultTable([row])}\n${row.problems.join('\n')}`;
       expect(row.problems, report).toEqual([]);
       expect(row.outcome, report).toBe(scenario.expectedPath);

@@ -4,7 +4,8 @@
 // started right after the rejection (as a caller would, once space is freed) then races with that orphaned writer
 // and fails with `journal-conflict`; a second resume completes. Nothing is lost or duplicated (optimistic
 // concurrency refuses the stale writer), but the dead run both executed a tool and wrote to the journal after it
-// had reported failure.
+// had reported failure. Mechanism: src/loop/tool-steps.ts runTools awaits Promise.all of the calls, which rejects on
+// the first failed append while the other calls run on; SessionWriter.append keeps accepting writes after one failed.
 //
 //   node --import tsx test/suites/repro-orphaned-writes.ts     exits 1 while the behaviour reproduces, 0 once fixed
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { z } from 'zod';
 import { toKeelError } from '../../src/errors/index.ts';
 import { createKeel } from '../../src/runtime/index.ts';
 import { createSqliteStore } from '../../src/store/index.ts';
-import { defineTool } from '../../src/tools/index.ts';
+import { createToolPipeline, defineTool } from '../../src/tools/index.ts';
 import { createBiller, openFarEnd } from './far-end.ts';
 import { EmittedEvents, fillingJournal, startProvider } from './fault-kit.ts';
 
@@ -31,7 +32,10 @@ const setup = await startProvider('anthropic', [{ kind: 'charge', customers: [],
 // Appends: session-start, turn-start, context-assemble + model-request, model-response, tool-requests, tool-decisions;
 // the seventh (quick_lookup's tool-result) finds the disk full.
 const journal = fillingJournal(store.journal, 6, join(scratch, 'keel.db'));
-const keel = createKeel({ journal, blobs: store.blobs, model: setup.model, modelRetries: 0 });
+// A bare pipeline isolates the loop's behaviour: with the default one, the idempotency stage hands the resumed run
+// quick_lookup's recorded outcome at once, its append comes first and the orphaned append is the one refused (the
+// orphan still runs and still tries to write; the race just ends the other way).
+const keel = createKeel({ journal, blobs: store.blobs, model: setup.model, modelRetries: 0, toolPipeline: createToolPipeline() });
 const emitted = new EmittedEvents();
 const run = keel.run(agent, 'Look both up.', { onUpdate: emitted.onUpdate });
 let reproduced = false;

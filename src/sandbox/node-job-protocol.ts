@@ -2,8 +2,9 @@ import { KeelError } from '../errors/index.ts';
 import { parseJobMessage, settleJobMessage } from './job-message.ts';
 import { isHeapExhaustion } from './node-permission.ts';
 import { cpuLimitExitCode } from './resource-limits.ts';
+import { defaultOutputBytes } from './sandbox.ts';
 import type { RunnerName, SandboxLimits, SandboxResult } from './sandbox.ts';
-import { abortedError, cpuLimitError, crashedError, memoryLimitError, timeoutError } from './sandbox-errors.ts';
+import { abortedError, cpuLimitError, crashedError, memoryLimitError, resultTooLargeError, timeoutError } from './sandbox-errors.ts';
 import type { SupervisedProcessOutcome } from './supervised-process.ts';
 
 export interface Enforcement {
@@ -31,7 +32,11 @@ export function settleNodeJob(
   if (stoppedBy === 'timeout') throw timeoutError(runner, limits.timeoutMs);
   if (stoppedBy === 'watchdog:cpu' && limits.cpuTimeMs !== undefined) throw cpuLimitError(runner, limits.cpuTimeMs, enforcement.cpu);
   if (stoppedBy === 'watchdog:memory' && limits.memoryMb !== undefined) throw memoryLimitError(runner, limits.memoryMb, enforcement.memory);
-  const message = parseJobMessage(outcome.message);
+  if (stoppedBy === 'answer-too-large') {
+    const outputBytes = limits.outputBytes ?? defaultOutputBytes;
+    throw resultTooLargeError(runner, outputBytes, undefined);
+  }
+  const message = parseJobMessage(outcome.answer);
   if (message !== undefined) {
     const settled = settleJobMessage(runner, message, limits, enforcement.memory);
     if (!settled.ok) throw settled.error;
@@ -59,4 +64,21 @@ export function settleNodeJob(
   if (limits.memoryMb !== undefined && isHeapExhaustion(stderrTail)) throw memoryLimitError(runner, limits.memoryMb, enforcement.memory);
   const ending = outcome.exitSignal === null ? `exit code ${outcome.exitCode}` : `signal ${outcome.exitSignal}`;
   throw crashedError(runner, `the process ended with ${ending} before returning a result`, stderrTail.slice(-1_000));
+}
+
+/**
+ * The cap on the answer line for a result limit of `outputBytes`: the result's JSON travels escaped inside the
+ * answer, which at most doubles it (JSON text holds no raw control characters), plus room for the envelope.
+ */
+export function answerBytesFor(outputBytes: number): number {
+  return 2 * outputBytes + 64 * 1024;
+}
+
+/** The job as the child reads it from stdin; input that JSON cannot carry is the caller's error, found here. */
+export function encodeNodeJob(code: string, input: unknown): string {
+  try {
+    return JSON.stringify({ code, input });
+  } catch (error) {
+    throw new KeelError('invalid-argument', `The job's input is not JSON-serialisable: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
 }
