@@ -23,6 +23,7 @@ import { createSanitizeStage } from '../tools/stages/sanitize.ts';
 import type { OutputDetector } from '../tools/stages/sanitize.ts';
 import type { ToolPolicyOptions } from '../security/tool-policy.ts';
 import type { RedactionOptions } from '../security/redaction.ts';
+import { createTelemetry } from './telemetry.ts';
 import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
 import { buildTraceTree } from '../tracing/index.ts';
 import type { AgentDefinition, ApprovalDecision, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
@@ -116,6 +117,12 @@ export function createKeel(options: KeelOptions = {}): Keel {
   const resolvedJournal = journal;
   const resolvedBlobs = blobs;
   const resolvedAudit = audit ?? createMemoryAuditLog({ clock });
+  const telemetry = createTelemetry(env);
+  const withTelemetry = <T extends RunOptions>(runOptions: T): T => {
+    if (telemetry === null) return runOptions;
+    const own = runOptions.onUpdate;
+    return { ...runOptions, onUpdate: (update) => { telemetry.observe(update); own?.(update); } };
+  };
   const recordRefusal = createRefusalRecorder({ log: resolvedAudit, ...(options.redaction === undefined ? {} : { redaction: options.redaction }) });
   const tools =
     options.toolPipeline ??
@@ -187,7 +194,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       }
       const { caller, spec } = modelCaller(runOptions.model ?? options.model, agent);
       return startSession(agent, dependencies(caller), {
-        ...runOptions,
+        ...withTelemetry(runOptions),
         input,
         ...(spec === undefined ? {} : { modelSpec: spec }),
       });
@@ -197,7 +204,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       const start = events[0];
       const recorded = start?.type === 'session-start' ? start.model.spec : undefined;
       const { caller } = modelCaller(resumeOptions.model ?? options.model ?? recorded, agent);
-      return resumeSession(agent, dependencies(caller), sessionId, resumeOptions);
+      return resumeSession(agent, dependencies(caller), sessionId, withTelemetry(resumeOptions));
     },
     async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
       await recordApproval(resolvedJournal, clock, agent, sessionId, callId, decision);
@@ -227,6 +234,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       return buildTraceTree(await readEvents(sessionId));
     },
     async close() {
+      await telemetry?.close();
       await closeStore();
     },
   };

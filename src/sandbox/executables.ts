@@ -18,3 +18,11 @@ export function findExecutable(name: string, searchPath: string = process.env.PA
   }
   return undefined;
 }
+
+const systemTools = new Map<string, string | null>();
+
+/** `findExecutable` for tools Keel wraps jobs in (prlimit, setpriv), looked up once per process. */
+export function findSystemTool(name: string): string | undefined {
+  if (!systemTools.has(name)) systemTools.set(name, findExecutable(name) ?? null);
+  return systemTools.get(name) ?? undefined;
+}

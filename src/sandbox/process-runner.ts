@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { KeelError } from '../errors/index.ts';
+import { findSystemTool } from './executables.ts';
 import { answerBytesFor, encodeNodeJob, settleNodeJob } from './node-job-protocol.ts';
 import type { Enforcement } from './node-job-protocol.ts';
 import { nodeSandboxArguments, nodeVersionOf, permissionFlag, permissionModelDeniesNetwork, processProgramPath } from './node-permission.ts';
@@ -63,12 +64,15 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Sandbox
         // The kernel counts Node's own start-up reservations; the /proc watchdog sees resident memory, which does not.
         const startupMb = enforcement.mode === 'prlimit' ? await nodeStartupDataMb(nodePath) : 0;
         const totalMemoryMb = limits.memoryMb === undefined ? undefined : startupMb + limits.memoryMb + nodeRuntimeHeadroomMb;
+        const chain = [
+          ...(enforcement.mode === 'prlimit' ? [enforcement.prlimitPath, ...prlimitArguments({ cpuTimeMs, dataMb: totalMemoryMb }), '--'] : []),
+          ...parentDeathWrapper(),
+          nodePath,
+          ...nodeArguments,
+        ];
         const outcome = await superviseProcess({
-          command: enforcement.mode === 'prlimit' ? enforcement.prlimitPath : nodePath,
-          args:
-            enforcement.mode === 'prlimit'
-              ? [...prlimitArguments({ cpuTimeMs, dataMb: totalMemoryMb }), '--', nodePath, ...nodeArguments]
-              : nodeArguments,
+          command: chain[0] ?? nodePath,
+          args: chain.slice(1),
           cwd: workFolder.path,
           env: {},
           stdin: encodeNodeJob(job.code, job.input),
@@ -87,6 +91,16 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Sandbox
     },
   };
   return runner;
+}
+
+/**
+ * The job runs in a process group of its own, so it would outlive a host that crashes or is killed; setpriv
+ * (util-linux) makes the kernel send it SIGKILL when its parent, the host, dies. Without setpriv a job outlives a
+ * crashed host until its CPU limit, if it has one, ends it.
+ */
+function parentDeathWrapper(): string[] {
+  const setpriv = findSystemTool('setpriv');
+  return setpriv === undefined ? [] : [setpriv, '--pdeathsig', 'KILL', '--'];
 }
 
 type EnforcementChoice = { readonly mode: 'prlimit'; readonly prlimitPath: string } | { readonly mode: 'watchdog' } | { readonly mode: 'none' };

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { findExecutable } from './executables.ts';
+import { findSystemTool } from './executables.ts';
 
 /**
  * RLIMIT_DATA counts writable private memory, and Node reserves some before running anything: about 48 MiB on
@@ -38,12 +38,9 @@ export interface KernelLimits {
   readonly dataMb?: number | undefined;
 }
 
-let prlimitPath: string | null | undefined;
-
 /** `prlimit` from util-linux, looked up once. */
 export function findPrlimit(): string | undefined {
-  if (prlimitPath === undefined) prlimitPath = findExecutable('prlimit') ?? null;
-  return prlimitPath ?? undefined;
+  return findSystemTool('prlimit');
 }
 
 /** Whole seconds, rounded up: RLIMIT_CPU counts seconds, and rounding down would stop a job before its limit. */

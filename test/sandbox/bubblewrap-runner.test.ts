@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBubblewrapRunner } from '../../src/sandbox/index.ts';
 import {
@@ -124,6 +126,19 @@ describe.skipIf(!available)(`${title}: commands`, () => {
     controller.abort();
     await expectKeelError(running, 'cancelled');
     expect(await eventually(() => processesWithMarker(marker).length === 0, 5_000)).toBe(true);
+  });
+
+  it('does not outlive a host that is killed (--die-with-parent)', async () => {
+    const marker = `keel-orphan-marker-${Date.now()}`;
+    const hostScript = fileURLToPath(new URL('./fixtures/runner-host.ts', import.meta.url));
+    const host = spawn(process.execPath, ['--import', 'tsx', hostScript, 'bubblewrap', marker], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: 'ignore' });
+    try {
+      expect(await eventually(() => processesWithMarker(marker).length > 0, 20_000)).toBe(true);
+      host.kill('SIGKILL');
+      expect(await eventually(() => processesWithMarker(marker).length === 0, 5_000)).toBe(true);
+    } finally {
+      host.kill('SIGKILL');
+    }
   });
 
   it('cuts stdout past outputBytes with a marker', async () => {

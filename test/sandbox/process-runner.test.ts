@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProcessRunner } from '../../src/sandbox/index.ts';
 import type { SandboxRunner } from '../../src/sandbox/index.ts';
+import { findSystemTool } from '../../src/sandbox/executables.ts';
 import { findPrlimit } from '../../src/sandbox/resource-limits.ts';
 import {
   createHostFiles,
@@ -124,6 +127,22 @@ describe('process runner: a node child under the permission model', () => {
       await expectKeelError(running, 'cancelled');
       expect(isAlive(pid)).toBe(false);
     } finally {
+      rmSync(workFolder, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(findSystemTool('setpriv') === undefined)('does not outlive a host that is killed (setpriv --pdeathsig; skipped without setpriv)', async () => {
+    const workFolder = mkdtempSync(join(tmpdir(), 'keel-process-orphan-'));
+    const hostScript = fileURLToPath(new URL('./fixtures/runner-host.ts', import.meta.url));
+    const host = spawn(process.execPath, ['--import', 'tsx', hostScript, 'process', workFolder], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: 'ignore' });
+    try {
+      expect(await eventually(() => existsSync(join(workFolder, 'pid')) && readFileSync(join(workFolder, 'pid'), 'utf8') !== '', 20_000)).toBe(true);
+      const pid = Number(readFileSync(join(workFolder, 'pid'), 'utf8'));
+      expect(isAlive(pid)).toBe(true);
+      host.kill('SIGKILL');
+      expect(await eventually(() => !isAlive(pid), 5_000)).toBe(true);
+    } finally {
+      host.kill('SIGKILL');
       rmSync(workFolder, { recursive: true, force: true });
     }
   });

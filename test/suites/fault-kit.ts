@@ -52,6 +52,13 @@ export function openAIReply(reply: Reply, turn: number): OpenAIMockReply {
 
 export type ScriptEntry = Reply | MockFault<never>;
 
+/** The storage scenarios' session: charge ada, then bob, then answer. */
+export const adaThenBob: readonly ScriptEntry[] = [
+  { kind: 'charge', customers: ['ada'], text: 'Charging ada first.' },
+  { kind: 'charge', customers: ['bob'] },
+  { kind: 'final', text: 'Charged ada and bob.' },
+];
+
 const isFault = (entry: ScriptEntry): entry is MockFault<never> => 'fault' in entry;
 
 /** The errors the gateway saw from the provider, one per failed attempt. The Model is passed through unchanged. */

@@ -1,6 +1,7 @@
 // One scenario per fault of the issue's list. Each run drives a real session (createKeel, the real provider classes
 // on the mock servers, the real SQLite store) through the fault and returns what happened, checked by inspectSession.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,7 @@ import { defineTool } from '../../src/tools/index.ts';
 import type { ToolDefinition } from '../../src/tools/index.ts';
 import type { AgentDefinition } from '../../src/loop/index.ts';
 import { createBiller, openFarEnd, readFarEnd } from './far-end.ts';
-import { cuttingFetch, EmittedEvents, endOf, fillingJournal, inspectSession, startProvider, toolArgumentsMarker, toolErrorCodes } from './fault-kit.ts';
+import { adaThenBob, cuttingFetch, EmittedEvents, endOf, fillingJournal, inspectSession, startProvider, toolArgumentsMarker, toolErrorCodes } from './fault-kit.ts';
 import type { Provider, ProviderSetup, Reply, ScriptEntry } from './fault-kit.ts';
 import type { FaultRunContext, FaultRunRecord, FaultScenario } from './fault-suite-runner.ts';
 
@@ -349,7 +350,7 @@ function sandboxScenarios(): FaultScenario[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Storage
 
-const storageScript: readonly ScriptEntry[] = [chargeAda, chargeBob, done];
+const storageScript = adaThenBob;
 
 interface StorageSession {
   readonly keel: Keel;
@@ -466,6 +467,75 @@ async function defaultCompositionBusyRun(context: FaultRunContext): Promise<Faul
   }
 }
 
+const childPath = fileURLToPath(new URL('./file-size-limited-child.ts', import.meta.url));
+const bash = ['/usr/bin/bash', '/bin/bash'].find((candidate) => existsSync(candidate));
+
+/**
+ * A real size-limited disk for the default composition: the session runs in a child process whose files may not
+ * grow past a random limit (RLIMIT_FSIZE via `ulimit -f`, with SIGXFSZ ignored, so SQLite's write fails with EFBIG).
+ * Then, the space "freed", this process resumes it from the same file.
+ */
+async function fileSizeLimitedRun(context: FaultRunContext): Promise<FaultRunRecord> {
+  if (bash === undefined) throw new Error('bash is needed to set the file size limit');
+  const path = join(context.scratch, 'keel.db');
+  const farEndDirectory = join(context.scratch, 'far-end');
+  // The schema alone needs about 90 KB of write-ahead log; the session another 200 KB or so.
+  const limitKb = 120 + Math.floor(context.random() * 160);
+  const command = `trap '' XFSZ; ulimit -f ${limitKb}; exec "$0" --import tsx "$1" "$2" "$3"`;
+  const child = spawn(bash, ['-c', command, process.execPath, childPath, path, farEndDirectory], { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const emitted = new EmittedEvents();
+  const reported: { seq: number; type: string }[] = [];
+  let result: { sessionId: string | null; outcome: string; code?: string; retryable?: boolean; message?: string } | undefined;
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (line.startsWith('EVENT ')) {
+      const [, seq, type] = line.split(' ');
+      reported.push({ seq: Number(seq), type: type ?? '' });
+    } else if (line.startsWith('RESULT ')) result = JSON.parse(line.slice('RESULT '.length)) as typeof result;
+  });
+  const exitCode = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  if (result === undefined) throw new Error(`the limited child reported nothing (exit ${exitCode}): ${stderr}`);
+  const problems: string[] = [];
+  const where = result.message === undefined ? '' : ` while ${/while (.*?)(\.|:)/.exec(result.message)?.[1]?.replace(/ ses_\w+| blob \w+/g, '') ?? '?'}`;
+  let note = `${result.outcome}${where}`;
+  if (result.outcome === 'open failed' || result.sessionId === null) {
+    return { path: 'failed at open, before any session', code: result.code ?? null, retries: 0, lostEvents: 0, duplicatedEffects: 0, problems, note };
+  }
+  const sessionId = result.sessionId;
+  const setup = await startProvider('anthropic', storageScript, { byTurn: true });
+  const keel = createKeel({ database: path, model: setup.model, modelRetries: 2 });
+  try {
+    const known = (await keel.sessions()).some((summary) => summary.sessionId === sessionId);
+    let path = result.outcome === 'completed' ? 'completed under the limit' : 'run rejected';
+    if (!known) {
+      if (reported.length > 0) problems.push(`the child reported ${reported.length} events written, but the session is not in the database.`);
+      return { path: `${path} before session-start was written`, code: result.code ?? null, retries: 0, lostEvents: reported.length, duplicatedEffects: 0, problems, note };
+    }
+    // The child's reports stand for its onUpdate; a resumed run adds its own.
+    const before = await keel.events(sessionId);
+    note = `${note}, after ${before.at(-1)?.type ?? 'nothing'}`;
+    for (const report of reported) {
+      const stored = before[report.seq - 1];
+      if (stored?.type !== report.type) problems.push(`seq ${report.seq}: ${report.type} was reported written by the limited process, but the file has ${stored?.type ?? 'nothing'}.`);
+      else emitted.events.push(stored);
+    }
+    if (result.outcome !== 'completed') {
+      const resumed = await (await keel.resume(createBiller(openFarEnd(farEndDirectory)), sessionId, { onUpdate: emitted.onUpdate })).result;
+      path = `run rejected → resumed in a fresh process → ${resumed.status}`;
+    }
+    const inspection = await inspectSession(keel, sessionId, emitted, { charged: ['ada', 'bob'], farEndDirectory });
+    problems.push(...inspection.problems);
+    if (result.outcome === 'rejected' && result.retryable !== true) problems.push('the storage-failure was not retryable.');
+    return { path, code: result.code ?? null, retries: inspection.retries, lostEvents: inspection.lostEvents, duplicatedEffects: inspection.duplicatedEffects, problems, note };
+  } finally {
+    await keel.close();
+    await setup.server.close();
+  }
+}
+
 function storageScenarios(): FaultScenario[] {
   return [
     {
@@ -515,6 +585,15 @@ function storageScenarios(): FaultScenario[] {
         'a storage-failure raised by an execute-phase stage (audit log append, idempotency record) after the tool ran is journaled as the tool-error outcome of the call (src/loop/tool-steps.ts runTools), so an applied charge is recorded as failed and never re-run',
       concurrent: false,
       run: (context) => defaultCompositionBusyRun(context),
+    },
+    {
+      id: 'disk-full-file-size-limit',
+      fault: 'disk full, default composition: the process may not grow files past 120–280 KB (RLIMIT_FSIZE → EFBIG)',
+      expectedPath: 'run rejected → resumed in a fresh process → completed',
+      expectedCode: 'storage-failure',
+      concurrent: true,
+      ...(bash === undefined || process.platform !== 'linux' ? { skip: 'needs Linux and bash to set RLIMIT_FSIZE' } : {}),
+      run: (context) => fileSizeLimitedRun(context),
     },
     {
       id: 'disk-full-injected',

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createKeel, defineAgent, defineTool } from '../../src/index.ts';
+import { createScriptedModel } from '../../src/model/index.ts';
+import { receivedSpans, startOtlpReceiver } from './helpers.ts';
+
+describe('createKeel exports live spans when an OTLP endpoint is configured', () => {
+  it('sends the session, turns, chat and tool spans to the collector named by OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const model = createScriptedModel([
+        { role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'tool_use', id: 'toolu_1', name: 'lookup', input: { key: 'a' } }], usage: { input_tokens: 120, output_tokens: 9 } },
+        { role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'text', text: 'The value is 42.' }], usage: { input_tokens: 150, output_tokens: 7 } },
+      ]);
+      const lookup = defineTool({ name: 'lookup', description: 'Look up', input: z.object({ key: z.string() }), risk: 'read', execute: () => '42' });
+      const keel = createKeel({ database: ':memory:', model, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'keel-test' } });
+      const result = await keel.run(defineAgent({ name: 'looker', instructions: 'x', tools: [lookup] }), 'find a').result;
+      expect(result.status).toBe('completed');
+      await keel.close();
+      const spans = receivedSpans(receiver).map(({ span }) => span);
+      const names = spans.map((span) => span.name).sort();
+      expect(names).toEqual(['agent_turn', 'agent_turn', 'chat scripted', 'chat scripted', 'context_assembly', 'context_assembly', 'execute_tool lookup', 'invoke_agent looker'].sort());
+      const root = spans.find((span) => span.name === 'invoke_agent looker');
+      expect(spans.filter((span) => span !== root).every((span) => span.traceId === root?.traceId)).toBe(true);
+      expect(receivedSpans(receiver)[0]?.resource).toMatchObject({ 'service.name': 'keel-test' });
+    } finally {
+      await receiver.close();
+    }
+  });
+});
