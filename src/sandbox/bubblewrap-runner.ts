@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { constants } from 'node:os';
 import { KeelError } from '../errors/index.ts';
-import { bubblewrapArguments } from './bubblewrap-arguments.ts';
+import { bubblewrapArguments, sandboxWorkFolder } from './bubblewrap-arguments.ts';
 import type { BubblewrapLayout } from './bubblewrap-arguments.ts';
 import { findExecutable } from './executables.ts';
 import { answerBytesFor, encodeNodeJob, settleNodeJob } from './node-job-protocol.ts';
@@ -123,7 +123,7 @@ function javascriptLaunch(
     throw new KeelError('sandbox-unavailable', `The bubblewrap runner runs JavaScript with Node 20 or newer, not found at ${nodePath}.`);
   }
   const nodeBinary = realpathSync(nodePath);
-  const nodeArguments = nodeSandboxArguments(version, { programPath: programInside, readPaths, workFolder: '/work' }, limits.memoryMb);
+  const nodeArguments = nodeSandboxArguments(version, { programPath: programInside, readPaths, workFolder: sandboxWorkFolder }, limits.memoryMb);
   const kernelLimits =
     limits.cpuTimeMs === undefined && limits.memoryMb === undefined
       ? undefined

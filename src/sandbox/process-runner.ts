@@ -27,7 +27,8 @@ export interface ProcessRunnerOptions {
  * Contains: file-system reads outside the program, `readPaths` and the work folder, and writes outside the work
  * folder (`ERR_ACCESS_DENIED` → `sandbox-violation`); child processes, worker threads, native addons, WASI and the
  * inspector; the host's environment (the process starts with an empty one); CPU time and memory (see `enforces`);
- * the wall clock. The whole process group is killed on timeout, abort, and after the answer.
+ * the wall clock. The whole process group is killed on timeout, abort, and after the answer, and (with util-linux's
+ * setpriv) when the host itself dies.
  *
  * Does not contain: the network on Node 20, 22 and 24 (their permission model has no network rule; Node 25 denies
  * it), anything readable through the allowed paths, and the kernel's attack surface. Node's own security policy says

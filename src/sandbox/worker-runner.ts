@@ -20,9 +20,9 @@ const memoryEnforcement = 'the worker V8 heap limit (resourceLimits.maxOldGenera
  * isolate: only the JSON-like input crosses), `process.env` (the worker gets an empty one).
  *
  * Does NOT contain, because the thread is part of the host process: the file system (it reads and writes whatever
- * the host can, /proc/self/environ with the host's secrets included), the network, child processes, and memory
- * outside the V8 heap (ArrayBuffer and Buffer backing stores come from the host process's allocator, so a buffer
- * bomb can take the host down). Use it for code that is trusted not to be hostile but may be buggy; `selectRunner`
+ * the host can, /proc/self/environ with the host's secrets included), the network, child processes, signals (it
+ * can `process.kill(process.pid)` the host), and memory outside the V8 heap (ArrayBuffer and Buffer backing stores
+ * come from the host process's allocator, so a buffer bomb can take the host down). Use it for code that is trusted not to be hostile but may be buggy; `selectRunner`
  * never picks it for untrusted code while the process or bubblewrap runner is available.
  */
 export function createWorkerRunner(): SandboxRunner {
