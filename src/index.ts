@@ -13,7 +13,9 @@ export type {
   SessionRun,
   SessionUpdate,
 } from './loop/index.ts';
-export { defineTool } from './tools/index.ts';
+export { defineTool, defineJavaScriptTool, defineShellTool } from './tools/index.ts';
+export { connectMcpServer } from './tools/index.ts';
+export type { McpToolSource, McpServerConfig } from './tools/index.ts';
 export type { ToolDefinition, ToolOptions, ToolContext, ToolRisk } from './tools/index.ts';
 export { KeelError, isKeelError, toKeelError, keelCodes } from './errors/index.ts';
 export type { KeelCode, Fault } from './errors/index.ts';

@@ -14,3 +14,4 @@ export type {
   ExecuteStage,
 } from './pipeline/tool-invocation.ts';
 export * from './mcp/index.ts';
+export { defineJavaScriptTool, defineShellTool } from './code-tools.ts';
