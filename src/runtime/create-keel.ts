@@ -54,6 +54,9 @@ export interface KeelOptions {
   readonly redaction?: false | RedactionOptions;
   /** Scanners of tool output (the injection detectors plug in here); their findings are counted, never block. */
   readonly outputDetectors?: readonly OutputDetector[];
+  /** Where tool outcomes are kept by idempotency key and where calls are audited, when `journal`/`blobs` are given directly. */
+  readonly idempotency?: IdempotencyStore;
+  readonly auditLog?: AuditLog;
   /** Replaces the whole tool pipeline; the options above are then ignored. */
   readonly toolPipeline?: ToolPipeline;
 }
@@ -93,8 +96,8 @@ export function createKeel(options: KeelOptions = {}): Keel {
   let journal = options.journal;
   let blobs = options.blobs;
   let closeStore: () => Promise<void> = async () => undefined;
-  let audit: AuditLog | undefined;
-  let idempotency: IdempotencyStore | undefined;
+  let audit: AuditLog | undefined = options.auditLog;
+  let idempotency: IdempotencyStore | undefined = options.idempotency;
   if (journal === undefined || blobs === undefined) {
     const database = options.database ?? env.KEEL_DB ?? resolve(cwd, '.keel', 'keel.db');
     if (database === ':memory:') {

@@ -1,10 +1,10 @@
 // Runs one session (start or resume) and, when told, kills itself with SIGKILL right after the journal append that wrote a given sequence number.
 import { createKeel } from '../../src/runtime/index.ts';
-import { createSqliteStore } from '../../src/store/index.ts';
+import { createSqliteIdempotencyStore, createSqliteStore } from '../../src/store/index.ts';
 import type { Journal } from '../../src/spec/index.ts';
 import { createCrashAgent } from './crash-agent.ts';
 
-const [mode, databasePath, effectsDirectory, sessionId, crashAfter, modelFile] = process.argv.slice(2);
+const [mode, databasePath, effectsDirectory, sessionId, crashAfter, modelFile, crashPoint = 'after-append'] = process.argv.slice(2);
 if (mode === undefined || databasePath === undefined || effectsDirectory === undefined || sessionId === undefined || crashAfter === undefined || modelFile === undefined) {
   throw new Error('usage: crash-child <start|resume> <db> <effects> <sessionId> <crashAfterSeq|-1> <model.json>');
 }
@@ -17,13 +17,17 @@ const journal: Journal = {
   listSessions: (options) => inner.listSessions(options),
   close: () => inner.close(),
   async append(id, events, expectedSeq) {
+    // The window the idempotency store closes: the tool ran and its outcome was recorded, the journal never heard.
+    if (crashPoint === 'before-tool-result' && crashAfterSeq > 0 && expectedSeq + 1 >= crashAfterSeq && events.some((event) => event.type === 'tool-result')) {
+      process.kill(process.pid, 'SIGKILL');
+    }
     const last = await inner.append(id, events, expectedSeq);
     process.stdout.write(`BOUNDARY ${last}\n`);
-    if (crashAfterSeq > 0 && last >= crashAfterSeq) process.kill(process.pid, 'SIGKILL');
+    if (crashPoint === 'after-append' && crashAfterSeq > 0 && last >= crashAfterSeq) process.kill(process.pid, 'SIGKILL');
     return last;
   },
 };
-const keel = createKeel({ journal, blobs: store.blobs, model: `scripted:${modelFile}`, modelRetries: 0 });
+const keel = createKeel({ journal, blobs: store.blobs, idempotency: createSqliteIdempotencyStore(store.database), model: `scripted:${modelFile}`, modelRetries: 0 });
 const agent = createCrashAgent(effectsDirectory);
 const session = mode === 'start' ? keel.run(agent, 'Charge ada, bob and cy.', { sessionId }) : await keel.resume(agent, sessionId);
 const result = await session.result;

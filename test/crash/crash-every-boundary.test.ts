@@ -13,8 +13,8 @@ const modelFile = join(here, 'crash-model.json');
 const scratch = mkdtempSync(join(tmpdir(), 'keel-crash-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function runChild(mode: 'start' | 'resume', directory: string, crashAfter: number) {
-  const outcome = spawnSync(process.execPath, ['--import', 'tsx', child, mode, join(directory, 'keel.db'), join(directory, 'effects'), 'ses_crash', String(crashAfter), modelFile], {
+function runChild(mode: 'start' | 'resume', directory: string, crashAfter: number, crashPoint = 'after-append') {
+  const outcome = spawnSync(process.execPath, ['--import', 'tsx', child, mode, join(directory, 'keel.db'), join(directory, 'effects'), 'ses_crash', String(crashAfter), modelFile, crashPoint], {
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -81,4 +81,30 @@ describe('crash at every event boundary', () => {
       }
     }
   }, 300_000);
+});
+
+describe('crash after a tool ran but before its result reached the journal', () => {
+  it('the re-run gets the outcome recorded by idempotency key, and the tool does not run again', async () => {
+    const directory = join(scratch, 'before-result');
+    const crashed = runChild('start', directory, 1, 'before-tool-result');
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    const attemptsBefore = lines(join(directory, 'effects', 'attempts.log'));
+    expect(attemptsBefore.length).toBeGreaterThanOrEqual(1);
+    const beforeResume = await journalOf(directory);
+    expect(beforeResume.some((event) => event.type === 'tool-result')).toBe(false);
+    const store = createSqliteStore({ path: join(directory, 'keel.db') });
+    const recorded = (store.database.prepare('SELECT idempotency_key FROM tool_outcomes').all() as { idempotency_key: string }[]).map((row) => row.idempotency_key);
+    await store.close();
+    expect(recorded.length).toBeGreaterThanOrEqual(1);
+    const resumed = runChild('resume', directory, -1);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const events = await journalOf(directory);
+    expect(validateJournal(events).problems).toEqual([]);
+    expect(events[events.length - 1]).toMatchObject({ type: 'session-end', status: 'completed' });
+    // A call whose outcome was recorded before the crash is not run again; one still running then may be (its far end dedupes).
+    const attempts = lines(join(directory, 'effects', 'attempts.log')).map((line) => line.split(' ')[0]);
+    for (const key of recorded) expect(attempts.filter((attempt) => attempt === key), `key ${key}`).toHaveLength(1);
+    expect(new Set(attempts).size).toBe(3);
+    expect(lines(join(directory, 'effects', 'charges.log'))).toHaveLength(3);
+  }, 120_000);
 });
