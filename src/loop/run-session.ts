@@ -3,6 +3,7 @@ import { createId } from '../util/index.ts';
 import { assembleRequest } from '../context/index.ts';
 import { toToolSpec } from '../tools/index.ts';
 import type { EventBody, SessionEvent, SessionStartEvent } from '../spec/events.ts';
+import type { ToolUseBlock } from '../spec/message.ts';
 import type { AgentDefinition } from './define-agent.ts';
 import { checkBeforeTurn, checkBudgets, checkDeadline, checkIdenticalCalls } from './guards.ts';
 import type { GuardTrip } from './guards.ts';
@@ -154,11 +155,12 @@ async function drive(
           await guardEnd(writer, traits, trip);
           break;
         }
-        await writer.append([{ type: 'turn-start', turn: state.turn + 1 }]);
+        // The turn starts in the same append as its context and model request: one commit instead of two.
+        await callModel(agent, dependencies, writer, traits, [...agent.tools.values()].map(toToolSpec), signal, options, emit, [{ type: 'turn-start', turn: state.turn + 1 }]);
         break;
       }
       case 'call-model':
-        await callModel(agent, dependencies, writer, traits, [...agent.tools.values()].map(toToolSpec), signal, options, emit);
+        await callModel(agent, dependencies, writer, traits, [...agent.tools.values()].map(toToolSpec), signal, options, emit, []);
         break;
       case 'request-tools': {
         const trip = checkIdenticalCalls(state, step.calls);
@@ -207,13 +209,15 @@ async function callModel(
   signal: AbortSignal,
   options: RunOptions,
   emit: (update: SessionUpdate) => void,
+  leading: readonly EventBody[],
 ): Promise<void> {
-  const state = writer.state;
+  const state = leading.length === 0 ? writer.state : writer.preview(leading);
   const assembleStarted = dependencies.clock.monotonic();
   const assembled = assembleRequest({ system: agent.instructions, messages: state.messages, tools: toolSpecs, maxOutputTokens: agent.maxOutputTokensPerCall });
   const requestHash = await dependencies.blobs.put(assembled.serialized);
   const durationMs = Math.round((dependencies.clock.monotonic() - assembleStarted) * 1000) / 1000;
   await writer.append([
+    ...leading,
     { type: 'context-assemble', turn: state.turn, requestHash, messageCount: assembled.request.messages.length, tokens: assembled.tokens, tokenCounting: 'estimate', durationMs },
     { type: 'model-request', turn: state.turn, requestHash, provider: dependencies.model.provider, model: dependencies.model.modelId, streaming: agent.streaming },
   ]);
@@ -228,26 +232,31 @@ async function callModel(
     const onPart = options.includeModelParts === true ? (part: Parameters<NonNullable<Parameters<typeof dependencies.model.call>[1]['onPart']>>[0]) => emit({ type: 'model-part', turn, part }) : undefined;
     const { response, retries, latencyMs } = await dependencies.model.call(assembled.request, { signal: callSignal, streaming: agent.streaming, ...(onPart === undefined ? {} : { onPart }) });
     const costUsd = dependencies.price(response.usage, response.model);
-    const after = await writer.append([
-      {
-        type: 'model-response',
-        turn,
-        responseId: response.id,
-        model: response.model,
-        content: response.content,
-        stopReason: response.stopReason,
-        providerStopReason: response.providerStopReason,
-        usage: response.usage,
-        costUsd,
-        latencyMs,
-        retries,
-      },
-    ]);
+    const responseBody: EventBody = {
+      type: 'model-response',
+      turn,
+      responseId: response.id,
+      model: response.model,
+      content: response.content,
+      stopReason: response.stopReason,
+      providerStopReason: response.providerStopReason,
+      usage: response.usage,
+      costUsd,
+      latencyMs,
+      retries,
+    };
+    const after = writer.preview([responseBody]);
     const wantsMore = response.content.some((block) => block.type === 'tool_use') || response.stopReason === 'pause_turn' || response.stopReason === 'max_tokens';
-    if (wantsMore) {
-      const trip = checkBudgets(after) ?? checkDeadline(after, dependencies.clock.now());
-      if (trip !== null) await guardEnd(writer, traits, trip);
+    const trip = wantsMore ? (checkBudgets(after) ?? checkDeadline(after, dependencies.clock.now())) : null;
+    const calls = response.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
+    const repeated = trip === null && calls.length > 0 ? checkIdenticalCalls(after, calls) : null;
+    if (trip !== null || repeated !== null) {
+      await writer.append([responseBody]);
+      await guardEnd(writer, traits, (trip ?? repeated) as GuardTrip);
+      return;
     }
+    // The tool calls are journaled in the same append as the response that asked for them.
+    await writer.append([responseBody, ...calls.map((call) => toolRequest(after, call))]);
   } catch (thrown) {
     const error = toKeelError(thrown);
     const latencyMs = Math.round(dependencies.clock.monotonic() - started);

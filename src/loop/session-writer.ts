@@ -26,6 +26,15 @@ export class SessionWriter {
     return this.current;
   }
 
+  /** The state these events would give, without writing them: lets a step be planned and written in one append. */
+  preview(bodies: readonly EventBody[]): SessionState {
+    let state = this.current;
+    bodies.forEach((body, index) => {
+      state = applyEvent(state, { ...body, v: currentEventVersion, sessionId: state.sessionId, seq: this.current.lastSeq + index + 1, at: this.clock.now() } as SessionEvent);
+    });
+    return state;
+  }
+
   append(bodies: readonly EventBody[]): Promise<SessionState> {
     const run = this.tail.then(() => this.write(bodies));
     this.tail = run.catch(() => undefined);

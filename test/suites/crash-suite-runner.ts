@@ -13,6 +13,8 @@ import { crashAppendsPerSession, crashCustomers, crashExpectedOutput, crashSessi
 import { readFarEnd } from './far-end.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
+// `--import tsx` resolves from the working directory: the repository's, wherever the suite is started from.
+const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 const workerPath = join(here, 'crash-worker.ts');
 const modelPath = join(here, 'crash-model.json');
 
@@ -200,7 +202,7 @@ function runIncarnation(plan: IncarnationPlan, ledger: Ledger): Promise<Incarnat
       '--kill-after-appends',
       String(plan.killAfterAppends),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
   child.stderr.setEncoding('utf8');

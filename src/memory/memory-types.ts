@@ -1,0 +1,77 @@
+/**
+ * The shapes of Keel's memory (DESIGN.md §2, seed §5.3): embedders turn text into vectors, vector indexes find the
+ * nearest ones, and memory records are the natural-language observations, reflections and facts an agent keeps.
+ */
+
+/** Turns texts into fixed-length vectors. Implementations: OpenAI-compatible embeddings API, offline feature hashing. */
+export interface Embedder {
+  /** Names the embedder and its configuration, e.g. `openai:text-embedding-3-small@1536`; vectors from different ids are not comparable. */
+  readonly id: string;
+  readonly dimensions: number;
+  /** One vector per text, in order, each of length `dimensions`. */
+  embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+}
+
+/** Flat metadata kept beside a vector; filters match its fields by equality. */
+export type VectorMetadata = Readonly<Record<string, string | number | boolean>>;
+
+export interface VectorItem {
+  readonly id: string;
+  readonly vector: ArrayLike<number>;
+  readonly metadata?: VectorMetadata;
+}
+
+export interface VectorMatch {
+  readonly id: string;
+  /** Cosine similarity in [-1, 1]; higher is nearer. */
+  readonly score: number;
+  readonly metadata: VectorMetadata;
+}
+
+/** Items whose metadata has every one of these fields with exactly this value. */
+export type VectorFilter = VectorMetadata;
+
+/**
+ * A store of vectors searched by cosine similarity. Every backend (exact scan, sqlite-vec, pgvector) passes
+ * `describeVectorIndexContract`: results are exact (the same as brute force), best first.
+ */
+export interface VectorIndex {
+  readonly dimensions: number;
+  /** Inserts, or replaces the vector and metadata of an existing id. A vector of the wrong length fails with `invalid-argument`. */
+  upsert(items: readonly VectorItem[]): Promise<void>;
+  /** The `k` nearest items to `vector` among those matching `filter`, best first. */
+  search(vector: ArrayLike<number>, k: number, filter?: VectorFilter): Promise<VectorMatch[]>;
+  /** Removes these ids; unknown ids are ignored. */
+  delete(ids: readonly string[]): Promise<void>;
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export type MemoryKind = 'observation' | 'reflection' | 'fact' | 'tool-result';
+
+/** Whose memory: an agent's, and within it optionally one session's (episodic). */
+export interface MemoryScope {
+  readonly agent: string;
+  readonly sessionId?: string;
+}
+
+export interface MemoryRecord {
+  readonly id: string;
+  readonly scope: MemoryScope;
+  readonly kind: MemoryKind;
+  readonly text: string;
+  /** 1 (mundane) to 10 (poignant), as in Park et al. */
+  readonly importance: number;
+  /** Milliseconds since the Unix epoch. */
+  readonly createdAt: number;
+  readonly lastAccessedAt: number;
+  /** The memories a reflection was drawn from. */
+  readonly sources?: readonly string[];
+}
+
+/** Weights of `α·recency + β·importance + γ·relevance`. */
+export interface RetrievalWeights {
+  readonly recency: number;
+  readonly importance: number;
+  readonly relevance: number;
+}
