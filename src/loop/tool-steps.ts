@@ -100,7 +100,10 @@ export async function runTools(agent: AgentDefinition, dependencies: LoopDepende
           approval: call.approval === null ? null : { approver: call.approval.approver, edited: call.approval.editedInput !== undefined },
         });
       } catch (error) {
-        outcome = { ok: false as const, error: toKeelError(error), latencyMs: 0 };
+        // The tool's own failures come back as outcomes; a throw is a stage's infrastructure failure (the audit log or
+        // the idempotency store could not be written). Journaling it as the call's outcome would record a call that may
+        // have run as failed, for good: the run fails instead, and a resume runs the call again with the same key.
+        throw toKeelError(error, 'storage-failure');
       }
       if (outcome.ok) {
         let output = outcome.output;
