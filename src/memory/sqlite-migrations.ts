@@ -1,3 +1,4 @@
+import BetterSqlite3 from 'better-sqlite3';
 import type Database from 'better-sqlite3';
 import { KeelError } from '../errors/index.ts';
 
@@ -82,4 +83,20 @@ const identifierPattern = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Table names are interpolated into SQL, so they must be plain identifiers. */
 export function checkIdentifier(value: string, option: string): void {
   if (!identifierPattern.test(value)) throw new KeelError('invalid-config', `${option} "${value}" must match ${identifierPattern}.`);
+}
+
+/** Either a database the caller owns or a path the component opens (WAL, 5 s busy timeout) and closes. */
+export function openOwnedDatabase(options: { readonly database?: SqliteDatabase; readonly path?: string }, component: string): { database: SqliteDatabase; owned: boolean } {
+  if ((options.database === undefined) === (options.path === undefined)) {
+    throw new KeelError('invalid-config', `${component} needs exactly one of \`database\` or \`path\`.`);
+  }
+  if (options.database !== undefined) return { database: options.database, owned: false };
+  try {
+    const database = new BetterSqlite3(options.path as string, { timeout: 5_000 });
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    return { database, owned: true };
+  } catch (error) {
+    throw toStorageFailure(error, `opening ${options.path} for ${component}`);
+  }
 }

@@ -26,8 +26,8 @@ const loaded = new WeakSet<SqliteDatabase>();
 /**
  * Vectors in SQLite with the sqlite-vec extension: a `vec0` virtual table (exact KNN, cosine distance) beside a
  * plain table of ids and JSON metadata sharing its rowid. A filtered search asks vec0 for the `8·k` nearest and
- * keeps those that match; when fewer than `k` match it scans the matching rows instead. Either way the answer is
- * exact: an item outside the global top `8·k` cannot beat one inside it.
+ * keeps those that match, widening fourfold (up to 4,096) while fewer than `k` match, then scans the matching rows.
+ * Either way the answer is exact: an item outside the global top `n` cannot beat one inside it.
  */
 export function createSqliteVecIndex(options: SqliteVecIndexOptions): VectorIndex {
   const { dimensions } = options;
@@ -159,11 +159,13 @@ export function createSqliteVecIndex(options: SqliteVecIndexOptions): VectorInde
           if (k <= maxKnn) return knn.all(query, k).map(toMatch);
           return scanFiltered(query, k, {});
         }
-        const wanted = Math.min(maxKnn, k * oversample);
-        const near = knn.all(query, wanted);
-        const matching = near.map(toMatch).filter((match) => matchesExactly(match.metadata, filter));
-        if (matching.length >= k || near.length < wanted) return matching.slice(0, k);
-        return scanFiltered(query, k, filter);
+        // Widen the KNN fourfold while too few of the neighbours match, then fall back to a filtered scan.
+        for (let wanted = Math.min(maxKnn, k * oversample); ; wanted = Math.min(maxKnn, wanted * 4)) {
+          const near = knn.all(query, wanted);
+          const matching = near.map(toMatch).filter((match) => matchesExactly(match.metadata, filter));
+          if (matching.length >= k || near.length < wanted) return matching.slice(0, k);
+          if (wanted === maxKnn) return scanFiltered(query, k, filter);
+        }
       });
     },
     async delete(ids: readonly string[]): Promise<void> {

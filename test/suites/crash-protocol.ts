@@ -6,5 +6,3 @@ export function crashSessionId(index: number): string {
 export const crashTask = 'Charge ada, bob, cy, dee, eve and fay.';
 export const crashExpectedOutput = 'Charged ada, bob, cy, dee, eve and fay.';
 export const crashCustomers = ['ada', 'bob', 'cy', 'dee', 'eve', 'fay'] as const;
-/** Journal appends of one uninterrupted session of crash-model.json, used to spread the kills. */
-export const crashAppendsPerSession = 27;

@@ -7,10 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { loadScriptedModel } from '../../src/model/index.ts';
+import { createKeel } from '../../src/runtime/index.ts';
 import { createSqliteStore, validateJournal } from '../../src/store/index.ts';
 import type { SessionEvent } from '../../src/spec/index.ts';
-import { crashAppendsPerSession, crashCustomers, crashExpectedOutput, crashSessionId } from './crash-protocol.ts';
-import { readFarEnd } from './far-end.ts';
+import { crashCustomers, crashExpectedOutput, crashSessionId, crashTask } from './crash-protocol.ts';
+import { createBiller, openFarEnd, readFarEnd } from './far-end.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 // `--import tsx` resolves from the working directory: the repository's, wherever the suite is started from.
@@ -65,6 +68,8 @@ export interface CrashSuiteSummary {
   readonly duplicatedEffects: number;
   /** An execution that started after its call's result had been acknowledged: forbidden by the design. */
   readonly reExecutionsAfterResult: number;
+  /** An execution in a later incarnation of a call whose outcome the idempotency store had recorded before it. */
+  readonly reExecutionsAfterRecordedOutcome: number;
   /** Acknowledged events missing or changed, journal problems, results without their effect, effects without their request. */
   readonly lostEvents: number;
   readonly wallMs: number;
@@ -99,8 +104,11 @@ interface Ledger {
   readonly acknowledged: Map<string, string>;
   /** `${sessionId}:${callId}` → order of the line acknowledging its outcome. */
   readonly resultAt: Map<string, number>;
-  /** Every execution reported, in order. */
-  readonly attempts: { key: string; sessionId: string; order: number }[];
+  /** Every execution reported, in order, with the incarnation that ran it. */
+  readonly attempts: { key: string; sessionId: string; order: number; incarnation: number }[];
+  /** Date.now() when each incarnation was spawned, by incarnation number. */
+  readonly spawnedAt: Map<number, number>;
+  incarnation: number;
   resumed: Set<string>;
   order: number;
   appends: number;
@@ -116,9 +124,9 @@ export async function runCrashSuite(options: CrashSuiteOptions): Promise<CrashSu
   mkdirSync(directory, { recursive: true });
   const databasePath = join(directory, 'keel.db');
   const effects = join(directory, 'effects');
-  const ledger: Ledger = { acknowledged: new Map(), resultAt: new Map(), attempts: [], resumed: new Set(), order: 0, appends: 0 };
+  const ledger: Ledger = { acknowledged: new Map(), resultAt: new Map(), attempts: [], spawnedAt: new Map(), incarnation: 0, resumed: new Set(), order: 0, appends: 0 };
   const killPoints: KillPoint[] = [];
-  const expectedAppends = options.sessions * crashAppendsPerSession;
+  const expectedAppends = options.sessions * (await appendsOfOneSession(directory));
   // The fastest append rate an incarnation has shown, to turn an append budget into a delay for a time kill.
   let appendsPerMs: number | null = null;
   let incarnations = 0;
@@ -154,6 +162,7 @@ export async function runCrashSuite(options: CrashSuiteOptions): Promise<CrashSu
       }
       throw new Error(`the worker failed (exit ${outcome.code}, signal ${outcome.signal}): ${outcome.stderr.slice(-4000)}`);
     }
+    log(`one session appends ${expectedAppends / options.sessions} times`);
     const verdict = await verify(databasePath, effects, options.sessions, ledger);
     return {
       sessions: options.sessions,
@@ -173,6 +182,21 @@ export async function runCrashSuite(options: CrashSuiteOptions): Promise<CrashSu
   }
 }
 
+/** Journal appends of one uninterrupted session of crash-model.json (in memory), to spread the kills over the work. */
+async function appendsOfOneSession(directory: string): Promise<number> {
+  const keel = createKeel({ database: ':memory:', model: loadScriptedModel(modelPath), modelRetries: 0 });
+  let appends = 0;
+  const append = keel.journal.append.bind(keel.journal);
+  (keel.journal as { append: typeof append }).append = async (...parameters) => {
+    appends += 1;
+    return append(...parameters);
+  };
+  await keel.run(createBiller(openFarEnd(join(directory, 'reference-far-end'))), crashTask).result;
+  await keel.close();
+  rmSync(join(directory, 'reference-far-end'), { recursive: true, force: true });
+  return appends;
+}
+
 interface IncarnationPlan {
   readonly databasePath: string;
   readonly effects: string;
@@ -183,6 +207,9 @@ interface IncarnationPlan {
 }
 
 function runIncarnation(plan: IncarnationPlan, ledger: Ledger): Promise<Incarnation> {
+  ledger.incarnation += 1;
+  const incarnation = ledger.incarnation;
+  ledger.spawnedAt.set(incarnation, Date.now());
   const child = spawn(
     process.execPath,
     [
@@ -233,7 +260,7 @@ function runIncarnation(plan: IncarnationPlan, ledger: Ledger): Promise<Incarnat
       }
       case 'T': {
         const [key, sessionId] = rest.split(' ');
-        if (key !== undefined && sessionId !== undefined) ledger.attempts.push({ key, sessionId, order: ledger.order });
+        if (key !== undefined && sessionId !== undefined) ledger.attempts.push({ key, sessionId, order: ledger.order, incarnation });
         break;
       }
       case 'END': {
@@ -386,6 +413,18 @@ async function verify(
       problems.push(`${attempt.sessionId}: key ${attempt.key} executed again after its result was acknowledged.`);
     }
   }
+  // The idempotency stage records each outcome (tool_outcomes.recorded_at) before the journal hears of it: a call
+  // whose outcome an earlier incarnation recorded must not run again.
+  let reExecutionsAfterRecordedOutcome = 0;
+  const recordedAt = readRecordedOutcomes(databasePath);
+  for (const attempt of ledger.attempts) {
+    const recorded = recordedAt.get(attempt.key);
+    const spawned = ledger.spawnedAt.get(attempt.incarnation);
+    if (recorded !== undefined && spawned !== undefined && recorded < spawned) {
+      reExecutionsAfterRecordedOutcome += 1;
+      problems.push(`${attempt.sessionId}: key ${attempt.key} executed in incarnation ${attempt.incarnation} although its outcome was recorded before that incarnation started.`);
+    }
+  }
   let reExecutionsAbsorbed = 0;
   for (const count of farEnd.attempts.values()) reExecutionsAbsorbed += Math.max(0, count - 1);
 
@@ -398,9 +437,23 @@ async function verify(
     reExecutionsAbsorbed,
     duplicatedEffects,
     reExecutionsAfterResult,
+    reExecutionsAfterRecordedOutcome,
     lostEvents,
     problems,
   };
+}
+
+/** recorded_at of each outcome in the idempotency store that createKeel({ database }) keeps in the same file. */
+function readRecordedOutcomes(databasePath: string): Map<string, number> {
+  const database = new Database(databasePath, { readonly: true });
+  try {
+    const exists = database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tool_outcomes'").get() !== undefined;
+    if (!exists) return new Map();
+    const rows = database.prepare<[], { idempotency_key: string; recorded_at: number }>('SELECT idempotency_key, recorded_at FROM tool_outcomes').all();
+    return new Map(rows.map((row) => [row.idempotency_key, row.recorded_at]));
+  } finally {
+    database.close();
+  }
 }
 
 /** The summary as a Markdown table, for the terminal and BENCHMARKS.md. */
@@ -416,8 +469,9 @@ export function formatCrashSummary(summary: CrashSuiteSummary): string {
     ['completed', `${summary.completed} / ${summary.sessions}`],
     ['journal events / acknowledged appends', `${summary.journalEvents} / ${summary.acknowledgedAppends}`],
     ['side effects applied / charge results', `${summary.effectsApplied} / ${summary.chargeResults}`],
-    ['re-executions absorbed by idempotency key', String(summary.reExecutionsAbsorbed)],
+    ['re-executions absorbed at the far end (killed after the effect, before the outcome was recorded)', String(summary.reExecutionsAbsorbed)],
     ['re-executions after an acknowledged result', String(summary.reExecutionsAfterResult)],
+    ['re-executions after a recorded outcome (idempotency store)', String(summary.reExecutionsAfterRecordedOutcome)],
     ['side effects duplicated', String(summary.duplicatedEffects)],
     ['events lost', String(summary.lostEvents)],
     ['wall time', `${(summary.wallMs / 1000).toFixed(1)} s`],
@@ -426,5 +480,5 @@ export function formatCrashSummary(summary: CrashSuiteSummary): string {
 }
 
 export function crashSuitePassed(summary: CrashSuiteSummary): boolean {
-  return summary.completed === summary.sessions && summary.duplicatedEffects === 0 && summary.lostEvents === 0 && summary.reExecutionsAfterResult === 0 && summary.problems.length === 0;
+  return summary.completed === summary.sessions && summary.duplicatedEffects === 0 && summary.lostEvents === 0 && summary.reExecutionsAfterResult === 0 && summary.reExecutionsAfterRecordedOutcome === 0 && summary.problems.length === 0;
 }

@@ -14,6 +14,7 @@ describe('crash suite (reduced)', () => {
     expect(summary.completed, report).toBe(sessions);
     expect(summary.duplicatedEffects, report).toBe(0);
     expect(summary.reExecutionsAfterResult, report).toBe(0);
+    expect(summary.reExecutionsAfterRecordedOutcome, report).toBe(0);
     expect(summary.lostEvents, report).toBe(0);
     expect(summary.effectsApplied, report).toBe(sessions * 6);
     expect(crashSuitePassed(summary)).toBe(true);

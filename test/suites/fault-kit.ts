@@ -2,6 +2,9 @@
 // gateway retried, a network cut injected through the SDK's `fetch`, a journal that runs out of space, and the
 // checks every run ends with (journal valid, nothing lost, nothing duplicated) and every scenario ends with (the
 // process still healthy).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { z } from 'zod';
@@ -17,7 +20,7 @@ import type { Journal, Model, ModelStreamPart, SessionEvent } from '../../src/sp
 import { startMockAnthropicServer, startMockOpenAIServer } from '../../src/testing/index.ts';
 import type { AnthropicMockReply, MockFault, MockServer, OpenAIMockReply } from '../../src/testing/index.ts';
 import { defineTool } from '../../src/tools/index.ts';
-import { readFarEnd } from './far-end.ts';
+import { createBiller, openFarEnd, readFarEnd } from './far-end.ts';
 
 export type Provider = 'anthropic' | 'openai';
 
@@ -166,6 +169,31 @@ export async function startProvider(provider: Provider, script: readonly ScriptE
   const server = await startMockOpenAIServer({ script: options.byTurn === true ? (body) => replies[assistantTurns(body)] as OpenAIMockReply : replies });
   const recorded = recordFailures(createOpenAIModel({ modelId: 'gpt-4o', apiKey: 'test-key', baseURL: server.baseURL, ...extras }));
   return { server, ...recorded };
+}
+
+let storageAppends: Promise<number> | undefined;
+/** Journal appends of one uninterrupted `adaThenBob` session, measured once, so faults can strike anywhere in it. */
+export function appendsOfAdaThenBob(): Promise<number> {
+  storageAppends ??= (async () => {
+    const setup = await startProvider('anthropic', adaThenBob, { byTurn: true });
+    const scratch = mkdtempSync(join(tmpdir(), 'keel-fault-reference-'));
+    const keel = createKeel({ database: ':memory:', model: setup.model, modelRetries: 0 });
+    let appends = 0;
+    const append = keel.journal.append.bind(keel.journal);
+    (keel.journal as { append: typeof append }).append = async (...parameters) => {
+      appends += 1;
+      return append(...parameters);
+    };
+    try {
+      await keel.run(createBiller(openFarEnd(join(scratch, 'far-end'))), 'Charge ada and bob.').result;
+      return appends;
+    } finally {
+      await keel.close();
+      await setup.server.close();
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  })();
+  return storageAppends;
 }
 
 /** Collects the events a run reports as written, across a run and its resumes. */

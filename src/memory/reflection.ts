@@ -1,0 +1,126 @@
+import { KeelError } from '../errors/index.ts';
+import type { MemoryRecord, MemoryScope } from './memory-types.ts';
+import { checkImportance } from './memory-store.ts';
+import type { MemoryStore, SequencedMemory } from './memory-store.ts';
+import { toStorageFailure } from './sqlite-migrations.ts';
+
+/** One higher-level insight proposed by `reflect`, citing the memories it was drawn from. */
+export interface Insight {
+  readonly text: string;
+  readonly sourceIds: readonly string[];
+  /** 1–10; otherwise the store rates it like any memory. */
+  readonly importance?: number;
+}
+
+export interface ReflectorOptions {
+  readonly store: MemoryStore;
+  /** Synthesizes insights from recent memories: a model call in production (see `reflectionPrompt`). */
+  readonly reflect: (memories: readonly MemoryRecord[], signal?: AbortSignal) => Promise<readonly Insight[]>;
+  /** Reflect when the importance of memories since the last reflection sums to this. Defaults to 150 (Park et al.). */
+  readonly threshold?: number;
+  /** The most recent memories handed to `reflect`. Defaults to 100 (Park et al.). */
+  readonly maxMemories?: number;
+}
+
+export interface ReflectionOutcome {
+  readonly reflected: boolean;
+  /** Importance accumulated since the last reflection, before this one. */
+  readonly accumulated: number;
+  readonly reflections: readonly MemoryRecord[];
+  /** Citations that named no memory of this scope, and insights dropped for citing none that exist. */
+  readonly invalidCitations: readonly string[];
+  readonly droppedInsights: readonly Insight[];
+}
+
+export interface Reflector {
+  /** The importance of memories (other than reflections) written to the scope since its last reflection. */
+  accumulated(scope: MemoryScope): number;
+  /** Reflects if the accumulated importance has reached the threshold (or `force`), storing each insight as a `reflection` memory. */
+  maybeReflect(scope: MemoryScope, options?: { readonly force?: boolean; readonly signal?: AbortSignal }): Promise<ReflectionOutcome>;
+}
+
+/**
+ * Reflection as in Park et al.: when enough has happened, ask for higher-level insights about recent memories and keep
+ * each as a memory of its own, citing its sources. Citations are checked against the store, since a model can cite ids
+ * that do not exist; invalid ones are dropped, and an insight left with no valid source is not stored.
+ */
+export function createReflector(options: ReflectorOptions): Reflector {
+  const { store } = options;
+  const threshold = options.threshold ?? 150;
+  const maxMemories = options.maxMemories ?? 100;
+  if (!(threshold > 0)) throw new KeelError('invalid-config', `threshold must be positive, got ${threshold}.`);
+  const database = store.database;
+  const readState = database.prepare<[string, string], number>('SELECT last_sequence FROM memory_reflection_state WHERE agent = ? AND session_key = ?').pluck();
+  const writeState = database.prepare(
+    `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES (?, ?, ?)
+     ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence`,
+  );
+
+  function pending(scope: MemoryScope): SequencedMemory[] {
+    try {
+      const after = readState.get(scope.agent, scope.sessionId ?? '') ?? 0;
+      return store.list(scope, { afterSequence: after }).filter((memory) => memory.kind !== 'reflection');
+    } catch (error) {
+      throw toStorageFailure(error, 'reading the reflection state');
+    }
+  }
+
+  return {
+    accumulated(scope: MemoryScope): number {
+      return pending(scope).reduce((sum, memory) => sum + memory.importance, 0);
+    },
+    async maybeReflect(scope, reflectOptions = {}): Promise<ReflectionOutcome> {
+      const memories = pending(scope);
+      const accumulated = memories.reduce((sum, memory) => sum + memory.importance, 0);
+      if (memories.length === 0 || (accumulated < threshold && reflectOptions.force !== true)) {
+        return { reflected: false, accumulated, reflections: [], invalidCitations: [], droppedInsights: [] };
+      }
+      const recent = memories.slice(-maxMemories);
+      const insights = await options.reflect(recent, reflectOptions.signal);
+      const lastSequence = (memories.at(-1) as SequencedMemory).sequence;
+      const cited = [...new Set(insights.flatMap((insight) => insight.sourceIds))];
+      const existing = new Set(
+        store
+          .get(cited)
+          .filter((memory) => memory.scope.agent === scope.agent && (scope.sessionId === undefined || memory.scope.sessionId === scope.sessionId))
+          .map((memory) => memory.id),
+      );
+      const invalidCitations = cited.filter((id) => !existing.has(id));
+      const reflections: MemoryRecord[] = [];
+      const droppedInsights: Insight[] = [];
+      for (const insight of insights) {
+        const sources = [...new Set(insight.sourceIds)].filter((id) => existing.has(id));
+        if (sources.length === 0 || typeof insight.text !== 'string' || insight.text.trim() === '') {
+          droppedInsights.push(insight);
+          continue;
+        }
+        if (insight.importance !== undefined) checkImportance(insight.importance, 'An insight’s importance');
+        reflections.push(
+          await store.remember({
+            scope,
+            text: insight.text,
+            kind: 'reflection',
+            sources,
+            ...(insight.importance === undefined ? {} : { importance: insight.importance }),
+            ...(reflectOptions.signal === undefined ? {} : { signal: reflectOptions.signal }),
+          }),
+        );
+      }
+      try {
+        writeState.run(scope.agent, scope.sessionId ?? '', lastSequence);
+      } catch (error) {
+        throw toStorageFailure(error, 'saving the reflection state');
+      }
+      return { reflected: true, accumulated, reflections, invalidCitations, droppedInsights };
+    },
+  };
+}
+
+/** A prompt for `reflect` in the spirit of Park et al.: insights that cite memory ids, answered as JSON. */
+export function reflectionPrompt(memories: readonly MemoryRecord[]): string {
+  const lines = memories.map((memory) => `[${memory.id}] ${memory.text}`).join('\n');
+  return (
+    `${lines}\n\nWhat 5 high-level insights can you infer from the statements above? ` +
+    'Answer with JSON only: [{"text": "<insight>", "sourceIds": ["<id of a statement above>", ...]}].'
+  );
+}
