@@ -24,6 +24,9 @@ import type { OutputDetector } from '../tools/stages/sanitize.ts';
 import type { ToolPolicyOptions } from '../security/tool-policy.ts';
 import type { RedactionOptions } from '../security/redaction.ts';
 import { createTelemetry } from './telemetry.ts';
+import { createCallLogPolicy } from './call-log.ts';
+import type { CallLogPolicy } from './call-log.ts';
+import { createMemoryCallLog, createSqliteCallLog } from '../store/index.ts';
 import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
 import { buildTraceTree } from '../tracing/index.ts';
 import type { AgentDefinition, ApprovalDecision, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
@@ -57,6 +60,12 @@ export interface KeelOptions {
   /** Where tool outcomes are kept by idempotency key and where calls are audited, when `journal`/`blobs` are given directly. */
   readonly idempotency?: IdempotencyStore;
   readonly auditLog?: AuditLog;
+  /**
+   * LLM call logging (seed §12.3): token counts of every call into the ordinary log; the prompt and response,
+   * redacted, for a sampled share; full texts only in an access-controlled file (mode 0600) beside the database.
+   * Texts past the retention period are purged when Keel starts. Off unless given.
+   */
+  readonly callLog?: { readonly sampleRate?: number; readonly retentionDays?: number; readonly accessControlledPath?: string };
   /** Replaces the whole tool pipeline; the options above are then ignored. */
   readonly toolPipeline?: ToolPipeline;
 }
@@ -77,6 +86,8 @@ export interface Keel {
   /** The hash-chained audit log of every tool call (`keel audit verify`). */
   readonly audit: AuditLog;
   readonly tools: ToolPipeline;
+  /** The call-log policy, when `callLog` was given: `purge()`, `purgeRequestBlobs()`. */
+  readonly callLog: CallLogPolicy | null;
   run(agent: AgentDefinition, task: string | undefined, options?: KeelRunOptions): SessionRun;
   resume(agent: AgentDefinition, sessionId: string, options?: RunOptions & { readonly model?: string | Model }): Promise<SessionRun>;
   /** Journals a person's approval or rejection of a waiting call, then resumes the session. */
@@ -97,6 +108,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
   let blobs = options.blobs;
   let closeStore: () => Promise<void> = async () => undefined;
   let audit: AuditLog | undefined = options.auditLog;
+  let sharedDatabase: import('../store/index.ts').SqliteDatabase | undefined;
   let idempotency: IdempotencyStore | undefined = options.idempotency;
   if (journal === undefined || blobs === undefined) {
     const database = options.database ?? env.KEEL_DB ?? resolve(cwd, '.keel', 'keel.db');
@@ -106,6 +118,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
     } else {
       databasePath = resolve(cwd, database);
       const store = createSqliteStore({ path: databasePath });
+      sharedDatabase = store.database;
       journal ??= store.journal;
       blobs ??= store.blobs;
       audit = createSqliteAuditLog({ database: store.database });
@@ -121,10 +134,34 @@ export function createKeel(options: KeelOptions = {}): Keel {
   const resolvedBlobs = blobs;
   const resolvedAudit = audit ?? createMemoryAuditLog({ clock });
   const telemetry = createTelemetry(env);
+  let callLog: CallLogPolicy | null = null;
+  const callLogStores: { close(): Promise<void> }[] = [];
+  if (options.callLog !== undefined) {
+    const accessControlledPath = options.callLog.accessControlledPath ?? (databasePath === null ? null : `${databasePath}.calls.db`);
+    const sampledLog = sharedDatabase === undefined ? createMemoryCallLog({ channel: 'sampled', clock }) : createSqliteCallLog({ database: sharedDatabase, channel: 'sampled', clock });
+    const auditCallLog = accessControlledPath === null ? createMemoryCallLog({ channel: 'audit', clock }) : createSqliteCallLog({ path: resolve(cwd, accessControlledPath), channel: 'audit', clock });
+    callLogStores.push(sampledLog, auditCallLog);
+    callLog = createCallLogPolicy({
+      ...(options.callLog.sampleRate === undefined ? {} : { sampleRate: options.callLog.sampleRate }),
+      ...(options.callLog.retentionDays === undefined ? {} : { retentionDays: options.callLog.retentionDays }),
+      clock,
+      sampledLog,
+      auditLog: auditCallLog,
+    });
+  }
+  const callLogObserver = callLog?.observer(resolvedBlobs) ?? null;
+  const retentionPurge = callLog?.purge() ?? null;
   const withTelemetry = <T extends RunOptions>(runOptions: T): T => {
-    if (telemetry === null) return runOptions;
+    if (telemetry === null && callLogObserver === null) return runOptions;
     const own = runOptions.onUpdate;
-    return { ...runOptions, onUpdate: (update) => { telemetry.observe(update); own?.(update); } };
+    return {
+      ...runOptions,
+      onUpdate: (update) => {
+        telemetry?.observe(update);
+        if (update.type === 'event') callLogObserver?.observe(update.event);
+        own?.(update);
+      },
+    };
   };
   const recordRefusal = createRefusalRecorder({ log: resolvedAudit, ...(options.redaction === undefined ? {} : { redaction: options.redaction }) });
   const tools =
@@ -190,6 +227,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
     blobs: resolvedBlobs,
     audit: resolvedAudit,
     tools,
+    callLog,
     run(agent, task, runOptions = {}) {
       const input = task ?? agent.defaultTask;
       if (input === undefined || input === null || input.trim() === '') {
@@ -237,6 +275,9 @@ export function createKeel(options: KeelOptions = {}): Keel {
       return buildTraceTree(await readEvents(sessionId));
     },
     async close() {
+      await retentionPurge;
+      await callLogObserver?.flush();
+      for (const store of callLogStores) await store.close();
       await telemetry?.close();
       await closeStore();
     },
