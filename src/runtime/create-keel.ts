@@ -11,7 +11,7 @@ import {
   createSqliteIdempotencyStore,
   createSqliteStore,
 } from '../store/index.ts';
-import type { AuditLog, IdempotencyStore } from '../store/index.ts';
+import type { AuditLog, IdempotencyStore, SqliteDatabase } from '../store/index.ts';
 import { createToolPipeline } from '../tools/index.ts';
 import type { ToolPipeline } from '../tools/index.ts';
 import { createAuditStage, createDenialAuditStage, createRefusalRecorder } from '../tools/stages/audit.ts';
@@ -108,7 +108,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
   let blobs = options.blobs;
   let closeStore: () => Promise<void> = async () => undefined;
   let audit: AuditLog | undefined = options.auditLog;
-  let sharedDatabase: import('../store/index.ts').SqliteDatabase | undefined;
+  let sharedDatabase: SqliteDatabase | undefined;
   let idempotency: IdempotencyStore | undefined = options.idempotency;
   if (journal === undefined || blobs === undefined) {
     const database = options.database ?? env.KEEL_DB ?? resolve(cwd, '.keel', 'keel.db');
