@@ -22,6 +22,7 @@ import type { RateLimitOptions } from '../tools/stages/rate-limit.ts';
 import { createSanitizeStage } from '../tools/stages/sanitize.ts';
 import type { OutputDetector } from '../tools/stages/sanitize.ts';
 import type { ToolPolicyOptions } from '../security/tool-policy.ts';
+import { createRedactor } from '../security/redaction.ts';
 import type { RedactionOptions } from '../security/redaction.ts';
 import { createTelemetry } from './telemetry.ts';
 import { createCallLogPolicy } from './call-log.ts';
@@ -133,7 +134,10 @@ export function createKeel(options: KeelOptions = {}): Keel {
   const resolvedJournal = journal;
   const resolvedBlobs = blobs;
   const resolvedAudit = audit ?? createMemoryAuditLog({ clock });
-  const telemetry = createTelemetry(env);
+  // Content that spans may carry (only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT is on) leaves the
+  // process, so it is always redacted, even when tool output is not (`redaction: false`).
+  const spanRedactor = createRedactor(options.redaction === false || options.redaction === undefined ? {} : options.redaction);
+  const telemetry = createTelemetry(env, (text) => spanRedactor.redactText(text).text);
   let callLog: CallLogPolicy | null = null;
   const callLogStores: { close(): Promise<void> }[] = [];
   if (options.callLog !== undefined) {

@@ -63,6 +63,8 @@ export interface SpanContentPolicy {
   readonly includeMessageContent?: boolean;
   /** Content attributes longer than this are cut, with a marker. Default 8,192 characters. */
   readonly maxContentLength?: number;
+  /** Applied to every content attribute before it leaves the process (Keel's PII redactor, from the runtime). */
+  readonly redact?: (text: string) => string;
 }
 
 export interface ResolvedContentPolicy {
@@ -70,6 +72,7 @@ export interface ResolvedContentPolicy {
   readonly includeToolOutput: boolean;
   readonly includeMessageContent: boolean;
   readonly maxContentLength: number;
+  readonly redact?: (text: string) => string;
 }
 
 export function resolveContentPolicy(policy: SpanContentPolicy = {}): ResolvedContentPolicy {
@@ -78,6 +81,7 @@ export function resolveContentPolicy(policy: SpanContentPolicy = {}): ResolvedCo
     includeToolOutput: policy.includeToolOutput ?? false,
     includeMessageContent: policy.includeMessageContent ?? false,
     maxContentLength: policy.maxContentLength ?? 8192,
+    ...(policy.redact === undefined ? {} : { redact: policy.redact }),
   };
 }
 
@@ -667,10 +671,22 @@ export class JournalSpanBuilder {
   }
 
   private content(value: unknown): string {
-    const text = typeof value === 'string' ? value : (value === undefined ? 'null' : canonicalJson(value));
+    // Redacted before serialising: in JSON text an escape such as `\n` glues a letter to the value and hides it from the detectors.
+    const redact = this.policy.redact;
+    const clean = redact === undefined ? value : redactStrings(value, redact);
+    const text = typeof clean === 'string' ? clean : (clean === undefined ? 'null' : canonicalJson(clean));
     const limit = this.policy.maxContentLength;
     return text.length <= limit ? text : `${text.slice(0, limit)}…[truncated ${text.length - limit} characters]`;
   }
+}
+
+function redactStrings(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((entry) => redactStrings(entry, redact));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [redact(key), redactStrings(entry, redact)]));
+  }
+  return value;
 }
 
 /** Sessions in an order where a parent comes before its subagents, each session's events in journal order. */

@@ -83,6 +83,7 @@ export function createTraceExport(options: TraceExportOptions = {}): TraceExport
     includeToolOutput: given.includeToolOutput ?? capture,
     includeMessageContent: given.includeMessageContent ?? capture,
     ...(given.maxContentLength === undefined ? {} : { maxContentLength: given.maxContentLength }),
+    ...(given.redact === undefined ? {} : { redact: given.redact }),
   });
   const resource = createResource(env, options.serviceName);
   const disabled = isTrue(env.OTEL_SDK_DISABLED);

@@ -148,3 +148,21 @@ describe('sanitize stage', () => {
     expect(() => createSanitizeStage({ blobs: createMemoryBlobStore(), maxControlCharacterRatio: 2 })).toThrow(/between 0 and 1/);
   });
 });
+
+describe('sanitize: JSON output', () => {
+  it('redacts values that follow an escape in JSON text, and leaves clean JSON byte for byte', async () => {
+    const { createSanitizeStage: create } = await import('./sanitize.ts');
+    const { createMemoryBlobStore } = await import('../../store/index.ts');
+    const stage = create({ blobs: createMemoryBlobStore() });
+    const run = (output: string) =>
+      stage({ tool: { maxOutputChars: 16_000 } } as never, async () => ({ ok: true as const, output, latencyMs: 1 }));
+    const leaky = JSON.stringify({ note: 'pay to:\nFR1420041010050500013M02606\ncontact\tana@example.com' });
+    const cleaned = await run(leaky);
+    expect(cleaned.ok && cleaned.output).not.toContain('FR1420041010050500013M02606');
+    expect(cleaned.ok && cleaned.output).not.toContain('ana@example.com');
+    expect(cleaned.ok && cleaned.output).toContain('[REDACTED:iban]');
+    const pretty = JSON.stringify({ a: 1, b: [2, 3] }, null, 2);
+    const untouched = await run(pretty);
+    expect(untouched.ok && untouched.output).toBe(pretty);
+  });
+});

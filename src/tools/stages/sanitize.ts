@@ -93,7 +93,7 @@ export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage
     }
 
     const cleaned = outcome.output.replace(ansiEscape, '').replace(controlCharacter, '');
-    const redaction = redactor?.redactText(cleaned) ?? { text: cleaned, findings: [] };
+    const redaction = redactor === null ? { text: cleaned, findings: [] } : redactOutput(redactor, cleaned);
     const text = redaction.text;
     // Detectors see the whole text: an injection in the part cut off below is still in the blob the model may fetch later.
     const detections = detect(text);
@@ -133,4 +133,23 @@ function withMessage(error: KeelError, message: string): KeelError {
     ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
     details: error.details,
   });
+}
+
+/**
+ * JSON output is redacted value by value: in JSON text an escape such as `\n` glues a letter to the value that
+ * follows it and hides that value from the detectors' boundaries. Other text is redacted as it is.
+ */
+function redactOutput(redactor: ReturnType<typeof createRedactor>, text: string): { text: string; findings: readonly Finding[] } {
+  const first = text.trimStart()[0];
+  if (first === '{' || first === '[' || first === '"') {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      const redacted = redactor.redactValue(parsed);
+      // Unchanged output keeps its own formatting; only output that held something to redact is re-serialised.
+      return redacted.findings.length === 0 ? { text, findings: [] } : { text: JSON.stringify(redacted.value), findings: redacted.findings };
+    } catch {
+      // Not JSON after all: redact the text.
+    }
+  }
+  return redactor.redactText(text);
 }
