@@ -12,6 +12,8 @@ import type { SessionState } from './session-state.ts';
 export class SessionWriter {
   private tail: Promise<unknown> = Promise.resolve();
   private current: SessionState;
+  /** Set by the first failed append: the writer's view of the journal may be stale, so it writes nothing more. */
+  private failure: unknown = undefined;
 
   constructor(
     private readonly journal: Journal,
@@ -42,10 +44,16 @@ export class SessionWriter {
   }
 
   private async write(bodies: readonly EventBody[]): Promise<SessionState> {
+    if (this.failure !== undefined) throw this.failure;
     const at = this.clock.now();
     const base = this.current.lastSeq;
     const events = bodies.map((body, index) => ({ ...body, v: currentEventVersion, sessionId: this.current.sessionId, seq: base + index + 1, at }) as SessionEvent);
-    await this.journal.append(this.current.sessionId, events, base);
+    try {
+      await this.journal.append(this.current.sessionId, events, base);
+    } catch (error) {
+      this.failure = error;
+      throw error;
+    }
     let state = this.current;
     for (const event of events) state = applyEvent(state, event);
     this.current = state;

@@ -67,7 +67,11 @@ export async function decideTools(agent: AgentDefinition, dependencies: LoopDepe
 export async function runTools(agent: AgentDefinition, dependencies: LoopDependencies, writer: SessionWriter, callIds: readonly string[], signal: AbortSignal): Promise<void> {
   const state = writer.state;
   const pipeline = pipelineOf(dependencies);
-  await Promise.all(
+  // When one call's outcome cannot be journaled the run fails: its sibling calls are stopped too, so nothing keeps
+  // writing for a run whose caller has been told it failed (a resume must find the journal still).
+  const siblings = new AbortController();
+  const callSignal = AbortSignal.any([signal, siblings.signal]);
+  const results = await Promise.allSettled(
     callIds.map(async (callId) => {
       const call = state.toolCalls.get(callId);
       if (call === undefined) throw new KeelError('internal', `Call ${callId} has no request in session ${state.sessionId}.`);
@@ -95,7 +99,7 @@ export async function runTools(agent: AgentDefinition, dependencies: LoopDepende
           agent: { name: agent.name, scopes: agent.scopes },
           tool,
           input: validated.input,
-          signal,
+          signal: callSignal,
           decision: { decision: decision.decision, rule: decision.rule, reason: decision.reason },
           approval: call.approval === null ? null : { approver: call.approval.approver, edited: call.approval.editedInput !== undefined },
         });
@@ -116,6 +120,13 @@ export async function runTools(agent: AgentDefinition, dependencies: LoopDepende
       } else {
         await fail(outcome.error, outcome.latencyMs);
       }
-    }),
+    }).map((call) =>
+      call.catch((error: unknown) => {
+        siblings.abort(error);
+        throw error;
+      }),
+    ),
   );
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }

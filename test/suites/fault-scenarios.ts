@@ -537,13 +537,6 @@ async function fileSizeLimitedRun(context: FaultRunContext): Promise<FaultRunRec
   }
 }
 
-/** The bug both default-composition storage scenarios hit (see BENCHMARKS-faults.md, findings). */
-const appliedButRecordedFailed = {
-  summary:
-    'a storage-failure raised by an execute-phase stage (audit log append, idempotency record) after the tool ran is journaled as the call\'s tool-error outcome (src/loop/tool-steps.ts runTools), so an applied charge is recorded as failed and never re-run',
-  signature: /was applied, but the journal records it as failed/,
-};
-
 function storageScenarios(): FaultScenario[] {
   return [
     {
@@ -589,7 +582,6 @@ function storageScenarios(): FaultScenario[] {
       fault: 'SQLite busy, default composition (createKeel({ database })): another process holds the write lock 6.5 s, past the 5 s busy_timeout',
       expectedPath: 'run rejected → resumed → completed',
       expectedCode: 'storage-failure',
-      knownIssue: { ...appliedButRecordedFailed, always: true },
       concurrent: false,
       run: (context) => defaultCompositionBusyRun(context),
     },
@@ -599,8 +591,6 @@ function storageScenarios(): FaultScenario[] {
       expectedPath: 'run rejected → resumed in a fresh process → completed',
       expectedCode: 'storage-failure',
       concurrent: true,
-      // A nearly full disk refuses the larger write (the audit entry or idempotency record) and takes the smaller one (the tool-error).
-      knownIssue: { ...appliedButRecordedFailed, always: false },
       ...(bash === undefined || process.platform !== 'linux' ? { skip: 'needs Linux and bash to set RLIMIT_FSIZE' } : {}),
       run: (context) => fileSizeLimitedRun(context),
     },

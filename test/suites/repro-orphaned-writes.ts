@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { toKeelError } from '../../src/errors/index.ts';
 import { createKeel } from '../../src/runtime/index.ts';
-import { createSqliteStore } from '../../src/store/index.ts';
+import { createSqliteStore, toStorageFailure } from '../../src/store/index.ts';
+import type { SessionEvent } from '../../src/spec/index.ts';
 import { createToolPipeline, defineTool } from '../../src/tools/index.ts';
 import { createBiller, openFarEnd } from './far-end.ts';
-import { EmittedEvents, fillingJournal, startProvider } from './fault-kit.ts';
+import { EmittedEvents, startProvider } from './fault-kit.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'keel-orphaned-writes-'));
 const store = createSqliteStore({ path: join(scratch, 'keel.db') });
@@ -29,9 +30,19 @@ const slow = defineTool({ name: 'slow_lookup', description: 'Slow.', input: z.ob
 const quick = defineTool({ name: 'quick_lookup', description: 'Quick, then slow.', input: z.object({ id: z.string() }), risk: 'read', execute: async () => { quickExecutions += 1; await pause(quickExecutions === 1 ? 10 : 1000); return 'quick result'; } });
 const agent = createBiller(openFarEnd(join(scratch, 'far-end')), { extraTools: [slow, quick] });
 const setup = await startProvider('anthropic', [{ kind: 'charge', customers: [], extra: [{ name: 'slow_lookup', input: { id: 'a' } }, { name: 'quick_lookup', input: { id: 'b' } }] }, { kind: 'final', text: 'Done.' }], { byTurn: true });
-// Appends: session-start, turn-start, context-assemble + model-request, model-response, tool-requests, tool-decisions;
-// the seventh (quick_lookup's tool-result) finds the disk full.
-const journal = fillingJournal(store.journal, 6, join(scratch, 'keel.db'));
+// The disk is found full by the append of quick_lookup's tool-result, and stays full until freed.
+let full = false;
+const journal = {
+  ...store.journal,
+  async append(id: string, events: readonly SessionEvent[], expectedSeq: number): Promise<number> {
+    if (events.some((event) => event.type === 'tool-result' && event.tool === 'quick_lookup')) full ||= quickExecutions === 1;
+    if (full) throw toStorageFailure(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }), { path: join(scratch, 'keel.db'), action: `appending to session ${id}` });
+    return store.journal.append(id, events, expectedSeq);
+  },
+  free(): void {
+    full = false;
+  },
+};
 // A bare pipeline isolates the loop's behaviour: with the default one, the idempotency stage hands the resumed run
 // quick_lookup's recorded outcome at once, its append comes first and the orphaned append is the one refused (the
 // orphan still runs and still tries to write; the race just ends the other way).
