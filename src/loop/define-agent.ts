@@ -3,6 +3,7 @@ import { sha256 } from '../util/index.ts';
 import type { ToolDefinition } from '../tools/define-tool.ts';
 import { AgentToolMap, localToolMap } from './agent-tools.ts';
 import type { ToolSource } from './agent-tools.ts';
+import type { ContextConfig } from '../context/index.ts';
 
 export interface AgentLimitOptions {
   /** Defaults to 25. */
@@ -33,6 +34,11 @@ export interface AgentOptions {
   readonly maxOutputTokensPerCall?: number;
   /** Whether model calls stream. Defaults to true. */
   readonly streaming?: boolean;
+  /**
+   * The context planner (seed §6.2): token budgets per segment, sliding window, summarization, stubs for old tool
+   * results, trust fencing; `true` for the defaults. Off by default: the whole conversation is sent as it is.
+   */
+  readonly context?: ContextConfig | boolean;
 }
 
 export interface ResolvedAgentLimits {
@@ -56,6 +62,7 @@ export interface AgentDefinition {
   readonly limits: ResolvedAgentLimits;
   readonly maxOutputTokensPerCall: number;
   readonly streaming: boolean;
+  readonly context: ContextConfig | null;
 }
 
 function positive(name: string, value: number | undefined, integer: boolean): number | null {
@@ -89,6 +96,7 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
     },
     maxOutputTokensPerCall: positive('maxOutputTokensPerCall', options.maxOutputTokensPerCall, true) ?? 4096,
     streaming: options.streaming ?? true,
+    context: options.context === true ? {} : options.context === false || options.context === undefined ? null : options.context,
   };
 }
 

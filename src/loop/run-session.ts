@@ -1,6 +1,7 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
 import { createId } from '../util/index.ts';
-import { assembleRequest } from '../context/index.ts';
+import { createBoundary } from '../context/index.ts';
+import { contextForTurn } from './plan-turn-context.ts';
 import { toToolSpec } from '../tools/index.ts';
 import type { EventBody, SessionEvent, SessionStartEvent } from '../spec/events.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
@@ -48,6 +49,7 @@ export function startSession(agent: AgentDefinition, dependencies: LoopDependenc
       input: options.input,
       limits: { ...agent.limits, deadlineAt: agent.limits.deadlineMs === null ? null : now + agent.limits.deadlineMs },
       ...(options.parentSessionId === undefined ? {} : { parentSessionId: options.parentSessionId }),
+      ...(agent.context === null ? {} : { contextBoundary: createBoundary() }),
     };
     await dependencies.journal.append(sessionId, [start], 0);
     onWritten(start);
@@ -212,15 +214,14 @@ async function callModel(
   leading: readonly EventBody[],
 ): Promise<void> {
   const state = leading.length === 0 ? writer.state : writer.preview(leading);
-  const assembleStarted = dependencies.clock.monotonic();
-  const assembled = assembleRequest({ system: agent.instructions, messages: state.messages, tools: toolSpecs, maxOutputTokens: agent.maxOutputTokensPerCall });
-  const requestHash = await dependencies.blobs.put(assembled.serialized);
-  const durationMs = Math.round((dependencies.clock.monotonic() - assembleStarted) * 1000) / 1000;
+  const context = await contextForTurn(agent, dependencies, state, toolSpecs, signal);
+  const requestHash = await dependencies.blobs.put(context.serialized);
   await writer.append([
     ...leading,
-    { type: 'context-assemble', turn: state.turn, requestHash, messageCount: assembled.request.messages.length, tokens: assembled.tokens, tokenCounting: 'estimate', durationMs },
+    ...context.events(requestHash),
     { type: 'model-request', turn: state.turn, requestHash, provider: dependencies.model.provider, model: dependencies.model.modelId, streaming: agent.streaming },
   ]);
+  const assembled = { request: context.request };
 
   const deadlineAt = state.start.limits.deadlineAt;
   const deadline = deadlineAt === null ? null : new AbortController();

@@ -3,6 +3,7 @@ import { canonicalJson } from '../util/index.ts';
 import type {
   CompensationRequestEvent,
   CompensationResultEvent,
+  ContextSummaryEvent,
   ErrorRecord,
   ModelResponseEvent,
   ToolApprovalEvent,
@@ -59,6 +60,8 @@ export interface SessionState {
   /** Canonical signatures of every tool call so far, for the identical-calls guard. */
   readonly callSignatures: readonly string[];
   readonly completedCalls: readonly CompletedCall[];
+  /** Summaries the context planner made, in journal order. */
+  readonly summaries: readonly ContextSummaryEvent[];
   readonly compensation: CompensationPhase | null;
   /** Continuations asked for after `max_tokens` stops, in a row. */
   readonly truncatedInARow: number;
@@ -103,6 +106,7 @@ export function initialState(start: SessionStartEvent): SessionState {
     toolCalls: new Map(),
     callSignatures: [],
     completedCalls: [],
+    summaries: [],
     compensation: null,
     truncatedInARow: 0,
     end: null,
@@ -179,6 +183,9 @@ export function applyEvent(current: SessionState, event: SessionEvent): SessionS
     }
     case 'session-end':
       state.end = event;
+      break;
+    case 'context-summary':
+      state.summaries = [...state.summaries, event];
       break;
     default:
       break;

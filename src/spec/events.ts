@@ -50,6 +50,8 @@ export interface SessionStartEvent extends EventEnvelope {
   readonly input: string;
   readonly limits: SessionLimits;
   readonly parentSessionId?: string;
+  /** The per-session random fence of untrusted content (seed §11.2 layer 3), when the agent plans its context. */
+  readonly contextBoundary?: string;
 }
 
 export interface TurnStartEvent extends EventEnvelope {
@@ -70,6 +72,22 @@ export interface ContextAssembleEvent extends EventEnvelope {
   /** The model's context window and the share of it this request fills, when the window is known. */
   readonly windowTokens?: number;
   readonly utilization?: number;
+  /** Blob of the context plan (`keel explain`): every segment and item, its tokens, and the rule that kept or dropped it. */
+  readonly planHash?: string;
+}
+
+/** A summary the context planner made of a range of the conversation; later turns and resumes reuse it, never remake it. */
+export interface ContextSummaryEvent extends EventEnvelope {
+  readonly type: 'context-summary';
+  readonly turn: number;
+  readonly summaryId: string;
+  readonly level: number;
+  /** Range of conversation message indices it replaces, [from, to). */
+  readonly from: number;
+  readonly to: number;
+  readonly text: string;
+  readonly tokens: number;
+  readonly children?: readonly string[];
 }
 
 export interface ModelRequestEvent extends EventEnvelope {
@@ -226,6 +244,7 @@ export type SessionEvent =
   | SessionStartEvent
   | TurnStartEvent
   | ContextAssembleEvent
+  | ContextSummaryEvent
   | ModelRequestEvent
   | ModelResponseEvent
   | ModelErrorEvent

@@ -1,0 +1,115 @@
+import { KeelError } from '../errors/index.ts';
+import { assembleRequest, planContext } from '../context/index.ts';
+import type { ContextSummary } from '../context/index.ts';
+import type { EventBody } from '../spec/events.ts';
+import type { Message } from '../spec/message.ts';
+import type { ModelRequest, ToolSpec } from '../spec/model.ts';
+import type { AgentDefinition } from './define-agent.ts';
+import type { LoopDependencies } from './loop-types.ts';
+import type { SessionState } from './session-state.ts';
+
+export interface TurnContext {
+  readonly request: ModelRequest;
+  readonly serialized: string;
+  /** Events to journal before the model request: new summaries, then `context-assemble`. */
+  readonly events: (requestHash: string) => EventBody[];
+}
+
+const summaryInstructions =
+  'Summarize the conversation below for your own later use: keep every finding, number, identifier, decision and open question; drop pleasantries. Write plain text, at most 300 words.';
+
+/** The model itself writes the summaries, one non-streaming call each; the summary is journaled and never remade. */
+function summarizeWith(dependencies: LoopDependencies, signal: AbortSignal) {
+  return async (messages: readonly Message[]): Promise<string> => {
+    const transcript = messages
+      .map((message) => `${message.role}: ${message.content.map((block) => (block.type === 'text' ? block.text : block.type === 'tool_use' ? `[called ${block.name} ${JSON.stringify(block.input)}]` : block.type === 'tool_result' ? `[result] ${block.content}` : '')).join(' ')}`)
+      .join('\n');
+    const { response } = await dependencies.model.call(
+      { system: summaryInstructions, messages: [{ role: 'user', content: [{ type: 'text', text: transcript }] }], tools: [], maxOutputTokens: 1024 },
+      { signal, streaming: false },
+    );
+    const text = response.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
+    if (text.trim() === '') throw new KeelError('model-malformed-response', 'The model returned an empty summary.');
+    return text;
+  };
+}
+
+/** The context of one turn: planned (budgets, strategies, fences, explain plan) when the agent asks for it, else the whole conversation. */
+export async function contextForTurn(
+  agent: AgentDefinition,
+  dependencies: LoopDependencies,
+  state: SessionState,
+  tools: readonly ToolSpec[],
+  signal: AbortSignal,
+): Promise<TurnContext> {
+  const started = dependencies.clock.monotonic();
+  const elapsed = (): number => Math.round((dependencies.clock.monotonic() - started) * 1000) / 1000;
+  if (agent.context === null || state.start.contextBoundary === undefined) {
+    const assembled = assembleRequest({ system: agent.instructions, messages: state.messages, tools, maxOutputTokens: agent.maxOutputTokensPerCall });
+    const durationMs = elapsed();
+    return {
+      request: assembled.request,
+      serialized: assembled.serialized,
+      events: (requestHash) => [
+        { type: 'context-assemble', turn: state.turn, requestHash, messageCount: assembled.request.messages.length, tokens: assembled.tokens, tokenCounting: 'estimate', durationMs },
+      ],
+    };
+  }
+  const summaries: ContextSummary[] = state.summaries.map((event) => ({
+    id: event.summaryId,
+    level: event.level,
+    from: event.from,
+    to: event.to,
+    text: event.text,
+    tokens: event.tokens,
+    turn: event.turn,
+    ...(event.children === undefined ? {} : { children: event.children }),
+  }));
+  const plan = await planContext({
+    system: agent.instructions,
+    messages: state.messages,
+    tools,
+    maxOutputTokens: agent.maxOutputTokensPerCall,
+    model: { provider: dependencies.model.provider, modelId: dependencies.model.modelId },
+    turn: state.turn,
+    maxTurns: state.start.limits.maxTurns,
+    config: agent.context,
+    boundary: state.start.contextBoundary,
+    summarize: summarizeWith(dependencies, signal),
+    summaries,
+  });
+  const planHash = await dependencies.blobs.put(JSON.stringify(plan.explain));
+  const durationMs = elapsed();
+  const { tokens } = plan;
+  return {
+    request: plan.request,
+    serialized: plan.serialized,
+    events: (requestHash) => [
+      ...plan.newSummaries.map(
+        (summary): EventBody => ({
+          type: 'context-summary',
+          turn: state.turn,
+          summaryId: summary.id,
+          level: summary.level,
+          from: summary.from,
+          to: summary.to,
+          text: summary.text,
+          tokens: summary.tokens,
+          ...(summary.children === undefined ? {} : { children: summary.children }),
+        }),
+      ),
+      {
+        type: 'context-assemble',
+        turn: state.turn,
+        requestHash,
+        messageCount: plan.request.messages.length,
+        tokens: { system: tokens.system, tools: tokens.tools, history: tokens.history + tokens.toolResults + tokens.memory + tokens.instruction, total: tokens.total },
+        tokenCounting: plan.tokenCounting,
+        durationMs,
+        windowTokens: plan.windowTokens,
+        utilization: plan.utilization,
+        planHash,
+      },
+    ],
+  };
+}
