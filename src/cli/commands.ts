@@ -7,6 +7,7 @@ import { loadAgentModule } from './load-agent.ts';
 import { createProgressPrinter } from './progress-printer.ts';
 import { replayCommand } from './replay-command.ts';
 import { diffCommand } from './diff-command.ts';
+import { explainCommand } from './explain-command.ts';
 
 export interface CommandOptions {
   readonly model: string | undefined;
@@ -44,6 +45,8 @@ export async function runCommand(command: string, positionals: readonly string[]
         return await trace(keel, positionals, options);
       case 'replay':
         return await replayCommand(keel, positionals, { turn: options.turn, model: options.model, system: options.system, strategy: options.strategy, json: options.json }, out, err);
+      case 'explain':
+        return await explainCommand(keel, positionals, { json: options.json }, out);
       case 'diff':
         return await diffCommand(keel, positionals, { json: options.json, all: options.all }, out, err);
       case 'approve':

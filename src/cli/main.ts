@@ -18,6 +18,8 @@ Commands:
   replay <sessionId> [--turn N] [--model SPEC] [--system TEXT|@FILE] [--strategy window:N|elide-tool-results|no-tools]
                               Rebuild the exact request of a turn (checked against its hash), or re-run it
                               with a change and show how the outcome differs
+  explain <sessionId> <turn> [--json]
+                              The plan of that turn's context: segments and items, tokens, kept or dropped and why
   diff <sessionA>[:turn] <sessionB>[:turn] [--all]
                               What one model saw that the other did not, segment by segment
   audit verify | audit list [--session ID]
