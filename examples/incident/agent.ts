@@ -54,4 +54,6 @@ export default defineAgent({
   scopes: ['incident-db:read', 'reports:write'],
   tools: createIncidentTools(incidentDatabasePath, incidentReportDirectory),
   limits: { maxTurns: 20, maxCostUsd: 2 },
+  // Plan each turn's context: token budgets, trust fencing of tool results, an EXPLAIN plan per turn (keel explain).
+  context: true,
 });
