@@ -4,6 +4,17 @@ import type { ToolDefinition } from '../tools/define-tool.ts';
 import { AgentToolMap, localToolMap } from './agent-tools.ts';
 import type { ToolSource } from './agent-tools.ts';
 import type { ContextConfig } from '../context/index.ts';
+import type { MemoryStore, RetrievalWeights } from '../memory/index.ts';
+
+/** Automatic retrieval: each turn, memories relevant to the latest user text go into the context's memory segment. */
+export interface AgentMemoryOptions {
+  readonly store: MemoryStore;
+  /** `agent`: everything this agent remembered in any session; `session`: this session only. Defaults to agent. */
+  readonly scope?: 'agent' | 'session';
+  /** Memories per turn. Defaults to 5. */
+  readonly k?: number;
+  readonly weights?: RetrievalWeights;
+}
 
 export interface AgentLimitOptions {
   /** Defaults to 25. */
@@ -39,6 +50,8 @@ export interface AgentOptions {
    * results, trust fencing; `true` for the defaults. Off by default: the whole conversation is sent as it is.
    */
   readonly context?: ContextConfig | boolean;
+  /** Automatic memory retrieval into each turn's context; needs the context planner (it is turned on with defaults). */
+  readonly memory?: AgentMemoryOptions;
 }
 
 export interface ResolvedAgentLimits {
@@ -63,6 +76,7 @@ export interface AgentDefinition {
   readonly maxOutputTokensPerCall: number;
   readonly streaming: boolean;
   readonly context: ContextConfig | null;
+  readonly memory: AgentMemoryOptions | null;
 }
 
 function positive(name: string, value: number | undefined, integer: boolean): number | null {
@@ -96,7 +110,13 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
     },
     maxOutputTokensPerCall: positive('maxOutputTokensPerCall', options.maxOutputTokensPerCall, true) ?? 4096,
     streaming: options.streaming ?? true,
-    context: options.context === true ? {} : options.context === false || options.context === undefined ? null : options.context,
+    context:
+      options.context === true || (options.context === undefined && options.memory !== undefined)
+        ? {}
+        : options.context === false || options.context === undefined
+          ? null
+          : options.context,
+    memory: options.memory ?? null,
   };
 }
 

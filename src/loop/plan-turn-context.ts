@@ -1,6 +1,6 @@
 import { KeelError } from '../errors/index.ts';
 import { assembleRequest, planContext } from '../context/index.ts';
-import type { ContextSummary } from '../context/index.ts';
+import type { ContextSummary, RetrievedItem } from '../context/index.ts';
 import type { EventBody } from '../spec/events.ts';
 import type { Message } from '../spec/message.ts';
 import type { ModelRequest, ToolSpec } from '../spec/model.ts';
@@ -65,6 +65,7 @@ export async function contextForTurn(
     turn: event.turn,
     ...(event.children === undefined ? {} : { children: event.children }),
   }));
+  const memory = await retrieveMemories(agent, state, signal, dependencies);
   const plan = await planContext({
     system: agent.instructions,
     messages: state.messages,
@@ -77,6 +78,7 @@ export async function contextForTurn(
     boundary: state.start.contextBoundary,
     summarize: summarizeWith(dependencies, signal),
     summaries,
+    memory: memory?.items ?? [],
   });
   const planHash = await dependencies.blobs.put(JSON.stringify(plan.explain));
   const durationMs = elapsed();
@@ -85,6 +87,7 @@ export async function contextForTurn(
     request: plan.request,
     serialized: plan.serialized,
     events: (requestHash) => [
+      ...(memory === null ? [] : [memory.event]),
       ...plan.newSummaries.map(
         (summary): EventBody => ({
           type: 'context-summary',
@@ -111,5 +114,35 @@ export async function contextForTurn(
         planHash,
       },
     ],
+  };
+}
+
+/** The latest user text: the task on turn 1, else the newest text the user (not a tool) wrote. */
+function latestUserText(state: SessionState): string {
+  for (let index = state.messages.length - 1; index >= 0; index -= 1) {
+    const message = state.messages[index];
+    if (message?.role !== 'user') continue;
+    const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join(' ').trim();
+    if (text !== '') return text;
+  }
+  return state.start.input;
+}
+
+async function retrieveMemories(
+  agent: AgentDefinition,
+  state: SessionState,
+  signal: AbortSignal,
+  dependencies: LoopDependencies,
+): Promise<{ items: RetrievedItem[]; event: EventBody } | null> {
+  const options = agent.memory;
+  if (options === null) return null;
+  const started = dependencies.clock.monotonic();
+  const query = latestUserText(state);
+  const scope = options.scope === 'session' ? { agent: agent.name, sessionId: state.sessionId } : { agent: agent.name };
+  const found = await options.store.recall({ scope, query, k: options.k ?? 5, ...(options.weights === undefined ? {} : { weights: options.weights }), signal });
+  const latencyMs = Math.round((dependencies.clock.monotonic() - started) * 1000) / 1000;
+  return {
+    items: found.map((memory) => ({ id: memory.record.id, text: memory.record.text, kind: 'memory' as const })),
+    event: { type: 'memory-read', turn: state.turn, query, results: found.map((memory) => ({ id: memory.record.id, score: Math.round(memory.score * 1e6) / 1e6 })), latencyMs },
   };
 }

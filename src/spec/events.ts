@@ -76,6 +76,15 @@ export interface ContextAssembleEvent extends EventEnvelope {
   readonly planHash?: string;
 }
 
+/** Memories retrieved into a turn's context (seed §5.3, §12.1 vector search): what was asked, what came back, how long it took. */
+export interface MemoryReadEvent extends EventEnvelope {
+  readonly type: 'memory-read';
+  readonly turn: number;
+  readonly query: string;
+  readonly results: readonly { readonly id: string; readonly score: number }[];
+  readonly latencyMs: number;
+}
+
 /** A summary the context planner made of a range of the conversation; later turns and resumes reuse it, never remake it. */
 export interface ContextSummaryEvent extends EventEnvelope {
   readonly type: 'context-summary';
@@ -245,6 +254,7 @@ export type SessionEvent =
   | TurnStartEvent
   | ContextAssembleEvent
   | ContextSummaryEvent
+  | MemoryReadEvent
   | ModelRequestEvent
   | ModelResponseEvent
   | ModelErrorEvent

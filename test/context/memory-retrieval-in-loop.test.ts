@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { defineAgent, startSession } from '../../src/loop/index.ts';
+import { createExactScanIndex, createHashingEmbedder, createMemoryStore } from '../../src/memory/index.ts';
+import { validateJournal } from '../../src/store/index.ts';
+import type { ModelRequest } from '../../src/spec/index.ts';
+import { scriptedCaller, text } from '../helpers/scripted-caller.ts';
+import { dependenciesFor, readAll } from '../helpers/loop-harness.ts';
+
+describe('automatic memory retrieval into each turn', () => {
+  it('puts the memories relevant to the task into the fenced memory segment and journals the read', async () => {
+    const store = createMemoryStore({ path: ':memory:', embedder: createHashingEmbedder({ dimensions: 384 }), index: createExactScanIndex({ dimensions: 384 }) });
+    const scope = { agent: 'support' };
+    const relevant = await store.remember({ scope, text: 'The customer Ada Lovelace prefers refunds to store credit.', importance: 8 });
+    await store.remember({ scope, text: 'The warehouse in Lyon closes at 18:00 on Fridays.', importance: 3 });
+    await store.remember({ scope: { agent: 'someone-else' }, text: 'Ada Lovelace refunds are forbidden.', importance: 10 });
+    const requests: ModelRequest[] = [];
+    const model = scriptedCaller((request: ModelRequest) => {
+      requests.push(request);
+      return { content: [text('Offering Ada a refund.')] };
+    });
+    const dependencies = dependenciesFor(model);
+    const agent = defineAgent({ name: 'support', instructions: 'Help customers.', memory: { store, k: 1 } });
+    const result = await startSession(agent, dependencies, { input: 'Ada Lovelace wants her money back: refund or store credit?', sessionId: 's' }).result;
+    expect(result.status).toBe('completed');
+    const sent = JSON.stringify(requests[0]);
+    expect(sent).toContain('prefers refunds to store credit');
+    expect(sent).not.toContain('Lyon');
+    expect(sent).not.toContain('forbidden');
+    const events = await readAll(dependencies, 's');
+    const read = events.find((event) => event.type === 'memory-read');
+    expect(read).toMatchObject({ turn: 1, results: [{ id: relevant.id }] });
+    expect(validateJournal(events).problems).toEqual([]);
+    await store.close();
+  });
+});
