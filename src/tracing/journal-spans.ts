@@ -1,6 +1,6 @@
 import { canonicalJson, sha256 } from '../util/index.ts';
 import type { ContentBlock } from '../spec/message.ts';
-import type { ErrorRecord, SessionEvent, SessionStartEvent } from '../spec/events.ts';
+import type { ErrorRecord, MemoryReadEvent, SessionEvent, SessionStartEvent } from '../spec/events.ts';
 
 /**
  * The journal as a tree of spans (seed §12.1) named and attributed by the OpenTelemetry GenAI semantic
@@ -171,6 +171,8 @@ interface SessionTrack {
   readonly toolIndexBySpan: Map<string, ToolCallIndexEntry>;
   readonly turnIndex: { readonly at: number; readonly spanId: string }[];
   readonly anomalies: string[];
+  /** Memory reads journaled before the context assembly they belong to. */
+  readonly memoryReads: MemoryReadEvent[];
   lastFinishReason: string | null;
   lastAt: number;
   ended: boolean;
@@ -286,9 +288,24 @@ export class JournalSpanBuilder {
           if (event.utilization !== undefined) track.turn.attributes['keel.context.utilization'] = event.utilization;
         }
         span.endTimeMs = event.at;
+        // Memory searches ran inside the assembly: each is a `search_memory` child span (GenAI memory operations).
+        for (const read of track.memoryReads.splice(0)) {
+          const search = this.open(track, read.seq, 'search_memory', 'internal', Math.max(span.startTimeMs, read.at - read.latencyMs), span.spanId);
+          const searchAttributes = attributes(search);
+          searchAttributes['gen_ai.operation.name'] = 'search_memory';
+          searchAttributes['gen_ai.memory.record.count'] = read.results.length;
+          searchAttributes['gen_ai.memory.records'] = JSON.stringify(read.results);
+          searchAttributes['keel.memory.latency_ms'] = read.latencyMs;
+          if (this.policy.includeMessageContent) searchAttributes['gen_ai.memory.query.text'] = this.content(read.query);
+          search.endTimeMs = Math.max(search.startTimeMs, read.at);
+          ended.push(freeze(search, false));
+        }
         ended.push(freeze(span, false));
         break;
       }
+      case 'memory-read':
+        track.memoryReads.push(event);
+        break;
       case 'model-request': {
         if (track.model !== null) {
           // A request with no outcome (the process stopped during the call); the resumed session asks again.
@@ -563,6 +580,7 @@ export class JournalSpanBuilder {
       toolIndexBySpan: new Map(),
       turnIndex: [],
       anomalies: [],
+      memoryReads: [],
       lastFinishReason: null,
       lastAt: event.at,
       ended: false,

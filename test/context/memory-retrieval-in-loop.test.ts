@@ -33,3 +33,19 @@ describe('automatic memory retrieval into each turn', () => {
     await store.close();
   });
 });
+
+describe('memory reads in the trace', () => {
+  it('each read is a search_memory span under the turn\u2019s context_assembly, the same live and rebuilt', async () => {
+    const { buildSpans } = await import('../../src/tracing/index.ts');
+    const store = createMemoryStore({ path: ':memory:', embedder: createHashingEmbedder({ dimensions: 64 }), index: createExactScanIndex({ dimensions: 64 }) });
+    await store.remember({ scope: { agent: 'support' }, text: 'Ada prefers refunds.', importance: 8 });
+    const dependencies = dependenciesFor(scriptedCaller([{ content: [text('ok')] }]));
+    await startSession(defineAgent({ name: 'support', instructions: 'x', memory: { store, k: 1 } }), dependencies, { input: 'Ada refund?', sessionId: 'm' }).result;
+    const spans = buildSpans(await readAll(dependencies, 'm'));
+    const search = spans.find((span) => span.name === 'search_memory');
+    const assembly = spans.find((span) => span.name === 'context_assembly');
+    expect(search?.parentSpanId).toBe(assembly?.spanId);
+    expect(search?.attributes['gen_ai.memory.record.count']).toBe(1);
+    await store.close();
+  });
+});
