@@ -5,6 +5,7 @@ import type { EventBody } from '../spec/events.ts';
 import type { Message } from '../spec/message.ts';
 import type { ModelRequest, ToolSpec } from '../spec/model.ts';
 import type { AgentDefinition } from './define-agent.ts';
+import { contentHash } from '../memory/index.ts';
 import type { LoopDependencies } from './loop-types.ts';
 import type { SessionState } from './session-state.ts';
 
@@ -51,7 +52,16 @@ export async function contextForTurn(
       request: assembled.request,
       serialized: assembled.serialized,
       events: (requestHash) => [
-        { type: 'context-assemble', turn: state.turn, requestHash, messageCount: assembled.request.messages.length, tokens: assembled.tokens, tokenCounting: 'estimate', durationMs },
+        {
+          type: 'context-assemble',
+          turn: state.turn,
+          requestHash,
+          messageCount: assembled.request.messages.length,
+          tokens: assembled.tokens,
+          tokenCounting: 'estimate',
+          durationMs,
+          instructionsHash: contentHash(agent.instructions),
+        },
       ],
     };
   }
@@ -111,6 +121,7 @@ export async function contextForTurn(
         durationMs,
         windowTokens: plan.windowTokens,
         utilization: plan.utilization,
+        instructionsHash: contentHash(agent.instructions),
         planHash,
       },
     ],

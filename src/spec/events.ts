@@ -72,6 +72,11 @@ export interface ContextAssembleEvent extends EventEnvelope {
   /** The model's context window and the share of it this request fills, when the window is known. */
   readonly windowTokens?: number;
   readonly utilization?: number;
+  /**
+   * Content hash (`sha256:<hex>`, as procedural memory versions prompts) of the instructions this turn used, so a
+   * turn can be traced to the prompt version that produced it.
+   */
+  readonly instructionsHash?: string;
   /** Blob of the context plan (`keel explain`): every segment and item, its tokens, and the rule that kept or dropped it. */
   readonly planHash?: string;
 }

@@ -49,3 +49,18 @@ describe('memory reads in the trace', () => {
     await store.close();
   });
 });
+
+describe('procedural memory', () => {
+  it('every turn journals the content hash of the prompt version it used', async () => {
+    const { createProceduralMemory } = await import('../../src/memory/index.ts');
+    const procedures = createProceduralMemory({ path: ':memory:' });
+    const first = procedures.publish('support-prompt', 'You answer questions about orders.');
+    const second = procedures.publish('support-prompt', 'You answer questions about orders. Be brief.');
+    const dependencies = dependenciesFor(scriptedCaller([{ content: [text('ok')] }]));
+    const prompt = procedures.get('support-prompt');
+    await startSession(defineAgent({ name: 'support', instructions: String(prompt?.content) }), dependencies, { input: 'hi', sessionId: 'p' }).result;
+    const assemble = (await readAll(dependencies, 'p')).find((event) => event.type === 'context-assemble');
+    expect(assemble).toMatchObject({ instructionsHash: second.contentHash });
+    expect(second.contentHash).not.toBe(first.contentHash);
+  });
+});
