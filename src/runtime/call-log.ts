@@ -4,7 +4,6 @@ import type { Clock } from '../spec/clock.ts';
 import type { ModelRequestEvent, SessionEvent } from '../spec/events.ts';
 import type { BlobStore, Journal } from '../spec/journal.ts';
 import type { ContentBlock } from '../spec/message.ts';
-import type { Usage } from '../spec/usage.ts';
 import type { BlobEraser, CallLogEntry, CallLogPurge, CallLogStore } from '../store/index.ts';
 import { canonicalJson, systemClock } from '../util/index.ts';
 import { purgedBlobMarker, readPurgedBlobMarker, readSessionEvents } from './replay.ts';
@@ -27,22 +26,8 @@ import { purgedBlobMarker, readPurgedBlobMarker, readSessionEvents } from './rep
 
 export const dayMs = 86_400_000;
 
-/** One model call as the policy sees it: the journal's facts plus the texts. */
-export interface ModelCallRecord {
-  readonly sessionId: string;
-  readonly turn: number;
-  readonly requestHash: string;
-  readonly responseId: string;
-  readonly at: number;
-  readonly provider: string;
-  readonly model: string;
-  readonly usage: Usage;
-  readonly costUsd: number | null;
-  /** The exact serialised request (the blob), or null when it is no longer available. */
-  readonly prompt: string | null;
-  /** The response's content blocks, serialised. */
-  readonly response: string;
-}
+/** One model call as the policy sees it: a log entry's facts, with the exact request (null when no longer available) and the serialised response. */
+export type ModelCallRecord = Omit<CallLogEntry, 'response' | 'redacted'> & { readonly response: string };
 
 export interface CallLogPolicyOptions {
   /** Share of calls whose redacted text goes to the sampled log, 0 to 1. Defaults to 0: token counts only. */
