@@ -33,3 +33,38 @@ export { buildTraceTree, renderTraceTree } from './tracing/index.ts';
 export type { TraceTree } from './tracing/index.ts';
 export type * from './spec/index.ts';
 export { stopReasons, currentEventVersion, supportedEventVersions } from './spec/index.ts';
+export {
+  createMemoryStore,
+  createHashingEmbedder,
+  createOpenAIEmbedder,
+  createSqliteVecIndex,
+  createPgvectorIndex,
+  createExactScanIndex,
+  createReflector,
+  createProceduralMemory,
+  reflectionPrompt,
+  parseInsights,
+  importancePrompt,
+  parseImportance,
+  contentHash,
+} from './memory/index.ts';
+export type {
+  Embedder,
+  VectorIndex,
+  MemoryRecord,
+  MemoryScope,
+  MemoryKind,
+  MemoryStore,
+  MemoryStoreOptions,
+  RememberInput,
+  RecallInput,
+  RetrievalWeights,
+  ScoredMemory,
+  Insight,
+  Reflector,
+  ProceduralMemory,
+} from './memory/index.ts';
+export { createMemoryTools } from './tools/memory-tools.ts';
+export type { MemoryToolsOptions } from './tools/memory-tools.ts';
+export type { AgentMemoryOptions } from './loop/define-agent.ts';
+export type { ContextConfig, ExplainPlan } from './context/index.ts';

@@ -4,7 +4,7 @@ import type { ToolDefinition } from '../tools/define-tool.ts';
 import { AgentToolMap, localToolMap } from './agent-tools.ts';
 import type { ToolSource } from './agent-tools.ts';
 import type { ContextConfig } from '../context/index.ts';
-import type { MemoryStore, RetrievalWeights } from '../memory/index.ts';
+import type { Insight, MemoryRecord, MemoryStore, RetrievalWeights } from '../memory/index.ts';
 
 /** Automatic retrieval: each turn, memories relevant to the latest user text go into the context's memory segment. */
 export interface AgentMemoryOptions {
@@ -14,6 +14,24 @@ export interface AgentMemoryOptions {
   /** Memories per turn. Defaults to 5. */
   readonly k?: number;
   readonly weights?: RetrievalWeights;
+  /**
+   * Keep every tool result of a session in the episodic store (session scope), so `recall` and automatic retrieval
+   * find earlier results by meaning after the context planner stubbed them. `importance` is given to each (else the
+   * store rates it); `maxChars` caps the remembered text (default 4,000; the journal keeps the whole result).
+   */
+  readonly recordToolResults?: boolean | { readonly importance?: number; readonly maxChars?: number };
+  /**
+   * Reflection (Park et al.): when the importance of memories written since the last reflection passes `threshold`
+   * (default 150), the loop asks the model (or `reflect`) for higher-level insights citing their sources and stores
+   * them as `reflection` memories in the retrieval scope. `true` for the defaults.
+   */
+  readonly reflection?:
+    | boolean
+    | {
+        readonly threshold?: number;
+        readonly maxMemories?: number;
+        readonly reflect?: (memories: readonly MemoryRecord[], signal?: AbortSignal) => Promise<readonly Insight[]>;
+      };
 }
 
 export interface AgentLimitOptions {

@@ -17,6 +17,8 @@ import { foldEvents, initialState } from './session-state.ts';
 import type { SessionState } from './session-state.ts';
 import { SessionWriter } from './session-writer.ts';
 import { UpdateQueue } from './update-queue.ts';
+import { withBuiltinTools } from './builtin-tools.ts';
+import { recordMemories } from './memory-recording.ts';
 import { AnomalyDetector } from '../tracing/anomalies.ts';
 import type { AnomalyBody } from '../tracing/anomalies.ts';
 
@@ -29,7 +31,8 @@ export interface StartOptions extends RunOptions {
   readonly modelSpec?: string;
 }
 
-export function startSession(agent: AgentDefinition, dependencies: LoopDependencies, options: StartOptions): SessionRun {
+export function startSession(declared: AgentDefinition, dependencies: LoopDependencies, options: StartOptions): SessionRun {
+  const agent = withBuiltinTools(declared, dependencies);
   const sessionId = options.sessionId ?? createId('ses', dependencies.clock.now());
   return launch(sessionId, options, async (onWritten) => {
     const now = dependencies.clock.now();
@@ -58,7 +61,8 @@ export function startSession(agent: AgentDefinition, dependencies: LoopDependenc
 }
 
 /** Continues a session from its journal: completed steps are not repeated, a tool call without an outcome runs again with the same idempotency key. */
-export function resumeSession(agent: AgentDefinition, dependencies: LoopDependencies, sessionId: string, options: RunOptions = {}): SessionRun {
+export function resumeSession(declared: AgentDefinition, dependencies: LoopDependencies, sessionId: string, options: RunOptions = {}): SessionRun {
+  const agent = withBuiltinTools(declared, dependencies);
   return launch(sessionId, options, async () => {
     const events: SessionEvent[] = [];
     for await (const event of dependencies.journal.read(sessionId)) events.push(event);
@@ -131,9 +135,13 @@ async function drive(
 ): Promise<void> {
   const signal = options.signal ?? new AbortController().signal;
   const traits = toolTraits(agent);
+  // On resume, the calls before this run were already checked against the reflection threshold.
+  const memoryProgress = { reflectedAfterCalls: writer.state.completedCalls.length };
   for (;;) {
     // Anomaly signals found in what was just written are journaled before the next step; they never stop the session.
     if (anomalies.length > 0 && writer.state.end === null) await writer.append(anomalies.splice(0));
+    // Tool results not yet in the episodic store (also those of a run that stopped before recording them).
+    if (agent.memory !== null && writer.state.end === null && writer.state.compensation === null && !signal.aborted) await recordMemories(agent, dependencies, writer, signal, memoryProgress);
     const state = writer.state;
     if (signal.aborted && state.end === null && state.compensation === null) {
       const error = toKeelError(signal.reason ?? new KeelError('cancelled', 'Cancelled by the caller.'));

@@ -60,6 +60,8 @@ export interface SessionState {
   /** Canonical signatures of every tool call so far, for the identical-calls guard. */
   readonly callSignatures: readonly string[];
   readonly completedCalls: readonly CompletedCall[];
+  /** Calls whose results a `memory-write` recorded in the episodic store. */
+  readonly rememberedCalls: ReadonlySet<string>;
   /** Summaries the context planner made, in journal order. */
   readonly summaries: readonly ContextSummaryEvent[];
   readonly compensation: CompensationPhase | null;
@@ -106,6 +108,7 @@ export function initialState(start: SessionStartEvent): SessionState {
     toolCalls: new Map(),
     callSignatures: [],
     completedCalls: [],
+    rememberedCalls: new Set(),
     summaries: [],
     compensation: null,
     truncatedInARow: 0,
@@ -186,6 +189,14 @@ export function applyEvent(current: SessionState, event: SessionEvent): SessionS
       break;
     case 'context-summary':
       state.summaries = [...state.summaries, event];
+      break;
+    case 'memory-write':
+      if (event.reason === 'tool-result') {
+        const remembered = new Set(state.rememberedCalls);
+        for (const record of event.records) if (record.callId !== undefined) remembered.add(record.callId);
+        for (const callId of event.skippedCallIds ?? []) remembered.add(callId);
+        state.rememberedCalls = remembered;
+      }
       break;
     default:
       break;

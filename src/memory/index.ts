@@ -13,7 +13,7 @@ export { scoreMemories, minMax, resolveWeights, defaultRetrievalWeights, default
 export type { RetrievalCandidate, ScoredMemory, ScoreComponents, ScoreOptions } from './retrieval-score.ts';
 export { createMemoryStore, importancePrompt, parseImportance, scopeFilter } from './memory-store.ts';
 export type { MemoryStore, MemoryStoreOptions, RememberInput, RecallInput, SequencedMemory } from './memory-store.ts';
-export { createReflector, reflectionPrompt } from './reflection.ts';
+export { createReflector, parseInsights, reflectionPrompt } from './reflection.ts';
 export type { Insight, Reflector, ReflectorOptions, ReflectionOutcome } from './reflection.ts';
 export { createProceduralMemory, contentHash } from './procedural-memory.ts';
 export type { ProceduralContent, ProceduralMemory, ProceduralMemoryOptions, ProcedureVersion } from './procedural-memory.ts';

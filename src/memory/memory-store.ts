@@ -27,6 +27,11 @@ export interface RememberInput {
   readonly importance?: number;
   readonly kind?: MemoryKind;
   readonly sources?: readonly string[];
+  /**
+   * A caller-chosen id makes the write idempotent: when a memory with this id exists, it is returned as it is and
+   * nothing is embedded or stored again (a resumed session repeating a write).
+   */
+  readonly id?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -147,11 +152,16 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     async remember(input: RememberInput): Promise<MemoryRecord> {
       checkScope(input.scope);
       if (typeof input.text !== 'string' || input.text.trim() === '') throw new KeelError('invalid-argument', 'A memory needs non-empty text.');
+      if (input.id !== undefined) {
+        if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(input.id)) throw new KeelError('invalid-argument', `A memory id must be 1–200 letters, digits or _.:-, got ${JSON.stringify(input.id)}.`);
+        const [existing] = get([input.id]);
+        if (existing !== undefined) return existing;
+      }
       const importance = await resolveImportance(input);
       const [vector] = await embedder.embed([input.text], input.signal);
       const now = clock.now();
       const record: MemoryRecord = {
-        id: createId('mem', now),
+        id: input.id ?? createId('mem', now),
         scope: input.scope.sessionId === undefined ? { agent: input.scope.agent } : { agent: input.scope.agent, sessionId: input.scope.sessionId },
         kind: input.kind ?? 'observation',
         text: input.text,

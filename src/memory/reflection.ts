@@ -124,3 +124,29 @@ export function reflectionPrompt(memories: readonly MemoryRecord[]): string {
     'Answer with JSON only: [{"text": "<insight>", "sourceIds": ["<id of a statement above>", ...]}].'
   );
 }
+
+/**
+ * Reads the insights of a reflection answer (the JSON array `reflectionPrompt` asks for, a Markdown fence around it
+ * tolerated). A reply that is not such an array is an error a person can act on, not an empty reflection.
+ */
+export function parseInsights(answer: string): Insight[] {
+  const start = answer.indexOf('[');
+  const end = answer.lastIndexOf(']');
+  let parsed: unknown;
+  try {
+    parsed = start >= 0 && end > start ? JSON.parse(answer.slice(start, end + 1)) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed)) {
+    throw new KeelError('model-malformed-response', `A reflection must answer with a JSON array of {"text", "sourceIds"}; it answered ${JSON.stringify(answer.slice(0, 200))}.`);
+  }
+  return parsed.flatMap((entry: unknown): Insight[] => {
+    if (typeof entry !== 'object' || entry === null) return [];
+    const { text, sourceIds, importance } = entry as { text?: unknown; sourceIds?: unknown; importance?: unknown };
+    if (typeof text !== 'string' || !Array.isArray(sourceIds)) return [];
+    const ids = sourceIds.filter((id): id is string => typeof id === 'string');
+    const rated = typeof importance === 'number' && Number.isInteger(importance) && importance >= 1 && importance <= 10 ? { importance } : {};
+    return [{ text, sourceIds: ids, ...rated }];
+  });
+}

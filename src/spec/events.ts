@@ -90,6 +90,25 @@ export interface MemoryReadEvent extends EventEnvelope {
   readonly latencyMs: number;
 }
 
+/**
+ * Memories the loop wrote (seed §5.3): tool results kept in the episodic store, or insights of a reflection, each
+ * citing its sources. Journaled after the write; memory ids are derived from the journal, so a resume that repeats
+ * the write stores nothing twice.
+ */
+export interface MemoryWriteEvent extends EventEnvelope {
+  readonly type: 'memory-write';
+  readonly turn: number;
+  readonly reason: 'tool-result' | 'reflection';
+  readonly records: readonly { readonly id: string; readonly kind: string; readonly importance: number; readonly sources?: readonly string[]; readonly callId?: string }[];
+  readonly latencyMs: number;
+  /** Tool calls whose results could not be remembered (see `error`); they are not tried again. */
+  readonly skippedCallIds?: readonly string[];
+  /** Ids a reflection cited that name no memory of its scope (dropped). */
+  readonly invalidCitations?: readonly string[];
+  /** Set when a write or a reflection failed; the session goes on without it. */
+  readonly error?: ErrorRecord;
+}
+
 /** A summary the context planner made of a range of the conversation; later turns and resumes reuse it, never remake it. */
 export interface ContextSummaryEvent extends EventEnvelope {
   readonly type: 'context-summary';
@@ -260,6 +279,7 @@ export type SessionEvent =
   | ContextAssembleEvent
   | ContextSummaryEvent
   | MemoryReadEvent
+  | MemoryWriteEvent
   | ModelRequestEvent
   | ModelResponseEvent
   | ModelErrorEvent

@@ -480,6 +480,19 @@ export class JournalSpanBuilder {
         });
         break;
       }
+      case 'memory-write': {
+        // A span event rather than a span: the write is short and its cost is in latencyMs.
+        const attributes: Record<string, string | number> = {
+          'keel.memory.write.reason': event.reason,
+          'keel.memory.record.count': event.records.length,
+          'keel.memory.records': JSON.stringify(event.records.map((record) => record.id)),
+          'keel.memory.latency_ms': event.latencyMs,
+          'keel.turn.number': event.turn,
+        };
+        if (event.error !== undefined) attributes['error.type'] = event.error.code;
+        (track.turn ?? track.root).events.push({ name: 'keel.memory.write', timeMs: event.at, attributes });
+        break;
+      }
       case 'session-end': {
         this.closeChildren(track, event.at, ended);
         this.closeTurn(track, event.at, ended);

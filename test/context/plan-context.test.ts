@@ -128,7 +128,7 @@ describe('planContext', () => {
     expect(stubbed.length).toBeGreaterThan(0);
     expect(stubbed[0]?.rule).toBe('tool-result-budget');
     expect(plan.serialized).toContain('[tool result of lookup at turn 1');
-    expect(plan.serialized).toContain('call recall with');
+    expect(plan.serialized).toContain('call read_tool_result with');
     expect(plan.tokens.toolResults).toBeLessThanOrEqual(plan.budgets.toolResults);
     expect(pairsValid(plan.request.messages)).toBe(true);
   });

@@ -17,7 +17,7 @@ export interface StubOptions {
 }
 
 export function stubText(toolName: string, turn: number, callId: string, tokens: number): string {
-  return `[tool result of ${toolName} at turn ${turn} (${tokens} tokens) kept in episodic memory; call recall with {"callId":"${callId}"} to read it again]`;
+  return `[tool result of ${toolName} at turn ${turn} (${tokens} tokens) kept in the session's episodic record; call read_tool_result with {"callId":"${callId}"} to read it again]`;
 }
 
 /**
