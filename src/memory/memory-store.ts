@@ -85,7 +85,31 @@ const memoryMigrations = [
             PRIMARY KEY (agent, session_key)
           ) WITHOUT ROWID;`,
   },
+  {
+    version: 2,
+    name: 'the embedder the vectors came from',
+    sql: `CREATE TABLE memory_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  },
 ];
+
+/**
+ * Vectors of two embedders are not comparable, so a store remembers which embedder wrote it and refuses another: a
+ * switch would otherwise mix spaces silently and make recall return noise. A store from before this record adopts
+ * the embedder it is opened with.
+ */
+function checkEmbedder(database: SqliteDatabase, embedder: Embedder): void {
+  const recorded = database.prepare<[], string>(`SELECT value FROM memory_settings WHERE name = 'embedder'`).pluck().get();
+  if (recorded === undefined) {
+    database.prepare(`INSERT INTO memory_settings (name, value) VALUES ('embedder', ?)`).run(embedder.id);
+    return;
+  }
+  if (recorded !== embedder.id) {
+    throw new KeelError(
+      'invalid-config',
+      `This memory store holds vectors of the embedder "${recorded}", but it was opened with "${embedder.id}"; their vectors cannot be compared. Open it with "${recorded}", or re-embed into a new store.`,
+    );
+  }
+}
 
 interface MemoryRow {
   sequence: number;
@@ -111,6 +135,12 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   }
   const { database, owned } = openOwnedDatabase(options, 'the memory store');
   migrate(database, 'memory', memoryMigrations);
+  try {
+    checkEmbedder(database, embedder);
+  } catch (error) {
+    if (owned) database.close();
+    throw error instanceof KeelError ? error : toStorageFailure(error, 'reading the memory store\'s embedder');
+  }
   const clock = options.clock ?? { now: () => Date.now() };
   const insert = database.prepare(
     `INSERT INTO memories (id, agent, session_id, kind, text, importance, created_at, last_accessed_at, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
