@@ -249,6 +249,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       const start = events[0];
       const recorded = start?.type === 'session-start' ? start.model.spec : undefined;
       const { caller } = modelCaller(resumeOptions.model ?? options.model ?? recorded, agent);
+      telemetry?.preload(events);
       return resumeSession(agent, dependencies(caller), sessionId, withTelemetry(resumeOptions));
     },
     async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
