@@ -1,12 +1,12 @@
 import { KeelError } from '../errors/index.ts';
+import type { ToolRisk } from '../spec/tool-risk.ts';
 
 /**
  * Layer 5 of the seed's defence (§11.2): constraints that hold whatever the model says. The policy is
  * pure (no I/O, no clock), so a decision can be recomputed from the journal and tested as a table.
  */
 
-/** Structurally the same as `ToolRisk` in tools/define-tool.ts, which this layer may not import. */
-export type ToolRisk = 'read' | 'write' | 'irreversible';
+export type { ToolRisk };
 export type PolicyDecision = 'allow' | 'deny' | 'ask';
 
 export const toolRisks: readonly ToolRisk[] = ['read', 'write', 'irreversible'];

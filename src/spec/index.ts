@@ -4,6 +4,8 @@ export type * from './model.ts';
 export type * from './events.ts';
 export type * from './journal.ts';
 export type * from './clock.ts';
+export type * from './sandbox.ts';
+export type * from './tool-risk.ts';
 export { stopReasons } from './stop-reason.ts';
 export type { StopReason } from './stop-reason.ts';
 export { currentEventVersion, supportedEventVersions } from './events.ts';

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { KeelError } from '../errors/index.ts';
 import type { ToolSpec } from '../spec/model.ts';
+import type { ToolRisk } from '../spec/tool-risk.ts';
 
-export type ToolRisk = 'read' | 'write' | 'irreversible';
+export type { ToolRisk };
 
 /** What a tool's `execute` receives besides its validated input. */
 export interface ToolContext {

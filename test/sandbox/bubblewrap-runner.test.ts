@@ -122,11 +122,12 @@ describe.skipIf(!available)(`${title}: commands`, () => {
     const marker = `keel-abort-marker-${Date.now()}`;
     const controller = new AbortController();
     const running = runner.run(command(['sh', '-c', 'sleep 1000 & while :; do :; done', marker]), { timeoutMs: 30_000 }, controller.signal);
-    expect(await eventually(() => processesWithMarker(marker).length > 0, 10_000)).toBe(true);
+    // Generous waits: under CI load bubblewrap can take seconds to start; what is asserted is that nothing survives.
+    expect(await eventually(() => processesWithMarker(marker).length > 0, 30_000)).toBe(true);
     controller.abort();
     await expectKeelError(running, 'cancelled');
-    expect(await eventually(() => processesWithMarker(marker).length === 0, 5_000)).toBe(true);
-  });
+    expect(await eventually(() => processesWithMarker(marker).length === 0, 15_000)).toBe(true);
+  }, 60_000);
 
   it('does not outlive a host that is killed (--die-with-parent)', async () => {
     const marker = `keel-orphan-marker-${Date.now()}`;
