@@ -1,4 +1,5 @@
 import type { ExplainPlan } from './plan-context.ts';
+import type { InputCount } from './exact-token-count.ts';
 
 function pct(value: number): string {
   return `${(value * 100).toFixed(1)}%`;
@@ -9,6 +10,12 @@ export function renderExplain(plan: ExplainPlan, options: { readonly onlyChanged
   const lines: string[] = [];
   lines.push(`Context plan  model=${plan.model}  turn=${plan.turn}  counting=${plan.tokenCounting} (${plan.encoding})`);
   lines.push(`  window=${plan.window}  input=${plan.total}  reserved-output=${plan.reservedOutput}  utilization=${pct(plan.utilization)}${plan.warning ? '  WARNING' : ''}${plan.compaction ? '  COMPACTED' : ''}`);
+  // Plans journaled with a provider count (Anthropic's count-tokens endpoint) say which figure the fit check used.
+  const counted = (plan as { readonly inputCount?: InputCount }).inputCount;
+  if (counted !== undefined) {
+    const extra = counted.fallbackReason === undefined ? '' : `  fallback: ${counted.fallbackReason}`;
+    lines.push(`  input-count=${counted.method} ${counted.tokens} (estimate ${counted.estimateTokens}, ${counted.source})${extra}`);
+  }
   for (const segment of plan.segments) {
     lines.push(`  -> ${segment.segment.padEnd(12)} tokens=${String(segment.tokens).padStart(7)}  budget=${String(segment.budget).padStart(7)}  items=${segment.items.length}`);
     for (const item of segment.items) {

@@ -19,3 +19,5 @@ export { summarizeHistory, summaryId } from './strategies/summarize.ts';
 export type { Summarize, ContextSummary } from './strategies/summarize.ts';
 export { turnBudgetInstruction } from './strategies/turn-budget.ts';
 export type { Decision, HistoryItem, Retention } from './strategies/types.ts';
+export { countPlannedRequest, checkExactFits, countKeyOf, exactTokenCounterOf, ExactCountCache } from './exact-token-count.ts';
+export type { InputCount, CountedExplainPlan } from './exact-token-count.ts';

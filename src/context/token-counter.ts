@@ -14,10 +14,18 @@ export type TokenEncoding = 'o200k_base' | 'cl100k_base';
  * English prose, about 21 % more on math and about 30 % more on Python code. We take the upper end, 1.3, because the
  * planner must never under-count: an over-count only wastes headroom, an under-count is a provider 400.
  * Stated error against those published figures: between 0 % and +12 % (prose is over-counted by about
- * 1.30 / 1.16 − 1 ≈ 12 %, code is about right). We have NOT measured it against the count-tokens endpoint with our own
- * corpus (no network, no key here), other languages and newer Claude tokenizers may differ by more, and the
- * per-message framing overhead is a further approximation. The exact figure needs the provider's
- * `/v1/messages/count_tokens` endpoint, which is out of scope for this module (it is I/O; a model adapter can offer it).
+ * 1.30 / 1.16 − 1 ≈ 12 %, code is about right). That is an error against other people's figures, NOT a measurement of
+ * ours: nothing defensible to measure it against exists offline. Anthropic publishes no tokenizer for Claude 3 and
+ * later; `@anthropic-ai/tokenizer` (and the third-party ports of it) is the pre-Claude-3 vocabulary, which Anthropic's
+ * own SDK says is not accurate for Claude 3 models; the `usage` figures in examples/incident/model.json are of unknown
+ * provenance (this project has had no key or network to record them with), so they are no ground truth either.
+ * Other languages and newer Claude tokenizers may differ by more, and the per-message framing overhead is a further
+ * approximation. The error is measurable, not measured: `ANTHROPIC_API_KEY=… npx tsx bench/token-count-error.ts`
+ * sends a fixed corpus to the count-tokens endpoint and prints this estimate's relative error (mean, p95, max).
+ *
+ * Where the error matters, it is avoided rather than bounded: with a key set, the Anthropic model offers the exact
+ * count (`countTokens`, src/model/anthropic-token-count.ts) and the fit check before every call uses it
+ * (exact-token-count.ts); this estimate remains what the planner budgets with, and the fallback when counting fails.
  */
 export const anthropicCalibrationFactor = 1.3;
 

@@ -1,7 +1,7 @@
 import type { Clock } from '../spec/clock.ts';
 import type { ErrorRecord, SessionEvent, SessionStatus } from '../spec/events.ts';
 import type { BlobStore, Journal } from '../spec/journal.ts';
-import type { ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
+import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
 import type { Usage } from '../spec/usage.ts';
 import type { ToolPipeline } from '../tools/index.ts';
 import type { AnomalyThresholds } from '../tracing/anomalies.ts';
@@ -14,6 +14,8 @@ export interface ModelCaller {
     request: ModelRequest,
     options: { readonly signal: AbortSignal; readonly streaming: boolean; readonly onPart?: (part: ModelStreamPart) => void },
   ): Promise<{ readonly response: ModelResponse; readonly retries: number; readonly latencyMs: number }>;
+  /** The provider's exact input-token count (Anthropic with a key); the context planner's fit check uses it when present. */
+  readonly countTokens?: Model['countTokens'];
 }
 
 export interface LoopDependencies {

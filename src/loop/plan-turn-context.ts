@@ -1,5 +1,6 @@
 import { KeelError } from '../errors/index.ts';
 import { assembleRequest, planContext } from '../context/index.ts';
+import { countPlannedRequest, exactTokenCounterOf } from '../context/exact-token-count.ts';
 import type { ContextSummary, RetrievedItem } from '../context/index.ts';
 import type { EventBody } from '../spec/events.ts';
 import type { Message } from '../spec/message.ts';
@@ -90,7 +91,9 @@ export async function contextForTurn(
     summaries,
     memory: memory?.items ?? [],
   });
-  const planHash = await dependencies.blobs.put(JSON.stringify(plan.explain));
+  // Checked again on the provider's exact count when the model has one (Anthropic with a key); the plan journals which.
+  const counted = await countPlannedRequest(plan, { model: dependencies.model, counter: exactTokenCounterOf(dependencies.model), signal, monotonic: () => dependencies.clock.monotonic() });
+  const planHash = await dependencies.blobs.put(JSON.stringify(counted.explain));
   const durationMs = elapsed();
   const { tokens } = plan;
   return {
@@ -116,11 +119,12 @@ export async function contextForTurn(
         turn: state.turn,
         requestHash,
         messageCount: plan.request.messages.length,
-        tokens: { system: tokens.system, tools: tokens.tools, history: tokens.history + tokens.toolResults + tokens.memory + tokens.instruction, total: tokens.total },
-        tokenCounting: plan.tokenCounting,
+        // The segments stay the planner's figures; the total is the exact count when there is one ('tokenizer' = exact).
+        tokens: { system: tokens.system, tools: tokens.tools, history: tokens.history + tokens.toolResults + tokens.memory + tokens.instruction, total: counted.count.tokens },
+        tokenCounting: counted.count.method === 'exact' ? 'tokenizer' : plan.tokenCounting,
         durationMs,
         windowTokens: plan.windowTokens,
-        utilization: plan.utilization,
+        utilization: counted.utilization,
         instructionsHash: contentHash(agent.instructions),
         planHash,
       },

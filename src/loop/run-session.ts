@@ -222,7 +222,17 @@ async function callModel(
   leading: readonly EventBody[],
 ): Promise<void> {
   const state = leading.length === 0 ? writer.state : writer.preview(leading);
-  const context = await contextForTurn(agent, dependencies, state, toolSpecs, signal);
+  let context;
+  try {
+    context = await contextForTurn(agent, dependencies, state, toolSpecs, signal);
+  } catch (thrown) {
+    // A request that cannot fit the window will not fit on a resume either: the session ends failed, with the
+    // numbers journaled, instead of leaving the caller a rejected run and a session that fails the same way forever.
+    const error = toKeelError(thrown);
+    if (error.code !== 'model-context-window') throw error;
+    await endBadly(writer, traits, 'failed', error, [...leading, { type: 'model-error', turn: state.turn, error: error.toRecord(), retries: 0, latencyMs: 0 }], (current) => endBody(current, 'failed', null, error));
+    return;
+  }
   const requestHash = await dependencies.blobs.put(context.serialized);
   await writer.append([
     ...leading,

@@ -4,6 +4,7 @@ import { toAnthropicParams } from './anthropic-request.ts';
 import { fromAnthropicMessage } from './anthropic-response.ts';
 import type { AnthropicMessageShape } from './anthropic-response.ts';
 import { assembleAnthropicStream } from './anthropic-stream.ts';
+import { anthropicTokenCounting } from './anthropic-token-count.ts';
 import type { AnthropicStreamEvent } from './anthropic-stream.ts';
 import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
 import type { ProviderErrorContext } from './provider-errors.ts';
@@ -36,6 +37,8 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
   const context = (signal: AbortSignal): ProviderErrorContext => ({
     provider: 'anthropic',
     modelId,
+    // countTokens, only when a key is configured: the context planner's exact fit check.
+    ...anthropicTokenCounting(client, modelId, options.baseURL),
     signal,
     ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
   });

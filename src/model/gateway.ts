@@ -92,6 +92,8 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
   return {
     provider: model.provider,
     modelId: model.modelId,
+    // Counting is not retried: when it fails, the planner goes on with its estimate.
+    ...(model.countTokens === undefined ? {} : { countTokens: model.countTokens }),
     call,
 
     async generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse> {

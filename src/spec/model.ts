@@ -41,10 +41,21 @@ export type ModelStreamPart =
   /** Always the last part of a stream that did not throw. */
   | { readonly type: 'finish'; readonly response: ModelResponse };
 
+/**
+ * The provider's own count of the input tokens a request would use (Anthropic's `POST /v1/messages/count_tokens`):
+ * exact where a local tokenizer can only estimate. It counts system, tools, tool choice and messages; the output
+ * settings of the request are ignored.
+ */
+export interface ExactTokenCounter {
+  countTokens(request: ModelRequest, signal: AbortSignal): Promise<number>;
+}
+
 /** One call to one model. No retries and no rate limits here: the gateway adds those. */
 export interface Model {
   readonly provider: string;
   readonly modelId: string;
   generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse>;
   stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelStreamPart>;
+  /** Present only when the provider can count exactly and credentials are configured; other models need nothing. */
+  readonly countTokens?: ExactTokenCounter['countTokens'];
 }

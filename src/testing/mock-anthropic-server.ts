@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { isMockFault, retryAfterHeaders } from './mock-faults.ts';
 import type { MockFault } from './mock-faults.ts';
+import { countTokensProblem, mockInputTokens } from './mock-anthropic-count-tokens.ts';
 import { nextReply, pieces, sendJson, sendTruncatedJson, startMockHttpServer } from './mock-http-server.ts';
 import type { MockExchange, MockScript, MockServer } from './mock-http-server.ts';
 import { startEventStream, writeEvent } from './sse.ts';
@@ -28,23 +29,51 @@ export interface AnthropicMockResponse {
 
 export type AnthropicMockReply = AnthropicMockResponse | MockFault<AnthropicMockResponse>;
 
+/** A count-tokens answer: `inputTokens` overrides the mock's counting rule (see mock-anthropic-count-tokens.ts). */
+export interface AnthropicMockCount {
+  readonly inputTokens?: number;
+}
+
+export type AnthropicMockCountReply = AnthropicMockCount | MockFault<AnthropicMockCount>;
+
 export interface MockAnthropicServerOptions {
   readonly script: MockScript<AnthropicMockReply>;
+  /**
+   * Replies of `POST /v1/messages/count_tokens`, played like `script` but with their own index, so counting never
+   * shifts the Messages replies. Past the end of a queue, or without one, the count follows the mock's rule.
+   */
+  readonly countTokens?: MockScript<AnthropicMockCountReply>;
+  /** When set, a request whose `x-api-key` (or bearer token) differs gets the real 401. */
+  readonly apiKey?: string;
 }
 
 const defaultResponse: AnthropicMockResponse = { content: [{ type: 'text', text: 'Hello from the mock Anthropic server.' }] };
 
 /**
  * A local stand-in for `POST /v1/messages` that speaks the real wire format (JSON or SSE, per `stream`),
- * including its failures. Give `baseURL` to the Anthropic SDK.
+ * including its failures, and for `POST /v1/messages/count_tokens` (`{"input_tokens": N}`, the real checks and
+ * errors, N by a documented made-up rule: a test double, not Claude's tokenizer). Give `baseURL` to the Anthropic SDK.
  */
 export async function startMockAnthropicServer(options: MockAnthropicServerOptions): Promise<MockServer> {
   let index = 0;
+  let countIndex = 0;
   return startMockHttpServer(async (exchange) => {
     const { request, response } = exchange;
     const headers = commonHeaders(exchange.number);
-    if (request.method !== 'POST' || request.path.split('?')[0] !== '/v1/messages') {
+    const path = request.path.split('?')[0];
+    if (request.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')) {
       sendError(response, 404, 'not_found_error', `mock: no route ${request.method} ${request.path}`, headers);
+      return;
+    }
+    const authProblem = credentialProblem(request.headers, options.apiKey, path === '/v1/messages/count_tokens');
+    if (authProblem !== null) {
+      sendError(response, 401, 'authentication_error', authProblem, headers);
+      return;
+    }
+    if (path === '/v1/messages/count_tokens') {
+      const reply = options.countTokens === undefined ? undefined : nextReply(options.countTokens, request.body, countIndex);
+      countIndex += 1;
+      await countTokens(exchange, reply ?? {}, headers);
       return;
     }
     const body = (request.body ?? {}) as { stream?: boolean; model?: string };
@@ -64,30 +93,86 @@ export async function startMockAnthropicServer(options: MockAnthropicServerOptio
   }, '');
 }
 
-async function playFault(exchange: MockExchange, fault: MockFault<AnthropicMockResponse>, streaming: boolean, model: string, headers: Record<string, string>): Promise<void> {
-  const { response } = exchange;
+/**
+ * The count-tokens endpoint (wire-formats.md §1): the real header and body checks, then `{"input_tokens": N}` with N
+ * by the mock's documented rule. A scripted fault plays as on `/v1/messages`, before the body is looked at, as a
+ * server-side failure would.
+ */
+async function countTokens(exchange: MockExchange, reply: AnthropicMockCountReply, headers: Record<string, string>): Promise<void> {
+  const { request, response } = exchange;
+  if (request.headers['anthropic-version'] === undefined) {
+    sendError(response, 400, 'invalid_request_error', 'anthropic-version: header is required', headers);
+    return;
+  }
+  let count: AnthropicMockCount = isMockFault(reply) ? {} : reply;
+  if (isMockFault(reply)) {
+    if (sendFaultError(response, reply, headers)) return;
+    switch (reply.fault) {
+      case 'slow-first-byte':
+        await exchange.later(reply.delayMs);
+        if (!exchange.connected()) return;
+        count = reply.response ?? {};
+        break;
+      case 'reset':
+        exchange.reset();
+        return;
+      case 'cut':
+        sendTruncatedJson(response, { input_tokens: reply.response?.inputTokens ?? mockInputTokens(request.body) }, headers);
+        return;
+      default:
+        // The stream faults have no meaning for a JSON endpoint; answer as the real API answers a failed request.
+        sendError(response, 500, 'api_error', 'Internal server error', headers);
+        return;
+    }
+  }
+  const problem = countTokensProblem(request.body);
+  if (problem !== null) {
+    sendError(response, 400, 'invalid_request_error', problem, headers);
+    return;
+  }
+  sendJson(response, 200, { input_tokens: count.inputTokens ?? mockInputTokens(request.body) }, headers);
+}
+
+/** The real 401s: no credential at all (always, on count_tokens), or not the key the mock was started with. */
+function credentialProblem(requestHeaders: Readonly<Record<string, string>>, apiKey: string | undefined, required: boolean): string | null {
+  const given = requestHeaders['x-api-key'] ?? requestHeaders.authorization?.replace(/^Bearer\s+/i, '');
+  if (given === undefined || given === '') return required || apiKey !== undefined ? 'x-api-key header is required' : null;
+  return apiKey !== undefined && given !== apiKey ? 'invalid x-api-key' : null;
+}
+
+/** Faults that are an HTTP error and nothing else, the same on every route; false for the others. */
+function sendFaultError(response: ServerResponse, fault: MockFault<unknown>, headers: Record<string, string>): boolean {
   switch (fault.fault) {
     case 'rate-limit':
       sendError(response, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit', { ...headers, ...retryAfterHeaders(fault) });
-      return;
+      return true;
     case 'overloaded':
       sendError(response, 529, 'overloaded_error', 'Overloaded', headers);
-      return;
+      return true;
     case 'server-error':
       sendError(response, 500, 'api_error', 'Internal server error', { ...headers, ...(fault.shouldRetry === undefined ? {} : { 'x-should-retry': String(fault.shouldRetry) }) });
-      return;
+      return true;
     case 'quota':
       sendError(response, 402, 'billing_error', 'Your credit balance is too low to access the Anthropic API.', headers);
-      return;
+      return true;
     case 'bad-request':
       sendError(response, 400, 'invalid_request_error', fault.message ?? 'messages: at least one message is required', headers);
-      return;
+      return true;
     case 'auth':
       sendError(response, 401, 'authentication_error', 'invalid x-api-key', headers);
-      return;
+      return true;
     case 'context-window':
       sendError(response, 400, 'invalid_request_error', 'prompt is too long: 215000 tokens > 200000 maximum', headers);
-      return;
+      return true;
+    default:
+      return false;
+  }
+}
+
+async function playFault(exchange: MockExchange, fault: MockFault<AnthropicMockResponse>, streaming: boolean, model: string, headers: Record<string, string>): Promise<void> {
+  const { response } = exchange;
+  if (sendFaultError(response, fault, headers)) return;
+  switch (fault.fault) {
     case 'slow-first-byte':
       await exchange.later(fault.delayMs);
       if (exchange.connected()) await respond(exchange, fault.response ?? defaultResponse, streaming, model, headers);
