@@ -37,8 +37,6 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
   const context = (signal: AbortSignal): ProviderErrorContext => ({
     provider: 'anthropic',
     modelId,
-    // countTokens, only when a key is configured: the context planner's exact fit check.
-    ...anthropicTokenCounting(client, modelId, options.baseURL),
     signal,
     ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
   });
@@ -46,6 +44,8 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
   return {
     provider: 'anthropic',
     modelId,
+    // countTokens, only when a key is configured: the context planner's exact fit check.
+    ...anthropicTokenCounting(client, modelId, options.baseURL),
 
     async generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse> {
       if (signal.aborted) throw cancellationError(signal);
