@@ -6,6 +6,7 @@ export type * from './journal.ts';
 export type * from './clock.ts';
 export type * from './sandbox.ts';
 export type * from './tool-risk.ts';
+export type * from './vector.ts';
 export { stopReasons } from './stop-reason.ts';
 export type { StopReason } from './stop-reason.ts';
 export { currentEventVersion, supportedEventVersions } from './events.ts';
