@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { KeelError, toKeelError } from '../errors/index.ts';
 import type { ExactTokenCounter, ModelRequest } from '../spec/model.ts';
-import { canonicalJson } from '../util/index.ts';
+import { canonicalJson, linkedSignal } from '../util/index.ts';
 import type { ContextPlan, ExplainPlan } from './plan-context.ts';
 
 /**
@@ -106,12 +106,17 @@ export async function countRequestInput(options: CountInputOptions): Promise<Inp
 
   const timeoutMs = options.timeoutMs ?? defaultExactCountTimeoutMs;
   const monotonic = options.monotonic ?? (() => performance.now());
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new KeelError('model-timeout', `The count-tokens endpoint did not answer within ${timeoutMs} ms.`)), timeoutMs);
+  let timedOut = false;
+  // A plain linked signal, released below: the SDK never removes its abort listener, and a combined signal
+  // (AbortSignal.any) with a listener is kept alive by Node for good.
+  const linked = linkedSignal([options.signal], timeoutMs, () => {
+    timedOut = true;
+    return new KeelError('model-timeout', `The count-tokens endpoint did not answer within ${timeoutMs} ms.`);
+  });
   const started = monotonic();
   const latency = (): number => Math.round((monotonic() - started) * 1000) / 1000;
   try {
-    const tokens = await counter.countTokens(options.request, AbortSignal.any([options.signal, timeout.signal]));
+    const tokens = await counter.countTokens(options.request, linked.signal);
     cache.set(countKey, tokens);
     return { method: 'exact', tokens, estimateTokens, source: 'count-tokens-endpoint', countKey, latencyMs: latency() };
   } catch (thrown) {
@@ -119,12 +124,12 @@ export async function countRequestInput(options: CountInputOptions): Promise<Inp
       throw thrown instanceof KeelError && thrown.code === 'cancelled' ? thrown : new KeelError('cancelled', 'The turn was cancelled while its input tokens were being counted.', { cause: options.signal.reason });
     }
     const error = toKeelError(thrown);
-    const fallbackReason = timeout.signal.aborted
+    const fallbackReason = timedOut
       ? `the count-tokens endpoint did not answer within ${timeoutMs} ms; the estimate was used`
       : `the count-tokens endpoint failed (${error.code}: ${error.message}); the estimate was used`;
     return { method: 'estimate', tokens: estimateTokens, estimateTokens, source: 'local-estimate', countKey, fallbackReason, latencyMs: latency() };
   } finally {
-    clearTimeout(timer);
+    linked.dispose();
   }
 }
 

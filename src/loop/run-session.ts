@@ -1,5 +1,5 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
-import { createId } from '../util/index.ts';
+import { createId, linkedSignal } from '../util/index.ts';
 import { createBoundary } from '../context/index.ts';
 import { contextForTurn } from './plan-turn-context.ts';
 import { toToolSpec } from '../tools/index.ts';
@@ -244,7 +244,9 @@ async function callModel(
   const deadlineAt = state.start.limits.deadlineAt;
   const deadline = deadlineAt === null ? null : new AbortController();
   const timer = deadline === null || deadlineAt === null ? null : setTimeout(() => deadline.abort(new KeelError('deadline-exceeded', 'The session deadline passed during a model call.')), Math.max(0, deadlineAt - dependencies.clock.now()));
-  const callSignal = deadline === null ? signal : AbortSignal.any([signal, deadline.signal]);
+  // Linked and released rather than AbortSignal.any: Node keeps a combined signal that has listeners alive until it aborts.
+  const linked = deadline === null ? null : linkedSignal([signal, deadline.signal]);
+  const callSignal = linked === null ? signal : linked.signal;
   const started = dependencies.clock.monotonic();
   try {
     const turn = state.turn;
@@ -292,5 +294,6 @@ async function callModel(
     await endBadly(writer, traits, status, error, [failure], (current) => endBody(current, status, null, error));
   } finally {
     if (timer !== null) clearTimeout(timer);
+    linked?.dispose();
   }
 }

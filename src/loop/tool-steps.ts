@@ -1,5 +1,5 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
-import { sha256 } from '../util/index.ts';
+import { linkedSignal, sha256 } from '../util/index.ts';
 import { createToolPipeline, validateInput } from '../tools/index.ts';
 import type { ToolPipeline } from '../tools/index.ts';
 import type { EventBody } from '../spec/events.ts';
@@ -70,7 +70,9 @@ export async function runTools(agent: AgentDefinition, dependencies: LoopDepende
   // When one call's outcome cannot be journaled the run fails: its sibling calls are stopped too, so nothing keeps
   // writing for a run whose caller has been told it failed (a resume must find the journal still).
   const siblings = new AbortController();
-  const callSignal = AbortSignal.any([signal, siblings.signal]);
+  // Linked and released rather than AbortSignal.any, which Node keeps alive while it has listeners and has not aborted.
+  const linked = linkedSignal([signal, siblings.signal]);
+  const callSignal = linked.signal;
   const results = await Promise.allSettled(
     callIds.map(async (callId) => {
       const call = state.toolCalls.get(callId);
@@ -127,6 +129,7 @@ export async function runTools(agent: AgentDefinition, dependencies: LoopDepende
       }),
     ),
   );
+  linked.dispose();
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
 }

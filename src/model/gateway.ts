@@ -1,7 +1,7 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
 import type { Clock } from '../spec/clock.ts';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
-import { backoffDelay, defaultBackoff, systemClock } from '../util/index.ts';
+import { backoffDelay, defaultBackoff, linkedSignal, systemClock } from '../util/index.ts';
 import type { BackoffOptions } from '../util/index.ts';
 import { cancellationError } from './provider-errors.ts';
 
@@ -80,8 +80,16 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
     for (let retries = 0; ; retries += 1) {
       try {
         if (signal.aborted) throw cancellationError(signal);
-        const response = streaming ? await collect(model.stream(request, signal), (part) => onPart?.(part, retries)) : await model.generate(request, signal);
-        return { response, retries, latencyMs: elapsed() };
+        // Each attempt gets its own signal, released when it ends: both SDKs add an abort listener to the signal they
+        // are given and never remove it, so handing them the caller's signal would keep one closure per attempt alive
+        // (and a combined signal, such as AbortSignal.any, alive for good).
+        const attempt = linkedSignal([signal]);
+        try {
+          const response = streaming ? await collect(model.stream(request, attempt.signal), (part) => onPart?.(part, retries)) : await model.generate(request, attempt.signal);
+          return { response, retries, latencyMs: elapsed() };
+        } finally {
+          attempt.dispose();
+        }
       } catch (thrown) {
         const giveUp = await waitBeforeRetry(toKeelError(thrown), retries, signal);
         if (giveUp !== null) throw withStatistics(giveUp, retries, elapsed());
@@ -104,8 +112,9 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
     async *stream(request: ModelRequest, signal: AbortSignal): AsyncGenerator<ModelStreamPart> {
       for (let retries = 0; ; retries += 1) {
         let yielded = false;
+        const attempt = linkedSignal([signal]);
         try {
-          for await (const part of model.stream(request, signal)) {
+          for await (const part of model.stream(request, attempt.signal)) {
             yielded = true;
             yield part;
           }
@@ -115,6 +124,8 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
           if (yielded) throw error;
           const giveUp = await waitBeforeRetry(error, retries, signal);
           if (giveUp !== null) throw giveUp;
+        } finally {
+          attempt.dispose();
         }
       }
     },
