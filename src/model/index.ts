@@ -16,3 +16,5 @@ export { parseModelSpec, createModelFromSpec, defaultModelSpec } from './model-s
 export type { ParsedModelSpec, ModelFromSpecOptions, Environment } from './model-spec.ts';
 export { parseToolArguments } from './tool-arguments.ts';
 export type { ParsedToolArguments } from './tool-arguments.ts';
+export { createNodeHttpFetch, sharedNodeHttpFetch } from './node-http-fetch.ts';
+export type { NodeHttpFetch, NodeHttpFetchOptions } from './node-http-fetch.ts';

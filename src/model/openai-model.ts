@@ -6,6 +6,7 @@ import { fromOpenAICompletion } from './openai-response.ts';
 import type { OpenAICompletionShape } from './openai-response.ts';
 import { assembleOpenAIStream } from './openai-stream.ts';
 import type { OpenAIChunkShape } from './openai-stream.ts';
+import { sharedNodeHttpFetch } from './node-http-fetch.ts';
 import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
 import type { ProviderErrorContext } from './provider-errors.ts';
 
@@ -17,6 +18,10 @@ export interface OpenAIModelOptions {
   readonly apiKey?: string;
   /** Defaults to OPENAI_BASE_URL, then the public API. An Ollama or vLLM server ends in `/v1`. */
   readonly baseURL?: string;
+  /**
+   * The HTTP transport under the SDK. Defaults to Keel's keep-alive transport on node:http (`sharedNodeHttpFetch`),
+   * which costs less CPU per call than undici; pass `globalThis.fetch` for the SDK's usual transport.
+   */
   readonly fetch?: typeof globalThis.fetch;
   readonly headers?: Readonly<Record<string, string>>;
   /** `openai-compatible` for any other server speaking Chat Completions. Defaults to `openai`. */
@@ -36,7 +41,7 @@ export function createOpenAIModel(options: OpenAIModelOptions): Model {
     client = new OpenAI({
       ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
       ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      fetch: options.fetch ?? sharedNodeHttpFetch(),
       ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
       maxRetries: 0,
       timeout: options.timeoutMs ?? defaultTimeoutMs,

@@ -27,10 +27,18 @@ export function recordHash(record: Omit<AuditRecord, 'hash'> & { readonly hash?:
 
 /** Links an entry after `previous` (the head of the chain) and computes its hash. */
 export function chainRecord(entry: AuditEntry, previous: AuditHead, at: number): AuditRecord {
-  const normalized = normalizeAuditEntry(entry);
+  return linkNormalizedEntry(normalizeAuditEntry(entry), previous, at);
+}
+
+/** chainRecord for an entry that has been through normalizeAuditEntry already (it is not checked again). */
+export function linkNormalizedEntry(normalized: AuditEntry, previous: AuditHead, at: number): AuditRecord {
   const content = { ...normalized, seq: previous.seq + 1, at, previousHash: previous.hash };
   return { ...content, hash: recordHash(content) };
 }
+
+// JSON.stringify writes a lone surrogate as an escape (\ud800 to \udfff) and writes no other escape in that
+// range: text without one needs no repair. (An escaped backslash before "ud8…" also matches; that only costs time.)
+const escapedSurrogate = /\\u[dD][89a-fA-F]/;
 
 /**
  * The entry as every backend will store and read it back: JSON values only (a Date becomes its ISO
@@ -58,13 +66,14 @@ export function normalizeAuditEntry(entry: AuditEntry): AuditEntry {
     error: entry.error === null ? null : { code: entry.error.code, message: entry.error.message },
     findings: entry.findings.map((finding) => ({ type: finding.type, count: finding.count })),
   };
-  let copy: AuditEntry;
+  let text: string;
   try {
-    copy = JSON.parse(JSON.stringify(picked)) as AuditEntry;
+    text = JSON.stringify(picked);
   } catch (error) {
     throw new KeelError('invalid-argument', `Cannot audit call ${entry.callId} of tool ${entry.tool}: its input is not JSON (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
   }
-  return wellFormed(copy) as AuditEntry;
+  const copy = JSON.parse(text) as AuditEntry;
+  return escapedSurrogate.test(text) ? (wellFormed(copy) as AuditEntry) : copy;
 }
 
 function wellFormed(value: unknown): unknown {

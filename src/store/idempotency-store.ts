@@ -1,5 +1,6 @@
 import type { Migration, SqliteDatabase } from './sqlite-database.ts';
 import { migrate } from './sqlite-database.ts';
+import { groupCommitOf } from './sqlite-group-commit.ts';
 import { toStorageFailure } from './storage-failure.ts';
 
 /** A tool's recorded outcome, kept by idempotency key so a call re-run after a crash returns it instead of running again. */
@@ -46,6 +47,7 @@ export const idempotencyMigrations: readonly Migration[] = [
 export function createSqliteIdempotencyStore(database: SqliteDatabase, path = 'the Keel database'): IdempotencyStore {
   migrate(database, 'idempotency', idempotencyMigrations);
   const select = database.prepare('SELECT ok, output, error_code, error_message, full_output_blob, recorded_at FROM tool_outcomes WHERE idempotency_key = ?');
+  const groupCommit = groupCommitOf(database);
   const insert = database.prepare('INSERT OR IGNORE INTO tool_outcomes (idempotency_key, ok, output, error_code, error_message, full_output_blob, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
   return {
     async get(key) {
@@ -64,8 +66,12 @@ export function createSqliteIdempotencyStore(database: SqliteDatabase, path = 't
       }
     },
     async put(key, outcome) {
+      const row = [key, outcome.ok ? 1 : 0, outcome.output, outcome.error?.code ?? null, outcome.error?.message ?? null, outcome.fullOutputBlob, outcome.recordedAt];
       try {
-        insert.run(key, outcome.ok ? 1 : 0, outcome.output, outcome.error?.code ?? null, outcome.error?.message ?? null, outcome.fullOutputBlob, outcome.recordedAt);
+        // On disk before the journal hears of the outcome: that window is what the record is for. Its commit takes
+        // the writes deferred before it (the call's audit record) along.
+        if (groupCommit === undefined) insert.run(...row);
+        else groupCommit.durable(() => insert.run(...row));
       } catch (error) {
         throw toStorageFailure(error, { path, action: 'record a tool outcome' });
       }

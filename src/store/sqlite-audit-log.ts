@@ -2,11 +2,12 @@ import { KeelError } from '../errors/index.ts';
 import type { Clock } from '../spec/clock.ts';
 import type { ToolDecision } from '../spec/events.ts';
 import { systemClock } from '../util/index.ts';
-import { chainRecord, genesisHash, normalizeAuditEntry, verifyChain } from './audit-chain.ts';
+import { genesisHash, linkNormalizedEntry, normalizeAuditEntry, verifyChain } from './audit-chain.ts';
 import type { UnreadableAuditRecord } from './audit-chain.ts';
 import type { AuditEntry, AuditFinding, AuditHead, AuditLog, AuditRecord } from './audit-log.ts';
 import { migrate, openSqliteDatabase } from './sqlite-database.ts';
 import type { Migration, SqliteDatabase } from './sqlite-database.ts';
+import { groupCommitOf } from './sqlite-group-commit.ts';
 import { toStorageFailure } from './storage-failure.ts';
 
 export type SqliteAuditLogOptions = (
@@ -129,7 +130,7 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
   // IMMEDIATE takes the write lock before reading the head, so two processes appending at once serialise
   // instead of both linking to the same predecessor. The head and the last record must agree before the
   // chain grows: extending a broken chain would bury the break under new records.
-  const appendInTransaction = database.transaction((entry: AuditEntry): AuditRecord => {
+  const appendInTransaction = database.transaction((normalized: AuditEntry): AuditRecord => {
     const head = readHead();
     const last = selectLast.get() ?? { seq: 0, hash: genesisHash };
     if (last.seq !== head.seq || last.hash !== head.hash) {
@@ -139,12 +140,13 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
         { details: { path, lastSeq: last.seq, headSeq: head.seq } },
       );
     }
-    const record = chainRecord(entry, head, clock.now());
+    const record = linkNormalizedEntry(normalized, head, clock.now());
     insertRecord.run(toRow(record));
     updateHead.run(record.seq, record.hash);
     return record;
   });
 
+  const groupCommit = groupCommitOf(database);
   let closed = false;
   function guarded<T>(action: string, work: () => T): T {
     if (closed) throw new KeelError('storage-failure', `The audit log at ${path} is closed.`, { retryable: false, details: { path } });
@@ -158,6 +160,8 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
   function appendSync(entry: AuditEntry): AuditRecord {
     // Checked before taking the write lock, so a malformed entry never holds up other writers.
     const normalized = normalizeAuditEntry(entry);
+    // With group commit the record commits with the journal append that reports the call's outcome, or before it.
+    if (groupCommit !== undefined) return guarded('appending to the audit log', () => groupCommit.deferred(() => appendInTransaction.immediate(normalized)));
     return guarded('appending to the audit log', () => appendInTransaction.immediate(normalized));
   }
 

@@ -4,6 +4,7 @@ import type { BlobStore } from '../spec/journal.ts';
 import { sha256 } from '../util/index.ts';
 import { migrate, openSqliteDatabase } from './sqlite-database.ts';
 import type { Migration, SqliteDatabase } from './sqlite-database.ts';
+import { groupCommitOf } from './sqlite-group-commit.ts';
 import { toStorageFailure } from './storage-failure.ts';
 import { toWellFormedText } from './well-formed-text.ts';
 
@@ -47,6 +48,7 @@ export function createSqliteBlobStore(options: SqliteBlobStoreOptions): BlobStor
   const insert = database.prepare<[string, string, number, number]>('INSERT OR IGNORE INTO blobs (hash, content, size, created_at) VALUES (?, ?, ?, ?)');
   const select = database.prepare<[string], string>('SELECT content FROM blobs WHERE hash = ?').pluck();
 
+  const groupCommit = groupCommitOf(database);
   let closed = false;
   function guarded<T>(action: string, work: () => T): T {
     if (closed) throw new KeelError('storage-failure', `The blob store at ${path} is closed.`, { retryable: false, details: { path } });
@@ -61,8 +63,12 @@ export function createSqliteBlobStore(options: SqliteBlobStoreOptions): BlobStor
     async put(content) {
       const text = toWellFormedText(content);
       const hash = sha256(text);
+      const size = Buffer.byteLength(text, 'utf8');
+      const at = clock.now();
       return guarded(`storing blob ${hash}`, () => {
-        insert.run(hash, text, Buffer.byteLength(text, 'utf8'), clock.now());
+        // A blob is read only through an event that names it, and that event's append commits the blob with it.
+        if (groupCommit === undefined) insert.run(hash, text, size, at);
+        else groupCommit.deferred(() => insert.run(hash, text, size, at));
         return hash;
       });
     },

@@ -6,6 +6,7 @@ import type { Journal, SessionSummary } from '../spec/journal.ts';
 import { checkAppendBatch, checkExpectedSeq, checkListOptions, summaryAfterAppend } from './journal-rules.ts';
 import { migrate, openSqliteDatabase } from './sqlite-database.ts';
 import type { Migration, SqliteDatabase } from './sqlite-database.ts';
+import { groupCommitOf } from './sqlite-group-commit.ts';
 import { toStorageFailure } from './storage-failure.ts';
 
 export type SqliteJournalOptions =
@@ -119,6 +120,7 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
     return summary.lastSeq;
   });
 
+  const groupCommit = groupCommitOf(database);
   let closed = false;
   function ensureOpen(): void {
     if (closed) throw new KeelError('storage-failure', `The journal at ${path} is closed.`, { retryable: false, details: { path } });
@@ -140,7 +142,9 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
         checkExpectedSeq(sessionId, expectedSeq, selectLastSeq.get(sessionId) ?? 0);
         return expectedSeq;
       }
-      return appendInTransaction.immediate(sessionId, events, expectedSeq);
+      if (groupCommit === undefined) return appendInTransaction.immediate(sessionId, events, expectedSeq);
+      // Commits the deferred writes of the other stores on this connection with it.
+      return groupCommit.durable(() => appendInTransaction.immediate(sessionId, events, expectedSeq));
     });
   }
 

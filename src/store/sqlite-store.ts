@@ -3,13 +3,21 @@ import type { BlobStore } from '../spec/journal.ts';
 import { createSqliteBlobStore } from './sqlite-blob-store.ts';
 import { openSqliteDatabase } from './sqlite-database.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
+import { enableGroupCommit } from './sqlite-group-commit.ts';
 import { createSqliteJournal } from './sqlite-journal.ts';
+import { toStorageFailure } from './storage-failure.ts';
 import type { SqliteJournal } from './sqlite-journal.ts';
 
 export interface SqliteStoreOptions {
   readonly path: string;
   readonly busyTimeoutMs?: number;
   readonly clock?: Pick<Clock, 'now'>;
+  /**
+   * Whether writes other than journal appends (blobs, and the idempotency records and audit log created on
+   * `database`) commit together with the next journal append instead of one by one. Defaults to true; see
+   * sqlite-group-commit.ts for what it keeps.
+   */
+  readonly groupCommit?: boolean;
 }
 
 export interface SqliteStore {
@@ -27,6 +35,7 @@ export interface SqliteStore {
  */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const database = openSqliteDatabase(options);
+  const groupCommit = options.groupCommit === false ? undefined : enableGroupCommit(database);
   let journalImplementation: SqliteJournal;
   let blobImplementation: BlobStore;
   try {
@@ -39,7 +48,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let users = 2;
   const release = (): void => {
     users -= 1;
-    if (users === 0) database.close();
+    if (users > 0) return;
+    try {
+      groupCommit?.flush();
+    } catch (error) {
+      throw toStorageFailure(error, { path: database.name, action: 'committing the last writes before closing' });
+    } finally {
+      database.close();
+    }
   };
   const once = (close: () => Promise<void>): (() => Promise<void>) => {
     let closed = false;

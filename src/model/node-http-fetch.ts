@@ -1,0 +1,325 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+
+/**
+ * A `fetch` for the official SDKs on `node:http` / `node:https` with keep-alive agents. The SDKs keep building the
+ * requests, retrying, mapping errors and parsing streams; only the transport under them changes, because undici's
+ * fetch and its web streams cost more CPU per model call than the rest of a turn's client work.
+ *
+ * What it handles itself: http(s) URLs given as a string or URL, bodies that are absent, a string or bytes, and
+ * responses that are not redirects. Anything else (a `Request` object, stream or form bodies, credentials in the
+ * URL, a redirect to follow, redirect modes other than `follow`) goes to `fallback`, by default the global fetch,
+ * so the result is always what fetch would give. So does every request once a dispatcher other than a plain
+ * `Agent` (a proxy, a mock agent) has been installed with undici's `setGlobalDispatcher`.
+ *
+ * JSON and error responses are read whole before the `Response` is returned (they are small, and the SDK reads
+ * them whole at once anyway); any other body, such as server-sent events, streams as it arrives.
+ */
+export interface NodeHttpFetchOptions {
+  /**
+   * How long an idle kept-alive connection waits for its next request before it is closed. Defaults to 4 seconds,
+   * under the 5 seconds after which Node's own servers close idle connections, so that a request is not sent on a
+   * connection the server is closing. A `Keep-Alive: timeout=N` header from the server shortens it.
+   */
+  readonly idleTimeoutMs?: number;
+  /** What serves the requests described above. Defaults to the global fetch. */
+  readonly fallback?: typeof globalThis.fetch;
+}
+
+export interface NodeHttpFetch {
+  readonly fetch: typeof globalThis.fetch;
+  /** Closes the idle connections; requests still running finish. */
+  close(): void;
+}
+
+interface PlannedRequest {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer | undefined;
+  readonly signal: AbortSignal | undefined;
+}
+
+const defaultIdleTimeoutMs = 4_000;
+/** Statuses whose response has no body by definition; a Response with one would be refused. */
+const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+
+export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch {
+  const idleTimeoutMs = options.idleTimeoutMs ?? defaultIdleTimeoutMs;
+  // LIFO reuses the most recently used connection, which is the one least likely to have been closed meanwhile.
+  const agentOptions = { keepAlive: true, scheduling: 'lifo' as const, timeout: idleTimeoutMs };
+  const httpAgent = new http.Agent(agentOptions);
+  const httpsAgent = new https.Agent(agentOptions);
+  const fallback = options.fallback ?? ((input, init) => globalThis.fetch(input, init));
+
+  const fetch: typeof globalThis.fetch = (input, init) => {
+    const planned = hasCustomDispatcher() ? null : planRequest(input, init);
+    if (planned === null) return fallback(input, init);
+    return send(planned, planned.url.protocol === 'https:' ? httpsAgent : httpAgent, () => fallback(input, init));
+  };
+  return {
+    fetch,
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+let shared: NodeHttpFetch | undefined;
+
+/** One transport for every model of the process, so that connections are reused across sessions and clients. */
+export function sharedNodeHttpFetch(): typeof globalThis.fetch {
+  shared ??= createNodeHttpFetch();
+  return shared.fetch;
+}
+
+const globalDispatcher = Symbol.for('undici.globalDispatcher.1');
+
+/**
+ * Whether someone replaced fetch's dispatcher (undici's setGlobalDispatcher: a proxy, a mock agent in tests). Such a
+ * choice was made for fetch, so fetch keeps serving the requests. Node's own default is a plain `Agent`.
+ */
+function hasCustomDispatcher(): boolean {
+  const dispatcher = (globalThis as Record<symbol, unknown>)[globalDispatcher];
+  return dispatcher !== undefined && dispatcher !== null && (dispatcher as { constructor?: { name?: string } }).constructor?.name !== 'Agent';
+}
+
+/** The request in the shape node:http takes, or null when the request is one this transport leaves to fetch. */
+function planRequest(input: Parameters<typeof globalThis.fetch>[0], init: RequestInit | undefined): PlannedRequest | null {
+  let url: URL;
+  if (typeof input === 'string') {
+    try {
+      url = new URL(input);
+    } catch {
+      return null;
+    }
+  } else if (input instanceof URL) {
+    url = input;
+  } else {
+    return null;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') return null;
+  if (init?.redirect !== undefined && init.redirect !== 'follow') return null;
+  const body = bodyBytes(init?.body);
+  if (body === null) return null;
+  const method = (init?.method ?? 'GET').toUpperCase();
+  const headers = headerRecord(init?.headers);
+  // The defaults fetch adds when the caller did not set them.
+  headers.accept ??= '*/*';
+  headers['user-agent'] ??= 'node';
+  if (body !== undefined) {
+    if (typeof init?.body === 'string') headers['content-type'] ??= 'text/plain;charset=UTF-8';
+    headers['content-length'] = String(body.byteLength);
+  } else if (method === 'POST' || method === 'PUT') {
+    headers['content-length'] = '0';
+  }
+  return { url, method, headers, body, signal: init?.signal ?? undefined };
+}
+
+/** The bytes of a body this transport sends itself: undefined for none, null for a kind it leaves to fetch. */
+function bodyBytes(body: RequestInit['body'] | undefined): Buffer | undefined | null {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return null;
+}
+
+function headerRecord(headers: RequestInit['headers']): Record<string, string> {
+  const record: Record<string, string> = {};
+  if (headers === undefined) return record;
+  // Repeated names are joined as Headers joins them.
+  const add = (name: string, value: string): void => {
+    const key = name.toLowerCase();
+    record[key] = record[key] === undefined ? value : `${record[key]}, ${value}`;
+  };
+  if (headers instanceof Headers) headers.forEach((value, name) => add(name, value));
+  else if (Array.isArray(headers)) for (const [name, value] of headers as [string, string][]) add(name, value);
+  else for (const [name, value] of Object.entries(headers as Record<string, string>)) add(name, value);
+  return record;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** The error fetch gives for a connection that failed before a response, with the socket's error as its cause. */
+function connectionFailure(cause: unknown): TypeError {
+  return new TypeError('fetch failed', { cause });
+}
+
+/** The error fetch gives for a body cut short by the connection. */
+function bodyFailure(cause: unknown): TypeError {
+  return new TypeError('terminated', { cause: cause ?? Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+}
+
+function send(planned: PlannedRequest, agent: http.Agent, redirect: () => Promise<Response>): Promise<Response> {
+  const { url, method, headers, body, signal } = planned;
+  return new Promise<Response>((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(abortReason(signal));
+      return;
+    }
+    // Where a failure goes: the pending promise until the Response is returned, then the body stream if it has one.
+    let settled = false;
+    let failStream: ((error: unknown) => void) | null = null;
+    const fail = (error: unknown): void => {
+      if (!settled) {
+        settled = true;
+        release();
+        reject(error);
+      } else if (failStream !== null) {
+        failStream(error);
+      }
+    };
+    const succeed = (response: Response | Promise<Response>): void => {
+      settled = true;
+      resolve(response);
+    };
+    const onAbort = (): void => {
+      const reason = abortReason(signal as AbortSignal);
+      fail(reason);
+      request.destroy();
+    };
+    const release = (): void => signal?.removeEventListener('abort', onAbort);
+
+    const client = url.protocol === 'https:' ? https : http;
+    const request = client.request(url, { method, headers, agent });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('error', (error) => {
+      if (signal?.aborted === true) return;
+      fail(settled ? bodyFailure(error) : connectionFailure(error));
+    });
+    request.on('response', (incoming) => {
+      if (signal?.aborted === true) {
+        incoming.resume();
+        return;
+      }
+      const status = incoming.statusCode ?? 0;
+      if (redirectStatuses.has(status) && incoming.headers.location !== undefined) {
+        // Following a redirect has rules of its own (method changes, dropped headers): fetch applies them.
+        incoming.resume();
+        release();
+        succeed(redirect());
+        return;
+      }
+      if (status < 200 || status > 599) {
+        incoming.resume();
+        fail(connectionFailure(new Error(`unexpected HTTP status ${status}`)));
+        return;
+      }
+      const responseHeaders = new Headers();
+      const raw = incoming.rawHeaders;
+      for (let index = 0; index + 1 < raw.length; index += 2) responseHeaders.append(raw[index] as string, raw[index + 1] as string);
+      const init: ResponseInit = { status, statusText: incoming.statusMessage ?? '', headers: responseHeaders };
+      const href = url.href;
+      if (nullBodyStatuses.has(status) || method === 'HEAD') {
+        incoming.resume();
+        incoming.once('end', release);
+        succeed(withUrl(new Response(null, init), href));
+        return;
+      }
+      const source = decoded(incoming);
+      const contentType = incoming.headers['content-type'] ?? '';
+      if (status >= 400 || (/json/i.test(contentType) && !/ndjson|jsonl/i.test(contentType))) {
+        readWhole(incoming, source, (error, bytes) => {
+          if (error !== null) fail(bodyFailure(error));
+          else {
+            release();
+            succeed(withUrl(new Response(bytes, init), href));
+          }
+        });
+        return;
+      }
+      const stream = streamOf(incoming, source, release, request.destroy.bind(request), (failWith) => {
+        failStream = failWith;
+      });
+      succeed(withUrl(new Response(stream, init), href));
+    });
+    request.end(body);
+  });
+}
+
+/** A Response made here has no URL of its own; the SDKs put it in their logs and errors. */
+function withUrl(response: Response, url: string): Response {
+  Object.defineProperty(response, 'url', { value: url, enumerable: true });
+  return response;
+}
+
+/** The body with its content coding undone, as fetch does; the request asks for none, but a server may send one. */
+function decoded(incoming: IncomingMessage): Readable {
+  const coding = (incoming.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const decoder = coding === 'gzip' || coding === 'x-gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : coding === 'br' ? createBrotliDecompress() : null;
+  if (decoder === null) return incoming;
+  incoming.on('error', (error) => decoder.destroy(error));
+  return incoming.pipe(decoder);
+}
+
+/**
+ * Fires `ended` when the body is complete, or with an error when it is cut: the socket closing before the end
+ * surfaces as a 'close' without 'end' on some Node versions and as an 'aborted' error on others.
+ */
+function watchBody(incoming: IncomingMessage, source: Readable, ended: (error: unknown) => void): void {
+  let done = false;
+  const finish = (error: unknown): void => {
+    if (done) return;
+    done = true;
+    ended(error);
+  };
+  source.once('end', () => finish(null));
+  source.once('error', (error) => finish(error));
+  incoming.once('error', (error) => finish(error));
+  incoming.once('close', () => {
+    if (!incoming.complete) finish(new Error('other side closed'));
+  });
+}
+
+function readWhole(incoming: IncomingMessage, source: Readable, done: (error: unknown, bytes: Buffer) => void): void {
+  const parts: Buffer[] = [];
+  source.on('data', (part: Buffer) => parts.push(part));
+  watchBody(incoming, source, (error) => done(error, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)));
+}
+
+/** A web stream fed from the socket, paused while its reader is behind (backpressure). */
+function streamOf(
+  incoming: IncomingMessage,
+  source: Readable,
+  release: () => void,
+  destroy: () => void,
+  onFailure: (fail: (error: unknown) => void) => void,
+): ReadableStream<Uint8Array> {
+  let closed = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const end = (error: unknown): void => {
+        if (closed) return;
+        closed = true;
+        release();
+        if (error === null) controller.close();
+        else controller.error(error);
+      };
+      // An abort errors the stream with the abort's reason; a cut connection as fetch reports it.
+      onFailure((error) => end(error));
+      source.on('data', (part: Buffer) => {
+        if (closed) return;
+        controller.enqueue(part);
+        if ((controller.desiredSize ?? 0) <= 0) source.pause();
+      });
+      watchBody(incoming, source, (error) => end(error === null ? null : bodyFailure(error)));
+    },
+    pull() {
+      source.resume();
+    },
+    cancel() {
+      closed = true;
+      release();
+      destroy();
+    },
+    // A few chunks of slack, so that the socket is not paused and resumed around every chunk of a stream.
+  }, new CountQueuingStrategy({ highWaterMark: 16 }));
+}
