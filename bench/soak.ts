@@ -28,6 +28,7 @@ import type { SoakSample } from './soak/sampler.ts';
 import { anthropicReply, kindWeights, openAIReply, scriptFor, sessionKinds, soakAgents } from './soak/scenarios.ts';
 import type { FaultCounts, SessionKind, ToolEffects } from './soak/scenarios.ts';
 import { createCrashKeel, runSoakSession } from './soak/sessions.ts';
+import { seededRandom } from '../test/suites/crash-suite-runner.ts';
 import type { SessionDriver } from './soak/sessions.ts';
 
 const { values } = parseArgs({
@@ -63,17 +64,6 @@ const outPath = values.out ?? join(dirname(fileURLToPath(import.meta.url)), 'res
 mkdirSync(dirname(outPath), { recursive: true });
 const record = (line: unknown): void => appendFileSync(outPath, `${JSON.stringify(line)}\n`);
 
-/** Mulberry32: a seeded generator, so a run's mix of kinds, faults and latencies can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = seededRandom(Number(values.seed));
 const weightTotal = sessionKinds.reduce((sum, kind) => sum + kindWeights[kind], 0);
 const pickKind = (): SessionKind => {

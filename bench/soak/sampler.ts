@@ -2,8 +2,7 @@
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { collectGarbage } from '../../test/suites/fault-kit.ts';
 
 export interface SoakSample {
   readonly elapsedSeconds: number;
@@ -36,19 +35,7 @@ export interface WindowCounts {
   readonly faultsInjected: number;
 }
 
-let collect: (() => void) | undefined;
-/** A full collection, exposing `gc` at run time when the process was started without --expose-gc. */
-export function collectGarbage(): void {
-  if (collect === undefined) {
-    const exposed = (globalThis as { gc?: () => void }).gc;
-    if (exposed !== undefined) collect = exposed;
-    else {
-      setFlagsFromString('--expose-gc');
-      collect = runInNewContext('gc') as () => void;
-    }
-  }
-  collect();
-}
+export { collectGarbage };
 
 /** Open descriptors of this process; NaN where /proc is missing. */
 export function openFileDescriptors(): number {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { KeelError, toKeelError } from '../errors/index.ts';
 import type { ExactTokenCounter, ModelRequest } from '../spec/model.ts';
-import { canonicalJson, linkedSignal } from '../util/index.ts';
+import { LruCache, canonicalJson, linkedSignal } from '../util/index.ts';
 import type { ContextPlan, ExplainPlan } from './plan-context.ts';
 
 /**
@@ -50,31 +50,12 @@ export function countKeyOf(model: { readonly provider: string; readonly modelId:
 }
 
 /** A bounded LRU of exact counts by content hash: the same request content is never counted twice in a process. */
-export class ExactCountCache {
-  private readonly entries = new Map<string, number>();
-  constructor(private readonly capacity = 1024) {}
-  get(key: string): number | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
-  }
-  set(key: string, value: number): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, value);
-  }
-  get size(): number {
-    return this.entries.size;
+export class ExactCountCache extends LruCache<number> {
+  constructor(capacity = 1024) {
+    super(capacity);
   }
 }
 
-/** Shared by every session of the process, so a resumed or re-planned turn with the same content does not ask again. */
 export const processExactCountCache = new ExactCountCache();
 
 export interface CountInputOptions {

@@ -4,6 +4,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import type { TiktokenBPE } from 'js-tiktoken/lite';
 import type { ContentBlock, Message } from '../spec/message.ts';
 import type { ToolSpec } from '../spec/model.ts';
+import { LruCache } from '../util/index.ts';
 
 export type TokenEncoding = 'o200k_base' | 'cl100k_base';
 
@@ -75,35 +76,12 @@ export function encodingForModel(provider: string, modelId: string): { encoding:
   return { encoding: 'o200k_base', exact: false };
 }
 
-/** A bounded LRU keyed by content hash (short strings are their own key). */
-class CountCache {
-  private readonly entries = new Map<string, number>();
-  constructor(private readonly capacity: number) {}
-  get(key: string): number | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
-  }
-  set(key: string, value: number): void {
-    if (this.entries.size >= this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, value);
-  }
-  get size(): number {
-    return this.entries.size;
-  }
-}
-
 export function createTokenCounter(options: TokenCounterOptions): TokenCounter & { readonly cacheEntries: number } {
   const { encoding, exact } = encodingForModel(options.provider, options.modelId);
   const isAnthropic = options.provider === 'anthropic' || options.modelId.toLowerCase().includes('claude');
   const factor = isAnthropic ? (options.anthropicFactor ?? anthropicCalibrationFactor) : 1;
-  const cache = new CountCache(options.cacheSize ?? 4096);
+  // Keyed by content hash (short strings are their own key).
+  const cache = new LruCache<number>(options.cacheSize ?? 4096);
   return {
     method: exact ? 'tokenizer' : 'estimate',
     encoding,

@@ -4,3 +4,4 @@ export { backoffDelay, parseRetryAfter, defaultBackoff } from './backoff.ts';
 export type { BackoffOptions } from './backoff.ts';
 export { systemClock, sleep } from './clock.ts';
 export { linkedSignal } from './abort.ts';
+export { LruCache } from './lru-cache.ts';
