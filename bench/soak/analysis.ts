@@ -112,15 +112,19 @@ function slopeGrows(fit: LineFit, limitPerTenMinutes: number, thresholds: SoakTh
   return perTenMinutes > limitPerTenMinutes && fit.slope > thresholds.significance * fit.slopeStandardError;
 }
 
+/** The medians of the first and the last few samples (up to three each): single samples jump with what is in flight. */
+function edgeMedians(points: readonly Point[]): { edge: number; first: number; last: number } {
+  const edge = Math.min(3, Math.floor(points.length / 2));
+  return { edge, first: median(points.slice(0, edge).map((point) => point.value)), last: median(points.slice(-edge).map((point) => point.value)) };
+}
+
 /** A memory series in megabytes: GROWING when its slope is above the limit and significant. */
 export function judgeMemory(metric: string, points: readonly Point[], limitPerTenMinutes: number, thresholds: SoakThresholds = defaultThresholds): MetricVerdict {
   const rule = `slope > ${limitPerTenMinutes} MB/10 min and > ${thresholds.significance}·SE`;
   const few = tooFew(metric, points, thresholds, rule);
   if (few !== null) return few;
   const fit = fitLine(points);
-  const edge = Math.min(3, Math.floor(points.length / 2));
-  const first = median(points.slice(0, edge).map((point) => point.value));
-  const last = median(points.slice(-edge).map((point) => point.value));
+  const { edge, first, last } = edgeMedians(points);
   return {
     metric,
     verdict: slopeGrows(fit, limitPerTenMinutes, thresholds) ? 'GROWING' : 'FLAT',
@@ -139,9 +143,7 @@ export function judgeFileDescriptors(points: readonly Point[], thresholds: SoakT
   if (few !== null) return few;
   const fit = fitLine(points);
   // Medians of three: the count moves with the sockets of the sessions in flight at the moment of the sample.
-  const edge = Math.min(3, Math.floor(points.length / 2));
-  const first = median(points.slice(0, edge).map((point) => point.value));
-  const last = median(points.slice(-edge).map((point) => point.value));
+  const { edge, first, last } = edgeMedians(points);
   const grows = slopeGrows(fit, thresholds.fileDescriptorsPerTenMinutes, thresholds) || last - first > thresholds.fileDescriptorTolerance;
   return {
     metric,
