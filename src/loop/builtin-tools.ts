@@ -2,7 +2,7 @@ import type { ToolDefinition } from '../tools/define-tool.ts';
 import { AgentToolMap } from './agent-tools.ts';
 import type { AgentDefinition } from './define-agent.ts';
 import type { LoopDependencies } from './loop-types.ts';
-import { createReadToolResultTool, readToolResultName } from './read-tool-result.ts';
+import { createReadToolResultTool, readToolResultName } from '../tools/read-tool-result.ts';
 
 /**
  * The agent as the loop runs it: with the context planner on, old tool results may be replaced by stubs, so the agent

@@ -5,7 +5,7 @@ import type { EventBody } from '../spec/events.ts';
 import { sha256 } from '../util/index.ts';
 import type { AgentDefinition, AgentMemoryOptions } from './define-agent.ts';
 import type { LoopDependencies, ModelCaller } from './loop-types.ts';
-import { readToolResultName } from './read-tool-result.ts';
+import { readToolResultName } from '../tools/read-tool-result.ts';
 import type { CompletedCall } from './session-state.ts';
 import type { SessionWriter } from './session-writer.ts';
 

@@ -86,15 +86,18 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
     own = false;
   }
 
-  function run<T>(work: () => T): T {
-    let result: T;
+  /** Runs work inside the open transaction; some errors (a full disk, I/O) roll back the whole transaction, not only the statement. */
+  function inTransaction<T>(work: () => T): T {
     try {
-      result = work();
+      return work();
     } catch (error) {
-      // Some errors (a full disk, I/O) roll back the whole transaction, not only the statement.
       if (!database.inTransaction) lost();
       throw error;
     }
+  }
+
+  function run<T>(work: () => T): T {
+    const result = inTransaction(work);
     pending.push(work);
     return result;
   }
@@ -147,13 +150,7 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
       // Nothing deferred: the work commits by itself, as without group commit.
       if (!own && pending.length === 0) return work();
       if (!own) open();
-      let result: T;
-      try {
-        result = work();
-      } catch (error) {
-        if (!database.inTransaction) lost();
-        throw error;
-      }
+      const result = inTransaction(work);
       commitNow();
       return result;
     },

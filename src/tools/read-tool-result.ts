@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KeelError } from '../errors/index.ts';
-import { defineTool } from '../tools/define-tool.ts';
-import type { ToolDefinition } from '../tools/define-tool.ts';
+import { defineTool } from './define-tool.ts';
+import type { ToolDefinition } from './define-tool.ts';
 import type { ToolErrorEvent, ToolResultEvent } from '../spec/events.ts';
 import type { BlobStore, Journal } from '../spec/journal.ts';
 
