@@ -10,3 +10,4 @@ export type * from './vector.ts';
 export { stopReasons } from './stop-reason.ts';
 export type { StopReason } from './stop-reason.ts';
 export { currentEventVersion, supportedEventVersions } from './events.ts';
+export type * from './session-lease.ts';
