@@ -39,7 +39,7 @@ const layerRules = Object.keys(levels).map((folder) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.keel/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', '.keel/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
