@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { KeelError } from '../errors/index.ts';
@@ -11,6 +11,11 @@ export interface SqliteDatabaseOptions {
   readonly path: string;
   /** How long a writer waits for another connection's lock before failing with `storage-failure`. Defaults to 5 seconds. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Opens an existing database for reading only: nothing is created (no folder, no file) and nothing is
+   * written, not even a migration. A missing file is an `invalid-argument` error naming the path.
+   */
+  readonly readOnly?: boolean;
 }
 
 export const defaultBusyTimeoutMs = 5_000;
@@ -26,6 +31,7 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   if (!(Number.isInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
     throw new KeelError('invalid-config', `busyTimeoutMs must be a non-negative integer of milliseconds, got ${busyTimeoutMs}.`);
   }
+  if (options.readOnly === true) return openReadOnly(path, busyTimeoutMs);
   try {
     if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
   } catch (error) {
@@ -42,6 +48,17 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   } catch (error) {
     database?.close();
     throw toStorageFailure(error, { path, action: 'opening the database' });
+  }
+}
+
+function openReadOnly(path: string, busyTimeoutMs: number): SqliteDatabase {
+  if (path === ':memory:' || path === '' || !existsSync(path)) {
+    throw new KeelError('invalid-argument', `No database at ${path}: pass the path of an existing Keel database (--db PATH or KEEL_DB).`, { details: { path } });
+  }
+  try {
+    return new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+  } catch (error) {
+    throw toStorageFailure(error, { path, action: 'opening the database read-only' });
   }
 }
 
