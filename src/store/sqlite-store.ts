@@ -1,10 +1,12 @@
 import type { Clock } from '../spec/clock.ts';
 import type { BlobStore } from '../spec/journal.ts';
+import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import { createSqliteBlobStore } from './sqlite-blob-store.ts';
 import { openSqliteDatabase } from './sqlite-database.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 import { enableGroupCommit } from './sqlite-group-commit.ts';
 import { createSqliteJournal } from './sqlite-journal.ts';
+import { createSqliteSessionLeaseStore } from './sqlite-session-lease.ts';
 import { toStorageFailure } from './storage-failure.ts';
 import type { SqliteJournal } from './sqlite-journal.ts';
 
@@ -23,24 +25,29 @@ export interface SqliteStoreOptions {
 export interface SqliteStore {
   readonly journal: SqliteJournal;
   readonly blobs: BlobStore;
+  /** One writer per session: take a session's lease here before appending to it. */
+  readonly leases: SessionLeaseStore;
   readonly database: SqliteDatabase;
-  /** Closes the journal, the blob store and the database. */
+  /** Closes the journal, the blob store, the lease store and the database. */
   close(): Promise<void>;
 }
 
 /**
- * The embedded default: journal and blobs in one database file, one connection. The connection
- * closes when both have been closed, so a caller that only knows them as `Journal` and `BlobStore`
- * still releases the file.
+ * The embedded default: journal, blobs and session leases in one database file, one connection. The
+ * connection closes when the journal and the blobs have been closed, so a caller that only knows them
+ * as `Journal` and `BlobStore` still releases the file.
  */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const database = openSqliteDatabase(options);
   const groupCommit = options.groupCommit === false ? undefined : enableGroupCommit(database);
   let journalImplementation: SqliteJournal;
   let blobImplementation: BlobStore;
+  let leaseImplementation: SessionLeaseStore;
+  const clock = options.clock === undefined ? {} : { clock: options.clock };
   try {
     journalImplementation = createSqliteJournal({ database });
-    blobImplementation = createSqliteBlobStore({ database, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+    blobImplementation = createSqliteBlobStore({ database, ...clock });
+    leaseImplementation = createSqliteSessionLeaseStore({ database, ...clock });
   } catch (error) {
     database.close();
     throw error;
@@ -68,13 +75,18 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   };
   const journal: SqliteJournal = { ...journalImplementation, close: once(() => journalImplementation.close()) };
   const blobs: BlobStore = { ...blobImplementation, close: once(() => blobImplementation.close()) };
+  // Not counted as a user of the connection: a caller that closes the journal and the blobs releases the file,
+  // as before leases existed, and the lease store then fails like any closed store.
+  const leases = leaseImplementation;
   return {
     journal,
     blobs,
+    leases,
     database,
     async close() {
       await journal.close();
       await blobs.close();
+      await leases.close();
     },
   };
 }

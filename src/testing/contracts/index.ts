@@ -2,3 +2,5 @@ export { describeJournalContract, readAll, expectKeelError } from './journal.con
 export { describeBlobStoreContract } from './blob-store.contract.ts';
 export { sampleSession, stampEvents, sessionStartBody, turnStartBody, toolResultBody, sessionEndBody } from './journal-samples.ts';
 export { describeVectorIndexContract } from './vector-index.contract.ts';
+export { describeSessionLeaseContract, createManualClock } from './session-lease.contract.ts';
+export type { ManualClock } from './session-lease.contract.ts';
