@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { KeelError } from '../errors/index.ts';
@@ -21,6 +21,22 @@ export interface SqliteDatabaseOptions {
 export const defaultBusyTimeoutMs = 5_000;
 
 /**
+ * Mode of a database file Keel creates: the journal holds prompts, tool inputs and outputs, so only its owner
+ * may read it. SQLite gives the -wal and -shm files the database file's permissions. A folder Keel creates
+ * for it is 0700. Files that already exist keep their mode; `checkDatabase` reports one readable by others.
+ */
+export const databaseFileMode = 0o600;
+export const databaseFolderMode = 0o700;
+
+/** Creates the folder and an empty database file with private modes, before SQLite would create them with the umask's. */
+export function createPrivateDatabaseFile(path: string): void {
+  const folder = dirname(path);
+  if (!existsSync(folder)) mkdirSync(folder, { recursive: true, mode: databaseFolderMode });
+  // 'a' never truncates, so a file another process created a moment ago is left as it is.
+  if (!existsSync(path)) closeSync(openSync(path, 'a', databaseFileMode));
+}
+
+/**
  * Opens (creating if needed) a database tuned for one journal writer per session across processes:
  * WAL lets readers run beside the writer, and synchronous=NORMAL in WAL mode keeps every commit
  * atomic and durable against a process crash, at the risk of the last commits on power loss only.
@@ -33,9 +49,9 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
   }
   if (options.readOnly === true) return openReadOnly(path, busyTimeoutMs);
   try {
-    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:' && path !== '') createPrivateDatabaseFile(path);
   } catch (error) {
-    throw toStorageFailure(error, { path, action: 'creating the folder for the database' });
+    throw toStorageFailure(error, { path, action: 'creating the database file with mode 0600' });
   }
   let database: SqliteDatabase | undefined;
   try {
