@@ -39,7 +39,7 @@ interface PlannedRequest {
   readonly url: URL;
   readonly method: string;
   readonly headers: Record<string, string>;
-  readonly body: Buffer | undefined;
+  readonly body: Uint8Array | undefined;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -122,11 +122,11 @@ function planRequest(input: Parameters<typeof globalThis.fetch>[0], init: Reques
 }
 
 /** The bytes of a body this transport sends itself: undefined for none, null for a kind it leaves to fetch. */
-function bodyBytes(body: RequestInit['body'] | undefined): Buffer | undefined | null {
+function bodyBytes(body: RequestInit['body'] | undefined): Uint8Array | undefined | null {
   if (body === undefined || body === null) return undefined;
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  if (body instanceof ArrayBuffer) return Buffer.from(body);
-  if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   return null;
 }
 
@@ -279,10 +279,18 @@ function watchBody(incoming: IncomingMessage, source: Readable, ended: (error: u
   });
 }
 
-function readWhole(incoming: IncomingMessage, source: Readable, done: (error: unknown, bytes: Buffer) => void): void {
+function readWhole(incoming: IncomingMessage, source: Readable, done: (error: unknown, bytes: Uint8Array<ArrayBuffer>) => void): void {
   const parts: Buffer[] = [];
   source.on('data', (part: Buffer) => parts.push(part));
-  watchBody(incoming, source, (error) => done(error, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)));
+  watchBody(incoming, source, (error) => done(error, parts.length === 1 ? unsharedBytes(parts[0] as Buffer) : Buffer.concat(parts)));
+}
+
+/**
+ * The bytes as a Response body takes them (a view of an ArrayBuffer, which the DOM's BodyInit requires; a Buffer's
+ * type allows a SharedArrayBuffer). Socket chunks are never shared, so this is the same memory, not a copy.
+ */
+function unsharedBytes(chunk: Buffer): Uint8Array<ArrayBuffer> {
+  return chunk.buffer instanceof ArrayBuffer ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) : new Uint8Array(chunk);
 }
 
 /** A web stream fed from the socket, paused while its reader is behind (backpressure). */
