@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Keel ships TypeScript sources; tsx loads them (and the agent modules users write) without a build step.
+// The CLI from the TypeScript sources of a checkout (the repository's tests and `npm run keel` use it), through
+// tsx. The installed package's `keel` command is the compiled dist/cli/bin.js, which needs no tsx.
 import { register } from 'tsx/esm/api';
 
 register();
