@@ -1,6 +1,6 @@
 import { KeelError } from '../errors/index.ts';
 import { canonicalJson, sha256 } from '../util/index.ts';
-import type { AuditEntry, AuditHead, AuditRecord, AuditVerification } from './audit-log.ts';
+import type { AuditEntry, AuditHead, AuditRecord, AuditVerification, AuditVerifyOptions } from './audit-log.ts';
 import { toWellFormedText } from './well-formed-text.ts';
 
 /**
@@ -21,7 +21,8 @@ export interface UnreadableAuditRecord {
 }
 
 export function recordHash(record: Omit<AuditRecord, 'hash'> & { readonly hash?: string }): string {
-  const { hash: _hash, ...content } = record;
+  // The signature signs the hash, so it cannot be part of what is hashed.
+  const { hash: _hash, signature: _signature, ...content } = record;
   return sha256(record.previousHash + canonicalJson(content));
 }
 
@@ -110,49 +111,106 @@ function checkEntry(entry: AuditEntry): void {
 
 /**
  * Walks records in stored order and names the first bad one. `head`, when the backend keeps one,
- * is where the chain must end: a shorter chain lost records from its end.
+ * is where the chain must end: a shorter chain lost records from its end. The options add proofs kept
+ * outside the log: signatures, an exported head and checkpoints, which a rewrite of the whole log cannot match.
  */
-export function verifyChain(records: Iterable<AuditRecord | UnreadableAuditRecord>, head?: AuditHead): AuditVerification {
+export function verifyChain(records: Iterable<AuditRecord | UnreadableAuditRecord>, head?: AuditHead, options: AuditVerifyOptions = {}): AuditVerification {
+  const anchors = anchorsOf(options);
   let expectedSeq = 1;
   let previousHash = genesisHash;
+  let signed = 0;
+  let anchorsMatched = 0;
   for (const record of records) {
-    if ('unreadable' in record) return bad(record.seq, `record ${record.seq} cannot be read (${record.unreadable}); it was edited outside Keel`);
-    if (record.seq !== expectedSeq) {
-      if (record.seq < expectedSeq) {
-        return bad(expectedSeq, `the record after record ${expectedSeq - 1} carries seq ${record.seq}: records were duplicated or reordered here, or its seq was changed`);
+    const problem = linkProblem(record, expectedSeq, previousHash) ?? signatureProblem(record as AuditRecord, options);
+    if (problem !== undefined) return problem;
+    const current = record as AuditRecord;
+    if (current.signature !== undefined && options.verifier !== undefined) signed += 1;
+    const anchor = anchors.get(current.seq);
+    if (anchor !== undefined) {
+      if (anchor.hash !== current.hash) {
+        return bad(current.seq, `record ${current.seq} is not the record ${anchor.source} names: it hashes to ${short(current.hash)}, the ${anchor.source} says ${short(anchor.hash)}; the log was rewritten from here or earlier`);
       }
-      const missing = record.seq - 1 === expectedSeq ? `record ${expectedSeq} is missing` : `records ${expectedSeq} to ${record.seq - 1} are missing`;
-      return bad(expectedSeq, `${missing}: the log goes from ${expectedSeq - 1 === 0 ? 'its start' : `record ${expectedSeq - 1}`} to record ${record.seq}`);
+      anchorsMatched += 1;
     }
-    if (record.previousHash !== previousHash) {
-      const predecessor = expectedSeq === 1 ? 'the start of the log' : `record ${expectedSeq - 1}`;
-      return bad(
-        record.seq,
-        `record ${record.seq} does not follow ${predecessor}: it names ${short(record.previousHash)} as its predecessor's hash, but ${predecessor} hashes to ${short(previousHash)}; records were removed or reordered here, or this record's previousHash was changed`,
-      );
-    }
-    const computed = recordHash(record);
-    if (computed !== record.hash) {
-      return bad(record.seq, `record ${record.seq} was changed after it was written: its content hashes to ${short(computed)}, not to its stored hash ${short(record.hash)}`);
-    }
-    previousHash = record.hash;
+    previousHash = current.hash;
     expectedSeq += 1;
   }
   const last: AuditHead = { seq: expectedSeq - 1, hash: previousHash };
-  if (head !== undefined) {
-    if (head.seq > last.seq) {
-      const missing = head.seq === last.seq + 1 ? `record ${head.seq} is missing` : `records ${last.seq + 1} to ${head.seq} are missing`;
-      return bad(last.seq + 1, `${missing}: the log ends at ${last.seq === 0 ? 'its start' : `record ${last.seq}`}, but its head says ${head.seq} records were written; records were removed from the end`);
-    }
-    if (head.seq < last.seq) {
-      return bad(head.seq + 1, `record ${head.seq + 1} was added outside the audit log: its head says the log ends at record ${head.seq}`);
-    }
-    if (head.hash !== last.hash) {
-      if (last.seq === 0) return bad(1, `the log is empty, but its head names hash ${short(head.hash)} rather than the start of a chain`);
-      return bad(last.seq, `record ${last.seq} does not match the log's head: the head names hash ${short(head.hash)}, the record hashes to ${short(last.hash)}`);
-    }
+  const beyond = [...anchors.entries()].filter(([seq]) => seq > last.seq).sort(([left], [right]) => left - right)[0];
+  if (beyond !== undefined) {
+    const [seq, anchor] = beyond;
+    return bad(last.seq + 1, `the log ends at ${last.seq === 0 ? 'its start' : `record ${last.seq}`}, but the ${anchor.source} shows record ${seq} was written; records were removed from the end (or the table was wiped) and the head moved back`);
   }
-  return { ok: true, records: last.seq, head: last };
+  if (head !== undefined) {
+    const headProblem = headMismatch(head, last);
+    if (headProblem !== undefined) return headProblem;
+  }
+  const extra = options.verifier === undefined ? {} : { signed };
+  return { ok: true, records: last.seq, head: last, ...extra, ...(anchors.size === 0 ? {} : { checkpointsMatched: anchorsMatched }) };
+}
+
+interface Anchor {
+  readonly hash: string;
+  readonly source: string;
+}
+
+function anchorsOf(options: AuditVerifyOptions): Map<number, Anchor> {
+  const anchors = new Map<number, Anchor>();
+  for (const checkpoint of options.checkpoints ?? []) anchors.set(checkpoint.seq, { hash: checkpoint.hash, source: `checkpoint of record ${checkpoint.seq}` });
+  if (options.expectHead !== undefined && options.expectHead.seq > 0) {
+    anchors.set(options.expectHead.seq, { hash: options.expectHead.hash, source: 'expected head' });
+  }
+  return anchors;
+}
+
+function linkProblem(record: AuditRecord | UnreadableAuditRecord, expectedSeq: number, previousHash: string): AuditVerification | undefined {
+  if ('unreadable' in record) return bad(record.seq, `record ${record.seq} cannot be read (${record.unreadable}); it was edited outside Keel`);
+  if (record.seq !== expectedSeq) {
+    if (record.seq < expectedSeq) {
+      return bad(expectedSeq, `the record after record ${expectedSeq - 1} carries seq ${record.seq}: records were duplicated or reordered here, or its seq was changed`);
+    }
+    const missing = record.seq - 1 === expectedSeq ? `record ${expectedSeq} is missing` : `records ${expectedSeq} to ${record.seq - 1} are missing`;
+    return bad(expectedSeq, `${missing}: the log goes from ${expectedSeq - 1 === 0 ? 'its start' : `record ${expectedSeq - 1}`} to record ${record.seq}`);
+  }
+  if (record.previousHash !== previousHash) {
+    const predecessor = expectedSeq === 1 ? 'the start of the log' : `record ${expectedSeq - 1}`;
+    return bad(
+      record.seq,
+      `record ${record.seq} does not follow ${predecessor}: it names ${short(record.previousHash)} as its predecessor's hash, but ${predecessor} hashes to ${short(previousHash)}; records were removed or reordered here, or this record's previousHash was changed`,
+    );
+  }
+  const computed = recordHash(record);
+  if (computed !== record.hash) {
+    return bad(record.seq, `record ${record.seq} was changed after it was written: its content hashes to ${short(computed)}, not to its stored hash ${short(record.hash)}`);
+  }
+  return undefined;
+}
+
+function signatureProblem(record: AuditRecord, options: AuditVerifyOptions): AuditVerification | undefined {
+  if (options.verifier === undefined) return undefined;
+  if (record.signature === undefined) {
+    if (record.seq < (options.allowUnsignedBefore ?? 1)) return undefined;
+    return bad(record.seq, `record ${record.seq} has no signature: it was written without the signing key, or the log was rewritten without it`);
+  }
+  if (!options.verifier.verify(record.hash, record.signature)) {
+    return bad(record.seq, `record ${record.seq}'s signature does not verify with this public key: it was forged or re-hashed, or signed with another key`);
+  }
+  return undefined;
+}
+
+function headMismatch(head: AuditHead, last: AuditHead): AuditVerification | undefined {
+  if (head.seq > last.seq) {
+    const missing = head.seq === last.seq + 1 ? `record ${head.seq} is missing` : `records ${last.seq + 1} to ${head.seq} are missing`;
+    return bad(last.seq + 1, `${missing}: the log ends at ${last.seq === 0 ? 'its start' : `record ${last.seq}`}, but its head says ${head.seq} records were written; records were removed from the end`);
+  }
+  if (head.seq < last.seq) {
+    return bad(head.seq + 1, `record ${head.seq + 1} was added outside the audit log: its head says the log ends at record ${head.seq}`);
+  }
+  if (head.hash !== last.hash) {
+    if (last.seq === 0) return bad(1, `the log is empty, but its head names hash ${short(head.hash)} rather than the start of a chain`);
+    return bad(last.seq, `record ${last.seq} does not match the log's head: the head names hash ${short(head.hash)}, the record hashes to ${short(last.hash)}`);
+  }
+  return undefined;
 }
 
 function bad(firstBadSeq: number, problem: string): AuditVerification {

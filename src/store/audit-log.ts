@@ -50,8 +50,10 @@ export interface AuditRecord extends AuditEntry {
   readonly at: number;
   /** The hash of record `seq - 1`, or 64 zeros for the first record. */
   readonly previousHash: string;
-  /** sha256(previousHash + canonicalJson(the record without `hash`)). */
+  /** sha256(previousHash + canonicalJson(the record without `hash` and `signature`)). */
   readonly hash: string;
+  /** Ed25519 signature of `hash` (base64), present when the log was written with a signing key. */
+  readonly signature?: string;
 }
 
 /** The last record's position and hash. Copy it somewhere the log's writers cannot reach to detect a rewritten log. */
@@ -60,8 +62,20 @@ export interface AuditHead {
   readonly hash: string;
 }
 
+/** What to check a chain against besides itself: proofs kept where the log's writers cannot reach. */
+export interface AuditVerifyOptions {
+  /** Checks every record's signature; records without one fail, except those before `allowUnsignedBefore`. */
+  readonly verifier?: { verify(hash: string, signature: string): boolean };
+  /** Records with a smaller seq may be unsigned: the log was written without a key until then. Default 1. */
+  readonly allowUnsignedBefore?: number;
+  /** A head exported earlier (`keel audit head`): the chain must still contain it. */
+  readonly expectHead?: AuditHead;
+  /** Heads written outside the database over time; each must still be in the chain. */
+  readonly checkpoints?: readonly AuditHead[];
+}
+
 export type AuditVerification =
-  | { readonly ok: true; readonly records: number; readonly head: AuditHead }
+  | { readonly ok: true; readonly records: number; readonly head: AuditHead; readonly signed?: number; readonly checkpointsMatched?: number }
   | { readonly ok: false; readonly firstBadSeq: number; readonly problem: string };
 
 export interface AuditLog {
@@ -70,7 +84,7 @@ export interface AuditLog {
   read(fromSeq?: number): AsyncIterable<AuditRecord>;
   readSession(sessionId: string): AsyncIterable<AuditRecord>;
   head(): Promise<AuditHead>;
-  /** Walks the whole chain and names the first record that is missing, out of place or changed. */
-  verify(): Promise<AuditVerification>;
+  /** Walks the whole chain and names the first record that is missing, out of place, changed or not signed. */
+  verify(options?: AuditVerifyOptions): Promise<AuditVerification>;
   close(): Promise<void>;
 }

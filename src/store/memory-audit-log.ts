@@ -3,9 +3,11 @@ import type { Clock } from '../spec/clock.ts';
 import { systemClock } from '../util/index.ts';
 import { chainRecord, genesisHash, verifyChain } from './audit-chain.ts';
 import type { AuditHead, AuditLog, AuditRecord } from './audit-log.ts';
+import type { AuditSigner } from './audit-signing.ts';
 
 export interface MemoryAuditLogOptions {
   readonly clock?: Pick<Clock, 'now'>;
+  readonly signer?: AuditSigner;
 }
 
 /** An AuditLog in process memory, for tests and embedded use; records are frozen so no caller can edit one in place. */
@@ -22,7 +24,8 @@ export function createMemoryAuditLog(options: MemoryAuditLogOptions = {}): Audit
   return {
     async append(entry) {
       ensureOpen();
-      const record = deepFreeze(chainRecord(entry, head, clock.now()));
+      const linked = chainRecord(entry, head, clock.now());
+      const record = deepFreeze(options.signer === undefined ? linked : { ...linked, signature: options.signer.sign(linked.hash) });
       records.push(record);
       head = { seq: record.seq, hash: record.hash };
       return record;
@@ -41,9 +44,9 @@ export function createMemoryAuditLog(options: MemoryAuditLogOptions = {}): Audit
       ensureOpen();
       return head;
     },
-    async verify() {
+    async verify(verifyOptions) {
       ensureOpen();
-      return verifyChain(records, head);
+      return verifyChain(records, head, verifyOptions);
     },
     async close() {
       closed = true;

@@ -5,16 +5,30 @@ import { systemClock } from '../util/index.ts';
 import { genesisHash, linkNormalizedEntry, normalizeAuditEntry, verifyChain } from './audit-chain.ts';
 import type { UnreadableAuditRecord } from './audit-chain.ts';
 import type { AuditEntry, AuditFinding, AuditHead, AuditLog, AuditRecord } from './audit-log.ts';
+import { appendCheckpoint, defaultCheckpointPath, readCheckpoints } from './audit-checkpoints.ts';
+import type { AuditSigner } from './audit-signing.ts';
 import { migrate, openSqliteDatabase } from './sqlite-database.ts';
 import type { Migration, SqliteDatabase } from './sqlite-database.ts';
 import { groupCommitOf } from './sqlite-group-commit.ts';
 import { toStorageFailure } from './storage-failure.ts';
 
 export type SqliteAuditLogOptions = (
-  | { readonly path: string; readonly busyTimeoutMs?: number }
+  /** `readOnly` opens an existing database to read and verify, migrating and checkpointing nothing. */
+  | { readonly path: string; readonly busyTimeoutMs?: number; readonly readOnly?: boolean }
   /** A database shared with other stores; the audit log does not close it. */
   | { readonly database: SqliteDatabase }
-) & { readonly clock?: Pick<Clock, 'now'> };
+) & {
+  readonly clock?: Pick<Clock, 'now'>;
+  /** Signs every new record's hash (Ed25519), so a rewrite of the log without the key is found. */
+  readonly signer?: AuditSigner;
+  /**
+   * Where head checkpoints are appended, outside the database: `<database>.audit-heads` by default for a file
+   * database, none for `:memory:`; `false` turns them off.
+   */
+  readonly checkpointPath?: string | false;
+  /** How often the head is checkpointed while records are appended; it is also checkpointed at close. Default 2 s. */
+  readonly checkpointIntervalMs?: number;
+};
 
 export const auditMigrations: readonly Migration[] = [
   {
@@ -61,6 +75,12 @@ export const auditMigrations: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
     `,
   },
+  {
+    version: 2,
+    name: 'audit record signatures',
+    // Outside the hashed content: the signature signs the hash. Null for records written without a key.
+    sql: 'ALTER TABLE audit_records ADD COLUMN signature TEXT;',
+  },
 ];
 
 interface AuditRow {
@@ -85,6 +105,7 @@ interface AuditRow {
   readonly findings: string;
   readonly previous_hash: string;
   readonly hash: string;
+  readonly signature: string | null;
 }
 
 // Pages rather than one open cursor: better-sqlite3 refuses other statements on a connection while a cursor is open.
@@ -96,8 +117,9 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
   const database = 'database' in options ? options.database : openSqliteDatabase(options);
   const path = database.name;
   const clock = options.clock ?? systemClock;
+  const readOnly = 'path' in options && options.readOnly === true;
   try {
-    migrate(database, 'audit', auditMigrations);
+    if (!readOnly) migrate(database, 'audit', auditMigrations);
   } catch (error) {
     if (ownsDatabase) database.close();
     throw error;
@@ -105,12 +127,13 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
 
   const selectHead = database.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
   const selectLast = database.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1');
-  const insertRecord = database.prepare<Record<string, unknown>>(
+  // Prepared on first use: a read-only open of a log written before signatures has no signature column.
+  const insertRecord = lazy(() => database.prepare<Record<string, unknown>>(
     `INSERT INTO audit_records (seq, at, session_id, turn, call_id, agent, tool, input, decision, rule, approver, input_edited,
-       result_digest, output_chars, output_blob, duration_ms, error_code, error_message, findings, previous_hash, hash)
+       result_digest, output_chars, output_blob, duration_ms, error_code, error_message, findings, previous_hash, hash, signature)
      VALUES (@seq, @at, @sessionId, @turn, @callId, @agent, @tool, @input, @decision, @rule, @approver, @inputEdited,
-       @resultDigest, @outputChars, @outputBlob, @durationMs, @errorCode, @errorMessage, @findings, @previousHash, @hash)`,
-  );
+       @resultDigest, @outputChars, @outputBlob, @durationMs, @errorCode, @errorMessage, @findings, @previousHash, @hash, @signature)`,
+  ));
   const updateHead = database.prepare<[number, string]>('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1');
   const selectPage = database.prepare<[number, number], AuditRow>('SELECT * FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?');
   const selectSessionPage = database.prepare<[string, number, number], AuditRow>(
@@ -140,14 +163,34 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
         { details: { path, lastSeq: last.seq, headSeq: head.seq } },
       );
     }
-    const record = linkNormalizedEntry(normalized, head, clock.now());
-    insertRecord.run(toRow(record));
+    const linked = linkNormalizedEntry(normalized, head, clock.now());
+    const record = options.signer === undefined ? linked : { ...linked, signature: options.signer.sign(linked.hash) };
+    insertRecord().run(toRow(record));
     updateHead.run(record.seq, record.hash);
     return record;
   });
 
   const groupCommit = groupCommitOf(database);
   let closed = false;
+
+  const checkpointPath = resolveCheckpointPath(options, path);
+  let lastCheckpointSeq = -1;
+  const writesCheckpoints = checkpointPath !== undefined && !readOnly;
+  // Checkpoints are best effort: a full disk must not stop tool calls, and verify reports what is missing.
+  function checkpointNow(): void {
+    if (!writesCheckpoints || closed) return;
+    try {
+      const head = readHead();
+      if (head.seq === lastCheckpointSeq) return;
+      if (lastCheckpointSeq === -1 && head.seq === 0) return;
+      appendCheckpoint(checkpointPath!, { ...head, at: clock.now() });
+      lastCheckpointSeq = head.seq;
+    } catch {
+      lastCheckpointSeq = -1;
+    }
+  }
+  const checkpointTimer = !writesCheckpoints ? undefined : setInterval(checkpointNow, options.checkpointIntervalMs ?? 2000);
+  checkpointTimer?.unref();
   function guarded<T>(action: string, work: () => T): T {
     if (closed) throw new KeelError('storage-failure', `The audit log at ${path} is closed.`, { retryable: false, details: { path } });
     try {
@@ -199,20 +242,24 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
     async head() {
       return guarded('reading the audit head', readHead);
     },
-    async verify() {
+    async verify(verifyOptions = {}) {
       const head = guarded('reading the audit head', () => selectHead.get());
+      const checkpoints = verifyOptions.checkpoints ?? (checkpointPath === undefined ? undefined : readCheckpoints(checkpointPath));
+      const chainOptions = { ...verifyOptions, checkpoints };
       const records = (function* () {
         for (const row of pages((next) => selectPage.all(next, readPageSize), Number.MIN_SAFE_INTEGER)) yield fromRow(row);
       })();
       if (head === undefined) {
-        const result = verifyChain(records);
+        const result = verifyChain(records, undefined, chainOptions);
         if (!result.ok) return result;
         return { ok: false, firstBadSeq: result.head.seq + 1, problem: `the log's head row is missing, so records after record ${result.head.seq} may have been removed` };
       }
-      return verifyChain(records, head);
+      return verifyChain(records, head, chainOptions);
     },
     async close() {
       if (closed) return;
+      clearInterval(checkpointTimer);
+      checkpointNow();
       closed = true;
       if (ownsDatabase) database.close();
     },
@@ -242,7 +289,20 @@ function toRow(record: AuditRecord): Record<string, unknown> {
     findings: JSON.stringify(record.findings),
     previousHash: record.previousHash,
     hash: record.hash,
+    signature: record.signature ?? null,
   };
+}
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+function resolveCheckpointPath(options: SqliteAuditLogOptions, databasePath: string): string | undefined {
+  if (options.checkpointPath === false) return undefined;
+  if (options.checkpointPath !== undefined) return options.checkpointPath;
+  if (databasePath === ':memory:' || databasePath === '') return undefined;
+  return defaultCheckpointPath(databasePath);
 }
 
 /** Rebuilds the record exactly as written, or says why it cannot: a column edited into something the record never held. */
@@ -282,5 +342,6 @@ function fromRow(row: AuditRow): AuditRecord | UnreadableAuditRecord {
     findings,
     previousHash: row.previous_hash,
     hash: row.hash,
+    ...(row.signature === null || row.signature === undefined ? {} : { signature: row.signature }),
   };
 }
