@@ -7,6 +7,7 @@ import {
   createMemoryBlobStore,
   createMemoryIdempotencyStore,
   createMemoryJournal,
+  createAuditSigner,
   createSqliteAuditLog,
   createSqliteIdempotencyStore,
   createSqliteStore,
@@ -122,7 +123,8 @@ export function createKeel(options: KeelOptions = {}): Keel {
       sharedDatabase = store.database;
       journal ??= store.journal;
       blobs ??= store.blobs;
-      audit = createSqliteAuditLog({ database: store.database });
+      const signingKey = env.KEEL_AUDIT_SIGNING_KEY;
+      audit = createSqliteAuditLog({ database: store.database, ...(signingKey === undefined || signingKey === '' ? {} : { signer: createAuditSigner(signingKey) }) });
       idempotency = createSqliteIdempotencyStore(store.database, databasePath);
       const auditLog = audit;
       closeStore = async () => {
