@@ -4,6 +4,8 @@ import { lstatSync, readlinkSync } from 'node:fs';
 export const sandboxWorkFolder = '/work';
 /** The uid and gid the job runs as inside: `nobody`, with no capabilities. */
 const sandboxUserId = '65534';
+/** The descriptor the seccomp program arrives on (see `superviseProcess`'s `descriptorFourData`). */
+export const seccompDescriptor = '4';
 
 /**
  * The few files of /etc that programs need to start and to name users; the rest of the host's /etc (shadow,
@@ -38,7 +40,7 @@ export interface BubblewrapLayout {
 /**
  * The bwrap arguments before the command: every namespace unshared (so no network: the sandbox has only its own
  * loopback), a new session (no terminal injection through TIOCSTI), death with the parent, an unprivileged user
- * with every capability dropped, read-only system folders, a private /tmp, a minimal /etc, /proc and /dev of its
+ * with every capability dropped, no nested user namespaces, a seccomp filter read from fd 4, read-only system folders, a private /tmp, a minimal /etc, /proc and /dev of its
  * own, a cleared environment, and the work folder as the only writable host folder.
  */
 export function bubblewrapArguments(layout: BubblewrapLayout): string[] {
@@ -48,6 +50,9 @@ export function bubblewrapArguments(layout: BubblewrapLayout): string[] {
     '--uid', sandboxUserId,
     '--gid', sandboxUserId,
     '--cap-drop', 'ALL',
+    // No user namespace inside (so no nested sandbox to gain capabilities in), and the system-call filter.
+    '--disable-userns',
+    '--seccomp', seccompDescriptor,
     '--die-with-parent',
     '--new-session',
     '--hostname', 'sandbox',

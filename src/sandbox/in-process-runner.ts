@@ -1,6 +1,8 @@
 import { format } from 'node:util';
 import { settleJobMessage } from './job-message.ts';
 import { OutputCollector } from './output-collector.ts';
+import { sandboxConcurrency, withConcurrencyLimit } from './concurrency.ts';
+import type { ConcurrencyLimiter } from './concurrency.ts';
 import { assertRunnable, defaultOutputBytes } from './sandbox.ts';
 import type { SandboxJob, SandboxLimits, SandboxResult, SandboxRunner } from './sandbox.ts';
 import { abortedError, jobFailedError, notSerialisableError, timeoutError } from './sandbox-errors.ts';
@@ -8,16 +10,22 @@ import { abortedError, jobFailedError, notSerialisableError, timeoutError } from
 type JobBody = (input: unknown, console: Pick<Console, 'log' | 'info' | 'debug' | 'warn' | 'error'>) => Promise<unknown>;
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...parameters: string[]) => JobBody;
 
+export interface InProcessRunnerOptions {
+  /** Jobs of this runner that may run at once; defaults to the process-wide in-process limiter (one per CPU). */
+  readonly concurrency?: ConcurrencyLimiter;
+}
+
 /**
- * Runs JavaScript in the host itself: no isolation at all, for trusted code (a tool's own logic written as a
- * string, tests). It gives the code a `console` whose output is captured, and stops *waiting* on timeout and abort.
+ * Runs JavaScript in the host itself: no isolation at all. The code MUST be trusted and asynchronous (a tool's own
+ * logic written as a string, tests). It gives the code a `console` whose output is captured, caps that output and
+ * the result at outputBytes (1 MiB by default), and stops *waiting* on timeout and abort.
  *
  * It contains nothing. The code has the host's globals, modules, file system, network and environment. A timeout
- * or abort ends the wait but cannot stop the code: a synchronous loop blocks the host's event loop for good (the
- * timeout never even fires), and a memory bomb takes the host down with it. `selectRunner` never picks it for
- * `strongest`.
+ * or abort ends the wait but cannot stop the code: synchronous code cannot be interrupted, so a synchronous loop
+ * blocks the host's event loop for good (the timeout never even fires), and a memory bomb takes the host down with
+ * it. There is no memory or CPU limit to set. `selectRunner` never picks it for untrusted code.
  */
-export function createInProcessRunner(): SandboxRunner {
+export function createInProcessRunner(options: InProcessRunnerOptions = {}): SandboxRunner {
   const runner: SandboxRunner = {
     name: 'in-process',
     isolation: 0,
@@ -25,7 +33,7 @@ export function createInProcessRunner(): SandboxRunner {
     contains: new Set(),
     enforces: new Set(['timeoutMs', 'outputBytes']),
     available: () => Promise.resolve(true),
-    run: async (job: SandboxJob, limits: SandboxLimits, signal?: AbortSignal): Promise<SandboxResult> => {
+    run: withConcurrencyLimit('in-process', options.concurrency ?? sandboxConcurrency('in-process'), async (job: SandboxJob, limits: SandboxLimits, signal?: AbortSignal): Promise<SandboxResult> => {
       assertRunnable(runner, job.kind, limits);
       const { code, input } = job as Extract<SandboxJob, { kind: 'javascript' }>;
       if (signal?.aborted) throw abortedError('in-process', signal.reason);
@@ -60,7 +68,7 @@ export function createInProcessRunner(): SandboxRunner {
       const settled = settleJobMessage('in-process', { type: 'result', json }, limits, 'none');
       if (!settled.ok) throw settled.error;
       return { value: settled.value, stdout: stdout.text(), stderr: stderr.text(), durationMs: performance.now() - started };
-    },
+    }),
   };
   return runner;
 }

@@ -6,12 +6,17 @@ import type { Enforcement } from './node-job-protocol.ts';
 import { nodeSandboxArguments, nodeVersionOf, permissionFlag, permissionModelDeniesNetwork, processProgramPath } from './node-permission.ts';
 import { cpuSeconds, findPrlimit, nodeRuntimeHeadroomMb, nodeStartupDataMb, prlimitArguments } from './resource-limits.ts';
 import { procfsAvailable, watchProcess } from './resource-watchdog.ts';
-import { assertRunnable, defaultOutputBytes } from './sandbox.ts';
+import { sandboxConcurrency, withConcurrencyLimit } from './concurrency.ts';
+import type { ConcurrencyLimiter } from './concurrency.ts';
+import { assertRunnable, defaultOutputBytes, withDefaultLimits } from './sandbox.ts';
+import { sandboxSpawnIdentity } from './sandbox-user.ts';
 import type { Containment, SandboxJob, SandboxLimits, SandboxResult, SandboxRunner } from './sandbox.ts';
 import { superviseProcess } from './supervised-process.ts';
 import { prepareWorkFolder, resolveReadPaths } from './work-folder.ts';
 
 export interface ProcessRunnerOptions {
+  /** Jobs of this runner that may run at once; defaults to the process-wide process-runner limiter (one per CPU). */
+  readonly concurrency?: ConcurrencyLimiter;
   /** The Node binary that runs jobs; defaults to the one running Keel. */
   readonly nodePath?: string;
   /**
@@ -22,25 +27,72 @@ export interface ProcessRunnerOptions {
 }
 
 /**
- * Runs JavaScript in a fresh `node` process under Node's permission model.
+ * Runs JavaScript in a fresh `node` process under Node's permission model. It is a seat belt for trusted code, NOT
+ * a sandbox for untrusted code: Node's own security policy says so, and `selectRunner` never offers it for
+ * untrusted code. docs/sandboxes.md has the table of what each runner contains.
  *
  * Contains: file-system reads outside the program, `readPaths` and the work folder, and writes outside the work
  * folder (`ERR_ACCESS_DENIED` → `sandbox-violation`); child processes, worker threads, native addons, WASI and the
- * inspector; the host's environment (the process starts with an empty one); CPU time and memory (see `enforces`);
- * the wall clock. The whole process group is killed on timeout, abort, and after the answer, and (with util-linux's
- * setpriv) when the host itself dies.
+ * inspector (so no fork bomb either); the host's environment (the process starts with an empty one); the host's
+ * memory (a separate process); CPU time and memory (see `enforces`, with defaults); the wall clock. Under a root
+ * host the process runs as `nobody` (65534), so it cannot signal the host or root's processes. The whole process
+ * group is killed on timeout, abort, and after the answer, and (with util-linux's setpriv) when the host dies.
  *
  * Does not contain: the network on Node 20, 22 and 24 (their permission model has no network rule; Node 25 denies
- * it), anything readable through the allowed paths, and the kernel's attack surface. Node's own security policy says
- * the permission model is a seat belt for trusted code, not a boundary against malicious code; the bubblewrap runner
- * puts this same process inside namespaces, which is the boundary.
+ * it), signals to processes of its own user (the host's, when the host is not root; other jobs' under a root host),
+ * anything readable through the allowed paths, and the kernel's attack surface. The bubblewrap runner puts this
+ * same process inside namespaces, which is the boundary.
  */
 export function createProcessRunner(options: ProcessRunnerOptions = {}): SandboxRunner {
   const nodePath = options.nodePath ?? process.execPath;
   const version = nodeVersionOf(nodePath);
-  const contains = new Set<Containment>(['file-system', 'child-processes', 'environment', 'cpu', 'memory']);
+  const contains = new Set<Containment>(['file-system', 'child-processes', 'environment', 'host-memory', 'cpu', 'memory']);
   if (version !== undefined && permissionModelDeniesNetwork(version)) contains.add('network');
   let availability: Promise<boolean> | undefined;
+
+  const runJob = async (job: SandboxJob, requested: SandboxLimits, signal?: AbortSignal): Promise<SandboxResult> => {
+    assertRunnable(runner, job.kind, requested);
+    if (job.kind !== 'javascript') throw new KeelError('invalid-config', 'The process runner runs javascript jobs only.');
+    const flag = version === undefined ? undefined : permissionFlag(version);
+    if (version === undefined || flag === undefined) {
+      throw new KeelError('sandbox-unavailable', `The process runner needs Node 20 or newer with the permission model at ${nodePath}.`);
+    }
+    const limits = withDefaultLimits(runner, requested);
+    const enforcement = chooseEnforcement(options.limitEnforcement, limits);
+    const readPaths = resolveReadPaths(limits.readPaths);
+    const workFolder = await prepareWorkFolder(limits.writePath, { timeoutMs: limits.timeoutMs, signal });
+    try {
+      const nodeArguments = nodeSandboxArguments(version, { programPath: processProgramPath, readPaths, workFolder: workFolder.path }, limits.memoryMb);
+      const cpuTimeMs = limits.cpuTimeMs;
+      // The kernel counts Node's own start-up reservations; the /proc watchdog sees resident memory, which does not.
+      const startupMb = enforcement.mode === 'prlimit' ? await nodeStartupDataMb(nodePath) : 0;
+      const totalMemoryMb = limits.memoryMb === undefined ? undefined : startupMb + limits.memoryMb + nodeRuntimeHeadroomMb;
+      const chain = [
+        ...(enforcement.mode === 'prlimit' ? [enforcement.prlimitPath, ...prlimitArguments({ cpuTimeMs, dataMb: totalMemoryMb }), '--'] : []),
+        ...parentDeathWrapper(),
+        nodePath,
+        ...nodeArguments,
+      ];
+      const outcome = await superviseProcess({
+        command: chain[0] ?? nodePath,
+        args: chain.slice(1),
+        cwd: workFolder.path,
+        env: {},
+        ...sandboxSpawnIdentity(),
+        stdin: encodeNodeJob(job.code, job.input),
+        answerBytes: answerBytesFor(limits.outputBytes ?? defaultOutputBytes),
+        timeoutMs: limits.timeoutMs,
+        outputBytes: limits.outputBytes ?? defaultOutputBytes,
+        ...(signal === undefined ? {} : { signal }),
+        ...(enforcement.mode === 'watchdog'
+          ? { watch: (pid: number, stop: (reason: string) => void) => watchProcess(pid, { cpuTimeMs, memoryMb: totalMemoryMb }, stop) }
+          : {}),
+      });
+      return settleNodeJob('process', outcome, limits, describeEnforcement(enforcement.mode, limits, totalMemoryMb ?? 0), signal);
+    } finally {
+      await workFolder.release();
+    }
+  };
 
   const runner: SandboxRunner = {
     name: 'process',
@@ -49,47 +101,7 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Sandbox
     contains,
     enforces: new Set(['timeoutMs', 'memoryMb', 'cpuTimeMs', 'readPaths', 'writePath', 'outputBytes']),
     available: () => (availability ??= checkAvailable(nodePath)),
-    run: async (job: SandboxJob, limits: SandboxLimits, signal?: AbortSignal): Promise<SandboxResult> => {
-      assertRunnable(runner, job.kind, limits);
-      if (job.kind !== 'javascript') throw new KeelError('invalid-config', 'The process runner runs javascript jobs only.');
-      const flag = version === undefined ? undefined : permissionFlag(version);
-      if (version === undefined || flag === undefined) {
-        throw new KeelError('sandbox-unavailable', `The process runner needs Node 20 or newer with the permission model at ${nodePath}.`);
-      }
-      const enforcement = chooseEnforcement(options.limitEnforcement, limits);
-      const readPaths = resolveReadPaths(limits.readPaths);
-      const workFolder = prepareWorkFolder(limits.writePath);
-      try {
-        const nodeArguments = nodeSandboxArguments(version, { programPath: processProgramPath, readPaths, workFolder: workFolder.path }, limits.memoryMb);
-        const cpuTimeMs = limits.cpuTimeMs;
-        // The kernel counts Node's own start-up reservations; the /proc watchdog sees resident memory, which does not.
-        const startupMb = enforcement.mode === 'prlimit' ? await nodeStartupDataMb(nodePath) : 0;
-        const totalMemoryMb = limits.memoryMb === undefined ? undefined : startupMb + limits.memoryMb + nodeRuntimeHeadroomMb;
-        const chain = [
-          ...(enforcement.mode === 'prlimit' ? [enforcement.prlimitPath, ...prlimitArguments({ cpuTimeMs, dataMb: totalMemoryMb }), '--'] : []),
-          ...parentDeathWrapper(),
-          nodePath,
-          ...nodeArguments,
-        ];
-        const outcome = await superviseProcess({
-          command: chain[0] ?? nodePath,
-          args: chain.slice(1),
-          cwd: workFolder.path,
-          env: {},
-          stdin: encodeNodeJob(job.code, job.input),
-          answerBytes: answerBytesFor(limits.outputBytes ?? defaultOutputBytes),
-          timeoutMs: limits.timeoutMs,
-          outputBytes: limits.outputBytes ?? defaultOutputBytes,
-          ...(signal === undefined ? {} : { signal }),
-          ...(enforcement.mode === 'watchdog'
-            ? { watch: (pid: number, stop: (reason: string) => void) => watchProcess(pid, { cpuTimeMs, memoryMb: totalMemoryMb }, stop) }
-            : {}),
-        });
-        return settleNodeJob('process', outcome, limits, describeEnforcement(enforcement.mode, limits, totalMemoryMb ?? 0), signal);
-      } finally {
-        workFolder.release();
-      }
-    },
+    run: withConcurrencyLimit('process', options.concurrency ?? sandboxConcurrency('process'), runJob),
   };
   return runner;
 }
@@ -143,7 +155,7 @@ function checkAvailable(nodePath: string): Promise<boolean> {
   const flag = version === undefined ? undefined : permissionFlag(version);
   if (flag === undefined) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const child = spawn(nodePath, [flag, '--disable-warning=ExperimentalWarning', '--no-addons', '-e', '0'], { env: {}, stdio: 'ignore', timeout: 10_000 });
+    const child = spawn(nodePath, [flag, '--disable-warning=ExperimentalWarning', '--no-addons', '-e', '0'], { env: {}, cwd: '/', stdio: 'ignore', timeout: 10_000, ...sandboxSpawnIdentity() });
     child.on('error', () => resolve(false));
     child.on('exit', (code) => resolve(code === 0));
   });

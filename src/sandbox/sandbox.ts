@@ -4,6 +4,27 @@ export type { Containment, RunnerName, SandboxJob, SandboxJobKind, SandboxLimitN
 import type { SandboxJobKind, SandboxLimitName, SandboxLimits, SandboxRunner } from '../spec/sandbox.ts';
 
 export const defaultOutputBytes = 1024 * 1024;
+/** memoryMb when the caller gives none, on every runner that can hold a memory limit. */
+export const defaultMemoryMb = 512;
+
+/**
+ * The limits a job runs under: the caller's, and for every limit the runner enforces but the caller left out, a
+ * default (memory 512 MiB, CPU time equal to the wall-clock limit, output 1 MiB), so no job runs unbounded.
+ */
+export function withDefaultLimits(runner: SandboxRunner, limits: SandboxLimits): SandboxLimits {
+  const enforces = (name: SandboxLimitName): boolean => runner.enforces.has(name);
+  return {
+    ...limits,
+    ...(limits.memoryMb === undefined && enforces('memoryMb') ? { memoryMb: defaultMemoryMb } : {}),
+    ...(limits.cpuTimeMs === undefined && enforces('cpuTimeMs') ? { cpuTimeMs: limits.timeoutMs } : {}),
+    outputBytes: limits.outputBytes ?? defaultOutputBytes,
+  };
+}
+
+/** A runner that can say why it is unavailable (what is missing, and how to get it), for `sandbox-unavailable`. */
+export interface DiagnosedRunner extends SandboxRunner {
+  unavailableReason(): Promise<string | undefined>;
+}
 
 /** Throws `invalid-config` when a limit is asked of a runner that cannot hold it, or the job kind is not its own. */
 export function assertRunnable(runner: SandboxRunner, kind: SandboxJobKind, limits: SandboxLimits): void {

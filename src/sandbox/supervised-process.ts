@@ -12,6 +12,11 @@ export interface SupervisedProcessOptions {
    * not buffered: the process is stopped as soon as it passes the cap, so a job cannot fill the host's memory.
    */
   readonly answerBytes?: number;
+  /** Written to fd 4 and closed: bwrap reads its seccomp program there (`--seccomp 4`). */
+  readonly descriptorFourData?: Buffer;
+  /** Starts the process as this user and group (the sandbox user under a root host). */
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
   readonly timeoutMs: number;
   readonly outputBytes: number;
   readonly signal?: AbortSignal;
@@ -44,13 +49,19 @@ export function superviseProcess(options: SupervisedProcessOptions): Promise<Sup
   const stdout = new OutputCollector(options.outputBytes);
   const stderr = new OutputCollector(options.outputBytes);
   const useAnswer = options.answerBytes !== undefined;
+  const useDescriptorFour = options.descriptorFourData !== undefined;
+  const stdio: ('pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe'];
+  if (useAnswer || useDescriptorFour) stdio.push(useAnswer ? 'pipe' : 'ignore');
+  if (useDescriptorFour) stdio.push('pipe');
   return new Promise((resolve) => {
     const child = spawn(options.command, [...options.args], {
       cwd: options.cwd,
       env: { ...options.env },
       // A new process group (and session) so that one signal reaches everything the job started.
       detached: true,
-      stdio: useAnswer ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+      stdio,
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
     let stoppedBy: StopReason | undefined;
     let answer: unknown;
@@ -81,6 +92,11 @@ export function superviseProcess(options: SupervisedProcessOptions): Promise<Sup
     // A job that exits without reading its stdin makes the write fail with EPIPE; that is not our error.
     child.stdin?.on('error', () => {});
     child.stdin?.end(options.stdin ?? '');
+    const descriptorFour = child.stdio[4];
+    if (useDescriptorFour && descriptorFour !== null && descriptorFour !== undefined && 'end' in descriptorFour) {
+      descriptorFour.on('error', () => {});
+      descriptorFour.end(options.descriptorFourData);
+    }
     const answerPipe = child.stdio[3];
     if (useAnswer && answerPipe !== null && answerPipe !== undefined) {
       const limit = options.answerBytes ?? 0;

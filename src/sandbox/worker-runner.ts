@@ -2,7 +2,9 @@ import { Worker } from 'node:worker_threads';
 import { parseJobMessage, settleJobMessage } from './job-message.ts';
 import type { JobMessage } from './job-message.ts';
 import { OutputCollector } from './output-collector.ts';
-import { assertRunnable, defaultOutputBytes } from './sandbox.ts';
+import { sandboxConcurrency, withConcurrencyLimit } from './concurrency.ts';
+import type { ConcurrencyLimiter } from './concurrency.ts';
+import { assertRunnable, defaultOutputBytes, withDefaultLimits } from './sandbox.ts';
 import type { SandboxJob, SandboxLimits, SandboxResult, SandboxRunner } from './sandbox.ts';
 import { abortedError, cpuLimitError, crashedError, jobFailedError, memoryLimitError, timeoutError } from './sandbox-errors.ts';
 
@@ -12,20 +14,29 @@ const exitGraceMs = 250;
 const cpuEnforcement = 'enforced as wall-clock time, which a single worker thread cannot exceed in CPU time';
 const memoryEnforcement = 'the worker V8 heap limit (resourceLimits.maxOldGenerationSizeMb)';
 
+export interface WorkerRunnerOptions {
+  /** Jobs of this runner that may run at once; defaults to the process-wide worker limiter (one per CPU). */
+  readonly concurrency?: ConcurrencyLimiter;
+}
+
 /**
- * Runs JavaScript in a worker thread of the host process, with `worker.terminate()` on timeout and abort.
+ * Runs JavaScript in a worker thread of the host process, with `worker.terminate()` on timeout and abort. It is for
+ * TRUSTED code that may be buggy (a loop, a leak), never for untrusted code: `selectRunner` refuses it for that.
+ * docs/sandboxes.md has the table of what each runner contains.
  *
- * Contains: an infinite loop (terminated, even mid-loop), a JavaScript heap bomb (V8's per-isolate heap limit
- * ends the worker with ERR_WORKER_OUT_OF_MEMORY, the host's heap is untouched), the host's objects (a separate V8
- * isolate: only the JSON-like input crosses), `process.env` (the worker gets an empty one).
+ * Contains: an infinite loop (terminated, even mid-loop), the usual JavaScript heap bomb (V8's per-isolate heap
+ * limit, memoryMb or 512 MiB by default, ends the worker with ERR_WORKER_OUT_OF_MEMORY), `process.env` (the worker
+ * gets an empty one), the host's globals (a separate V8 isolate: only the JSON-like input crosses).
  *
  * Does NOT contain, because the thread is part of the host process: the file system (it reads and writes whatever
  * the host can, /proc/self/environ with the host's secrets included), the network, child processes, signals (it
- * can `process.kill(process.pid)` the host), and memory outside the V8 heap (ArrayBuffer and Buffer backing stores
- * come from the host process's allocator, so a buffer bomb can take the host down). Use it for code that is trusted not to be hostile but may be buggy; `selectRunner`
- * never picks it for untrusted code while the process or bubblewrap runner is available.
+ * can `process.kill(process.pid)` the host), the host's memory and objects (`node:inspector`'s
+ * `Session.connectToMainThread()` lets it evaluate code in the host's main thread and read its environment), and
+ * memory in general: some allocations (a Map or an array grown past the limit in one step) make V8 abort the whole
+ * process with a fatal out-of-memory error instead of ending the worker, and ArrayBuffer backing stores come from
+ * the host's allocator.
  */
-export function createWorkerRunner(): SandboxRunner {
+export function createWorkerRunner(options: WorkerRunnerOptions = {}): SandboxRunner {
   const runner: SandboxRunner = {
     name: 'worker',
     isolation: 1,
@@ -33,10 +44,10 @@ export function createWorkerRunner(): SandboxRunner {
     contains: new Set(['environment', 'cpu', 'memory']),
     enforces: new Set(['timeoutMs', 'memoryMb', 'cpuTimeMs', 'outputBytes']),
     available: () => Promise.resolve(true),
-    run: async (job: SandboxJob, limits: SandboxLimits, signal?: AbortSignal): Promise<SandboxResult> => {
+    run: withConcurrencyLimit('worker', options.concurrency ?? sandboxConcurrency('worker'), (job, limits, signal) => {
       assertRunnable(runner, job.kind, limits);
-      return runInWorker(job as Extract<SandboxJob, { kind: 'javascript' }>, limits, signal);
-    },
+      return runInWorker(job as Extract<SandboxJob, { kind: 'javascript' }>, withDefaultLimits(runner, limits), signal);
+    }),
   };
   return runner;
 }

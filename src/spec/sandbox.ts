@@ -39,7 +39,17 @@ export type RunnerName = 'in-process' | 'worker' | 'process' | 'bubblewrap';
  * What a runner keeps away from, or bounds for, the job. A runner lists only what it really contains on this Node
  * version; tests assert both directions, so a claim that stops being true fails the build.
  */
-export type Containment = 'file-system' | 'network' | 'child-processes' | 'environment' | 'cpu' | 'memory';
+export type Containment =
+  | 'file-system'
+  | 'network'
+  | 'child-processes'
+  | 'environment'
+  | 'cpu'
+  | 'memory'
+  /** The job can neither signal, trace nor inspect the host or other processes. */
+  | 'signals'
+  /** The job can neither read the host process's memory nor end the host by exhausting its own. */
+  | 'host-memory';
 
 export interface SandboxResult {
   /** The JavaScript job's return value after a JSON round trip; `null` for command jobs. */

@@ -20,8 +20,13 @@ interface CodeToolOptions {
 }
 
 export interface JavaScriptToolOptions extends CodeToolOptions {
-  /** Defaults to `strongest`: the most isolating runner available here (never in-process). */
+  /**
+   * Defaults to `strongest`: a runner that contains untrusted code (bubblewrap), or a `sandbox-unavailable` error
+   * naming what is missing here; never a weaker runner. Name `process`, `worker` or `in-process` only for trusted code.
+   */
   readonly runner?: RunnerPreference;
+  /** Refuse a named runner that cannot contain untrusted code. Implied by `strongest`. */
+  readonly untrusted?: boolean;
   /** Defaults to every runner Keel has. */
   readonly runners?: readonly SandboxRunner[];
 }
@@ -61,7 +66,7 @@ export function defineJavaScriptTool(options: JavaScriptToolOptions): ToolDefini
     ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
     timeoutMs: options.limits.timeoutMs + toolDeadlineMarginMs,
     execute: async ({ code, input }, { signal }) => {
-      chosen ??= selectRunner(preference, runners, 'javascript', options.limits);
+      chosen ??= selectRunner(preference, runners, 'javascript', options.limits, { untrusted: options.untrusted === true });
       const runner = await chosen.catch((error: unknown) => {
         chosen = undefined; // Installing the missing runner should not need a restart.
         throw error;

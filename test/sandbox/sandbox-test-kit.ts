@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -50,8 +50,10 @@ export function createHostFiles(): HostFiles {
   const secret = `secret-${Math.random().toString(36).slice(2)}`;
   writeFileSync(secretPath, secret, { mode: 0o644 });
   const allowedFolder = mkdtempSync(join(tmpdir(), 'keel-sandbox-allowed-'));
+  // Under a root host jobs run as nobody, so what they may read must be readable by others.
+  chmodSync(allowedFolder, 0o755);
   const allowedContent = 'you may read this';
-  writeFileSync(join(allowedFolder, 'allowed.txt'), allowedContent);
+  writeFileSync(join(allowedFolder, 'allowed.txt'), allowedContent, { mode: 0o644 });
   return {
     folder,
     secretPath,

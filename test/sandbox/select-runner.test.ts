@@ -11,27 +11,44 @@ function unavailable(runner: SandboxRunner): SandboxRunner {
 const limits = { timeoutMs: 5_000 };
 
 describe('selectRunner', () => {
-  it('strongest takes bubblewrap when it works, for JavaScript and for commands', async () => {
+  it('strongest takes bubblewrap when it works, for JavaScript and for commands, and otherwise fails naming why', async () => {
     const bubblewrap = createBubblewrapRunner();
     const runners = [createInProcessRunner(), createWorkerRunner(), createProcessRunner(), bubblewrap];
     if (await bubblewrap.available()) {
       expect((await selectRunner('strongest', runners, 'javascript', limits)).name).toBe('bubblewrap');
       expect((await selectRunner('strongest', runners, 'command', limits)).name).toBe('bubblewrap');
     } else {
-      expect((await selectRunner('strongest', runners, 'javascript', limits)).name).toBe('process');
+      await expectKeelError(selectRunner('strongest', runners, 'javascript', limits), 'sandbox-unavailable', 'bubblewrap is unavailable');
     }
   });
 
-  it('strongest never takes the worker or in-process runner for untrusted code while the process runner is available', async () => {
-    const runners = [createInProcessRunner(), createWorkerRunner(), createProcessRunner(), unavailable(createBubblewrapRunner())];
-    expect((await selectRunner('strongest', runners, 'javascript', limits)).name).toBe('process');
+  it('strongest never falls back to the process, worker or in-process runner: untrusted code gets a sandbox or sandbox-unavailable', async () => {
+    const runners = [createInProcessRunner(), createWorkerRunner(), createProcessRunner(), createBubblewrapRunner({ bubblewrapPath: '/nonexistent/bwrap' })];
+    const error = await expectKeelError(selectRunner('strongest', runners, 'javascript', limits), 'sandbox-unavailable');
+    // Each runner is named with what it lacks: the operator can tell what to install or why a runner does not count.
+    expect(error.message).toContain('bubblewrap is unavailable: bwrap is not installed');
+    expect(error.message).toContain('process does not contain the network');
+    expect(error.message).toContain('signals to and inspection of the host');
+    expect(error.message).toContain('worker does not contain the host file system');
+    expect(error.message).toContain('in-process does not contain');
   });
 
-  it('strongest falls back to the worker only when nothing stronger is available, and never to in-process', async () => {
-    const withWorker = [createInProcessRunner(), createWorkerRunner(), unavailable(createProcessRunner()), unavailable(createBubblewrapRunner())];
-    expect((await selectRunner('strongest', withWorker, 'javascript', limits)).name).toBe('worker');
-    const onlyInProcess = [createInProcessRunner(), unavailable(createWorkerRunner())];
-    await expectKeelError(selectRunner('strongest', onlyInProcess, 'javascript', limits), 'sandbox-unavailable');
+  it('a named weaker runner is refused for untrusted code with sandbox-unavailable naming what it lacks', async () => {
+    const worker = await expectKeelError(selectRunner('worker', [createWorkerRunner()], 'javascript', limits, { untrusted: true }), 'sandbox-unavailable', 'cannot run untrusted code');
+    expect(worker.message).toContain("the host's memory");
+    await expectKeelError(selectRunner('process', [createProcessRunner()], 'javascript', limits, { untrusted: true }), 'sandbox-unavailable', 'the network');
+    await expectKeelError(selectRunner('in-process', [createInProcessRunner()], 'javascript', limits, { untrusted: true }), 'sandbox-unavailable', 'the host environment');
+    // Named without `untrusted`, a weaker runner is the operator's choice for trusted code.
+    expect((await selectRunner('worker', [createWorkerRunner()], 'javascript', limits)).name).toBe('worker');
+  });
+
+  it('a missing bwrap is reported as such when bubblewrap is named for untrusted code', async () => {
+    const error = await expectKeelError(
+      selectRunner('bubblewrap', [createBubblewrapRunner({ bubblewrapPath: '/nonexistent/bwrap' })], 'command', limits, { untrusted: true }),
+      'sandbox-unavailable',
+      'bwrap is not installed',
+    );
+    expect(error.message).toContain('apt-get install bubblewrap');
   });
 
   it('strongest skips runners that cannot enforce the limits asked for', async () => {
