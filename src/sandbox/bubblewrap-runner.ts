@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { accessSync, constants as fileConstants, realpathSync } from 'node:fs';
 import { constants } from 'node:os';
 import { KeelError } from '../errors/index.ts';
 import { bubblewrapArguments, sandboxWorkFolder, seccompDescriptor } from './bubblewrap-arguments.ts';
@@ -207,7 +207,8 @@ function settleCommand(outcome: SupervisedProcessOutcome, limits: SandboxLimits,
 async function diagnose(bwrap: string | undefined): Promise<string | undefined> {
   if (process.platform !== 'linux') return `bubblewrap needs Linux, and this is ${process.platform}`;
   if (!seccompSupported()) return `no seccomp filter is defined for the ${process.arch} architecture (x64 and arm64 are)`;
-  if (bwrap === undefined) return 'bwrap is not installed';
+  if (bwrap === undefined) return 'bwrap is not installed (not found on the system folders or PATH)';
+  if (!isExecutable(bwrap)) return `bwrap is not installed (no executable at ${bwrap})`;
   if (findPrlimit() === undefined) return 'prlimit (util-linux), which sets the job\'s CPU, memory and process limits, is not installed';
   const args = ['--unshare-all', '--unshare-user', '--uid', '65534', '--gid', '65534', '--disable-userns', '--die-with-parent', '--ro-bind', '/', '/', '--seccomp', seccompDescriptor, 'true'];
   const identity = sandboxSpawnIdentity();
@@ -228,4 +229,13 @@ async function diagnose(bwrap: string | undefined): Promise<string | undefined> 
   const user = jobsRunAsSandboxUser() ? ' as the sandbox user (uid 65534)' : '';
   if (/disable-userns/.test(stderr)) return `${bwrap} is too old for --disable-userns (bubblewrap 0.8 or newer needed): ${stderr}`;
   return `${bwrap} cannot create its namespaces${user} (are unprivileged user namespaces disabled?): ${stderr}`;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, fileConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
