@@ -4,6 +4,8 @@ import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spe
 import { backoffDelay, defaultBackoff, linkedSignal, systemClock } from '../util/index.ts';
 import type { BackoffOptions } from '../util/index.ts';
 import { cancellationError } from './provider-errors.ts';
+import { boundModelResponse, toolCallLimitsFrom } from './tool-arguments.ts';
+import type { ToolCallLimits } from '../util/index.ts';
 
 export interface GatewayOptions {
   /** Retries after the first attempt. Defaults to 4. */
@@ -13,6 +15,12 @@ export interface GatewayOptions {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly onRetry?: (retry: GatewayRetry) => void;
+  /**
+   * Bounds on the tool calls a response may carry (name length, argument bytes, nesting depth). A call over them is
+   * kept as a bounded preview and refused by the tool pipeline; it never reaches the journal whole. Defaults:
+   * 128 characters, 1 MiB, 64 levels.
+   */
+  readonly toolCallLimits?: Partial<ToolCallLimits>;
 }
 
 export interface GatewayRetry {
@@ -58,6 +66,9 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
   const backoff = options.backoff ?? defaultBackoff;
   const clock: Clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
+  const limits = toolCallLimitsFrom(options.toolCallLimits);
+  // Every response and finish part is bounded before anyone else (the journal, part listeners) sees it.
+  const bounded = (part: ModelStreamPart): ModelStreamPart => (part.type === 'finish' ? { ...part, response: boundModelResponse(part.response, limits) } : part);
 
   /** Waits before retry number `retries + 1`, or returns the error to give up with. */
   async function waitBeforeRetry(error: KeelError, retries: number, signal: AbortSignal): Promise<KeelError | null> {
@@ -85,8 +96,8 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
         // (and a combined signal, such as AbortSignal.any, alive for good).
         const attempt = linkedSignal([signal]);
         try {
-          const response = streaming ? await collect(model.stream(request, attempt.signal), (part) => onPart?.(part, retries)) : await model.generate(request, attempt.signal);
-          return { response, retries, latencyMs: elapsed() };
+          const response = streaming ? await collect(model.stream(request, attempt.signal), bounded, (part) => onPart?.(part, retries)) : await model.generate(request, attempt.signal);
+          return { response: boundModelResponse(response, limits), retries, latencyMs: elapsed() };
         } finally {
           attempt.dispose();
         }
@@ -116,7 +127,7 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
         try {
           for await (const part of model.stream(request, attempt.signal)) {
             yielded = true;
-            yield part;
+            yield bounded(part);
           }
           return;
         } catch (thrown) {
@@ -132,8 +143,9 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
   };
 }
 
-async function collect(parts: AsyncIterable<ModelStreamPart>, onPart: (part: ModelStreamPart) => void): Promise<ModelResponse> {
-  for await (const part of parts) {
+async function collect(parts: AsyncIterable<ModelStreamPart>, bound: (part: ModelStreamPart) => ModelStreamPart, onPart: (part: ModelStreamPart) => void): Promise<ModelResponse> {
+  for await (const raw of parts) {
+    const part = bound(raw);
     onPart(part);
     if (part.type === 'finish') return part.response;
   }

@@ -14,7 +14,7 @@ export { parseScript, scriptSchema } from './scripted-script.ts';
 export type { ScriptedResponse, ScriptedResponseInput } from './scripted-script.ts';
 export { parseModelSpec, createModelFromSpec, defaultModelSpec } from './model-spec.ts';
 export type { ParsedModelSpec, ModelFromSpecOptions, Environment } from './model-spec.ts';
-export { parseToolArguments } from './tool-arguments.ts';
+export { boundModelResponse, boundToolUse, parseToolArguments, toolCallLimitsFrom } from './tool-arguments.ts';
 export type { ParsedToolArguments } from './tool-arguments.ts';
 export { createNodeHttpFetch, sharedNodeHttpFetch } from './node-http-fetch.ts';
 export type { NodeHttpFetch, NodeHttpFetchOptions } from './node-http-fetch.ts';

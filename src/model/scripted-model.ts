@@ -5,6 +5,7 @@ import type { StopReason } from '../spec/stop-reason.ts';
 import type { Usage } from '../spec/usage.ts';
 import { cancellationError } from './provider-errors.ts';
 import { parseScript, readScriptFile } from './scripted-script.ts';
+import { boundModelResponse } from './tool-arguments.ts';
 import type { ScriptedResponse, ScriptedResponseInput } from './scripted-script.ts';
 
 export interface ScriptedModelOptions {
@@ -36,7 +37,8 @@ export function createScriptedModel(responses: readonly ScriptedResponseInput[],
         { details: { source, responses: script.length, requested: index + 1 } },
       );
     }
-    return toResponse(entry, index, request, modelId);
+    // Bounded here as a gateway would: the stream below serialises the arguments, which deep nesting would overflow.
+    return boundModelResponse(toResponse(entry, index, request, modelId));
   }
 
   return {

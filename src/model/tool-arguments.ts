@@ -1,3 +1,9 @@
+import { KeelError } from '../errors/index.ts';
+import type { ContentBlock, ToolUseBlock } from '../spec/message.ts';
+import type { ModelResponse } from '../spec/model.ts';
+import { boundText, canonicalJson, quotedTextLimit, defaultToolCallLimits, exceedsArgumentLimits, measureArgumentText } from '../util/index.ts';
+import type { ArgumentMeasure, ToolCallLimits } from '../util/index.ts';
+
 /**
  * Tool arguments arrive as JSON text that models sometimes get wrong (truncated by max_tokens, stray
  * characters). A bad argument string is the model's mistake, not a crash: the loop reports it back to the
@@ -6,11 +12,20 @@
 export interface ParsedToolArguments {
   readonly input: unknown;
   readonly malformedInput?: string;
+  readonly oversizedInput?: ArgumentMeasure;
 }
 
-export function parseToolArguments(text: string): ParsedToolArguments {
+/**
+ * With `limits`, text over them is measured and refused before it is parsed. Providers parse without: JSON.parse does
+ * not recurse, and the gateway bounds every response with the limits it was configured with (`boundModelResponse`).
+ */
+export function parseToolArguments(text: string, limits?: ToolCallLimits): ParsedToolArguments {
   // Both providers send an empty string for a call without arguments.
   if (text.trim() === '') return { input: {} };
+  if (limits !== undefined) {
+    const measure = measureArgumentText(text);
+    if (exceedsArgumentLimits(measure, limits)) return oversized(text, measure);
+  }
   try {
     const input: unknown = JSON.parse(text);
     // Tool input is always a JSON object; anything else is as unusable as broken JSON.
@@ -19,4 +34,63 @@ export function parseToolArguments(text: string): ParsedToolArguments {
     // Falls through to the malformed result.
   }
   return { input: {}, malformedInput: text };
+}
+
+/** Limits given in part, with the defaults for the rest; each must be a positive integer. */
+export function toolCallLimitsFrom(limits: Partial<ToolCallLimits> = {}): ToolCallLimits {
+  const resolved = { ...defaultToolCallLimits, ...limits };
+  for (const [name, value] of Object.entries(resolved)) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new KeelError('invalid-config', `Tool call limit ${name} must be a positive integer, got ${String(value)}.`);
+  }
+  return resolved;
+}
+
+/**
+ * A response whose tool calls fit the limits: a name over the length limit is cut to a bounded quote (no tool can have
+ * that name, so the call is refused as unknown), and arguments over the size or depth limit are replaced by `{}` with
+ * a bounded preview and their measure (`oversizedInput`), so the call is refused with numbers the model can act on.
+ * Applied where responses enter Keel, before the journal, whose serialiser would overflow on deep arguments.
+ */
+export function boundModelResponse(response: ModelResponse, limits: ToolCallLimits = defaultToolCallLimits): ModelResponse {
+  let changed = false;
+  const content = response.content.map((block): ContentBlock => {
+    if (block.type !== 'tool_use') return block;
+    const bounded = boundToolUse(block, limits);
+    if (bounded !== block) changed = true;
+    return bounded;
+  });
+  return changed ? { ...response, content } : response;
+}
+
+/**
+ * Text up to this length is kept as it is: a `boundText` quote is never longer, so bounding a response twice changes
+ * nothing, and a name just over the limit reaches the pipeline whole, to be refused by its length.
+ */
+const keptTextLength = quotedTextLimit + 64;
+
+export function boundToolUse(block: ToolUseBlock, limits: ToolCallLimits = defaultToolCallLimits): ToolUseBlock {
+  const name = block.name.length > Math.max(limits.maxNameLength, keptTextLength) ? boundText(block.name) : block.name;
+  const arguments_ = boundArguments(block, limits);
+  if (name === block.name && arguments_ === null) return block;
+  return { ...block, name, ...(arguments_ ?? {}) };
+}
+
+function boundArguments(block: ToolUseBlock, limits: ToolCallLimits): Pick<ToolUseBlock, 'input' | 'malformedInput' | 'oversizedInput'> | null {
+  if (block.oversizedInput !== undefined) {
+    // Bounded before (by a provider's parser); only a preview that is still long needs cutting.
+    const preview = block.malformedInput ?? '';
+    return preview.length > keptTextLength ? { input: {}, malformedInput: boundText(preview), oversizedInput: block.oversizedInput } : null;
+  }
+  if (block.malformedInput !== undefined) {
+    const measure = measureArgumentText(block.malformedInput);
+    return exceedsArgumentLimits(measure, limits) ? oversized(block.malformedInput, measure) : null;
+  }
+  // canonicalJson keeps its own stack, so even arguments 100,000 levels deep are measured, not overflowed on.
+  const text = canonicalJson(block.input) ?? '';
+  const measure = measureArgumentText(text);
+  return exceedsArgumentLimits(measure, limits) ? oversized(text, measure) : null;
+}
+
+function oversized(text: string, measure: ArgumentMeasure): ParsedToolArguments {
+  return { input: {}, malformedInput: boundText(text), oversizedInput: { bytes: measure.bytes, depth: measure.depth } };
 }

@@ -11,6 +11,12 @@ export interface ToolUseBlock {
   /** Parsed arguments. When the model sent arguments that are not valid JSON, this is `{}` and `malformedInput` holds the raw text. */
   readonly input: unknown;
   readonly malformedInput?: string;
+  /**
+   * Set when the arguments were over the tool-call limits (UTF-8 bytes of JSON, nesting depth): `input` is then `{}`
+   * and `malformedInput` a bounded preview, so nothing larger or deeper than the limits travels on, and the call is
+   * refused with these numbers.
+   */
+  readonly oversizedInput?: { readonly bytes: number; readonly depth: number };
 }
 
 export interface ToolResultBlock {

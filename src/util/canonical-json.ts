@@ -1,21 +1,88 @@
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted at every depth, so equal values always serialise to equal bytes. */
+/**
+ * JSON with object keys sorted at every depth, so equal values always serialise to equal bytes. It writes what
+ * `JSON.stringify` would write for a copy of the value with its keys sorted (any non-array object is copied as its own
+ * enumerable keys), but keeps its own stack: hashes of model-provided JSON (idempotency, audit chain, request blobs)
+ * must not fail on deep nesting the way a recursive walk does. Returns undefined where JSON.stringify does
+ * (a top-level undefined, function or symbol); a cycle is a TypeError, as in JSON.stringify.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  if (!serialisable(value)) return undefined as unknown as string;
+  const parts: string[] = [];
+  const ancestors = new Set<object>();
+  // Each frame is either a value still to write or a closing bracket (which also leaves its object's ancestry).
+  const pending: Frame[] = [{ kind: 'value', value }];
+  for (let frame = pending.pop(); frame !== undefined; frame = pending.pop()) {
+    if (frame.kind === 'text') {
+      parts.push(frame.text);
+      continue;
+    }
+    if (frame.kind === 'close') {
+      parts.push(frame.text);
+      ancestors.delete(frame.node);
+      continue;
+    }
+    writeValue(frame.value, { parts, pending, ancestors });
+  }
+  return parts.join('');
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const entry = (value as Record<string, unknown>)[key];
-      if (entry !== undefined) sorted[key] = sortKeys(entry);
-    }
-    return sorted;
+type Frame =
+  | { readonly kind: 'value'; readonly value: unknown }
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'close'; readonly text: string; readonly node: object };
+
+interface Writer {
+  readonly parts: string[];
+  readonly pending: Frame[];
+  readonly ancestors: Set<object>;
+}
+
+function serialisable(value: unknown): boolean {
+  return value !== undefined && typeof value !== 'function' && typeof value !== 'symbol';
+}
+
+function writeValue(value: unknown, writer: Writer): void {
+  if (value === null || typeof value !== 'object') {
+    writer.parts.push(JSON.stringify(value));
+    return;
   }
-  return value;
+  if (writer.ancestors.has(value)) throw new TypeError('Converting circular structure to JSON');
+  writer.ancestors.add(value);
+  // Frames are pushed in reverse so they come off the stack in writing order.
+  if (Array.isArray(value)) {
+    writer.parts.push('[');
+    writer.pending.push({ kind: 'close', text: ']', node: value });
+    for (let index = value.length - 1; index >= 0; index -= 1) {
+      const entry: unknown = value[index];
+      writer.pending.push(serialisable(entry) ? { kind: 'value', value: entry } : { kind: 'text', text: 'null' });
+      if (index > 0) writer.pending.push({ kind: 'text', text: ',' });
+    }
+    return;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = canonicalKeyOrder(Object.keys(record)).filter((key) => serialisable(record[key]));
+  writer.parts.push('{');
+  writer.pending.push({ kind: 'close', text: '}', node: value });
+  for (let index = keys.length - 1; index >= 0; index -= 1) {
+    const key = keys[index] as string;
+    writer.pending.push({ kind: 'value', value: record[key] });
+    writer.pending.push({ kind: 'text', text: `${index > 0 ? ',' : ''}${JSON.stringify(key)}:` });
+  }
+}
+
+/**
+ * Sorted keys in the order an object built from them enumerates them, which is the order earlier hashes were made in:
+ * array-index keys ("0", "9", "10") first by number, then the others sorted.
+ */
+function canonicalKeyOrder(keys: string[]): string[] {
+  const indices = keys.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
+  return indices.length === 0 ? keys.sort() : [...indices, ...keys.filter((key) => !isArrayIndex(key)).sort()];
+}
+
+function isArrayIndex(key: string): boolean {
+  return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4_294_967_295;
 }
 
 export function sha256(content: string): string {

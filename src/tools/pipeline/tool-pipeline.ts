@@ -1,8 +1,10 @@
 import { KeelError, toKeelError } from '../../errors/index.ts';
-import { linkedSignal } from '../../util/index.ts';
+import { boundText, linkedSignal } from '../../util/index.ts';
 import type { ToolUseBlock } from '../../spec/message.ts';
 import type { ToolDefinition } from '../define-tool.ts';
 import { compose } from './compose.ts';
+import { limitRules, refuseOverLimitCall, resolvePipelineLimits } from './tool-call-bounds.ts';
+import type { ToolCallLimits } from './tool-call-bounds.ts';
 import type { CallingAgent, DecideStage, DecisionOutcome, ExecuteStage, ExecutionInvocation, ExecutionOutcome, ToolInvocation } from './tool-invocation.ts';
 
 export interface ToolPipelineOptions {
@@ -12,6 +14,12 @@ export interface ToolPipelineOptions {
   readonly executeStages?: readonly ExecuteStage[];
   /** Told of every call the validate stage refuses (no decide stage sees those), for the audit log. */
   readonly onValidationRefusal?: (refusal: { readonly request: DecideRequest; readonly rule: string; readonly error: KeelError }) => Promise<void>;
+  /**
+   * Bounds checked before anything else looks at a call: tool-name length, UTF-8 bytes of the arguments' JSON, and
+   * their nesting depth. A call over them is denied as `tool-invalid-input`, which the model can fix; the session
+   * goes on. Defaults: 128 characters, 1 MiB, 64 levels. Give the gateway the same limits (`toolCallLimits`).
+   */
+  readonly toolCallLimits?: Partial<ToolCallLimits>;
 }
 
 export interface DecideRequest {
@@ -40,7 +48,7 @@ export interface ToolPipeline {
 /** The code the model sees for a deny, by the rule family that denied. */
 function denialCode(rule: string): 'tool-unknown' | 'tool-invalid-input' | 'tool-rate-limited' | 'tool-denied' {
   if (rule === 'unknown-tool') return 'tool-unknown';
-  if (rule === 'schema' || rule === 'malformed-json') return 'tool-invalid-input';
+  if (rule === 'schema' || rule === 'malformed-json' || rule === limitRules.name || rule === limitRules.arguments) return 'tool-invalid-input';
   if (rule.startsWith('rate-limit')) return 'tool-rate-limited';
   return 'tool-denied';
 }
@@ -48,10 +56,11 @@ function denialCode(rule: string): 'tool-unknown' | 'tool-invalid-input' | 'tool
 export function createToolPipeline(options: ToolPipelineOptions = {}): ToolPipeline {
   const decideChain = compose<ToolInvocation, DecisionOutcome>(options.decideStages ?? [], async () => ({ decision: 'allow', rule: 'default', reason: 'No stage objected.' }));
   const executeChain = compose<ExecutionInvocation, ExecutionOutcome>(options.executeStages ?? [], runTool);
+  const limits = resolvePipelineLimits(options.toolCallLimits);
 
   return {
     async decide(request) {
-      const validation = validate(request);
+      const validation = validate(request, limits);
       if ('error' in validation) {
         await options.onValidationRefusal?.({ request, rule: validation.rule, error: validation.error });
         return { decision: 'deny', rule: validation.rule, reason: validation.error.message, error: validation.error, input: request.call.input };
@@ -78,25 +87,35 @@ export function createToolPipeline(options: ToolPipelineOptions = {}): ToolPipel
   };
 }
 
-/** The validate stage: unknown tools, unparseable arguments and schema failures become denials the model can act on. */
-function validate(request: DecideRequest): { tool: ToolDefinition; input: unknown } | { rule: string; error: KeelError } {
+/**
+ * The validate stage: calls over the limits, unknown tools, unparseable arguments and schema failures become denials
+ * the model can act on. Every piece of the model's text a message quotes is bounded (`boundText`).
+ */
+function validate(request: DecideRequest, limits: ToolCallLimits): { tool: ToolDefinition; input: unknown } | { rule: string; error: KeelError } {
   const { call, tool } = request;
+  const overLimit = refuseOverLimitCall(call, limits);
+  if (overLimit !== null) return overLimit;
   if (tool === undefined) {
     const known = request.availableTools.length === 0 ? 'this agent has no tools' : `available tools: ${request.availableTools.join(', ')}`;
-    return { rule: 'unknown-tool', error: new KeelError('tool-unknown', `There is no tool named "${call.name}"; ${known}.`) };
+    return { rule: 'unknown-tool', error: new KeelError('tool-unknown', `There is no tool named "${boundText(call.name)}"; ${known}.`) };
   }
   if (call.malformedInput !== undefined) {
-    const preview = call.malformedInput.length > 200 ? `${call.malformedInput.slice(0, 200)}…` : call.malformedInput;
-    return { rule: 'malformed-json', error: new KeelError('tool-invalid-input', `The arguments for "${call.name}" were not valid JSON: ${preview}. Send the arguments again as a JSON object.`) };
+    return { rule: 'malformed-json', error: new KeelError('tool-invalid-input', `The arguments for "${call.name}" were not valid JSON: ${boundText(call.malformedInput)}. Send the arguments again as a JSON object.`) };
   }
   return validateInput(tool, call.input);
 }
 
+/** Issues quoted in a schema refusal; the model fixes the first ones and tries again. */
+const maxQuotedIssues = 10;
+
 export function validateInput(tool: ToolDefinition, input: unknown): { tool: ToolDefinition; input: unknown } | { rule: string; error: KeelError } {
   const parsed = tool.input.safeParse(input);
   if (parsed.success) return { tool, input: parsed.data };
-  const problems = parsed.error.issues.map((issue) => `${issue.path.length === 0 ? '(input)' : issue.path.join('.')}: ${issue.message}`).join('; ');
-  return { rule: 'schema', error: new KeelError('tool-invalid-input', `Invalid input for "${tool.name}": ${problems}.`) };
+  const { issues } = parsed.error;
+  // Paths and messages can repeat the model's own keys and values, so each is bounded, and so is their number.
+  const quoted = issues.slice(0, maxQuotedIssues).map((issue) => `${issue.path.length === 0 ? '(input)' : boundText(issue.path.join('.'))}: ${boundText(issue.message)}`);
+  const more = issues.length > maxQuotedIssues ? `; and ${issues.length - maxQuotedIssues} more` : '';
+  return { rule: 'schema', error: new KeelError('tool-invalid-input', `Invalid input for "${tool.name}": ${quoted.join('; ')}${more}.`) };
 }
 
 /** The innermost stage: the tool itself, under its timeout and the session's signal. */

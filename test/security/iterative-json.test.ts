@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { boundText, canonicalJson, hashValue, jsonTextDepth, jsonValueDepth, utf8ByteLength } from '../../src/util/index.ts';
+import { boundToolUse, parseToolArguments } from '../../src/model/index.ts';
+
+/** The recursive definition canonicalJson replaced; hashes already stored (audit chain, request blobs) depend on equal bytes. */
+function recursiveCanonicalJson(value: unknown): string {
+  const sortKeys = (entry: unknown): unknown => {
+    if (Array.isArray(entry)) return entry.map(sortKeys);
+    if (entry !== null && typeof entry === 'object') {
+      const sorted: Record<string, unknown> = {};
+      for (const key of Object.keys(entry).sort()) {
+        const child = (entry as Record<string, unknown>)[key];
+        if (child !== undefined) sorted[key] = sortKeys(child);
+      }
+      return sorted;
+    }
+    return entry;
+  };
+  return JSON.stringify(sortKeys(value));
+}
+
+describe('canonicalJson without recursion', () => {
+  const samples: unknown[] = [
+    null, 0, -0, 1.5e300, NaN, Infinity, 'text "quoted" \n \u2028 \ud800 lone', true, [], {}, [1, [2, [3]]],
+    { b: 1, a: { d: [undefined, () => 1, Symbol('s'), null], c: undefined, f: () => 2 }, '': 'empty', 'é': 'ü', '10': 'ten', '9': 'nine', '4294967295': 'big', '4294967294': 'top', '01': 'lead' },
+    [{ z: { y: { x: [] } } }, 'a', 2], new Date(0), { nested: new Map([[1, 2]]) },
+  ];
+  it('writes byte for byte what the recursive version wrote', () => {
+    for (const sample of samples) expect(canonicalJson(sample)).toBe(recursiveCanonicalJson(sample));
+    expect(canonicalJson(undefined)).toBeUndefined();
+  });
+
+  it('serialises and hashes values nested 100,000 levels deep', () => {
+    const deep = JSON.parse(`${'['.repeat(100_000)}{"k":1}${']'.repeat(100_000)}`) as unknown;
+    const text = canonicalJson(deep);
+    expect(text.length).toBe(200_007);
+    expect(hashValue(deep)).toMatch(/^[0-9a-f]{64}$/);
+    expect(jsonValueDepth(deep)).toBe(100_001);
+  });
+
+  it('refuses a cycle as JSON.stringify does, and accepts a value shared twice', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => canonicalJson(cycle)).toThrow(TypeError);
+    const shared = { x: 1 };
+    expect(canonicalJson({ a: shared, b: shared })).toBe('{"a":{"x":1},"b":{"x":1}}');
+  });
+
+  it('rejects a bigint as JSON.stringify does', () => {
+    expect(() => canonicalJson({ big: 1n })).toThrow(TypeError);
+  });
+});
+
+describe('measuring JSON text', () => {
+  it('counts bracket depth outside strings, in broken text too', () => {
+    expect(jsonTextDepth('{"a":"[[[[","b":[{}]}')).toBe(3);
+    expect(jsonTextDepth('{"a":"\\"[[" , "b": [[')).toBe(3);
+    expect(jsonTextDepth('42')).toBe(0);
+  });
+
+  it('counts UTF-8 bytes as Buffer does, lone surrogates included', () => {
+    for (const text of ['plain', 'é', '€', '😀', 'a\ud800b', '\udc00', '😀😀'.slice(0, 3)]) expect(utf8ByteLength(text)).toBe(Buffer.byteLength(text, 'utf8'));
+  });
+});
+
+describe('boundText', () => {
+  it('keeps short text and cuts long text with the omitted byte count', () => {
+    expect(boundText('short')).toBe('short');
+    const bounded = boundText('é'.repeat(1000));
+    expect(bounded).toBe(`${'é'.repeat(200)}… (1600 bytes omitted)`);
+  });
+
+  it('never splits a surrogate pair', () => {
+    const bounded = boundText(`${'a'.repeat(199)}😀${'b'.repeat(10)}`);
+    expect(bounded.startsWith(`${'a'.repeat(199)}…`)).toBe(true);
+    expect(bounded).toContain('(14 bytes omitted)');
+  });
+});
+
+describe('tool arguments at the model boundary', () => {
+  it('refuses text over the limits before parsing it, when given limits', () => {
+    const deep = `{"v":${'['.repeat(70)}${']'.repeat(70)}}`;
+    expect(parseToolArguments(deep, { maxNameLength: 128, maxArgumentBytes: 1024, maxArgumentDepth: 64 })).toMatchObject({ input: {}, oversizedInput: { depth: 71 } });
+    expect(jsonValueDepth(parseToolArguments(deep).input)).toBe(71);
+  });
+
+  it('bounds a call once: bounding it again changes nothing', () => {
+    const block = { type: 'tool_use' as const, id: 't', name: 'n'.repeat(5000), input: { v: 'x'.repeat(2_000_000) } };
+    const once = boundToolUse(block);
+    expect(once.name.length).toBeLessThan(260);
+    expect(once.malformedInput?.length).toBeLessThan(260);
+    expect(once.oversizedInput).toEqual({ bytes: 2_000_008, depth: 1 });
+    expect(boundToolUse(once)).toBe(once);
+  });
+});

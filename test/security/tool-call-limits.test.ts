@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createKeel, defineAgent } from '../../src/index.ts';
+import { createGateway, createScriptedModel } from '../../src/model/index.ts';
+import { defineTool } from '../../src/tools/index.ts';
+import { validateJournal } from '../../src/store/index.ts';
+import type { SessionEvent, ToolResultBlock } from '../../src/spec/index.ts';
+import { canonicalJson, quotedTextLimit } from '../../src/util/index.ts';
+import { dependenciesFor, runToEnd } from '../helpers/loop-harness.ts';
+
+let echoed = 0;
+const echo = defineTool({
+  name: 'echo',
+  description: 'Echoes a value',
+  input: z.object({ value: z.unknown() }),
+  risk: 'read',
+  execute: ({ value }) => {
+    echoed += 1;
+    return typeof value === 'string' ? `${value.length} characters` : 'a value';
+  },
+});
+
+function assistant(content: unknown[]) {
+  return { role: 'assistant', model: 'claude-sonnet-4-6', content, usage: { input_tokens: 100, output_tokens: 10 } } as never;
+}
+
+function nested(depth: number): unknown {
+  return JSON.parse(`{"value":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+}
+
+/** A session whose first reply makes `call`, whose second just finishes; through the real gateway and loop. */
+async function runOneCall(call: { name: string; input: unknown }) {
+  const model = createScriptedModel([
+    assistant([{ type: 'tool_use', id: 'toolu_1', name: call.name, input: call.input }, { type: 'tool_use', id: 'toolu_2', name: 'echo', input: { value: 'fine' } }]),
+    assistant([{ type: 'text', text: 'Understood.' }]),
+  ]);
+  const gateway = createGateway(model);
+  const requests: unknown[] = [];
+  const dependencies = dependenciesFor({ provider: gateway.provider, modelId: gateway.modelId, call: (request, options) => (requests.push(request), gateway.call(request, options)) });
+  const { result, events } = await runToEnd(defineAgent({ name: 'bounded', instructions: 'x', tools: [echo] }), dependencies);
+  const last = requests[requests.length - 1] as { messages: { content: unknown[] }[] };
+  const results = last.messages[last.messages.length - 1]?.content as ToolResultBlock[];
+  return { result, events, results, journalBytes: events.reduce((sum, event) => sum + canonicalJson(event).length, 0) };
+}
+
+function errorOf(events: readonly SessionEvent[], callId: string) {
+  const found = events.find((event) => event.type === 'tool-error' && event.callId === callId);
+  if (found?.type !== 'tool-error') throw new Error(`no tool-error for ${callId}`);
+  return found.error;
+}
+
+describe('tool calls over the limits', () => {
+  for (const depth of [5_000, 100_000]) {
+    it(`refuses arguments nested ${depth} levels deep as tool-invalid-input, and the session goes on`, async () => {
+      echoed = 0;
+      const { result, events, results, journalBytes } = await runOneCall({ name: 'echo', input: nested(depth) });
+      expect(result.status).toBe('completed');
+      expect(result.output).toBe('Understood.');
+      const error = errorOf(events, 'toolu_1');
+      expect(error.code).toBe('tool-invalid-input');
+      expect(error.message).toContain(`nest ${depth + 1} levels deep; the limit is 64`);
+      // The sibling call in the same reply still ran.
+      expect(echoed).toBe(1);
+      expect(results.map((block) => block.isError)).toEqual([true, false]);
+      expect(results[0]?.content).toContain('tool-invalid-input');
+      // The journal keeps a bounded preview, never the deep value: 2 bytes per level would be 10 KB or 200 KB.
+      expect(journalBytes).toBeLessThan(8_000);
+      expect(validateJournal(events).problems).toEqual([]);
+    });
+  }
+
+  it('refuses arguments over the byte limit and journals a bounded preview of them', async () => {
+    const huge = 'x'.repeat(2 * 1024 * 1024);
+    const { result, events, journalBytes } = await runOneCall({ name: 'echo', input: { value: huge } });
+    expect(result.status).toBe('completed');
+    const error = errorOf(events, 'toolu_1');
+    expect(error.code).toBe('tool-invalid-input');
+    expect(error.message).toMatch(/are 2097164 bytes of JSON; the limit is 1048576 bytes/);
+    expect(error.message.length).toBeLessThan(quotedTextLimit * 2);
+    expect(journalBytes).toBeLessThan(8_000);
+  });
+
+  it('refuses a megabyte tool name without echoing it anywhere', async () => {
+    const name = `delete_${'A'.repeat(1024 * 1024)}`;
+    const { result, events, results, journalBytes } = await runOneCall({ name, input: {} });
+    expect(result.status).toBe('completed');
+    const error = errorOf(events, 'toolu_1');
+    expect(error.code).toBe('tool-invalid-input');
+    expect(error.message).toContain('bytes omitted');
+    expect(error.message).toContain('the limit is 128');
+    expect(error.message.length).toBeLessThan(quotedTextLimit * 3);
+    expect(results[0]?.content.length).toBeLessThan(quotedTextLimit * 4);
+    expect(journalBytes).toBeLessThan(8_000);
+  });
+
+  it('refuses a name just over the limit whole, and an unknown name with a bounded quote', async () => {
+    const justOver = await runOneCall({ name: 'n'.repeat(129), input: {} });
+    expect(errorOf(justOver.events, 'toolu_1').message).toContain(`"${'n'.repeat(129)}" is 129 characters long; the limit is 128`);
+    const unknown = await runOneCall({ name: 'u'.repeat(120), input: {} });
+    const error = errorOf(unknown.events, 'toolu_1');
+    expect(error.code).toBe('tool-unknown');
+    expect(error.message).toContain('u'.repeat(120));
+  });
+
+  it('bounds malformed argument text quoted back to the model', async () => {
+    const model = createScriptedModel([assistant([{ type: 'text', text: 'x' }])]);
+    const gateway = createGateway(model);
+    const text = `{"value": "${'y'.repeat(500_000)}`;
+    const caller = {
+      provider: 'test',
+      modelId: 'm',
+      call: async (request: never, options: never) => {
+        const answer = await gateway.call(request, options);
+        const index = (request as { messages: { role: string }[] }).messages.filter((message) => message.role === 'assistant').length;
+        if (index > 0) return answer;
+        return { ...answer, response: { ...answer.response, stopReason: 'tool_use' as const, content: [{ type: 'tool_use' as const, id: 'toolu_1', name: 'echo', input: {}, malformedInput: text }] } };
+      },
+    };
+    const { events } = await runToEnd(defineAgent({ name: 'malformed', instructions: 'x', tools: [echo] }), dependenciesFor(caller));
+    const error = errorOf(events, 'toolu_1');
+    expect(error.code).toBe('tool-invalid-input');
+    expect(error.message.length).toBeLessThan(quotedTextLimit * 3);
+  });
+
+  it('honours configured limits, in the gateway and the pipeline alike', async () => {
+    const model = createScriptedModel([assistant([{ type: 'tool_use', id: 'toolu_1', name: 'echo', input: { value: [[[1]]] } }]), assistant([{ type: 'text', text: 'ok' }])]);
+    const gateway = createGateway(model, { toolCallLimits: { maxArgumentDepth: 3 } });
+    const { createToolPipeline } = await import('../../src/tools/index.ts');
+    const { events } = await runToEnd(defineAgent({ name: 'strict', instructions: 'x', tools: [echo] }), dependenciesFor(gateway, { tools: createToolPipeline({ toolCallLimits: { maxArgumentDepth: 3 } }) }));
+    expect(errorOf(events, 'toolu_1').message).toContain('nest 4 levels deep; the limit is 3');
+    expect(() => createGateway(model, { toolCallLimits: { maxArgumentBytes: 0 } })).toThrow(/maxArgumentBytes must be a positive integer/);
+  });
+
+  it('keeps the audit log and journal of the whole runtime bounded too', async () => {
+    const model = createScriptedModel([
+      assistant([
+        { type: 'tool_use', id: 'toolu_1', name: 'echo', input: nested(100_000) },
+        { type: 'tool_use', id: 'toolu_2', name: `x${'N'.repeat(1024 * 1024)}`, input: {} },
+        { type: 'tool_use', id: 'toolu_3', name: 'echo', input: { value: 'z'.repeat(3 * 1024 * 1024) } },
+      ]),
+      assistant([{ type: 'text', text: 'done' }]),
+    ]) as never;
+    const keel = createKeel({ database: ':memory:', model });
+    try {
+      const result = await keel.run(defineAgent({ name: 'audited', instructions: 'x', tools: [echo] }), 'go').result;
+      expect(result.status).toBe('completed');
+      const events = await keel.events(result.sessionId);
+      expect(events.filter((event) => event.type === 'tool-error').map((event) => (event.type === 'tool-error' ? event.error.code : ''))).toEqual(['tool-invalid-input', 'tool-invalid-input', 'tool-invalid-input']);
+      expect(events.reduce((sum, event) => sum + canonicalJson(event).length, 0)).toBeLessThan(12_000);
+      const records = [];
+      for await (const record of keel.audit.read()) records.push(record);
+      expect(records.map((record) => record.decision)).toEqual(['deny', 'deny', 'deny']);
+      expect(records.reduce((sum, record) => sum + canonicalJson(record).length, 0)).toBeLessThan(6_000);
+      expect((await keel.audit.verify()).ok).toBe(true);
+    } finally {
+      await keel.close();
+    }
+  });
+});
