@@ -1,3 +1,4 @@
+import { ignoreNever } from '../util/assert-never.ts';
 import type { SessionUpdate } from '../loop/index.ts';
 
 const integer = new Intl.NumberFormat('en-US');
@@ -55,7 +56,18 @@ export function createProgressPrinter(write: (line: string) => void): (update: S
             (event.error === null ? '' : `\n  ${event.error.code}: ${event.error.message}`),
         );
         break;
+      case 'context-summary':
+      case 'memory-read':
+      case 'memory-write':
+      case 'model-request':
+      case 'tool-decision':
+      case 'tool-approval':
+      case 'compensation-request':
+      case 'compensation-result':
+      case 'anomaly':
+        break;
       default:
+        ignoreNever(event);
         break;
     }
   };

@@ -3,9 +3,10 @@ import { linkedSignal, sha256 } from '../util/index.ts';
 import { raceWithSignal, stringifyOutput } from '../tools/index.ts';
 import type { ErrorRecord, EventBody } from '../spec/events.ts';
 import type { AgentDefinition } from './define-agent.ts';
+import { endBody } from './loop-context.ts';
+import type { LoopContext } from './loop-context.ts';
 import type { ToolTraits } from './next-step.ts';
-import type { CompletedCall, SessionState } from './session-state.ts';
-import type { SessionWriter } from './session-writer.ts';
+import type { EffectCall, SessionState } from './session-state.ts';
 
 export function toolTraits(agent: AgentDefinition): ToolTraits {
   const tools = [...agent.tools.values()];
@@ -15,15 +16,16 @@ export function toolTraits(agent: AgentDefinition): ToolTraits {
   };
 }
 
-function newestCompensable(state: SessionState, traits: ToolTraits): CompletedCall | undefined {
-  for (let index = state.completedCalls.length - 1; index >= 0; index -= 1) {
-    const call = state.completedCalls[index];
+function newestCompensable(state: SessionState, traits: ToolTraits): EffectCall | undefined {
+  for (let index = state.effectCalls.length - 1; index >= 0; index -= 1) {
+    const call = state.effectCalls[index];
     if (call !== undefined && traits.compensable.has(call.tool)) return call;
   }
   return undefined;
 }
 
-function compensationRequest(state: SessionState, call: CompletedCall, status: 'failed' | 'cancelled', error: ErrorRecord | null, reason: string): EventBody {
+/** The compensation's own idempotency key, derived from the call's: a compensation repeated after a crash is deduplicated too. */
+function compensationRequest(state: SessionState, call: EffectCall, status: 'failed' | 'cancelled', error: ErrorRecord | null, reason: string): EventBody {
   return {
     type: 'compensation-request',
     turn: state.turn,
@@ -36,31 +38,57 @@ function compensationRequest(state: SessionState, call: CompletedCall, status: '
   };
 }
 
-/**
- * Ends a session that failed or was cancelled. With completed calls to undo, the first compensation request
- * is journaled together with the leading events (a guard trip, say), so a resume finishes the saga and ends the
- * same way; without, the session-end is written at once.
- */
-export async function endBadly(
-  writer: SessionWriter,
-  traits: ToolTraits,
-  status: 'failed' | 'cancelled',
-  error: KeelError | null,
-  leading: readonly EventBody[],
-  endBody: (state: SessionState) => EventBody,
-): Promise<void> {
-  const state = writer.state;
-  const first = newestCompensable(state, traits);
-  if (first === undefined) {
-    await writer.append([...leading, endBody(state)]);
-    return;
-  }
-  const reason = error === null ? `The session was ${status}.` : `${error.code}: ${error.message}`;
-  await writer.append([...leading, compensationRequest(state, first, status, error === null ? null : error.toRecord(), reason)]);
+export interface BadEnd {
+  readonly status: 'failed' | 'cancelled';
+  readonly error: KeelError | null;
+  /** Events journaled in the same append, before the end or the first compensation request (a guard trip, say). */
+  readonly leading?: readonly EventBody[];
 }
 
-/** Runs one compensation: journals its request if needed, runs it under the tool's timeout, journals the result. */
-export async function compensate(agent: AgentDefinition, writer: SessionWriter, call: CompletedCall): Promise<void> {
+/**
+ * Ends a session that failed or was cancelled. With effects to undo, the first compensation request is journaled
+ * together with the leading events, so a resume finishes the saga and ends the same way; without, the session-end is
+ * written at once.
+ */
+export async function endBadly(context: LoopContext, end: BadEnd): Promise<void> {
+  const { writer, traits } = context;
+  const leading = end.leading ?? [];
+  // The end's figures include the leading events (a response that tripped a budget brings its usage).
+  const state = writer.preview(leading);
+  const first = newestCompensable(state, traits);
+  if (first === undefined) {
+    await writer.append([...leading, endBody(state, end.status, null, end.error)]);
+    return;
+  }
+  const reason = end.error === null ? `The session was ${end.status}.` : `${end.error.code}: ${end.error.message}`;
+  await writer.append([...leading, compensationRequest(state, first, end.status, end.error === null ? null : end.error.toRecord(), reason)]);
+}
+
+/** Compensations are done: the session-end the compensation phase recorded, with every failed compensation named. */
+export async function endCompensated(context: LoopContext): Promise<void> {
+  const state = context.writer.state;
+  const phase = state.compensation;
+  const failures = phase === null ? [] : [...phase.results.values()].filter((result) => !result.ok);
+  const base = phase?.error ?? null;
+  const error =
+    failures.length === 0
+      ? base
+      : {
+          code: base?.code ?? 'compensation-failed',
+          message: `${base?.message ?? 'The session ended.'} ${failures.length} compensation(s) failed: ${failures.map((failure) => `${failure.tool} (${failure.callId}): ${failure.error?.message ?? 'unknown'}`).join('; ')}`,
+          fault: base?.fault ?? 'tool',
+          retryable: false,
+        };
+  await context.writer.append([{ type: 'session-end', status: phase?.status ?? 'failed', output: null, error, turns: state.turn, usage: state.usage, costUsd: state.costUsd }]);
+}
+
+/**
+ * Runs one compensation: journals its request if needed, runs it under the tool's timeout, journals the result.
+ * A call whose outcome is unknown is compensated too, with an empty `output`: compensations are keyed and idempotent,
+ * so undoing an effect that never happened must be harmless.
+ */
+export async function compensate(context: LoopContext, call: EffectCall): Promise<void> {
+  const { agent, writer } = context;
   const phase = writer.state.compensation;
   if (phase === null) throw new KeelError('internal', 'compensate() outside a compensation phase.');
   let request = phase.requested.get(call.callId);
@@ -80,11 +108,12 @@ export async function compensate(agent: AgentDefinition, writer: SessionWriter, 
     return;
   }
   const undo = tool.compensate;
+  const timeoutMs = tool.timeoutMs > 0 ? tool.timeoutMs : agent.toolCalls.defaultTimeoutMs;
   // Compensation runs even when the session was cancelled: it is the cleanup of the cancellation.
-  const { signal, dispose } = linkedSignal([], tool.timeoutMs, () => new KeelError('tool-timeout', `Compensation of "${tool.name}" did not finish within ${tool.timeoutMs} ms.`));
+  const { signal, dispose } = linkedSignal([], timeoutMs, () => new KeelError('tool-timeout', `Compensation of "${tool.name}" did not finish within ${timeoutMs} ms.`));
   try {
-    const context = { sessionId: writer.state.sessionId, turn: call.turn, callId: call.callId, idempotencyKey: request.idempotencyKey, signal };
-    const result = await raceWithSignal(Promise.resolve().then(() => undo(call.input, call.output, context)), signal);
+    const toolContext = { sessionId: writer.state.sessionId, turn: call.turn, callId: call.callId, idempotencyKey: request.idempotencyKey, signal };
+    const result = await raceWithSignal(Promise.resolve().then(() => undo(call.input, call.output ?? '', toolContext)), signal);
     await record(true, stringifyOutput(result), null);
   } catch (thrown) {
     const error = thrown instanceof KeelError ? thrown : new KeelError('compensation-failed', `Compensation of "${tool.name}" for call ${call.callId} failed: ${thrown instanceof Error ? thrown.message : String(thrown)}`, { cause: thrown });

@@ -46,6 +46,30 @@ export interface AgentLimitOptions {
   readonly maxIdenticalToolCalls?: number;
 }
 
+/** How the tool calls of one model message run. */
+export interface AgentToolCallOptions {
+  /** Calls run per model message; the calls after these get a `tool-call-limit` error result. Defaults to 32. */
+  readonly maxPerMessage?: number;
+  /** Calls of one message running at the same time; the others wait in order. Defaults to 8. */
+  readonly concurrency?: number;
+  /**
+   * How long a cancelled session waits for calls in flight to settle before it journals their outcome as unknown
+   * (and compensates those it can). Defaults to 5 seconds.
+   */
+  readonly cancelGraceMs?: number;
+  /** Timeout of a call to a tool that declares none of its own. Defaults to 120 seconds. */
+  readonly defaultTimeoutMs?: number;
+}
+
+export interface ResolvedToolCallOptions {
+  readonly maxPerMessage: number;
+  readonly concurrency: number;
+  readonly cancelGraceMs: number;
+  readonly defaultTimeoutMs: number;
+}
+
+export const defaultToolCallOptions: ResolvedToolCallOptions = { maxPerMessage: 32, concurrency: 8, cancelGraceMs: 5_000, defaultTimeoutMs: 120_000 };
+
 export interface AgentOptions {
   readonly name: string;
   readonly instructions: string;
@@ -70,6 +94,8 @@ export interface AgentOptions {
   readonly context?: ContextConfig | boolean;
   /** Automatic memory retrieval into each turn's context; needs the context planner (it is turned on with defaults). */
   readonly memory?: AgentMemoryOptions;
+  /** Fan-out cap, concurrency, cancellation grace and default timeout of tool calls. */
+  readonly toolCalls?: AgentToolCallOptions;
 }
 
 export interface ResolvedAgentLimits {
@@ -95,12 +121,24 @@ export interface AgentDefinition {
   readonly streaming: boolean;
   readonly context: ContextConfig | null;
   readonly memory: AgentMemoryOptions | null;
+  readonly toolCalls: ResolvedToolCallOptions;
+}
+
+function resolveToolCalls(options: AgentToolCallOptions = {}): ResolvedToolCallOptions {
+  const grace = options.cancelGraceMs ?? defaultToolCallOptions.cancelGraceMs;
+  if (!(grace >= 0) || !Number.isFinite(grace)) throw new KeelError('invalid-config', `Agent toolCalls.cancelGraceMs must be a finite number of milliseconds >= 0, got ${grace}.`);
+  return {
+    maxPerMessage: positive('toolCalls.maxPerMessage', options.maxPerMessage, true) ?? defaultToolCallOptions.maxPerMessage,
+    concurrency: positive('toolCalls.concurrency', options.concurrency, true) ?? defaultToolCallOptions.concurrency,
+    cancelGraceMs: grace,
+    defaultTimeoutMs: positive('toolCalls.defaultTimeoutMs', options.defaultTimeoutMs, false) ?? defaultToolCallOptions.defaultTimeoutMs,
+  };
 }
 
 function positive(name: string, value: number | undefined, integer: boolean): number | null {
   if (value === undefined) return null;
   if (!(value > 0) || (integer && !Number.isInteger(value))) {
-    throw new KeelError('invalid-config', `Agent limit ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}.`);
+    throw new KeelError('invalid-config', `Agent setting ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}.`);
   }
   return value;
 }
@@ -135,6 +173,7 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
           ? null
           : options.context,
     memory: options.memory ?? null,
+    toolCalls: resolveToolCalls(options.toolCalls),
   };
 }
 

@@ -57,7 +57,13 @@ export interface PendingApproval {
 }
 
 export interface RunOptions {
+  /** The caller's cancellation: the session ends `cancelled` (calls in flight get a grace period to settle). */
   readonly signal?: AbortSignal;
+  /**
+   * Aborts when this process loses the session's lease to another writer. The run then stops before its next append
+   * and its result rejects with `session-busy`; the journal is left as the other writer will find it.
+   */
+  readonly leaseLost?: AbortSignal;
   /** Forward streamed model parts (text deltas, tool-call deltas) to the update stream, for live display. */
   readonly includeModelParts?: boolean;
   /** Called synchronously for each update, in order; an alternative to iterating the run. */

@@ -3,11 +3,11 @@ import { createReflector, parseInsights, reflectionPrompt } from '../memory/inde
 import type { Insight, MemoryRecord, MemoryScope, Reflector } from '../memory/index.ts';
 import type { EventBody } from '../spec/events.ts';
 import { sha256 } from '../util/index.ts';
-import type { AgentDefinition, AgentMemoryOptions } from './define-agent.ts';
+import type { AgentMemoryOptions } from './define-agent.ts';
 import type { LoopDependencies, ModelCaller } from './loop-types.ts';
 import { readToolResultName } from '../tools/read-tool-result.ts';
 import type { CompletedCall } from './session-state.ts';
-import type { SessionWriter } from './session-writer.ts';
+import type { LoopContext } from './loop-context.ts';
 
 /** Characters of a tool result kept in its memory; the whole result stays in the journal (`read_tool_result`). */
 const defaultMemoryChars = 4_000;
@@ -67,13 +67,8 @@ function reflectorOf(options: AgentMemoryOptions, dependencies: LoopDependencies
  * accumulated importance passes the threshold (`memory.reflection`), journaling each as `memory-write`. A reflection
  * that fails is journaled with its error and does not fail the session: memory is an aid, the task is the work.
  */
-export async function recordMemories(
-  agent: AgentDefinition,
-  dependencies: LoopDependencies,
-  writer: SessionWriter,
-  signal: AbortSignal,
-  progress: { reflectedAfterCalls: number },
-): Promise<void> {
+export async function recordMemories(context: LoopContext): Promise<void> {
+  const { agent, dependencies, writer, signal, memoryProgress: progress } = context;
   const options = agent.memory;
   if (options === null) return;
   const state = writer.state;

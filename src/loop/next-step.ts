@@ -1,7 +1,9 @@
 import { KeelError } from '../errors/index.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
+import type { AnomalyBody } from '../tracing/anomalies.ts';
+import { unrecordedCalls } from './memory-recording.ts';
 import { truncationNotice } from './session-state.ts';
-import type { CompletedCall, SessionState } from './session-state.ts';
+import type { EffectCall, SessionState } from './session-state.ts';
 
 /** What the state machine needs to know about the agent's tools, beyond the journal. */
 export interface ToolTraits {
@@ -11,11 +13,42 @@ export interface ToolTraits {
   readonly critical: ReadonlySet<string>;
 }
 
-const noTraits: ToolTraits = { compensable: new Set(), critical: new Set() };
+/** What the agent keeps in memory, and how far reflection has looked (calls completed when it last checked). */
+export interface MemoryProgress {
+  readonly recordToolResults: boolean;
+  readonly reflects: boolean;
+  readonly reflectedAfterCalls: number;
+}
 
-/** The loop is a state machine: from any folded state there is exactly one next step. */
+/**
+ * What the next step depends on besides the journal's fold: the agent's tool traits, and the facts of this run that
+ * are not (yet) journal events: anomaly signals found in what was written, the caller's cancellation, a lost lease.
+ */
+export interface StepInputs {
+  readonly traits: ToolTraits;
+  /** Anomaly signals found in written events and not journaled yet. */
+  readonly pendingAnomalies: readonly AnomalyBody[];
+  /** The caller's cancellation, once it fired. */
+  readonly cancellation: KeelError | null;
+  /** Set when this process lost the session's lease: another process writes the session now. */
+  readonly leaseLost: KeelError | null;
+  /** Null when the agent has no memory. */
+  readonly memory: MemoryProgress | null;
+}
+
+const noInputs: StepInputs = { traits: { compensable: new Set(), critical: new Set() }, pendingAnomalies: [], cancellation: null, leaseLost: null, memory: null };
+
+/** The loop is a state machine: from any folded state (and the run's inputs) there is exactly one next step. */
 export type NextStep =
   | { readonly kind: 'finished' }
+  /** This process no longer holds the session: stop before writing anything more. */
+  | { readonly kind: 'stop'; readonly error: KeelError }
+  /** Journal these anomaly signals; they never stop the session. */
+  | { readonly kind: 'record-anomalies'; readonly anomalies: readonly AnomalyBody[] }
+  /** Keep completed tool results in the episodic store, and reflect when due. */
+  | { readonly kind: 'record-memories' }
+  /** The caller cancelled: end the session `cancelled` (after compensations, when there are effects to undo). */
+  | { readonly kind: 'cancel'; readonly error: KeelError }
   | { readonly kind: 'start-turn' }
   | { readonly kind: 'call-model' }
   | { readonly kind: 'request-tools'; readonly calls: readonly ToolUseBlock[] }
@@ -23,8 +56,8 @@ export type NextStep =
   /** Suspended: these calls wait for a person's `tool-approval`. */
   | { readonly kind: 'await-approval'; readonly callIds: readonly string[] }
   | { readonly kind: 'run-tools'; readonly callIds: readonly string[] }
-  /** Undo this completed call (saga), then look again. */
-  | { readonly kind: 'compensate'; readonly call: CompletedCall }
+  /** Undo this call (saga), then look again. */
+  | { readonly kind: 'compensate'; readonly call: EffectCall }
   /** Compensations are done: write the session-end the compensation phase recorded. */
   | { readonly kind: 'end-compensated' }
   | { readonly kind: 'complete'; readonly output: string }
@@ -33,9 +66,24 @@ export type NextStep =
 /** How many times in a row the loop asks the model to continue a reply cut off at `max_tokens` before it gives up. */
 export const maxContinuations = 2;
 
-export function nextStep(state: SessionState, traits: ToolTraits = noTraits): NextStep {
+export function nextStep(state: SessionState, inputs: StepInputs = noInputs): NextStep {
   if (state.end !== null) return { kind: 'finished' };
-  if (state.compensation !== null) return nextCompensation(state, traits);
+  if (inputs.leaseLost !== null) return { kind: 'stop', error: inputs.leaseLost };
+  if (inputs.pendingAnomalies.length > 0) return { kind: 'record-anomalies', anomalies: inputs.pendingAnomalies };
+  if (state.compensation !== null) return nextCompensation(state, inputs.traits);
+  if (inputs.cancellation !== null) return { kind: 'cancel', error: inputs.cancellation };
+  if (memoryDue(state, inputs.memory)) return { kind: 'record-memories' };
+  return nextWork(state, inputs.traits);
+}
+
+/** Tool results not yet in the episodic store (also those of a run that stopped before recording them), or a reflection check. */
+function memoryDue(state: SessionState, memory: MemoryProgress | null): boolean {
+  if (memory === null) return false;
+  if (memory.reflects && state.completedCalls.length > memory.reflectedAfterCalls) return true;
+  return memory.recordToolResults && unrecordedCalls(state.completedCalls, state.rememberedCalls).length > 0;
+}
+
+function nextWork(state: SessionState, traits: ToolTraits): NextStep {
   if (state.turn === 0) return { kind: 'start-turn' };
   const response = state.response;
   if (response === null) return { kind: 'call-model' };
@@ -94,21 +142,19 @@ export function nextStep(state: SessionState, traits: ToolTraits = noTraits): Ne
   }
 }
 
-/** Undo completed calls newest first; a requested compensation without a result runs again with the same key. */
+/**
+ * Undo calls that completed or whose outcome is unknown, newest first; a requested compensation without a result runs
+ * again with the same key.
+ */
 function nextCompensation(state: SessionState, traits: ToolTraits): NextStep {
   const phase = state.compensation;
   if (phase === null) return { kind: 'end-compensated' };
-  for (let index = state.completedCalls.length - 1; index >= 0; index -= 1) {
-    const call = state.completedCalls[index];
+  for (let index = state.effectCalls.length - 1; index >= 0; index -= 1) {
+    const call = state.effectCalls[index];
     if (call === undefined || !traits.compensable.has(call.tool)) continue;
     if (!phase.results.has(call.callId)) return { kind: 'compensate', call };
   }
   return { kind: 'end-compensated' };
-}
-
-/** Whether ending now must first undo completed calls. */
-export function needsCompensation(state: SessionState, traits: ToolTraits): boolean {
-  return state.completedCalls.some((call) => traits.compensable.has(call.tool));
 }
 
 /** The text of the last response; a reply continued after `max_tokens` is joined with its earlier parts. */

@@ -1,5 +1,6 @@
 import { KeelError } from '../errors/index.ts';
 import { canonicalJson } from '../util/index.ts';
+import { assertNever } from '../util/assert-never.ts';
 import type {
   CompensationRequestEvent,
   CompensationResultEvent,
@@ -36,6 +37,23 @@ export interface CompletedCall {
   readonly turn: number;
 }
 
+/**
+ * A call whose effect may exist: it completed (`output` is its result), or it was in flight when the session was
+ * cancelled and did not settle within the grace period (`tool-outcome-unknown`, `output` null). A saga undoes both.
+ */
+export interface EffectCall {
+  readonly callId: string;
+  readonly tool: string;
+  readonly input: unknown;
+  readonly output: string | null;
+  readonly idempotencyKey: string;
+  readonly turn: number;
+  readonly outcome: 'completed' | 'unknown';
+}
+
+/** The error code of a call that may have run but whose outcome nobody knows; a resume never runs it again by itself. */
+export const outcomeUnknownCode = 'tool-outcome-unknown';
+
 /** Set once the session has decided to end badly and is running compensations before its session-end. */
 export interface CompensationPhase {
   readonly status: 'failed' | 'cancelled';
@@ -60,6 +78,8 @@ export interface SessionState {
   /** Canonical signatures of every tool call so far, for the identical-calls guard. */
   readonly callSignatures: readonly string[];
   readonly completedCalls: readonly CompletedCall[];
+  /** Completed calls and calls of unknown outcome, in journal order: what a saga may have to undo. */
+  readonly effectCalls: readonly EffectCall[];
   /** Calls whose results a `memory-write` recorded in the episodic store. */
   readonly rememberedCalls: ReadonlySet<string>;
   /** Summaries the context planner made, in journal order. */
@@ -88,12 +108,57 @@ export function callSignature(name: string, input: unknown): string {
 export const truncationNotice =
   'Your previous reply was cut off at the output token limit. Continue exactly where you stopped, without repeating yourself.';
 
-type MutableState = { -readonly [Key in keyof SessionState]: SessionState[Key] } & {
-  messages: Message[];
-  toolCalls: Map<string, ToolCallState>;
-  callSignatures: string[];
-  completedCalls: CompletedCall[];
-};
+type MutableState = { -readonly [Key in keyof SessionState]: SessionState[Key] };
+
+/**
+ * One fold step over a batch: the containers a batch changes are copied once, on their first change, so a batch of
+ * n events costs O(n) and not O(n²) (a message with thousands of tool calls is journaled in one append).
+ */
+class Draft {
+  private ownsToolCalls = false;
+  private ownsSignatures = false;
+  private ownsCompleted = false;
+  private ownsEffects = false;
+
+  constructor(readonly state: MutableState) {}
+
+  toolCalls(): Map<string, ToolCallState> {
+    if (!this.ownsToolCalls) {
+      this.state.toolCalls = new Map(this.state.toolCalls);
+      this.ownsToolCalls = true;
+    }
+    return this.state.toolCalls as Map<string, ToolCallState>;
+  }
+
+  resetToolCalls(): void {
+    this.state.toolCalls = new Map();
+    this.ownsToolCalls = true;
+  }
+
+  callSignatures(): string[] {
+    if (!this.ownsSignatures) {
+      this.state.callSignatures = [...this.state.callSignatures];
+      this.ownsSignatures = true;
+    }
+    return this.state.callSignatures as string[];
+  }
+
+  completedCalls(): CompletedCall[] {
+    if (!this.ownsCompleted) {
+      this.state.completedCalls = [...this.state.completedCalls];
+      this.ownsCompleted = true;
+    }
+    return this.state.completedCalls as CompletedCall[];
+  }
+
+  effectCalls(): EffectCall[] {
+    if (!this.ownsEffects) {
+      this.state.effectCalls = [...this.state.effectCalls];
+      this.ownsEffects = true;
+    }
+    return this.state.effectCalls as EffectCall[];
+  }
+}
 
 export function initialState(start: SessionStartEvent): SessionState {
   return {
@@ -108,6 +173,7 @@ export function initialState(start: SessionStartEvent): SessionState {
     toolCalls: new Map(),
     callSignatures: [],
     completedCalls: [],
+    effectCalls: [],
     rememberedCalls: new Set(),
     summaries: [],
     compensation: null,
@@ -116,27 +182,32 @@ export function initialState(start: SessionStartEvent): SessionState {
   };
 }
 
-/** Applies one event. Pure apart from copying: the loop calls it for every event it writes, and resume calls it for every event it reads. */
+/** Applies one event. Pure: the loop calls it for what it writes, and resume for what it reads. */
 export function applyEvent(current: SessionState, event: SessionEvent): SessionState {
-  if (event.seq !== current.lastSeq + 1) {
-    throw new KeelError('journal-corrupt', `Session ${current.sessionId}: expected event ${current.lastSeq + 1}, found ${event.seq}.`);
+  return applyEvents(current, [event]);
+}
+
+/** Applies a batch of events in journal order; the given state is not changed. */
+export function applyEvents(current: SessionState, events: readonly SessionEvent[]): SessionState {
+  const draft = new Draft({ ...current });
+  for (const event of events) applyTo(draft, event);
+  return draft.state;
+}
+
+function applyTo(draft: Draft, event: SessionEvent): void {
+  const state = draft.state;
+  if (event.seq !== state.lastSeq + 1) {
+    throw new KeelError('journal-corrupt', `Session ${state.sessionId}: expected event ${state.lastSeq + 1}, found ${event.seq}.`);
   }
-  const state: MutableState = {
-    ...current,
-    lastSeq: event.seq,
-    messages: current.messages as Message[],
-    toolCalls: current.toolCalls as Map<string, ToolCallState>,
-    callSignatures: current.callSignatures as string[],
-    completedCalls: current.completedCalls as CompletedCall[],
-  };
+  state.lastSeq = event.seq;
   switch (event.type) {
     case 'session-start':
-      throw new KeelError('journal-corrupt', `Session ${current.sessionId}: a second session-start at seq ${event.seq}.`);
+      throw new KeelError('journal-corrupt', `Session ${state.sessionId}: a second session-start at seq ${event.seq}.`);
     case 'turn-start':
       closeTurn(state);
       state.turn = event.turn;
       state.response = null;
-      state.toolCalls = new Map();
+      draft.resetToolCalls();
       break;
     case 'model-response': {
       state.response = event;
@@ -146,31 +217,17 @@ export function applyEvent(current: SessionState, event: SessionEvent): SessionS
       break;
     }
     case 'tool-request':
-      state.toolCalls = new Map(state.toolCalls).set(event.callId, { request: event, decision: null, approval: null, outcome: null });
-      state.callSignatures = [...state.callSignatures, callSignature(event.tool, event.input)];
+      draft.toolCalls().set(event.callId, { request: event, decision: null, approval: null, outcome: null });
+      draft.callSignatures().push(callSignature(event.tool, event.input));
       break;
     case 'tool-result':
-    case 'tool-error': {
-      const call = state.toolCalls.get(event.callId);
-      if (call === undefined) {
-        throw new KeelError('journal-corrupt', `Session ${current.sessionId}: ${event.type} at seq ${event.seq} for unknown call ${event.callId}.`);
-      }
-      state.toolCalls = new Map(state.toolCalls).set(event.callId, { ...call, outcome: event });
-      if (event.type === 'tool-result') {
-        state.completedCalls = [
-          ...state.completedCalls,
-          { callId: event.callId, tool: event.tool, input: effectiveInput(call), output: event.output, idempotencyKey: call.request.idempotencyKey, turn: event.turn },
-        ];
-      }
+    case 'tool-error':
+      applyOutcome(draft, event);
       break;
-    }
     case 'tool-decision':
     case 'tool-approval': {
-      const call = state.toolCalls.get(event.callId);
-      if (call === undefined) {
-        throw new KeelError('journal-corrupt', `Session ${current.sessionId}: ${event.type} at seq ${event.seq} for unknown call ${event.callId}.`);
-      }
-      state.toolCalls = new Map(state.toolCalls).set(event.callId, event.type === 'tool-decision' ? { ...call, decision: event } : { ...call, approval: event });
+      const call = knownCall(state, event);
+      draft.toolCalls().set(event.callId, event.type === 'tool-decision' ? { ...call, decision: event } : { ...call, approval: event });
       break;
     }
     case 'compensation-request': {
@@ -180,7 +237,7 @@ export function applyEvent(current: SessionState, event: SessionEvent): SessionS
     }
     case 'compensation-result': {
       const phase = state.compensation;
-      if (phase === null) throw new KeelError('journal-corrupt', `Session ${current.sessionId}: compensation-result at seq ${event.seq} without a request.`);
+      if (phase === null) throw new KeelError('journal-corrupt', `Session ${state.sessionId}: compensation-result at seq ${event.seq} without a request.`);
       state.compensation = { ...phase, results: new Map(phase.results).set(event.callId, event) };
       break;
     }
@@ -198,10 +255,37 @@ export function applyEvent(current: SessionState, event: SessionEvent): SessionS
         state.rememberedCalls = remembered;
       }
       break;
-    default:
+    // Facts for people and telemetry: they do not change what the loop does next.
+    case 'context-assemble':
+    case 'memory-read':
+    case 'model-request':
+    case 'model-error':
+    case 'guard-trip':
+    case 'anomaly':
       break;
+    default:
+      assertNever(event, (unknown) => new KeelError('journal-corrupt', `Session ${state.sessionId}: event ${state.lastSeq} has a type this Keel does not know (${JSON.stringify((unknown as { type?: unknown }).type)}).`));
   }
-  return state;
+}
+
+function knownCall(state: SessionState, event: ToolResultEvent | ToolErrorEvent | ToolDecisionEvent | ToolApprovalEvent): ToolCallState {
+  const call = state.toolCalls.get(event.callId);
+  if (call === undefined) {
+    throw new KeelError('journal-corrupt', `Session ${state.sessionId}: ${event.type} at seq ${event.seq} for unknown call ${event.callId}.`);
+  }
+  return call;
+}
+
+function applyOutcome(draft: Draft, event: ToolResultEvent | ToolErrorEvent): void {
+  const call = knownCall(draft.state, event);
+  draft.toolCalls().set(event.callId, { ...call, outcome: event });
+  const base = { callId: event.callId, tool: event.tool, input: effectiveInput(call), idempotencyKey: call.request.idempotencyKey, turn: event.turn };
+  if (event.type === 'tool-result') {
+    draft.completedCalls().push({ ...base, output: event.output });
+    draft.effectCalls().push({ ...base, output: event.output, outcome: 'completed' });
+  } else if (event.error.code === outcomeUnknownCode) {
+    draft.effectCalls().push({ ...base, output: null, outcome: 'unknown' });
+  }
 }
 
 /** Moves the finished turn into the conversation: the assistant message, then its tool results, or a continuation prompt. */
@@ -238,7 +322,5 @@ export function foldEvents(events: readonly SessionEvent[]): SessionState {
   if (first.type !== 'session-start' || first.seq !== 1) {
     throw new KeelError('journal-corrupt', `Session ${first.sessionId}: the journal does not begin with session-start at seq 1.`);
   }
-  let state = initialState(first);
-  for (const event of events.slice(1)) state = applyEvent(state, event);
-  return state;
+  return applyEvents(initialState(first), events.slice(1));
 }

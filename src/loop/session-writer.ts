@@ -1,9 +1,26 @@
+import { KeelError } from '../errors/index.ts';
 import { currentEventVersion } from '../spec/events.ts';
 import type { EventBody, SessionEvent } from '../spec/events.ts';
 import type { Journal } from '../spec/journal.ts';
 import type { Clock } from '../spec/clock.ts';
-import { applyEvent } from './session-state.ts';
+import { applyEvents } from './session-state.ts';
 import type { SessionState } from './session-state.ts';
+
+export interface SessionWriterOptions {
+  readonly journal: Journal;
+  readonly clock: Clock;
+  readonly state: SessionState;
+  readonly onWritten: (event: SessionEvent) => void;
+  /** Aborts when this process no longer holds the session's lease: from then on nothing more is appended. */
+  readonly leaseLost?: AbortSignal;
+}
+
+/** The error of an append refused because another process took the session over. */
+export function leaseLostError(sessionId: string, signal: AbortSignal): KeelError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof KeelError && reason.code === 'session-busy') return reason;
+  return new KeelError('session-busy', `This process lost the lease of session ${sessionId} to another writer and stopped before its next write; resume the session from the process that holds it.`, { cause: reason });
+}
 
 /**
  * The session's single writer: stamps envelopes, appends with optimistic concurrency, folds each
@@ -15,13 +32,8 @@ export class SessionWriter {
   /** Set by the first failed append: the writer's view of the journal may be stale, so it writes nothing more. */
   private failure: unknown = undefined;
 
-  constructor(
-    private readonly journal: Journal,
-    private readonly clock: Clock,
-    state: SessionState,
-    private readonly onWritten: (event: SessionEvent) => void,
-  ) {
-    this.current = state;
+  constructor(private readonly options: SessionWriterOptions) {
+    this.current = options.state;
   }
 
   get state(): SessionState {
@@ -30,11 +42,7 @@ export class SessionWriter {
 
   /** The state these events would give, without writing them: lets a step be planned and written in one append. */
   preview(bodies: readonly EventBody[]): SessionState {
-    let state = this.current;
-    bodies.forEach((body, index) => {
-      state = applyEvent(state, { ...body, v: currentEventVersion, sessionId: state.sessionId, seq: this.current.lastSeq + index + 1, at: this.clock.now() } as SessionEvent);
-    });
-    return state;
+    return applyEvents(this.current, this.stamp(bodies));
   }
 
   append(bodies: readonly EventBody[]): Promise<SessionState> {
@@ -43,21 +51,28 @@ export class SessionWriter {
     return run;
   }
 
+  private stamp(bodies: readonly EventBody[]): SessionEvent[] {
+    const at = this.options.clock.now();
+    const base = this.current.lastSeq;
+    return bodies.map((body, index) => ({ ...body, v: currentEventVersion, sessionId: this.current.sessionId, seq: base + index + 1, at }) as SessionEvent);
+  }
+
   private async write(bodies: readonly EventBody[]): Promise<SessionState> {
     if (this.failure !== undefined) throw this.failure;
-    const at = this.clock.now();
-    const base = this.current.lastSeq;
-    const events = bodies.map((body, index) => ({ ...body, v: currentEventVersion, sessionId: this.current.sessionId, seq: base + index + 1, at }) as SessionEvent);
+    const leaseLost = this.options.leaseLost;
+    if (leaseLost?.aborted === true) {
+      this.failure = leaseLostError(this.current.sessionId, leaseLost);
+      throw this.failure;
+    }
+    const events = this.stamp(bodies);
     try {
-      await this.journal.append(this.current.sessionId, events, base);
+      await this.options.journal.append(this.current.sessionId, events, this.current.lastSeq);
     } catch (error) {
       this.failure = error;
       throw error;
     }
-    let state = this.current;
-    for (const event of events) state = applyEvent(state, event);
-    this.current = state;
-    for (const event of events) this.onWritten(event);
-    return state;
+    this.current = applyEvents(this.current, events);
+    for (const event of events) this.options.onWritten(event);
+    return this.current;
   }
 }

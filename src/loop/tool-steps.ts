@@ -1,14 +1,16 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
-import { linkedSignal, sha256 } from '../util/index.ts';
+import { linkedSignal } from '../util/index.ts';
 import { createToolPipeline, validateInput } from '../tools/index.ts';
-import type { ToolPipeline } from '../tools/index.ts';
+import type { ToolDefinition, ToolPipeline } from '../tools/index.ts';
 import type { EventBody } from '../spec/events.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
-import type { AgentDefinition } from './define-agent.ts';
 import type { LoopDependencies } from './loop-types.ts';
-import { effectiveInput } from './session-state.ts';
-import type { SessionState } from './session-state.ts';
-import type { SessionWriter } from './session-writer.ts';
+import type { LoopContext } from './loop-context.ts';
+import { runBounded } from './bounded-pool.ts';
+import { ToolExecution, replayOf } from './in-flight.ts';
+import { messageToolUses } from './tool-requests.ts';
+import { effectiveInput, outcomeUnknownCode } from './session-state.ts';
+import type { SessionState, ToolCallState } from './session-state.ts';
 
 /** Tool output kept inline in the journal; anything longer is stored whole as a blob and cut here with a visible marker. */
 export const inlineOutputLimit = 64 * 1024;
@@ -19,23 +21,15 @@ export function pipelineOf(dependencies: LoopDependencies): ToolPipeline {
   return dependencies.tools ?? defaultPipeline;
 }
 
-export function idempotencyKeyFor(sessionId: string, turn: number, callId: string): string {
-  return `idem_${sha256(`${sessionId}\u0000${turn}\u0000${callId}`).slice(0, 40)}`;
-}
-
-export function toolRequest(state: SessionState, call: ToolUseBlock): EventBody {
-  return { type: 'tool-request', turn: state.turn, callId: call.id, tool: call.name, input: call.input, idempotencyKey: idempotencyKeyFor(state.sessionId, state.turn, call.id) };
-}
-
-function toolUses(state: SessionState): Map<string, ToolUseBlock> {
-  return new Map((state.response?.content ?? []).filter((block): block is ToolUseBlock => block.type === 'tool_use').map((use) => [use.id, use]));
-}
+type Invocation = Parameters<ToolPipeline['execute']>[0];
+type Outcome = Awaited<ReturnType<ToolPipeline['execute']>>;
 
 /** The decide phase for each call: one `tool-decision` each, journaled together, with the error result of every denial. */
-export async function decideTools(agent: AgentDefinition, dependencies: LoopDependencies, writer: SessionWriter, callIds: readonly string[], signal: AbortSignal): Promise<void> {
+export async function decideTools(context: LoopContext, callIds: readonly string[]): Promise<void> {
+  const { agent, writer } = context;
   const state = writer.state;
-  const uses = toolUses(state);
-  const pipeline = pipelineOf(dependencies);
+  const uses = new Map<string, ToolUseBlock>(messageToolUses(state).map((use) => [use.id, use]));
+  const pipeline = pipelineOf(context.dependencies);
   const available = [...agent.tools.keys()];
   const events: EventBody[] = [];
   for (const callId of callIds) {
@@ -52,84 +46,153 @@ export async function decideTools(agent: AgentDefinition, dependencies: LoopDepe
       call: use,
       tool,
       availableTools: available,
-      signal,
+      signal: context.signal,
     });
     events.push({ type: 'tool-decision', turn: state.turn, callId, tool: use.name, decision: verdict.decision, rule: verdict.rule, reason: verdict.reason, risk: tool?.risk ?? 'unknown' });
     if (verdict.decision === 'deny') {
       const error = verdict.error ?? new KeelError('tool-denied', verdict.reason);
-      events.push({ type: 'tool-error', turn: state.turn, callId, tool: use.name, error: error.toRecord(), latencyMs: Math.round((performance.now() - started) * 1000) / 1000 });
+      events.push({ type: 'tool-error', turn: state.turn, callId, tool: use.name, error: error.toRecord(), latencyMs: elapsedSince(started) });
     }
   }
   await writer.append(events);
 }
 
-/** The execute phase for calls that were allowed or approved; each outcome is journaled as soon as it is known. */
-export async function runTools(agent: AgentDefinition, dependencies: LoopDependencies, writer: SessionWriter, callIds: readonly string[], signal: AbortSignal): Promise<void> {
-  const state = writer.state;
-  const pipeline = pipelineOf(dependencies);
+/**
+ * The execute phase for calls that were allowed or approved, at most `toolCalls.concurrency` at a time, each outcome
+ * journaled as soon as it is known. When the caller cancels, calls not started yet are journaled as not run, and calls
+ * in flight get `toolCalls.cancelGraceMs` to settle (see `settleAfterCancel`): the step returns only once every
+ * call it started has its outcome journaled, so the session's end is never written while a call may still write.
+ */
+export async function runTools(context: LoopContext, callIds: readonly string[]): Promise<void> {
+  const state = context.writer.state;
   // When one call's outcome cannot be journaled the run fails: its sibling calls are stopped too, so nothing keeps
   // writing for a run whose caller has been told it failed (a resume must find the journal still).
   const siblings = new AbortController();
   // Linked and released rather than AbortSignal.any, which Node keeps alive while it has listeners and has not aborted.
-  const linked = linkedSignal([signal, siblings.signal]);
-  const callSignal = linked.signal;
-  const results = await Promise.allSettled(
-    callIds.map(async (callId) => {
-      const call = state.toolCalls.get(callId);
-      if (call === undefined) throw new KeelError('internal', `Call ${callId} has no request in session ${state.sessionId}.`);
-      const tool = agent.tools.get(call.request.tool);
-      const fail = (error: KeelError, latencyMs = 0): Promise<unknown> =>
-        writer.append([{ type: 'tool-error', turn: state.turn, callId, tool: call.request.tool, error: error.toRecord(), latencyMs }]);
-      if (tool === undefined) {
-        await fail(new KeelError('tool-unknown', `There is no tool named "${call.request.tool}".`));
-        return;
-      }
-      // Re-validated here: an approver's edit, or a journal written before decisions existed, has not been through the schema.
-      const validated = validateInput(tool, effectiveInput(call));
-      if ('error' in validated) {
-        await fail(validated.error);
-        return;
-      }
-      const decision = call.decision ?? { decision: 'allow' as const, rule: 'legacy', reason: 'Requested before the pipeline journaled decisions.' };
-      let outcome;
+  const linked = linkedSignal([context.signal, siblings.signal]);
+  try {
+    const results = await runBounded(callIds, context.agent.toolCalls.concurrency, async (callId) => {
       try {
-        outcome = await pipeline.execute({
-          sessionId: state.sessionId,
-          turn: state.turn,
-          callId,
-          idempotencyKey: call.request.idempotencyKey,
-          agent: { name: agent.name, scopes: agent.scopes },
-          tool,
-          input: validated.input,
-          signal: callSignal,
-          decision: { decision: decision.decision, rule: decision.rule, reason: decision.reason },
-          approval: call.approval === null ? null : { approver: call.approval.approver, edited: call.approval.editedInput !== undefined },
-        });
+        await runCall(context, state, callId, linked.signal);
       } catch (error) {
-        // The tool's own failures come back as outcomes; a throw is a stage's infrastructure failure (the audit log or
-        // the idempotency store could not be written). Journaling it as the call's outcome would record a call that may
-        // have run as failed, for good: the run fails instead, and a resume runs the call again with the same key.
-        throw toKeelError(error, 'storage-failure');
-      }
-      if (outcome.ok) {
-        let output = outcome.output;
-        let outputBlob = outcome.fullOutputBlob;
-        if (output.length > inlineOutputLimit) {
-          outputBlob ??= await dependencies.blobs.put(output);
-          output = `${output.slice(0, inlineOutputLimit)}\n[output truncated: ${outcome.output.length} characters in total, ${inlineOutputLimit} shown; full text kept as blob ${outputBlob}]`;
-        }
-        await writer.append([{ type: 'tool-result', turn: state.turn, callId, tool: tool.name, output, latencyMs: outcome.latencyMs, ...(outputBlob === undefined ? {} : { outputBlob }) }]);
-      } else {
-        await fail(outcome.error, outcome.latencyMs);
-      }
-    }).map((call) =>
-      call.catch((error: unknown) => {
         siblings.abort(error);
         throw error;
-      }),
-    ),
-  );
-  linked.dispose();
-  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
+      }
+    });
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  } finally {
+    linked.dispose();
+  }
+}
+
+async function runCall(context: LoopContext, state: SessionState, callId: string, signal: AbortSignal): Promise<void> {
+  const { agent } = context;
+  const call = state.toolCalls.get(callId);
+  if (call === undefined) throw new KeelError('internal', `Call ${callId} has no request in session ${state.sessionId}.`);
+  const fail = (error: KeelError, latencyMs = 0): Promise<unknown> => journalOutcome(context, call, { ok: false, error, latencyMs });
+  if (signal.aborted) {
+    // Checked before the tool is called: a call that never started certainly did not run.
+    await fail(new KeelError('cancelled', `Not run: the session was stopped before this call started (${toKeelError(signal.reason).message}).`));
+    return;
+  }
+  const tool = agent.tools.get(call.request.tool);
+  if (tool === undefined) {
+    await fail(new KeelError('tool-unknown', `There is no tool named "${call.request.tool}".`));
+    return;
+  }
+  // Re-validated here: an approver's edit, or a journal written before decisions existed, has not been through the schema.
+  const validated = validateInput(tool, effectiveInput(call));
+  if ('error' in validated) {
+    await fail(validated.error);
+    return;
+  }
+  const execution = new ToolExecution(tool, timeoutOf(tool, agent.toolCalls.defaultTimeoutMs));
+  const decision = call.decision ?? { decision: 'allow' as const, rule: 'legacy', reason: 'Requested before the pipeline journaled decisions.' };
+  const invocation: Invocation = {
+    sessionId: state.sessionId,
+    turn: state.turn,
+    callId,
+    idempotencyKey: call.request.idempotencyKey,
+    agent: { name: agent.name, scopes: agent.scopes },
+    tool: execution.tool,
+    input: validated.input,
+    signal,
+    decision: { decision: decision.decision, rule: decision.rule, reason: decision.reason },
+    approval: call.approval === null ? null : { approver: call.approval.approver, edited: call.approval.editedInput !== undefined },
+  };
+  const started = performance.now();
+  let outcome = await execute(context, invocation);
+  if (!outcome.ok && context.signal.aborted && execution.started) outcome = await settleAfterCancel(context, invocation, execution, outcome, started);
+  await journalOutcome(context, call, outcome);
+}
+
+/** A tool without a usable timeout of its own gets the agent's default: no call waits forever. */
+export function timeoutOf(tool: ToolDefinition, defaultTimeoutMs: number): number {
+  return Number.isFinite(tool.timeoutMs) && tool.timeoutMs > 0 ? tool.timeoutMs : defaultTimeoutMs;
+}
+
+async function execute(context: LoopContext, invocation: Invocation): Promise<Outcome> {
+  try {
+    return await pipelineOf(context.dependencies).execute(invocation);
+  } catch (error) {
+    // The tool's own failures come back as outcomes; a throw is a stage's infrastructure failure (the audit log or
+    // the idempotency store could not be written). Journaling it as the call's outcome would record a call that may
+    // have run as failed, for good: the run fails instead, and a resume runs the call again with the same key.
+    throw toKeelError(error, 'storage-failure');
+  }
+}
+
+/**
+ * The outcome of a call the caller's cancellation caught in flight. The tool saw the abort, but it may ignore it or
+ * have applied its effect before it looked, so `cancelled` would be a claim the loop cannot make. It waits up to
+ * `toolCalls.cancelGraceMs` for the tool itself:
+ * - completed: the real result is journaled (run through the pipeline's stages, so it is sanitized and recorded
+ *   under its idempotency key like any result);
+ * - failed: the tool reported that it stopped, and its cancellation is journaled;
+ * - still running: the outcome is journaled as `tool-outcome-unknown`. Such a call counts as one that may have run:
+ *   the saga compensates it when its tool can (compensations are keyed, so undoing an effect that never happened is
+ *   harmless), and the session's end names it for a person.
+ *
+ * Exactly-once: an effect must neither be lost nor happen twice. Running the call again could apply it twice (the
+ * tool may not deduplicate on its idempotency key); calling it cancelled could lose it. So a journaled unknown outcome
+ * is final for the loop: a resume treats the call as answered and never runs it again by itself; only a person, who
+ * can check the effect at the far end by its idempotency key, decides whether to ask for it again. (A process that
+ * dies within the grace period leaves the call without an outcome, the crash case: a resume runs it again with the
+ * same idempotency key, and the idempotency stage returns the recorded outcome if the first run completed.)
+ */
+async function settleAfterCancel(context: LoopContext, invocation: Invocation, execution: ToolExecution, cancelled: Outcome, started: number): Promise<Outcome> {
+  const graceMs = context.agent.toolCalls.cancelGraceMs;
+  const settlement = await execution.settleWithin(graceMs);
+  if (settlement === null) {
+    const error = new KeelError(
+      outcomeUnknownCode,
+      `"${invocation.tool.name}" was still running ${graceMs} ms after the session was cancelled: it may have applied its effect, and its outcome is unknown. Check its effect (idempotency key ${invocation.idempotencyKey}) before asking for it again.`,
+      { details: { idempotencyKey: invocation.idempotencyKey, graceMs } },
+    );
+    return { ok: false, error, latencyMs: elapsedSince(started) };
+  }
+  if (!settlement.ok) return cancelled;
+  // The late result goes through the stages with a signal of its own: the session's is aborted.
+  return execute(context, { ...invocation, tool: replayOf(invocation.tool, settlement.value), signal: new AbortController().signal });
+}
+
+async function journalOutcome(context: LoopContext, call: ToolCallState, outcome: Outcome): Promise<void> {
+  const { writer, dependencies } = context;
+  const { turn, callId, tool } = call.request;
+  if (!outcome.ok) {
+    await writer.append([{ type: 'tool-error', turn, callId, tool, error: outcome.error.toRecord(), latencyMs: outcome.latencyMs }]);
+    return;
+  }
+  let output = outcome.output;
+  let outputBlob = outcome.fullOutputBlob;
+  if (output.length > inlineOutputLimit) {
+    outputBlob ??= await dependencies.blobs.put(output);
+    output = `${output.slice(0, inlineOutputLimit)}\n[output truncated: ${outcome.output.length} characters in total, ${inlineOutputLimit} shown; full text kept as blob ${outputBlob}]`;
+  }
+  await writer.append([{ type: 'tool-result', turn, callId, tool, output, latencyMs: outcome.latencyMs, ...(outputBlob === undefined ? {} : { outputBlob }) }]);
+}
+
+function elapsedSince(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
 }

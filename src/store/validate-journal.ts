@@ -1,3 +1,4 @@
+import { ignoreNever } from '../util/assert-never.ts';
 import { supportedEventVersions } from '../spec/events.ts';
 import type { SessionEvent } from '../spec/events.ts';
 
@@ -67,7 +68,21 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
         if (answeredCalls.has(event.callId)) problems.push(`${at}: a second outcome (${event.type}) for callId ${event.callId}.`);
         answeredCalls.add(event.callId);
         break;
+      case 'session-start':
+      case 'context-assemble':
+      case 'context-summary':
+      case 'memory-read':
+      case 'memory-write':
+      case 'model-error':
+      case 'tool-decision':
+      case 'tool-approval':
+      case 'compensation-request':
+      case 'compensation-result':
+      case 'guard-trip':
+      case 'anomaly':
+        break;
       default:
+        ignoreNever(event);
         break;
     }
   });

@@ -1,4 +1,5 @@
 import { canonicalJson } from '../util/index.ts';
+import { ignoreNever } from '../util/assert-never.ts';
 import type { AnomalyEvent, AnomalySignal, EventBody, SessionEvent } from '../spec/events.ts';
 
 /**
@@ -139,7 +140,21 @@ export class AnomalyDetector {
         }
         break;
       }
+      case 'session-start':
+      case 'context-summary':
+      case 'memory-read':
+      case 'memory-write':
+      case 'model-request':
+      case 'model-error':
+      case 'tool-decision':
+      case 'tool-approval':
+      case 'compensation-request':
+      case 'compensation-result':
+      case 'guard-trip':
+      case 'session-end':
+        break;
       default:
+        ignoreNever(event);
         break;
     }
     return found;

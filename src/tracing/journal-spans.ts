@@ -1,4 +1,5 @@
 import { canonicalJson, sha256 } from '../util/index.ts';
+import { ignoreNever } from '../util/assert-never.ts';
 import type { ContentBlock } from '../spec/message.ts';
 import type { ErrorRecord, MemoryReadEvent, SessionEvent, SessionStartEvent } from '../spec/events.ts';
 
@@ -515,7 +516,10 @@ export class JournalSpanBuilder {
         this.retire(track);
         break;
       }
+      case 'context-summary':
+        break;
       default:
+        ignoreNever(event);
         break;
     }
     return ended;

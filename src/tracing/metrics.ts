@@ -1,3 +1,4 @@
+import { ignoreNever } from '../util/assert-never.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
@@ -175,7 +176,21 @@ class MetricsRecorder {
       case 'guard-trip':
         i.guardTrips.add(1, { ...agent, 'keel.guard.name': event.guard });
         break;
+      case 'session-start':
+      case 'turn-start':
+      case 'context-assemble':
+      case 'context-summary':
+      case 'memory-read':
+      case 'memory-write':
+      case 'tool-request':
+      case 'tool-decision':
+      case 'tool-approval':
+      case 'compensation-request':
+      case 'compensation-result':
+      case 'session-end':
+        break;
       default:
+        ignoreNever(event);
         break;
     }
     const { turn, session: ended } = session.fold.push(event);

@@ -1,3 +1,4 @@
+import { ignoreNever } from '../util/assert-never.ts';
 import type { AnomalySignal, GuardName, SessionEvent, SessionStatus } from '../spec/events.ts';
 import { conventionInputTokens } from './journal-spans.ts';
 
@@ -198,7 +199,17 @@ export class SessionMetricsFold {
         this.endedAt = event.at;
         if (event.error?.code === 'deadline-exceeded') this.deadlineFailure = true;
         return { turn: endedTurn, session: this.snapshot() };
+      case 'context-summary':
+      case 'memory-read':
+      case 'memory-write':
+      case 'model-request':
+      case 'tool-decision':
+      case 'tool-approval':
+      case 'compensation-request':
+      case 'compensation-result':
+        break;
       default:
+        ignoreNever(event);
         break;
     }
     return { turn: endedTurn, session: null };

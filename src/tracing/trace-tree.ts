@@ -1,3 +1,4 @@
+import { ignoreNever } from '../util/assert-never.ts';
 import type { ErrorRecord, GuardTripEvent, SessionEvent, SessionStatus } from '../spec/events.ts';
 import type { StopReason } from '../spec/stop-reason.ts';
 import type { Usage } from '../spec/usage.ts';
@@ -144,7 +145,18 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
         output = event.output;
         error = event.error;
         break;
+      case 'session-start':
+      case 'context-summary':
+      case 'memory-read':
+      case 'memory-write':
+      case 'tool-decision':
+      case 'tool-approval':
+      case 'compensation-request':
+      case 'compensation-result':
+      case 'anomaly':
+        break;
       default:
+        ignoreNever(event);
         break;
     }
   }

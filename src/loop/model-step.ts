@@ -1,0 +1,110 @@
+import { KeelError, toKeelError } from '../errors/index.ts';
+import { linkedSignal } from '../util/index.ts';
+import { toToolSpec } from '../tools/index.ts';
+import type { EventBody } from '../spec/events.ts';
+import type { ToolUseBlock } from '../spec/message.ts';
+import type { ModelStreamPart } from '../spec/model.ts';
+import { contextForTurn } from './plan-turn-context.ts';
+import { checkBudgets, checkDeadline, checkIdenticalCalls } from './guards.ts';
+import type { GuardTrip } from './guards.ts';
+import { endBadly } from './compensation.ts';
+import type { LoopContext } from './loop-context.ts';
+import { toolRequestBodies } from './tool-requests.ts';
+
+/** Ends the session failed on a guard trip, with the figures that tripped it journaled first. */
+export function guardEnd(context: LoopContext, trip: GuardTrip, leading: readonly EventBody[] = []): Promise<void> {
+  const error = new KeelError('guard-tripped', trip.message, { details: { guard: trip.guard, limit: trip.limit, actual: trip.actual } });
+  return endBadly(context, { status: 'failed', error, leading: [...leading, trip] });
+}
+
+/**
+ * One model call: the turn's context and request are journaled (with `leading`, a turn-start, in the same append),
+ * then the response together with the tool calls it asks for, or the error that ends the session.
+ */
+export async function callModel(context: LoopContext, leading: readonly EventBody[]): Promise<void> {
+  const { agent, dependencies, writer, signal } = context;
+  const state = leading.length === 0 ? writer.state : writer.preview(leading);
+  const toolSpecs = [...agent.tools.values()].map(toToolSpec);
+  let turnContext;
+  try {
+    turnContext = await contextForTurn(agent, dependencies, state, toolSpecs, signal);
+  } catch (thrown) {
+    // A request that cannot fit the window will not fit on a resume either: the session ends failed, with the
+    // numbers journaled, instead of leaving the caller a rejected run and a session that fails the same way forever.
+    const error = toKeelError(thrown);
+    if (error.code !== 'model-context-window') throw error;
+    await endBadly(context, { status: 'failed', error, leading: [...leading, { type: 'model-error', turn: state.turn, error: error.toRecord(), retries: 0, latencyMs: 0 }] });
+    return;
+  }
+  const requestHash = await dependencies.blobs.put(turnContext.serialized);
+  await writer.append([
+    ...leading,
+    ...turnContext.events(requestHash),
+    { type: 'model-request', turn: state.turn, requestHash, provider: dependencies.model.provider, model: dependencies.model.modelId, streaming: agent.streaming },
+  ]);
+
+  const deadlineAt = state.start.limits.deadlineAt;
+  const deadline = deadlineAt === null ? null : new AbortController();
+  const timer = deadline === null || deadlineAt === null ? null : setTimeout(() => deadline.abort(new KeelError('deadline-exceeded', 'The session deadline passed during a model call.')), Math.max(0, deadlineAt - dependencies.clock.now()));
+  // Linked and released rather than AbortSignal.any: Node keeps a combined signal that has listeners alive until it aborts.
+  const linked = deadline === null ? null : linkedSignal([signal, deadline.signal]);
+  const callSignal = linked === null ? signal : linked.signal;
+  const started = dependencies.clock.monotonic();
+  try {
+    const turn = state.turn;
+    const onPart = context.options.includeModelParts === true ? (part: ModelStreamPart) => context.emit({ type: 'model-part', turn, part }) : undefined;
+    const { response, retries, latencyMs } = await dependencies.model.call(turnContext.request, { signal: callSignal, streaming: agent.streaming, ...(onPart === undefined ? {} : { onPart }) });
+    const responseBody: EventBody = {
+      type: 'model-response',
+      turn,
+      responseId: response.id,
+      model: response.model,
+      content: response.content,
+      stopReason: response.stopReason,
+      providerStopReason: response.providerStopReason,
+      usage: response.usage,
+      costUsd: dependencies.price(response.usage, response.model),
+      latencyMs,
+      retries,
+    };
+    const after = writer.preview([responseBody]);
+    const calls = response.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
+    const wantsMore = calls.length > 0 || response.stopReason === 'pause_turn' || response.stopReason === 'max_tokens';
+    const trip = wantsMore ? (checkBudgets(after) ?? checkDeadline(after, dependencies.clock.now())) : null;
+    const repeated = trip === null && calls.length > 0 ? checkIdenticalCalls(after, calls) : null;
+    const tripped = trip ?? repeated;
+    if (tripped !== null) {
+      await guardEnd(context, tripped, [responseBody]);
+      return;
+    }
+    // The tool calls are journaled in the same append as the response that asked for them (those past the cap with their error).
+    await writer.append([responseBody, ...toolRequestBodies(after, calls, agent.toolCalls.maxPerMessage)]);
+  } catch (thrown) {
+    await endAfterModelError(context, thrown, { state, deadline: deadline?.signal ?? null, deadlineAt, latencyMs: Math.round(dependencies.clock.monotonic() - started) });
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+    linked?.dispose();
+  }
+}
+
+interface ModelFailure {
+  readonly state: LoopContext['writer']['state'];
+  readonly deadline: AbortSignal | null;
+  readonly deadlineAt: number | null;
+  readonly latencyMs: number;
+}
+
+async function endAfterModelError(context: LoopContext, thrown: unknown, failure: ModelFailure): Promise<void> {
+  const { writer, signal, dependencies } = context;
+  const error = toKeelError(thrown);
+  const retries = typeof error.details.retries === 'number' ? error.details.retries : 0;
+  if (failure.deadline?.aborted === true && !signal.aborted) {
+    const trip = checkDeadline(writer.state, Math.max(dependencies.clock.now(), failure.deadlineAt ?? 0));
+    if (trip !== null) {
+      await guardEnd(context, trip);
+      return;
+    }
+  }
+  const status = error.code === 'cancelled' || signal.aborted ? 'cancelled' : 'failed';
+  await endBadly(context, { status, error, leading: [{ type: 'model-error', turn: failure.state.turn, error: error.toRecord(), retries, latencyMs: failure.latencyMs }] });
+}
