@@ -1,6 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkerRunner } from '../../src/sandbox/index.ts';
+import { createWorkerRunner, selectRunner } from '../../src/sandbox/index.ts';
 import {
   createHostFiles,
   expectHostHealthy,
@@ -118,7 +121,41 @@ describe('worker runner: NOT contained (it is a thread of the host process)', ()
     expect(result.value).toBe('spawned\n');
   });
 
-  it('says so: its containment list holds neither file system, network nor child processes', () => {
+  it("attaches node:inspector to the host's main thread and reads the host's environment", async () => {
+    process.env.KEEL_WORKER_PROBE = 'host environment value';
+    try {
+      const code = `
+        const inspector = process.getBuiltinModule('node:inspector');
+        const session = new inspector.Session();
+        session.connectToMainThread();
+        return await new Promise((resolve, reject) => session.post('Runtime.evaluate', { expression: 'process.env.KEEL_WORKER_PROBE' },
+          (error, answer) => (error ? reject(error) : resolve(answer.result.value))));`;
+      const result = await runner.run({ kind: 'javascript', code }, { timeoutMs: 10_000 });
+      expect(result.value).toBe('host environment value');
+    } finally {
+      delete process.env.KEEL_WORKER_PROBE;
+    }
+  });
+
+  it('a Map grown past memoryMb aborts the whole host with a fatal out-of-memory error (run in a separate host)', () => {
+    const host = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'worker-heap-bomb-host.ts');
+    const run = (code: string) => spawnSync(process.execPath, ['--import', 'tsx', host, code], { encoding: 'utf8', timeout: 120_000 });
+    // The usual heap bomb is contained: the host prints the job's error and lives.
+    const contained = run(javascriptEscapes.heapBomb);
+    expect(contained.stdout).toContain('host alive: sandbox-limit');
+    // A Map or array that must grow in one step past the limit makes V8 abort the process: the host dies.
+    const fatal = run('const m = new Map(); for (let i = 0; ; i++) m.set(i, i);');
+    expect(fatal.stdout).not.toContain('host alive');
+    expect(fatal.signal === 'SIGABRT' || fatal.status === 134).toBe(true);
+  });
+
+  it('says so: its containment list holds neither file system, network, child processes, signals nor host memory', () => {
     expect([...runner.contains].sort()).toEqual(['cpu', 'environment', 'memory']);
+  });
+
+  it('is refused for untrusted code with sandbox-unavailable naming what it lacks', async () => {
+    const error = await expectKeelError(selectRunner('worker', [runner], 'javascript', { timeoutMs: 1_000 }, { untrusted: true }), 'sandbox-unavailable', 'cannot run untrusted code');
+    expect(error.message).toContain('signals to and inspection of the host');
+    await expectKeelError(selectRunner('strongest', [runner], 'javascript', { timeoutMs: 1_000 }), 'sandbox-unavailable', 'worker does not contain');
   });
 });
