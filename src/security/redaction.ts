@@ -1,184 +1,159 @@
 import { KeelError } from '../errors/index.ts';
 import { mergeFindings } from './finding.ts';
 import type { Finding } from './finding.ts';
-import { redactionDetectors, redactionTypes } from './redaction-detectors.ts';
-import type { RedactionDetector, RedactionType } from './redaction-detectors.ts';
+import { findClaims } from './redaction-claims.ts';
+import { redactionDetectors, redactionTypes, secretTypes } from './redaction-detectors.ts';
+import type { PersonalDataType, RedactionDetector, RedactionType } from './redaction-detectors.ts';
+import { pointerSegment, revealNothing } from './redaction-policy.ts';
+import type { RevealPolicy } from './redaction-policy.ts';
 
 /**
- * Replaces secrets and personal data with typed markers (`[REDACTED:email]`) before text reaches a
- * model, a log or the audit trail (seed §12.3). Findings carry counts, never the redacted text.
+ * Replaces secrets and personal data with typed markers (`[REDACTED:email]`) before text reaches a model, a
+ * log or the audit trail. The text is normalized (NFKC, invisible characters removed) and decoded (JSON
+ * escapes, percent-encoding, base64) before the detectors look, and what they find is redacted in the text as
+ * written. Findings say which kind was redacted and where (`locations`), never the value.
+ *
+ * Redaction is not a defence against prompt injection: text that spells a secret out
+ * (`name [at] host [dot] example`) or encodes it in a way not decoded here passes through.
  */
 
 export interface RedactionOptions {
-  /** Which kinds to redact; all of them by default. */
+  /** Which kinds to redact; all of them by default. Secrets are redacted even when left out of the list. */
   readonly types?: readonly RedactionType[];
+}
+
+/** Where a marker stands in the redacted text: its kind, its offset, and the JSON pointer of the string holding it. */
+export interface RedactionLocation {
+  readonly type: RedactionType;
+  readonly offset: number;
+  /** The JSON pointer of the string the marker is in, for redacted values; absent for plain text. */
+  readonly path?: string;
 }
 
 export interface Redaction {
   readonly text: string;
   /** One entry per type found, in the detectors' order; empty when nothing was redacted. */
   readonly findings: readonly Finding[];
+  readonly locations: readonly RedactionLocation[];
 }
 
 export interface ValueRedaction {
   readonly value: unknown;
   readonly findings: readonly Finding[];
+  readonly locations: readonly RedactionLocation[];
+}
+
+export interface RedactCallOptions {
+  /** Personal data left in place for this call (the model's view of a tool that reveals it); secrets never are. */
+  readonly reveal?: RevealPolicy;
 }
 
 export interface Redactor {
   readonly types: readonly RedactionType[];
-  redactText(text: string): Redaction;
+  redactText(text: string, options?: RedactCallOptions): Redaction;
   /** Redacts every string in a JSON-like value, keys included, and returns a new value; findings in order of first appearance. */
-  redactValue(value: unknown): ValueRedaction;
+  redactValue(value: unknown, options?: RedactCallOptions): ValueRedaction;
 }
 
 export function redactionMarker(type: RedactionType): string {
   return `[REDACTED:${type}]`;
 }
 
-interface Claim {
-  readonly start: number;
-  readonly end: number;
-  readonly type: RedactionType;
+function chosenTypes(options: RedactionOptions): readonly RedactionType[] {
+  const given = options.types ?? redactionTypes;
+  const unknown = given.find((type) => !redactionTypes.includes(type));
+  if (unknown !== undefined) throw new KeelError('invalid-config', `Unknown redaction type "${String(unknown)}"; known types: ${redactionTypes.join(', ')}.`);
+  // A secret is never let through: choosing types narrows the personal data redacted, not the secrets.
+  return redactionTypes.filter((type) => given.includes(type) || secretTypes.includes(type as never));
 }
 
 export function createRedactor(options: RedactionOptions = {}): Redactor {
-  const types = options.types ?? redactionTypes;
-  const unknown = types.find((type) => !redactionTypes.includes(type));
-  if (unknown !== undefined) throw new KeelError('invalid-config', `Unknown redaction type "${String(unknown)}"; known types: ${redactionTypes.join(', ')}.`);
+  const types = chosenTypes(options);
   const detectors = redactionDetectors.filter((detector) => types.includes(detector.type));
+  const byRevealed = new Map<string, readonly RedactionDetector[]>();
 
-  function redactText(text: string): Redaction {
-    const claims = claimSpans(text, detectors);
-    if (claims.length === 0) return { text, findings: [] };
-    const counts = new Map<RedactionType, number>();
-    let result = '';
-    let position = 0;
-    for (const claim of claims) {
-      result += text.slice(position, claim.start) + redactionMarker(claim.type);
-      position = claim.end;
-      counts.set(claim.type, (counts.get(claim.type) ?? 0) + 1);
+  function detectorsFor(revealed: ReadonlySet<PersonalDataType>): readonly RedactionDetector[] {
+    if (revealed.size === 0) return detectors;
+    const key = [...revealed].sort().join(',');
+    let chosen = byRevealed.get(key);
+    if (chosen === undefined) {
+      chosen = detectors.filter((detector) => !revealed.has(detector.type as PersonalDataType));
+      byRevealed.set(key, chosen);
     }
-    result += text.slice(position);
-    const findings = detectors.flatMap((detector) => {
-      const count = counts.get(detector.type);
-      return count === undefined ? [] : [{ type: detector.type, count }];
-    });
-    return { text: result, findings };
+    return chosen;
   }
 
-  function redactValue(value: unknown): ValueRedaction {
+  function redactString(text: string, revealed: ReadonlySet<PersonalDataType>, path: string | undefined): Redaction {
+    const claims = findClaims(text, detectorsFor(revealed));
+    if (claims.length === 0) return { text, findings: [], locations: [] };
+    const pieces: string[] = [];
+    const locations: RedactionLocation[] = [];
+    let position = 0;
+    let length = 0;
+    for (const claim of claims) {
+      const kept = text.slice(position, claim.start);
+      const marker = redactionMarker(claim.type);
+      locations.push({ type: claim.type, offset: length + kept.length, ...(path === undefined ? {} : { path }) });
+      pieces.push(kept, marker);
+      length += kept.length + marker.length;
+      position = claim.end;
+    }
+    pieces.push(text.slice(position));
+    return { text: pieces.join(''), findings: countFindings(locations, detectors), locations };
+  }
+
+  function redactText(text: string, call: RedactCallOptions = {}): Redaction {
+    return redactString(text, (call.reveal ?? revealNothing).revealedAt(''), undefined);
+  }
+
+  function redactValue(value: unknown, call: RedactCallOptions = {}): ValueRedaction {
+    const reveal = call.reveal ?? revealNothing;
     const found: Finding[] = [];
-    const visit = (item: unknown): unknown => {
-      if (typeof item === 'string') {
-        const redaction = redactText(item);
-        found.push(...redaction.findings);
-        return redaction.text;
-      }
-      if (Array.isArray(item)) return item.map(visit);
+    const locations: RedactionLocation[] = [];
+    const redactAt = (text: string, path: string): string => {
+      const redaction = redactString(text, reveal.revealedAt(path), path);
+      found.push(...redaction.findings);
+      locations.push(...redaction.locations);
+      return redaction.text;
+    };
+    const visit = (item: unknown, path: string): unknown => {
+      if (typeof item === 'string') return redactAt(item, path);
+      if (Array.isArray(item)) return item.map((entry, index) => visit(entry, `${path}/${index}`));
       if (item !== null && typeof item === 'object') {
         const result: Record<string, unknown> = {};
         for (const [key, entry] of Object.entries(item)) {
-          const redactedKey = redactText(key);
-          found.push(...redactedKey.findings);
+          const entryPath = `${path}/${pointerSegment(key)}`;
+          const redactedKey = redactAt(key, entryPath);
           // Two keys that redact to the same marker must both survive, or the value of one would vanish.
-          let name = redactedKey.text;
-          for (let copy = 2; Object.hasOwn(result, name); copy += 1) name = `${redactedKey.text} (${copy})`;
-          result[name] = visit(entry);
+          let name = redactedKey;
+          for (let copy = 2; Object.hasOwn(result, name); copy += 1) name = `${redactedKey} (${copy})`;
+          result[name] = visit(entry, entryPath);
         }
         return result;
       }
       return item;
     };
-    const redacted = visit(value);
-    return { value: redacted, findings: mergeFindings(found) };
+    const redacted = visit(value, '');
+    return { value: redacted, findings: mergeFindings(found), locations };
   }
 
   return { types, redactText, redactValue };
 }
 
-/** Redacts with every detector; build a `createRedactor` once to choose types. */
-export function redactText(text: string, options: RedactionOptions = {}): Redaction {
-  return createRedactor(options).redactText(text);
+function countFindings(locations: readonly RedactionLocation[], detectors: readonly RedactionDetector[]): readonly Finding[] {
+  const counts = new Map<RedactionType, number>();
+  for (const location of locations) counts.set(location.type, (counts.get(location.type) ?? 0) + 1);
+  return detectors.flatMap((detector) => {
+    const count = counts.get(detector.type);
+    return count === undefined ? [] : [{ type: detector.type, count }];
+  });
 }
 
-function countDigits(text: string): number {
-  let count = 0;
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (code >= 48 && code <= 57) count += 1;
-  }
-  return count;
-}
+let defaultRedactor: Redactor | undefined;
 
-/**
- * A necessary condition for each type, checked before its patterns run: most tool output holds no secret,
- * and a substring test costs a fraction of a regular-expression scan. A prefilter may say yes wrongly, never no.
- */
-function mayContain(type: RedactionDetector['type'], text: string, digits: number): boolean {
-  switch (type) {
-    case 'private-key':
-      return text.includes('PRIVATE KEY');
-    case 'anthropic-key':
-      return text.includes('sk-ant');
-    case 'openai-key':
-      return text.includes('sk-');
-    case 'aws-access-key':
-      return text.includes('IA') || text.includes('A3T') || text.includes('ACCA');
-    case 'github-token':
-      return text.includes('gh') || text.includes('github_pat_');
-    case 'slack-token':
-      return text.includes('xox') || text.includes('hooks.slack.com');
-    case 'jwt':
-      return text.includes('eyJ');
-    case 'bearer-token':
-      return /bearer/i.test(text);
-    case 'url-password':
-      return text.includes('://');
-    case 'email':
-      return text.includes('@');
-    case 'iban':
-      return digits >= 4 && /[A-Z]{2}\d{2}/.test(text);
-    case 'card-number':
-      return digits >= 12;
-    case 'phone':
-      return digits >= 6;
-    case 'ipv4':
-      return digits >= 4 && text.includes('.');
-  }
-}
-
-/**
- * Earlier detectors claim first; a later detector's span that overlaps a claimed one is dropped,
- * so every character is redacted at most once and under the most specific type.
- */
-function claimSpans(text: string, detectors: readonly RedactionDetector[]): readonly Claim[] {
-  const claimed: Claim[] = [];
-  const digits = countDigits(text);
-  for (const detector of detectors) {
-    if (!mayContain(detector.type, text, digits)) continue;
-    for (const span of detector.find(text)) {
-      if (span.end <= span.start) continue;
-      const position = insertionPoint(claimed, span);
-      const before = claimed[position - 1];
-      if (before !== undefined && before.end > span.start) continue;
-      claimed.splice(position, 0, { start: span.start, end: span.end, type: detector.type });
-    }
-  }
-  return claimed;
-}
-
-/**
- * Where a span goes in `claims`, which is sorted by start and never overlaps itself: after the last
- * claim starting before the span ends. That claim is the only one that can overlap the span.
- */
-function insertionPoint(claims: readonly Claim[], span: { readonly start: number; readonly end: number }): number {
-  let low = 0;
-  let high = claims.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (claims[middle]!.start < span.end) low = middle + 1;
-    else high = middle;
-  }
-  return low;
+/** Redacts every kind; build a `createRedactor` once to choose types or reveal personal data. */
+export function redactText(text: string, options?: RedactionOptions): Redaction {
+  if (options !== undefined) return createRedactor(options).redactText(text);
+  defaultRedactor ??= createRedactor();
+  return defaultRedactor.redactText(text);
 }

@@ -50,6 +50,29 @@ const githubFineGrained = (seed: number): string => ['github', 'pat', `${randomC
 const slackBot = (seed: number): string => ['xo', 'xb-', `${1000 + seed}23456789012-1234567890123-`, randomCharacters(24, seed)].join('');
 const slackWebhook = (seed: number): string => `https://hooks.slack.com/services/T${randomCharacters(8, seed, upperAndDigits)}/B${randomCharacters(8, seed + 1, upperAndDigits)}/${randomCharacters(24, seed + 2)}`;
 
+const lowerAndDigits = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+export const awsSecret = (seed: number): string => `${randomCharacters(20, seed, `${alphabet}+/`)}/${randomCharacters(19, seed + 1, `${alphabet}+`)}`;
+export const gitlabToken = (seed: number): string => ['gl', 'pat-', randomCharacters(20, seed, base64url)].join('');
+export const stripeSecret = (seed: number): string => ['sk', 'live', randomCharacters(99, seed)].join('_');
+export const stripeRestricted = (seed: number): string => ['rk', 'test', randomCharacters(24, seed)].join('_');
+export const stripeWebhook = (seed: number): string => ['wh', `sec_${randomCharacters(32, seed)}`].join('');
+export const googleApiKey = (seed: number): string => ['AI', `za${randomCharacters(35, seed, base64url)}`].join('');
+export const npmToken = (seed: number): string => ['np', `m_${randomCharacters(36, seed)}`].join('');
+export const huggingfaceToken = (seed: number): string => ['h', `f_${randomCharacters(34, seed, letters)}`].join('');
+export const sendgridKey = (seed: number): string => ['S', `G.${randomCharacters(22, seed, base64url)}.${randomCharacters(43, seed + 1, base64url)}`].join('');
+export const shopifyToken = (seed: number): string => ['shp', `at_${randomCharacters(32, seed, lowerAndDigits)}`].join('');
+export const linearKey = (seed: number): string => ['lin', `_api_${randomCharacters(40, seed)}`].join('');
+export const onepasswordToken = (seed: number): string => ['op', `s_eyJ${randomCharacters(250, seed, `${alphabet}+/`)}`].join('');
+export const ageKey = (seed: number): string => ['AGE', 'SECRET', 'KEY', `1${randomCharacters(58, seed, upperAndDigits)}`].join('-');
+
+function puttyKeyFile(seed: number): { readonly before: string; readonly secret: string } {
+  const publicLines = `${randomCharacters(64, seed, `${alphabet}+/`)}\n${randomCharacters(16, seed + 1, `${alphabet}+/`)}`;
+  const before = `PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: ed25519-key-20260115\nPublic-Lines: 2\n${publicLines}\n`;
+  const secret = `Private-Lines: 1\n${randomCharacters(44, seed + 2, `${alphabet}+/`)}\nPrivate-MAC: ${randomCharacters(64, seed + 3, '0123456789abcdef')}`;
+  return { before, secret };
+}
+
 function jsonWebToken(seed: number): string {
   const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub: `user_${seed}`, iat: 1_767_225_600 })}.${randomCharacters(43, seed, base64url)}`;
@@ -71,6 +94,11 @@ function sample(strings: TemplateStringsArray, ...secrets: SensitiveValue[]): Po
     expected += redactionMarker(item.type) + (strings[index + 1] ?? '');
   });
   return { text, expected, secrets };
+}
+
+/** A sample whose sensitive value follows text that is not itself a template literal. */
+function afterText(prefix: string, item: SensitiveValue): PositiveSample {
+  return { text: prefix + item.value, expected: prefix + redactionMarker(item.type), secrets: [item] };
 }
 
 const key = (type: RedactionType, value: string): SensitiveValue => secret(type, value);
@@ -102,6 +130,34 @@ export const positives: readonly PositiveSample[] = [
   sample`key file:\n${key('private-key', privateKeyBlock('OPENSSH PRIVATE KEY', 18))}\n(end of file)`,
   sample`{"private_key": "${key('private-key', privateKeyBlock('PRIVATE KEY', 19).replaceAll('\n', '\\n'))}", "client_email": "${email('svc@project-1234.iam.gserviceaccount.com')}"}`,
   sample`truncated: ${key('private-key', `-----BEGIN EC PRIVATE KEY-----\n${randomCharacters(64, 20, `${alphabet}+/`)}\n${randomCharacters(30, 21, `${alphabet}+/`)}`)}`,
+  // formats secretlint's recommended preset covers, and vendor formats it does not
+  sample`aws_secret_access_key = ${key('aws-secret-key', awsSecret(30))}`,
+  sample`Access key ID,Secret access key\n${key('aws-access-key', awsKey(31))},${key('aws-secret-key', awsSecret(32))}`,
+  sample`git remote add origin https://oauth2:${key('gitlab-token', gitlabToken(33))}@gitlab.com/acme/app.git`,
+  sample`STRIPE_SECRET_KEY=${key('stripe-key', stripeSecret(34))} and restricted ${key('stripe-key', stripeRestricted(35))}`,
+  sample`webhook secret: ${key('stripe-key', stripeWebhook(36))}`,
+  sample`GET https://maps.googleapis.com/maps/api/geocode/json?address=Berlin&key=${key('google-api-key', googleApiKey(37))}`,
+  sample`//registry.npmjs.org/:_authToken=${key('npm-token', npmToken(38))}`,
+  sample`HF_TOKEN=${key('huggingface-token', huggingfaceToken(39))}`,
+  sample`sendgrid ${key('sendgrid-key', sendgridKey(40))}`,
+  sample`X-Shopify-Access-Token: ${key('shopify-token', shopifyToken(41))}`,
+  sample`linear ${key('linear-key', linearKey(42))}`,
+  sample`OP_SERVICE_ACCOUNT_TOKEN=${key('onepassword-token', onepasswordToken(43))}`,
+  afterText(puttyKeyFile(44).before, key('private-key', puttyKeyFile(44).secret)),
+  sample`# created: 2026-01-15\n${key('private-key', ageKey(45))}`,
+  sample`${key('private-key', `---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: "rsa-key-20260115"\n${privateKeyBlock('X', 46).split('\n').slice(1, -1).join('\n')}\n---- END SSH2 ENCRYPTED PRIVATE KEY ----`)}`,
+  sample`Authorization: Basic ${key('basic-auth', Buffer.from(`admin:${randomCharacters(14, 47)}`).toString('base64'))}`,
+  sample`https://deploy:${key('url-password', `p@ss-${randomCharacters(10, 48)}`)}@example.com/releases`,
+  // values of secret-like names
+  sample`db_password=${key('named-secret', randomCharacters(12, 49))}`,
+  sample`GET /v1/items?api_key=${key('named-secret', randomCharacters(24, 50))}&limit=10`,
+  sample`{"client_secret": "${key('named-secret', randomCharacters(30, 51, base64url))}", "client_id": "web"}`,
+  sample`database:\n  password: ${key('named-secret', `${randomCharacters(10, 52)}!`)}\n  host: db`,
+  sample`X-Api-Key: ${key('named-secret', randomCharacters(32, 53, lowerAndDigits))}`,
+  sample`service token ${key('named-secret', randomCharacters(32, 54))} expires tomorrow`,
+  // US social security numbers
+  sample`SSN ${secret('us-ssn', '219-09-9999')} on file`,
+  sample`social security number: ${secret('us-ssn', '219 09 9999')}`,
   // email addresses
   sample`Contact ${email('jane.doe@example.com')} for access.`,
   sample`From: "Support" <${email('support+tickets@help.acme.co.uk')}>`,
@@ -202,6 +258,20 @@ export const lookAlikes: readonly LookAlike[] = [
   { kind: 'hex hash', text: 'image sha256:4111111111111111111111111111111111111111111111111111111111111111' },
   { kind: 'ULID', text: 'ses_01jh3k5m7n9p1q3r5s7t9v1w3x' },
   { kind: 'base64', text: 'SGVsbG8gV29ybGQ=' },
+  { kind: 'base64 image', text: 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' },
+  { kind: 'base64 text', text: 'payload eyJldmVudCI6Im9yZGVyLnBhaWQiLCJpZCI6NDJ9 received' },
+  { kind: 'git SHA', text: 'merge 3f786850e387550fdab836ed7e6dc881de23001b into main' },
+  // prose and code about secrets
+  { kind: 'prose', text: 'Your password must be at least 8 characters long.' },
+  { kind: 'prose', text: 'Reset your password: it takes a minute. Forgot password? Click here.' },
+  { kind: 'prose', text: 'The secret to a good API key policy is rotation; token = the one you chose.' },
+  { kind: 'code', text: 'password: string; token?: string; apiKey: ApiKey' },
+  { kind: 'code', text: 'const token = getToken(); password = config.password' },
+  { kind: 'code', text: 'max_tokens=4096, token_count: 17, passenger_count=3, bypass=true' },
+  { kind: 'placeholder', text: 'password=******** and api_key=<your-key> and token=${TOKEN}' },
+  { kind: 'environment', text: 'PWD=/home/app\nHOME=/root' },
+  { kind: 'SSN-shaped', text: 'ORD-219-09-9999 and 000-12-3456 and 900-12-3456' },
+  { kind: 'Stripe publishable key', text: 'pk_live_51HxAbCdEfGhIjKlMnOpQrStUv is public' },
   // words that start like credentials
   { kind: 'key-like word', text: 'sk-learn is a library; task-list-item; risk-assessment-matrix-2026' },
   { kind: 'key-like word', text: 'sk-this-is-not-a-real-api-key-placeholder' },
