@@ -1,6 +1,6 @@
 import { KeelError } from '../errors/index.ts';
 import { contextDiffToJson, diffContexts, renderContextDiff } from '../runtime/context-diff.ts';
-import type { Keel } from '../runtime/index.ts';
+import type { SessionAccess } from './cli-context.ts';
 import { readSessionEvents, replayFromEvents, replayableTurns } from '../runtime/replay.ts';
 import type { ReplayedRequest } from '../runtime/replay.ts';
 
@@ -17,7 +17,7 @@ type Print = (line: string) => void;
  * other, segment by segment (system prompt, settings, tools, messages, tool results). Without a turn, the
  * session's last turn that called the model. Both requests are verified against their hashes first.
  */
-export async function diffCommand(keel: Keel, positionals: readonly string[], options: DiffCommandOptions, out: Print, _err: Print): Promise<number> {
+export async function diffCommand(keel: Pick<SessionAccess, 'journal' | 'blobs' | 'events'>, positionals: readonly string[], options: DiffCommandOptions, out: Print, _err: Print): Promise<number> {
   const [first, second] = positionals;
   if (first === undefined || second === undefined || positionals.length > 2) {
     throw new KeelError('invalid-argument', 'keel diff takes two requests: keel diff <sessionA>[:<turn>] <sessionB>[:<turn>] (for example keel diff ses_a:3 ses_b:3).');
@@ -39,7 +39,7 @@ export function parseSessionTurn(text: string): { sessionId: string; turn: numbe
   return { sessionId: match[1] as string, turn: Number(match[2]) };
 }
 
-async function load(keel: Keel, text: string): Promise<ReplayedRequest> {
+async function load(keel: Pick<SessionAccess, 'journal' | 'blobs' | 'events'>, text: string): Promise<ReplayedRequest> {
   const { sessionId, turn } = parseSessionTurn(text);
   const events = await readSessionEvents(keel.journal, sessionId);
   const chosen = turn ?? replayableTurns(events).at(-1);

@@ -1,10 +1,10 @@
 import { KeelError } from '../errors/index.ts';
 import { renderExplain } from '../context/index.ts';
 import type { ExplainPlan } from '../context/index.ts';
-import type { Keel } from '../runtime/index.ts';
+import type { SessionAccess } from './cli-context.ts';
 
 /** `keel explain <sessionId> <turn> [--json]`: the plan of one turn's context, like a database EXPLAIN. */
-export async function explainCommand(keel: Keel, positionals: readonly string[], options: { readonly json: boolean }, out: (line: string) => void): Promise<number> {
+export async function explainCommand(keel: Pick<SessionAccess, 'journal' | 'blobs' | 'events'>, positionals: readonly string[], options: { readonly json: boolean }, out: (line: string) => void): Promise<number> {
   const [sessionId, turnText] = positionals;
   if (sessionId === undefined || turnText === undefined) throw new KeelError('invalid-argument', 'Usage: keel explain <sessionId> <turn> [--json].');
   const turn = Number.parseInt(turnText, 10);

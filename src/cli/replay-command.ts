@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { KeelError } from '../errors/index.ts';
 import { runCounterfactual } from '../runtime/counterfactual.ts';
 import type { CounterfactualResult } from '../runtime/counterfactual.ts';
-import type { Keel } from '../runtime/index.ts';
+import type { SessionAccess } from './cli-context.ts';
 import { replayAllTurns, replayRequest } from '../runtime/replay.ts';
 import type { ContentBlock } from '../spec/message.ts';
 
@@ -26,7 +26,7 @@ type Print = (line: string) => void;
  * `keel replay <sessionId>` checks every turn. With `--model`, `--system` or `--strategy` it re-runs that turn
  * (one model call, nothing journaled) and prints how the outcome differs.
  */
-export async function replayCommand(keel: Keel, positionals: readonly string[], options: ReplayCommandOptions, out: Print, err: Print): Promise<number> {
+export async function replayCommand(keel: Pick<SessionAccess, 'journal' | 'blobs' | 'events'>, positionals: readonly string[], options: ReplayCommandOptions, out: Print, err: Print): Promise<number> {
   const sessionId = positionals[0];
   if (sessionId === undefined) throw new KeelError('invalid-argument', 'Missing session id (keel replay <sessionId> [--turn N] [--model SPEC] [--system TEXT|@FILE] [--strategy NAME]).');
   const counterfactual = options.model !== undefined || options.system !== undefined || options.strategy !== undefined;
@@ -63,7 +63,7 @@ export async function replayCommand(keel: Keel, positionals: readonly string[], 
   return 0;
 }
 
-async function verifyAll(keel: Keel, sessionId: string, json: boolean, out: Print, err: Print): Promise<number> {
+async function verifyAll(keel: Pick<SessionAccess, 'journal' | 'blobs' | 'events'>, sessionId: string, json: boolean, out: Print, err: Print): Promise<number> {
   const turns = await replayAllTurns(keel.journal, keel.blobs, sessionId);
   const bad = turns.filter((turn) => turn.status !== 'verified');
   if (json) {
