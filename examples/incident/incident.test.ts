@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ToolContext, ToolDefinition } from '../../src/tools/define-tool.ts';
 import { createToolPipeline } from '../../src/tools/index.ts';
+import { querySqliteReadOnly } from '../../src/tools/sqlite-query-tool.ts';
 import type { ToolUseBlock } from '../../src/spec/message.ts';
 import { createIncidentDatabase, defaultIncidentSeed, incidentTimeline } from './create-database.ts';
 import { createIncidentTools, incidentTableNames, reportFileName } from './tools.ts';
@@ -56,8 +57,13 @@ function validationIssues(name: string, input: unknown): string[] {
   return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
 }
 
-/** Runs the tool without its input schema, as if validation had been bypassed: only the runtime layer stands. */
+/**
+ * Runs the tool as if validation had been bypassed: only the runtime layer stands. For query_database that is
+ * SQLite's own verdict on a read-only connection, without the SQL guard (which its execute runs first).
+ */
 async function runUnvalidated(name: string, input: Record<string, unknown>, overrides: Partial<ToolContext> = {}): Promise<unknown> {
+  const { signal } = context(overrides);
+  if (name === 'query_database') return querySqliteReadOnly({ name, databasePath }, { query: String(input.query), limit: Number(input.limit ?? 100), signal });
   const tool = tools.get(name)!;
   return tool.execute({ limit: 100, ...input }, context(overrides));
 }
@@ -378,15 +384,17 @@ describe('query_database', () => {
 
   it('reads only the incident tables: the guard rejects others, which the runtime layer alone would read', async () => {
     for (const table of incidentTableNames) expect(validationIssues('query_database', { query: `SELECT COUNT(*) FROM ${table}` })).toEqual([]);
-    const issues = validationIssues('query_database', { query: 'SELECT name, sql FROM sqlite_master' });
-    expect(issues).toEqual(['query: the query reads sqlite_master, which is not one of the tables that may be read: services, deploys, error_logs, metrics']);
-    expect(validationIssues('query_database', { query: "SELECT * FROM pragma_table_info('sqlite_master')" })[0]).toMatch(/reads sqlite_master/);
+    // Tables are known once the query is parsed, which the tool does off the event loop before it runs anything.
+    await expect(query('SELECT name, sql FROM sqlite_master')).rejects.toThrow(
+      'Invalid input for "query_database": query: the query reads sqlite_master, which is not one of the tables that may be read: services, deploys, error_logs, metrics.',
+    );
+    await expect(query("SELECT * FROM pragma_table_info('sqlite_master')")).rejects.toMatchObject({ code: 'tool-invalid-input', message: expect.stringMatching(/reads sqlite_master/) });
     expect(((await runUnvalidated('query_database', { query: 'SELECT name FROM sqlite_master' })) as QueryResult).rows.length).toBeGreaterThan(0);
   });
 
-  it('rejects side-effecting functions and SQL it cannot parse, before the tool runs', () => {
+  it('rejects side-effecting functions at validation, and SQL it cannot parse before the query runs', async () => {
     expect(validationIssues('query_database', { query: "SELECT load_extension('/tmp/evil')" })[0]).toMatch(/load_extension\(\) is not allowed/);
-    expect(validationIssues('query_database', { query: 'SELECT service FROM error_logs WHERE' })[0]).toMatch(/^query: could not parse the query as SQLite SQL at the end of the query/);
+    await expect(query('SELECT service FROM error_logs WHERE')).rejects.toThrow(/^Invalid input for "query_database": query: could not parse the query as SQLite SQL at the end of the query/);
   });
 
   it('caps rows at the limit and says so', async () => {

@@ -1,12 +1,16 @@
 /**
  * Tools of the incident investigator. Four read the incident database, opened read-only for every call;
- * one writes the report, idempotently at its far end (seed §9.2). `query_database` is the seed §5.2 tool,
- * with the semantic validation seed §10.2 asks for, in two independent layers:
- * 1. Its input schema carries a read-only SQL guard (src/tools/validators): the query is parsed with a real SQL
- *    parser, and anything but a single SELECT on the incident tables is rejected as invalid input, with the
- *    field and a reason, before the tool runs.
- * 2. At run time, only a statement that SQLite itself reports as read-only and row-returning runs, on a
- *    connection opened read-only. This layer does not trust the first one.
+ * one writes the report, idempotently at its far end (seed §9.2). `query_database` is the seed §5.2 tool, a
+ * `defineSqliteQueryTool` (src/tools/sqlite-query-tool.ts) with the semantic validation seed §10.2 asks for,
+ * in independent layers:
+ * 1. At validation, its input schema's read-only SQL guard rejects writes, PRAGMA, several statements and
+ *    side-effecting functions from the query's tokens, as invalid input with the field and a reason.
+ * 2. Before the query runs, the guard parses it with a real SQL parser (off the event loop): anything but a
+ *    single SELECT on the incident tables is rejected as invalid input.
+ * 3. At run time, only a statement that SQLite itself reports as read-only and row-returning runs, on a
+ *    connection opened read-only. This layer does not trust the others.
+ * The query runs in a separate process under a time limit and a result budget, so no query, however costly,
+ * can stall the agent's event loop.
  */
 import Database from 'better-sqlite3';
 import { createHash, randomUUID } from 'node:crypto';
@@ -15,8 +19,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { defineTool } from '../../src/tools/define-tool.ts';
 import type { ToolContext, ToolDefinition } from '../../src/tools/define-tool.ts';
-import { withSemanticValidation } from '../../src/tools/validators/semantic-validator.ts';
-import { readOnlySqlGuard } from '../../src/tools/validators/sql-read-only.ts';
+import { defineSqliteQueryTool } from '../../src/tools/sqlite-query-tool.ts';
 import { incidentMetricNames, incidentServiceNames, iso } from './create-database.ts';
 
 const timestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
@@ -51,7 +54,6 @@ export const incidentTableNames = ['services', 'deploys', 'error_logs', 'metrics
 const readOnlyEvidence = 'The incident database is read-only evidence: narrow results with WHERE, GROUP BY and LIMIT instead of changing or deleting rows.';
 
 const maxPoints = 30;
-const abortCheckEvery = 100;
 
 function openReadOnly(databasePath: string): Database.Database {
   try {
@@ -73,28 +75,6 @@ async function withDatabase<T>(databasePath: string, signal: AbortSignal, work: 
   } finally {
     db.close();
   }
-}
-
-const yieldToEventLoop = () => new Promise<void>((resolveYield) => setImmediate(resolveYield));
-
-const allowedStatements = "query_database runs only a single read-only SELECT statement (WITH … SELECT is fine; for a table's columns use SELECT * FROM pragma_table_info('deploys'))";
-
-function leadingKeyword(sql: string): string {
-  const withoutComments = sql.replace(/--[^\n]*(\n|$)/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
-  const first = /[A-Za-z]+/.exec(withoutComments)?.[0]?.toUpperCase() ?? 'this statement';
-  if (first !== 'WITH' && first !== 'EXPLAIN') return first;
-  const write = /\b(INSERT|UPDATE|DELETE|REPLACE)\b/i.exec(withoutComments)?.[1];
-  return write === undefined ? first : write.toUpperCase();
-}
-
-function rejection(what: string): Error {
-  return new Error(`Rejected: ${allowedStatements}; ${what} is not permitted. ${readOnlyEvidence}`);
-}
-
-function jsonSafe(value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (Buffer.isBuffer(value)) return `<blob, ${value.length} bytes>`;
-  return value;
 }
 
 /** The report's file name: a pure function of the idempotency key, so a retried call finds its own report. */
@@ -163,63 +143,21 @@ export function createIncidentTools(databasePath: string, reportDirectory: strin
       }),
   });
 
-  const queryDatabase = defineTool({
+  const queryDatabase = defineSqliteQueryTool({
     name: 'query_database',
     description:
       'Execute a read-only SQL query (SQLite dialect) against the incident database and get the rows back as JSON. ' +
       'Only a single SELECT statement (WITH … SELECT included) on the tables below is accepted; it is parsed before it runs, and ' +
       `anything that writes (INSERT, UPDATE, DELETE, DDL), PRAGMA and ATTACH are rejected. Tables: ${schemaSummary}. ` +
       'Prefer aggregates (COUNT, GROUP BY) and narrow time windows over dumping raw rows.',
-    input: withSemanticValidation(
-      z.object({
-        query: z.string().min(1).max(10_000).describe('One SQLite SELECT statement.'),
-        limit: z.number().int().min(1).max(500).default(100).describe('Maximum rows to return (default 100, at most 500).'),
-      }),
-      [readOnlySqlGuard({ dialect: 'sqlite', allowedTables: incidentTableNames, hint: readOnlyEvidence })],
-    ),
-    risk: 'read',
+    databasePath,
+    allowedTables: incidentTableNames,
+    defaultRows: 100,
+    maxRows: 500,
+    timeoutMs: 10_000,
+    hint: readOnlyEvidence,
+    schemaSummary,
     scopes: ['incident-db:read'],
-    timeoutMs: 15_000,
-    execute: ({ query, limit }, { signal }) =>
-      withDatabase(databasePath, signal, async (db) => {
-        let statement: Database.Statement;
-        try {
-          statement = db.prepare(query);
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          if (/more than one statement/i.test(message)) throw rejection('more than one statement');
-          throw new Error(`SQL error: ${message}. ${allowedStatements}; tables: ${schemaSummary}.`, { cause: error });
-        }
-        // Second layer, independent of the input guard: SQLite's own verdict (sqlite3_stmt_readonly), not a
-        // keyword match, so it cannot be fooled by comments or CTEs; and the connection is read-only besides.
-        if (!statement.readonly) throw rejection(leadingKeyword(query));
-        if (!statement.reader) throw rejection(`${leadingKeyword(query)} (it returns no rows)`);
-        await yieldToEventLoop();
-        signal.throwIfAborted();
-        const columns = statement.columns().map((column) => column.name);
-        const rows: Record<string, unknown>[] = [];
-        let truncated = false;
-        for (const row of statement.iterate() as IterableIterator<Record<string, unknown>>) {
-          if (rows.length === limit) {
-            truncated = true;
-            break;
-          }
-          const safe: Record<string, unknown> = {};
-          for (const column of columns) safe[column] = jsonSafe(row[column]);
-          rows.push(safe);
-          if (rows.length % abortCheckEvery === 0) {
-            await yieldToEventLoop();
-            signal.throwIfAborted();
-          }
-        }
-        return {
-          columns,
-          rowCount: rows.length,
-          truncated,
-          ...(truncated ? { note: `Only the first ${limit} rows are shown; more matched. Aggregate, narrow the WHERE clause, or raise limit (at most 500).` } : {}),
-          rows,
-        };
-      }),
   });
 
   const getMetrics = defineTool({

@@ -15,3 +15,7 @@ export type {
 } from './pipeline/tool-invocation.ts';
 export * from './mcp/index.ts';
 export { defineJavaScriptTool, defineShellTool } from './code-tools.ts';
+export { defineSqliteQueryTool, querySqliteReadOnly } from './sqlite-query-tool.ts';
+export type { SqliteQueryToolOptions, SqliteReadOnlyQueryOptions, SqliteQueryResult } from './sqlite-query-tool.ts';
+export { configureSqliteQueryPool, sqliteQueryPoolStatistics, closeIdleSqliteQueryProcesses } from './sqlite-query-pool.ts';
+export type { SqliteQueryPoolOptions, SqliteQueryPoolStatistics } from './sqlite-query-pool.ts';
