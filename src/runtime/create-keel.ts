@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { KeelError } from '../errors/index.ts';
-import { systemClock } from '../util/index.ts';
+import { createId, systemClock } from '../util/index.ts';
 import { costOf, createGateway, createModelFromSpec, defaultModelSpec } from '../model/index.ts';
 import {
   createMemoryAuditLog,
   createMemoryBlobStore,
   createMemoryIdempotencyStore,
   createMemoryJournal,
+  createMemorySessionLeaseStore,
   createAuditSigner,
   createSqliteAuditLog,
   createSqliteIdempotencyStore,
@@ -26,6 +27,9 @@ import type { ToolPolicyOptions } from '../security/tool-policy.ts';
 import { createRedactor } from '../security/redaction.ts';
 import type { RedactionOptions } from '../security/redaction.ts';
 import { createTelemetry } from './telemetry.ts';
+import { acquireSessionLease, defaultLeaseTtlMs, leaseOwnerId, runUnderLease } from './leased-run.ts';
+import type { LeaseSettings } from './leased-run.ts';
+import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import { createCallLogPolicy } from './call-log.ts';
 import type { CallLogPolicy } from './call-log.ts';
 import { createMemoryCallLog, createSqliteCallLog } from '../store/index.ts';
@@ -70,6 +74,13 @@ export interface KeelOptions {
   readonly callLog?: { readonly sampleRate?: number; readonly retentionDays?: number; readonly accessControlledPath?: string };
   /** Replaces the whole tool pipeline; the options above are then ignored. */
   readonly toolPipeline?: ToolPipeline;
+  /**
+   * Where session leases are taken (one writer per session). The SQLite store's own by default; with a
+   * `journal` given directly, an in-process store, which keeps out only this process's second writer.
+   */
+  readonly leases?: SessionLeaseStore;
+  /** How long a lease lasts without renewal: a crashed holder's sessions can be resumed after it. Default 30 s. */
+  readonly leaseTtlMs?: number;
 }
 
 export interface KeelRunOptions extends RunOptions {
@@ -112,6 +123,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
   let audit: AuditLog | undefined = options.auditLog;
   let sharedDatabase: SqliteDatabase | undefined;
   let idempotency: IdempotencyStore | undefined = options.idempotency;
+  let leaseStore: SessionLeaseStore | undefined = options.leases;
   if (journal === undefined || blobs === undefined) {
     const database = options.database ?? env.KEEL_DB ?? resolve(cwd, '.keel', 'keel.db');
     if (database === ':memory:') {
@@ -123,6 +135,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       sharedDatabase = store.database;
       journal ??= store.journal;
       blobs ??= store.blobs;
+      leaseStore ??= store.leases;
       const signingKey = env.KEEL_AUDIT_SIGNING_KEY;
       audit = createSqliteAuditLog({ database: store.database, ...(signingKey === undefined || signingKey === '' ? {} : { signer: createAuditSigner(signingKey) }) });
       idempotency = createSqliteIdempotencyStore(store.database, databasePath);
@@ -133,6 +146,12 @@ export function createKeel(options: KeelOptions = {}): Keel {
       };
     }
   }
+  const leases: LeaseSettings = {
+    store: leaseStore ?? createMemorySessionLeaseStore({ clock }),
+    owner: leaseOwnerId(),
+    ttlMs: options.leaseTtlMs ?? defaultLeaseTtlMs,
+    now: () => clock.now(),
+  };
   const resolvedJournal = journal;
   const resolvedBlobs = blobs;
   const resolvedAudit = audit ?? createMemoryAuditLog({ clock });
@@ -240,11 +259,16 @@ export function createKeel(options: KeelOptions = {}): Keel {
         throw new KeelError('invalid-argument', `Agent "${agent.name}" has no default task; give one, for example \`keel run <agent-module> "your task"\`.`);
       }
       const { caller, spec } = modelCaller(runOptions.model ?? options.model, agent);
-      return startSession(agent, dependencies(caller), {
-        ...withTelemetry(runOptions),
-        input,
-        ...(spec === undefined ? {} : { modelSpec: spec }),
-      });
+      const sessionId = runOptions.sessionId ?? createId('ses', clock.now());
+      return runUnderLease(leases, sessionId, (leaseLost) =>
+        startSession(agent, dependencies(caller), {
+          ...withTelemetry(runOptions),
+          sessionId,
+          leaseLost,
+          input,
+          ...(spec === undefined ? {} : { modelSpec: spec }),
+        }),
+      );
     },
     async resume(agent, sessionId, resumeOptions = {}) {
       const events = await readEvents(sessionId);
@@ -252,10 +276,17 @@ export function createKeel(options: KeelOptions = {}): Keel {
       const recorded = start?.type === 'session-start' ? start.model.spec : undefined;
       const { caller } = modelCaller(resumeOptions.model ?? options.model ?? recorded, agent);
       telemetry?.preload(events);
-      return resumeSession(agent, dependencies(caller), sessionId, withTelemetry(resumeOptions));
+      return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost }));
     },
     async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
-      await recordApproval(resolvedJournal, clock, agent, sessionId, callId, decision);
+      // The approval is a write to the session: it needs the lease like a step does. resume() renews it (same owner).
+      await acquireSessionLease(leases, sessionId);
+      try {
+        await recordApproval(resolvedJournal, clock, agent, sessionId, callId, decision);
+      } catch (error) {
+        await leases.store.release(sessionId, leases.owner);
+        throw error;
+      }
       if (!decision.approved) {
         const events = await readEvents(sessionId);
         const request = events.find((event) => event.type === 'tool-request' && event.callId === callId);
@@ -286,6 +317,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       await callLogObserver?.flush();
       for (const store of callLogStores) await store.close();
       await telemetry?.close();
+      if (leaseStore === undefined) await leases.store.close();
       await closeStore();
     },
   };
