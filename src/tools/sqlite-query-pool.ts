@@ -54,6 +54,8 @@ export interface SqliteQueryPoolStatistics {
   readonly started: number;
   /** Processes killed on time-out or abort. */
   readonly killed: number;
+  /** Operating-system ids of the processes running a query now. */
+  readonly runningProcessIds: readonly number[];
 }
 
 const program = fileURLToPath(new URL('./sqlite-query-process.mjs', import.meta.url));
@@ -99,8 +101,15 @@ export function configureSqliteQueryPool(options: SqliteQueryPoolOptions): void 
 }
 
 export function sqliteQueryPoolStatistics(): SqliteQueryPoolStatistics {
-  const running = [...processes].filter((entry) => entry.running !== null).length;
-  return { processes: processes.size, running, queued: waiting.length, started: counters.started, killed: counters.killed };
+  const running = [...processes].filter((entry) => entry.running !== null);
+  return {
+    processes: processes.size,
+    running: running.length,
+    queued: waiting.length,
+    started: counters.started,
+    killed: counters.killed,
+    runningProcessIds: running.map((entry) => entry.child.pid).filter((pid): pid is number => pid !== undefined),
+  };
 }
 
 /** Ends the idle processes now (a running query keeps its process until it ends); the pool starts new ones on demand. */
