@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isKeelError, KeelError } from '../errors/index.ts';
-import type { RunnerName, SandboxJob, SandboxLimits, SandboxResult, SandboxRunner } from './sandbox.ts';
+import type { RunnerName, SandboxJob, SandboxLimits, SandboxResult } from './sandbox.ts';
 import { abortedError, timeoutError } from './sandbox-errors.ts';
 
 /**

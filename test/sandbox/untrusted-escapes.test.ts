@@ -1,6 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { lstatSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +51,21 @@ describe.skipIf(!available)(`${title}: signals and other processes`, () => {
     expect(result.value).toEqual({ host: 'ESRCH', victim: 'ESRCH', parentIsOutside: true });
     expect(isAlive(process.pid)).toBe(true);
     expect(isAlive(victim?.pid ?? -1)).toBe(true);
+  });
+
+  it('a JavaScript job cannot open node:inspector (the permission model denies it) nor reach the host loopback', async () => {
+    const inspect = `const session = new (process.getBuiltinModule('node:inspector').Session)(); session.connect(); return 'connected';`;
+    await expectKeelError(runner.run({ kind: 'javascript', code: inspect }, limits), 'sandbox-violation', 'Inspector');
+    const connect = `const net = process.getBuiltinModule('node:net');
+      return await new Promise((resolve) => { const socket = net.connect(input, '127.0.0.1'); socket.on('connect', () => resolve('connected')); socket.on('error', (error) => resolve(error.code)); });`;
+    const server = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      expect((await runner.run({ kind: 'javascript', code: connect, input: port }, limits)).value).toBe('ECONNREFUSED');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('a command cannot kill its parent or a host process', async () => {

@@ -128,8 +128,14 @@ describe('worker runner: NOT contained (it is a thread of the host process)', ()
         const inspector = process.getBuiltinModule('node:inspector');
         const session = new inspector.Session();
         session.connectToMainThread();
-        return await new Promise((resolve, reject) => session.post('Runtime.evaluate', { expression: 'process.env.KEEL_WORKER_PROBE' },
-          (error, answer) => (error ? reject(error) : resolve(answer.result.value))));`;
+        // The session does not keep the worker's event loop alive while the main thread answers; a timer does.
+        const keepAlive = setInterval(() => {}, 1000);
+        try {
+          return await new Promise((resolve, reject) => session.post('Runtime.evaluate', { expression: 'process.env.KEEL_WORKER_PROBE' },
+            (error, answer) => (error ? reject(error) : resolve(answer.result.value))));
+        } finally {
+          clearInterval(keepAlive);
+        }`;
       const result = await runner.run({ kind: 'javascript', code }, { timeoutMs: 10_000 });
       expect(result.value).toBe('host environment value');
     } finally {
