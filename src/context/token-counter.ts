@@ -6,7 +6,9 @@ import type { ContentBlock, Message } from '../spec/message.ts';
 import type { ToolSpec } from '../spec/model.ts';
 import { LruCache } from '../util/index.ts';
 
-export type TokenEncoding = 'o200k_base' | 'cl100k_base';
+import type { TokenCounter, TokenEncoding } from '../spec/token-counter.ts';
+
+export type { TokenCounter, TokenEncoding } from '../spec/token-counter.ts';
 
 /**
  * Anthropic does not publish a local tokenizer, so Claude counts are estimated as the `o200k_base` count times this
@@ -34,14 +36,6 @@ export const anthropicCalibrationFactor = 1.3;
 export const messageOverheadTokens = 4;
 export const blockOverheadTokens = 3;
 export const toolOverheadTokens = 8;
-
-export interface TokenCounter {
-  /** `tokenizer` when the count is exact for the model's encoding, `estimate` when it is calibrated or a heuristic. */
-  readonly method: 'tokenizer' | 'estimate';
-  readonly encoding: TokenEncoding | 'characters';
-  readonly factor: number;
-  count(text: string): number;
-}
 
 export interface TokenCounterOptions {
   readonly provider: string;

@@ -11,3 +11,7 @@ export { stopReasons } from './stop-reason.ts';
 export type { StopReason } from './stop-reason.ts';
 export { currentEventVersion, supportedEventVersions } from './events.ts';
 export type * from './session-lease.ts';
+export type * from './audit-log.ts';
+export type * from './idempotency.ts';
+export type * from './token-counter.ts';
+export type * from './call-log.ts';
