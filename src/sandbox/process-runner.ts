@@ -108,12 +108,12 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Sandbox
 
 /**
  * The job runs in a process group of its own, so it would outlive a host that crashes or is killed; setpriv
- * (util-linux) makes the kernel send it SIGKILL when its parent, the host, dies. Without setpriv a job outlives a
- * crashed host until its CPU limit, if it has one, ends it.
+ * (util-linux) makes the kernel send it SIGKILL when its parent, the host, dies, and sets no_new_privs, so that no
+ * setuid program could raise its rights. Without setpriv a job outlives a crashed host until its CPU limit ends it.
  */
 function parentDeathWrapper(): string[] {
   const setpriv = findSystemTool('setpriv');
-  return setpriv === undefined ? [] : [setpriv, '--pdeathsig', 'KILL', '--'];
+  return setpriv === undefined ? [] : [setpriv, '--pdeathsig', 'KILL', '--no-new-privs', '--'];
 }
 
 type EnforcementChoice = { readonly mode: 'prlimit'; readonly prlimitPath: string } | { readonly mode: 'watchdog' } | { readonly mode: 'none' };
