@@ -1,5 +1,6 @@
 import { KeelError } from '../errors/index.ts';
 import type { ToolRisk } from '../spec/tool-risk.ts';
+import { foldToolName, normalizeToolName } from './tool-name.ts';
 
 /**
  * Layer 5 of the seed's defence (§11.2): constraints that hold whatever the model says. The policy is
@@ -23,6 +24,12 @@ export interface PolicyTool {
   readonly scopes: readonly string[];
   /** `local`, or `mcp:<server>` for tools an MCP server describes. */
   readonly source: string;
+  /**
+   * Set for tools whose description of themselves is not trusted (an MCP server the agent was not told to trust, for a
+   * tool without a `riskOverrides` entry): by default a person approves each call, whatever the risk. Only a rule that
+   * names the tool (`tools`) or its source (`sources`) can allow it without approval.
+   */
+  readonly requiresApproval?: boolean;
 }
 
 export interface PolicyRequest {
@@ -40,7 +47,12 @@ export interface PolicyVerdict {
   readonly reason: string;
 }
 
-/** A user rule. Every matcher given must match (an absent matcher matches anything); the first matching rule decides. */
+/**
+ * A user rule. Every matcher given must match (an absent matcher matches anything); the first matching rule decides.
+ * Names in `tools`, `agents` and `sources` match whatever the case, separators (`_ - . space`), full-width forms or
+ * invisible characters (`normalizeToolName`); a RegExp is tried on the name as written, folded (lower case,
+ * separators as `_`) and normalized, and matches if any of them does.
+ */
 export interface PolicyRule {
   readonly name: string;
   readonly tools?: readonly string[] | RegExp;
@@ -72,7 +84,7 @@ export interface ToolPolicy {
 
 // Names the built-in checks and other stages use; a user rule with one of them would make the audit log ambiguous.
 const reservedPrefixes = ['scope:', 'risk:', 'rate-limit:'];
-const reservedNames = ['default', 'schema'];
+const reservedNames = ['default', 'schema', 'untrusted-source'];
 
 /**
  * Evaluates, in an order no rule can weaken: (1) every scope the tool requires must be granted to the
@@ -131,21 +143,33 @@ function applyRule(rule: PolicyRule, request: PolicyRequest): PolicyVerdict | un
 function matchesStatically(rule: PolicyRule, { agent, tool }: PolicyRequest): boolean {
   if (rule.tools !== undefined && !matchesName(rule.tools, tool.name)) return false;
   if (rule.risk !== undefined && !rule.risk.includes(tool.risk)) return false;
-  if (rule.agents !== undefined && !rule.agents.includes(agent.name)) return false;
+  if (rule.agents !== undefined && !matchesName(rule.agents, agent.name)) return false;
   if (rule.sources !== undefined && !matchesName(rule.sources, tool.source)) return false;
+  // An untrusted tool's approval is switched off only by a rule aimed at that tool or its source, not by a broad allow.
+  if (rule.decision === 'allow' && tool.requiresApproval === true && rule.tools === undefined && rule.sources === undefined) return false;
   if (rule.decision === 'allow' && tool.risk === 'irreversible') {
-    const namesTool = Array.isArray(rule.tools) && rule.tools.includes(tool.name);
+    const namesTool = Array.isArray(rule.tools) && matchesName(rule.tools, tool.name);
     const namesRisk = rule.risk?.includes('irreversible') ?? false;
     if (!namesTool && !namesRisk) return false;
   }
   return true;
 }
 
+/** Compares normalized names, so a tool cannot dodge a rule by spelling its name differently. */
 function matchesName(matcher: readonly string[] | RegExp, name: string): boolean {
-  return matcher instanceof RegExp ? matcher.test(name) : matcher.includes(name);
+  if (matcher instanceof RegExp) return matcher.test(name) || matcher.test(foldToolName(name)) || matcher.test(normalizeToolName(name));
+  const normalized = normalizeToolName(name);
+  return matcher.some((entry) => normalizeToolName(entry) === normalized);
 }
 
 function defaultVerdict({ tool }: PolicyRequest, decision: PolicyDecision): PolicyVerdict {
+  if (decision === 'allow' && tool.requiresApproval === true) {
+    return {
+      decision: 'ask',
+      rule: 'untrusted-source',
+      reason: `Tool "${tool.name}" comes from ${tool.source}, which is not trusted, so what it says about itself is only a hint and a person must approve this call; to run it without approval, set a riskOverrides entry for it, mark the server trusted, or add a policy rule that allows "${tool.name}" by name.`,
+    };
+  }
   if (decision === 'allow') {
     return { decision, rule: 'default', reason: `No policy rule matched; "${tool.risk}" tools are allowed by default once the agent holds their scopes.` };
   }

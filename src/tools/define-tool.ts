@@ -52,6 +52,8 @@ export interface ToolDefinition {
   readonly critical: boolean;
   /** Where the tool came from: `local`, or `mcp:<server>` for tools an MCP server describes (untrusted text). */
   readonly source: string;
+  /** The policy's default for it is `ask` whatever its risk: set for tools of MCP servers not marked trusted (see docs/tool-names-and-trust.md). */
+  readonly requiresApproval?: boolean;
 }
 
 const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;

@@ -16,9 +16,12 @@ let filesystem: McpToolSource;
 
 beforeAll(async () => {
   writeFileSync(join(scratch, 'notes.txt'), 'Contact ops at oncall@example.com about the outage.');
-  everything = await connectMcpServer({ name: 'everything', transport: { kind: 'stdio', command: process.execPath, args: [referenceServerEntry('@modelcontextprotocol/server-everything'), 'stdio'] } });
+  // Trusted on purpose: this test follows calls through every stage; the untrusted default (every call asks a person)
+  // is covered in test/security/tool-names-and-trust.test.ts.
+  everything = await connectMcpServer({ name: 'everything', trust: 'trusted', transport: { kind: 'stdio', command: process.execPath, args: [referenceServerEntry('@modelcontextprotocol/server-everything'), 'stdio'] } });
   filesystem = await connectMcpServer({
     name: 'files',
+    trust: 'trusted',
     transport: { kind: 'stdio', command: process.execPath, args: [referenceServerEntry('@modelcontextprotocol/server-filesystem'), scratch] },
     scopes: ['files'],
   });

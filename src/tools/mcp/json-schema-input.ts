@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
+import { canonicalJson, jsonTextDepth } from '../../util/index.ts';
 
 /**
  * `strict: false` because servers use keywords Ajv does not know (`title`, vendor extensions). `validateFormats:
@@ -15,6 +16,8 @@ type Dialect = new (options: Options) => Ajv;
 
 /** Schemas are compiled to code, so a hostile server could send a huge one to stall the runtime. */
 const maxSchemaChars = 100_000;
+/** Compiling, copying and sending a schema all recurse over it; real schemas nest a few levels, a hostile one thousands. */
+const maxSchemaDepth = 64;
 /** More issues than this rarely help the model; it fixes the first ones and tries again. */
 const maxIssues = 10;
 
@@ -29,8 +32,12 @@ export type CompiledInputSchema =
  * back to draft-07 for older servers whose schemas only compile under it (for example array-form `items`).
  */
 export function compileInputSchema(schema: Readonly<Record<string, unknown>>): CompiledInputSchema {
-  const size = JSON.stringify(schema).length;
+  // Measured without recursion, before anything recursive (Ajv, structuredClone, the request serialiser) sees it.
+  const text = canonicalJson(schema);
+  const size = text.length;
   if (size > maxSchemaChars) return { ok: false, reason: `its input schema is ${size} characters, over the ${maxSchemaChars} allowed` };
+  const depth = jsonTextDepth(text);
+  if (depth > maxSchemaDepth) return { ok: false, reason: `its input schema nests ${depth} levels deep, over the ${maxSchemaDepth} allowed` };
   const declared = typeof schema.$schema === 'string' ? schema.$schema : undefined;
   const attempts: Dialect[] = declared === undefined ? [Ajv2020, Ajv] : [dialectFor(declared)];
   let lastError: unknown;

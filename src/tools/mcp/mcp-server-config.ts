@@ -1,4 +1,5 @@
 import { KeelError } from '../../errors/index.ts';
+import { normalizedNameMap, normalizeToolName } from '../../security/tool-name.ts';
 import type { ToolRisk } from '../define-tool.ts';
 
 export interface McpStdioTransportConfig {
@@ -29,15 +30,29 @@ export interface McpServerConfig {
   readonly timeoutMs?: number;
   /** How long starting the server and the `initialize` handshake may take. Defaults to 15 seconds. */
   readonly connectTimeoutMs?: number;
-  /** Keyed by the server's own tool name (not the prefixed one). Annotations may still raise the risk. */
+  /**
+   * Keyed by the server's own tool name (not the prefixed one), matched whatever the case, separators or invisible
+   * characters: an override for `delete_file` also covers a tool listed as `Delete-File`. Annotations may still raise
+   * the risk. A tool with an entry here is judged by it even on an untrusted server (no forced approval).
+   */
   readonly riskOverrides?: Readonly<Record<string, ToolRisk>>;
   /** Defaults to `write`: an MCP tool is assumed to change something unless configured otherwise. */
   readonly defaultRisk?: ToolRisk;
+  /**
+   * Whether to believe what the server says about its tools. Defaults to `untrusted`: annotations are hints that can
+   * only raise a tool's risk, and every tool without a `riskOverrides` entry needs a person's approval for each call
+   * under the default policy, even one that claims `readOnlyHint: true`. `trusted`: a tool without an override takes
+   * its risk from its annotations (`readOnlyHint: true` is `read`, `destructiveHint: true` is `irreversible`), else
+   * `defaultRisk`, and runs under the policy like a local tool. Mark a server trusted only when you control it.
+   */
+  readonly trust?: McpServerTrust;
   /** Scopes every tool of this server requires, for the authorize stage. */
   readonly scopes?: readonly string[];
   /** Characters of a server's tool description kept. Defaults to 1,000. */
   readonly maxDescriptionChars?: number;
 }
+
+export type McpServerTrust = 'trusted' | 'untrusted';
 
 /** The configuration with its defaults applied and checked once, so the rest of the module can rely on it. */
 export interface ResolvedMcpServerConfig {
@@ -47,6 +62,7 @@ export interface ResolvedMcpServerConfig {
   readonly connectTimeoutMs: number;
   readonly riskOverrides: Readonly<Record<string, ToolRisk>>;
   readonly defaultRisk: ToolRisk;
+  readonly trust: McpServerTrust;
   readonly scopes: readonly string[];
   readonly maxDescriptionChars: number;
 }
@@ -73,6 +89,10 @@ export function resolveMcpServerConfig(config: McpServerConfig): ResolvedMcpServ
   for (const [tool, risk] of [['defaultRisk', defaultRisk], ...Object.entries(config.riskOverrides ?? {})] as const) {
     if (!risks.includes(risk)) throw new KeelError('invalid-config', `MCP server "${name}": risk for ${tool} must be one of ${risks.join(', ')}, got "${String(risk)}".`);
   }
+  // Refuses two spellings of one name with different risks; which would apply would depend on how the server spells it.
+  normalizedNameMap(Object.entries(config.riskOverrides ?? {}), `MCP server "${name}": riskOverrides`);
+  const trust = config.trust ?? 'untrusted';
+  if (trust !== 'trusted' && trust !== 'untrusted') throw new KeelError('invalid-config', `MCP server "${name}": trust must be "trusted" or "untrusted", got "${String(trust)}".`);
   const transport = config.transport;
   if (transport.kind === 'stdio' && transport.command.trim() === '') {
     throw new KeelError('invalid-config', `MCP server "${name}": transport.command is empty.`);
@@ -95,6 +115,7 @@ export function resolveMcpServerConfig(config: McpServerConfig): ResolvedMcpServ
     connectTimeoutMs,
     riskOverrides: config.riskOverrides ?? {},
     defaultRisk,
+    trust,
     scopes: config.scopes ?? [],
     maxDescriptionChars: config.maxDescriptionChars ?? 1_000,
   };
@@ -110,4 +131,11 @@ export function describeTransport(transport: McpTransportConfig): string {
     return `${url.origin}${url.pathname}`;
   }
   return [transport.command, ...(transport.args ?? [])].map((part) => (/[\s"']/.test(part) ? JSON.stringify(part) : part)).join(' ');
+}
+
+/** The override for a server's tool, found by normalized name; undefined when the operator set none. */
+export function riskOverrideFor(config: Pick<ResolvedMcpServerConfig, 'riskOverrides'>, toolName: string): ToolRisk | undefined {
+  const wanted = normalizeToolName(toolName);
+  for (const [name, risk] of Object.entries(config.riskOverrides)) if (normalizeToolName(name) === wanted) return risk;
+  return undefined;
 }

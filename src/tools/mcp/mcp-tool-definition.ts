@@ -1,9 +1,10 @@
 import { ToolSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext, ToolDefinition } from '../define-tool.ts';
+import { normalizeToolName, printableToolName, unsafeToolNameCharacter } from '../../security/tool-name.ts';
 import { compileInputSchema } from './json-schema-input.ts';
-import type { ResolvedMcpServerConfig } from './mcp-server-config.ts';
+import { riskOverrideFor, type ResolvedMcpServerConfig } from './mcp-server-config.ts';
 import { prefixedToolName } from './mcp-tool-name.ts';
-import { mcpToolRisk } from './mcp-tool-risk.ts';
+import { mcpToolTrust } from './mcp-tool-risk.ts';
 
 /** Calls the server's tool by its own (unprefixed) name; supplied by the tool source, which owns the connection. */
 export type McpToolInvoker = (mcpToolName: string, input: unknown, context: ToolContext) => Promise<unknown>;
@@ -21,12 +22,15 @@ export interface McpToolDefinitions {
 
 /**
  * Turns a server's `tools/list` entries into ToolDefinitions. Each entry is checked on its own, so one malformed tool
- * costs only itself, not the whole server: the SDK's list schema would reject every tool for one bad entry.
+ * costs only itself, not the whole server: the SDK's list schema would reject every tool for one bad entry. Names are
+ * checked before anything else: one with an invisible or non-printing character, or one that reads the same as an
+ * earlier tool's once case and separators are ignored, is refused, since either could slip past rules by name.
  */
 export function toMcpToolDefinitions(config: ResolvedMcpServerConfig, listed: readonly unknown[], invoke: McpToolInvoker): McpToolDefinitions {
   const tools: ToolDefinition[] = [];
   const skipped: SkippedMcpTool[] = [];
   const taken = new Set<string>();
+  const normalizedTaken = new Map<string, string>();
   for (const entry of listed) {
     const parsed = ToolSchema.safeParse(entry);
     if (!parsed.success) {
@@ -36,6 +40,11 @@ export function toMcpToolDefinitions(config: ResolvedMcpServerConfig, listed: re
     const tool = parsed.data;
     if (tool.execution?.taskSupport === 'required') {
       skipped.push({ name: tool.name, reason: 'it can only run as an MCP task, which Keel does not support' });
+      continue;
+    }
+    const nameProblem = refuseName(config.name, tool.name, normalizedTaken);
+    if (nameProblem !== null) {
+      skipped.push({ name: printableToolName(tool.name), reason: nameProblem });
       continue;
     }
     const name = prefixedToolName(config.name, tool.name);
@@ -50,12 +59,15 @@ export function toMcpToolDefinitions(config: ResolvedMcpServerConfig, listed: re
       continue;
     }
     taken.add(name);
+    normalizedTaken.set(normalizeToolName(tool.name), tool.name);
+    const { risk, requiresApproval } = mcpToolTrust({ trust: config.trust, override: riskOverrideFor(config, tool.name), defaultRisk: config.defaultRisk, annotations: tool.annotations });
     tools.push({
       name,
       description: describe(config, tool),
       input: compiled.input,
       inputSchema: providerSchema(tool.inputSchema),
-      risk: mcpToolRisk(config.riskOverrides[tool.name] ?? config.defaultRisk, tool.annotations),
+      risk,
+      ...(requiresApproval ? { requiresApproval } : {}),
       scopes: config.scopes,
       timeoutMs: config.timeoutMs,
       execute: (input, context) => invoke(tool.name, input, context),
@@ -66,6 +78,19 @@ export function toMcpToolDefinitions(config: ResolvedMcpServerConfig, listed: re
     });
   }
   return { tools, skipped };
+}
+
+/** Why a listed name cannot be registered, or null. The reason names the server and shows the name with its invisible characters escaped. */
+function refuseName(server: string, toolName: string, normalizedTaken: ReadonlyMap<string, string>): string | null {
+  const unsafe = unsafeToolNameCharacter(toolName);
+  if (unsafe !== null) {
+    return `MCP server "${server}" lists tool "${printableToolName(toolName)}", whose name holds the invisible or non-printing character ${unsafe.codePoint} at position ${unsafe.index}; such a name could pass for another tool's, so the tool is refused (the server's other tools still load)`;
+  }
+  const earlier = normalizedTaken.get(normalizeToolName(toolName));
+  if (earlier !== undefined) {
+    return `MCP server "${server}" lists tool "${printableToolName(toolName)}", whose name is the same as its tool "${printableToolName(earlier)}" once case, separators and full-width forms are ignored; rules could not tell them apart, so the later one is refused`;
+  }
+  return null;
 }
 
 /**

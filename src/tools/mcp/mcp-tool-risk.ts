@@ -1,4 +1,5 @@
 import type { ToolRisk } from '../define-tool.ts';
+import type { McpServerTrust } from './mcp-server-config.ts';
 
 export interface ToolAnnotationHints {
   readonly readOnlyHint?: boolean;
@@ -20,4 +21,25 @@ export function mcpToolRisk(configured: ToolRisk, annotations: ToolAnnotationHin
   if (annotations?.readOnlyHint === false) fromAnnotations = 'write';
   if (annotations?.destructiveHint === true) fromAnnotations = 'irreversible';
   return order[fromAnnotations] > order[configured] ? fromAnnotations : configured;
+}
+
+export interface McpToolTrustFacts {
+  readonly trust: McpServerTrust;
+  /** The operator's `riskOverrides` entry for the tool, if any. */
+  readonly override: ToolRisk | undefined;
+  readonly defaultRisk: ToolRisk;
+  readonly annotations: ToolAnnotationHints | undefined;
+}
+
+/**
+ * Risk and approval for a server's tool. The operator's override always decides the risk (annotations may raise it).
+ * Without one, a trusted server is believed (`readOnlyHint: true` makes a tool `read`), while an untrusted server's
+ * tool keeps `defaultRisk` raised by its hints and needs a person's approval for each call (`requiresApproval`): a
+ * server the agent was not told to trust cannot talk its tools out of review by calling them read-only.
+ */
+export function mcpToolTrust(facts: McpToolTrustFacts): { readonly risk: ToolRisk; readonly requiresApproval: boolean } {
+  if (facts.override !== undefined) return { risk: mcpToolRisk(facts.override, facts.annotations), requiresApproval: false };
+  if (facts.trust === 'untrusted') return { risk: mcpToolRisk(facts.defaultRisk, facts.annotations), requiresApproval: true };
+  const claimsReadOnly = facts.annotations?.readOnlyHint === true && facts.annotations.destructiveHint !== true;
+  return { risk: claimsReadOnly ? 'read' : mcpToolRisk(facts.defaultRisk, facts.annotations), requiresApproval: false };
 }

@@ -16,7 +16,7 @@ export function createAuthorizeStage(policy: ToolPolicy | ToolPolicyOptions = {}
     const { agent, tool, input } = invocation;
     const verdict: DecisionOutcome = resolved.evaluate({
       agent: { name: agent.name, scopes: agent.scopes },
-      tool: { name: tool.name, risk: tool.risk, scopes: tool.scopes, source: tool.source },
+      tool: { name: tool.name, risk: tool.risk, scopes: tool.scopes, source: tool.source, ...(tool.requiresApproval === true ? { requiresApproval: true } : {}) },
       input,
     });
     if (verdict.decision === 'deny') return verdict;

@@ -1,4 +1,5 @@
 import { checkTokenBucketLimit, createTokenBucket, hasToken } from '../../security/token-bucket.ts';
+import { normalizedNameMap, normalizeToolName } from '../../security/tool-name.ts';
 import type { TokenBucket, TokenBucketLimit } from '../../security/token-bucket.ts';
 import type { Clock } from '../../spec/clock.ts';
 import { systemClock } from '../../util/index.ts';
@@ -9,7 +10,11 @@ export interface RateLimitOptions {
   readonly perAgentTool?: TokenBucketLimit | null;
   /** Calls of any tool by one agent. Defaults to a burst of 60, then 2 a second; null turns it off. */
   readonly perAgent?: TokenBucketLimit | null;
-  /** A tighter or looser agent-tool limit for named tools, for example `{ send_email: { capacity: 5, refillPerSecond: 0.1 } }`. */
+  /**
+   * A tighter or looser agent-tool limit for named tools, for example `{ send_email: { capacity: 5, refillPerSecond: 0.1 } }`.
+   * Names match whatever the case, separators or invisible characters (`normalizeToolName`), and so do the buckets:
+   * `Send-Email` and `send_email` draw from one.
+   */
   readonly tools?: Readonly<Record<string, TokenBucketLimit>>;
   /** Only `monotonic` is read: wall-clock steps must not refill or drain a bucket. */
   readonly clock?: Pick<Clock, 'monotonic'>;
@@ -41,7 +46,7 @@ interface Shortfall {
 export function createRateLimitStage(options: RateLimitOptions = {}): DecideStage {
   const agentToolLimit = options.perAgentTool === null ? null : checkTokenBucketLimit(options.perAgentTool ?? defaultAgentToolLimit, 'perAgentTool');
   const agentLimit = options.perAgent === null ? null : checkTokenBucketLimit(options.perAgent ?? defaultAgentLimit, 'perAgent');
-  const toolLimits = new Map(Object.entries(options.tools ?? {}).map(([tool, limit]) => [tool, checkTokenBucketLimit(limit, `tools.${tool}`)]));
+  const toolLimits = normalizedNameMap(Object.entries(options.tools ?? {}).map(([tool, limit]) => [tool, checkTokenBucketLimit(limit, `tools.${tool}`)] as const), 'Rate limit tools', (a, b) => a.capacity === b.capacity && a.refillPerSecond === b.refillPerSecond);
   const clock = options.clock ?? systemClock;
   // Keyed by a JSON pair so that no agent or tool name, whatever characters it holds, can collide with another.
   const agentToolBuckets = new Map<string, TokenBucket>();
@@ -60,9 +65,10 @@ export function createRateLimitStage(options: RateLimitOptions = {}): DecideStag
     const now = clock.monotonic();
     const agent = invocation.agent.name;
     const tool = invocation.tool.name;
-    const perTool = toolLimits.get(tool) ?? agentToolLimit;
+    const toolKey = normalizeToolName(tool);
+    const perTool = toolLimits.get(toolKey) ?? agentToolLimit;
     const checks: { rule: Shortfall['rule']; bucket: TokenBucket }[] = [];
-    if (perTool !== null) checks.push({ rule: 'rate-limit:agent-tool', bucket: bucket(agentToolBuckets, JSON.stringify([agent, tool]), perTool, now) });
+    if (perTool !== null) checks.push({ rule: 'rate-limit:agent-tool', bucket: bucket(agentToolBuckets, JSON.stringify([agent, toolKey]), perTool, now) });
     if (agentLimit !== null) checks.push({ rule: 'rate-limit:agent', bucket: bucket(agentBuckets, agent, agentLimit, now) });
 
     const shortfalls: Shortfall[] = checks
