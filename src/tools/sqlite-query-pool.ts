@@ -222,11 +222,24 @@ function clearTimer(entry: QueryProcess): void {
 
 /** An idle process (or one starting with no query waiting) neither keeps the host alive nor, once started, stays forever. */
 function idle(entry: QueryProcess): QueryProcess {
-  entry.child.unref();
-  entry.child.channel?.unref();
+  holdHost(entry, false);
   if (entry.ready) entry.timer = setTimeout(() => retire(entry), idleExitMs);
   entry.timer?.unref();
   return entry;
+}
+
+/** Whether the process, its IPC channel and its stderr pipe keep the host's event loop alive. */
+function holdHost(entry: QueryProcess, hold: boolean): void {
+  const stderr = entry.child.stderr as unknown as { ref?: () => void; unref?: () => void } | null;
+  if (hold) {
+    entry.child.ref();
+    entry.child.channel?.ref();
+    stderr?.ref?.();
+  } else {
+    entry.child.unref();
+    entry.child.channel?.unref();
+    stderr?.unref?.();
+  }
 }
 
 function retire(entry: QueryProcess): void {
@@ -251,8 +264,7 @@ function dispatch(): void {
 function start(entry: QueryProcess, queued: Queued): void {
   const { job } = queued;
   clearTimer(entry);
-  entry.child.ref();
-  entry.child.channel?.ref();
+  holdHost(entry, true);
   const stop = (reason: 'timeout' | 'abort'): void => {
     if (entry.running !== running) return;
     running.stoppedBy = reason;
