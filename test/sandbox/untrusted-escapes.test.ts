@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBubblewrapRunner, createProcessRunner } from '../../src/sandbox/index.ts';
-import type { SandboxJob } from '../../src/sandbox/index.ts';
+import { ConcurrencyLimiter, createBubblewrapRunner, createProcessRunner } from '../../src/sandbox/index.ts';
+import type { SandboxJob, SandboxResult } from '../../src/sandbox/index.ts';
 import { eventually, expectKeelError, isAlive, processesWithMarker } from './sandbox-test-kit.ts';
 
 // The escapes an adversarial review found, one test per class, against the runner Keel offers for untrusted code
@@ -131,6 +131,19 @@ describe.skipIf(!available)(`${title}: fork bombs`, () => {
     expect(most).toBeLessThanOrEqual(24);
     expect(await eventually(() => processesWithMarker(marker).length === 0)).toBe(true);
     expect((await runner.run(shell('echo alive'), limits)).stdout).toBe('alive\n');
+  });
+});
+
+describe.skipIf(!available)(`${title}: the process limit is per job`, () => {
+  it('two jobs at once may each hold most of their limit: the count is in each job\'s own user namespace, not per host uid', async () => {
+    const bounded = createBubblewrapRunner({ maxProcesses: 24, concurrency: new ConcurrencyLimiter(2) });
+    const job = (): Promise<SandboxResult> => bounded.run(shell('i=0; while [ $i -lt 20 ]; do sleep 2 & i=$((i+1)); done; wait; echo ok'), limits);
+    const results = await Promise.all([job(), job()]);
+    // 40 processes of uid 65534 at once, over the limit of 24 had it been counted per host user.
+    expect(results.map((result) => [result.exitCode, result.stdout])).toEqual([
+      [0, 'ok\n'],
+      [0, 'ok\n'],
+    ]);
   });
 });
 
