@@ -1,6 +1,7 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
 import { linkedSignal } from '../util/index.ts';
 import { createToolPipeline, validateInput } from '../tools/index.ts';
+import { sanitizationOf } from '../tools/stages/sanitize.ts';
 import type { ToolDefinition, ToolPipeline } from '../tools/index.ts';
 import type { EventBody } from '../spec/events.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
@@ -190,7 +191,8 @@ async function journalOutcome(context: LoopContext, call: ToolCallState, outcome
     outputBlob ??= await dependencies.blobs.put(output);
     output = `${output.slice(0, inlineOutputLimit)}\n[output truncated: ${outcome.output.length} characters in total, ${inlineOutputLimit} shown; full text kept as blob ${outputBlob}]`;
   }
-  await writer.append([{ type: 'tool-result', turn, callId, tool, output, latencyMs: outcome.latencyMs, ...(outputBlob === undefined ? {} : { outputBlob }) }]);
+  const redactions = sanitizationOf(outcome)?.redactionLocations ?? [];
+  await writer.append([{ type: 'tool-result', turn, callId, tool, output, latencyMs: outcome.latencyMs, ...(outputBlob === undefined ? {} : { outputBlob }), ...(redactions.length === 0 ? {} : { redactions }) }]);
 }
 
 function elapsedSince(started: number): number {

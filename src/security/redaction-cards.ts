@@ -99,14 +99,19 @@ function longestCardFrom(text: string, groups: readonly DigitGroup[], first: num
 }
 
 function isCardWindow(text: string, groups: readonly DigitGroup[], first: number, last: number): boolean {
-  const window = groups.slice(first, last + 1);
-  const digits = window.map((group) => text.slice(group.start, group.end)).join('');
-  if (digits.length < 13 || digits.length > 19) return false;
-  if (window.length > 1) {
-    const separators = new Set(window.slice(1).map((group) => text.charAt(group.start - 1)));
-    if (separators.size !== 1) return false;
-    const lengths = window.map((group) => group.end - group.start);
-    if (lengths[0] !== 4 || !lengths.every((length, index) => (index === lengths.length - 1 ? length >= 1 : length >= 3) && length <= 6)) return false;
+  // Lengths and separators first, without building anything: most windows fail here.
+  let digitCount = 0;
+  for (let index = first; index <= last; index += 1) digitCount += groups[index]!.end - groups[index]!.start;
+  if (digitCount < 13 || digitCount > 19) return false;
+  if (last > first) {
+    if (groups[first]!.end - groups[first]!.start !== 4) return false;
+    const separator = text.charCodeAt(groups[first + 1]!.start - 1);
+    for (let index = first + 1; index <= last; index += 1) {
+      const length = groups[index]!.end - groups[index]!.start;
+      if (text.charCodeAt(groups[index]!.start - 1) !== separator || length > 6 || (index < last && length < 3)) return false;
+    }
   }
+  let digits = '';
+  for (let index = first; index <= last; index += 1) digits += text.slice(groups[index]!.start, groups[index]!.end);
   return isCardIssuerNumber(digits) && passesLuhn(digits);
 }

@@ -27,20 +27,19 @@ interface RankedClaim {
 const maximumDecodingDepth = 2;
 const maximumBase64Depth = 2;
 
-/** The normalized text and its decodings, each at most `maximumDecodingDepth` decodings away from the original. */
+/**
+ * The normalized text and its decodings: each decoding applied up to `maximumDecodingDepth` times in a row
+ * (JSON in a JSON string is escaped twice, a URL in a query parameter encoded twice).
+ */
 function viewsOf(text: string): TextView[] {
-  const views = [normalizeView(originalView(text))];
-  let frontier = views;
-  for (let depth = 0; depth < maximumDecodingDepth; depth += 1) {
-    const next: TextView[] = [];
-    for (const view of frontier) {
-      for (const decode of [jsonUnescapeView, urlDecodeView]) {
-        const decoded = decode(view);
-        if (decoded !== null) next.push(decoded);
-      }
+  const normalized = normalizeView(originalView(text));
+  const views = [normalized];
+  for (const decode of [jsonUnescapeView, urlDecodeView]) {
+    let view: TextView | null = normalized;
+    for (let depth = 0; depth < maximumDecodingDepth && view !== null; depth += 1) {
+      view = decode(view);
+      if (view !== null) views.push(view);
     }
-    views.push(...next);
-    frontier = next;
   }
   return views;
 }

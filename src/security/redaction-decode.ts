@@ -132,11 +132,18 @@ export function base64Candidates(view: TextView): Base64Candidate[] {
       continue;
     }
     const start = index;
-    while (index < text.length && isBase64Body(text.charCodeAt(index))) index += 1;
+    let upper = false;
+    let lower = false;
+    for (; index < text.length && isBase64Body(text.charCodeAt(index)); index += 1) {
+      const code = text.charCodeAt(index);
+      if (code >= 65 && code <= 90) upper = true;
+      else if (code >= 97 && code <= 122) lower = true;
+    }
     let end = index;
     while (end < text.length && end - index < 2 && text.charCodeAt(end) === 61) end += 1;
     const length = index - start;
-    if (length >= minimumBase64Length && length % 4 !== 1) {
+    // Base64 of text mixes both cases; hex digests, paths and words in one case are not decoded.
+    if (length >= minimumBase64Length && length % 4 !== 1 && upper && lower) {
       const decoded = Buffer.from(text.slice(start, end), 'base64').toString('utf8');
       countWork(length);
       if (isReadableText(decoded)) candidates.push({ start, end, decoded });

@@ -19,16 +19,16 @@ function headerStart(text: string, dot: number, floor: number): number {
   let start = dot;
   while (start > floor && isBase64UrlAt(text, start - 1)) start -= 1;
   countWork(dot - start + 1);
-  const adjacent = text.slice(start, dot);
-  const inAdjacent = adjacent.indexOf('eyJ');
-  if (inAdjacent !== -1) return dot - start - inAdjacent >= minimumPartLength ? start + inAdjacent : -1;
+  // The payload after `dot` starts with `eyJ`, so this search never runs past it.
+  const inAdjacent = text.indexOf('eyJ', start);
+  if (inAdjacent < dot) return dot - inAdjacent >= minimumPartLength ? inAdjacent : -1;
   // One space inside the header: the part before it must hold the `eyJ`.
   if (start - 1 <= floor || text.charCodeAt(start - 1) !== 32 || !isBase64UrlAt(text, start - 2)) return -1;
   let before = start - 1;
   while (before > floor && isBase64UrlAt(text, before - 1)) before -= 1;
   countWork(start - before);
-  const inBefore = text.slice(before, start - 1).indexOf('eyJ');
-  return inBefore === -1 ? -1 : before + inBefore;
+  const inBefore = text.indexOf('eyJ', before);
+  return inBefore < start - 1 ? inBefore : -1;
 }
 
 export function findJsonWebTokens(text: string): SensitiveSpan[] {

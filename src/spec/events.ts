@@ -175,6 +175,11 @@ export interface ToolResultEvent extends EventEnvelope {
   /** Set when the full output was larger than the journal keeps inline; the full text is in the blob store. */
   readonly outputBlob?: string;
   readonly latencyMs: number;
+  /**
+   * What the sanitizer redacted: the kind, the offset of its marker in the sanitized output (the whole output,
+   * as kept in the blob when cut) and, for JSON output, the pointer of the string holding it. Never the value.
+   */
+  readonly redactions?: readonly { readonly type: string; readonly offset: number; readonly path?: string }[];
 }
 
 export interface ToolErrorEvent extends EventEnvelope {

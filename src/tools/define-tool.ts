@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { KeelError } from '../errors/index.ts';
+import { compileRevealPolicy } from '../security/redaction-policy.ts';
+import type { ToolRedactionPolicy } from '../security/redaction-policy.ts';
 import type { ToolSpec } from '../spec/model.ts';
 import type { ToolRisk } from '../spec/tool-risk.ts';
 
@@ -36,6 +38,12 @@ export interface ToolOptions<Schema extends z.ZodType> {
   readonly maxOutputChars?: number;
   /** An error from a critical tool ends the session as failed (and runs the saga's compensations) instead of going back to the model. */
   readonly critical?: boolean;
+  /**
+   * Personal data the model may see in this tool's output, for example `{ reveal: ['email'] }` for a tool that
+   * looks up the address to reply to. Nothing by default; secrets are always redacted. Spans, logs and audit
+   * records redact everything regardless (see docs/redaction.md).
+   */
+  readonly redaction?: ToolRedactionPolicy;
 }
 
 export interface ToolDefinition {
@@ -54,6 +62,8 @@ export interface ToolDefinition {
   readonly source: string;
   /** The policy's default for it is `ask` whatever its risk: set for tools of MCP servers not marked trusted (see docs/tool-names-and-trust.md). */
   readonly requiresApproval?: boolean;
+  /** Personal data the model may see in this tool's output; absent reveals nothing. */
+  readonly redaction?: ToolRedactionPolicy;
 }
 
 const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -82,7 +92,14 @@ export function defineTool<Schema extends z.ZodType>(options: ToolOptions<Schema
     maxOutputChars: options.maxOutputChars ?? 16_000,
     critical: options.critical ?? false,
     source: 'local',
+    // Checked here, so that a policy naming a secret fails when the tool is defined, not when it first runs.
+    ...(options.redaction === undefined ? {} : { redaction: checkedPolicy(options.redaction, options.name) }),
   };
+}
+
+function checkedPolicy(policy: ToolRedactionPolicy, name: string): ToolRedactionPolicy {
+  compileRevealPolicy(policy, `Tool "${name}"`);
+  return policy;
 }
 
 export function toToolSpec(tool: ToolDefinition): ToolSpec {

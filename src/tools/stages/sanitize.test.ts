@@ -4,18 +4,19 @@ import { createMemoryBlobStore } from '../../store/memory-blob-store.ts';
 import { sha256 } from '../../util/index.ts';
 import { KeelError } from '../../errors/index.ts';
 import { defineTool } from '../define-tool.ts';
+import type { ToolOptions } from '../define-tool.ts';
 import type { ExecutionInvocation, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
 import { createSanitizeStage, sanitizationOf } from './sanitize.ts';
 import type { SanitizeStageOptions } from './sanitize.ts';
 
-function invocation(maxOutputChars = 16_000): ExecutionInvocation {
+function invocation(maxOutputChars = 16_000, redaction?: ToolOptions<z.ZodObject>['redaction']): ExecutionInvocation {
   return {
     sessionId: 'ses_1',
     turn: 1,
     callId: 'call_1',
     idempotencyKey: 'idem_1',
     agent: { name: 'support', scopes: [] },
-    tool: defineTool({ name: 'read_file', description: 'reads', input: z.object({}), risk: 'read', maxOutputChars, execute: () => '' }),
+    tool: defineTool({ name: 'read_file', description: 'reads', input: z.object({}), risk: 'read', maxOutputChars, execute: () => '', ...(redaction === undefined ? {} : { redaction }) }),
     input: {},
     signal: new AbortController().signal,
     decision: { decision: 'allow', rule: 'default', reason: 'ok' },
@@ -68,6 +69,11 @@ describe('sanitize stage', () => {
         { type: 'email', count: 1 },
         { type: 'card-number', count: 1 },
       ],
+      redactionLocations: [
+        { type: 'email', offset: 9 },
+        { type: 'card-number', offset: 36 },
+        { type: 'aws-access-key', offset: 64 },
+      ],
       detections: [],
       outputChars: redacted.length,
       truncated: false,
@@ -89,7 +95,7 @@ describe('sanitize stage', () => {
       output: `${redactedFull.slice(0, 50)}\n[output truncated: ${redactedFull.length} characters in total, 50 shown; full output kept as blob ${blob}]`,
       latencyMs: 7,
       fullOutputBlob: blob,
-      sanitization: { redactions: [{ type: 'email', count: 1 }], detections: [], outputChars: redactedFull.length, truncated: true },
+      sanitization: { redactions: [{ type: 'email', count: 1 }], redactionLocations: [{ type: 'email', offset: 8 }], detections: [], outputChars: redactedFull.length, truncated: true },
     });
     expect(await blobs.get(blob)).toBe(redactedFull);
     expect(report?.truncated).toBe(true);
@@ -164,5 +170,50 @@ describe('sanitize: JSON output', () => {
     const pretty = JSON.stringify({ a: 1, b: [2, 3] }, null, 2);
     const untouched = await run(pretty);
     expect(untouched.ok && untouched.output).toBe(pretty);
+  });
+});
+
+describe('sanitize: what the model may see', () => {
+  const billing = JSON.stringify({ invoice: { iban: 'DE89370400440532013000', payee: 'ACME GmbH', contact: 'billing@acme.example' }, note: 'api_key=9f8e7d6c5b4a3f2e1d0c' });
+
+  async function sanitizeFor(output: string, redaction: ToolOptions<z.ZodObject>['redaction']) {
+    const stage = createSanitizeStage({ blobs: createMemoryBlobStore() });
+    const outcome = await stage(invocation(16_000, redaction), async () => ({ ok: true, output, latencyMs: 1 }));
+    return { outcome, report: sanitizationOf(outcome) };
+  }
+
+  it('hides personal data by default, and reports the kind and the field of each marker, never the value', async () => {
+    const { outcome, report } = await sanitizeFor(billing, undefined);
+    expect(outcome.ok && JSON.parse(outcome.output)).toEqual({
+      invoice: { iban: '[REDACTED:iban]', payee: 'ACME GmbH', contact: '[REDACTED:email]' },
+      note: 'api_key=[REDACTED:named-secret]',
+    });
+    expect(report?.redactionLocations).toEqual([
+      { type: 'iban', offset: 0, path: '/invoice/iban' },
+      { type: 'email', offset: 0, path: '/invoice/contact' },
+      { type: 'named-secret', offset: 8, path: '/note' },
+    ]);
+    expect(JSON.stringify(report)).not.toContain('DE89');
+  });
+
+  it('shows the model the personal data the tool reveals, at the fields it names, and never a secret', async () => {
+    const atField = await sanitizeFor(billing, { reveal: [{ type: 'iban', paths: ['/invoice/iban'] }] });
+    expect(atField.outcome.ok && JSON.parse(atField.outcome.output)).toEqual({
+      invoice: { iban: 'DE89370400440532013000', payee: 'ACME GmbH', contact: '[REDACTED:email]' },
+      note: 'api_key=[REDACTED:named-secret]',
+    });
+    const everywhere = await sanitizeFor(`reply to jane@example.com; token ghp_${'a1'.repeat(18)}`, { reveal: ['email'] });
+    expect(everywhere.outcome).toMatchObject({ ok: true, output: 'reply to jane@example.com; token [REDACTED:github-token]' });
+  });
+
+  it('reveals at a path with a wildcard segment, and nowhere else', async () => {
+    const people = JSON.stringify({ invitees: [{ email: 'a@example.com' }, { email: 'b@example.com' }], owner: 'c@example.com' });
+    const { outcome } = await sanitizeFor(people, { reveal: [{ type: 'email', paths: ['/invitees/*/email'] }] });
+    expect(outcome.ok && JSON.parse(outcome.output)).toEqual({ invitees: [{ email: 'a@example.com' }, { email: 'b@example.com' }], owner: '[REDACTED:email]' });
+  });
+
+  it('refuses, when the tool is defined, a policy that would reveal a secret or names a path that is not a pointer', () => {
+    expect(() => invocation(16_000, { reveal: ['github-token' as never] })).toThrow(/"github-token" cannot be revealed to the model; only personal data can/);
+    expect(() => invocation(16_000, { reveal: [{ type: 'email', paths: ['invitees.email'] }] })).toThrow(/must be a JSON pointer/);
   });
 });

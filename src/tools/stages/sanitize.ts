@@ -2,9 +2,13 @@ import { KeelError } from '../../errors/index.ts';
 import { mergeFindings } from '../../security/finding.ts';
 import type { Finding } from '../../security/finding.ts';
 import { createRedactor } from '../../security/redaction.ts';
-import type { RedactionOptions } from '../../security/redaction.ts';
+import type { RedactionLocation, RedactionOptions, Redactor } from '../../security/redaction.ts';
+import { compileRevealPolicy, revealNothing } from '../../security/redaction-policy.ts';
+import type { RevealPolicy, ToolRedactionPolicy } from '../../security/redaction-policy.ts';
+import type { ToolDefinition } from '../define-tool.ts';
 import type { BlobStore } from '../../spec/journal.ts';
 import type { ExecuteStage, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
+import { jsonTextDepth } from '../../util/index.ts';
 
 /** Scans text the model is about to read; the injection detectors plug in here. A detector reports counts, never text. */
 export type OutputDetector = (text: string) => readonly Finding[];
@@ -12,7 +16,10 @@ export type OutputDetector = (text: string) => readonly Finding[];
 export interface SanitizeStageOptions {
   /** Where the full (redacted) output of a truncated result is kept. */
   readonly blobs: BlobStore;
-  /** `false` passes secrets and personal data through; otherwise which types to redact (all by default). */
+  /**
+   * `false` passes secrets and personal data through; otherwise which types to redact (all by default). A tool's
+   * own `redaction.reveal` policy lets the personal data it names through to the model; secrets never pass.
+   */
   readonly redaction?: false | RedactionOptions;
   readonly detectors?: readonly OutputDetector[];
   /** Share of control or undecodable characters above which output is taken for binary. Defaults to 0.1. */
@@ -22,11 +29,19 @@ export interface SanitizeStageOptions {
 /** What the sanitizer did to one result, carried beside the outcome for the audit stage and the journal. */
 export interface SanitizationReport {
   readonly redactions: readonly Finding[];
+  /**
+   * Where each marker stands in the sanitized output before truncation (the blob, when truncated): kind, offset,
+   * and for JSON output the pointer of the string holding it; the first `maxReportedLocations`. Never the value.
+   */
+  readonly redactionLocations: readonly RedactionLocation[];
   readonly detections: readonly Finding[];
   /** Length of the output after cleaning and redaction, before truncation. */
   readonly outputChars: number;
   readonly truncated: boolean;
 }
+
+/** Locations kept per result, so that an output full of addresses does not make a journal event of megabytes; `redactions` keeps the full counts. */
+export const maxReportedLocations = 1000;
 
 export type SanitizedOutcome = ExecutionOutcome & { readonly sanitization?: SanitizationReport };
 
@@ -76,9 +91,10 @@ export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage
     const outcome = await next();
     const tool = invocation.tool;
     if (!outcome.ok) {
-      const redaction = redactor?.redactText(outcome.error.message) ?? { text: outcome.error.message, findings: [] };
+      // Error messages reveal nothing: the policy is about the data a tool returns, not what it failed on.
+      const redaction = redactor?.redactText(outcome.error.message) ?? { text: outcome.error.message, findings: [], locations: [] };
       const error = redaction.findings.length === 0 ? outcome.error : withMessage(outcome.error, redaction.text);
-      const report: SanitizationReport = { redactions: redaction.findings, detections: detect(redaction.text), outputChars: 0, truncated: false };
+      const report: SanitizationReport = { redactions: redaction.findings, redactionLocations: [], detections: detect(redaction.text), outputChars: 0, truncated: false };
       return { ...outcome, error, sanitization: report } satisfies SanitizedOutcome;
     }
 
@@ -89,15 +105,17 @@ export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage
         `Tool "${tool.name}" returned binary data (${problem}), which is not shown to the model; the tool should return text, such as a summary or base64 of the bytes.`,
         { details: { tool: tool.name, outputChars: outcome.output.length } },
       );
-      return { ok: false, error, latencyMs: outcome.latencyMs, sanitization: { redactions: [], detections: [], outputChars: 0, truncated: false } } satisfies SanitizedOutcome;
+      return { ok: false, error, latencyMs: outcome.latencyMs, sanitization: { redactions: [], redactionLocations: [], detections: [], outputChars: 0, truncated: false } } satisfies SanitizedOutcome;
     }
 
     const cleaned = outcome.output.replace(ansiEscape, '').replace(controlCharacter, '');
-    const redaction = redactor === null ? { text: cleaned, findings: [] } : redactOutput(redactor, cleaned);
+    // Redacted once, here, for the model: with the tool's reveal policy, secrets always hidden.
+    const redaction = redactor === null ? { text: cleaned, findings: [], locations: [] } : redactOutput(redactor, cleaned, revealPolicyOf(tool));
     const text = redaction.text;
     // Detectors see the whole text: an injection in the part cut off below is still in the blob the model may fetch later.
     const detections = detect(text);
-    const report = (truncated: boolean): SanitizationReport => ({ redactions: redaction.findings, detections, outputChars: text.length, truncated });
+    const redactionLocations = redaction.locations.slice(0, maxReportedLocations);
+    const report = (truncated: boolean): SanitizationReport => ({ redactions: redaction.findings, redactionLocations, detections, outputChars: text.length, truncated });
     if (text.length <= tool.maxOutputChars) return { ...outcome, output: text, sanitization: report(false) } satisfies SanitizedOutcome;
 
     const blob = await options.blobs.put(text);
@@ -135,21 +153,45 @@ function withMessage(error: KeelError, message: string): KeelError {
   });
 }
 
+const compiledPolicies = new WeakMap<ToolRedactionPolicy, RevealPolicy>();
+
+function revealPolicyOf(tool: ToolDefinition): RevealPolicy {
+  const policy = tool.redaction;
+  if (policy === undefined) return revealNothing;
+  let compiled = compiledPolicies.get(policy);
+  if (compiled === undefined) {
+    compiled = compileRevealPolicy(policy, `Tool "${tool.name}"`);
+    compiledPolicies.set(policy, compiled);
+  }
+  return compiled;
+}
+
+interface OutputRedaction {
+  readonly text: string;
+  readonly findings: readonly Finding[];
+  readonly locations: readonly RedactionLocation[];
+}
+
 /**
- * JSON output is redacted value by value: in JSON text an escape such as `\n` glues a letter to the value that
- * follows it and hides that value from the detectors' boundaries. Other text is redacted as it is.
+ * JSON output is redacted value by value, so that a reveal policy can name fields and locations can name the
+ * string they are in (the redactor decodes escapes in plain text too). Other text is redacted as it is.
  */
-function redactOutput(redactor: ReturnType<typeof createRedactor>, text: string): { text: string; findings: readonly Finding[] } {
+function redactOutput(redactor: Redactor, text: string, reveal: RevealPolicy): OutputRedaction {
   const first = text.trimStart()[0];
   if (first === '{' || first === '[' || first === '"') {
+    let parsed: unknown;
+    let isJson = true;
     try {
-      const parsed: unknown = JSON.parse(text);
-      const redacted = redactor.redactValue(parsed);
-      // Unchanged output keeps its own formatting; only output that held something to redact is re-serialised.
-      return redacted.findings.length === 0 ? { text, findings: [] } : { text: JSON.stringify(redacted.value), findings: redacted.findings };
+      parsed = JSON.parse(text);
     } catch {
-      // Not JSON after all: redact the text.
+      isJson = false;
+    }
+    // Redacting value by value recurses; output nested deeper than any real tool's is redacted as text instead.
+    if (isJson && jsonTextDepth(text) <= 64) {
+      const redacted = redactor.redactValue(parsed, { reveal });
+      // Unchanged output keeps its own formatting; only output that held something to redact is re-serialised.
+      return redacted.findings.length === 0 ? { text, findings: [], locations: [] } : { text: JSON.stringify(redacted.value), findings: redacted.findings, locations: redacted.locations };
     }
   }
-  return redactor.redactText(text);
+  return redactor.redactText(text, { reveal });
 }
