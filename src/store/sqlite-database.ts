@@ -83,6 +83,8 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /** A data step after `sql`, in the same transaction: what SQL alone cannot compute (hashes, say). */
+  readonly run?: (database: SqliteDatabase) => void;
 }
 
 /**
@@ -109,6 +111,7 @@ export function migrate(database: SqliteDatabase, component: string, migrations:
     const appliedNow: number[] = [];
     for (const migration of pendingMigrations(database, component, migrations)) {
       database.exec(migration.sql);
+      migration.run?.(database);
       record.run(component, migration.version, migration.name, Date.now());
       appliedNow.push(migration.version);
     }

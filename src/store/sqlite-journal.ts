@@ -3,16 +3,27 @@ import { KeelError } from '../errors/index.ts';
 import { supportedEventVersions } from '../spec/events.ts';
 import type { SessionEvent, SessionStatus } from '../spec/events.ts';
 import type { Journal, SessionSummary } from '../spec/journal.ts';
+import { eventPlace, keyringFor, missingKey } from './encryption.ts';
+import type { EncryptedRecord, EncryptionOptions, Keyring } from './encryption.ts';
+import { chainHash, chainLegacySessions, journalChainGenesis } from './journal-chain.ts';
 import { checkAppendBatch, checkExpectedSeq, checkListOptions, summaryAfterAppend } from './journal-rules.ts';
 import { migrate, openSqliteDatabase } from './sqlite-database.ts';
 import type { Migration, SqliteDatabase } from './sqlite-database.ts';
 import { groupCommitOf } from './sqlite-group-commit.ts';
 import { toStorageFailure } from './storage-failure.ts';
 
-export type SqliteJournalOptions =
+export type SqliteJournalOptions = (
   | { readonly path: string; readonly busyTimeoutMs?: number }
   /** A database shared with other stores; the journal does not close it. */
-  | { readonly database: SqliteDatabase };
+  | { readonly database: SqliteDatabase }
+) & {
+  /**
+   * Encrypts event bodies at rest. Defaults to the keys in KEEL_ENCRYPTION_KEY (and KEEL_ENCRYPTION_PREVIOUS_KEYS),
+   * none when unset; `false` turns encryption off whatever the environment says (records already encrypted then
+   * fail to read with `storage-key-invalid`).
+   */
+  readonly encryption?: EncryptionOptions | false;
+};
 
 /** A `Journal` with synchronous twins of its hot methods, for callers already on the database's thread of work. */
 export interface SqliteJournal extends Journal {
@@ -47,7 +58,20 @@ export const journalMigrations: readonly Migration[] = [
       CREATE INDEX sessions_by_status ON sessions (status, started_at DESC, session_id DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'hash chain and encryption key ids',
+    // `key_id` is NULL for a body stored in clear. Sessions written before the chain are chained here, in the
+    // upgrade's transaction, so every session of a database at this version has one.
+    sql: `
+      ALTER TABLE events ADD COLUMN key_id TEXT;
+      ALTER TABLE events ADD COLUMN hash TEXT;
+      ALTER TABLE sessions ADD COLUMN head_hash TEXT;
+    `,
+    run: chainLegacySessions,
+  },
 ];
+
 
 interface SessionRow {
   readonly session_id: string;
@@ -56,10 +80,12 @@ interface SessionRow {
   readonly updated_at: number;
   readonly last_seq: number;
   readonly status: SessionStatus | null;
+  readonly head_hash: string | null;
 }
 
 interface EventRow {
   readonly seq: number;
+  readonly key_id: string | null;
   readonly body: string;
 }
 
@@ -68,10 +94,12 @@ interface EventRow {
 const readPageSize = 256;
 
 export function createSqliteJournal(options: SqliteJournalOptions): SqliteJournal {
+  let keyring: Keyring | undefined;
   const ownsDatabase = !('database' in options);
   const database = 'database' in options ? options.database : openSqliteDatabase(options);
   const path = database.name;
   try {
+    keyring = keyringFor(options.encryption);
     migrate(database, 'journal', journalMigrations);
   } catch (error) {
     if (ownsDatabase) database.close();
@@ -80,20 +108,21 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
 
   const selectSession = database.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE session_id = ?');
   const selectLastSeq = database.prepare<[string], number>('SELECT last_seq FROM sessions WHERE session_id = ?').pluck();
-  const insertEvent = database.prepare<[string, number, string, number, string]>(
-    'INSERT INTO events (session_id, seq, type, at, body) VALUES (?, ?, ?, ?, ?)',
+  const insertEvent = database.prepare<[string, number, string, number, string, string | null, string]>(
+    'INSERT INTO events (session_id, seq, type, at, body, key_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
-  const upsertSession = database.prepare<[string, string, number, number, number, SessionStatus | null]>(
-    `INSERT INTO sessions (session_id, agent, started_at, updated_at, last_seq, status) VALUES (?, ?, ?, ?, ?, ?)
+  const upsertSession = database.prepare<[string, string, number, number, number, SessionStatus | null, string]>(
+    `INSERT INTO sessions (session_id, agent, started_at, updated_at, last_seq, status, head_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (session_id) DO UPDATE SET agent = excluded.agent, started_at = excluded.started_at,
-       updated_at = excluded.updated_at, last_seq = excluded.last_seq, status = excluded.status`,
+       updated_at = excluded.updated_at, last_seq = excluded.last_seq, status = excluded.status, head_hash = excluded.head_hash`,
   );
   // SQLite rewrites the index entries of every column named in SET, changed or not; the common append
   // names only unindexed columns, so its commit writes no index page.
-  const advanceSession = database.prepare<[number, number, string]>('UPDATE sessions SET updated_at = ?, last_seq = ? WHERE session_id = ?');
+  const advanceSession = database.prepare<[number, number, string, string]>('UPDATE sessions SET updated_at = ?, last_seq = ?, head_hash = ? WHERE session_id = ?');
   const selectPage = database.prepare<[string, number, number], EventRow>(
-    'SELECT seq, body FROM events WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?',
+    'SELECT seq, key_id, body FROM events WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?',
   );
+
   // At most four shapes of list query (status filter or not, limit or not), each prepared once.
   const listQueries = new Map<string, Statement<[Record<string, unknown>], SessionRow>>();
   function listQuery(sql: string): Statement<[Record<string, unknown>], SessionRow> {
@@ -110,12 +139,18 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
   const appendInTransaction = database.transaction((sessionId: string, events: readonly SessionEvent[], expectedSeq: number): number => {
     const row = selectSession.get(sessionId);
     checkExpectedSeq(sessionId, expectedSeq, row?.last_seq ?? 0);
-    for (const event of events) insertEvent.run(sessionId, event.seq, event.type, event.at, JSON.stringify(event));
+    let head = row?.head_hash ?? journalChainGenesis;
+    for (const event of events) {
+      const json = JSON.stringify(event);
+      const stored = keyring === undefined ? { keyId: null, body: json } : keyring.encrypt(json, eventPlace(path, sessionId, event.seq));
+      head = chainHash(head, { sessionId, seq: event.seq, keyId: stored.keyId, body: stored.body });
+      insertEvent.run(sessionId, event.seq, event.type, event.at, stored.body, stored.keyId, head);
+    }
     const summary = summaryAfterAppend(row === undefined ? undefined : toSummary(row), sessionId, events);
     if (row !== undefined && row.agent === summary.agent && row.started_at === summary.startedAt && row.status === summary.status) {
-      advanceSession.run(summary.updatedAt, summary.lastSeq, sessionId);
+      advanceSession.run(summary.updatedAt, summary.lastSeq, head, sessionId);
     } else {
-      upsertSession.run(sessionId, summary.agent, summary.startedAt, summary.updatedAt, summary.lastSeq, summary.status);
+      upsertSession.run(sessionId, summary.agent, summary.startedAt, summary.updatedAt, summary.lastSeq, summary.status, head);
     }
     return summary.lastSeq;
   });
@@ -159,8 +194,9 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
         details: { path, sessionId, seq: row.seq },
       });
     let event: SessionEvent;
+    const json = row.key_id === null ? row.body : decrypt(sessionId, row.seq, { keyId: row.key_id, body: row.body });
     try {
-      event = JSON.parse(row.body) as SessionEvent;
+      event = JSON.parse(json) as SessionEvent;
     } catch (error) {
       throw corrupt('is not valid JSON', error);
     }
@@ -170,6 +206,12 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
     }
     if (event.seq !== row.seq || event.sessionId !== sessionId) throw corrupt(`carries session ${String(event.sessionId)} and seq ${String(event.seq)} in its body`);
     return event;
+  }
+
+  function decrypt(sessionId: string, seq: number, record: EncryptedRecord): string {
+    const place = eventPlace(path, sessionId, seq);
+    if (keyring === undefined) throw missingKey(record.keyId, place, []);
+    return keyring.decrypt(record, place);
   }
 
   return {

@@ -1,5 +1,6 @@
 import type { Clock } from '../spec/clock.ts';
 import type { BlobStore } from '../spec/journal.ts';
+import type { EncryptionOptions } from './encryption.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import { createSqliteBlobStore } from './sqlite-blob-store.ts';
 import { openSqliteDatabase } from './sqlite-database.ts';
@@ -20,6 +21,11 @@ export interface SqliteStoreOptions {
    * sqlite-group-commit.ts for what it keeps.
    */
   readonly groupCommit?: boolean;
+  /**
+   * Encrypts event bodies and blobs at rest (AES-256-GCM). Defaults to KEEL_ENCRYPTION_KEY and
+   * KEEL_ENCRYPTION_PREVIOUS_KEYS from the environment, none when unset; `false` turns it off. See docs/storage.md.
+   */
+  readonly encryption?: EncryptionOptions | false;
 }
 
 export interface SqliteStore {
@@ -44,9 +50,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let blobImplementation: BlobStore;
   let leaseImplementation: SessionLeaseStore;
   const clock = options.clock === undefined ? {} : { clock: options.clock };
+  const encryption = options.encryption === undefined ? {} : { encryption: options.encryption };
   try {
-    journalImplementation = createSqliteJournal({ database });
-    blobImplementation = createSqliteBlobStore({ database, ...clock });
+    journalImplementation = createSqliteJournal({ database, ...encryption });
+    blobImplementation = createSqliteBlobStore({ database, ...clock, ...encryption });
     leaseImplementation = createSqliteSessionLeaseStore({ database, ...clock });
   } catch (error) {
     database.close();

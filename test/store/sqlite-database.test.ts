@@ -95,7 +95,9 @@ describe('migrate', () => {
     const database = openSqliteDatabase({ path });
     expect(database.prepare('SELECT component, version FROM schema_migrations ORDER BY component, version').all()).toEqual([
       { component: 'blobs', version: 1 },
+      { component: 'blobs', version: 2 },
       { component: 'journal', version: 1 },
+      { component: 'journal', version: 2 },
     ]);
     expect(migrate(database, 'journal', journalMigrations)).toEqual([]);
     database.close();
