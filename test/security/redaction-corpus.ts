@@ -24,10 +24,10 @@ export interface LookAlike {
   readonly text: string;
 }
 
-const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+export const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** Deterministic pseudo-random characters (a linear congruential generator), always ending with a letter and a digit. */
-function randomCharacters(length: number, seed: number, characters: string = alphabet): string {
+export function randomCharacters(length: number, seed: number, characters: string = alphabet): string {
   let state = seed;
   let result = '';
   for (let index = 0; index < length - 2; index += 1) {
@@ -39,16 +39,16 @@ function randomCharacters(length: number, seed: number, characters: string = alp
 }
 
 const upperAndDigits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const base64url = `${alphabet}-_`;
+export const base64url = `${alphabet}-_`;
 
-const anthropicKey = (seed: number): string => ['sk', 'ant', 'api03', `${randomCharacters(93, seed, base64url)}AA`].join('-');
-const openaiProjectKey = (seed: number): string => ['sk', 'proj', randomCharacters(156, seed, base64url)].join('-');
-const openaiLegacyKey = (seed: number): string => ['sk', `${randomCharacters(20, seed)}T3BlbkFJ${randomCharacters(20, seed + 1)}`].join('-');
-const awsKey = (seed: number): string => ['AK', 'IA', randomCharacters(16, seed, upperAndDigits)].join('');
-const githubClassic = (seed: number): string => ['gh', `p_${randomCharacters(36, seed)}`].join('');
-const githubFineGrained = (seed: number): string => ['github', 'pat', `${randomCharacters(22, seed)}_${randomCharacters(59, seed + 1)}`].join('_');
-const slackBot = (seed: number): string => ['xo', 'xb-', `${1000 + seed}23456789012-1234567890123-`, randomCharacters(24, seed)].join('');
-const slackWebhook = (seed: number): string => `https://hooks.slack.com/services/T${randomCharacters(8, seed, upperAndDigits)}/B${randomCharacters(8, seed + 1, upperAndDigits)}/${randomCharacters(24, seed + 2)}`;
+export const anthropicKey = (seed: number): string => ['sk', 'ant', 'api03', `${randomCharacters(93, seed, base64url)}AA`].join('-');
+export const openaiProjectKey = (seed: number): string => ['sk', 'proj', randomCharacters(156, seed, base64url)].join('-');
+export const openaiLegacyKey = (seed: number): string => ['sk', `${randomCharacters(20, seed)}T3BlbkFJ${randomCharacters(20, seed + 1)}`].join('-');
+export const awsKey = (seed: number): string => ['AK', 'IA', randomCharacters(16, seed, upperAndDigits)].join('');
+export const githubClassic = (seed: number): string => ['gh', `p_${randomCharacters(36, seed)}`].join('');
+export const githubFineGrained = (seed: number): string => ['github', 'pat', `${randomCharacters(22, seed)}_${randomCharacters(59, seed + 1)}`].join('_');
+export const slackBot = (seed: number): string => ['xo', 'xb-', `${1000 + seed}23456789012-1234567890123-`, randomCharacters(24, seed)].join('');
+export const slackWebhook = (seed: number): string => `https://hooks.slack.com/services/T${randomCharacters(8, seed, upperAndDigits)}/B${randomCharacters(8, seed + 1, upperAndDigits)}/${randomCharacters(24, seed + 2)}`;
 
 const lowerAndDigits = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -66,19 +66,19 @@ export const linearKey = (seed: number): string => ['lin', `_api_${randomCharact
 export const onepasswordToken = (seed: number): string => ['op', `s_eyJ${randomCharacters(250, seed, `${alphabet}+/`)}`].join('');
 export const ageKey = (seed: number): string => ['AGE', 'SECRET', 'KEY', `1${randomCharacters(58, seed, upperAndDigits)}`].join('-');
 
-function puttyKeyFile(seed: number): { readonly before: string; readonly secret: string } {
+export function puttyKeyFile(seed: number): { readonly before: string; readonly secret: string } {
   const publicLines = `${randomCharacters(64, seed, `${alphabet}+/`)}\n${randomCharacters(16, seed + 1, `${alphabet}+/`)}`;
   const before = `PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: ed25519-key-20260115\nPublic-Lines: 2\n${publicLines}\n`;
   const secret = `Private-Lines: 1\n${randomCharacters(44, seed + 2, `${alphabet}+/`)}\nPrivate-MAC: ${randomCharacters(64, seed + 3, '0123456789abcdef')}`;
   return { before, secret };
 }
 
-function jsonWebToken(seed: number): string {
+export function jsonWebToken(seed: number): string {
   const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub: `user_${seed}`, iat: 1_767_225_600 })}.${randomCharacters(43, seed, base64url)}`;
 }
 
-function privateKeyBlock(kind: string, seed: number): string {
+export function privateKeyBlock(kind: string, seed: number): string {
   const lines = Array.from({ length: 6 }, (_, index) => randomCharacters(64, seed + index, `${alphabet}+/`));
   return `-----BEGIN ${kind}-----\n${lines.join('\n')}\n-----END ${kind}-----`;
 }
