@@ -135,7 +135,7 @@ function* sessionRows(database: SqliteDatabase, chained: boolean): Generator<Ses
 function checkSession(database: SqliteDatabase, session: SessionRow, chained: boolean, findings: Findings): number {
   const sessionId = session.session_id;
   const page = database.prepare<[string, number, number], EventRow>(
-    `SELECT seq, key_id, body, ${chained ? 'hash' : 'NULL AS hash'} FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    `SELECT seq, ${chained ? 'key_id, body, hash' : 'NULL AS key_id, body, NULL AS hash'} FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
   );
   let expectedSeq = 1;
   let previousHash: string | null = journalChainGenesis;
