@@ -196,25 +196,32 @@ export function createReadOnlySqlChecker(options: ReadOnlySqlOptions): ReadOnlyS
   const statistics = { parses: 0, cacheHits: 0 };
   warmSqlParser(settings.dialect);
 
-  const precheck = (sql: string): ReadOnlySqlVerdict | null => {
-    const cached = cache.get(sql);
-    if (cached !== undefined) {
-      statistics.cacheHits++;
-      return cached;
-    }
+  const cached = (sql: string): ReadOnlySqlVerdict | undefined => {
+    const verdict = cache.get(sql);
+    if (verdict !== undefined) statistics.cacheHits++;
+    return verdict;
+  };
+
+  /** The token checks' rejection (cached: it is the full verdict too), or the text the parser should read. */
+  const tokenCheck = (sql: string): { readonly verdict: ReadOnlySqlVerdict } | { readonly text: string } => {
     try {
-      checkTokens(sql, settings);
-      return null;
+      return { text: checkTokens(sql, settings).text };
     } catch (error) {
       if (!(error instanceof SqlRejection)) throw error;
       const verdict = rejected(error.message);
       cache.set(sql, verdict);
-      return verdict;
+      return { verdict };
     }
   };
 
-  const parseAndCheck = async (sql: string): Promise<ReadOnlySqlVerdict> => {
-    const { text } = checkTokens(sql, settings);
+  const precheck = (sql: string): ReadOnlySqlVerdict | null => {
+    const hit = cached(sql);
+    if (hit !== undefined) return hit;
+    const tokens = tokenCheck(sql);
+    return 'verdict' in tokens ? tokens.verdict : null;
+  };
+
+  const parseAndCheck = async (sql: string, text: string): Promise<ReadOnlySqlVerdict> => {
     statistics.parses++;
     const reply = await parseSql({ sql: text, dialect: settings.dialect, timeoutMs: settings.parseTimeoutMs });
     const verdict = verdictOnParse(reply, text, settings);
@@ -224,11 +231,13 @@ export function createReadOnlySqlChecker(options: ReadOnlySqlOptions): ReadOnlyS
   };
 
   const check = (sql: string, signal?: AbortSignal): Promise<ReadOnlySqlVerdict> => {
-    const early = precheck(sql);
-    if (early !== null) return Promise.resolve(early);
+    const hit = cached(sql);
+    if (hit !== undefined) return Promise.resolve(hit);
     let shared = pending.get(sql);
     if (shared === undefined) {
-      shared = parseAndCheck(sql).finally(() => pending.delete(sql));
+      const tokens = tokenCheck(sql);
+      if ('verdict' in tokens) return Promise.resolve(tokens.verdict);
+      shared = parseAndCheck(sql, tokens.text).finally(() => pending.delete(sql));
       pending.set(sql, shared);
     }
     return waitFor(shared, signal);
