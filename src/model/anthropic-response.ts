@@ -4,6 +4,7 @@ import type { StopReason } from '../spec/stop-reason.ts';
 import type { Usage } from '../spec/usage.ts';
 import { fallbackStopReason } from './fallback-stop-reason.ts';
 import { parseToolArguments } from './tool-arguments.ts';
+import { canonicalJson } from '../util/index.ts';
 
 /** The subset of an Anthropic `Message` Keel reads; typed loosely because the API adds block types over time. */
 export interface AnthropicMessageShape {
@@ -43,8 +44,9 @@ function fromAnthropicBlock(block: AnthropicMessageShape['content'][number]): Co
       const name = String(block.name);
       const input = block.input;
       if (input !== null && typeof input === 'object' && !Array.isArray(input)) return { type: 'tool_use', id, name, input };
-      // The API sends an object; anything else is kept as malformed text rather than trusted.
-      const parsed = parseToolArguments(typeof input === 'string' ? input : JSON.stringify(input) ?? '');
+      // The API sends an object; anything else is kept as malformed text rather than trusted. canonicalJson, not
+      // JSON.stringify: the value may nest deeper than a recursive serialiser survives.
+      const parsed = parseToolArguments(typeof input === 'string' ? input : canonicalJson(input) ?? '');
       return { type: 'tool_use', id, name, ...parsed };
     }
     case 'thinking': {

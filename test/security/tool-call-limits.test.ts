@@ -131,6 +131,21 @@ describe('tool calls over the limits', () => {
     expect(() => createGateway(model, { toolCallLimits: { maxArgumentBytes: 0 } })).toThrow(/maxArgumentBytes must be a positive integer/);
   });
 
+  it('redacts tool output nested 20,000 levels deep as text instead of failing the session', async () => {
+    const deepOutput = defineTool({ name: 'deep', description: 'Deep output', input: z.object({}), risk: 'read', execute: () => `["mail ops@example.com",${'['.repeat(20_000)}${']'.repeat(20_000)}]` });
+    const model = createScriptedModel([assistant([{ type: 'tool_use', id: 'toolu_1', name: 'deep', input: {} }]), assistant([{ type: 'text', text: 'ok' }])]) as never;
+    const keel = createKeel({ database: ':memory:', model });
+    try {
+      const result = await keel.run(defineAgent({ name: 'deep-output', instructions: 'x', tools: [deepOutput] }), 'go').result;
+      expect(result.status).toBe('completed');
+      const outcome = (await keel.events(result.sessionId)).find((event) => event.type === 'tool-result');
+      expect(outcome?.type === 'tool-result' && outcome.output).toContain('[REDACTED:email]');
+      expect(outcome?.type === 'tool-result' && outcome.output).not.toContain('ops@example.com');
+    } finally {
+      await keel.close();
+    }
+  });
+
   it('keeps the audit log and journal of the whole runtime bounded too', async () => {
     const model = createScriptedModel([
       assistant([
