@@ -1,4 +1,5 @@
 import { lstatSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmod, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { KeelError } from '../errors/index.ts';
@@ -25,7 +26,7 @@ export async function prepareWorkFolder(writePath: string | undefined, wait: Fol
   if (writePath === undefined) {
     const path = realpathSync(mkdtempSync(join(tmpdir(), 'keel-sandbox-')));
     giveToSandboxUser(path);
-    return { path, release: () => Promise.resolve(rmSync(path, { recursive: true, force: true })) };
+    return { path, release: () => removeTemporaryFolder(path) };
   }
   if (!isAbsolute(writePath)) throw new KeelError('invalid-config', `writePath must be an absolute path, got "${writePath}".`);
   mkdirSync(writePath, { recursive: true });
@@ -53,6 +54,29 @@ export async function prepareWorkFolder(writePath: string | undefined, wait: Fol
 export interface FolderWait {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * A job running as the host's own user (a host that is not root) can leave folders it made unwritable (chmod 500),
+ * which `rm -r` cannot empty; they are opened up, without following links, and removed again.
+ */
+async function removeTemporaryFolder(path: string): Promise<void> {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    await openUpFolders(path);
+    rmSync(path, { recursive: true, force: true });
+  }
+}
+
+async function openUpFolders(root: string): Promise<void> {
+  const folders = [root];
+  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    await chmod(folder, 0o700);
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      if (entry.isDirectory()) folders.push(join(folder, entry.name));
+    }
+  }
 }
 
 async function lockWriteFolder(path: string, wait: FolderWait): Promise<() => void> {
