@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import type { Action, CliContext } from './cli-context.ts';
 import { chooseDatabase } from './cli-context.ts';
-import { runAuditHead, runAuditKeygen, runAuditList, runAuditVerify } from './audit-command.ts';
 import { positiveInteger } from './option-values.ts';
-import { requireDatabaseFile } from './read-only-store.ts';
 
 /*
  * `keel audit verify | head | list | keygen`: the options are parsed here, the work is done by audit-command.ts.
@@ -20,7 +18,8 @@ interface VerifyOptions {
 
 export function registerAuditCommands(program: Command, context: CliContext, action: Action): void {
   const audit = program.command('audit').description('The hash-chained audit log of every tool call: verify it, print its head, list it');
-  const database = (command: Command): string => requireDatabaseFile(chooseDatabase(context, command).path);
+  const database = async (command: Command): Promise<string> => (await import('./read-only-store.ts')).requireDatabaseFile(chooseDatabase(context, command).path);
+  const load = () => import('./audit-command.ts');
 
   audit
     .command('verify')
@@ -32,8 +31,8 @@ export function registerAuditCommands(program: Command, context: CliContext, act
     .option('--no-journal-check', "skip comparing the log with the journal's tool events")
     .option('--json', 'print the verification as JSON')
     .action(action(async (options: VerifyOptions, command: Command) =>
-      runAuditVerify({
-        database: database(command),
+      (await load()).runAuditVerify({
+        database: await database(command),
         json: options.json === true,
         env: context.env,
         out: context.out,
@@ -50,7 +49,7 @@ export function registerAuditCommands(program: Command, context: CliContext, act
     .description("Print the log's head (seq:hash), to keep somewhere the log's writers cannot reach")
     .option('--json', 'print the head as JSON')
     .action(action(async (options: { json?: boolean }, command: Command) =>
-      runAuditHead({ database: database(command), json: options.json === true, out: context.out, err: context.err })));
+      (await load()).runAuditHead({ database: await database(command), json: options.json === true, out: context.out, err: context.err })));
 
   audit
     .command('list')
@@ -59,11 +58,11 @@ export function registerAuditCommands(program: Command, context: CliContext, act
     .option('--from <seq>', 'start at this record', positiveInteger('--from'), 1)
     .option('--json', 'one JSON record per line')
     .action(action(async (options: { session?: string; from: number; json?: boolean }, command: Command) =>
-      runAuditList({ database: database(command), sessionId: options.session, fromSeq: options.from, json: options.json === true, out: context.out, err: context.err })));
+      (await load()).runAuditList({ database: await database(command), sessionId: options.session, fromSeq: options.from, json: options.json === true, out: context.out, err: context.err })));
 
   audit
     .command('keygen')
     .description('Make an Ed25519 key pair for signing the log (KEEL_AUDIT_SIGNING_KEY, KEEL_AUDIT_PUBLIC_KEY)')
     .option('--json', 'print the pair as JSON')
-    .action(action(async (options: { json?: boolean }) => runAuditKeygen({ json: options.json === true, out: context.out })));
+    .action(action(async (options: { json?: boolean }) => (await load()).runAuditKeygen({ json: options.json === true, out: context.out })));
 }

@@ -4,7 +4,6 @@ import { KeelError } from '../errors/index.ts';
 import type { SessionStatusSources } from '../runtime/session-status.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { BlobStore, Journal } from '../spec/journal.ts';
-import { openReadOnlyStore } from './read-only-store.ts';
 import type { ReadOnlyStore } from './read-only-store.ts';
 import { hintCommand } from './shell-hint.ts';
 
@@ -70,6 +69,8 @@ export async function readEvents(journal: Journal, sessionId: string, databasePa
 /** Runs `work` against the database opened read-only, and closes it after. */
 export async function withReadOnlyAccess<T>(context: CliContext, command: Command, work: (access: SessionAccess & { readonly store: ReadOnlyStore }, database: DatabaseChoice) => Promise<T>): Promise<T> {
   const database = chooseDatabase(context, command);
+  // Loaded on use, like every command's heavy parts: `keel --help` and usage errors answer at once.
+  const { openReadOnlyStore } = await import('./read-only-store.ts');
   const store = openReadOnlyStore(database.path);
   try {
     const access = {

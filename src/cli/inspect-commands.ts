@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import type { Action, CliContext } from './cli-context.ts';
 import { withReadOnlyAccess } from './cli-context.ts';
-import { diffCommand } from './diff-command.ts';
-import { explainCommand } from './explain-command.ts';
 import { positiveInteger } from './option-values.ts';
-import { replayCommand } from './replay-command.ts';
 
 /*
  * The read-only commands that look inside a session's model requests: replay, explain, diff.
@@ -29,8 +26,8 @@ export function registerInspectCommands(program: Command, context: CliContext, a
     .option('--strategy <name>', 'counterfactual: a context strategy: window:N | elide-tool-results | no-tools')
     .option('--json', 'print JSON')
     .action(action(async (sessionId: string, options: ReplayOptions, command: Command) =>
-      withReadOnlyAccess(context, command, (access) =>
-        replayCommand(access, [sessionId], { turn: options.turn, model: options.model, system: options.system, strategy: options.strategy, json: options.json === true }, context.out, context.err))));
+      withReadOnlyAccess(context, command, async (access) =>
+        (await import('./replay-command.ts')).replayCommand(access, [sessionId], { turn: options.turn, model: options.model, system: options.system, strategy: options.strategy, json: options.json === true }, context.out, context.err))));
 
   program
     .command('explain')
@@ -39,7 +36,7 @@ export function registerInspectCommands(program: Command, context: CliContext, a
     .argument('<turn>', 'the turn number, from 1')
     .option('--json', 'print the plan as JSON')
     .action(action(async (sessionId: string, turn: string, options: { json?: boolean }, command: Command) =>
-      withReadOnlyAccess(context, command, (access) => explainCommand(access, [sessionId, turn], { json: options.json === true }, context.out))));
+      withReadOnlyAccess(context, command, async (access) => (await import('./explain-command.ts')).explainCommand(access, [sessionId, turn], { json: options.json === true }, context.out))));
 
   program
     .command('diff')
@@ -49,5 +46,5 @@ export function registerInspectCommands(program: Command, context: CliContext, a
     .option('--all', 'list identical segments too')
     .option('--json', 'print JSON')
     .action(action(async (first: string, second: string, options: { all?: boolean; json?: boolean }, command: Command) =>
-      withReadOnlyAccess(context, command, (access) => diffCommand(access, [first, second], { json: options.json === true, all: options.all === true }, context.out, context.err))));
+      withReadOnlyAccess(context, command, async (access) => (await import('./diff-command.ts')).diffCommand(access, [first, second], { json: options.json === true, all: options.all === true }, context.out, context.err))));
 }

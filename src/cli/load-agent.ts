@@ -7,7 +7,6 @@ import { isAgentDefinition } from '../loop/index.ts';
 import type { AgentDefinition } from '../loop/index.ts';
 
 const typeScriptExtensions = new Set(['.ts', '.mts', '.cts', '.tsx']);
-const tsxLoader = 'tsx/esm/api';
 
 /**
  * Loads a module whose default export is `defineAgent({...})`. JavaScript modules are imported as they are.
@@ -24,10 +23,21 @@ export async function loadAgentModule(path: string, cwd: string): Promise<{ agen
   } catch (error) {
     throw new KeelError('invalid-config', `Could not load agent module ${modulePath}: ${describeLoadFailure(error, modulePath)}`, { cause: error });
   }
-  if (!isAgentDefinition(loaded.default)) {
+  const agent = defaultExport(loaded);
+  if (!isAgentDefinition(agent)) {
     throw new KeelError('invalid-config', `${modulePath} must default-export an agent: \`export default defineAgent({ name, instructions, tools })\`.`);
   }
-  return { agent: loaded.default, modulePath };
+  return { agent, modulePath };
+}
+
+/**
+ * The module's default export. A CommonJS module compiled from `export default` (tsc, tsx) arrives as
+ * `{ default: module.exports }` with the agent on `module.exports.default`.
+ */
+function defaultExport(loaded: { default?: unknown }): unknown {
+  if (isAgentDefinition(loaded.default)) return loaded.default;
+  const inner = loaded.default as { default?: unknown } | null | undefined;
+  return typeof inner === 'object' && inner !== null ? inner.default : loaded.default;
 }
 
 /** Whether this process cannot import TypeScript yet: Keel itself runs compiled and Node does not strip types. */
@@ -46,23 +56,27 @@ function nodeStripsTypes(): boolean {
 
 let tsxRegistered: Promise<void> | undefined;
 
+/**
+ * Both of tsx's hooks: the ESM one, and the CommonJS one for a .ts file that Node treats as CommonJS (its
+ * package.json has no "type": "module"); without it Node 20 reads that file as JavaScript and fails on a require cycle.
+ */
 function registerTsx(modulePath: string): Promise<void> {
-  tsxRegistered ??= importTsx(modulePath).then((tsx) => {
-    tsx.register();
+  tsxRegistered ??= Promise.all([importTsx('tsx/cjs/api', modulePath), importTsx('tsx/esm/api', modulePath)]).then(([commonjs, esm]) => {
+    commonjs.register();
+    esm.register();
   });
   return tsxRegistered;
 }
 
-/** tsx from beside Keel (the usual install) or else from the agent module's own project (Keel installed globally). */
-async function importTsx(modulePath: string): Promise<{ register: () => unknown }> {
+/** tsx from beside Keel (the usual install), else from the agent module's own project (Keel installed globally). */
+async function importTsx(entry: string, modulePath: string): Promise<{ register: () => unknown }> {
   try {
-    return (await import(tsxLoader)) as { register: () => unknown };
+    return (await import(entry)) as { register: () => unknown };
   } catch (nearKeel) {
     if (!isModuleNotFound(nearKeel)) throw nearKeel;
   }
   try {
-    const location = createRequire(modulePath).resolve(tsxLoader);
-    return (await import(pathToFileURL(location).href)) as { register: () => unknown };
+    return (await import(pathToFileURL(createRequire(modulePath).resolve(entry)).href)) as { register: () => unknown };
   } catch (nearAgent) {
     if (!isModuleNotFound(nearAgent)) throw nearAgent;
     throw new KeelError(
@@ -88,7 +102,7 @@ function describeLoadFailure(error: unknown, modulePath: string): string {
 function hintFor(error: unknown, modulePath: string): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_REQUIRE_ASYNC_MODULE' || code === 'ERR_REQUIRE_ESM') {
-    return `The agent module was loaded as CommonJS, which the nearest package.json decides (it has no "type": "module"). Add "type": "module" to ${packageJsonHint(modulePath)}, or name the module with .mjs or .mts.`;
+    return `The agent module was loaded as CommonJS, which the nearest package.json decides (it has no "type": "module"). Add "type": "module" to the package.json that governs ${dirname(modulePath)}, or name the module with .mjs or .mts.`;
   }
   if (code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX' || code === 'ERR_INVALID_TYPESCRIPT_SYNTAX') {
     return 'Node strips types but does not transform TypeScript-only syntax (enums, namespaces, parameter properties). Rewrite those parts with plain types, or compile the agent to JavaScript.';
@@ -104,8 +118,4 @@ function missingJsBesideTs(error: unknown): boolean {
   const url = (error as { url?: unknown }).url;
   if (typeof url !== 'string' || !url.startsWith('file:') || !url.endsWith('.js')) return false;
   return existsSync(fileURLToPath(`${url.slice(0, -'.js'.length)}.ts`));
-}
-
-function packageJsonHint(modulePath: string): string {
-  return `the package.json that governs ${dirname(modulePath)}`;
 }

@@ -58,7 +58,7 @@ export function openReadOnlyDatabase(path: string): SqliteDatabase {
   requireDatabaseFile(path);
   let database: SqliteDatabase | undefined;
   try {
-    database = useSnapshot(path) ? new Database(readFileSync(path), { readonly: true }) : openSqliteDatabase({ path, readOnly: true });
+    database = useSnapshot(path) ? new Database(snapshotOf(path), { readonly: true }) : openSqliteDatabase({ path, readOnly: true });
     if (!hasTable(database, 'schema_migrations')) throw new KeelError('invalid-argument', `${path} is an SQLite database but not a Keel one (it has no schema_migrations table); check --db.`);
     return database;
   } catch (error) {
@@ -82,6 +82,20 @@ export function requireDatabaseFile(path: string): string {
   }
   if (statSync(path).isDirectory()) throw new KeelError('invalid-argument', `${path} is a folder; --db takes the database file, for example ${path}/keel.db.`);
   return path;
+}
+
+/**
+ * The file's bytes, marked as a rollback-journal database (header bytes 18 and 19): an in-memory copy has no
+ * write-ahead log, and SQLite refuses to open a WAL-mode image without one. No -wal file exists (checked by the
+ * caller), so every committed page is in the file and the copy is the whole database.
+ */
+function snapshotOf(path: string): Buffer {
+  const bytes = readFileSync(path);
+  if (bytes.length >= 20 && bytes[18] === 2 && bytes[19] === 2) {
+    bytes[18] = 1;
+    bytes[19] = 1;
+  }
+  return bytes;
 }
 
 function useSnapshot(path: string): boolean {

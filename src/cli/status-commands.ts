@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { buildTraceTree, renderTraceTree } from '../tracing/index.ts';
+import { buildTraceTree } from '../tracing/trace-tree.ts';
+import { renderTraceTree } from '../tracing/render-trace-tree.ts';
 import { statusFromEvents, statusOfSummary } from '../runtime/session-status.ts';
 import type { DerivedSessionStatus, SessionStatusSources, SessionStatusView } from '../runtime/session-status.ts';
 import type { SessionSummary } from '../spec/journal.ts';

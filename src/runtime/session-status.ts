@@ -1,5 +1,7 @@
-import { foldEvents } from '../loop/index.ts';
-import type { PendingApproval, SessionState } from '../loop/index.ts';
+// The fold itself, not the loop's index: listing sessions must not load the model providers and tools.
+import { foldEvents } from '../loop/session-state.ts';
+import type { SessionState } from '../loop/session-state.ts';
+import type { PendingApproval } from '../loop/loop-types.ts';
 import type { SessionEvent, SessionStatus } from '../spec/events.ts';
 import type { Journal, SessionSummary } from '../spec/journal.ts';
 import type { SessionLeaseRecord, SessionLeaseStore } from '../spec/session-lease.ts';

@@ -42,7 +42,7 @@ describe('approval from the command line, across processes', () => {
     expect(readFileSync(join(scratch, 'ledger.txt'), 'utf8').trim().split(' ').slice(1)).toEqual(['o-17', '100']);
 
     const again = keel(['approve', sessionId, 'toolu_refund']);
-    expect(again.status).toBe(2);
+    expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/session-finished|approval-not-pending/);
 
     const audit = spawnSync(process.execPath, [join(root, 'bin', 'keel.js'), 'audit', 'list', '--json', '--db', join(scratch, 'keel.db')], { cwd: root, encoding: 'utf8' });

@@ -67,10 +67,11 @@ describe('keel CLI', () => {
     expect(list.find((entry) => entry.sessionId === sessionId)?.status).toBe('completed');
   });
 
-  it('resume of a finished session reports it without running anything', () => {
+  it('resume of a completed session reports session-finished (exit 1) and does not re-print its answer', () => {
     const result = keel(['resume', sessionId, '--json', '--db', database]);
-    expect(result.status, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}')).toMatchObject({ sessionId, status: 'completed' });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`session-finished: Session ${sessionId} has already ended (completed)`);
   });
 
   it('without a model or API key it names both variables and --model', () => {
@@ -83,9 +84,10 @@ describe('keel CLI', () => {
 
   it('reports unknown sessions, missing modules and unknown commands clearly', () => {
     const missing = keel(['trace', 'ses_nope', '--db', database]);
-    expect(missing.status).toBe(2);
+    expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('session-not-found');
     const module = keel(['run', 'examples/nope.ts', '--db', database]);
+    expect(module.status).toBe(2);
     expect(module.stderr).toContain('Agent module not found');
     const unknown = keel(['fly', '--db', database]);
     expect(unknown.status).toBe(2);
