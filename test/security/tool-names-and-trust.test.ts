@@ -97,6 +97,14 @@ describe('tool names refused at registration', () => {
     expect(skipped.map((tool) => /U\+[0-9A-F]{4}/.exec(tool.reason)?.[0])).toEqual(['U+200B', 'U+202E', 'U+0007', 'U+3000', 'U+3164']);
   });
 
+  it('refuses a name longer than MCP allows without quoting it whole', () => {
+    const { tools, skipped } = serverTools({}, [entry('n'.repeat(1_000_000)), entry('ok')]);
+    expect(tools.map((tool) => tool.name)).toEqual(['srv__ok']);
+    expect(skipped[0]?.reason).toContain('whose name is 1000000 characters long; MCP allows at most 128');
+    expect(skipped[0]?.reason.length).toBeLessThan(500);
+    expect(skipped[0]?.name.length).toBeLessThan(300);
+  });
+
   it('refuses a later tool whose name collides with an earlier one once normalized', () => {
     const { tools, skipped } = serverTools({}, [entry('delete_file'), entry('Delete-File'), entry('ｄｅｌｅｔｅ＿ｆｉｌｅ')]);
     expect(tools.map((tool) => tool.name)).toEqual(['srv__delete_file']);

@@ -80,8 +80,14 @@ export function toMcpToolDefinitions(config: ResolvedMcpServerConfig, listed: re
   return { tools, skipped };
 }
 
+/** The longest tool name MCP allows; a longer one would be quoted whole in every error about the tool. */
+const maxToolNameLength = 128;
+
 /** Why a listed name cannot be registered, or null. The reason names the server and shows the name with its invisible characters escaped. */
 function refuseName(server: string, toolName: string, normalizedTaken: ReadonlyMap<string, string>): string | null {
+  if (toolName.length > maxToolNameLength) {
+    return `MCP server "${server}" lists tool "${printableToolName(toolName)}", whose name is ${toolName.length} characters long; MCP allows at most ${maxToolNameLength}, so the tool is refused`;
+  }
   const unsafe = unsafeToolNameCharacter(toolName);
   if (unsafe !== null) {
     return `MCP server "${server}" lists tool "${printableToolName(toolName)}", whose name holds the invisible or non-printing character ${unsafe.codePoint} at position ${unsafe.index}; such a name could pass for another tool's, so the tool is refused (the server's other tools still load)`;
@@ -114,5 +120,5 @@ function providerSchema(schema: Tool['inputSchema']): Readonly<Record<string, un
 
 function nameOf(entry: unknown): string {
   const name = typeof entry === 'object' && entry !== null ? (entry as { name?: unknown }).name : undefined;
-  return typeof name === 'string' ? name : '(unnamed)';
+  return typeof name === 'string' ? printableToolName(name) : '(unnamed)';
 }
