@@ -36,11 +36,21 @@ export function parseToolArguments(text: string, limits?: ToolCallLimits): Parse
   return { input: {}, malformedInput: text };
 }
 
+/**
+ * The most nesting a limit may allow. Past the gateway, arguments meet recursive code Keel does not own (V8's
+ * JSON.stringify and structuredClone overflow near 3,000 levels, schema validators, SDK serialisers); this keeps them a
+ * safe distance away, so no configuration can reopen the overflow the limit closes.
+ */
+export const maxConfigurableArgumentDepth = 1_000;
+
 /** Limits given in part, with the defaults for the rest; each must be a positive integer. */
 export function toolCallLimitsFrom(limits: Partial<ToolCallLimits> = {}): ToolCallLimits {
   const resolved = { ...defaultToolCallLimits, ...limits };
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new KeelError('invalid-config', `Tool call limit ${name} must be a positive integer, got ${String(value)}.`);
+  }
+  if (resolved.maxArgumentDepth > maxConfigurableArgumentDepth) {
+    throw new KeelError('invalid-config', `Tool call limit maxArgumentDepth may be at most ${maxConfigurableArgumentDepth}, got ${resolved.maxArgumentDepth}: deeper arguments overflow the recursive serialisers they meet later.`);
   }
   return resolved;
 }

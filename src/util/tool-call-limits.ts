@@ -11,7 +11,7 @@ export interface ToolCallLimits {
   readonly maxNameLength: number;
   /** UTF-8 bytes of the arguments as JSON text. Defaults to 1 MiB. */
   readonly maxArgumentBytes: number;
-  /** Nesting of arrays and objects in the arguments, the arguments object itself being level 1. Defaults to 64. */
+  /** Nesting of arrays and objects in the arguments, the arguments object itself being level 1. Defaults to 64; at most 1,000. */
   readonly maxArgumentDepth: number;
 }
 

@@ -129,6 +129,7 @@ describe('tool calls over the limits', () => {
     const { events } = await runToEnd(defineAgent({ name: 'strict', instructions: 'x', tools: [echo] }), dependenciesFor(gateway, { tools: createToolPipeline({ toolCallLimits: { maxArgumentDepth: 3 } }) }));
     expect(errorOf(events, 'toolu_1').message).toContain('nest 4 levels deep; the limit is 3');
     expect(() => createGateway(model, { toolCallLimits: { maxArgumentBytes: 0 } })).toThrow(/maxArgumentBytes must be a positive integer/);
+    expect(() => createToolPipeline({ toolCallLimits: { maxArgumentDepth: 5_000 } })).toThrow(/maxArgumentDepth may be at most 1000/);
   });
 
   it('redacts tool output nested 20,000 levels deep as text instead of failing the session', async () => {
