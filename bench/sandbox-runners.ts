@@ -3,9 +3,10 @@
 //
 // Each runner first runs a few warm-up jobs (so a runner's one-time checks are not counted), then N calls one
 // after another. The job is `return input + 1`; for bubblewrap also the command `true`. Runners that are not
-// available on this machine are listed as such.
-import { loadavg } from 'node:os';
-import { createBubblewrapRunner, createInProcessRunner, createProcessRunner, createWorkerRunner } from '../src/sandbox/index.ts';
+// available on this machine are listed as such. Last, a fan-out: 8 calls per CPU to bubblewrap at once, which the
+// process-wide concurrency limit (one sandbox per CPU) lets through a few at a time.
+import { availableParallelism, loadavg } from 'node:os';
+import { ConcurrencyLimiter, createBubblewrapRunner, createInProcessRunner, createProcessRunner, createWorkerRunner } from '../src/sandbox/index.ts';
 import type { SandboxJob, SandboxLimits, SandboxRunner } from '../src/sandbox/index.ts';
 
 const warmUpCalls = 3;
@@ -79,6 +80,18 @@ async function main(): Promise<void> {
     const cells = [percentile(sorted, 0.5), percentile(sorted, 0.95), sorted[0] ?? Number.NaN, sorted[sorted.length - 1] ?? Number.NaN];
     console.log(`${entry.label.padEnd(34)}${cells.map((value, index) => value.toFixed(2).padStart(index === 0 ? 11 : 10)).join('')}`);
   }
+  await fanOut();
+}
+
+async function fanOut(): Promise<void> {
+  const limiter = new ConcurrencyLimiter(availableParallelism());
+  const runner = createBubblewrapRunner({ concurrency: limiter });
+  if (!(await runner.available())) return;
+  const calls = 8 * limiter.limit;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: calls }, () => runner.run({ kind: 'command', argv: ['true'] }, { timeoutMs: 120_000 })));
+  const elapsed = performance.now() - started;
+  console.log(`fan-out: ${calls} bubblewrap calls at once took ${elapsed.toFixed(0)} ms; at most ${limiter.peak} sandboxes ran at once (limit ${limiter.limit})`);
 }
 
 await main();
