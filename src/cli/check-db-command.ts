@@ -37,7 +37,7 @@ function printReport(report: DatabaseCheckReport, out: (line: string) => void): 
   const heads = report.expectedHeads > 0 ? `, against ${report.expectedHeads} expected head(s)` : '';
   out(`${report.ok ? 'OK' : 'PROBLEMS'}: ${report.path}: ${report.sessions} session(s), ${report.events} event(s) checked${heads}.`);
   for (const finding of report.findings) out(`  ${finding.severity} ${finding.kind}: ${finding.message}`);
-  if (report.omittedFindings > 0) out(`  … and ${report.omittedFindings} more (use --json for the report).`);
+  if (report.omittedFindings > 0) out(`  … and ${report.omittedFindings} more findings, not listed.`);
   if (report.expectedHeads === 0) {
     out('A -wal file lost at a commit boundary leaves an older but consistent journal, which no check of the file alone can tell;');
     out('pass --expect-heads <backup>.heads.json to compare with what a backup saw.');
