@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBubblewrapRunner, createInProcessRunner, createProcessRunner, createRunners, createWorkerRunner, selectRunner } from '../../src/sandbox/index.ts';
 import type { SandboxRunner } from '../../src/sandbox/index.ts';
@@ -80,5 +83,25 @@ describe('selectRunner', () => {
       ['worker', 1],
       ['in-process', 0],
     ]);
+  });
+
+  it('names the missing capability when bwrap is there but cannot sandbox: no user namespaces, or too old', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'keel-fake-bwrap-'));
+    chmodSync(folder, 0o755);
+    try {
+      // Test doubles that answer the availability probe the way a real bwrap does on such machines.
+      const fake = (name: string, message: string): string => {
+        const path = join(folder, name);
+        writeFileSync(path, `#!/bin/sh\necho '${message}' >&2\nexit 1\n`, { mode: 0o755 });
+        return path;
+      };
+      const noNamespaces = createBubblewrapRunner({ bubblewrapPath: fake('no-userns', 'bwrap: setting up uid map: Permission denied') });
+      const error = await expectKeelError(selectRunner('strongest', [noNamespaces, createProcessRunner()], 'javascript', limits), 'sandbox-unavailable', 'unprivileged user namespaces disabled');
+      expect(error.message).toContain('setting up uid map: Permission denied');
+      const old = createBubblewrapRunner({ bubblewrapPath: fake('old', 'bwrap: Unknown option --disable-userns') });
+      await expectKeelError(old.run({ kind: 'command', argv: ['true'] }, limits), 'sandbox-unavailable', 'too old for --disable-userns');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
