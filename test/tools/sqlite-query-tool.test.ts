@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKeelError } from '../../src/errors/index.ts';
 import type { KeelCode } from '../../src/errors/index.ts';
 import type { ToolContext, ToolDefinition } from '../../src/tools/define-tool.ts';
+import { createIncidentDatabase } from '../../examples/incident/create-database.ts';
+import { createIncidentTools } from '../../examples/incident/tools.ts';
 import { createToolPipeline } from '../../src/tools/index.ts';
 import { closeIdleSqliteQueryProcesses, configureSqliteQueryPool, sqliteQueryPoolStatistics } from '../../src/tools/sqlite-query-pool.ts';
 import { defineSqliteQueryTool, querySqliteReadOnly } from '../../src/tools/sqlite-query-tool.ts';
@@ -33,11 +35,11 @@ async function run(tool: ToolDefinition, input: Record<string, unknown>, signal?
 }
 
 /** Runs `work` while a 10 ms interval counts its ticks: a blocked event loop counts none. */
-async function whileTicking<T>(work: () => Promise<T>): Promise<{ settled: PromiseSettledResult<T>; ticks: number }> {
+async function whileTicking<T>(work: (ticksSoFar: () => number) => Promise<T>): Promise<{ settled: PromiseSettledResult<T>; ticks: number }> {
   let ticks = 0;
   const ticker = setInterval(() => ticks++, 10);
   try {
-    const [settled] = await Promise.allSettled([work()]);
+    const [settled] = await Promise.allSettled([work(() => ticks)]);
     return { settled: settled!, ticks };
   } finally {
     clearInterval(ticker);
@@ -177,6 +179,14 @@ describe('defineSqliteQueryTool', () => {
     await expect(run(tool, { query: 'SELECT nope FROM events' })).rejects.toMatchObject({ code: 'tool-invalid-input', message: expect.stringMatching(/^SQL error: no such column: nope/) });
   });
 
+  it("rejects at validation what an earlier call's parse rejected: the verdict is cached", async () => {
+    const tool = queryTool();
+    expect(tool.input.safeParse({ query: 'SELECT kind FROM secrets, events' }).success).toBe(true);
+    await expect(run(tool, { query: 'SELECT kind FROM secrets, events' })).rejects.toMatchObject({ code: 'tool-invalid-input' });
+    const again = tool.input.safeParse({ query: 'SELECT kind FROM secrets, events' });
+    expect(again.error?.issues[0]).toMatchObject({ path: ['query'], message: expect.stringMatching(/^the query reads secrets/) });
+  });
+
   it('runs only what SQLite reports as read-only and row-returning, on a read-only connection, even without the guard', async () => {
     const signal = new AbortController().signal;
     const raw = (query: string) => querySqliteReadOnly({ name: 'query_events', databasePath }, { query, limit: 10, signal });
@@ -211,5 +221,26 @@ describe('defineSqliteQueryTool', () => {
     expect(() => queryTool({ maxRows: 0 })).toThrow(/maxRows must be a positive integer/);
     expect(() => queryTool({ defaultRows: 600 })).toThrow(/defaultRows \(600\) must not exceed maxRows \(500\)/);
     expect(() => configureSqliteQueryPool({ maxProcesses: 0 })).toThrow(/maxProcesses must be a positive integer/);
+  });
+});
+
+describe("the incident example's query_database", () => {
+  it('runs off the event loop: an endless query is stopped by its abort signal while a 10 ms interval keeps ticking', async () => {
+    const incidentPath = join(directory, 'incident.db');
+    createIncidentDatabase(incidentPath);
+    const tool = createIncidentTools(incidentPath, join(directory, 'reports')).find((candidate) => candidate.name === 'query_database')!;
+    const controller = new AbortController();
+    const { settled, ticks } = await whileTicking(async (ticksSoFar) => {
+      const running = run(tool, { query: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c' }, controller.signal);
+      await until(() => sqliteQueryPoolStatistics().running === 1);
+      // With the query in flight, the interval keeps ticking (the old tool ran it on this thread: no tick, no end).
+      const atStart = ticksSoFar();
+      await until(() => ticksSoFar() >= atStart + 5);
+      controller.abort(new Error('investigation cancelled'));
+      return running;
+    });
+    expect(settled).toMatchObject({ status: 'rejected', reason: new Error('investigation cancelled') });
+    expect(ticks).toBeGreaterThanOrEqual(5);
+    expect((await run(tool, { query: 'SELECT COUNT(*) AS n FROM services' })).rows).toEqual([{ n: 8 }]);
   });
 });
