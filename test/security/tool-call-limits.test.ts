@@ -147,6 +147,19 @@ describe('tool calls over the limits', () => {
     }
   });
 
+  it('holds a tool error that echoes its megabyte input to the tool\'s output length', async () => {
+    const echoing = defineTool({ name: 'strict', description: 'Fails', input: z.object({ text: z.string() }), risk: 'read', maxOutputChars: 1_000, execute: ({ text }) => {
+      throw new Error(`cannot handle ${text}`);
+    } });
+    const model = createScriptedModel([assistant([{ type: 'tool_use', id: 'toolu_1', name: 'strict', input: { text: 'q'.repeat(900_000) } }]), assistant([{ type: 'text', text: 'ok' }])]);
+    const { result, events } = await runToEnd(defineAgent({ name: 'echoing', instructions: 'x', tools: [echoing] }), dependenciesFor(createGateway(model)));
+    expect(result.status).toBe('completed');
+    const error = errorOf(events, 'toolu_1');
+    expect(error.code).toBe('tool-failed');
+    expect(error.message).toMatch(/^Tool "strict" failed: cannot handle q+… \(\d+ bytes omitted\)$/);
+    expect(error.message.length).toBeLessThan(1_100);
+  });
+
   it('keeps the audit log and journal of the whole runtime bounded too', async () => {
     const model = createScriptedModel([
       assistant([

@@ -133,10 +133,24 @@ async function runTool(invocation: ExecutionInvocation): Promise<ExecutionOutcom
     if (signal.aborted && signal.reason instanceof KeelError) return { ok: false, error: signal.reason, latencyMs: elapsed() };
     if (invocation.signal.aborted) return { ok: false, error: toKeelError(invocation.signal.reason ?? error), latencyMs: elapsed() };
     const keelError = error instanceof KeelError ? error : new KeelError('tool-failed', `Tool "${tool.name}" failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    return { ok: false, error: keelError, latencyMs: elapsed() };
+    return { ok: false, error: boundedToolError(keelError, tool.maxOutputChars), latencyMs: elapsed() };
   } finally {
     dispose();
   }
+}
+
+/**
+ * A tool's error goes to the model, the journal and the audit log like its output, and often repeats the input it was
+ * given (a server echoing the arguments, a parser quoting its text), so it is held to the output's length too.
+ */
+function boundedToolError(error: KeelError, limit: number): KeelError {
+  if (error.message.length <= limit) return error;
+  return new KeelError(error.code, boundText(error.message, limit), {
+    cause: error,
+    retryable: error.retryable,
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    details: error.details,
+  });
 }
 
 /** A tool that ignores its signal must not hold the session: the race ends the wait, the tool's promise is left to settle. */
