@@ -102,7 +102,7 @@ async function drive(driver: SessionDriver, kind: SessionKind, agent: AgentDefin
   const signal = controller.signal;
   switch (kind) {
     case 'approval': {
-      const first = await keel.run(agent, task, { sessionId, signal }).result;
+      const first = await keel.run(agent, { task: task, sessionId, signal }).result;
       const pending = first.pendingApprovals[0];
       if (first.status !== 'awaiting-approval' || pending === undefined || pending.tool !== 'issue_refund') {
         problems.push(`expected to wait for approval of issue_refund, got ${first.status} (${first.pendingApprovals.map((entry) => entry.tool).join(',')})`);
@@ -114,14 +114,14 @@ async function drive(driver: SessionDriver, kind: SessionKind, agent: AgentDefin
       // Anywhere from the first model call to the middle of the slow tool.
       const timer = setTimeout(() => controller.abort(new KeelError('cancelled', 'soak: cancelled by the caller')), 20 + Math.floor(driver.random() * 400));
       try {
-        return await keel.run(agent, task, { sessionId, signal }).result;
+        return await keel.run(agent, { task: task, sessionId, signal }).result;
       } finally {
         clearTimeout(timer);
       }
     }
     case 'crash': {
       try {
-        const result = await driver.crashKeel.run(agent, task, { sessionId, signal }).result;
+        const result = await driver.crashKeel.run(agent, { task: task, sessionId, signal }).result;
         problems.push(`the crashing instance was meant to die, but the session ended ${result.status}`);
         return result;
       } catch (error) {
@@ -130,7 +130,7 @@ async function drive(driver: SessionDriver, kind: SessionKind, agent: AgentDefin
       return (await keel.resume(agent, sessionId, { signal })).result;
     }
     default:
-      return keel.run(agent, task, { sessionId, signal }).result;
+      return keel.run(agent, { task: task, sessionId, signal }).result;
   }
 }
 

@@ -19,7 +19,7 @@ if (live === undefined) {
 
 const keel = createKeel();
 try {
-  const session = keel.run(agent, undefined, { model, agentModule: fileURLToPath(new URL('./agent.ts', import.meta.url)) });
+  const session = keel.run(agent, { model, agentModule: fileURLToPath(new URL('./agent.ts', import.meta.url)) });
   const print = createProgressPrinter((line) => console.log(line));
   for await (const update of session) print(update);
   const result = await session.result;

@@ -1,160 +1,43 @@
 import { resolve } from 'node:path';
 import { KeelError } from '../errors/index.ts';
-import { createId, systemClock } from '../util/index.ts';
+import { createId } from '../util/index.ts';
 import { costOf, createGateway, createModelFromSpec, defaultModelSpec } from '../model/index.ts';
-import {
-  createMemoryAuditLog,
-  createMemoryBlobStore,
-  createMemoryIdempotencyStore,
-  createMemoryJournal,
-  createMemorySessionLeaseStore,
-  createAuditSigner,
-  createSqliteAuditLog,
-  createSqliteIdempotencyStore,
-  createSqliteStore,
-} from '../store/index.ts';
-import type { AuditLog, IdempotencyStore, SqliteDatabase } from '../store/index.ts';
 import { createToolPipeline } from '../tools/index.ts';
-import type { ToolPipeline } from '../tools/index.ts';
 import { createAuditStage, createDenialAuditStage, createRefusalRecorder } from '../tools/stages/audit.ts';
 import { createAuthorizeStage } from '../tools/stages/authorize.ts';
 import { createIdempotencyStage } from '../tools/stages/idempotency.ts';
 import { createRateLimitStage } from '../tools/stages/rate-limit.ts';
-import type { RateLimitOptions } from '../tools/stages/rate-limit.ts';
 import { createSanitizeStage } from '../tools/stages/sanitize.ts';
-import type { OutputDetector } from '../tools/stages/sanitize.ts';
-import type { ToolPolicyOptions } from '../security/tool-policy.ts';
 import { createRedactor } from '../security/redaction.ts';
-import type { RedactionOptions } from '../security/redaction.ts';
 import { createTelemetry } from './telemetry.ts';
-import { acquireSessionLease, defaultLeaseTtlMs, leaseOwnerId, runUnderLease } from './leased-run.ts';
+import { acquireSessionLease, leaseOwnerId, runUnderLease } from './leased-run.ts';
 import type { LeaseSettings } from './leased-run.ts';
-import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import { createCallLogPolicy } from './call-log.ts';
 import type { CallLogPolicy } from './call-log.ts';
 import { createMemoryCallLog, createSqliteCallLog } from '../store/index.ts';
 import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
 import { buildTraceTree } from '../tracing/index.ts';
-import type { AgentDefinition, ApprovalDecision, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
-import type { Clock } from '../spec/clock.ts';
+import type { AgentDefinition, LoopDependencies, ModelCaller, RunOptions } from '../loop/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
-import type { BlobStore, Journal, ListSessionsOptions, SessionSummary } from '../spec/journal.ts';
 import type { Model } from '../spec/model.ts';
-import type { TraceTree } from '../tracing/index.ts';
+import { createBackends } from './backends.ts';
+import { resolveKeelConfig } from './keel-config.ts';
+import type { KeelConfig } from './keel-config.ts';
+import type { Keel, KeelOptions, KeelRunOptions } from './keel-options.ts';
 
-export interface KeelOptions {
-  /** SQLite file for the journal and blobs; `:memory:` keeps everything in this process. Else `KEEL_DB`, else `.keel/keel.db` under `cwd`. */
-  readonly database?: string;
-  /** Backends given directly win over `database`. */
-  readonly journal?: Journal;
-  readonly blobs?: BlobStore;
-  /** A model spec or a Model. Else the agent's own, else `KEEL_MODEL`, else chosen from the API keys present. */
-  readonly model?: string | Model;
-  /** Retries of retryable model failures. Defaults to 4. */
-  readonly modelRetries?: number;
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly cwd?: string;
-  readonly clock?: Clock;
-  /** Tool policy rules (DESIGN.md §5 layer 5). Built in: a scope the agent lacks denies; irreversible tools ask a person. */
-  readonly policy?: ToolPolicyOptions;
-  /** Token buckets per agent and tool, shared by this process's sessions. Off unless given. */
-  readonly rateLimits?: RateLimitOptions;
-  /** Redaction of secrets and personal data in tool output; on for every type unless `false`. */
-  readonly redaction?: false | RedactionOptions;
-  /** Scanners of tool output (the injection detectors plug in here); their findings are counted, never block. */
-  readonly outputDetectors?: readonly OutputDetector[];
-  /** Where tool outcomes are kept by idempotency key and where calls are audited, when `journal`/`blobs` are given directly. */
-  readonly idempotency?: IdempotencyStore;
-  readonly auditLog?: AuditLog;
-  /**
-   * LLM call logging (seed §12.3): token counts of every call into the ordinary log; the prompt and response,
-   * redacted, for a sampled share; full texts only in an access-controlled file (mode 0600) beside the database.
-   * Texts past the retention period are purged when Keel starts. Off unless given.
-   */
-  readonly callLog?: { readonly sampleRate?: number; readonly retentionDays?: number; readonly accessControlledPath?: string };
-  /** Replaces the whole tool pipeline; the options above are then ignored. */
-  readonly toolPipeline?: ToolPipeline;
-  /**
-   * Where session leases are taken (one writer per session). The SQLite store's own by default; with a
-   * `journal` given directly, an in-process store, which keeps out only this process's second writer.
-   */
-  readonly leases?: SessionLeaseStore;
-  /** How long a lease lasts without renewal: a crashed holder's sessions can be resumed after it. Default 30 s. */
-  readonly leaseTtlMs?: number;
-}
-
-export interface KeelRunOptions extends RunOptions {
-  readonly sessionId?: string;
-  readonly parentSessionId?: string;
-  /** The module that exports the agent, recorded so that `keel resume` can load it. */
-  readonly agentModule?: string;
-  /** Per-run model override. */
-  readonly model?: string | Model;
-}
-
-export interface Keel {
-  readonly databasePath: string | null;
-  readonly journal: Journal;
-  readonly blobs: BlobStore;
-  /** The hash-chained audit log of every tool call (`keel audit verify`). */
-  readonly audit: AuditLog;
-  readonly tools: ToolPipeline;
-  /** The call-log policy, when `callLog` was given: `purge()`, `purgeRequestBlobs()`. */
-  readonly callLog: CallLogPolicy | null;
-  run(agent: AgentDefinition, task: string | undefined, options?: KeelRunOptions): SessionRun;
-  resume(agent: AgentDefinition, sessionId: string, options?: RunOptions & { readonly model?: string | Model }): Promise<SessionRun>;
-  /** Journals a person's approval or rejection of a waiting call, then resumes the session. */
-  decide(agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision, options?: RunOptions & { readonly model?: string | Model }): Promise<SessionRun>;
-  events(sessionId: string): Promise<readonly SessionEvent[]>;
-  sessions(options?: ListSessionsOptions): Promise<readonly SessionSummary[]>;
-  trace(sessionId: string): Promise<TraceTree>;
-  close(): Promise<void>;
-}
+export type { Keel, KeelOptions, KeelResumeOptions, KeelRunOptions } from './keel-options.ts';
 
 /** The composition root: configuration resolves here, once (argument, then environment variable, then default). */
 export function createKeel(options: KeelOptions = {}): Keel {
-  const env = options.env ?? process.env;
-  const cwd = options.cwd ?? process.cwd();
-  const clock = options.clock ?? systemClock;
-  let databasePath: string | null = null;
-  let journal = options.journal;
-  let blobs = options.blobs;
-  let closeStore: () => Promise<void> = async () => undefined;
-  let audit: AuditLog | undefined = options.auditLog;
-  let sharedDatabase: SqliteDatabase | undefined;
-  let idempotency: IdempotencyStore | undefined = options.idempotency;
-  let leaseStore: SessionLeaseStore | undefined = options.leases;
-  if (journal === undefined || blobs === undefined) {
-    const database = options.database ?? env.KEEL_DB ?? resolve(cwd, '.keel', 'keel.db');
-    if (database === ':memory:') {
-      journal ??= createMemoryJournal();
-      blobs ??= createMemoryBlobStore();
-    } else {
-      databasePath = resolve(cwd, database);
-      const store = createSqliteStore({ path: databasePath });
-      sharedDatabase = store.database;
-      journal ??= store.journal;
-      blobs ??= store.blobs;
-      leaseStore ??= store.leases;
-      const signingKey = env.KEEL_AUDIT_SIGNING_KEY;
-      audit = createSqliteAuditLog({ database: store.database, ...(signingKey === undefined || signingKey === '' ? {} : { signer: createAuditSigner(signingKey) }) });
-      idempotency = createSqliteIdempotencyStore(store.database, databasePath);
-      const auditLog = audit;
-      closeStore = async () => {
-        await auditLog.close();
-        await store.close();
-      };
-    }
-  }
-  const leases: LeaseSettings = {
-    store: leaseStore ?? createMemorySessionLeaseStore({ clock }),
-    owner: leaseOwnerId(),
-    ttlMs: options.leaseTtlMs ?? defaultLeaseTtlMs,
-    now: () => clock.now(),
-  };
-  const resolvedJournal = journal;
-  const resolvedBlobs = blobs;
-  const resolvedAudit = audit ?? createMemoryAuditLog({ clock });
+  const config = resolveKeelConfig(options);
+  const { env, cwd, clock } = config;
+  const backends = createBackends(config, options);
+  const { databasePath } = backends;
+  const resolvedJournal = backends.journal;
+  const resolvedBlobs = backends.blobs;
+  const resolvedAudit = backends.audit;
+  const idempotency = backends.idempotency;
+  const leases: LeaseSettings = { store: backends.leases, owner: leaseOwnerId(), ttlMs: config.leaseTtlMs, now: () => clock.now() };
   // Content that spans may carry (only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT is on) leaves the
   // process, so it is always redacted, even when tool output is not (`redaction: false`).
   const spanRedactor = createRedactor(options.redaction === false || options.redaction === undefined ? {} : options.redaction);
@@ -163,7 +46,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
   const callLogStores: { close(): Promise<void> }[] = [];
   if (options.callLog !== undefined) {
     const accessControlledPath = options.callLog.accessControlledPath ?? (databasePath === null ? null : `${databasePath}.calls.db`);
-    const sampledLog = sharedDatabase === undefined ? createMemoryCallLog({ channel: 'sampled', clock }) : createSqliteCallLog({ database: sharedDatabase, channel: 'sampled', clock });
+    const sampledLog = backends.callLog('sampled');
     const auditCallLog = accessControlledPath === null ? createMemoryCallLog({ channel: 'audit', clock }) : createSqliteCallLog({ path: resolve(cwd, accessControlledPath), channel: 'audit', clock });
     callLogStores.push(sampledLog, auditCallLog);
     callLog = createCallLogPolicy({
@@ -211,23 +94,15 @@ export function createKeel(options: KeelOptions = {}): Keel {
         ...(options.rateLimits === undefined ? [] : [createRateLimitStage({ ...options.rateLimits, clock })]),
       ],
       executeStages: [
-        createIdempotencyStage(idempotency ?? createMemoryIdempotencyStore()),
+        createIdempotencyStage(idempotency),
         createAuditStage({ log: resolvedAudit }),
         createSanitizeStage({ blobs: resolvedBlobs, ...(options.redaction === undefined ? {} : { redaction: options.redaction }), ...(options.outputDetectors === undefined ? {} : { detectors: options.outputDetectors }) }),
       ],
     });
 
   const modelCaller = (choice: string | Model | undefined, agent: AgentDefinition): { caller: ModelCaller; spec: string | undefined } => {
-    let model: Model;
-    let spec: string | undefined;
-    if (choice !== undefined && typeof choice !== 'string') {
-      model = choice;
-    } else {
-      spec = choice ?? agent.model ?? env.KEEL_MODEL ?? defaultModelSpec(env);
-      model = createModelFromSpec(spec, { env, cwd });
-    }
-    const gateway = createGateway(model, { maxRetries: options.modelRetries ?? 4, clock });
-    return { caller: gateway, spec };
+    const { model, spec } = resolveModel(choice ?? agent.model ?? env.KEEL_MODEL ?? defaultModelSpec(env), config);
+    return { caller: createGateway(model, { maxRetries: config.modelRetries, clock }), spec };
   };
 
   const dependencies = (caller: ModelCaller): LoopDependencies => ({
@@ -253,8 +128,9 @@ export function createKeel(options: KeelOptions = {}): Keel {
     audit: resolvedAudit,
     tools,
     callLog,
-    run(agent, task, runOptions = {}) {
-      const input = task ?? agent.defaultTask;
+    run(agent, taskOrOptions = {}) {
+      const runOptions: KeelRunOptions = typeof taskOrOptions === 'string' ? { task: taskOrOptions } : taskOrOptions;
+      const input = runOptions.task ?? agent.defaultTask;
       if (input === undefined || input === null || input.trim() === '') {
         throw new KeelError('invalid-argument', `Agent "${agent.name}" has no default task; give one, for example \`keel run <agent-module> "your task"\`.`);
       }
@@ -274,7 +150,9 @@ export function createKeel(options: KeelOptions = {}): Keel {
       const events = await readEvents(sessionId);
       const start = events[0];
       const recorded = start?.type === 'session-start' ? start.model.spec : undefined;
-      const { caller } = modelCaller(resumeOptions.model ?? options.model ?? recorded, agent);
+      const choice = resumeOptions.model ?? options.model ?? recorded;
+      if (choice === undefined && start?.type === 'session-start') throw unrecordedModel(sessionId, start.model.provider, start.model.modelId);
+      const { caller } = modelCaller(choice, agent);
       telemetry?.preload(events);
       return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost }));
     },
@@ -317,8 +195,29 @@ export function createKeel(options: KeelOptions = {}): Keel {
       await callLogObserver?.flush();
       for (const store of callLogStores) await store.close();
       await telemetry?.close();
-      if (leaseStore === undefined) await leases.store.close();
-      await closeStore();
+      await backends.close();
     },
   };
+}
+
+/**
+ * A registered name, a provider spec, or a Model object; a Model that was registered is recorded by its name, so that
+ * a later process resolves the same one.
+ */
+function resolveModel(choice: string | Model, config: KeelConfig): { model: Model; spec: string | undefined } {
+  if (typeof choice !== 'string') {
+    const name = [...config.models.entries()].find(([, model]) => model === choice)?.[0];
+    return { model: choice, spec: name };
+  }
+  const registered = config.models.get(choice);
+  if (registered !== undefined) return { model: registered, spec: choice };
+  return { model: createModelFromSpec(choice, { env: config.env, cwd: config.cwd }), spec: choice };
+}
+
+function unrecordedModel(sessionId: string, provider: string, modelId: string): KeelError {
+  return new KeelError(
+    'invalid-argument',
+    `Session ${sessionId} ran with a model object (${provider} ${modelId}) that was not registered by name, so this process cannot tell which model to continue with. Register it with createKeel({ models: { name: model } }) and run with { model: 'name' }, or pass { model } to resume/decide.`,
+    { details: { sessionId, provider, modelId } },
+  );
 }

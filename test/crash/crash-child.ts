@@ -29,7 +29,7 @@ const journal: Journal = {
 };
 const keel = createKeel({ journal, blobs: store.blobs, idempotency: createSqliteIdempotencyStore(store.database), model: `scripted:${modelFile}`, modelRetries: 0 });
 const agent = createCrashAgent(effectsDirectory);
-const session = mode === 'start' ? keel.run(agent, 'Charge ada, bob and cy.', { sessionId }) : await keel.resume(agent, sessionId);
+const session = mode === 'start' ? keel.run(agent, { task: 'Charge ada, bob and cy.', sessionId }) : await keel.resume(agent, sessionId);
 const result = await session.result;
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 await store.close();

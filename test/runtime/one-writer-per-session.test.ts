@@ -101,7 +101,7 @@ describe('one writer per session', () => {
     await store.close();
     const keel = createKeel({ database, model: scriptedTwoTurns() });
     const agent = defineAgent({ name: 'sender', instructions: 'x', tools: [] });
-    const refused = await keel.decide(agent, 'ses_held', 'toolu_1', { approved: true, approver: 'me', reason: null }).catch((error: unknown) => error);
+    const refused = await keel.decide(agent, 'ses_held', 'toolu_1', { approved: true, approver: 'me' }).catch((error: unknown) => error);
     expect(isKeelError(refused, 'session-busy')).toBe(true);
     await keel.close();
   });

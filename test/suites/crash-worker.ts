@@ -93,7 +93,7 @@ async function lane(): Promise<void> {
     const job = jobs[next];
     next += 1;
     if (job === undefined) return;
-    const run = job.kind === 'start' ? keel.run(agent, crashTask, { sessionId: job.sessionId }) : await keel.resume(agent, job.sessionId);
+    const run = job.kind === 'start' ? keel.run(agent, { task: crashTask, sessionId: job.sessionId }) : await keel.resume(agent, job.sessionId);
     const result = await run.result;
     if (result.status === 'completed') completed += 1;
     say(`END ${JSON.stringify({ s: job.sessionId, kind: job.kind, status: result.status, error: result.error?.code ?? null })}`);

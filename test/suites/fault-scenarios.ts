@@ -51,7 +51,7 @@ async function providerRun(provider: Provider, spec: ProviderRunSpec, context: F
   const keel = createKeel({ database: ':memory:', model: setup.model, modelRetries: spec.modelRetries ?? 4 });
   const emitted = new EmittedEvents();
   try {
-    const result = await keel.run(agent, task, { onUpdate: emitted.onUpdate }).result;
+    const result = await keel.run(agent, { task: task, onUpdate: emitted.onUpdate }).result;
     const inspection = await inspectSession(keel, result.sessionId, emitted, { charged: spec.charged, farEndDirectory });
     const problems = [...inspection.problems];
     const end = endOf(inspection.events);
@@ -207,7 +207,7 @@ async function toolRun(spec: ToolRunSpec, context: FaultRunContext): Promise<Fau
   const keel = createKeel({ database: databasePath, model: setup.model, modelRetries: 2 });
   const emitted = new EmittedEvents();
   try {
-    const result = await keel.run(agent, task, { onUpdate: emitted.onUpdate }).result;
+    const result = await keel.run(agent, { task: task, onUpdate: emitted.onUpdate }).result;
     const inspection = await inspectSession(keel, result.sessionId, emitted, { charged: ['ada'], farEndDirectory });
     const checked = (await spec.check?.(keel, result.sessionId, databasePath)) ?? { problems: [] };
     const problems = [...inspection.problems, ...checked.problems];
@@ -377,7 +377,7 @@ async function storageRun(
   const { keel, agent, emitted } = session;
   const problems: string[] = [];
   try {
-    const run = keel.run(agent, task, { onUpdate: emitted.onUpdate });
+    const run = keel.run(agent, { task: task, onUpdate: emitted.onUpdate });
     let code: string | null = null;
     let action = 'no failure';
     try {
@@ -442,7 +442,7 @@ async function defaultCompositionBusyRun(context: FaultRunContext): Promise<Faul
   });
   const emitted = new EmittedEvents();
   try {
-    const run = keel.run(agent, task, { onUpdate: emitted.onUpdate });
+    const run = keel.run(agent, { task: task, onUpdate: emitted.onUpdate });
     let code: string | null = null;
     let rejected = false;
     try {

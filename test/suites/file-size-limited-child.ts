@@ -17,7 +17,7 @@ if (databasePath === undefined || farEndDirectory === undefined) throw new Error
   let sessionId: string | null = null;
   try {
     const keel = createKeel({ database: databasePath, model: setup.model, modelRetries: 0 });
-    const run = keel.run(createBiller(openFarEnd(farEndDirectory)), 'Charge ada and bob.', {
+    const run = keel.run(createBiller(openFarEnd(farEndDirectory)), { task: 'Charge ada and bob.',
       onUpdate: (update) => {
         if (update.type === 'event') process.stdout.write(`EVENT ${update.event.seq} ${update.event.type}\n`);
       },

@@ -48,7 +48,7 @@ const journal = {
 // orphan still runs and still tries to write; the race just ends the other way).
 const keel = createKeel({ journal, blobs: store.blobs, model: setup.model, modelRetries: 0, toolPipeline: createToolPipeline() });
 const emitted = new EmittedEvents();
-const run = keel.run(agent, 'Look both up.', { onUpdate: emitted.onUpdate });
+const run = keel.run(agent, { task: 'Look both up.', onUpdate: emitted.onUpdate });
 let reproduced = false;
 try {
   await run.result;

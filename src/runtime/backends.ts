@@ -1,0 +1,112 @@
+import type { AuditLog } from '../spec/audit-log.ts';
+import type { CallLogChannel, CallLogStore } from '../spec/call-log.ts';
+import type { Clock } from '../spec/clock.ts';
+import type { IdempotencyStore } from '../spec/idempotency.ts';
+import type { BlobStore, Journal } from '../spec/journal.ts';
+import type { SessionLeaseStore } from '../spec/session-lease.ts';
+import {
+  createAuditSigner,
+  createMemoryAuditLog,
+  createMemoryBlobStore,
+  createMemoryCallLog,
+  createMemoryIdempotencyStore,
+  createMemoryJournal,
+  createMemorySessionLeaseStore,
+  createSqliteAuditLog,
+  createSqliteCallLog,
+  createSqliteIdempotencyStore,
+  createSqliteStore,
+} from '../store/index.ts';
+import type { KeelConfig, StorageConfig } from './keel-config.ts';
+import type { KeelOptions } from './keel-options.ts';
+
+/** Everything a Keel instance stores, behind the ports of spec/, from one backend. */
+export interface Backends {
+  /** The database file, or null when nothing is kept on disk by Keel. */
+  readonly databasePath: string | null;
+  readonly journal: Journal;
+  readonly blobs: BlobStore;
+  readonly audit: AuditLog;
+  readonly idempotency: IdempotencyStore;
+  readonly leases: SessionLeaseStore;
+  /** A call log of the given channel in the same backend (the sampled texts live beside the journal). */
+  callLog(channel: CallLogChannel): CallLogStore;
+  /** Closes what this factory opened; what the caller passed in stays open. */
+  close(): Promise<void>;
+}
+
+type BackendFactory<Kind extends StorageConfig['kind']> = (storage: Extract<StorageConfig, { kind: Kind }>, config: KeelConfig, options: KeelOptions) => Backends;
+
+/**
+ * One factory per kind of storage. A backend given directly in the options (audit log, idempotency store, leases)
+ * always wins over the factory's own: nothing passed is silently replaced.
+ */
+const factories: { readonly [Kind in StorageConfig['kind']]: BackendFactory<Kind> } = {
+  sqlite(storage, config, options) {
+    const store = createSqliteStore({ path: storage.path });
+    const signer = config.auditSigningKey === undefined ? {} : { signer: createAuditSigner(config.auditSigningKey) };
+    const audit = options.auditLog ?? createSqliteAuditLog({ database: store.database, ...signer });
+    return {
+      databasePath: storage.path,
+      journal: store.journal,
+      blobs: store.blobs,
+      audit,
+      idempotency: options.idempotency ?? createSqliteIdempotencyStore(store.database, storage.path),
+      leases: options.leases ?? store.leases,
+      callLog: (channel) => createSqliteCallLog({ database: store.database, channel, clock: config.clock }),
+      async close() {
+        if (options.auditLog === undefined) await audit.close();
+        await store.close();
+      },
+    };
+  },
+  memory(_storage, config, options) {
+    return inProcess({ journal: createMemoryJournal(), blobs: createMemoryBlobStore(), clock: config.clock, options, ownsJournal: true });
+  },
+  given(storage, config, options) {
+    return inProcess({ journal: storage.journal, blobs: storage.blobs, clock: config.clock, options, ownsJournal: false });
+  },
+};
+
+interface InProcessParts {
+  readonly journal: Journal;
+  readonly blobs: BlobStore;
+  readonly clock: Clock;
+  readonly options: KeelOptions;
+  readonly ownsJournal: boolean;
+}
+
+function inProcess(parts: InProcessParts): Backends {
+  const { options, clock } = parts;
+  const audit = options.auditLog ?? createMemoryAuditLog({ clock });
+  const leases = options.leases ?? createMemorySessionLeaseStore({ clock });
+  return {
+    databasePath: null,
+    journal: parts.journal,
+    blobs: parts.blobs,
+    audit,
+    idempotency: options.idempotency ?? createMemoryIdempotencyStore(),
+    leases,
+    callLog: (channel) => createMemoryCallLog({ channel, clock }),
+    async close() {
+      if (options.leases === undefined) await leases.close();
+      if (options.auditLog === undefined) await audit.close();
+      if (parts.ownsJournal) {
+        await parts.journal.close();
+        await parts.blobs.close();
+      }
+    },
+  };
+}
+
+export function createBackends(config: KeelConfig, options: KeelOptions): Backends {
+  const storage = config.storage;
+  switch (storage.kind) {
+    case 'sqlite':
+      return factories.sqlite(storage, config, options);
+    case 'memory':
+      return factories.memory(storage, config, options);
+    case 'given':
+      return factories.given(storage, config, options);
+  }
+}

@@ -1,0 +1,102 @@
+import { resolve } from 'node:path';
+import { KeelError } from '../errors/index.ts';
+import type { Clock } from '../spec/clock.ts';
+import type { BlobStore, Journal } from '../spec/journal.ts';
+import type { Model } from '../spec/model.ts';
+import type { SessionLeaseStore } from '../spec/session-lease.ts';
+import { systemClock } from '../util/index.ts';
+import { defaultLeaseTtlMs } from './leased-run.ts';
+import type { KeelOptions } from './keel-options.ts';
+
+/** Where sessions are kept, decided once: each kind has one backend factory (backends.ts). */
+export type StorageConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'given'; readonly journal: Journal; readonly blobs: BlobStore };
+
+/** The options and the environment resolved and validated: everything createKeel builds from. */
+export interface KeelConfig {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly clock: Clock;
+  readonly storage: StorageConfig;
+  readonly leases: SessionLeaseStore | undefined;
+  readonly leaseTtlMs: number;
+  readonly modelRetries: number;
+  /** Models by the names runs and sessions refer to them: `models` from the options. */
+  readonly models: ReadonlyMap<string, Model>;
+  readonly auditSigningKey: string | undefined;
+}
+
+/**
+ * Argument, then environment variable, then default, in one place; options that cannot take effect together are
+ * rejected here with the reason instead of one silently winning.
+ */
+export function resolveKeelConfig(options: KeelOptions): KeelConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  rejectConflicts(options);
+  return {
+    env,
+    cwd,
+    clock: options.clock ?? systemClock,
+    storage: storageOf(options, env, cwd),
+    leases: options.leases,
+    leaseTtlMs: positiveInteger('leaseTtlMs', options.leaseTtlMs ?? defaultLeaseTtlMs, 100),
+    modelRetries: positiveInteger('modelRetries', options.modelRetries ?? 4, 0),
+    models: modelRegistry(options.models),
+    auditSigningKey: nonEmpty(env.KEEL_AUDIT_SIGNING_KEY),
+  };
+}
+
+function storageOf(options: KeelOptions, env: KeelConfig['env'], cwd: string): StorageConfig {
+  if (options.journal !== undefined && options.blobs !== undefined) return { kind: 'given', journal: options.journal, blobs: options.blobs };
+  const database = options.database ?? nonEmpty(env.KEEL_DB) ?? resolve(cwd, '.keel', 'keel.db');
+  return database === ':memory:' ? { kind: 'memory' } : { kind: 'sqlite', path: resolve(cwd, database) };
+}
+
+/** The pipeline options `toolPipeline` replaces: given together, they would be ignored. */
+const pipelineOptions = ['policy', 'rateLimits', 'redaction', 'outputDetectors', 'idempotency'] as const;
+
+function rejectConflicts(options: KeelOptions): void {
+  if (options.toolPipeline !== undefined) {
+    const ignored = pipelineOptions.filter((name) => options[name] !== undefined);
+    if (ignored.length > 0) {
+      throw conflict(`toolPipeline replaces the tool pipeline that ${ignored.join(', ')} ${ignored.length === 1 ? 'configures' : 'configure'}; pass ${ignored.length === 1 ? 'it' : 'them'} to your own pipeline's stages, or drop toolPipeline.`);
+    }
+  }
+  if ((options.journal === undefined) !== (options.blobs === undefined)) {
+    const given = options.journal === undefined ? 'blobs' : 'journal';
+    throw conflict(`${given} was given without ${given === 'journal' ? 'blobs' : 'journal'}: a session's events and the blobs they name must live in one backend; give both, or neither (and a database).`);
+  }
+  if (options.journal !== undefined && options.database !== undefined) {
+    throw conflict('database and journal/blobs were both given: with journal and blobs given directly the database is not used; drop one of them.');
+  }
+  if (options.journal !== undefined && options.leases === undefined && options.leaseTtlMs !== undefined) {
+    throw conflict('leaseTtlMs was given for a journal given directly without leases: pass the leases store that goes with that journal, or drop leaseTtlMs.');
+  }
+}
+
+function modelRegistry(models: KeelOptions['models']): ReadonlyMap<string, Model> {
+  const registry = new Map<string, Model>();
+  for (const [name, model] of Object.entries(models ?? {})) {
+    if (name.trim() === '' || name.includes(':')) {
+      throw new KeelError('invalid-config', `models: "${name}" cannot name a model: names are non-empty and contain no ":" (which marks provider specs such as openai:gpt-4.1).`);
+    }
+    registry.set(name, model);
+  }
+  return registry;
+}
+
+function positiveInteger(name: string, value: number, minimum: number): number {
+  if (!Number.isInteger(value) || value < minimum) throw new KeelError('invalid-config', `${name} must be an integer of at least ${minimum}, got ${String(value)}.`);
+  return value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function conflict(message: string): KeelError {
+  return new KeelError('invalid-config', `Conflicting createKeel options: ${message}`);
+}

@@ -1,0 +1,117 @@
+import type { AgentDefinition, ApprovalDecision, RunOptions, SessionRun } from '../loop/index.ts';
+import type { RedactionOptions } from '../security/redaction.ts';
+import type { ToolPolicyOptions } from '../security/tool-policy.ts';
+import type { AuditLog } from '../spec/audit-log.ts';
+import type { Clock } from '../spec/clock.ts';
+import type { SessionEvent } from '../spec/events.ts';
+import type { IdempotencyStore } from '../spec/idempotency.ts';
+import type { BlobStore, Journal, ListSessionsOptions, SessionSummary } from '../spec/journal.ts';
+import type { Model } from '../spec/model.ts';
+import type { SessionLeaseStore } from '../spec/session-lease.ts';
+import type { ToolPipeline } from '../tools/index.ts';
+import type { RateLimitOptions } from '../tools/stages/rate-limit.ts';
+import type { OutputDetector } from '../tools/stages/sanitize.ts';
+import type { TraceTree } from '../tracing/index.ts';
+import type { CallLogPolicy } from './call-log.ts';
+
+export interface KeelOptions {
+  /** SQLite file for the journal and blobs; `:memory:` keeps everything in this process. Else `KEEL_DB`, else `.keel/keel.db` under `cwd`. */
+  readonly database?: string;
+  /** A journal and blob store given directly, instead of `database` (give both, and not `database`). */
+  readonly journal?: Journal;
+  readonly blobs?: BlobStore;
+  /**
+   * A registered model's name, a provider spec (`anthropic:claude-sonnet-4-6`, `scripted:path.json`) or a Model.
+   * Else the agent's own, else `KEEL_MODEL`, else chosen from the API keys present.
+   */
+  readonly model?: string | Model;
+  /**
+   * Models by name. A session records the name of the model it ran with, so `resume` and `decide` in a later process
+   * (given the same `models`) use that model again instead of falling back to environment defaults.
+   */
+  readonly models?: Readonly<Record<string, Model>>;
+  /** Retries of retryable model failures. Defaults to 4. */
+  readonly modelRetries?: number;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+  readonly clock?: Clock;
+  /** Tool policy rules (the tool executor's authorization layer). Built in: a scope the agent lacks denies; irreversible tools ask a person. */
+  readonly policy?: ToolPolicyOptions;
+  /** Token buckets per agent and tool, shared by this process's sessions. Off unless given. */
+  readonly rateLimits?: RateLimitOptions;
+  /** Redaction of secrets and personal data in tool output; on for every type unless `false`. */
+  readonly redaction?: false | RedactionOptions;
+  /** Scanners of tool output (the injection detectors plug in here); their findings are counted, never block. */
+  readonly outputDetectors?: readonly OutputDetector[];
+  /** Where tool outcomes are kept by idempotency key; the backend's own when not given. */
+  readonly idempotency?: IdempotencyStore;
+  /** Where tool calls are audited; the backend's own (signed when `KEEL_AUDIT_SIGNING_KEY` is set) when not given. */
+  readonly auditLog?: AuditLog;
+  /**
+   * LLM call logging: token counts of every call into the ordinary log; the prompt and response,
+   * redacted, for a sampled share; full texts only in an access-controlled file (mode 0600) beside the database.
+   * Texts past the retention period are purged when Keel starts. Off unless given.
+   */
+  readonly callLog?: { readonly sampleRate?: number; readonly retentionDays?: number; readonly accessControlledPath?: string };
+  /** Replaces the whole tool pipeline; giving it together with policy, rateLimits, redaction, outputDetectors or idempotency is an error. */
+  readonly toolPipeline?: ToolPipeline;
+  /**
+   * Where session leases are taken (one writer per session). The SQLite store's own by default; with a
+   * `journal` given directly, an in-process store, which keeps out only this process's second writer.
+   */
+  readonly leases?: SessionLeaseStore;
+  /** How long a lease lasts without renewal: a crashed holder's sessions can be resumed after it. Default 30 s. */
+  readonly leaseTtlMs?: number;
+}
+
+export interface KeelRunOptions extends Omit<RunOptions, 'leaseLost'> {
+  /** What to do; the agent's `defaultTask` when not given. */
+  readonly task?: string;
+  readonly sessionId?: string;
+  readonly parentSessionId?: string;
+  /** The module that exports the agent, recorded so that `keel resume` can load it. */
+  readonly agentModule?: string;
+  /** Per-run model: a registered name, a provider spec or a Model. */
+  readonly model?: string | Model;
+}
+
+/** Options of `resume` and `decide`: the model defaults to the one the session recorded. */
+export interface KeelResumeOptions extends Omit<RunOptions, 'leaseLost'> {
+  readonly model?: string | Model;
+}
+
+export interface Keel {
+  readonly databasePath: string | null;
+  readonly journal: Journal;
+  readonly blobs: BlobStore;
+  /** The hash-chained audit log of every tool call (`keel audit verify`). */
+  readonly audit: AuditLog;
+  readonly tools: ToolPipeline;
+  /** The call-log policy, when `callLog` was given: `purge()`, `purgeRequestBlobs()`. */
+  readonly callLog: CallLogPolicy | null;
+  /**
+   * Starts a session under its lease; returns at once with its id. Iterate the run for live updates, or await `result`.
+   * @example
+   * const run = keel.run(agent, { task: 'Why did checkout fail at 14:05?', signal: AbortSignal.timeout(60_000) });
+   * for await (const update of run) if (update.type === 'event') console.log(update.event.type);
+   * const { status, output } = await run.result;
+   */
+  run(agent: AgentDefinition, taskOrOptions?: string | KeelRunOptions): SessionRun;
+  /**
+   * Continues an interrupted session from its journal: finished steps are not run again. Refused with
+   * `session-busy` while another process holds the session's lease.
+   * @example
+   * const { status } = await (await keel.resume(agent, 'ses_01J…')).result;
+   */
+  resume(agent: AgentDefinition, sessionId: string, options?: KeelResumeOptions): Promise<SessionRun>;
+  /**
+   * Journals a person's approval or rejection of a waiting call, then resumes the session.
+   * @example
+   * await keel.decide(agent, sessionId, callId, { approved: true, approver: 'ops@example.com' });
+   */
+  decide(agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision, options?: KeelResumeOptions): Promise<SessionRun>;
+  events(sessionId: string): Promise<readonly SessionEvent[]>;
+  sessions(options?: ListSessionsOptions): Promise<readonly SessionSummary[]>;
+  trace(sessionId: string): Promise<TraceTree>;
+  close(): Promise<void>;
+}
