@@ -82,6 +82,8 @@ interface QueryProcess {
   running: Running | null;
   timer: NodeJS.Timeout | null;
   stderr: string;
+  /** Killed by the host: it takes no further query, even if its last answer arrives before it exits. */
+  stopping: boolean;
 }
 
 const settings = { maxProcesses: Math.max(2, Math.min(4, availableParallelism())), heapMb: 256 };
@@ -151,7 +153,7 @@ function spawn(): QueryProcess {
     serialization: 'json',
   });
   counters.started++;
-  const entry: QueryProcess = { child, ready: false, running: null, timer: null, stderr: '' };
+  const entry: QueryProcess = { child, ready: false, running: null, timer: null, stderr: '', stopping: false };
   processes.add(entry);
   entry.timer = setTimeout(() => failStartup(entry, `did not start within ${startupTimeoutMs} ms`), startupTimeoutMs);
   child.stderr?.setEncoding('utf8');
@@ -174,7 +176,7 @@ function onMessage(entry: QueryProcess, message: { ready?: true } & Record<strin
     const { id: _id, ...outcome } = message;
     running.resolve(outcome as unknown as SqliteQueryOutcome);
   }
-  idle(entry);
+  if (!entry.stopping) idle(entry);
   dispatch();
 }
 
@@ -195,10 +197,10 @@ function onExit(entry: QueryProcess, how: string): void {
     failStartup(entry, `${how}${entry.stderr === '' ? '' : `: ${entry.stderr.trim()}`}`);
     return;
   }
+  // A replacement starts now, so the next query does not wait for a process to start.
+  if (entry.stopping && processes.size < settings.maxProcesses) idle(spawn());
   if (entry.running !== null) {
     const running = finish(entry);
-    // A replacement starts now, so the next query does not wait for a process to start.
-    if (running.stoppedBy !== null && processes.size < settings.maxProcesses) idle(spawn());
     if (running.stoppedBy === 'timeout') running.resolve({ ok: false, kind: 'timeout' });
     else if (running.stoppedBy === 'abort') running.reject(running.job.signal.reason);
     else {
@@ -250,7 +252,7 @@ function retire(entry: QueryProcess): void {
 
 function dispatch(): void {
   while (waiting.length > 0) {
-    const free = [...processes].find((entry) => entry.ready && entry.running === null);
+    const free = [...processes].find((entry) => entry.ready && entry.running === null && !entry.stopping);
     if (free === undefined) {
       const starting = [...processes].find((entry) => !entry.ready);
       if (starting !== undefined) starting.timer?.ref();
@@ -268,6 +270,7 @@ function start(entry: QueryProcess, queued: Queued): void {
   const stop = (reason: 'timeout' | 'abort'): void => {
     if (entry.running !== running) return;
     running.stoppedBy = reason;
+    entry.stopping = true;
     counters.killed++;
     entry.child.kill('SIGKILL');
   };
