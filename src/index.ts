@@ -1,13 +1,14 @@
 // The public API of Keel. Anything not exported here is internal and may change.
+// One way to run a session: createKeel(...).run / resume / decide. The loop's own entry points are internal.
 export { createKeel } from './runtime/index.ts';
-export type { Keel, KeelOptions, KeelRunOptions } from './runtime/index.ts';
-export { defineAgent, startSession, resumeSession } from './loop/index.ts';
+export type { Keel, KeelOptions, KeelRunOptions, KeelResumeOptions } from './runtime/index.ts';
+export { defineAgent } from './loop/index.ts';
 export type {
   AgentDefinition,
   AgentOptions,
   AgentLimitOptions,
-  LoopDependencies,
-  ModelCaller,
+  ApprovalDecision,
+  PendingApproval,
   RunOptions,
   SessionResult,
   SessionRun,
@@ -28,7 +29,9 @@ export {
   costOf,
 } from './model/index.ts';
 export type { Gateway, GatewayOptions, AnthropicModelOptions, OpenAIModelOptions } from './model/index.ts';
-export { createSqliteStore, createMemoryJournal, createMemoryBlobStore, validateJournal } from './store/index.ts';
+export { createSqliteStore, createMemoryJournal, createMemoryBlobStore, createMemorySessionLeaseStore, validateJournal } from './store/index.ts';
+export { createSqliteAuditLog, createMemoryAuditLog, createAuditSigner, createAuditVerifier, generateAuditKeyPair } from './store/index.ts';
+export type { SqliteStore, SqliteStoreOptions, SqliteAuditLogOptions, AuditSigner, AuditVerifier, AuditKeyPair } from './store/index.ts';
 export { buildTraceTree, renderTraceTree } from './tracing/index.ts';
 export type { TraceTree } from './tracing/index.ts';
 export type * from './spec/index.ts';

@@ -63,8 +63,26 @@ export interface KeelErrorOptions {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Marks Keel errors across copies of the package: two installs (a library and an app each with its own Keel) have
+ * two KeelError classes, so `instanceof` fails between them; a registered symbol is the same in both.
+ */
+const keelErrorBrand = Symbol.for('keel.error');
+
+/**
+ * Every failure Keel reports: a closed `code`, who is at `fault`, whether a retry can help, and a message a person
+ * can act on.
+ * @example
+ * try {
+ *   await keel.resume(agent, sessionId);
+ * } catch (error) {
+ *   if (isKeelError(error, 'session-busy')) console.log(error.message, error.details);
+ *   else throw error;
+ * }
+ */
 export class KeelError extends Error {
   override readonly name = 'KeelError';
+  readonly [keelErrorBrand] = true;
   readonly code: KeelCode;
   readonly fault: Fault;
   readonly retryable: boolean;
@@ -85,13 +103,15 @@ export class KeelError extends Error {
   }
 }
 
+/** True for a KeelError from any copy of the package, optionally of one code. */
 export function isKeelError(value: unknown, code?: KeelCode): value is KeelError {
-  return value instanceof KeelError && (code === undefined || value.code === code);
+  const branded = value instanceof KeelError || (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[keelErrorBrand] === true);
+  return branded && (code === undefined || (value as KeelError).code === code);
 }
 
 /** Wraps anything thrown into a KeelError, keeping the original as `cause`. Abort errors become `cancelled`. */
 export function toKeelError(value: unknown, fallbackCode: KeelCode = 'internal'): KeelError {
-  if (value instanceof KeelError) return value;
+  if (isKeelError(value)) return value;
   if (value instanceof Error && (value.name === 'AbortError' || (value as { code?: string }).code === 'ABORT_ERR')) {
     return new KeelError('cancelled', 'The operation was cancelled.', { cause: value });
   }
