@@ -46,13 +46,20 @@ describe('session status, pending work and interruption from the command line', 
     const child = startKeel(['run', 'test/cli/fixtures/slow-agent.ts', '--model', 'scripted:test/cli/fixtures/slow-model.json', '--json', '--db', database]);
     let stdout = '';
     let stderr = '';
+    let interrupted = false;
     child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      // The tool is running once its request is printed: interrupt it there.
-      if (stderr.includes('→ wait') && child.signalCode === null && child.exitCode === null) child.kill('SIGINT');
+      // The tool is running once its request is printed: interrupt it there, once (a second Ctrl-C exits at once).
+      if (!interrupted && stderr.includes('→ wait')) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
     });
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    // Whatever happens, the child does not outlive the test.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 50_000);
+    const [code] = await exited.finally(() => clearTimeout(guard));
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('cancelling the session');
     const summary = lastJson(stdout);
