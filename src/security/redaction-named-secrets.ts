@@ -63,8 +63,10 @@ export function findNamedSecrets(text: string): SensitiveSpan[] {
   const spans: SensitiveSpan[] = [];
   keyword.lastIndex = 0;
   let match: RegExpExecArray | null;
+  let scannedTo = 0;
   while ((match = keyword.exec(text)) !== null) {
-    countWork(1);
+    countWork(1 + Math.max(0, match.index + match[0].length - scannedTo));
+    scannedTo = match.index + match[0].length;
     if (shortKeywords.has(match[0].toLowerCase()) && !isShortKeywordBoundary(text, match.index)) continue;
     separator.lastIndex = match.index + match[0].length;
     const parts = separator.exec(text)?.groups;
@@ -85,6 +87,7 @@ export function findNamedSecrets(text: string): SensitiveSpan[] {
     // Past the value either way, so no stretch of text is walked twice.
     keyword.lastIndex = Math.max(keyword.lastIndex, valueEnd);
   }
+  countWork(Math.max(0, text.length - scannedTo));
   keyword.lastIndex = 0;
   return spans;
 }

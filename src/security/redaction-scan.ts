@@ -76,8 +76,11 @@ export function matchSpans(pattern: RegExp, text: string, accept: Accept = defau
   const spans: SensitiveSpan[] = [];
   pattern.lastIndex = 0;
   let match: RegExpExecArray | null;
+  let scannedTo = 0;
   while ((match = pattern.exec(text)) !== null) {
-    work += 1 + match[0].length;
+    // The characters the search passed over and the match itself: each is looked at a bounded number of times.
+    work += 1 + Math.max(0, match.index + match[0].length - scannedTo);
+    scannedTo = match.index + match[0].length;
     const span = accept(match, text);
     if (span === undefined) pattern.lastIndex = match.index + 1;
     else {
@@ -85,6 +88,7 @@ export function matchSpans(pattern: RegExp, text: string, accept: Accept = defau
       pattern.lastIndex = Math.max(span.end, match.index + 1);
     }
   }
+  work += Math.max(0, text.length - scannedTo);
   pattern.lastIndex = 0;
   return spans;
 }
@@ -147,15 +151,19 @@ export function findTokens(text: string, shape: TokenShape): SensitiveSpan[] {
   const { prefix } = shape;
   prefix.lastIndex = 0;
   let match: RegExpExecArray | null;
+  let scannedTo = 0;
   while ((match = prefix.exec(text)) !== null) {
-    work += 1;
+    work += 1 + Math.max(0, match.index - scannedTo);
+    scannedTo = match.index;
     const bodyStart = match.index + match[0].length;
     const end = runEnd(text, bodyStart, shape.body);
     const body = text.slice(bodyStart, end);
     if (end - bodyStart >= shape.minLength && (shape.accept?.(body) ?? true)) spans.push({ start: shape.redactPrefix ? match.index : bodyStart, end });
     // Resuming after the body also when it was refused: its tails are shorter, and fail the same tests.
     prefix.lastIndex = Math.max(match.index + 1, end);
+    scannedTo = Math.max(scannedTo, end);
   }
+  work += Math.max(0, text.length - scannedTo);
   prefix.lastIndex = 0;
   return spans;
 }

@@ -102,8 +102,16 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
     return { text: pieces.join(''), findings: countFindings(locations, detectors), locations };
   }
 
+  const recent = createRecentResults();
+
   function redactText(text: string, call: RedactCallOptions = {}): Redaction {
-    return redactString(text, (call.reveal ?? revealNothing).revealedAt(''), undefined);
+    const reveal = call.reveal ?? revealNothing;
+    if (!reveal.isEmpty) return redactString(text, reveal.revealedAt(''), undefined);
+    const known = recent.get(text);
+    if (known !== undefined) return known;
+    const result = redactString(text, revealNothing.revealedAt(''), undefined);
+    recent.remember(text, result);
+    return result;
   }
 
   function redactValue(value: unknown, call: RedactCallOptions = {}): ValueRedaction {
@@ -138,6 +146,41 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
   }
 
   return { types, redactText, redactValue };
+}
+
+const rememberedMinimumLength = 512;
+const rememberedEntries = 64;
+const rememberedCharacters = 2_000_000;
+
+/**
+ * The last texts redacted without a reveal policy, by content: one tool output is exported in the tool's span,
+ * again among the next model call's input messages, and in the call log, and is scanned once for all of them.
+ */
+function createRecentResults(): { get(text: string): Redaction | undefined; remember(text: string, result: Redaction): void } {
+  const entries = new Map<string, Redaction>();
+  let characters = 0;
+  return {
+    get(text) {
+      if (text.length < rememberedMinimumLength) return undefined;
+      const result = entries.get(text);
+      if (result !== undefined) {
+        // Most recently used last, so that eviction takes the oldest.
+        entries.delete(text);
+        entries.set(text, result);
+      }
+      return result;
+    },
+    remember(text, result) {
+      if (text.length < rememberedMinimumLength || text.length > rememberedCharacters / 4) return;
+      entries.set(text, result);
+      characters += text.length;
+      for (const [oldest] of entries) {
+        if (entries.size <= rememberedEntries && characters <= rememberedCharacters) break;
+        entries.delete(oldest);
+        characters -= oldest.length;
+      }
+    },
+  };
 }
 
 function countFindings(locations: readonly RedactionLocation[], detectors: readonly RedactionDetector[]): readonly Finding[] {

@@ -110,39 +110,4 @@ describe('redactor', () => {
   it('finds a card after a rejected look-alike that overlaps it', () => {
     expect(redactText('2024 4111 1111 1111 1111').text).toBe('2024 [REDACTED:card-number]');
   });
-
-  it('scans adversarial text in linear time: four times the input costs about four times as long, not sixteen', () => {
-    // A ratio, not a wall-clock limit, so that machine load does not decide the outcome: catastrophic backtracking
-    // is quadratic or worse (x16 and up for x4 input); linear scanning stays near x4. Best of three runs each.
-    const patterns: readonly ((size: number) => string)[] = [
-      (size) => 'A'.repeat(size),
-      (size) => '1'.repeat(size),
-      (size) => '1 '.repeat(size / 2),
-      (size) => 'a.'.repeat(size / 2),
-      (size) => '+1 '.repeat(Math.floor(size / 3)),
-      (size) => '-----BEGIN PRIVATE KEY-----'.repeat(20) + 'x'.repeat(size),
-      (size) => `${'x'.repeat(64)}@`.repeat(Math.floor(size / 65)),
-      (size) => '4111 '.repeat(size / 5),
-      (size) => 'DE89 3704 '.repeat(size / 10),
-      (size) => '+1 (415) '.repeat(Math.floor(size / 9)),
-      (size) => 'eyJabcdefgh.'.repeat(Math.floor(size / 12)),
-      (size) => 'sk-'.repeat(Math.floor(size / 3)),
-    ];
-    const fastest = (input: string): number => {
-      let best = Number.POSITIVE_INFINITY;
-      for (let run = 0; run < 3; run += 1) {
-        const started = performance.now();
-        redactText(input);
-        best = Math.min(best, performance.now() - started);
-      }
-      return Math.max(best, 0.5);
-    };
-    for (const pattern of patterns) {
-      const small = fastest(pattern(250_000));
-      const large = fastest(pattern(1_000_000));
-      // Scans of a few milliseconds are all noise (a GC pause doubles them); backtracking on a megabyte takes seconds.
-      const ratio = large < 100 ? 1 : large / small;
-      expect(ratio, `${pattern(40).slice(0, 30)}: ${small.toFixed(1)} ms → ${large.toFixed(1)} ms`).toBeLessThan(10);
-    }
-  }, 120_000);
 });
