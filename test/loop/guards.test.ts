@@ -93,10 +93,9 @@ describe('guards', () => {
   });
 
   it('a model call still running at the deadline is aborted and the deadline trips', async () => {
-    const model = scriptedCaller([{ content: [text('too late')], delayMs: 10_000 }]);
-    const started = Date.now();
+    // The answer would come after ten minutes; without the abort the test would hit its own time-out.
+    const model = scriptedCaller([{ content: [text('too late')], delayMs: 600_000 }]);
     const { events } = await runToEnd(defineAgent({ name: 'a', instructions: 'x', limits: { deadlineMs: 100 } }), dependenciesFor(model));
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(tripOf(events)).toMatchObject({ guard: 'deadline', limit: 100 });
   });
 });

@@ -214,11 +214,10 @@ describe('Anthropic failures', () => {
   });
 
   it('times out on a slow first byte', async () => {
-    const model = await modelFor([{ fault: 'slow-first-byte', delayMs: 1_000 }], { timeoutMs: 100 });
-    const started = performance.now();
+    // The first byte would come only after a minute: a model-timeout at all shows the 100 ms limit fired.
+    const model = await modelFor([{ fault: 'slow-first-byte', delayMs: 60_000 }], { timeoutMs: 100 });
     const error = (await rejectionOf(model.generate(simpleRequest, signal()))) as KeelError;
     expect([error.code, error.retryable]).toEqual(['model-timeout', true]);
-    expect(performance.now() - started).toBeLessThan(900);
   });
 
   it('turns an abort in the middle of a stream into cancelled, not a cut', async () => {

@@ -131,9 +131,9 @@ describe.each(['anthropic', 'openai'] as const)('gateway over %s', (provider) =>
       setTimeout(() => controller.abort(), 30);
     };
     const error = (await rejectionOf(createGateway(model, { onRetry }).call(simpleRequest, { signal: controller.signal, streaming: true }))) as KeelError;
+    // Had the 30 s wait run out, the retry would have reached the server and answered.
     expect(error.code).toBe('cancelled');
     expect(waitStarted).toBeGreaterThan(0);
-    expect(performance.now() - waitStarted).toBeLessThan(2_000);
     expect(server!.requests).toHaveLength(1);
   });
 });

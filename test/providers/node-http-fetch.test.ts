@@ -98,13 +98,12 @@ describe('the node:http transport under the official SDKs', () => {
     expect([timedOut.code, timedOut.retryable]).toEqual(['model-timeout', true]);
     await server?.close();
 
-    const model = await openAI([{ fault: 'slow-first-byte', delayMs: 2_000 }, { content: 'a long stream '.repeat(2_000) }]);
+    // The answer would come only after a minute: `cancelled` at all shows the abort ended the wait.
+    const model = await openAI([{ fault: 'slow-first-byte', delayMs: 60_000 }, { content: 'a long stream '.repeat(2_000) }]);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
-    const started = performance.now();
     const cancelled = (await rejectionOf(model.generate(simpleRequest, controller.signal))) as KeelError;
     expect(cancelled.code).toBe('cancelled');
-    expect(performance.now() - started).toBeLessThan(1_500);
 
     const during = new AbortController();
     const parts: string[] = [];

@@ -49,9 +49,7 @@ describe('worker runner: contained', () => {
 
   it('terminates an infinite loop at the wall-clock limit; the host stays healthy', async () => {
     const heap = process.memoryUsage().heapUsed;
-    const started = performance.now();
     await expectKeelError(runner.run({ kind: 'javascript', code: javascriptEscapes.infiniteLoop }, { timeoutMs: 500 }), 'tool-timeout', 'timeoutMs');
-    expect(performance.now() - started).toBeLessThan(10_000);
     await expectHostHealthy(runner, heap);
   });
 
