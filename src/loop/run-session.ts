@@ -1,5 +1,6 @@
 import { KeelError } from '../errors/index.ts';
 import { createId } from '../util/index.ts';
+import { assertNever } from '../util/assert-never.ts';
 import { createBoundary } from '../context/index.ts';
 import type { SessionEvent, SessionStartEvent } from '../spec/events.ts';
 import { AnomalyDetector } from '../tracing/anomalies.ts';
@@ -210,5 +211,7 @@ async function take(context: LoopContext, step: Exclude<NextStep, { kind: 'finis
       return compensate(context, step.call);
     case 'end-compensated':
       return endCompensated(context);
+    default:
+      return assertNever(step);
   }
 }
