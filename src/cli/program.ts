@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Action, CliContext } from './cli-context.ts';
 import { registerAuditCommands } from './audit-commands.ts';
+import { registerDatabaseCommands } from './database-commands.ts';
 import { registerInspectCommands } from './inspect-commands.ts';
 import { packageVersion } from './package-version.ts';
 import { registerRunCommands } from './run-commands.ts';
@@ -45,6 +46,7 @@ export function createProgram(context: CliContext): Command {
   registerStatusCommands(program, context, action);
   registerInspectCommands(program, context, action);
   registerAuditCommands(program, context, action);
+  registerDatabaseCommands(program, context, action);
   pointToHelpAfterErrors(program, context.prefix);
   return program;
 }
