@@ -2,6 +2,7 @@ export { defineTool, toToolSpec } from './define-tool.ts';
 export type { ToolDefinition, ToolOptions, ToolContext, ToolRisk } from './define-tool.ts';
 export { createToolPipeline, validateInput, raceWithSignal, stringifyOutput } from './pipeline/tool-pipeline.ts';
 export type { ToolPipeline, ToolPipelineOptions, DecideRequest, DecideResult } from './pipeline/tool-pipeline.ts';
+export type { ToolCallLimits } from './pipeline/tool-call-bounds.ts';
 export { compose } from './pipeline/compose.ts';
 export type {
   CallingAgent,
