@@ -7,6 +7,7 @@ import { validateJournal } from '../../src/store/index.ts';
 import type { SessionEvent, ToolResultBlock } from '../../src/spec/index.ts';
 import { canonicalJson, quotedTextLimit } from '../../src/util/index.ts';
 import { dependenciesFor, runToEnd } from '../helpers/loop-harness.ts';
+import { scriptedCaller, text, toolUse } from '../helpers/scripted-caller.ts';
 
 let echoed = 0;
 const echo = defineTool({
@@ -68,6 +69,16 @@ describe('tool calls over the limits', () => {
       expect(validateJournal(events).problems).toEqual([]);
     });
   }
+
+  it('refuses deep arguments in the pipeline too, for a model caller that bypasses the gateway', async () => {
+    echoed = 0;
+    const model = scriptedCaller([{ content: [toolUse('c1', 'echo', nested(200)), toolUse('c2', 'echo', { value: 1 })] }, { content: [text('ok')] }]);
+    const { result, events } = await runToEnd(defineAgent({ name: 'direct', instructions: 'x', tools: [echo] }), dependenciesFor(model));
+    expect(result.status).toBe('completed');
+    expect(errorOf(events, 'c1')).toMatchObject({ code: 'tool-invalid-input', message: expect.stringContaining('nest 201 levels deep; the limit is 64') });
+    expect(events.find((event) => event.type === 'tool-decision' && event.callId === 'c1')).toMatchObject({ decision: 'deny', rule: 'limit:arguments' });
+    expect(echoed).toBe(1);
+  });
 
   it('refuses arguments over the byte limit and journals a bounded preview of them', async () => {
     const huge = 'x'.repeat(2 * 1024 * 1024);
