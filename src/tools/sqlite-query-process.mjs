@@ -5,6 +5,7 @@
 // process stops it. The host does that on time-out and abort.
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 
 // Linux: under memory pressure the kernel kills this process first, not the host. Raising one's own score needs no privilege.
 try {
@@ -12,6 +13,16 @@ try {
 } catch {
   // Not Linux, or /proc is not mounted: the host's own limits apply.
 }
+
+// If the host dies while a query runs, the IPC channel's disconnect event cannot fire: the main thread is inside
+// SQLite. A watchdog thread notices the host is gone (this process was re-parented) and ends the process itself.
+const parentPid = process.ppid;
+const watchdog = new Worker(
+  `const { workerData } = require('node:worker_threads');
+  setInterval(() => { if (process.ppid !== workerData.parentPid) process.kill(process.pid, 'SIGKILL'); }, 1000);`,
+  { eval: true, workerData: { parentPid }, resourceLimits: { maxOldGenerationSizeMb: 8 } },
+);
+watchdog.unref();
 
 /** The statement's leading keyword, for a rejection's message; a write hidden after WITH or EXPLAIN is named. */
 function leadingKeyword(sql) {

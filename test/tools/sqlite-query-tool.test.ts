@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKeelError } from '../../src/errors/index.ts';
 import type { KeelCode } from '../../src/errors/index.ts';
@@ -53,12 +55,18 @@ function expectKeelError(settled: PromiseSettledResult<unknown>, code: KeelCode,
   expect((reason as Error).message).toMatch(message);
 }
 
+/** Whether `pid` still runs; a zombie (exited, not yet reaped by whoever adopted it) counts as ended. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // The state follows the parenthesised command name in /proc/<pid>/stat.
+    return !/\)\s+Z\s/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return !existsSync('/proc/self/stat');
   }
 }
 
@@ -149,6 +157,28 @@ describe('defineSqliteQueryTool', () => {
     expect(isAlive(pid!)).toBe(false);
     expect(sqliteQueryPoolStatistics()).toMatchObject({ running: 0, killed: killedBefore + 1 });
     expect((await run(queryTool(), { query: 'SELECT COUNT(*) AS n FROM events' })).rows).toEqual([{ n: 2000 }]);
+  });
+
+  it('ends a query process whose host died mid-query (its main thread is inside SQLite, so a watchdog thread does it)', async () => {
+    const program = fileURLToPath(new URL('../../src/tools/sqlite-query-process.mjs', import.meta.url));
+    // A stand-in host: forks the query program, starts an endless query, prints the child's pid, then waits to be killed.
+    const hostSource = `
+      const { fork } = require('node:child_process');
+      const child = fork(${JSON.stringify(program)}, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+      child.on('message', (message) => {
+        if (!message.ready) return;
+        child.send({ id: 1, databasePath: ${JSON.stringify(databasePath)}, sql: ${JSON.stringify(endlessCount)}, maxRows: 10, maxResultBytes: 1000 });
+        setTimeout(() => console.log(child.pid), 200);
+      });
+      setInterval(() => {}, 1000);`;
+    const host = spawn(process.execPath, ['-e', hostSource], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    host.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await until(() => /\d+\n/.test(output));
+    const childPid = Number(output.trim());
+    expect(isAlive(childPid)).toBe(true);
+    host.kill('SIGKILL');
+    await until(() => !isAlive(childPid));
   });
 
   it('queues queries past the process-wide limit; a queued query runs once the one before it is stopped', async () => {
