@@ -6,7 +6,7 @@
  * cannot interrupt (measured: a recursive CTE without end keeps the thread spinning and terminate() never
  * resolves); a process can always be killed. On time-out or abort the process is killed with SIGKILL and a fresh
  * one takes the next query. Idle processes are reused, do not keep the host alive, and exit after a while, or
- * with the host (they leave when the IPC channel closes).
+ * with the host: an idle one when the IPC channel closes, a busy one through its watchdog thread.
  *
  * Memory: SQLite's own allocations (a value may reach better-sqlite3's SQLITE_LIMIT_LENGTH, about 512 MiB) are the
  * child's, not the host's, and on Linux the child volunteers to be the first process the kernel's OOM killer ends.
