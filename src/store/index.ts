@@ -43,4 +43,4 @@ export type { CallLogChannel, CallLogEntry, StoredCallLogEntry, CallLogPurge, Ca
 export { createSqliteCallLog, createSqliteBlobEraser, callLogMigrations, callLogFileMode } from './sqlite-call-log.ts';
 export type { SqliteCallLogOptions, BlobEraser } from './sqlite-call-log.ts';
 export { createMemoryIdempotencyStore, createSqliteIdempotencyStore, idempotencyMigrations } from './idempotency-store.ts';
-export type { IdempotencyStore, RecordedToolOutcome } from './idempotency-store.ts';
+export type { IdempotencyStore, RecordedToolOutcome, SqliteIdempotencyStoreOptions } from './idempotency-store.ts';

@@ -1,5 +1,6 @@
 import { blobPlace, createKeyring, eventPlace } from './encryption.ts';
 import type { EncryptionOptions, Keyring } from './encryption.ts';
+import { idempotencyMigrations, openOutcome, sealOutcome, toolOutcomePlace } from './idempotency-store.ts';
 import { rechainSession } from './journal-chain.ts';
 import { blobMigrations } from './sqlite-blob-store.ts';
 import { migrate, openSqliteDatabase } from './sqlite-database.ts';
@@ -22,6 +23,7 @@ export interface ReencryptDatabaseOptions {
 export interface ReencryptResult {
   readonly events: number;
   readonly blobs: number;
+  readonly toolOutcomes: number;
   readonly sessions: number;
   readonly keyId: string;
 }
@@ -29,7 +31,7 @@ export interface ReencryptResult {
 const blobBatch = 100;
 
 /**
- * Rewrites every event body and blob that is not under the current key (older keys, or stored in clear) with
+ * Rewrites every event body, blob and recorded tool outcome that is not under the current key (older keys, or stored in clear) with
  * the current key, one session (or one batch of blobs) per transaction, recomputing each rewritten session's
  * hash chain. Safe while sessions run, provided every running process already has the new key; afterwards the
  * previous keys are no longer needed. Running it again finds nothing to do.
@@ -40,10 +42,12 @@ export function reencryptDatabase(options: ReencryptDatabaseOptions): ReencryptR
   try {
     migrate(database, 'journal', journalMigrations);
     migrate(database, 'blobs', blobMigrations);
+    migrate(database, 'idempotency', idempotencyMigrations);
     const { events, sessions } = reencryptEvents(database, keyring);
     const blobs = reencryptBlobs(database, keyring);
+    const toolOutcomes = reencryptToolOutcomes(database, keyring);
     if (options.compact !== false) compact(database);
-    return { events, blobs, sessions, keyId: keyring.currentKeyId };
+    return { events, blobs, toolOutcomes, sessions, keyId: keyring.currentKeyId };
   } finally {
     database.close();
   }
@@ -91,6 +95,29 @@ function reencryptBlobs(database: SqliteDatabase, keyring: Keyring): number {
     const rewritten = guarded(database, 're-encrypting blobs', () => rewriteBatch.immediate());
     blobs += rewritten;
     if (rewritten < blobBatch) return blobs;
+  }
+}
+
+function reencryptToolOutcomes(database: SqliteDatabase, keyring: Keyring): number {
+  const path = database.name;
+  const select = database.prepare<[string, number], { idempotency_key: string; output: string | null; error_message: string | null; key_id: string | null }>(
+    'SELECT idempotency_key, output, error_message, key_id FROM tool_outcomes WHERE key_id IS NULL OR key_id != ? LIMIT ?',
+  );
+  const update = database.prepare<[string | null, string | null, string | null, string]>('UPDATE tool_outcomes SET output = ?, error_message = ?, key_id = ? WHERE idempotency_key = ?');
+  const rewriteBatch = database.transaction((): number => {
+    const rows = select.all(keyring.currentKeyId, blobBatch);
+    for (const row of rows) {
+      const place = toolOutcomePlace(path, row.idempotency_key);
+      const sealed = sealOutcome(keyring, place, openOutcome(keyring, place, row));
+      update.run(sealed.output, sealed.errorMessage, sealed.keyId, row.idempotency_key);
+    }
+    return rows.length;
+  });
+  let outcomes = 0;
+  for (;;) {
+    const rewritten = guarded(database, 're-encrypting recorded tool outcomes', () => rewriteBatch.immediate());
+    outcomes += rewritten;
+    if (rewritten < blobBatch) return outcomes;
   }
 }
 

@@ -6,6 +6,7 @@ import { isKeelError } from '../../src/errors/index.ts';
 import {
   checkDatabase,
   createKeyring,
+  createSqliteIdempotencyStore,
   createSqliteJournal,
   createSqliteStore,
   encryptionFromEnvironment,
@@ -23,6 +24,8 @@ afterAll(() => folders.removeAll());
 const secret = 'card 4111-1111-1111-1111 belongs to Ada Lovelace';
 const blobSecret = 'the whole prompt mentions Ada Lovelace and her card';
 const session = stampEvents('ses_a', [sessionStartBody(), toolResultBody(1, 'call_1', secret), sessionEndBody('completed')]);
+const outcomeSecret = 'refund issued to Ada Lovelace';
+const outcome = { ok: false, output: `partial: ${outcomeSecret}`, error: { code: 'tool-failed', message: `gateway said no to ${outcomeSecret}` }, fullOutputBlob: null, recordedAt: 1 };
 const later = stampEvents('ses_a', [toolResultBody(2, 'call_2', 'written after the rotation')], session.length + 1);
 
 function newKey(): Buffer {
@@ -33,6 +36,8 @@ async function writeSample(options: SqliteStoreOptions): Promise<string> {
   const store = createSqliteStore(options);
   try {
     await store.journal.append('ses_a', session, 0);
+    const encryption = options.encryption === undefined ? {} : { encryption: options.encryption };
+    await createSqliteIdempotencyStore(store.database, options.path, encryption).put('tool_key_1', outcome);
     return await store.blobs.put(blobSecret);
   } finally {
     await store.close();
@@ -63,6 +68,7 @@ describe('encryption at rest', () => {
     try {
       expect(await readAll(store.journal, 'ses_a')).toEqual(session);
       expect(await store.blobs.get(hash)).toBe(blobSecret);
+      expect(await createSqliteIdempotencyStore(store.database, path, { encryption: { key } }).get('tool_key_1')).toEqual(outcome);
     } finally {
       await store.close();
     }
@@ -90,6 +96,8 @@ describe('encryption at rest', () => {
         expect(error.message).toContain('KEEL_ENCRYPTION_KEY');
         expect(error.details).toMatchObject({ neededKeyId: keyIdOf(key) });
         expect((await expectKeelError(store.blobs.get(hash), 'storage-key-invalid')).details).toMatchObject({ neededKeyId: keyIdOf(key) });
+        const outcomes = createSqliteIdempotencyStore(store.database, path, { encryption });
+        expect((await expectKeelError(outcomes.get('tool_key_1'), 'storage-key-invalid')).details).toMatchObject({ neededKeyId: keyIdOf(key) });
       } finally {
         await store.close();
       }
@@ -146,15 +154,16 @@ describe('encryption at rest', () => {
       isKeelError(error, 'storage-key-invalid'),
     );
     const result = reencryptDatabase({ path, encryption: { key: newKeyBytes, previousKeys: [oldKey] } });
-    expect(result).toEqual({ events: 3, blobs: 1, sessions: 1, keyId: keyIdOf(newKeyBytes) });
+    expect(result).toEqual({ events: 3, blobs: 1, toolOutcomes: 1, sessions: 1, keyId: keyIdOf(newKeyBytes) });
     expect(storedKeyIds(path)).toEqual(Array(4).fill(keyIdOf(newKeyBytes)));
-    expect(reencryptDatabase({ path, encryption: { key: newKeyBytes } })).toEqual({ events: 0, blobs: 0, sessions: 0, keyId: keyIdOf(newKeyBytes) });
+    expect(reencryptDatabase({ path, encryption: { key: newKeyBytes } })).toEqual({ events: 0, blobs: 0, toolOutcomes: 0, sessions: 0, keyId: keyIdOf(newKeyBytes) });
     expect(checkDatabase(path)).toMatchObject({ ok: true, events: 4 });
 
     const store = createSqliteStore({ path, encryption: { key: newKeyBytes } });
     try {
       expect(await readAll(store.journal, 'ses_a')).toEqual([...session, ...later]);
       expect(await store.blobs.get(hash)).toBe(blobSecret);
+      expect(await createSqliteIdempotencyStore(store.database, path, { encryption: { key: newKeyBytes } }).get('tool_key_1')).toEqual(outcome);
     } finally {
       await store.close();
     }
