@@ -61,7 +61,7 @@ function rankedClaims(text: string, detectors: readonly RedactionDetector[], dep
       for (const candidate of base64Candidates(view)) {
         const inner = rankedClaims(candidate.decoded, detectors, depth + 1);
         if (inner.length === 0) continue;
-        const rank = Math.min(...inner.map((claim) => claim.rank));
+        const rank = inner.reduce((lowest, claim) => Math.min(lowest, claim.rank), Number.POSITIVE_INFINITY);
         claims.push({ ...toOriginal(view, candidate), rank });
       }
     }

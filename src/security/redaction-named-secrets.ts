@@ -59,6 +59,26 @@ function acceptValue(assignment: Assignment): boolean {
   return value.length >= 6 && nonLetter.test(value);
 }
 
+// Keys are at most 64 characters, so this runs on bounded text.
+const nameEnding = new RegExp(`(?:${keyword.source})$`, 'i');
+
+/**
+ * Whether a JSON key names a secret (`password`, `api_key`, `clientSecret`, `X-Auth-Token`), for values given
+ * as JSON, where the name and the value are separate strings.
+ */
+export function isSecretName(name: string): boolean {
+  if (name.length > 64) return false;
+  const match = nameEnding.exec(name);
+  if (match === null) return false;
+  const start = name.length - match[0].length;
+  return !shortKeywords.has(match[0].toLowerCase()) || isShortKeywordBoundary(name, start);
+}
+
+/** Whether a value given to a secret-like name is a placeholder rather than a secret (`***`, `<token>`, `${TOKEN}`). */
+export function isPlaceholderValue(value: string): boolean {
+  return value.length === 0 || placeholder.test(value);
+}
+
 export function findNamedSecrets(text: string): SensitiveSpan[] {
   const spans: SensitiveSpan[] = [];
   keyword.lastIndex = 0;

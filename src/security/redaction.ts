@@ -4,6 +4,7 @@ import type { Finding } from './finding.ts';
 import { findClaims } from './redaction-claims.ts';
 import { redactionDetectors, redactionTypes, secretTypes } from './redaction-detectors.ts';
 import type { PersonalDataType, RedactionDetector, RedactionType } from './redaction-detectors.ts';
+import { isPlaceholderValue, isSecretName } from './redaction-named-secrets.ts';
 import { pointerSegment, revealNothing } from './redaction-policy.ts';
 import type { RevealPolicy } from './redaction-policy.ts';
 
@@ -135,11 +136,17 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
           // Two keys that redact to the same marker must both survive, or the value of one would vanish.
           let name = redactedKey;
           for (let copy = 2; Object.hasOwn(result, name); copy += 1) name = `${redactedKey} (${copy})`;
-          result[name] = visit(entry, entryPath);
+          result[name] = isNamedSecretValue(key, entry) ? namedSecret(entryPath) : visit(entry, entryPath);
         }
         return result;
       }
       return item;
+    };
+    // In JSON the name and its value are separate strings: `{"password": "hunter2"}` is caught here, not by the text scan.
+    const namedSecret = (entryPath: string): string => {
+      found.push({ type: 'named-secret', count: 1 });
+      locations.push({ type: 'named-secret', offset: 0, path: entryPath });
+      return redactionMarker('named-secret');
     };
     const redacted = visit(value, '');
     return { value: redacted, findings: mergeFindings(found), locations };
@@ -181,6 +188,12 @@ function createRecentResults(): { get(text: string): Redaction | undefined; reme
       }
     },
   };
+}
+
+function isNamedSecretValue(key: string, value: unknown): boolean {
+  if (!isSecretName(key)) return false;
+  if (typeof value === 'number') return Number.isFinite(value);
+  return typeof value === 'string' && !isPlaceholderValue(value);
 }
 
 function countFindings(locations: readonly RedactionLocation[], detectors: readonly RedactionDetector[]): readonly Finding[] {

@@ -110,6 +110,22 @@ describe('redactor options and reveal policies', () => {
     expect(() => compileRevealPolicy({ reveal: [{ type: 'email', paths: ['to'] }] }, 'Tool "t"')).toThrow(/JSON pointer/);
   });
 
+  it('redacts the value of a secret-like key in JSON, where name and value are separate strings', () => {
+    const { value, locations } = createRedactor().redactValue({
+      user: { password: 'hunter2', passwordHint: 'pet', pin: 1234 },
+      auth: { access_token: 'abc', refresh_token: '***', max_tokens: 4096, apiKey: 12_345_678 },
+    });
+    expect(value).toEqual({
+      user: { password: '[REDACTED:named-secret]', passwordHint: 'pet', pin: 1234 },
+      auth: { access_token: '[REDACTED:named-secret]', refresh_token: '***', max_tokens: 4096, apiKey: '[REDACTED:named-secret]' },
+    });
+    expect(locations).toEqual([
+      { type: 'named-secret', offset: 0, path: '/user/password' },
+      { type: 'named-secret', offset: 0, path: '/auth/access_token' },
+      { type: 'named-secret', offset: 0, path: '/auth/apiKey' },
+    ]);
+  });
+
   it('matches reveal paths segment by segment, with keys escaped as in JSON pointers', () => {
     const reveal = compileRevealPolicy({ reveal: [{ type: 'email', paths: ['/a~1b/*/to'] }] }, 'Tool "t"');
     const { value } = createRedactor().redactValue({ 'a/b': [{ to: 'x@example.com', cc: 'y@example.com' }] }, { reveal });
