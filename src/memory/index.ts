@@ -12,7 +12,7 @@ export type { PgvectorIndexOptions, SqlClient } from './pgvector-index.ts';
 export { scoreMemories, minMax, resolveWeights, defaultRetrievalWeights, defaultRecencyDecay } from './retrieval-score.ts';
 export type { RetrievalCandidate, ScoredMemory, ScoreComponents, ScoreOptions } from './retrieval-score.ts';
 export { createMemoryStore, importancePrompt, parseImportance, scopeFilter } from './memory-store.ts';
-export type { MemoryStore, MemoryStoreOptions, RememberInput, RecallInput, SequencedMemory } from './memory-store.ts';
+export type { MemoryStore, MemoryStoreOptions, MemoryListOptions, SqliteMemoryStore, RememberInput, RecallInput, SequencedMemory } from './memory-store.ts';
 export { createReflector, parseInsights, reflectionPrompt } from './reflection.ts';
 export type { Insight, Reflector, ReflectorOptions, ReflectionOutcome } from './reflection.ts';
 export { createProceduralMemory, contentHash } from './procedural-memory.ts';

@@ -1,8 +1,8 @@
 import { KeelError } from '../errors/index.ts';
 import { createId } from '../util/index.ts';
-import type { Embedder, MemoryKind, MemoryRecord, MemoryScope, RetrievalWeights, VectorFilter, VectorIndex } from './memory-types.ts';
+import type { Embedder, MemoryKind, MemoryRecord, MemoryScope, VectorFilter, VectorIndex } from './memory-types.ts';
 import { scoreMemories } from './retrieval-score.ts';
-import type { ScoredMemory } from './retrieval-score.ts';
+import type { MemoryListOptions, MemoryStore, RecallInput, RememberInput, ScoredMemory, SequencedMemory } from '../spec/memory-store.ts';
 import { migrate, openOwnedDatabase, toStorageFailure } from './sqlite-migrations.ts';
 import type { SqliteDatabase } from './sqlite-migrations.ts';
 
@@ -20,45 +20,11 @@ export interface MemoryStoreOptions {
   readonly recencyDecay?: number;
 }
 
-export interface RememberInput {
-  readonly scope: MemoryScope;
-  readonly text: string;
-  /** 1–10, given by the writer; otherwise rated by `rateImportance`, otherwise 5. */
-  readonly importance?: number;
-  readonly kind?: MemoryKind;
-  readonly sources?: readonly string[];
-  /**
-   * A caller-chosen id makes the write idempotent: when a memory with this id exists, it is returned as it is and
-   * nothing is embedded or stored again (a resumed session repeating a write).
-   */
-  readonly id?: string;
-  readonly signal?: AbortSignal;
-}
+export type { RememberInput, RecallInput, SequencedMemory, MemoryListOptions, MemoryStore } from '../spec/memory-store.ts';
 
-export interface RecallInput {
-  /** With a `sessionId`, that session's memories only; without, every memory of the agent. */
-  readonly scope: MemoryScope;
-  readonly query: string;
-  /** Defaults to 5. */
-  readonly k?: number;
-  readonly weights?: Partial<RetrievalWeights>;
-  readonly kinds?: readonly MemoryKind[];
-  readonly signal?: AbortSignal;
-}
-
-/** A stored memory and its insertion order in the store. */
-export type SequencedMemory = MemoryRecord & { readonly sequence: number };
-
-export interface MemoryStore {
+/** The SQLite memory store: the port, plus the database it lives in (shared with a sqlite-vec index, backups). */
+export interface SqliteMemoryStore extends MemoryStore {
   readonly database: SqliteDatabase;
-  readonly embedder: Embedder;
-  remember(input: RememberInput): Promise<MemoryRecord>;
-  /** Nearest memories by vector, re-ranked by `α·recency + β·importance + γ·relevance`; marks the returned ones accessed. */
-  recall(input: RecallInput): Promise<ScoredMemory[]>;
-  get(ids: readonly string[]): MemoryRecord[];
-  /** Memories in the scope in insertion order, after `afterSequence` when given. */
-  list(scope: MemoryScope, options?: { readonly afterSequence?: number; readonly limit?: number }): SequencedMemory[];
-  close(): Promise<void>;
 }
 
 const memoryMigrations = [
@@ -128,7 +94,7 @@ interface MemoryRow {
  * Episodic (per session) and semantic (per agent) memory: records in SQLite, their embeddings in a VectorIndex.
  * Recall asks the index for a pool of the nearest memories in scope, then ranks that pool with the Park et al. score.
  */
-export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
+export function createMemoryStore(options: MemoryStoreOptions): SqliteMemoryStore {
   const { embedder, index } = options;
   if (embedder.dimensions !== index.dimensions) {
     throw new KeelError('invalid-config', `The embedder makes ${embedder.dimensions}-dimensional vectors but the index holds ${index.dimensions}.`);
@@ -147,6 +113,11 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   );
   const removeRow = database.prepare('DELETE FROM memories WHERE id = ?');
   const touch = database.prepare('UPDATE memories SET last_accessed_at = ? WHERE id = ?');
+  const readReflectionMark = database.prepare<[string, string], number>('SELECT last_sequence FROM memory_reflection_state WHERE agent = ? AND session_key = ?').pluck();
+  const writeReflectionMark = database.prepare(
+    `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES (?, ?, ?)
+     ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence`,
+  );
 
   function run<T>(action: string, body: () => T): T {
     try {
@@ -231,7 +202,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       return best;
     },
     get,
-    list(scope: MemoryScope, listOptions: { readonly afterSequence?: number; readonly limit?: number } = {}): SequencedMemory[] {
+    list(scope: MemoryScope, listOptions: MemoryListOptions = {}): SequencedMemory[] {
       checkScope(scope);
       const rows = run('listing memories', () =>
         database
@@ -241,6 +212,15 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
           .all(scope.agent, scope.sessionId ?? null, scope.sessionId ?? null, listOptions.afterSequence ?? 0, listOptions.limit ?? -1) as MemoryRow[],
       );
       return rows.map((row) => ({ ...toRecord(row), sequence: row.sequence }));
+    },
+    reflectedThrough(scope: MemoryScope): number {
+      checkScope(scope);
+      return run('reading the reflection state', () => readReflectionMark.get(scope.agent, scope.sessionId ?? '') ?? 0);
+    },
+    markReflected(scope: MemoryScope, sequence: number): void {
+      checkScope(scope);
+      if (!(Number.isInteger(sequence) && sequence >= 0)) throw new KeelError('invalid-argument', `A reflection mark must be a memory sequence number (an integer of 0 or more), got ${sequence}.`);
+      run('saving the reflection state', () => writeReflectionMark.run(scope.agent, scope.sessionId ?? '', sequence));
     },
     async close(): Promise<void> {
       await index.close();

@@ -2,7 +2,6 @@ import { KeelError } from '../errors/index.ts';
 import type { MemoryRecord, MemoryScope } from './memory-types.ts';
 import { checkImportance } from './memory-store.ts';
 import type { MemoryStore, SequencedMemory } from './memory-store.ts';
-import { toStorageFailure } from './sqlite-migrations.ts';
 
 /** One higher-level insight proposed by `reflect`, citing the memories it was drawn from. */
 export interface Insight {
@@ -49,20 +48,8 @@ export function createReflector(options: ReflectorOptions): Reflector {
   const threshold = options.threshold ?? 150;
   const maxMemories = options.maxMemories ?? 100;
   if (!(threshold > 0)) throw new KeelError('invalid-config', `threshold must be positive, got ${threshold}.`);
-  const database = store.database;
-  const readState = database.prepare<[string, string], number>('SELECT last_sequence FROM memory_reflection_state WHERE agent = ? AND session_key = ?').pluck();
-  const writeState = database.prepare(
-    `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES (?, ?, ?)
-     ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence`,
-  );
-
   function pending(scope: MemoryScope): SequencedMemory[] {
-    try {
-      const after = readState.get(scope.agent, scope.sessionId ?? '') ?? 0;
-      return store.list(scope, { afterSequence: after }).filter((memory) => memory.kind !== 'reflection');
-    } catch (error) {
-      throw toStorageFailure(error, 'reading the reflection state');
-    }
+    return store.list(scope, { afterSequence: store.reflectedThrough(scope) }).filter((memory) => memory.kind !== 'reflection');
   }
 
   return {
@@ -106,11 +93,7 @@ export function createReflector(options: ReflectorOptions): Reflector {
           }),
         );
       }
-      try {
-        writeState.run(scope.agent, scope.sessionId ?? '', lastSequence);
-      } catch (error) {
-        throw toStorageFailure(error, 'saving the reflection state');
-      }
+      store.markReflected(scope, lastSequence);
       return { reflected: true, accumulated, reflections, invalidCitations, droppedInsights };
     },
   };

@@ -1,5 +1,8 @@
 import { KeelError } from '../errors/index.ts';
 import type { MemoryRecord, RetrievalWeights } from './memory-types.ts';
+import type { ScoreComponents, ScoredMemory } from '../spec/memory-store.ts';
+
+export type { ScoreComponents, ScoredMemory } from '../spec/memory-store.ts';
 
 export const defaultRetrievalWeights: RetrievalWeights = { recency: 1, importance: 1, relevance: 1 };
 /** Park et al.: recency decays by this factor per hour since the memory was last accessed. */
@@ -9,22 +12,6 @@ export interface RetrievalCandidate<Record extends MemoryRecord = MemoryRecord> 
   readonly record: Record;
   /** Cosine similarity of the memory to the query. */
   readonly relevance: number;
-}
-
-export interface ScoreComponents {
-  readonly recency: number;
-  readonly importance: number;
-  readonly relevance: number;
-}
-
-export interface ScoredMemory<Record extends MemoryRecord = MemoryRecord> {
-  readonly record: Record;
-  /** `α·recency + β·importance + γ·relevance` over the normalized components. */
-  readonly score: number;
-  /** Each component min-max normalized to [0, 1] across the candidates. */
-  readonly components: ScoreComponents;
-  /** Before normalization: `decay^hours`, `importance / 10`, cosine. */
-  readonly raw: ScoreComponents;
 }
 
 export interface ScoreOptions {

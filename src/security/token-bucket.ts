@@ -1,14 +1,12 @@
 import { KeelError } from '../errors/index.ts';
+import type { TokenBucketLimit } from '../spec/rate-limit-store.ts';
 
 /**
  * A token bucket: up to `capacity` calls at once, then `refillPerSecond` more each second. Pure: the
  * caller passes the time (monotonic milliseconds), so tests and replays control it exactly.
  */
 
-export interface TokenBucketLimit {
-  readonly capacity: number;
-  readonly refillPerSecond: number;
-}
+export type { TokenBucketLimit } from '../spec/rate-limit-store.ts';
 
 export interface TokenBucket {
   readonly limit: TokenBucketLimit;

@@ -15,3 +15,4 @@ export type * from './audit-log.ts';
 export type * from './idempotency.ts';
 export type * from './token-counter.ts';
 export type * from './call-log.ts';
+export type * from './memory-store.ts';

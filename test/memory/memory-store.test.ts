@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createExactScanIndex } from '../../src/memory/exact-scan-index.ts';
 import { createHashingEmbedder } from '../../src/memory/hashing-embedder.ts';
 import { createMemoryStore, importancePrompt, parseImportance } from '../../src/memory/memory-store.ts';
-import type { MemoryStore } from '../../src/memory/memory-store.ts';
+import type { SqliteMemoryStore } from '../../src/memory/memory-store.ts';
 import { renderMemorySegment } from '../../src/memory/memory-segment.ts';
 import { createSqliteVecIndex } from '../../src/memory/sqlite-vec-index.ts';
 import { expectKeelError } from '../../src/testing/contracts/index.ts';
@@ -11,9 +11,9 @@ import { expectKeelError } from '../../src/testing/contracts/index.ts';
 const hour = 3_600_000;
 let now = 1_700_000_000_000;
 const clock = { now: () => now };
-const stores: MemoryStore[] = [];
+const stores: SqliteMemoryStore[] = [];
 
-function open(overrides: Partial<Parameters<typeof createMemoryStore>[0]> = {}): MemoryStore {
+function open(overrides: Partial<Parameters<typeof createMemoryStore>[0]> = {}): SqliteMemoryStore {
   const database = new Database(':memory:');
   const store = createMemoryStore({
     database,

@@ -1,9 +1,11 @@
-import { checkTokenBucketLimit, createTokenBucket, hasToken } from '../../security/token-bucket.ts';
+import { checkTokenBucketLimit } from '../../security/token-bucket.ts';
 import { normalizedNameMap, normalizeToolName } from '../../security/tool-name.ts';
-import type { TokenBucket, TokenBucketLimit } from '../../security/token-bucket.ts';
+import type { TokenBucketLimit } from '../../security/token-bucket.ts';
+import type { RateLimitBucket, RateLimitStore } from '../../spec/rate-limit-store.ts';
 import type { Clock } from '../../spec/clock.ts';
 import { systemClock } from '../../util/index.ts';
 import type { DecideStage, DecisionOutcome } from '../pipeline/tool-invocation.ts';
+import { createMemoryRateLimitStore } from './memory-rate-limit-store.ts';
 
 export interface RateLimitOptions {
   /** Calls of one tool by one agent. Defaults to a burst of 20, then 1 a second; null turns it off. */
@@ -16,6 +18,11 @@ export interface RateLimitOptions {
    * `Send-Email` and `send_email` draw from one.
    */
   readonly tools?: Readonly<Record<string, TokenBucketLimit>>;
+  /**
+   * Where the buckets live. Defaults to this process's memory (one set per stage); a store shared by several processes
+   * makes the limits hold across them.
+   */
+  readonly store?: RateLimitStore;
   /** Only `monotonic` is read: wall-clock steps must not refill or drain a bucket. */
   readonly clock?: Pick<Clock, 'monotonic'>;
 }
@@ -37,29 +44,18 @@ interface Shortfall {
 }
 
 /**
- * The rate-limit stage (seed §6.3 step 3): token buckets per (agent, tool) and per agent, shared by
+ * The rate-limit stage: token buckets per (agent, tool) and per agent, shared by
  * every session this stage serves, which is what stops a runaway agent. Over a limit the call is
  * denied with a reason that says when to retry: a result the model reads and can wait out, not an
  * exception. A call takes a token from both buckets or from neither, so a denial costs nothing.
- * Buckets live in process memory; processes that share limits need a shared store (DESIGN.md §6).
+ * Buckets live in a `RateLimitStore`: process memory unless `store` names a shared one.
  */
 export function createRateLimitStage(options: RateLimitOptions = {}): DecideStage {
   const agentToolLimit = options.perAgentTool === null ? null : checkTokenBucketLimit(options.perAgentTool ?? defaultAgentToolLimit, 'perAgentTool');
   const agentLimit = options.perAgent === null ? null : checkTokenBucketLimit(options.perAgent ?? defaultAgentLimit, 'perAgent');
   const toolLimits = normalizedNameMap(Object.entries(options.tools ?? {}).map(([tool, limit]) => [tool, checkTokenBucketLimit(limit, `tools.${tool}`)] as const), 'Rate limit tools', (a, b) => a.capacity === b.capacity && a.refillPerSecond === b.refillPerSecond);
   const clock = options.clock ?? systemClock;
-  // Keyed by a JSON pair so that no agent or tool name, whatever characters it holds, can collide with another.
-  const agentToolBuckets = new Map<string, TokenBucket>();
-  const agentBuckets = new Map<string, TokenBucket>();
-
-  function bucket(buckets: Map<string, TokenBucket>, key: string, limit: TokenBucketLimit, now: number): TokenBucket {
-    let found = buckets.get(key);
-    if (found === undefined) {
-      found = createTokenBucket(limit, now);
-      buckets.set(key, found);
-    }
-    return found;
-  }
+  const store = options.store ?? createMemoryRateLimitStore();
 
   return async (invocation, next) => {
     const now = clock.monotonic();
@@ -67,19 +63,24 @@ export function createRateLimitStage(options: RateLimitOptions = {}): DecideStag
     const tool = invocation.tool.name;
     const toolKey = normalizeToolName(tool);
     const perTool = toolLimits.get(toolKey) ?? agentToolLimit;
-    const checks: { rule: Shortfall['rule']; bucket: TokenBucket }[] = [];
-    if (perTool !== null) checks.push({ rule: 'rate-limit:agent-tool', bucket: bucket(agentToolBuckets, JSON.stringify([agent, toolKey]), perTool, now) });
-    if (agentLimit !== null) checks.push({ rule: 'rate-limit:agent', bucket: bucket(agentBuckets, agent, agentLimit, now) });
+    const checks: { rule: Shortfall['rule']; bucket: RateLimitBucket }[] = [];
+    // Keys are JSON under a prefix, so that no agent or tool name, whatever characters it holds, can collide with another.
+    if (perTool !== null) checks.push({ rule: 'rate-limit:agent-tool', bucket: { key: `agent-tool:${JSON.stringify([agent, toolKey])}`, limit: perTool } });
+    if (agentLimit !== null) checks.push({ rule: 'rate-limit:agent', bucket: { key: `agent:${JSON.stringify(agent)}`, limit: agentLimit } });
+    if (checks.length === 0) return next();
 
-    const shortfalls: Shortfall[] = checks
-      .filter((check) => !hasToken(check.bucket, now))
-      .map((check) => ({ rule: check.rule, waitMs: check.bucket.waitForToken(now), limit: check.bucket.limit }));
-    if (shortfalls.length > 0) {
-      // The longest wait is the one that decides when a retry can succeed.
-      const worst = shortfalls.reduce((longest, shortfall) => (shortfall.waitMs > longest.waitMs ? shortfall : longest));
+    const taken = await store.take({ buckets: checks.map((check) => check.bucket), now });
+    if (!taken.allowed) {
+      const shortfalls: Shortfall[] = checks.flatMap((check, index) => {
+        const waitMs = taken.retryAfterMs[index] ?? 0;
+        return waitMs > 0 ? [{ rule: check.rule, waitMs, limit: check.bucket.limit }] : [];
+      });
+      // The longest wait is the one that decides when a retry can succeed; a store that denies without naming a
+      // wait still yields a denial (retry in 1 ms), never a crash.
+      const first = checks[0] as (typeof checks)[number];
+      const worst = shortfalls.reduce((longest, shortfall) => (shortfall.waitMs > longest.waitMs ? shortfall : longest), { rule: first.rule, waitMs: 0, limit: first.bucket.limit });
       return denial(worst, agent, tool);
     }
-    for (const check of checks) check.bucket.take(now);
     return next();
   };
 }
