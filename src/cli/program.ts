@@ -53,6 +53,6 @@ export function createProgram(context: CliContext): Command {
 
 /** After a usage error, each command names its own help (`keel sessions --help`), not the whole program's. */
 function pointToHelpAfterErrors(command: Command, prefix: string, path: readonly string[] = []): void {
-  command.showHelpAfterError(`(${[prefix, ...path, '--help'].join(' ')} lists the options)`);
+  command.showHelpAfterError(`(${[prefix, ...path, '--help'].join(' ')} lists the ${command.commands.length > 0 ? 'commands' : 'options'})`);
   for (const child of command.commands) pointToHelpAfterErrors(child, prefix, [...path, child.name()]);
 }

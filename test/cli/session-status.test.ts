@@ -58,14 +58,14 @@ describe('session status, pending work and interruption from the command line', 
     });
     const exited = once(child, 'exit') as Promise<[number | null]>;
     // Whatever happens, the child does not outlive the test.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 50_000);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 100_000);
     const [code] = await exited.finally(() => clearTimeout(guard));
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('cancelling the session');
     const summary = lastJson(stdout);
     expect(summary.status).toBe('cancelled');
     ids.cancelled = String(summary.sessionId);
-  }, 60_000);
+  }, 120_000);
 
   it('keel sessions shows the derived status of each, and --status filters by it', async () => {
     await writeInterruptedCopy();
