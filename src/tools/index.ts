@@ -18,5 +18,5 @@ export * from './mcp/index.ts';
 export { defineJavaScriptTool, defineShellTool } from './code-tools.ts';
 export { defineSqliteQueryTool, querySqliteReadOnly } from './sqlite-query-tool.ts';
 export type { SqliteQueryToolOptions, SqliteReadOnlyQueryOptions, SqliteQueryResult } from './sqlite-query-tool.ts';
-export { configureSqliteQueryPool, sqliteQueryPoolStatistics, closeIdleSqliteQueryProcesses } from './sqlite-query-pool.ts';
+export { configureSqliteQueryPool, sqliteQueryPoolStatistics, closeIdleSqliteQueryProcesses, warmSqliteQueryPool } from './sqlite-query-pool.ts';
 export type { SqliteQueryPoolOptions, SqliteQueryPoolStatistics } from './sqlite-query-pool.ts';

@@ -114,6 +114,11 @@ export function sqliteQueryPoolStatistics(): SqliteQueryPoolStatistics {
   };
 }
 
+/** Starts a process ahead of the first query, unless one exists; it waits idle and does not keep the host alive. */
+export function warmSqliteQueryPool(): void {
+  if (processes.size === 0) idle(spawn());
+}
+
 /** Ends the idle processes now (a running query keeps its process until it ends); the pool starts new ones on demand. */
 export function closeIdleSqliteQueryProcesses(): void {
   for (const entry of processes) if (entry.running === null) retire(entry);

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { KeelError } from '../errors/index.ts';
 import { defineTool } from './define-tool.ts';
 import type { ToolDefinition } from './define-tool.ts';
-import { runSqliteQuery } from './sqlite-query-pool.ts';
+import { runSqliteQuery, warmSqliteQueryPool } from './sqlite-query-pool.ts';
 import type { SqliteQueryOutcome } from './sqlite-query-pool.ts';
 import { withSemanticValidation } from './validators/semantic-validator.ts';
 import { createReadOnlySqlChecker, defaultReadOnlyHint, readOnlySqlGuard } from './validators/sql-read-only.ts';
@@ -161,6 +161,8 @@ export function defineSqliteQueryTool(options: SqliteQueryToolOptions): ToolDefi
     hint: settings.hint,
     ...(options.allowedTables === undefined ? {} : { allowedTables: options.allowedTables }),
   });
+  // The first call should not wait for a query process to start (a few hundred ms on a busy machine).
+  warmSqliteQueryPool();
   const input = withSemanticValidation(
     z.object({
       query: z.string().min(1).max(maxQueryLength).describe('One SQLite SELECT statement.'),
