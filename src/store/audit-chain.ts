@@ -1,5 +1,5 @@
 import { KeelError } from '../errors/index.ts';
-import { canonicalJson, sha256 } from '../util/index.ts';
+import { canonicalJson, mapJsonStrings, sha256 } from '../util/index.ts';
 import type { AuditEntry, AuditHead, AuditRecord, AuditVerification, AuditVerifyOptions } from './audit-log.ts';
 import { toWellFormedText } from './well-formed-text.ts';
 
@@ -77,13 +77,9 @@ export function normalizeAuditEntry(entry: AuditEntry): AuditEntry {
   return escapedSurrogate.test(text) ? (wellFormed(copy) as AuditEntry) : copy;
 }
 
+/** Without recursion: an audited input can nest as deep as the model made it. */
 function wellFormed(value: unknown): unknown {
-  if (typeof value === 'string') return toWellFormedText(value);
-  if (Array.isArray(value)) return value.map(wellFormed);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [toWellFormedText(key), wellFormed(entry)]));
-  }
-  return value;
+  return mapJsonStrings(value, toWellFormedText);
 }
 
 function checkEntry(entry: AuditEntry): void {

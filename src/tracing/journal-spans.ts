@@ -1,4 +1,4 @@
-import { canonicalJson, sha256 } from '../util/index.ts';
+import { canonicalJson, mapJsonStrings, sha256 } from '../util/index.ts';
 import { ignoreNever } from '../util/assert-never.ts';
 import type { ContentBlock } from '../spec/message.ts';
 import type { ErrorRecord, MemoryReadEvent, SessionEvent, SessionStartEvent } from '../spec/events.ts';
@@ -715,13 +715,9 @@ export class JournalSpanBuilder {
   }
 }
 
+/** Without recursion: span content can be tool input, nested as deep as the model made it. */
 function redactStrings(value: unknown, redact: (text: string) => string): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (Array.isArray(value)) return value.map((entry) => redactStrings(entry, redact));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [redact(key), redactStrings(entry, redact)]));
-  }
-  return value;
+  return mapJsonStrings(value, redact);
 }
 
 /** Sessions in an order where a parent comes before its subagents, each session's events in journal order. */

@@ -9,3 +9,4 @@ export { boundText, quotedTextLimit, utf8ByteLength } from './bounded-text.ts';
 export { jsonTextDepth, jsonValueDepth } from './json-shape.ts';
 export { defaultToolCallLimits, exceedsArgumentLimits, measureArgumentText, measureArgumentValue } from './tool-call-limits.ts';
 export type { ArgumentMeasure, ToolCallLimits } from './tool-call-limits.ts';
+export { mapJsonStrings } from './map-json-strings.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundText, canonicalJson, hashValue, jsonTextDepth, jsonValueDepth, utf8ByteLength } from '../../src/util/index.ts';
+import { boundText, canonicalJson, hashValue, jsonTextDepth, jsonValueDepth, mapJsonStrings, utf8ByteLength } from '../../src/util/index.ts';
 import { boundToolUse, parseToolArguments } from '../../src/model/index.ts';
 
 /** The recursive definition canonicalJson replaced; hashes already stored (audit chain, request blobs) depend on equal bytes. */
@@ -91,5 +91,44 @@ describe('tool arguments at the model boundary', () => {
     expect(once.malformedInput?.length).toBeLessThan(260);
     expect(once.oversizedInput).toEqual({ bytes: 2_000_008, depth: 1 });
     expect(boundToolUse(once)).toBe(once);
+  });
+});
+
+/** The recursive walk mapJsonStrings replaced in span redaction and audit well-formedness. */
+function recursiveMapStrings(value: unknown, map: (text: string) => string): unknown {
+  if (typeof value === 'string') return map(value);
+  if (Array.isArray(value)) return value.map((entry) => recursiveMapStrings(entry, map));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, entry]) => [map(key), recursiveMapStrings(entry, map)]));
+  return value;
+}
+
+describe('mapJsonStrings without recursion', () => {
+  const upper = (text: string): string => text.toUpperCase();
+  const collapse = (text: string): string => (text.startsWith('secret') ? '[REDACTED]' : text);
+
+  it('copies as the recursive walk did, keys included, later duplicates winning', () => {
+    const samples: unknown[] = [
+      'text', 3, null, [1, 'a', [null, { b: 'c' }]], { z: 'y', a: ['x', { k: 'v' }], n: null, u: undefined },
+      { secret1: 'a', plain: 'b', secret2: 'c' }, JSON.parse('{"__proto__": "own", "x": 1}'), Object.assign(new Array<unknown>(2), { 1: 'hole' }),
+    ];
+    for (const sample of samples) {
+      for (const map of [upper, collapse]) {
+        const copy = mapJsonStrings(sample, map);
+        expect(copy).toStrictEqual(recursiveMapStrings(sample, map));
+        expect(canonicalJson(copy)).toBe(canonicalJson(recursiveMapStrings(sample, map)));
+      }
+    }
+    expect(Object.keys(mapJsonStrings({ secretA: 1, b: 2, secretB: 3 }, collapse) as object)).toEqual(['[REDACTED]', 'b']);
+    expect(Object.getPrototypeOf(mapJsonStrings(JSON.parse('{"__proto__": {"polluted": true}}'), upper))).toBe(Object.prototype);
+  });
+
+  it('maps values nested 100,000 levels deep, and ends on a cycle', () => {
+    const deep = JSON.parse(`${'['.repeat(100_000)}"secret"${']'.repeat(100_000)}`) as unknown;
+    expect(canonicalJson(mapJsonStrings(deep, collapse))).toBe(`${'['.repeat(100_000)}"[REDACTED]"${']'.repeat(100_000)}`);
+    const cycle: Record<string, unknown> = { name: 'a' };
+    cycle.self = cycle;
+    const copy = mapJsonStrings(cycle, upper) as Record<string, unknown>;
+    expect(copy.NAME).toBe('A');
+    expect(copy.SELF).toBe(copy);
   });
 });
