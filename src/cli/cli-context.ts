@@ -57,15 +57,6 @@ export interface SessionAccess {
   events(sessionId: string): Promise<readonly SessionEvent[]>;
 }
 
-export async function readEvents(journal: Journal, sessionId: string, databasePath: string | null, context: CliContext, database: DatabaseChoice): Promise<readonly SessionEvent[]> {
-  const events: SessionEvent[] = [];
-  for await (const event of journal.read(sessionId)) events.push(event);
-  if (events.length === 0) {
-    throw new KeelError('session-not-found', `No session ${sessionId} in ${databasePath ?? 'this journal'}; list them with \`${hint(context, database, ['sessions'])}\`.`);
-  }
-  return events;
-}
-
 /** Runs `work` against the database opened read-only, and closes it after. */
 export async function withReadOnlyAccess<T>(context: CliContext, command: Command, work: (access: SessionAccess & { readonly store: ReadOnlyStore }, database: DatabaseChoice) => Promise<T>): Promise<T> {
   const database = chooseDatabase(context, command);
@@ -79,7 +70,12 @@ export async function withReadOnlyAccess<T>(context: CliContext, command: Comman
       journal: store.journal,
       blobs: store.blobs,
       statusSources: { journal: store.journal, leases: store.leases, now: Date.now },
-      events: (sessionId: string) => readEvents(store.journal, sessionId, store.path, context, database),
+      async events(sessionId: string): Promise<readonly SessionEvent[]> {
+        const events: SessionEvent[] = [];
+        for await (const event of store.journal.read(sessionId)) events.push(event);
+        if (events.length === 0) throw new KeelError('session-not-found', `No session ${sessionId} in ${store.path}; list them with \`${hint(context, database, ['sessions'])}\`.`);
+        return events;
+      },
     };
     return await work(access, database);
   } finally {

@@ -28,7 +28,7 @@ export function registerStatusCommands(program: Command, context: CliContext, ac
     .option('--json', 'print a JSON array')
     .action(action(async (options: { limit: number; status?: DerivedSessionStatus; json?: boolean }, command: Command) =>
       withReadOnlyAccess(context, command, async (access) => {
-        const sessions = await listSessions(access.statusSources, options.limit, options.status);
+        const sessions = await listSessions(access.statusSources, { limit: options.limit, status: options.status });
         if (options.json === true) {
           context.out(JSON.stringify(sessions.map(sessionJson)));
         } else if (sessions.length === 0) {
@@ -48,7 +48,7 @@ export function registerStatusCommands(program: Command, context: CliContext, ac
     .option('--json', 'print one JSON object')
     .action(action(async (options: { json?: boolean }, command: Command) =>
       withReadOnlyAccess(context, command, async (access, database) => {
-        const open = await listSessions(access.statusSources, Number.POSITIVE_INFINITY, undefined, 'open');
+        const open = await listSessions(access.statusSources, { limit: Number.POSITIVE_INFINITY, status: undefined, openOnly: true });
         const waiting = open.filter((session) => session.view.status === 'waiting-approval');
         const interrupted = open.filter((session) => session.view.status === 'interrupted');
         if (options.json === true) {
@@ -94,8 +94,15 @@ async function traceSession(context: CliContext, access: SessionAccess, database
  * Sessions newest first with their derived status. An ended status is stored with the session, so the journal
  * filters by it; the others need each open session's journal and lease, so open sessions are read and filtered here.
  */
-async function listSessions(sources: SessionStatusSources, limit: number, status: DerivedSessionStatus | undefined, stored?: 'open'): Promise<ListedSession[]> {
-  const storedFilter = stored ?? (status === undefined ? undefined : endedStatuses.includes(status) ? (status as 'completed' | 'failed' | 'cancelled') : 'open');
+interface ListFilter {
+  readonly limit: number;
+  readonly status: DerivedSessionStatus | undefined;
+  /** Only sessions without a session-end, whatever their derived status. */
+  readonly openOnly?: boolean;
+}
+
+async function listSessions(sources: SessionStatusSources, { limit, status, openOnly }: ListFilter): Promise<ListedSession[]> {
+  const storedFilter = openOnly === true ? 'open' : status === undefined ? undefined : endedStatuses.includes(status) ? (status as 'completed' | 'failed' | 'cancelled') : 'open';
   const filterHere = status !== undefined && !endedStatuses.includes(status);
   const summaries = await sources.journal.listSessions({
     ...(storedFilter === undefined ? {} : { status: storedFilter }),
