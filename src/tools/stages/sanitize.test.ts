@@ -101,6 +101,19 @@ describe('sanitize stage', () => {
     expect(report?.truncated).toBe(true);
   });
 
+  it('drops output past maxScannedChars before redaction, so one huge result cannot hold up the event loop', async () => {
+    const secret = 'AKIAIOSFODNN7EXAMPLE';
+    const output = `${'a'.repeat(2_000)} ${secret} ${'b'.repeat(10_000)} ${secret}`;
+    const { outcome, blobs } = await sanitize(output, { maxScannedChars: 4_000 }, 1_000);
+    expect(outcome.ok).toBe(true);
+    if (!outcome.ok) return;
+    const full = await blobs.get(outcome.fullOutputBlob!);
+    expect(full).not.toContain(secret);
+    expect(full).toMatch(/\[output cut at 4000 characters before redaction: 8043 more characters of the tool's output were dropped/);
+    expect(full!.length).toBeLessThan(4_300);
+    expect(() => createSanitizeStage({ blobs: createMemoryBlobStore(), maxScannedChars: 0 })).toThrow(/maxScannedChars must be a positive integer/);
+  });
+
   it('stores no blob when the output fits', async () => {
     const blobs = createMemoryBlobStore();
     const { outcome } = await sanitize('x'.repeat(50), { blobs }, 50);

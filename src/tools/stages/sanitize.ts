@@ -24,7 +24,16 @@ export interface SanitizeStageOptions {
   readonly detectors?: readonly OutputDetector[];
   /** Share of control or undecodable characters above which output is taken for binary. Defaults to 0.1. */
   readonly maxControlCharacterRatio?: number;
+  /**
+   * Output past this many characters is dropped before redaction and scanning, with a marker saying so. Redaction
+   * runs on the event loop in linear time (about 1 to 20 MB/s here, by content), so this bounds how long one tool
+   * result can hold up every other session. Defaults to 1 MiB of characters; error messages are cut at 64 KiB.
+   */
+  readonly maxScannedChars?: number;
 }
+
+const defaultMaxScannedChars = 1_048_576;
+const maxErrorMessageChars = 65_536;
 
 /** What the sanitizer did to one result, carried beside the outcome for the audit stage and the journal. */
 export interface SanitizationReport {
@@ -70,6 +79,10 @@ export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage
   const redactor = options.redaction === false ? null : createRedactor(options.redaction ?? {});
   const detectors = options.detectors ?? [];
   const maxRatio = options.maxControlCharacterRatio ?? 0.1;
+  const maxScanned = options.maxScannedChars ?? defaultMaxScannedChars;
+  if (!(Number.isInteger(maxScanned) && maxScanned > 0)) {
+    throw new KeelError('invalid-config', `maxScannedChars must be a positive integer, got ${String(maxScanned)}.`);
+  }
   if (!(maxRatio >= 0 && maxRatio <= 1)) {
     throw new KeelError('invalid-config', `maxControlCharacterRatio must be between 0 and 1, got ${String(maxRatio)}.`);
   }
@@ -92,8 +105,9 @@ export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage
     const tool = invocation.tool;
     if (!outcome.ok) {
       // Error messages reveal nothing: the policy is about the data a tool returns, not what it failed on.
-      const redaction = redactor?.redactText(outcome.error.message) ?? { text: outcome.error.message, findings: [], locations: [] };
-      const error = redaction.findings.length === 0 ? outcome.error : withMessage(outcome.error, redaction.text);
+      const message = boundedText(outcome.error.message, maxErrorMessageChars);
+      const redaction = redactor?.redactText(message) ?? { text: message, findings: [], locations: [] };
+      const error = redaction.findings.length === 0 && message === outcome.error.message ? outcome.error : withMessage(outcome.error, redaction.text);
       const report: SanitizationReport = { redactions: redaction.findings, redactionLocations: [], detections: detect(redaction.text), outputChars: 0, truncated: false };
       return { ...outcome, error, sanitization: report } satisfies SanitizedOutcome;
     }
@@ -108,7 +122,7 @@ export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage
       return { ok: false, error, latencyMs: outcome.latencyMs, sanitization: { redactions: [], redactionLocations: [], detections: [], outputChars: 0, truncated: false } } satisfies SanitizedOutcome;
     }
 
-    const cleaned = outcome.output.replace(ansiEscape, '').replace(controlCharacter, '');
+    const cleaned = boundedText(outcome.output, maxScanned).replace(ansiEscape, '').replace(controlCharacter, '');
     // Redacted once, here, for the model: with the tool's reveal policy, secrets always hidden.
     const redaction = redactor === null ? { text: cleaned, findings: [], locations: [] } : redactOutput(redactor, cleaned, revealPolicyOf(tool));
     const text = redaction.text;
@@ -123,6 +137,13 @@ export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage
     const marker = `[output truncated: ${text.length} characters in total, ${shown.length} shown; full output kept as blob ${blob}]`;
     return { ...outcome, output: `${shown}\n${marker}`, fullOutputBlob: blob, sanitization: report(true) } satisfies SanitizedOutcome;
   };
+}
+
+/** The text, or its first `limit` characters (never half a surrogate pair) and a marker naming what was dropped. */
+function boundedText(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const kept = cutWithinLimit(text, limit);
+  return `${kept}\n[output cut at ${kept.length} characters before redaction: ${text.length - kept.length} more characters of the tool's output were dropped, and are kept nowhere; have the tool return less, or raise maxScannedChars]`;
 }
 
 /** Why the text is not text, or undefined when it is. */
