@@ -22,8 +22,9 @@ export async function runBackupCommand(options: BackupCommandOptions): Promise<n
     const result = await backupDatabase(options.database, options.destination);
     out(`Backed up ${options.database} to ${result.destination}: ${count(result.sessions, 'session')}, ${count(result.events, 'event')}, ${formatBytes(result.bytes)}.`);
     out(`Heads: ${result.headsPath}. Keep it apart from the database; \`keel check-db --expect-heads ${result.headsPath}\` later shows whether any of these events were lost.`);
-    for (const finding of result.check.findings) (finding.severity === 'error' ? err : out)(`${finding.severity}: ${finding.message}`);
-    if (!result.check.ok) {
+    const findings = result.check?.findings ?? [];
+    for (const finding of findings) (finding.severity === 'error' ? err : out)(`${finding.severity}: ${finding.message}`);
+    if (result.check?.ok === false) {
       err('The copy is complete but the database it was taken from is damaged (see above); keep this copy and any older ones.');
       return 1;
     }

@@ -16,6 +16,12 @@ export interface BackupDatabaseOptions {
   readonly overwrite?: boolean;
   /** Stamps the heads file; defaults to the system clock. */
   readonly now?: () => number;
+  /**
+   * Check the copy (`checkDatabase`) before returning; default true. The check reads the whole file
+   * synchronously, so a server backing up a large database from its own event loop may turn it off and run
+   * `keel check-db` on the copy elsewhere.
+   */
+  readonly check?: boolean;
 }
 
 export interface BackupResult {
@@ -25,8 +31,8 @@ export interface BackupResult {
   readonly sessions: number;
   readonly events: number;
   readonly bytes: number;
-  /** The copy's own check: a backup of a damaged database says so. */
-  readonly check: DatabaseCheckReport;
+  /** The copy's own check: a backup of a damaged database says so. Undefined with `check: false`. */
+  readonly check: DatabaseCheckReport | undefined;
 }
 
 /**
@@ -45,10 +51,10 @@ export async function backupDatabase(source: string | SqliteDatabase, destinatio
     checkDestination(sourceDatabase.name, destination, options.overwrite === true);
     createPrivateFile(partial);
     await sourceDatabase.backup(partial);
-    const { heads, check } = finishCopy(partial, options.now ?? Date.now);
+    const { heads, events, check } = finishCopy(partial, { now: options.now ?? Date.now, check: options.check !== false });
     renameSync(partial, destination);
     writePrivateFile(headsPath, `${JSON.stringify(heads, null, 2)}\n`);
-    return { destination, headsPath, sessions: heads.sessions.length, events: check.events, bytes: statSync(destination).size, check: { ...check, path: destination } };
+    return { destination, headsPath, sessions: heads.sessions.length, events, bytes: statSync(destination).size, check: check === undefined ? undefined : { ...check, path: destination } };
   } catch (error) {
     rmSync(partial, { force: true });
     rmSync(`${partial}-journal`, { force: true });
@@ -70,14 +76,16 @@ function checkDestination(sourcePath: string, destination: string, overwrite: bo
 }
 
 /** Makes the copy self-contained, brings its journal to the current schema (chaining old sessions), reads its heads and checks it. */
-function finishCopy(path: string, now: () => number) {
+function finishCopy(path: string, options: { readonly now: () => number; readonly check: boolean }) {
   const copy = new Database(path);
   try {
     copy.pragma('journal_mode = DELETE');
     const hasJournal = copy.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() !== undefined;
     if (hasJournal) migrate(copy, 'journal', journalMigrations);
-    const heads = hasJournal ? readJournalHeads(copy, now()) : { format: 'keel-journal-heads' as const, version: 1 as const, takenAt: now(), sessions: [] };
-    return { heads, check: checkDatabase(copy) };
+    const takenAt = options.now();
+    const heads = hasJournal ? readJournalHeads(copy, takenAt) : { format: 'keel-journal-heads' as const, version: 1 as const, takenAt, sessions: [] };
+    const events = hasJournal ? copy.prepare<[], number>('SELECT COUNT(*) FROM events').pluck().get() ?? 0 : 0;
+    return { heads, events, check: options.check ? checkDatabase(copy) : undefined };
   } finally {
     copy.close();
   }

@@ -83,6 +83,11 @@ interface SessionRow {
   readonly head_hash: string | null;
 }
 
+interface StoredBody {
+  readonly keyId: string | null;
+  readonly body: string;
+}
+
 interface EventRow {
   readonly seq: number;
   readonly key_id: string | null;
@@ -136,16 +141,15 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
 
   // IMMEDIATE takes the write lock before reading last_seq. A deferred transaction would read first, and
   // its upgrade to a writer fails at once with SQLITE_BUSY, without waiting, when another process writes meanwhile.
-  const appendInTransaction = database.transaction((sessionId: string, events: readonly SessionEvent[], expectedSeq: number): number => {
+  const appendInTransaction = database.transaction((sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], expectedSeq: number): number => {
     const row = selectSession.get(sessionId);
     checkExpectedSeq(sessionId, expectedSeq, row?.last_seq ?? 0);
     let head = row?.head_hash ?? journalChainGenesis;
-    for (const event of events) {
-      const json = JSON.stringify(event);
-      const stored = keyring === undefined ? { keyId: null, body: json } : keyring.encrypt(json, eventPlace(path, sessionId, event.seq));
-      head = chainHash(head, { sessionId, seq: event.seq, keyId: stored.keyId, body: stored.body });
-      insertEvent.run(sessionId, event.seq, event.type, event.at, stored.body, stored.keyId, head);
-    }
+    events.forEach((event, index) => {
+      const { keyId, body } = stored[index]!;
+      head = chainHash(head, { sessionId, seq: event.seq, keyId, body });
+      insertEvent.run(sessionId, event.seq, event.type, event.at, body, keyId, head);
+    });
     const summary = summaryAfterAppend(row === undefined ? undefined : toSummary(row), sessionId, events);
     if (row !== undefined && row.agent === summary.agent && row.started_at === summary.startedAt && row.status === summary.status) {
       advanceSession.run(summary.updatedAt, summary.lastSeq, head, sessionId);
@@ -177,9 +181,14 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
         checkExpectedSeq(sessionId, expectedSeq, selectLastSeq.get(sessionId) ?? 0);
         return expectedSeq;
       }
-      if (groupCommit === undefined) return appendInTransaction.immediate(sessionId, events, expectedSeq);
+      // Serialized and encrypted before the write lock is taken, so other writers wait less.
+      const stored = events.map((event): StoredBody => {
+        const json = JSON.stringify(event);
+        return keyring === undefined ? { keyId: null, body: json } : keyring.encrypt(json, eventPlace(path, sessionId, event.seq));
+      });
+      if (groupCommit === undefined) return appendInTransaction.immediate(sessionId, events, stored, expectedSeq);
       // Commits the deferred writes of the other stores on this connection with it.
-      return groupCommit.durable(() => appendInTransaction.immediate(sessionId, events, expectedSeq));
+      return groupCommit.durable(() => appendInTransaction.immediate(sessionId, events, stored, expectedSeq));
     });
   }
 

@@ -190,6 +190,14 @@ describe('backupDatabase', () => {
     }
   });
 
+  it('skips the check of the copy when asked, still counting and recording what it copied', async () => {
+    const path = folders.databasePath();
+    await journalWith(path, ['ses_a']);
+    const result = await backupDatabase(path, join(dirname(path), 'backup.db'), { check: false });
+    expect(result).toMatchObject({ sessions: 1, events: sampleSession('ses_a').length, check: undefined });
+    expect(checkDatabase(result.destination, { expectHeads: result.headsPath })).toMatchObject({ ok: true, expectedHeads: 1 });
+  });
+
   it('refuses to overwrite a file or back up a database that does not exist', async () => {
     const path = folders.databasePath();
     await journalWith(path, ['ses_a']);
