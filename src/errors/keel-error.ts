@@ -103,7 +103,18 @@ export class KeelError extends Error {
   }
 }
 
-/** True for a KeelError from any copy of the package, optionally of one code. */
+/**
+ * True for a KeelError from any copy of the package, optionally of one code.
+ * @example
+ * ```ts
+ * try {
+ *   await keel.decide(agent, sessionId, callId, { approved: true, approver: 'ops@example.com' });
+ * } catch (error) {
+ *   if (isKeelError(error, 'session-busy')) console.log('Another process is running this session; decide again later.');
+ *   else throw error;
+ * }
+ * ```
+ */
 export function isKeelError(value: unknown, code?: KeelCode): value is KeelError {
   const branded = value instanceof KeelError || (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[keelErrorBrand] === true);
   return branded && (code === undefined || (value as KeelError).code === code);

@@ -143,6 +143,20 @@ function positive(name: string, value: number | undefined, integer: boolean): nu
   return value;
 }
 
+/**
+ * An agent: its instructions, tools and limits, checked once here (a bad setting is an `invalid-config` error).
+ * @example
+ * ```ts
+ * const agent = defineAgent({
+ *   name: 'support',
+ *   instructions: 'Answer questions about orders. Look an order up before you answer.',
+ *   tools: [lookupOrder],
+ *   model: 'anthropic:claude-sonnet-4-6',
+ *   limits: { maxTurns: 10, maxCostUsd: 0.5 },
+ * });
+ * const { status, output } = await createKeel().run(agent, 'Where is order 1042?').result;
+ * ```
+ */
 export function defineAgent(options: AgentOptions): AgentDefinition {
   if (options.name.trim() === '') throw new KeelError('invalid-config', 'An agent needs a non-empty name.');
   const tools = new AgentToolMap(localToolMap(options.tools ?? [], options.name), options.toolSources ?? []);

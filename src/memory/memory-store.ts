@@ -93,6 +93,17 @@ interface MemoryRow {
 /**
  * Episodic (per session) and semantic (per agent) memory: records in SQLite, their embeddings in a VectorIndex.
  * Recall asks the index for a pool of the nearest memories in scope, then ranks that pool with the Park et al. score.
+ * @example
+ * ```ts
+ * const embedder = createHashingEmbedder();
+ * const memory = createMemoryStore({
+ *   path: '.keel/memory.db',
+ *   embedder,
+ *   index: createSqliteVecIndex({ path: '.keel/memory-vectors.db', dimensions: embedder.dimensions }),
+ * });
+ * await memory.remember({ scope: { agent: 'ops' }, text: 'The Orion backup runs at 02:00 UTC.', importance: 6 });
+ * const [best] = await memory.recall({ scope: { agent: 'ops' }, query: 'When does the backup run?', k: 3 });
+ * ```
  */
 export function createMemoryStore(options: MemoryStoreOptions): SqliteMemoryStore {
   const { embedder, index } = options;

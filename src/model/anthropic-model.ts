@@ -28,7 +28,15 @@ export interface AnthropicModelOptions {
 
 const defaultTimeoutMs = 600_000;
 
-/** The Messages API through the official SDK, with the SDK's retries off: the gateway owns retrying. */
+/**
+ * The Messages API through the official SDK, with the SDK's retries off: the gateway owns retrying.
+ * @example
+ * ```ts
+ * const model = createAnthropicModel({ modelId: 'claude-sonnet-4-6', apiKey: process.env.ANTHROPIC_API_KEY });
+ * // Registered by name, so a session resumed in another process continues with the same model.
+ * const keel = createKeel({ models: { sonnet: model }, model: 'sonnet' });
+ * ```
+ */
 export function createAnthropicModel(options: AnthropicModelOptions): Model {
   const client = new Anthropic({
     ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),

@@ -60,6 +60,17 @@ export interface Gateway extends Model {
  * Retries what is retryable (rate limits, overload, server errors, cut streams, timeouts), waiting as long as
  * the provider asked (`retry-after`) or with capped exponential backoff, and stops at once when the signal
  * aborts, even mid-wait.
+ * @example
+ * ```ts
+ * const gateway = createGateway(createAnthropicModel({ modelId: 'claude-sonnet-4-6' }), {
+ *   maxRetries: 4,
+ *   onRetry: ({ retry, delayMs, error }) => console.warn(`Retry ${retry} in ${delayMs} ms: ${error.message}`),
+ * });
+ * const { response, retries } = await gateway.call(
+ *   { system: 'Answer in one sentence.', messages: [{ role: 'user', content: [{ type: 'text', text: 'What is a journal?' }] }], tools: [], maxOutputTokens: 256 },
+ *   { signal: AbortSignal.timeout(60_000), streaming: false },
+ * );
+ * ```
  */
 export function createGateway(model: Model, options: GatewayOptions = {}): Gateway {
   const maxRetries = options.maxRetries ?? 4;

@@ -51,7 +51,15 @@ export interface ModelFromSpecOptions {
   readonly fetch?: typeof globalThis.fetch;
 }
 
-/** Builds the model a spec names, with API keys and base URLs from the environment. */
+/**
+ * Builds the model a spec names, with API keys and base URLs from the environment.
+ * @example
+ * ```ts
+ * // Through a company proxy instead of the public API.
+ * const model = createModelFromSpec('openai:gpt-4.1-mini', { env: { ...process.env, OPENAI_BASE_URL: 'https://llm-proxy.example.com/v1' }, cwd: process.cwd() });
+ * const keel = createKeel({ models: { mini: model }, model: 'mini' });
+ * ```
+ */
 export function createModelFromSpec(spec: string, options: ModelFromSpecOptions): Model {
   const parsed = parseModelSpec(spec);
   const { env } = options;

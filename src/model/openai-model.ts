@@ -32,7 +32,15 @@ export interface OpenAIModelOptions {
 
 const defaultTimeoutMs = 600_000;
 
-/** Chat Completions through the official SDK, with the SDK's retries off: the gateway owns retrying. */
+/**
+ * Chat Completions through the official SDK, with the SDK's retries off: the gateway owns retrying.
+ * @example
+ * ```ts
+ * // Ollama (like vLLM) speaks Chat Completions under /v1.
+ * const model = createOpenAIModel({ modelId: 'llama3.1', provider: 'openai-compatible', baseURL: 'http://localhost:11434/v1', apiKey: 'ollama' });
+ * const keel = createKeel({ models: { local: model }, model: 'local' });
+ * ```
+ */
 export function createOpenAIModel(options: OpenAIModelOptions): Model {
   const provider = options.provider ?? 'openai';
   const modelId = options.modelId;

@@ -20,6 +20,16 @@ export interface ScriptedModelOptions {
  * The entry played is the number of assistant messages already in the request, so a session that crashes
  * and resumes gets the same answer for the same turn. Responses name their `model` (for example
  * `claude-sonnet-4-5`) so that cost is priced as that model would be.
+ * @example
+ * ```ts
+ * const model = createScriptedModel([
+ *   { content: [{ type: 'tool_use', name: 'lookup_order', input: { orderId: '1042' } }] },
+ *   { content: [{ type: 'text', text: 'Order 1042 shipped on Monday.' }], model: 'claude-sonnet-4-6' },
+ * ]);
+ * const keel = createKeel({ model, journal: createMemoryJournal(), blobs: createMemoryBlobStore() });
+ * const { output } = await keel.run(agent, 'Where is order 1042?').result;
+ * expect(output).toBe('Order 1042 shipped on Monday.');
+ * ```
  */
 export function createScriptedModel(responses: readonly ScriptedResponseInput[], options: ScriptedModelOptions = {}): Model {
   const source = options.source ?? '(inline script)';

@@ -27,7 +27,14 @@ import type { Keel, KeelOptions, KeelRunOptions } from './keel-options.ts';
 
 export type { Keel, KeelOptions, KeelResumeOptions, KeelRunOptions } from './keel-options.ts';
 
-/** The composition root: configuration resolves here, once (argument, then environment variable, then default). */
+/**
+ * The composition root: configuration resolves here, once (argument, then environment variable, then default).
+ * @example
+ * ```ts
+ * const keel = createKeel({ database: '.keel/keel.db', model: 'anthropic:claude-sonnet-4-6' });
+ * const { status, output } = await keel.run(agent, 'Where is order 1042?').result;
+ * ```
+ */
 export function createKeel(options: KeelOptions = {}): Keel {
   const config = resolveKeelConfig(options);
   const { env, cwd, clock } = config;

@@ -27,7 +27,14 @@ export interface AuditKeyPair {
   readonly publicKey: string;
 }
 
-/** A fresh Ed25519 key pair for signing an audit log (`keel audit keygen`). */
+/**
+ * A fresh Ed25519 key pair for signing an audit log (`keel audit keygen`).
+ * @example
+ * ```ts
+ * const { privateKey, publicKey } = generateAuditKeyPair();
+ * // privateKey: the runtime's KEEL_AUDIT_SIGNING_KEY, a secret. publicKey: for auditors (`keel audit verify --public-key`).
+ * ```
+ */
 export function generateAuditKeyPair(): AuditKeyPair {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
@@ -36,7 +43,14 @@ export function generateAuditKeyPair(): AuditKeyPair {
   };
 }
 
-/** A signer from a private key given as PEM or as base64 of its PKCS #8 DER form. */
+/**
+ * A signer from a private key given as PEM or as base64 of its PKCS #8 DER form.
+ * @example
+ * ```ts
+ * const signer = createAuditSigner(process.env.KEEL_AUDIT_SIGNING_KEY ?? '');
+ * const keel = createKeel({ auditLog: createSqliteAuditLog({ path: '.keel/audit.db', signer }) });
+ * ```
+ */
 export function createAuditSigner(privateKeyText: string): AuditSigner {
   const privateKey = parseKey(privateKeyText, 'private');
   const verifier = verifierOf(createPublicKey(privateKey));
@@ -46,7 +60,16 @@ export function createAuditSigner(privateKeyText: string): AuditSigner {
   };
 }
 
-/** A verifier from a public key given as PEM or as base64 of its SPKI DER form. */
+/**
+ * A verifier from a public key given as PEM or as base64 of its SPKI DER form.
+ * @example
+ * ```ts
+ * const auditLog = createSqliteAuditLog({ path: '.keel/keel.db', readOnly: true });
+ * const verdict = await auditLog.verify({ verifier: createAuditVerifier(process.env.KEEL_AUDIT_PUBLIC_KEY ?? '') });
+ * if (!verdict.ok) console.error(`The audit log is broken at record ${verdict.firstBadSeq}: ${verdict.problem}`);
+ * await auditLog.close();
+ * ```
+ */
 export function createAuditVerifier(publicKeyText: string): AuditVerifier {
   return verifierOf(parseKey(publicKeyText, 'public'));
 }

@@ -42,6 +42,18 @@ export interface SqliteStore {
  * The embedded default: journal, blobs and session leases in one database file, one connection. The
  * connection closes when the journal and the blobs have been closed, so a caller that only knows them
  * as `Journal` and `BlobStore` still releases the file.
+ * @example
+ * ```ts
+ * const store = createSqliteStore({ path: '.keel/keel.db' });
+ * const keel = createKeel({
+ *   journal: store.journal,
+ *   blobs: store.blobs,
+ *   leases: store.leases,
+ *   auditLog: createSqliteAuditLog({ database: store.database }),
+ * });
+ * await keel.run(agent, 'Where is order 1042?').result;
+ * await store.close();
+ * ```
  */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const database = openSqliteDatabase(options);

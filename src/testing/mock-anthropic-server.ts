@@ -53,6 +53,20 @@ const defaultResponse: AnthropicMockResponse = { content: [{ type: 'text', text:
  * A local stand-in for `POST /v1/messages` that speaks the real wire format (JSON or SSE, per `stream`),
  * including its failures, and for `POST /v1/messages/count_tokens` (`{"input_tokens": N}`, the real checks and
  * errors, N by a documented made-up rule: a test double, not Claude's tokenizer). Give `baseURL` to the Anthropic SDK.
+ * @example
+ * ```ts
+ * const server = await startMockAnthropicServer({
+ *   script: [{ fault: 'overloaded' }, { content: [{ type: 'text', text: 'Hello.' }] }],
+ * });
+ * try {
+ *   const model = createAnthropicModel({ modelId: 'claude-sonnet-4-6', baseURL: server.baseURL, apiKey: 'test-key' });
+ *   const keel = createKeel({ model, journal: createMemoryJournal(), blobs: createMemoryBlobStore() });
+ *   expect((await keel.run(agent, 'Say hello.').result).output).toBe('Hello.');
+ *   expect(server.requests).toHaveLength(2); // the overloaded answer was retried
+ * } finally {
+ *   await server.close();
+ * }
+ * ```
  */
 export async function startMockAnthropicServer(options: MockAnthropicServerOptions): Promise<MockServer> {
   let index = 0;

@@ -42,6 +42,19 @@ const defaultResponse: OpenAIMockResponse = { content: 'Hello from the mock Open
 /**
  * A local stand-in for `POST /v1/chat/completions` that speaks the real wire format (JSON, or `data:` chunks
  * ending in `[DONE]`), including its failures. Give `baseURL` (which ends in `/v1`) to the OpenAI SDK.
+ * @example
+ * ```ts
+ * const server = await startMockOpenAIServer({
+ *   script: [{ toolCalls: [{ name: 'lookup_order', arguments: { orderId: '1042' } }] }, { content: 'Order 1042 shipped on Monday.' }],
+ * });
+ * try {
+ *   const model = createOpenAIModel({ modelId: 'gpt-4.1-mini', baseURL: server.baseURL, apiKey: 'test-key' });
+ *   const keel = createKeel({ model, journal: createMemoryJournal(), blobs: createMemoryBlobStore() });
+ *   expect((await keel.run(agent, 'Where is order 1042?').result).output).toBe('Order 1042 shipped on Monday.');
+ * } finally {
+ *   await server.close();
+ * }
+ * ```
  */
 export async function startMockOpenAIServer(options: MockOpenAIServerOptions): Promise<MockServer> {
   let index = 0;

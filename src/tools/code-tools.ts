@@ -50,6 +50,15 @@ const shellInput = z.object({
  * A tool that runs JavaScript written by the model in a sandbox. The runner is chosen at the first call and kept;
  * a named runner that cannot hold the limits fails here, at definition, and one missing on this machine fails each
  * call with `sandbox-unavailable` (which says how to get it). Limits reached come back as KeelErrors that name them.
+ * @example
+ * ```ts
+ * const runJavaScript = defineJavaScriptTool({
+ *   name: 'run_javascript',
+ *   description: 'Runs JavaScript to compute an exact answer (arithmetic, dates, parsing).',
+ *   limits: { timeoutMs: 10_000, memoryMb: 256 },
+ * });
+ * const agent = defineAgent({ name: 'analyst', instructions: 'Compute, do not guess.', tools: [runJavaScript] });
+ * ```
  */
 export function defineJavaScriptTool(options: JavaScriptToolOptions): ToolDefinition {
   const runners = options.runners ?? createRunners();
@@ -77,7 +86,18 @@ export function defineJavaScriptTool(options: JavaScriptToolOptions): ToolDefini
   });
 }
 
-/** A tool that runs a command under bubblewrap: no network, a private work folder, the limits given. */
+/**
+ * A tool that runs a command under bubblewrap: no network, a private work folder, the limits given.
+ * @example
+ * ```ts
+ * const shell = defineShellTool({
+ *   name: 'shell',
+ *   description: 'Runs a command in a private work folder, without network access.',
+ *   limits: { timeoutMs: 30_000, memoryMb: 512, readPaths: ['/srv/logs'] },
+ *   risk: 'read',
+ * });
+ * ```
+ */
 export function defineShellTool(options: ShellToolOptions): ToolDefinition {
   const runner = options.runner ?? createBubblewrapRunner();
   assertRunnable(runner, 'command', options.limits);

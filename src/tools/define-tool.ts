@@ -68,6 +68,23 @@ export interface ToolDefinition {
 
 const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;
 
+/**
+ * A tool the model can call: its input is validated against the zod schema before `execute` runs.
+ * @example
+ * ```ts
+ * const lookupOrder = defineTool({
+ *   name: 'lookup_order',
+ *   description: 'Looks up an order by its number: status, items, shipping date.',
+ *   input: z.object({ orderId: z.string().regex(/^\d+$/) }),
+ *   risk: 'read',
+ *   execute: async ({ orderId }, { signal }) => {
+ *     const response = await fetch(`https://orders.example.com/orders/${orderId}`, { signal });
+ *     if (!response.ok) throw new Error(`The order service answered ${response.status}.`);
+ *     return response.json();
+ *   },
+ * });
+ * ```
+ */
 export function defineTool<Schema extends z.ZodType>(options: ToolOptions<Schema>): ToolDefinition {
   if (!toolNamePattern.test(options.name)) {
     throw new KeelError('invalid-config', `Tool name "${options.name}" must match ${toolNamePattern} (both providers require it).`);

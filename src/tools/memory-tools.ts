@@ -12,7 +12,18 @@ export interface MemoryToolsOptions {
   readonly weights?: Partial<RetrievalWeights>;
 }
 
-/** `remember` and `recall` tools over a memory store, for an agent that manages its own memory. */
+/**
+ * `remember` and `recall` tools over a memory store, for an agent that manages its own memory.
+ * @example
+ * ```ts
+ * const { remember, recall } = createMemoryTools(memory, { scope: { agent: 'ops' }, maxResults: 5 });
+ * const agent = defineAgent({
+ *   name: 'ops',
+ *   instructions: 'Remember what you learn about our systems; recall it before you investigate.',
+ *   tools: [remember, recall],
+ * });
+ * ```
+ */
 export function createMemoryTools(store: MemoryStore, options: MemoryToolsOptions): { remember: ToolDefinition; recall: ToolDefinition } {
   const maxResults = options.maxResults ?? 10;
   const remember = defineTool({

@@ -11,7 +11,13 @@ function dollars(value: number | null): string {
   return value === null ? 'cost unknown (model not in the pricing table)' : `$${value.toFixed(4)}`;
 }
 
-/** The trace tree of seed §12.1 as text for a terminal. */
+/**
+ * A trace tree as text for a terminal (what `keel trace` prints).
+ * @example
+ * ```ts
+ * console.log(renderTraceTree(buildTraceTree(await keel.events(sessionId))));
+ * ```
+ */
 export function renderTraceTree(tree: TraceTree): string {
   const lines: string[] = [];
   lines.push(`Trace: session ${tree.sessionId}  agent=${tree.agent}  model=${tree.model}  status=${tree.status}`);

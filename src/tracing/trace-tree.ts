@@ -60,7 +60,14 @@ export interface TraceTree {
 
 type MutableTurn = { turn: number; startedAt: number; context: TraceTurn['context']; modelCalls: TraceModelCall[]; tools: TraceToolCall[] };
 
-/** The trace of seed §12.1, rebuilt from nothing but the journal. */
+/**
+ * A session's trace (turns, model calls, tool calls, totals), rebuilt from nothing but the journal.
+ * @example
+ * ```ts
+ * const tree = buildTraceTree(await keel.events(sessionId));
+ * console.log(tree.totals.costUsd, tree.turns.length);
+ * ```
+ */
 export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
   const start = events[0];
   if (start === undefined || start.type !== 'session-start') throw new Error('A trace needs a journal that begins with session-start.');

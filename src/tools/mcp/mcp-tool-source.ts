@@ -34,6 +34,20 @@ export interface McpToolSource {
 /**
  * Starts or reaches an MCP server, completes the handshake and lists its tools. Fails with `mcp-unavailable` (naming
  * the command or URL and, for stdio, the end of the server's stderr) when it cannot, and leaves no process behind.
+ * @example
+ * ```ts
+ * const files = await connectMcpServer({
+ *   name: 'files',
+ *   transport: { kind: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/srv/reports'] },
+ *   riskOverrides: { read_text_file: 'read', list_directory: 'read' },
+ * });
+ * try {
+ *   const agent = defineAgent({ name: 'reporter', instructions: 'Summarise this week’s reports.', toolSources: [files] });
+ *   await createKeel().run(agent, 'What changed this week?').result;
+ * } finally {
+ *   await files.close();
+ * }
+ * ```
  */
 export async function connectMcpServer(config: McpServerConfig): Promise<McpToolSource> {
   const source = new McpServerToolSource(resolveMcpServerConfig(config));
