@@ -8,6 +8,33 @@ import { createHash } from 'node:crypto';
  * (a top-level undefined, function or symbol); a cycle is a TypeError, as in JSON.stringify.
  */
 export function canonicalJson(value: unknown): string {
+  // The common, shallow case goes through V8's JSON.stringify, several times faster than the walk below.
+  try {
+    return JSON.stringify(sortShallow(value, 0));
+  } catch (error) {
+    if (error !== tooDeep) throw error;
+  }
+  return canonicalJsonIteratively(value);
+}
+
+/** Nesting the fast path accepts: far below where JSON.stringify overflows (about 3,000 levels on Node 20). */
+const fastPathDepth = 256;
+const tooDeep = new Error('nested deeper than the fast path accepts');
+
+function sortShallow(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > fastPathDepth) throw tooDeep;
+  if (Array.isArray(value)) return value.map((entry: unknown) => sortShallow(entry, depth + 1));
+  const record = value as Record<string, unknown>;
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(record).sort()) {
+    const entry = record[key];
+    if (entry !== undefined) sorted[key] = sortShallow(entry, depth + 1);
+  }
+  return sorted;
+}
+
+function canonicalJsonIteratively(value: unknown): string {
   if (!serialisable(value)) return undefined as unknown as string;
   const parts: string[] = [];
   const ancestors = new Set<object>();

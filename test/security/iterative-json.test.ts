@@ -30,6 +30,15 @@ describe('canonicalJson without recursion', () => {
     expect(canonicalJson(undefined)).toBeUndefined();
   });
 
+  it('writes the same bytes on its deep path, which values nested past the fast path take', () => {
+    const levels = 300;
+    for (const sample of samples) {
+      let wrapped: unknown = sample;
+      for (let level = 0; level < levels; level += 1) wrapped = [wrapped];
+      expect(canonicalJson(wrapped)).toBe(`${'['.repeat(levels)}${recursiveCanonicalJson(sample) ?? 'null'}${']'.repeat(levels)}`);
+    }
+  });
+
   it('serialises and hashes values nested 100,000 levels deep', () => {
     const deep = JSON.parse(`${'['.repeat(100_000)}{"k":1}${']'.repeat(100_000)}`) as unknown;
     const text = canonicalJson(deep);
@@ -116,6 +125,12 @@ describe('mapJsonStrings without recursion', () => {
         const copy = mapJsonStrings(sample, map);
         expect(copy).toStrictEqual(recursiveMapStrings(sample, map));
         expect(canonicalJson(copy)).toBe(canonicalJson(recursiveMapStrings(sample, map)));
+        // Nested past the fast path, the same copy comes out of the iterative walk.
+        let wrapped: unknown = sample;
+        for (let level = 0; level < 300; level += 1) wrapped = [wrapped];
+        let deepCopy = mapJsonStrings(wrapped, map);
+        for (let level = 0; level < 300; level += 1) deepCopy = (deepCopy as unknown[])[0];
+        expect(deepCopy).toStrictEqual(recursiveMapStrings(sample, map));
       }
     }
     expect(Object.keys(mapJsonStrings({ secretA: 1, b: 2, secretB: 3 }, collapse) as object)).toEqual(['[REDACTED]', 'b']);
