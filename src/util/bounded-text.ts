@@ -19,21 +19,7 @@ export function boundText(text: string, limit: number = quotedTextLimit): string
   return `${text.slice(0, end)}… (${utf8ByteLength(text, end)} bytes omitted)`;
 }
 
-/** UTF-8 bytes of `text` from `start` on, counted without encoding it; a lone surrogate counts as its 3-byte replacement. */
+/** UTF-8 bytes of `text` from `start` on; a lone surrogate counts as its 3-byte replacement character. */
 export function utf8ByteLength(text: string, start = 0): number {
-  let bytes = 0;
-  for (let index = start; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(index + 1))) {
-      bytes += 4;
-      index += 1;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
+  return Buffer.byteLength(start === 0 ? text : text.slice(start), 'utf8');
 }
