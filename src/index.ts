@@ -71,3 +71,60 @@ export { createMemoryTools } from './tools/memory-tools.ts';
 export type { MemoryToolsOptions } from './tools/memory-tools.ts';
 export type { AgentMemoryOptions } from './loop/define-agent.ts';
 export type { ContextConfig, ExplainPlan } from './context/index.ts';
+// Types the public functions above take or return: exported so callers can name them (and the API reference links them).
+export type { AgentToolCallOptions, ResolvedAgentLimits, ResolvedToolCallOptions, ToolSource } from './loop/index.ts';
+export type { BudgetConfig, ModelWindow, StrategyName, ExplainSegment, ExplainItem, Segment, Decision } from './context/index.ts';
+export type { DedupOptions } from './context/strategies/dedup.ts';
+export type { BackoffOptions, ToolCallLimits } from './util/index.ts';
+export type { CallLogPolicy, CallLogDecision, CallLogObserver, CallLogPurgeReport, RequestBlobPurge, ModelCallRecord } from './runtime/call-log.ts';
+export type { ToolPipeline, DecideRequest, DecideResult, ExecutionInvocation, ExecutionOutcome, CallingAgent, ApprovalRecord, DecisionOutcome } from './tools/index.ts';
+export type { OutputDetector } from './tools/stages/sanitize.ts';
+export type { RateLimitOptions } from './tools/stages/rate-limit.ts';
+export type { JavaScriptToolOptions, ShellToolOptions } from './tools/code-tools.ts';
+export type { McpTransportConfig, McpStdioTransportConfig, McpHttpTransportConfig, SkippedMcpTool, McpSourceStatus } from './tools/mcp/index.ts';
+export type { RunnerPreference } from './sandbox/index.ts';
+export type { McpServerTrust } from './tools/mcp/mcp-server-config.ts';
+export type { ToolPolicyOptions, PolicyDefaults, PolicyRule, PolicyDecision, PolicyRequest, PolicyAgent, PolicyTool } from './security/tool-policy.ts';
+export type { RedactionOptions } from './security/redaction.ts';
+export type { RedactionType } from './security/redaction-detectors.ts';
+export type { SecretType } from './security/redaction-secrets.ts';
+export type { PersonalDataType } from './security/redaction-personal-data.ts';
+export type { Finding } from './security/finding.ts';
+export type { ToolRedactionPolicy, RevealRule } from './security/redaction-policy.ts';
+export type {
+  OpenAIProviderName,
+  ParsedModelSpec,
+  ModelFromSpecOptions,
+  Environment,
+  ModelPrice,
+  GatewayCallOptions,
+  GatewayCallResult,
+  GatewayRetry,
+} from './model/index.ts';
+export type {
+  SqliteDatabase,
+  SqliteJournal,
+  EncryptionOptions,
+  JournalValidation,
+  BlobEraser,
+  MemoryAuditLogOptions,
+  MemorySessionLeaseStoreOptions,
+} from './store/index.ts';
+export type { TraceTurn, TraceModelCall, TraceToolCall } from './tracing/index.ts';
+export type { KeelErrorOptions } from './errors/index.ts';
+export type {
+  ScoreComponents,
+  SequencedMemory,
+  ProcedureVersion,
+  ProceduralContent,
+  ProceduralMemoryOptions,
+  ReflectionOutcome,
+  ReflectorOptions,
+  ExactScanIndexOptions,
+  HashingEmbedderOptions,
+  OpenAIEmbedderOptions,
+  PgvectorIndexOptions,
+  SqlClient,
+  SqliteVecIndexOptions,
+  SqliteMemoryStore,
+} from './memory/index.ts';

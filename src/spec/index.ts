@@ -16,3 +16,4 @@ export type * from './idempotency.ts';
 export type * from './token-counter.ts';
 export type * from './call-log.ts';
 export type * from './memory-store.ts';
+export type * from './rate-limit-store.ts';

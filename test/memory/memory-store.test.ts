@@ -103,6 +103,23 @@ describe('memory store', () => {
     expect(renderMemorySegment([])).toBe('');
   });
 
+  it('keeps reflection progress per scope in the store, beside the memories', async () => {
+    const store = open();
+    const session = { agent: 'ops', sessionId: 'ses_1' };
+    expect(store.reflectedThrough(session)).toBe(0);
+    store.markReflected(session, 7);
+    expect(store.reflectedThrough(session)).toBe(7);
+    expect(store.reflectedThrough({ agent: 'ops' })).toBe(0);
+    expect(store.reflectedThrough({ agent: 'ops', sessionId: 'ses_2' })).toBe(0);
+    // A second store on the same database sees the same progress, as a restarted process would.
+    const reopened = createMemoryStore({ database: store.database, embedder: createHashingEmbedder(), index: createExactScanIndex({ dimensions: 384 }) });
+    expect(reopened.reflectedThrough(session)).toBe(7);
+    await reopened.close();
+    expect(() => store.markReflected(session, -1)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    expect(() => store.markReflected(session, 1.5)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    expect(() => store.reflectedThrough({ agent: '' })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+  });
+
   it('refuses an embedder and index of different dimensions', () => {
     expect(() => open({ index: createExactScanIndex({ dimensions: 8 }) })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
   });

@@ -78,7 +78,8 @@ export function createRateLimitStage(options: RateLimitOptions = {}): DecideStag
       // The longest wait is the one that decides when a retry can succeed; a store that denies without naming a
       // wait still yields a denial (retry in 1 ms), never a crash.
       const first = checks[0] as (typeof checks)[number];
-      const worst = shortfalls.reduce((longest, shortfall) => (shortfall.waitMs > longest.waitMs ? shortfall : longest), { rule: first.rule, waitMs: 0, limit: first.bucket.limit });
+      const named = shortfalls.length > 0 ? shortfalls : [{ rule: first.rule, waitMs: 1, limit: first.bucket.limit }];
+      const worst = named.reduce((longest, shortfall) => (shortfall.waitMs > longest.waitMs ? shortfall : longest));
       return denial(worst, agent, tool);
     }
     return next();
