@@ -44,6 +44,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
   const resolvedBlobs = backends.blobs;
   const resolvedAudit = backends.audit;
   const idempotency = backends.idempotency;
+  const limits = options.toolCallLimits === undefined ? {} : { toolCallLimits: options.toolCallLimits };
   const leases: LeaseSettings = { store: backends.leases, owner: leaseOwnerId(), ttlMs: config.leaseTtlMs, now: () => clock.now() };
   // Content that spans may carry (only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT is on) leaves the
   // process, so it is always redacted, even when tool output is not (`redaction: false`).
@@ -82,6 +83,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
   const tools =
     options.toolPipeline ??
     createToolPipeline({
+      ...limits,
       onValidationRefusal: ({ request, rule, error }) =>
         recordRefusal({
           sessionId: request.sessionId,
@@ -109,7 +111,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
 
   const modelCaller = (choice: string | Model | undefined, agent: AgentDefinition): { caller: ModelCaller; spec: string | undefined } => {
     const { model, spec } = resolveModel(choice ?? agent.model ?? env.KEEL_MODEL ?? defaultModelSpec(env), config);
-    return { caller: createGateway(model, { maxRetries: config.modelRetries, clock }), spec };
+    return { caller: createGateway(model, { maxRetries: config.modelRetries, clock, ...limits }), spec };
   };
 
   const dependencies = (caller: ModelCaller): LoopDependencies => ({

@@ -7,6 +7,7 @@ import type { SessionEvent } from '../spec/events.ts';
 import type { IdempotencyStore } from '../spec/idempotency.ts';
 import type { BlobStore, Journal, ListSessionsOptions, SessionSummary } from '../spec/journal.ts';
 import type { Model } from '../spec/model.ts';
+import type { ToolCallLimits } from '../tools/index.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import type { ToolPipeline } from '../tools/index.ts';
 import type { RateLimitOptions } from '../tools/stages/rate-limit.ts';
@@ -32,6 +33,12 @@ export interface KeelOptions {
   readonly models?: Readonly<Record<string, Model>>;
   /** Retries of retryable model failures. Defaults to 4. */
   readonly modelRetries?: number;
+  /**
+   * Bounds on each tool call a model asks for: name length, argument bytes and nesting depth (defaults 128
+   * characters, 1 MiB, 64 levels). Applied by the gateway before anything is journaled and by the tool pipeline;
+   * a call over a bound goes back to the model as a `tool-invalid-input` error.
+   */
+  readonly toolCallLimits?: Partial<ToolCallLimits>;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly cwd?: string;
   readonly clock?: Clock;

@@ -5,6 +5,7 @@ export type { BackoffOptions } from './backoff.ts';
 export { systemClock, sleep } from './clock.ts';
 export { linkedSignal } from './abort.ts';
 export { LruCache } from './lru-cache.ts';
+export { assertNever, ignoreNever } from './assert-never.ts';
 export { boundText, quotedTextLimit, utf8ByteLength } from './bounded-text.ts';
 export { jsonTextDepth, jsonValueDepth } from './json-shape.ts';
 export { defaultToolCallLimits, exceedsArgumentLimits, measureArgumentText, measureArgumentValue } from './tool-call-limits.ts';

@@ -86,13 +86,13 @@ describe('an MCP server that cannot start', () => {
     // Ignores stdin closing, as a hung server would.
     const script = 'console.error("silent server pid " + process.pid); setInterval(() => {}, 1000)';
     const error = await caught(() =>
-      connectMcpServer({ name: 'silent', transport: { kind: 'stdio', command: process.execPath, args: ['-e', script] }, connectTimeoutMs: 300 }),
+      connectMcpServer({ name: 'silent', transport: { kind: 'stdio', command: process.execPath, args: ['-e', script] }, connectTimeoutMs: 5_000 }),
     );
     expect(isKeelError(error, 'mcp-unavailable')).toBe(true);
     expect((error as KeelError).message).toMatch(/timed out/i);
     const pid = Number(/silent server pid (\d+)/.exec((error as KeelError).message)?.[1]);
     expect(pid).toBeGreaterThan(0);
-    await expect.poll(() => isRunning(pid), { timeout: 1_000 }).toBe(false);
+    await expect.poll(() => isRunning(pid), { timeout: 10_000 }).toBe(false);
   });
 
   it('reports an HTTP endpoint nobody listens on', async () => {
