@@ -5,6 +5,5 @@ export type { MockOpenAIServerOptions, OpenAIMockReply, OpenAIMockResponse, Open
 export type { MockFault, MockFaultName } from './mock-faults.ts';
 export type { MockScript, MockServer, RecordedRequest } from './mock-http-server.ts';
 export { FakeClock } from './fake-clock.ts';
-export { describeJournalContract, describeBlobStoreContract } from './contracts/index.ts';
 export { createScriptedModel, loadScriptedModel } from '../model/index.ts';
 export type { ScriptedModelOptions } from '../model/index.ts';

@@ -1,3 +1,5 @@
+// Contract suites for backends of the ports in spec/: run them with vitest against your own implementation.
+// A subpath of its own (`keel/testing/contracts`) because it needs vitest, which the rest of the kit does not.
 export { describeJournalContract, readAll, expectKeelError } from './journal.contract.ts';
 export { describeBlobStoreContract } from './blob-store.contract.ts';
 export { sampleSession, stampEvents, sessionStartBody, turnStartBody, toolResultBody, sessionEndBody } from './journal-samples.ts';
