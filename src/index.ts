@@ -15,6 +15,8 @@ export type {
   SessionUpdate,
 } from './loop/index.ts';
 export { defineTool, defineJavaScriptTool, defineShellTool } from './tools/index.ts';
+export { defineSqliteQueryTool, querySqliteReadOnly, configureSqliteQueryPool, sqliteQueryPoolStatistics, closeIdleSqliteQueryProcesses } from './tools/index.ts';
+export type { SqliteQueryToolOptions, SqliteReadOnlyQueryOptions, SqliteQueryResult, SqliteQueryPoolOptions, SqliteQueryPoolStatistics } from './tools/index.ts';
 export { connectMcpServer } from './tools/index.ts';
 export type { McpToolSource, McpServerConfig } from './tools/index.ts';
 export type { ToolDefinition, ToolOptions, ToolContext, ToolRisk } from './tools/index.ts';
@@ -32,6 +34,8 @@ export type { Gateway, GatewayOptions, AnthropicModelOptions, OpenAIModelOptions
 export { createSqliteStore, createMemoryJournal, createMemoryBlobStore, createMemorySessionLeaseStore, validateJournal } from './store/index.ts';
 export { createSqliteAuditLog, createMemoryAuditLog, createAuditSigner, createAuditVerifier, generateAuditKeyPair } from './store/index.ts';
 export type { SqliteStore, SqliteStoreOptions, SqliteAuditLogOptions, AuditSigner, AuditVerifier, AuditKeyPair } from './store/index.ts';
+export { backupDatabase, checkDatabase, reencryptDatabase, createSqliteSessionLeaseStore } from './store/index.ts';
+export type { BackupDatabaseOptions, BackupResult, ReencryptDatabaseOptions, ReencryptResult, CheckDatabaseOptions, DatabaseCheckReport, DatabaseFinding, DatabaseFindingKind } from './store/index.ts';
 export { buildTraceTree, renderTraceTree } from './tracing/index.ts';
 export type { TraceTree } from './tracing/index.ts';
 export type * from './spec/index.ts';
@@ -109,6 +113,9 @@ export type {
   BlobEraser,
   MemoryAuditLogOptions,
   MemorySessionLeaseStoreOptions,
+  SqliteSessionLeaseStoreOptions,
+  JournalHeads,
+  JournalHead,
 } from './store/index.ts';
 export type { TraceTurn, TraceModelCall, TraceToolCall } from './tracing/index.ts';
 export type { KeelErrorOptions } from './errors/index.ts';
