@@ -1,4 +1,4 @@
-// Layer rules of DESIGN.md §2: a folder under src/ imports only from the levels below it.
+// Layer rules of docs/architecture.md: a folder under src/ imports only from the levels below it.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -32,7 +32,7 @@ const layerRules = Object.keys(levels).map((folder) => ({
     'no-restricted-imports': ['error', {
       patterns: forbiddenFor(folder).map((other) => ({
         group: [`../${other}`, `../${other}/*`, `../../${other}`, `../../${other}/*`, `../../../${other}/*`],
-        message: `Layer rule (DESIGN.md §2): src/${folder} (level ${levels[folder]}) may not import src/${other}${other === 'testing' ? ' (the test kit)' : ` (level ${levels[other]})`}.`,
+        message: `Layer rule: src/${folder} (level ${levels[folder]}) may not import src/${other}${other === 'testing' ? ' (the test kit)' : ` (level ${levels[other]})`}.`,
       })),
     }],
   },

@@ -1,5 +1,5 @@
 /**
- * The seed §2.2 agent: "Investigate this production incident, form hypotheses, run diagnostic queries,
+ * The incident investigator: "Investigate this production incident, form hypotheses, run diagnostic queries,
  * revise your hypotheses, and produce a root-cause report."
  *
  * Reads KEEL_INCIDENT_DB (default .keel/incident/incident.db) and KEEL_INCIDENT_REPORTS
@@ -50,7 +50,7 @@ export default defineAgent({
   name: 'incident-investigator',
   instructions,
   defaultTask: incidentTask(),
-  // Least privilege (seed §8.5): read the incident database and write reports, nothing else.
+  // Least privilege: read the incident database and write reports, nothing else.
   scopes: ['incident-db:read', 'reports:write'],
   tools: createIncidentTools(incidentDatabasePath, incidentReportDirectory),
   limits: { maxTurns: 20, maxCostUsd: 2 },

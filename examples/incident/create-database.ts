@@ -1,5 +1,5 @@
 /**
- * Builds the SQLite database of the incident-investigation demo (seed §2.2): six hours of services,
+ * Builds the SQLite database of the incident-investigation demo: six hours of services,
  * deploys, logs and per-minute metrics for an eight-service shop, with one planted root cause and a
  * red herring. Everything comes from a seeded PRNG, so two builds with the same options are identical.
  *

@@ -1,4 +1,4 @@
-// `npm run demo`: the seed §2.2 incident investigation, end to end, offline unless an API key is set.
+// `npm run demo`: incident investigation, end to end, offline unless an API key is set.
 import { fileURLToPath } from 'node:url';
 import { relative } from 'node:path';
 import { createKeel } from '../../src/runtime/index.ts';

@@ -1,7 +1,7 @@
 /**
  * Tools of the incident investigator. Four read the incident database, opened read-only for every call;
- * one writes the report, idempotently at its far end (seed §9.2). `query_database` is the seed §5.2 tool, a
- * `defineSqliteQueryTool` (src/tools/sqlite-query-tool.ts) with the semantic validation seed §10.2 asks for,
+ * one writes the report, idempotently at its far end. `query_database` is a
+ * `defineSqliteQueryTool` (src/tools/sqlite-query-tool.ts) with semantic validation beyond its schema,
  * in independent layers:
  * 1. At validation, its input schema's read-only SQL guard rejects writes, PRAGMA, several statements and
  *    side-effecting functions from the query's tokens, as invalid input with the field and a reason.

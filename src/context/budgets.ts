@@ -13,9 +13,9 @@ export interface BudgetConfig {
     /** Tool results inside the history; old large ones are stubbed beyond this. */
     readonly toolResults?: number;
   };
-  /** Utilization at which the plan carries a warning. Default 0.70 (seed §10.5). */
+  /** Utilization at which the plan carries a warning. Default 0.70. */
   readonly warnAt?: number;
-  /** Utilization the untrimmed context must exceed before history is compacted. Default 0.85 (seed §10.5). */
+  /** Utilization the untrimmed context must exceed before history is compacted. Default 0.85. */
   readonly compactAt?: number;
   /** Utilization compaction aims for, so that it does not run again every turn. Default 0.60. */
   readonly compactTo?: number;

@@ -37,7 +37,7 @@ export interface ContextConfig {
   readonly strategies?: readonly StrategyName[];
   /** Keep the first message (the task) whatever happens. Default true. */
   readonly pinFirstMessage?: boolean;
-  /** Fence tool results as untrusted data (seed §11.2 layer 3). Default true. */
+  /** Fence tool results as untrusted data. Default true. */
   readonly fenceToolResults?: boolean;
   /** Append the standing trust rule to the system prompt. Default true. */
   readonly trustRule?: boolean;
@@ -237,7 +237,7 @@ function alternate(messages: readonly Message[]): Message[] {
 }
 
 /**
- * The query planner of the context window (seed §6.2): counts, budgets, applies the strategies, lays out trust, and
+ * The query planner of the context window: counts, budgets, applies the strategies, lays out trust, and
  * explains every decision. Pure apart from the injected `summarize`.
  */
 export async function planContext(input: PlanContextInput): Promise<ContextPlan> {

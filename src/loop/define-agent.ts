@@ -88,7 +88,7 @@ export interface AgentOptions {
   /** Whether model calls stream. Defaults to true. */
   readonly streaming?: boolean;
   /**
-   * The context planner (seed §6.2): token budgets per segment, sliding window, summarization, stubs for old tool
+   * The context planner: token budgets per segment, sliding window, summarization, stubs for old tool
    * results, trust fencing; `true` for the defaults. Off by default: the whole conversation is sent as it is.
    */
   readonly context?: ContextConfig | boolean;

@@ -3,7 +3,7 @@ import type { ToolUseBlock } from '../spec/message.ts';
 import { callSignature } from './session-state.ts';
 import type { SessionState } from './session-state.ts';
 
-/** Guards are circuit breakers (seed §10.1): each trip ends the session with the figures that tripped it. */
+/** Guards are circuit breakers: each trip ends the session with the figures that tripped it. */
 export type GuardTrip = EventBody<GuardTripEvent>;
 
 function trip(state: SessionState, guard: GuardName, limit: number, actual: number, message: string): GuardTrip {
@@ -44,7 +44,7 @@ export function checkBudgets(state: SessionState): GuardTrip | null {
   return null;
 }
 
-/** Checked before tool calls are journaled: the same call again and again is a loop (seed §10.1, tool call obsession). */
+/** Checked before tool calls are journaled: the same call again and again is a loop. */
 export function checkIdenticalCalls(state: SessionState, calls: readonly ToolUseBlock[]): GuardTrip | null {
   const limit = state.start.limits.maxIdenticalToolCalls;
   const signatures = [...state.callSignatures, ...calls.map((call) => callSignature(call.name, call.input))];

@@ -27,7 +27,7 @@ export interface LoopDependencies {
   readonly price: (usage: Usage, modelId: string) => number | null;
   /** The tool executor. Without one, calls are validated and run with their timeouts, and nothing else. */
   readonly tools?: ToolPipeline;
-  /** Thresholds of the anomaly signals of seed §12.2, journaled as `anomaly` events; `false` turns them off. */
+  /** Thresholds of the anomaly signals, journaled as `anomaly` events; `false` turns them off. */
   readonly anomalies?: AnomalyThresholds | false;
 }
 

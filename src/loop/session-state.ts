@@ -62,7 +62,7 @@ export interface CompensationPhase {
   readonly results: ReadonlyMap<string, CompensationResultEvent>;
 }
 
-/** Everything the loop needs to continue, derived only from the journal (DESIGN.md §1: state is a fold). */
+/** Everything the loop needs to continue, derived only from the journal. */
 export interface SessionState {
   readonly sessionId: string;
   readonly start: SessionStartEvent;

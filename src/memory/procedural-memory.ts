@@ -60,7 +60,7 @@ export function contentHash(content: ProceduralContent): string {
   return `sha256:${sha256(typeof content === 'string' ? content : canonicalJson(content))}`;
 }
 
-/** Procedural memory (seed §5.3): versioned system prompts and few-shot sets, content-addressed, in SQLite. */
+/** Procedural memory: versioned system prompts and few-shot sets, content-addressed, in SQLite. */
 export function createProceduralMemory(options: ProceduralMemoryOptions): ProceduralMemory {
   const { database, owned } = openOwnedDatabase(options, 'procedural memory');
   migrate(database, 'procedures', migrations);

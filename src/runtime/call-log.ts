@@ -9,7 +9,7 @@ import { canonicalJson, systemClock } from '../util/index.ts';
 import { purgedBlobMarker, readPurgedBlobMarker, readSessionEvents } from './replay.ts';
 
 /**
- * The LLM call logging policy of seed §12.3:
+ * The LLM call logging policy:
  * - token counts always (they are in the journal's `model-response` too) — in the sampled log, one entry per call;
  * - the prompt and response text in the sampled log only for a sampled share of calls (`sampleRate`), redacted;
  * - the full, unredacted prompt and response only in the access-controlled audit log (an `audit` store,

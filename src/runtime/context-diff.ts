@@ -3,7 +3,7 @@ import type { ModelRequest, ToolSpec } from '../spec/model.ts';
 import { canonicalJson } from '../util/index.ts';
 
 /**
- * Context diff (seed §12.4): what one model saw that the other did not, segment by segment.
+ * Context diff: what one model saw that the other did not, segment by segment.
  *
  * Segments: the system prompt; request settings (output tokens, temperature, stop sequences, tool
  * choice); tools, matched by name, then compared by description and input schema; messages,

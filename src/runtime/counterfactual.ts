@@ -13,7 +13,7 @@ import { readSessionEvents, replayFromEvents } from './replay.ts';
 import type { ReplayedRequest } from './replay.ts';
 
 /**
- * Counterfactual testing (seed §12.4): take the exact request of a turn, change one thing (the model,
+ * Counterfactual testing: take the exact request of a turn, change one thing (the model,
  * the system prompt, the context assembly) and call the model once more, to see whether the change
  * alters the decision. Only the model is called: no tool runs, and nothing is written to the journal.
  */

@@ -5,7 +5,7 @@ import type { ModelRequest } from '../spec/model.ts';
 import { canonicalJson, sha256 } from '../util/index.ts';
 
 /**
- * Replay (seed §12.4): given a session and a turn, rebuild the exact request the model was sent.
+ * Replay: given a session and a turn, rebuild the exact request the model was sent.
  *
  * The loop stores each assembled request, serialised with `canonicalJson`, in the blob store, and
  * journals its SHA-256 as `requestHash` on `context-assemble` and `model-request`. Replay reads the

@@ -3,7 +3,7 @@ import type { ToolRisk } from '../spec/tool-risk.ts';
 import { foldToolName, normalizeToolName } from './tool-name.ts';
 
 /**
- * Layer 5 of the seed's defence (§11.2): constraints that hold whatever the model says. The policy is
+ * The last layer of the defence in depth: constraints that hold whatever the model says. The policy is
  * pure (no I/O, no clock), so a decision can be recomputed from the journal and tested as a table.
  */
 
@@ -199,7 +199,7 @@ function resolveDefaults(defaults: PolicyDefaults): Readonly<Record<ToolRisk, Po
   if ((resolved.irreversible as PolicyDecision) === 'allow') {
     throw new KeelError(
       'invalid-config',
-      'Tool policy defaults.irreversible cannot be "allow": irreversible calls need a person\'s approval (DESIGN.md §5). To run one tool unattended, add a rule { name, tools: ["<tool>"], decision: "allow" } for it.',
+      'Tool policy defaults.irreversible cannot be "allow": irreversible calls need a person\'s approval. To run one tool unattended, add a rule { name, tools: ["<tool>"], decision: "allow" } for it.',
     );
   }
   return resolved;

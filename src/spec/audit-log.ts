@@ -1,7 +1,7 @@
 import type { ToolDecision } from './events.ts';
 
 /**
- * The tool-call audit log (seed §11.2 layer 5, §12.4): the forensic record of who called what, with
+ * The tool-call audit log: the forensic record of who called what, with
  * which input, under which rule, with what result. Append-only and hash-chained, so an edited,
  * removed or reordered record is found by `verify`.
  */

@@ -50,7 +50,7 @@ export interface SessionStartEvent extends EventEnvelope {
   readonly input: string;
   readonly limits: SessionLimits;
   readonly parentSessionId?: string;
-  /** The per-session random fence of untrusted content (seed §11.2 layer 3), when the agent plans its context. */
+  /** The per-session random fence of untrusted content, when the agent plans its context. */
   readonly contextBoundary?: string;
 }
 
@@ -81,7 +81,7 @@ export interface ContextAssembleEvent extends EventEnvelope {
   readonly planHash?: string;
 }
 
-/** Memories retrieved into a turn's context (seed §5.3, §12.1 vector search): what was asked, what came back, how long it took. */
+/** Memories retrieved into a turn's context: what was asked, what came back, how long it took. */
 export interface MemoryReadEvent extends EventEnvelope {
   readonly type: 'memory-read';
   readonly turn: number;
@@ -91,7 +91,7 @@ export interface MemoryReadEvent extends EventEnvelope {
 }
 
 /**
- * Memories the loop wrote (seed §5.3): tool results kept in the episodic store, or insights of a reflection, each
+ * Memories the loop wrote: tool results kept in the episodic store, or insights of a reflection, each
  * citing its sources. Journaled after the write; memory ids are derived from the journal, so a resume that repeats
  * the write stores nothing twice.
  */
@@ -218,7 +218,7 @@ export interface ToolApprovalEvent extends EventEnvelope {
   readonly editedInput?: unknown;
 }
 
-/** Saga compensation (seed §9.3, §10.4): the undo of an earlier call, journaled before it runs. */
+/** Saga compensation: the undo of an earlier call, journaled before it runs. */
 export interface CompensationRequestEvent extends EventEnvelope {
   readonly type: 'compensation-request';
   readonly turn: number;
@@ -256,7 +256,7 @@ export interface GuardTripEvent extends EventEnvelope {
 
 export type AnomalySignal = 'turn-count' | 'tool-error-rate' | 'repeated-tool-call' | 'context-utilization' | 'cost-over-budget';
 
-/** An anomaly signal of seed §12.2: journaled once per session and signal when its threshold is crossed; it does not stop the session (guards do). */
+/** An anomaly signal: journaled once per session and signal when its threshold is crossed; it does not stop the session (guards do). */
 export interface AnomalyEvent extends EventEnvelope {
   readonly type: 'anomaly';
   readonly turn: number;

@@ -1,4 +1,4 @@
-// The sandbox contract (DESIGN.md §2: `Sandbox` is a spec type); the runners live in src/sandbox/.
+// The sandbox contract; the runners live in src/sandbox/.
 
 /**
  * One piece of untrusted work. `javascript` runs as the body of an async function that receives `input` and whose

@@ -1,4 +1,4 @@
-// Embeddings and vector search (DESIGN.md §2: `Embedder` and `VectorIndex` are spec types); implementations in src/memory/.
+// Embeddings and vector search; implementations in src/memory/.
 
 /** Turns texts into fixed-length vectors. Implementations: OpenAI-compatible embeddings API, offline feature hashing. */
 export interface Embedder {

@@ -2,7 +2,7 @@ import { KeelError } from '../errors/index.ts';
 import type { Clock } from '../spec/clock.ts';
 
 /**
- * The LLM call log of seed §12.3, one entry per model call, on one of two channels:
+ * The LLM call log, one entry per model call, on one of two channels:
  * - `sampled`: the ordinary observability log. Token counts always; the prompt and response only for
  *   sampled calls, and then redacted.
  * - `audit`: the isolated, access-controlled log of full prompts and responses.

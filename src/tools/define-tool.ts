@@ -30,7 +30,7 @@ export interface ToolOptions<Schema extends z.ZodType> {
   /** Returns text for the model; any other value is sent as JSON. */
   readonly execute: (input: z.output<Schema>, context: ToolContext) => unknown;
   /**
-   * Undoes a completed call when the task fails or is cancelled later (a saga step, seed §9.3). It receives the
+   * Undoes a completed call when the task fails or is cancelled later (a saga step). It receives the
    * call's input and output and its own idempotency key, and must itself be idempotent.
    */
   readonly compensate?: (input: z.output<Schema>, output: string, context: ToolContext) => unknown;

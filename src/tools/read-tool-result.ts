@@ -11,7 +11,7 @@ export const readToolResultName = 'read_tool_result';
 export const readPageChars = 12_000;
 
 /**
- * The episodic store behind the context planner's stubs (seed §6.2 selective retrieval): an old tool result that was
+ * The episodic store behind the context planner's stubs: an old tool result that was
  * replaced by a stub in the context is read back from the session's journal (and the blob store, where a large output
  * was kept whole), page by page. It reads only the calling session's journal, so it exposes nothing the session did
  * not already see.

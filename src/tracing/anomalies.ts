@@ -3,7 +3,7 @@ import { ignoreNever } from '../util/assert-never.ts';
 import type { AnomalyEvent, AnomalySignal, EventBody, SessionEvent } from '../spec/events.ts';
 
 /**
- * The anomaly signals of seed §12.2. Each comparison follows the seed's wording:
+ * The anomaly signals. Each comparison follows the wording of the signal it measures:
  *
  * | signal                | fires when                                                        | default |
  * |-----------------------|-------------------------------------------------------------------|---------|

@@ -4,7 +4,7 @@ import type { ContentBlock } from '../spec/message.ts';
 import type { ErrorRecord, MemoryReadEvent, SessionEvent, SessionStartEvent } from '../spec/events.ts';
 
 /**
- * The journal as a tree of spans (seed §12.1) named and attributed by the OpenTelemetry GenAI semantic
+ * The journal as a tree of spans named and attributed by the OpenTelemetry GenAI semantic
  * conventions (wire/otel-genai.md, v1.41.0 names). Pure and deterministic: span ids are hashes of
  * (sessionId, seq), the trace id is a hash of the root session id, and every time is an event's `at`
  * (minus a journaled duration or latency), so spans built live, event by event, equal spans rebuilt later
@@ -54,7 +54,7 @@ export interface SpanModel {
   readonly incomplete: boolean;
 }
 
-/** What content may leave the process as span attributes. Everything is off by default (seed §12.3). */
+/** What content may leave the process as span attributes. Everything is off by default. */
 export interface SpanContentPolicy {
   /** `gen_ai.tool.call.arguments` on execute_tool spans. */
   readonly includeToolInput?: boolean;

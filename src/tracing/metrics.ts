@@ -117,7 +117,7 @@ function createInstruments(meter: Meter): Instruments {
     turnContextUtilization: histogram(meter, 'keel.turn.context_utilization', '1', 'Share of the model\'s context window the turn\'s request fills, when the window is known.', ratioBuckets),
     cost: meter.createCounter('keel.cost', { unit: 'USD', description: 'Model cost in US dollars, for calls with a price.' }),
     toolCalls: meter.createCounter('keel.tool.calls', { unit: '{call}', description: 'Tool call outcomes, by tool and outcome (ok, error).' }),
-    anomalies: meter.createCounter('keel.anomaly.count', { unit: '{anomaly}', description: 'Anomaly signals journaled (seed §12.2), by signal.' }),
+    anomalies: meter.createCounter('keel.anomaly.count', { unit: '{anomaly}', description: 'Anomaly signals journaled, by signal.' }),
     guardTrips: meter.createCounter('keel.guard.trips', { unit: '{trip}', description: 'Guards tripped, by guard.' }),
   };
 }
@@ -247,7 +247,7 @@ export function resolveMetricsEndpoint(env: Env): string | null {
   return `${url.endsWith('/') ? url : `${url}/`}v1/metrics`;
 }
 
-/** Metrics of seed §12.2 as OpenTelemetry instruments, scraped as Prometheus text and optionally pushed over OTLP. */
+/** Metrics as OpenTelemetry instruments, scraped as Prometheus text and optionally pushed over OTLP. */
 export function createKeelMetrics(options: KeelMetricsOptions = {}): KeelMetrics {
   const env = options.env ?? process.env;
   const prometheus = new PrometheusTextReader();

@@ -2,7 +2,7 @@ import { ignoreNever } from '../util/assert-never.ts';
 import type { AnomalySignal, GuardName, SessionEvent, SessionStatus } from '../spec/events.ts';
 import { conventionInputTokens } from './journal-spans.ts';
 
-/** Per-turn metrics of seed §12.2, from the journal alone. */
+/** Per-turn metrics, from the journal alone. */
 export interface TurnMetrics {
   readonly sessionId: string;
   readonly turn: number;
@@ -28,10 +28,10 @@ export interface TurnMetrics {
   readonly endedAt: number;
 }
 
-/** seed §12.2 `goal_completion_status`: a failure caused by the deadline counts as a timeout. */
+/** `goal_completion_status`: a failure caused by the deadline counts as a timeout. */
 export type CompletionStatus = 'success' | 'failure' | 'timeout' | 'cancelled' | 'running';
 
-/** Per-session metrics of seed §12.2. */
+/** Per-session metrics. */
 export interface SessionMetrics {
   readonly sessionId: string;
   readonly parentSessionId: string | null;
@@ -58,7 +58,7 @@ export interface SessionMetrics {
   readonly distinctTools: number;
   /** The agent's tools, from session-start. */
   readonly availableTools: number;
-  /** seed §12.2 `tool_call_diversity`: distinct tools / tool calls (1 = every call a different tool); null without calls. */
+  /** `tool_call_diversity`: distinct tools / tool calls (1 = every call a different tool); null without calls. */
   readonly toolDiversity: number | null;
   /** Distinct tools / available tools; null when the agent has no tools. */
   readonly toolCoverage: number | null;
@@ -293,7 +293,7 @@ export class SessionMetricsFold {
   }
 }
 
-/** The seed §12.2 metrics of one session's journal (events of other sessions are ignored). */
+/** The metrics of one session's journal (events of other sessions are ignored). */
 export function computeSessionMetrics(events: readonly SessionEvent[]): SessionMetrics {
   const first = events[0];
   if (first === undefined) throw new Error('Metrics need at least one event.');

@@ -1,5 +1,5 @@
 /**
- * Semantic deduplication of retrieved documents (seed §9.1) without embeddings: texts are normalized (NFKC, lower
+ * Semantic deduplication of retrieved documents without embeddings: texts are normalized (NFKC, lower
  * case, punctuation to spaces), cut into word shingles, and compared by Jaccard similarity. A document whose
  * similarity to something already in context, or to an earlier kept document, reaches `threshold` is dropped.
  */

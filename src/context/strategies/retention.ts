@@ -2,7 +2,7 @@ import type { HistoryItem } from './types.ts';
 import { isLive } from './types.ts';
 
 /**
- * Selective retention (seed §9.1): items tagged `ephemeral` are dropped once the turn that used them is over;
+ * Selective retention: items tagged `ephemeral` are dropped once the turn that used them is over;
  * `persistent` items are pinned, so later strategies keep them. The last item is never dropped.
  */
 export function applyRetention(items: readonly HistoryItem[], currentTurn: number): HistoryItem[] {

@@ -21,7 +21,7 @@ export function stubText(toolName: string, turn: number, callId: string, tokens:
 }
 
 /**
- * Selective retrieval of earlier tool results (seed §6.2): large old results are replaced by a short stub naming the
+ * Selective retrieval of earlier tool results: large old results are replaced by a short stub naming the
  * tool, the turn and the call id to recall. The tool_result block stays in place, so every tool_use keeps its result.
  */
 export function stubToolResults(items: readonly HistoryItem[], options: StubOptions): HistoryItem[] {

@@ -84,7 +84,7 @@ function applySummary(items: HistoryItem[], summary: ContextSummary, message: Me
 }
 
 /**
- * Summarization compression (seed §6.2, §9.1), hierarchical: existing summaries are applied first (highest level
+ * Summarization compression, hierarchical: existing summaries are applied first (highest level
  * wins), so a resumed session rebuilds the same context without calling the model. While the history is over
  * `target`, the oldest unsummarized units (whole units, never the newest `keepRecent`) are summarized into a level-1
  * summary; when more than `maxActive` summaries are live, the oldest are merged into a summary of the next level.

@@ -1,5 +1,5 @@
 /**
- * Turn-budget enforcement (seed §9.1): at the boundary turn the model is told to stop calling tools and answer.
+ * Turn-budget enforcement: at the boundary turn the model is told to stop calling tools and answer.
  * Returns null before the boundary.
  */
 export function turnBudgetInstruction(turn: number, maxTurns: number | undefined): string | null {

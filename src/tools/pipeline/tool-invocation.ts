@@ -2,13 +2,13 @@ import type { ToolDecision } from '../../spec/events.ts';
 import type { KeelError } from '../../errors/index.ts';
 import type { ToolDefinition } from '../define-tool.ts';
 
-/** Who is calling: an agent and the scopes it was granted. No agent grants itself a scope (seed §11.3). */
+/** Who is calling: an agent and the scopes it was granted. No agent grants itself a scope. */
 export interface CallingAgent {
   readonly name: string;
   readonly scopes: readonly string[];
 }
 
-/** One tool call as it moves through the executor's stages (seed §6.3). */
+/** One tool call as it moves through the executor's stages. */
 export interface ToolInvocation {
   readonly sessionId: string;
   readonly turn: number;

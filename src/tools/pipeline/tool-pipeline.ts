@@ -39,7 +39,7 @@ export interface DecideResult extends DecisionOutcome {
   readonly input: unknown;
 }
 
-/** The executor of seed §6.3 in two phases around the journal: decide (journaled as tool-decision), then execute. */
+/** The executor in two phases around the journal: decide (journaled as tool-decision), then execute. */
 export interface ToolPipeline {
   decide(request: DecideRequest): Promise<DecideResult>;
   execute(invocation: ExecutionInvocation): Promise<ExecutionOutcome>;

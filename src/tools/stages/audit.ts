@@ -14,7 +14,7 @@ export interface AuditStageOptions {
 }
 
 /**
- * The audit stage (seed §6.3 step 6, §12.4): one hash-chained record per executed call, success or
+ * The audit stage: one hash-chained record per executed call, success or
  * failure, with agent, tool, redacted input, the decision and rule that let it run, the approver, a
  * digest of the output the model saw, duration and error. Place it outside the sanitize stage so it
  * records the sanitized result and sanitize's own rejections.

@@ -5,7 +5,7 @@ import type { DecideStage, DecisionOutcome } from '../pipeline/tool-invocation.t
 const strictness = { allow: 0, ask: 1, deny: 2 } as const;
 
 /**
- * The authorize stage (seed §6.3 step 2): the tool policy's verdict on this agent, tool and input.
+ * The authorize stage: the tool policy's verdict on this agent, tool and input.
  * A deny answers at once, so a refused call costs no rate-limit token. An allow or an ask goes on
  * through the later stages (rate limit, approval policy), and the stricter answer wins: an `ask`
  * that is also over its rate limit is denied rather than put in front of a person.

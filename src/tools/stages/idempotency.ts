@@ -4,7 +4,7 @@ import type { IdempotencyStore } from '../../store/idempotency-store.ts';
 import type { ExecuteStage, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
 
 /**
- * The idempotency stage (seed §9.2): the outcome of a call is recorded by its idempotency key as soon as
+ * The idempotency stage: the outcome of a call is recorded by its idempotency key as soon as
  * the tool returns, before the journal hears of it. A call re-run after a crash in between gets the recorded
  * outcome back and the tool does not run twice. Cancellations are not recorded: the call never finished.
  */

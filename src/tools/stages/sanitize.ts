@@ -68,7 +68,7 @@ const controlCharacter = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/
 const loneSurrogate = /[\uD800-\uDFFF]/u;
 
 /**
- * The sanitize stage (seed §6.3 step 5), run on the tool's result before the model reads it:
+ * The sanitize stage, run on the tool's result before the model reads it:
  * binary output is refused with `tool-output-rejected`; escape sequences and control characters are
  * removed; secrets and personal data are redacted (error messages too); detectors scan the text; and
  * output longer than the tool's `maxOutputChars` is cut with a marker, the full text kept as a blob.

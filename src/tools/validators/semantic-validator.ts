@@ -1,5 +1,5 @@
 /**
- * Semantic validation beyond schema (seed §10.2): a JSON schema can say `query` is a string, not that it is a
+ * Semantic validation beyond schema: a JSON schema can say `query` is a string, not that it is a
  * harmless one. A semantic validator looks at the parsed input and either passes it or names the field and
  * says what is wrong in words the model can act on. `withSemanticValidation` attaches validators to a zod
  * schema, so their verdicts become ordinary zod issues at the field's path: the tool executor reports them as

@@ -1,6 +1,6 @@
 /**
- * A read-only SQL guard (seed §10.2: `{"query": "DELETE FROM users WHERE id > 0"}` is valid JSON and a valid
- * string, and catastrophic). It accepts exactly one SELECT statement and rejects everything else with a message
+ * A read-only SQL guard: `{"query": "DELETE FROM users WHERE id > 0"}` is valid JSON and a valid
+ * string, and catastrophic. It accepts exactly one SELECT statement and rejects everything else with a message
  * the model can act on. It fails closed: whatever it cannot classify is rejected.
  *
  * Three layers, each able to reject on its own:
