@@ -24,11 +24,34 @@ export function leaseOwnerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 
-/** Takes the lease or throws `session-busy` naming the holder and how long it has held it. */
+/**
+ * Takes the lease or throws `session-busy` naming the holder and how long it has held it. A holder on this host whose
+ * process no longer exists cannot be renewing: its lease is released at once instead of waiting out its expiry, so a
+ * worker restarted after a crash resumes its sessions straight away. (A reused pid only makes us wait: the safe side.)
+ */
 export async function acquireSessionLease(settings: LeaseSettings, sessionId: string): Promise<SessionLeaseRecord> {
-  const outcome: AcquireLeaseResult = await settings.store.acquire({ sessionId, owner: settings.owner, ttlMs: settings.ttlMs });
+  const request = { sessionId, owner: settings.owner, ttlMs: settings.ttlMs };
+  let outcome: AcquireLeaseResult = await settings.store.acquire(request);
+  if (!outcome.acquired && holderIsDeadOnThisHost(outcome.holder.owner)) {
+    await settings.store.release(sessionId, outcome.holder.owner);
+    outcome = await settings.store.acquire(request);
+  }
   if (outcome.acquired) return outcome.lease;
   throw busyError(settings, sessionId, outcome.holder);
+}
+
+function holderIsDeadOnThisHost(owner: string): boolean {
+  const match = /^(.*):(\d+):[0-9a-f]{8}$/.exec(owner);
+  if (match === null || match[1] !== hostname()) return false;
+  const pid = Number(match[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: the process exists under another user. Only ESRCH says it is gone.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 function busyError(settings: LeaseSettings, sessionId: string, holder: SessionLeaseRecord): KeelError {

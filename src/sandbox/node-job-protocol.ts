@@ -54,12 +54,14 @@ export function settleNodeJob(
   }
   const stderrTail = outcome.stderr.tail();
   // prlimit execs node, so node itself gets SIGXCPU; under bubblewrap the signal arrives as exit status 128 + 24.
-  // A job that ignores SIGXCPU gets the kernel's SIGKILL one second later, at the hard limit; nothing else here
-  // sends SIGKILL to a process we did not stop ourselves, since RLIMIT_DATA makes allocations fail first.
+  // A job that ignores SIGXCPU gets the kernel's SIGKILL one second later, at the hard limit. A SIGKILL can also come
+  // from the job itself or the kernel's OOM killer: it is taken for the CPU limit only when the job ran long enough
+  // to have spent it (half the limit in wall time leaves room for a few threads burning CPU at once).
+  const killedLate = limits.cpuTimeMs !== undefined && outcome.durationMs >= limits.cpuTimeMs / 2;
   const cpuSignalled =
     outcome.exitSignal === 'SIGXCPU' ||
     outcome.exitCode === cpuLimitExitCode ||
-    (enforcement.cpuHardLimitKills && (outcome.exitSignal === 'SIGKILL' || outcome.exitCode === 128 + 9));
+    (enforcement.cpuHardLimitKills && killedLate && (outcome.exitSignal === 'SIGKILL' || outcome.exitCode === 128 + 9));
   if (limits.cpuTimeMs !== undefined && cpuSignalled) throw cpuLimitError(runner, limits.cpuTimeMs, enforcement.cpu);
   if (limits.memoryMb !== undefined && isHeapExhaustion(stderrTail)) throw memoryLimitError(runner, limits.memoryMb, enforcement.memory);
   const ending = outcome.exitSignal === null ? `exit code ${outcome.exitCode}` : `signal ${outcome.exitSignal}`;

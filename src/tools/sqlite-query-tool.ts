@@ -146,6 +146,15 @@ export function querySqliteReadOnly(options: SqliteReadOnlyQueryOptions, request
 /**
  * Defines a tool that runs one read-only SELECT against `databasePath` and returns the rows as JSON. Its input is
  * `{ query, limit }`. See the module comment for the layers and limits.
+ * @example
+ * const queryOrders = defineSqliteQueryTool({
+ *   name: 'query_orders',
+ *   description: 'Run one read-only SELECT on the orders database.',
+ *   databasePath: 'orders.db',
+ *   allowedTables: ['orders', 'customers'],
+ *   timeoutMs: 5_000,
+ * });
+ * const agent = defineAgent({ name: 'analyst', instructions: 'Answer from the orders data.', tools: [queryOrders] });
  */
 export function defineSqliteQueryTool(options: SqliteQueryToolOptions): ToolDefinition {
   const { name } = options;

@@ -42,8 +42,10 @@ const mainExports = {
     'generateAuditKeyPair',
     'createAuditSigner',
     'createAuditVerifier',
+    'defineSqliteQueryTool',
   ],
   testing: ['createScriptedModel', 'startMockAnthropicServer', 'startMockOpenAIServer'],
+  'testing/contracts': ['describeJournalContract'],
 } as const;
 
 let run: { code: number; output: string };

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -90,6 +92,30 @@ describe('one writer per session', () => {
     const late = await (await resumer.resume(agent, finished.sessionId)).result.catch((error: unknown) => error);
     // The lease was taken over; the session itself had ended, which resume reports as such.
     expect(isKeelError(late, 'session-busy')).toBe(false);
+    await resumer.close();
+    await store.close();
+  });
+
+  it('takes over at once from a holder on this host whose process has died', async () => {
+    const database = join(scratch, 'dead-holder.db');
+    const send = gatedSend();
+    send.release();
+    const agent = defineAgent({ name: 'sender', instructions: 'x', tools: [send.tool] });
+    const starter = createKeel({ database, model: scriptedTwoTurns() });
+    const finished = await starter.run(agent, 'send it').result;
+    await starter.close();
+    const exited = spawnSync(process.execPath, ['-e', '']);
+    expect(exited.status).toBe(0);
+    const store = createSqliteStore({ path: database });
+    // A worker that was killed while holding the lease: long ttl, never renewed, never released.
+    await store.leases.acquire({ sessionId: finished.sessionId, owner: `${hostname()}:${exited.pid}:deadbeef`, ttlMs: 600_000 });
+    const resumer = createKeel({ database, model: scriptedTwoTurns() });
+    const resumed = await (await resumer.resume(agent, finished.sessionId)).result.catch((error: unknown) => error);
+    expect(isKeelError(resumed, 'session-busy')).toBe(false);
+    // A live holder elsewhere (another host) is still respected.
+    await store.leases.acquire({ sessionId: finished.sessionId, owner: 'other-host:1:cafebabe', ttlMs: 600_000 });
+    const refused = await (await resumer.resume(agent, finished.sessionId)).result.catch((error: unknown) => error);
+    expect(isKeelError(refused, 'session-busy')).toBe(true);
     await resumer.close();
     await store.close();
   });

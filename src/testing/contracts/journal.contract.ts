@@ -23,6 +23,10 @@ export async function expectKeelError(promise: Promise<unknown>, code: KeelCode)
 /**
  * The behaviour every Journal backend must have. Run it from a test file with a factory for a fresh,
  * empty journal; `cleanup` (default: `close`) runs after each test for every journal created.
+ * @example
+ * // my-journal.test.ts, run by vitest
+ * import { describeJournalContract } from 'keel/testing/contracts';
+ * describeJournalContract('my journal', () => createMyJournal());
  */
 export function describeJournalContract(
   name: string,
