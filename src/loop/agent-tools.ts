@@ -12,10 +12,12 @@ export interface ToolSource {
  * MCP server's `list_changed` reaches the next turn. A source tool never shadows a local one.
  */
 export class AgentToolMap implements ReadonlyMap<string, ToolDefinition> {
-  constructor(
-    private readonly local: ReadonlyMap<string, ToolDefinition>,
-    private readonly sources: readonly ToolSource[],
-  ) {}
+  private readonly local: ReadonlyMap<string, ToolDefinition>;
+  private readonly sources: readonly ToolSource[];
+  constructor(local: ReadonlyMap<string, ToolDefinition>, sources: readonly ToolSource[]) {
+    this.local = local;
+    this.sources = sources;
+  }
 
   private merged(): Map<string, ToolDefinition> {
     const all = new Map(this.local);

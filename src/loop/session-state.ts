@@ -120,7 +120,10 @@ class Draft {
   private ownsCompleted = false;
   private ownsEffects = false;
 
-  constructor(readonly state: MutableState) {}
+  readonly state: MutableState;
+  constructor(state: MutableState) {
+    this.state = state;
+  }
 
   toolCalls(): Map<string, ToolCallState> {
     if (!this.ownsToolCalls) {

@@ -32,7 +32,9 @@ export class SessionWriter {
   /** Set by the first failed append: the writer's view of the journal may be stale, so it writes nothing more. */
   private failure: unknown = undefined;
 
-  constructor(private readonly options: SessionWriterOptions) {
+  private readonly options: SessionWriterOptions;
+  constructor(options: SessionWriterOptions) {
+    this.options = options;
     this.current = options.state;
   }
 

@@ -12,7 +12,9 @@ export class ConcurrencyLimiter {
   private highest = 0;
   private readonly queue: { readonly grant: () => void }[] = [];
 
-  constructor(private maximum: number) {
+  private maximum: number;
+  constructor(maximum: number) {
+    this.maximum = maximum;
     assertLimit(maximum);
   }
 

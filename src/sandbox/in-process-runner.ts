@@ -74,7 +74,12 @@ export function createInProcessRunner(options: InProcessRunnerOptions = {}): San
 }
 
 class Stopped {
-  constructor(readonly why: 'timeout' | 'abort', readonly reason?: unknown) {}
+  readonly why: 'timeout' | 'abort';
+  readonly reason?: unknown;
+  constructor(why: 'timeout' | 'abort', reason?: unknown) {
+    this.why = why;
+    this.reason = reason;
+  }
   toKeelError(limits: SandboxLimits): Error {
     return this.why === 'timeout' ? timeoutError('in-process', limits.timeoutMs, false) : abortedError('in-process', this.reason, false);
   }

@@ -11,7 +11,10 @@ export class OutputCollector {
   /** The latest bytes, kept apart from the cut text: a fatal error is printed last, often after a flood. */
   private latest: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly limitBytes: number) {}
+  private readonly limitBytes: number;
+  constructor(limitBytes: number) {
+    this.limitBytes = limitBytes;
+  }
 
   add(chunk: Buffer | string): void {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;

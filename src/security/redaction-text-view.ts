@@ -31,7 +31,9 @@ export class ViewBuilder {
   private ends: Int32Array;
   private length = 0;
 
-  constructor(private readonly source: TextView) {
+  private readonly source: TextView;
+  constructor(source: TextView) {
+    this.source = source;
     this.starts = new Int32Array(Math.max(16, source.text.length));
     this.ends = new Int32Array(Math.max(16, source.text.length));
   }

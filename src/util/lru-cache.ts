@@ -1,7 +1,10 @@
 /** A bounded map that forgets the least recently used entry first (Map keeps insertion order; a hit re-inserts). */
 export class LruCache<Value> {
   private readonly entries = new Map<string, Value>();
-  constructor(private readonly capacity: number) {}
+  private readonly capacity: number;
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
 
   get(key: string): Value | undefined {
     const value = this.entries.get(key);

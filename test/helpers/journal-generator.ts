@@ -31,7 +31,10 @@ export function sessionStart(sessionId = 'ses_gen'): SessionStartEvent {
 /** A stream of choices; each one picks among the options of the state the journal has reached. */
 class Choices {
   private index = 0;
-  constructor(private readonly values: readonly number[]) {}
+  private readonly values: readonly number[];
+  constructor(values: readonly number[]) {
+    this.values = values;
+  }
   pick(options: number): number {
     const value = this.values[this.index % this.values.length] ?? 0;
     this.index += 1;

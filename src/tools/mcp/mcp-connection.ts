@@ -24,12 +24,16 @@ export class McpConnection {
   private closing = false;
   private lost = false;
 
-  private constructor(
-    readonly client: Client,
-    private readonly transport: StdioClientTransport | StreamableHTTPClientTransport,
-    private readonly config: ResolvedMcpServerConfig,
-    private readonly stderr: StderrTail,
-  ) {}
+  readonly client: Client;
+  private readonly transport: StdioClientTransport | StreamableHTTPClientTransport;
+  private readonly config: ResolvedMcpServerConfig;
+  private readonly stderr: StderrTail;
+  private constructor(client: Client, transport: StdioClientTransport | StreamableHTTPClientTransport, config: ResolvedMcpServerConfig, stderr: StderrTail) {
+    this.client = client;
+    this.transport = transport;
+    this.config = config;
+    this.stderr = stderr;
+  }
 
   /** Starts the server (stdio) or opens a session (HTTP) and completes `initialize`; any failure is `mcp-unavailable`. */
   static async open(config: ResolvedMcpServerConfig, events: McpConnectionEvents): Promise<McpConnection> {

@@ -77,7 +77,10 @@ class McpServerToolSource implements McpToolSource {
   private queueTail: Promise<unknown> = Promise.resolve();
   private waiting: Promise<readonly ToolDefinition[]> | null = null;
 
-  constructor(private readonly config: ResolvedMcpServerConfig) {}
+  private readonly config: ResolvedMcpServerConfig;
+  constructor(config: ResolvedMcpServerConfig) {
+    this.config = config;
+  }
 
   get name(): string {
     return this.config.name;

@@ -11,7 +11,10 @@ export class StderrTail {
   private ended = false;
   private readonly endWaiters: (() => void)[] = [];
 
-  constructor(private readonly maxChars = 4_000) {}
+  private readonly maxChars: number;
+  constructor(maxChars = 4_000) {
+    this.maxChars = maxChars;
+  }
 
   attach(stream: Readable): void {
     this.attached = true;

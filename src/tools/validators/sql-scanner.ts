@@ -37,11 +37,10 @@ export interface ScannedSql {
 export type ScanResult = { readonly ok: true; readonly scanned: ScannedSql } | { readonly ok: false; readonly message: string; readonly offset: number };
 
 class ScanError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-  ) {
+  readonly offset: number;
+  constructor(message: string, offset: number) {
     super(message);
+    this.offset = offset;
   }
 }
 
