@@ -107,13 +107,15 @@ function validate(request: DecideRequest, limits: ToolCallLimits): { tool: ToolD
 
 /** Issues quoted in a schema refusal; the model fixes the first ones and tries again. */
 const maxQuotedIssues = 10;
+/** A schema's own message (a validator's guidance) is kept whole up to this; it may quote the model's values. */
+const maxIssueMessageChars = 1_000;
 
 export function validateInput(tool: ToolDefinition, input: unknown): { tool: ToolDefinition; input: unknown } | { rule: string; error: KeelError } {
   const parsed = tool.input.safeParse(input);
   if (parsed.success) return { tool, input: parsed.data };
   const { issues } = parsed.error;
   // Paths and messages can repeat the model's own keys and values, so each is bounded, and so is their number.
-  const quoted = issues.slice(0, maxQuotedIssues).map((issue) => `${issue.path.length === 0 ? '(input)' : boundText(issue.path.join('.'))}: ${boundText(issue.message)}`);
+  const quoted = issues.slice(0, maxQuotedIssues).map((issue) => `${issue.path.length === 0 ? '(input)' : boundText(issue.path.join('.'))}: ${boundText(issue.message, maxIssueMessageChars)}`);
   const more = issues.length > maxQuotedIssues ? `; and ${issues.length - maxQuotedIssues} more` : '';
   return { rule: 'schema', error: new KeelError('tool-invalid-input', `Invalid input for "${tool.name}": ${quoted.join('; ')}${more}.`) };
 }
