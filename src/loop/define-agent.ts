@@ -1,3 +1,5 @@
+import { compileRevealPolicy } from '../security/redaction-policy.ts';
+import type { AgentRedactionPolicy } from '../security/redaction-policy.ts';
 import { KeelError } from '../errors/index.ts';
 import { sha256 } from '../util/index.ts';
 import type { ToolDefinition } from '../tools/define-tool.ts';
@@ -96,6 +98,12 @@ export interface AgentOptions {
   readonly memory?: AgentMemoryOptions;
   /** Fan-out cap, concurrency, cancellation grace and default timeout of tool calls. */
   readonly toolCalls?: AgentToolCallOptions;
+  /**
+   * Personal data this agent's task needs to see in tool output, by tool name (`'*'` for every tool, MCP tools
+   * included): `{ reveal: { lookup_customer: ['email'], '*': ['phone'] } }`. Added to what each tool's own policy
+   * reveals; secrets are never revealed, and everything that leaves the process stays redacted.
+   */
+  readonly redaction?: AgentRedactionPolicy;
 }
 
 export interface ResolvedAgentLimits {
@@ -122,6 +130,7 @@ export interface AgentDefinition {
   readonly context: ContextConfig | null;
   readonly memory: AgentMemoryOptions | null;
   readonly toolCalls: ResolvedToolCallOptions;
+  readonly redaction: AgentRedactionPolicy | null;
 }
 
 function resolveToolCalls(options: AgentToolCallOptions = {}): ResolvedToolCallOptions {
@@ -188,9 +197,15 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
           : options.context,
     memory: options.memory ?? null,
     toolCalls: resolveToolCalls(options.toolCalls),
+    redaction: options.redaction === undefined ? null : checkedAgentRedaction(options.redaction, options.name),
   };
 }
 
 export function isAgentDefinition(value: unknown): value is AgentDefinition {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'keel-agent';
+}
+
+function checkedAgentRedaction(policy: AgentRedactionPolicy, agent: string): AgentRedactionPolicy {
+  for (const [tool, reveal] of Object.entries(policy.reveal)) compileRevealPolicy({ reveal }, `Agent "${agent}", tool "${tool}"`);
+  return policy;
 }

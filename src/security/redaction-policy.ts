@@ -21,6 +21,11 @@ export interface ToolRedactionPolicy {
   readonly reveal?: readonly RevealRule[];
 }
 
+/** An agent's additions to its tools' policies: reveal rules by tool name, `'*'` for every tool. */
+export interface AgentRedactionPolicy {
+  readonly reveal: Readonly<Record<string, readonly RevealRule[]>>;
+}
+
 /** A compiled policy: which kinds are revealed at a path (`''` for the whole output, or text that is not JSON). */
 export interface RevealPolicy {
   readonly isEmpty: boolean;

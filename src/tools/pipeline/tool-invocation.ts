@@ -1,3 +1,4 @@
+import type { AgentRedactionPolicy } from '../../security/redaction-policy.ts';
 import type { ToolDecision } from '../../spec/events.ts';
 import type { KeelError } from '../../errors/index.ts';
 import type { ToolDefinition } from '../define-tool.ts';
@@ -6,6 +7,8 @@ import type { ToolDefinition } from '../define-tool.ts';
 export interface CallingAgent {
   readonly name: string;
   readonly scopes: readonly string[];
+  /** Personal data the agent's task needs to see in tool output, beside each tool's own policy. */
+  readonly redaction?: AgentRedactionPolicy | null;
 }
 
 /** One tool call as it moves through the executor's stages. */

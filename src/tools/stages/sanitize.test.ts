@@ -1,3 +1,4 @@
+import { defineAgent } from '../../loop/define-agent.ts';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createMemoryBlobStore } from '../../store/memory-blob-store.ts';
@@ -112,6 +113,23 @@ describe('sanitize stage', () => {
     expect(full).toMatch(/\[output cut at 4000 characters before redaction: 8043 more characters of the tool's output were dropped/);
     expect(full!.length).toBeLessThan(4_300);
     expect(() => createSanitizeStage({ blobs: createMemoryBlobStore(), maxScannedChars: 0 })).toThrow(/maxScannedChars must be a positive integer/);
+  });
+
+  it('reveals the personal data an agent says its task needs, by tool name or for every tool, never secrets', async () => {
+    const output = 'Reply to ana.lima@example.com, call +1 415 555 0100; token ghp_abcdefghijklmnopqrstuvwxyz0123456789';
+    const stage = createSanitizeStage({ blobs: createMemoryBlobStore() });
+    const run = async (redaction: { reveal: Record<string, readonly ('email' | 'phone')[]> } | undefined) => {
+      const base = invocation();
+      const outcome = await stage({ ...base, agent: { ...base.agent, redaction } }, async () => ({ ok: true, output, latencyMs: 1 }));
+      return outcome.ok ? outcome.output : outcome.error.message;
+    };
+    expect(await run(undefined)).not.toContain('ana.lima@example.com');
+    const byName = await run({ reveal: { 'Read-File': ['email'] } });
+    expect(byName).toContain('ana.lima@example.com');
+    expect(byName).not.toContain('ghp_abcdefghijklmnopqrstuvwxyz0123456789');
+    expect(await run({ reveal: { other_tool: ['email'] } })).not.toContain('ana.lima@example.com');
+    expect(await run({ reveal: { '*': ['email'] } })).toContain('ana.lima@example.com');
+    expect(() => defineAgent({ name: 'a', instructions: 'x', redaction: { reveal: { '*': ['github-token' as 'email'] } } })).toThrow(/cannot be revealed to the model/);
   });
 
   it('stores no blob when the output fits', async () => {

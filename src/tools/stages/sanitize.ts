@@ -4,7 +4,9 @@ import type { Finding } from '../../security/finding.ts';
 import { createRedactor } from '../../security/redaction.ts';
 import type { RedactionLocation, RedactionOptions, Redactor } from '../../security/redaction.ts';
 import { compileRevealPolicy, revealNothing } from '../../security/redaction-policy.ts';
-import type { RevealPolicy, ToolRedactionPolicy } from '../../security/redaction-policy.ts';
+import type { AgentRedactionPolicy, RevealPolicy, ToolRedactionPolicy } from '../../security/redaction-policy.ts';
+import { normalizeToolName } from '../../security/tool-name.ts';
+import type { CallingAgent } from '../pipeline/tool-invocation.ts';
 import type { ToolDefinition } from '../define-tool.ts';
 import type { BlobStore } from '../../spec/journal.ts';
 import type { ExecuteStage, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
@@ -124,7 +126,7 @@ export function createSanitizeStage(options: SanitizeStageOptions): ExecuteStage
 
     const cleaned = boundedText(outcome.output, maxScanned).replace(ansiEscape, '').replace(controlCharacter, '');
     // Redacted once, here, for the model: with the tool's reveal policy, secrets always hidden.
-    const redaction = redactor === null ? { text: cleaned, findings: [], locations: [] } : redactOutput(redactor, cleaned, revealPolicyOf(tool));
+    const redaction = redactor === null ? { text: cleaned, findings: [], locations: [] } : redactOutput(redactor, cleaned, revealPolicyFor(tool, invocation.agent));
     const text = redaction.text;
     // Detectors see the whole text: an injection in the part cut off below is still in the blob the model may fetch later.
     const detections = detect(text);
@@ -175,6 +177,7 @@ function withMessage(error: KeelError, message: string): KeelError {
 }
 
 const compiledPolicies = new WeakMap<ToolRedactionPolicy, RevealPolicy>();
+const compiledAgentPolicies = new WeakMap<AgentRedactionPolicy, Map<ToolDefinition, RevealPolicy>>();
 
 function revealPolicyOf(tool: ToolDefinition): RevealPolicy {
   const policy = tool.redaction;
@@ -184,6 +187,22 @@ function revealPolicyOf(tool: ToolDefinition): RevealPolicy {
     compiled = compileRevealPolicy(policy, `Tool "${tool.name}"`);
     compiledPolicies.set(policy, compiled);
   }
+  return compiled;
+}
+
+/** The tool's own reveal rules plus the agent's for this tool (by normalized name) and for every tool (`'*'`). */
+function revealPolicyFor(tool: ToolDefinition, agent: CallingAgent): RevealPolicy {
+  const agentPolicy = agent?.redaction;
+  if (agentPolicy === undefined || agentPolicy === null) return revealPolicyOf(tool);
+  const byTool = compiledAgentPolicies.get(agentPolicy) ?? new Map<ToolDefinition, RevealPolicy>();
+  compiledAgentPolicies.set(agentPolicy, byTool);
+  const cached = byTool.get(tool);
+  if (cached !== undefined) return cached;
+  const name = normalizeToolName(tool.name);
+  const agentRules = Object.entries(agentPolicy.reveal).flatMap(([key, rules]) => (key === '*' || normalizeToolName(key) === name ? rules : []));
+  const reveal = [...(tool.redaction?.reveal ?? []), ...agentRules];
+  const compiled = reveal.length === 0 ? revealNothing : compileRevealPolicy({ reveal }, `Agent "${agent.name}", tool "${tool.name}"`);
+  byTool.set(tool, compiled);
   return compiled;
 }
 
