@@ -11,3 +11,4 @@ export { jsonTextDepth, jsonValueDepth } from './json-shape.ts';
 export { defaultToolCallLimits, exceedsArgumentLimits, measureArgumentText, measureArgumentValue } from './tool-call-limits.ts';
 export type { ArgumentMeasure, ToolCallLimits } from './tool-call-limits.ts';
 export { mapJsonStrings } from './map-json-strings.ts';
+export { asciiLowerCase } from './ascii-case.ts';

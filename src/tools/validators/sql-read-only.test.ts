@@ -126,6 +126,14 @@ describe('readOnlySqlGuard for SQLite', () => {
     expect(rejection(await sqlite.check(sql))).toMatch(message);
   });
 
+  it('folds names as SQLite does (ASCII only), so a CTE named with a Kelvin sign cannot hide a table read', async () => {
+    const checker = createReadOnlySqlChecker({ dialect: 'sqlite', allowedTables: ['users'] });
+    // SQLite reads the real table `keys` here: "\u212Aeys" is not the same name to it.
+    const verdict = await checker.check('WITH "\u212Aeys" AS (SELECT 1) SELECT * FROM keys');
+    expect(verdict.ok).toBe(false);
+    expect(rejection(verdict)).toMatch(/keys/);
+  });
+
   it('rejects a query longer than maxLength before parsing it', async () => {
     const short = createReadOnlySqlChecker({ dialect: 'sqlite', maxLength: 20 });
     expect(await short.check('SELECT 1')).toEqual({ ok: true, tables: [] });

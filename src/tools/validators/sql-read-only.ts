@@ -1,3 +1,4 @@
+import { asciiLowerCase } from '../../util/index.ts';
 /**
  * A read-only SQL guard: `{"query": "DELETE FROM users WHERE id > 0"}` is valid JSON and a valid
  * string, and catastrophic. It accepts exactly one SELECT statement and rejects everything else with a message
@@ -136,7 +137,7 @@ function settingsOf(options: ReadOnlySqlOptions): CheckerSettings {
     parseTimeoutMs,
     cacheSize,
     hint: options.hint ?? defaultReadOnlyHint,
-    allowed: tables === undefined ? null : new Set(tables.map((table) => table.trim().toLowerCase())),
+    allowed: tables === undefined ? null : new Set(tables.map((table) => asciiLowerCase(table.trim()))),
     allowedList: tables === undefined ? '' : tables.map((table) => table.trim()).join(', '),
   };
 }

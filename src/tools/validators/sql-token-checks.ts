@@ -1,3 +1,4 @@
+import { asciiLowerCase } from '../../util/index.ts';
 /**
  * The read-only guard's synchronous layer: checks that need only the scanner's tokens, so they cost time linear
  * in the length of the query and never run the parser. They reject statements of any kind but SELECT, several
@@ -104,7 +105,7 @@ function checkWordsInside(tokens: readonly SqlToken[], keyword: string | null, w
     const current = words[index];
     if (current === null || current === undefined) continue;
     const isCall = tokens[index + 1]?.text === '(';
-    if (isCall && isForbiddenFunction(current.toLowerCase())) reject(`${onlySelect}; ${current.toLowerCase()}() is not allowed: ${forbiddenFunctionReason}.`);
+    if (isCall && isForbiddenFunction(asciiLowerCase(current))) reject(`${onlySelect}; ${asciiLowerCase(current)}() is not allowed: ${forbiddenFunctionReason}.`);
     // A keyword followed by "(" is a function (REPLACE(), MySQL's INSERT()), not a statement.
     if (isCall || !dataModifyingKeywords.has(current)) continue;
     if (depth === 0 && keyword === 'WITH') writes(`WITH … ${current}${tokenTable(tokens, index)}, a data-modifying statement`);

@@ -1,3 +1,4 @@
+import { asciiLowerCase } from '../../util/index.ts';
 /**
  * The read-only guard's checks on node-sql-parser's syntax tree: the statement must be a SELECT; no statement of
  * another kind may be nested in it (data-modifying CTEs), no SELECT … INTO, no row locks, no variable assignment,
@@ -59,11 +60,11 @@ function nameValue(value: unknown): string | null {
 /** A function node's name, lower-cased and without its schema, or null if the node has an unknown shape. */
 function functionName(node: Node): string | null {
   const name = node.name;
-  if (typeof name === 'string') return name.toLowerCase();
+  if (typeof name === 'string') return asciiLowerCase(name);
   if (isNode(name) && Array.isArray(name.name) && name.name.length > 0) {
     const parts = name.name.map(nameValue);
     if (parts.some((part) => part === null)) return null;
-    return (parts.at(-1) as string).toLowerCase();
+    return asciiLowerCase(parts.at(-1) as string);
   }
   return null;
 }
@@ -83,7 +84,7 @@ interface TableListEntry {
 function parseTableList(entries: readonly string[]): TableListEntry[] {
   return entries.map((entry) => {
     const [type = '', qualifier = 'null', ...rest] = entry.split('::');
-    return { type: type.toLowerCase(), qualifier: qualifier === 'null' ? null : qualifier, table: rest.join('::') };
+    return { type: asciiLowerCase(type), qualifier: qualifier === 'null' ? null : qualifier, table: rest.join('::') };
   });
 }
 
@@ -109,7 +110,7 @@ export function checkSyntaxTree(parsed: { readonly ast: unknown; readonly tableL
   const tree = trees[0];
   if (!isNode(tree) || typeof tree.type !== 'string') return reject(`${onlySelect}; the statement could not be classified.`);
   const tableList = parseTableList(parsed.tableList);
-  if (tree.type.toLowerCase() !== 'select') {
+  if (asciiLowerCase(tree.type) !== 'select') {
     const target = tableList.find((entry) => entry.type !== 'select' && entry.table !== 'null');
     writes(`${statementLabel(tree)}${target === undefined ? '' : ` on table ${target.table}`}`);
   }
@@ -127,8 +128,8 @@ export function checkSyntaxTree(parsed: { readonly ast: unknown; readonly tableL
 }
 
 function qualifiedName(dialect: SqlDialect, qualifier: string | null, table: string): string {
-  const unqualified = qualifier === null || (dialect === 'sqlite' && qualifier.toLowerCase() === 'main');
-  return (unqualified ? table : `${qualifier}.${table}`).toLowerCase();
+  const unqualified = qualifier === null || (dialect === 'sqlite' && asciiLowerCase(qualifier) === 'main');
+  return asciiLowerCase(unqualified ? table : `${qualifier}.${table}`);
 }
 
 function checkAllowed(name: string, options: TreeCheckOptions): void {
@@ -150,10 +151,10 @@ function walk(ast: unknown, options: TreeCheckOptions): { tables: Set<string>; c
     if (Array.isArray(value.with)) {
       const names = value.with.map((cte: unknown) => (isNode(cte) ? nameValue(cte.name) : null));
       if (names.some((name) => name === null)) reject(`${onlySelect}; the WITH clause could not be analysed.`);
-      for (const name of names as string[]) cteNames.add(name.toLowerCase());
-      inner = new Set([...scope, ...(names as string[]).map((name) => name.toLowerCase())]);
+      for (const name of names as string[]) cteNames.add(asciiLowerCase(name));
+      inner = new Set([...scope, ...(names as string[]).map((name) => asciiLowerCase(name))]);
     }
-    const type = typeof value.type === 'string' ? value.type.toLowerCase() : null;
+    const type = typeof value.type === 'string' ? asciiLowerCase(value.type) : null;
     if (type !== null && writingStatementTypes.has(type)) writes(`${statementLabel(value)} inside the query`);
     if (type === 'assign') writes('a variable assignment (:=), which changes session state');
     if (type === 'function' || type === 'aggr_func' || type === 'window_func') checkFunction(value, options);
@@ -182,7 +183,7 @@ function checkFunction(node: Node, options: TreeCheckOptions): void {
   if (options.allowed === null || !name.startsWith('pragma_')) return;
   const args = isNode(node.args) && Array.isArray(node.args.value) ? node.args.value : [];
   const first = args[0];
-  const target = isNode(first) && typeof first.value === 'string' && /string/.test(String(first.type)) ? first.value.toLowerCase() : null;
+  const target = isNode(first) && typeof first.value === 'string' && /string/.test(String(first.type)) ? asciiLowerCase(first.value) : null;
   if (!tablePragmaFunctions.has(name) || target === null) reject(`${name}() is not allowed here; to list a table's columns use pragma_table_info('table') with one of: ${options.allowedList}.`);
   checkAllowed(target as string, options);
 }
@@ -209,8 +210,8 @@ function sourceTable(source: unknown, scope: ReadonlySet<string>, dialect: SqlDi
   if (typeof source.table !== 'string') return reject(`${onlySelect}; a table reference in it could not be analysed.`);
   const table = source.table;
   const qualifier = [source.db, source.schema].filter((part): part is string => typeof part === 'string' && part !== '').join('.') || null;
-  if (qualifier === null && scope.has(table.toLowerCase())) return null;
+  if (qualifier === null && scope.has(asciiLowerCase(table))) return null;
   // Eponymous virtual tables such as pragma_optimize run like the function of the same name.
-  if (isForbiddenFunction(table.toLowerCase())) reject(`${onlySelect}; ${table.toLowerCase()} is not allowed: ${forbiddenFunctionReason}.`);
+  if (isForbiddenFunction(asciiLowerCase(table))) reject(`${onlySelect}; ${asciiLowerCase(table)} is not allowed: ${forbiddenFunctionReason}.`);
   return qualifiedName(dialect, qualifier, table);
 }
