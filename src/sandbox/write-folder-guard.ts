@@ -29,38 +29,61 @@ export async function sweepWriteFolder(root: string): Promise<SweepReport> {
   const folders = [root];
   let visited = 0;
   for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
-    for (const name of await listFolder(folder)) {
+    for (const name of await listFolder(folder, root)) {
       visited += 1;
       if (visited > maximumSweptEntries) throw tooLarge(root);
       const path = join(folder, name);
-      const stat = await lstat(path, { bigint: false }).catch(() => undefined);
-      if (stat === undefined) continue;
-      if (stat.isSymbolicLink()) {
-        if (!(await linkStaysInside(root, path))) {
-          await unlink(path);
-          removedLinks.push(relative(root, path));
-        }
-        continue;
+      try {
+        const subfolder = await sweepEntry(root, path, { removedLinks, clearedPrivilegeBits });
+        if (subfolder) folders.push(path);
+      } catch (error) {
+        // Gone since the listing is fine; anything else (a path past PATH_MAX, say) is a place the sweep cannot check.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw uncheckable(root, path, error);
       }
-      if ((stat.mode & privilegeBits) !== 0) {
-        await clearPrivilegeBits(path, stat.isFile());
-        clearedPrivilegeBits.push(relative(root, path));
-      }
-      if (stat.isDirectory()) folders.push(path);
     }
   }
   return { removedLinks, clearedPrivilegeBits };
 }
 
+/** Checks one entry; true when it is a folder to descend into. */
+async function sweepEntry(root: string, path: string, report: { removedLinks: string[]; clearedPrivilegeBits: string[] }): Promise<boolean> {
+  const stat = await lstat(path, { bigint: false });
+  if (stat.isSymbolicLink()) {
+    if (!(await linkStaysInside(root, path))) {
+      await unlink(path);
+      report.removedLinks.push(relative(root, path));
+    }
+    return false;
+  }
+  if ((stat.mode & privilegeBits) !== 0) {
+    await clearPrivilegeBits(path, stat.isFile());
+    report.clearedPrivilegeBits.push(relative(root, path));
+  }
+  return stat.isDirectory();
+}
+
 /** A folder a same-user job made unreadable (chmod 000) is opened up again: the sweep must see inside. */
-async function listFolder(folder: string): Promise<string[]> {
+async function listFolder(folder: string, root: string): Promise<string[]> {
   try {
     return await readdir(folder);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw uncheckable(root, folder, error);
     await chmod(folder, 0o700);
-    return readdir(folder);
+    return readdir(folder).catch((again: unknown) => {
+      throw uncheckable(root, folder, again);
+    });
   }
+}
+
+/** The folder is refused rather than left partly unchecked: what cannot be inspected may be a planted link. */
+function uncheckable(root: string, path: string, error: unknown): KeelError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'an error';
+  return new KeelError(
+    'sandbox-violation',
+    `The write folder ${root} holds an entry the host cannot inspect (${code} at a path ${path.length} characters long), so it cannot be checked for planted links or setuid files; it is refused. Empty or remove the folder before using it again.`,
+    { cause: error, details: { root, code } },
+  );
 }
 
 async function linkStaysInside(root: string, path: string): Promise<boolean> {
@@ -68,7 +91,8 @@ async function linkStaysInside(root: string, path: string): Promise<boolean> {
   try {
     const target = await realpath(path);
     return target === root || target.startsWith(root + sep);
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENAMETOOLONG') throw error;
     // Dangling, or a loop: it may point outside once something appears at its target.
     return false;
   }

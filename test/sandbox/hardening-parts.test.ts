@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,5 +141,27 @@ describe('sweepWriteFolder', () => {
     expect(lstatSync(join(folder, 'tool')).mode & 0o7777).toBe(0o755);
     expect(lstatSync(join(folder, 'inside')).isSymbolicLink()).toBe(true);
     expect(lstatSync(join(folder, 'd')).isSymbolicLink()).toBe(true);
+  });
+
+  it('refuses a folder with entries deeper than the host can name, instead of skipping them', async () => {
+    const folder = temporaryFolder();
+    const start = process.cwd();
+    // A job built this inside its sandbox, where the folder's own path is short: past PATH_MAX from the host's side.
+    try {
+      process.chdir(folder);
+      for (let level = 0; level < 18; level += 1) {
+        mkdirSync('x'.repeat(250));
+        process.chdir('x'.repeat(250));
+      }
+      symlinkSync('/etc/shadow', 'planted');
+    } finally {
+      process.chdir(start);
+    }
+    try {
+      await expect(sweepWriteFolder(folder)).rejects.toMatchObject({ code: 'sandbox-violation', message: expect.stringMatching(/cannot inspect .*it is refused/) });
+    } finally {
+      // GNU rm walks with relative descriptors; a path-based removal would fail the same way the sweep did.
+      spawnSync('rm', ['-rf', folder]);
+    }
   });
 });
