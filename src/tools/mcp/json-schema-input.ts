@@ -45,13 +45,46 @@ export function compileInputSchema(schema: Readonly<Record<string, unknown>>): C
     try {
       // A fresh instance per schema (about 1 ms): Ajv caches every compiled schema and registers each `$id`, so a
       // shared one would grow with every refresh and let one server's `$id` clash with or be `$ref`-ed by another's.
-      const validate = new Dialect(options).compile(schema);
+      const validate = new Dialect(options).compile(withoutUnboundedChecks(schema) as Record<string, unknown>);
       return { ok: true, input: validatingSchema(validate) };
     } catch (error) {
       lastError = error;
     }
   }
   return { ok: false, reason: `its input schema does not compile: ${lastError instanceof Error ? lastError.message : String(lastError)}` };
+}
+
+/** Keywords whose check has no linear bound: a regex from the server (catastrophic backtracking) or pairwise equality. */
+const unboundedKeywords = ['pattern', 'patternProperties', 'propertyNames', 'uniqueItems'];
+const schemaMapKeywords = ['properties', '$defs', 'definitions', 'dependentSchemas'];
+const schemaListKeywords = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
+const schemaKeywords = ['items', 'additionalItems', 'additionalProperties', 'contains', 'not', 'if', 'then', 'else', 'unevaluatedItems', 'unevaluatedProperties'];
+
+/**
+ * The schema Keel validates with, on its own event loop: the server's, less the checks a hostile server could make
+ * take seconds per call (`"pattern": "^(a+)+$"` against 31 characters blocks for 40 s). Those stay the server's to
+ * enforce, and the model still sees them in the tool's schema. Where `patternProperties` goes, `additionalProperties`
+ * goes with it, since keys the patterns allowed would otherwise be refused. Only keyword positions are touched: a
+ * property named `pattern` is kept. The schema is at most 64 levels deep (checked before), so recursion is bounded.
+ */
+function withoutUnboundedChecks(schema: unknown): unknown {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return schema;
+  const source = schema as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (unboundedKeywords.includes(key)) continue;
+    if (key === 'additionalProperties' && 'patternProperties' in source) continue;
+    if (schemaMapKeywords.includes(key) && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      copy[key] = Object.fromEntries(Object.entries(value).map(([name, child]) => [name, withoutUnboundedChecks(child)]));
+    } else if (schemaListKeywords.includes(key) && Array.isArray(value)) {
+      copy[key] = value.map(withoutUnboundedChecks);
+    } else if (schemaKeywords.includes(key)) {
+      copy[key] = Array.isArray(value) ? value.map(withoutUnboundedChecks) : withoutUnboundedChecks(value);
+    } else {
+      copy[key] = value;
+    }
+  }
+  return copy;
 }
 
 function dialectFor(uri: string): Dialect {
