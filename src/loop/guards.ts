@@ -47,7 +47,9 @@ export function checkBudgets(state: SessionState): GuardTrip | null {
 /** Checked before tool calls are journaled: the same call again and again is a loop. */
 export function checkIdenticalCalls(state: SessionState, calls: readonly ToolUseBlock[]): GuardTrip | null {
   const limit = state.start.limits.maxIdenticalToolCalls;
-  const signatures = [...state.callSignatures, ...calls.map((call) => callSignature(call.name, call.input))];
+  // A call whose arguments were refused unparsed (malformed, or over a limit) carries `{}` as input: its preview is
+  // what tells one such call from another, so that a message of many refused calls is not taken for a loop.
+  const signatures = [...state.callSignatures, ...calls.map((call) => callSignature(call.name, call.malformedInput === undefined ? call.input : { unparsed: call.malformedInput }))];
   const earliest = state.callSignatures.length;
   for (let end = earliest; end < signatures.length; end += 1) {
     let run = 1;

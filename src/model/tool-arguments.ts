@@ -1,7 +1,7 @@
 import { KeelError } from '../errors/index.ts';
 import type { ContentBlock, ToolUseBlock } from '../spec/message.ts';
 import type { ModelResponse } from '../spec/model.ts';
-import { boundText, canonicalJson, quotedTextLimit, defaultToolCallLimits, exceedsArgumentLimits, measureArgumentText } from '../util/index.ts';
+import { boundText, canonicalJson, quotedTextLimit, defaultToolCallLimits, exceedsArgumentLimits, measureArgumentText, utf8ByteLength } from '../util/index.ts';
 import type { ArgumentMeasure, ToolCallLimits } from '../util/index.ts';
 
 /**
@@ -63,9 +63,18 @@ export function toolCallLimitsFrom(limits: Partial<ToolCallLimits> = {}): ToolCa
  */
 export function boundModelResponse(response: ModelResponse, limits: ToolCallLimits = defaultToolCallLimits): ModelResponse {
   let changed = false;
+  // The message's calls share one budget, so a message of many calls each under the limit cannot flood the journal.
+  let messageBytes = 0;
   const content = response.content.map((block): ContentBlock => {
     if (block.type !== 'tool_use') return block;
-    const bounded = boundToolUse(block, limits);
+    let bounded = boundToolUse(block, limits);
+    if (bounded.oversizedInput === undefined) {
+      const bytes = utf8ByteLength(bounded.malformedInput ?? canonicalJson(bounded.input) ?? '');
+      messageBytes += bytes;
+      if (messageBytes > limits.maxMessageArgumentBytes) {
+        bounded = { ...bounded, input: {}, malformedInput: boundText(bounded.malformedInput ?? canonicalJson(bounded.input) ?? ''), oversizedInput: { bytes, depth: 0, messageBytes } };
+      }
+    }
     if (bounded !== block) changed = true;
     return bounded;
   });
@@ -102,5 +111,5 @@ function boundArguments(block: ToolUseBlock, limits: ToolCallLimits): Pick<ToolU
 }
 
 function oversized(text: string, measure: ArgumentMeasure): ParsedToolArguments {
-  return { input: {}, malformedInput: boundText(text), oversizedInput: { bytes: measure.bytes, depth: measure.depth } };
+  return { input: {}, malformedInput: boundText(text), oversizedInput: { bytes: measure.bytes, depth: measure.depth, ...(measure.values === undefined ? {} : { values: measure.values }) } };
 }

@@ -16,7 +16,7 @@ export interface ToolUseBlock {
    * and `malformedInput` a bounded preview, so nothing larger or deeper than the limits travels on, and the call is
    * refused with these numbers.
    */
-  readonly oversizedInput?: { readonly bytes: number; readonly depth: number };
+  readonly oversizedInput?: { readonly bytes: number; readonly depth: number; readonly values?: number; readonly messageBytes?: number };
 }
 
 export interface ToolResultBlock {

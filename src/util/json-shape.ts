@@ -42,3 +42,21 @@ export function jsonTextDepth(text: string): number {
   }
   return deepest;
 }
+
+/**
+ * About how many values JSON text holds (each `,`, `[` and `{` outside strings starts one), counted without parsing:
+ * work over arguments (sorting keys, hashing, validating) grows with it, whatever their byte size.
+ */
+export function jsonTextValueCount(text: string): number {
+  let count = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === 0x5c) index += 1;
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x2c || code === 0x5b || code === 0x7b) count += 1;
+  }
+  return count;
+}

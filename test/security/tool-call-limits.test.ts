@@ -70,6 +70,33 @@ describe('tool calls over the limits', () => {
     });
   }
 
+  it('refuses arguments with too many values even when they are small in bytes', async () => {
+    echoed = 0;
+    const manyKeys = Object.fromEntries(Array.from({ length: 60_000 }, (_, index) => [`k${index}`, 1]));
+    const { result, events, journalBytes } = await runOneCall({ name: 'echo', input: { value: manyKeys } });
+    expect(result.status).toBe('completed');
+    expect(errorOf(events, 'toolu_1')).toMatchObject({ code: 'tool-invalid-input', message: expect.stringMatching(/hold about 600\d\d values; the limit is 10000/) });
+    expect(echoed).toBe(1);
+    expect(journalBytes).toBeLessThan(8_000);
+  });
+
+  it('bounds the arguments of one message together: calls past 4 MiB are refused, and the journal stays small', async () => {
+    echoed = 0;
+    const calls = Array.from({ length: 40 }, (_, index) => ({ type: 'tool_use', id: `toolu_${index}`, name: 'echo', input: { value: `${index}`.padEnd(200_000, 'x') } }));
+    const model = createScriptedModel([assistant(calls), assistant([{ type: 'text', text: 'Done.' }])]);
+    const gateway = createGateway(model);
+    const { result, events } = await runToEnd(
+      defineAgent({ name: 'flood', instructions: 'x', tools: [echo], toolCalls: { maxPerMessage: 100 } }),
+      dependenciesFor({ provider: gateway.provider, modelId: gateway.modelId, call: (request, options) => gateway.call(request, options) }),
+    );
+    expect(result.status).toBe('completed');
+    // 20 calls of 200 KB fit in 4 MiB; the rest were refused before anything journaled their arguments.
+    expect(echoed).toBe(20);
+    expect(errorOf(events, 'toolu_25').message).toMatch(/this message's tool calls carry \d+ bytes of arguments, and the limit for one message is 4194304 bytes/);
+    const journalBytes = events.reduce((sum, event) => sum + canonicalJson(event).length, 0);
+    expect(journalBytes).toBeLessThan(2 * 4 * 1024 * 1024 + 200_000);
+  });
+
   it('refuses deep arguments in the pipeline too, for a model caller that bypasses the gateway', async () => {
     echoed = 0;
     const model = scriptedCaller([{ content: [toolUse('c1', 'echo', nested(200)), toolUse('c2', 'echo', { value: 1 })] }, { content: [text('ok')] }]);

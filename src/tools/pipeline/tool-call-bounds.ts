@@ -29,9 +29,13 @@ export function refuseOverLimitCall(call: ToolUseBlock, limits: ToolCallLimits):
   const measure = measureOf(call);
   if (!exceedsArgumentLimits(measure, limits)) return null;
   const excess =
-    measure.depth > limits.maxArgumentDepth
-      ? `nest ${measure.depth} levels deep; the limit is ${limits.maxArgumentDepth}`
-      : `are ${measure.bytes} bytes of JSON; the limit is ${limits.maxArgumentBytes} bytes`;
+    measure.messageBytes !== undefined
+      ? `were not considered: with them this message's tool calls carry ${measure.messageBytes} bytes of arguments, and the limit for one message is ${limits.maxMessageArgumentBytes} bytes; ask for fewer calls at once`
+      : measure.depth > limits.maxArgumentDepth
+        ? `nest ${measure.depth} levels deep; the limit is ${limits.maxArgumentDepth}`
+        : (measure.values ?? 0) > limits.maxArgumentValues
+          ? `hold about ${measure.values} values; the limit is ${limits.maxArgumentValues}`
+          : `are ${measure.bytes} bytes of JSON; the limit is ${limits.maxArgumentBytes} bytes`;
   return {
     rule: limitRules.arguments,
     error: new KeelError('tool-invalid-input', `The arguments for "${call.name}" ${excess}. Send smaller, flatter arguments; pass large content by reference (a path or an id) rather than inline.`, {
