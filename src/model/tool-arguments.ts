@@ -87,7 +87,13 @@ export function boundModelResponse(response: ModelResponse, limits: ToolCallLimi
  */
 const keptTextLength = quotedTextLimit + 64;
 
+/** Provider call ids are a few dozen characters; a longer one would be copied into every later request and event. */
+export const maxToolCallIdLength = 256;
+
 export function boundToolUse(block: ToolUseBlock, limits: ToolCallLimits = defaultToolCallLimits): ToolUseBlock {
+  if (block.id.length > maxToolCallIdLength) {
+    throw new KeelError('model-malformed-response', `The model's response names a tool call by an id of ${block.id.length} characters ("${boundText(block.id)}"); ids longer than ${maxToolCallIdLength} are not accepted.`);
+  }
   const name = block.name.length > Math.max(limits.maxNameLength, keptTextLength) ? boundText(block.name) : block.name;
   const arguments_ = boundArguments(block, limits);
   if (name === block.name && arguments_ === null) return block;

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, lstatSync, openSync, readFileSync } from 'node:fs';
 import { KeelError } from '../errors/index.ts';
 import type { AuditHead } from './audit-log.ts';
 
@@ -20,12 +20,14 @@ export function defaultCheckpointPath(databasePath: string): string {
 
 export function appendCheckpoint(path: string, checkpoint: AuditCheckpoint): void {
   if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  else assertRegularFile(path);
   appendFileSync(path, `${JSON.stringify({ seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at })}\n`, { mode: 0o600 });
 }
 
 /** Every checkpoint in the file, in order; an unreadable line is an error naming it (the file was edited). */
 export function readCheckpoints(path: string): AuditCheckpoint[] {
   if (!existsSync(path)) return [];
+  assertRegularFile(path);
   const lines = readFileSync(path, 'utf8').split('\n');
   const checkpoints: AuditCheckpoint[] = [];
   for (const [index, line] of lines.entries()) {
@@ -51,4 +53,12 @@ function parseLine(line: string): AuditCheckpoint | undefined {
     // Reported by the caller with the line number.
   }
   return undefined;
+}
+
+/** A FIFO, device or link in the file's place would hang a read or redirect a write: it is refused, not opened. */
+function assertRegularFile(path: string): void {
+  const stat = lstatSync(path);
+  if (!stat.isFile()) {
+    throw new KeelError('audit-tampered', `The audit checkpoint file ${path} is not a regular file (someone replaced it); remove it or restore it from where checkpoints are kept.`, { details: { path } });
+  }
 }

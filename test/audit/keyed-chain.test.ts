@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { existsSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -139,6 +140,15 @@ describe('a keyed audit chain', () => {
     await signed.close();
     expectBad(await verify(path, { verifier }), 1, /record 1 has no signature/);
     expect(await verify(path, { verifier, allowUnsignedBefore: 3 })).toMatchObject({ ok: true, records: 3, signed: 1 });
+  });
+
+  it('refuses a checkpoint file that is not a regular file instead of hanging on it', async () => {
+    const { path, raw } = await signedLog(2);
+    raw.close();
+    rmSync(defaultCheckpointPath(path));
+    spawnSync('mkfifo', [defaultCheckpointPath(path)]);
+    await expect(verify(path)).rejects.toMatchObject({ code: 'audit-tampered', message: expect.stringMatching(/is not a regular file/) });
+    rmSync(defaultCheckpointPath(path));
   });
 
   it('writes no checkpoint file for a read-only open', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createKeel, defineAgent } from '../../src/index.ts';
-import { createGateway, createScriptedModel } from '../../src/model/index.ts';
+import { boundModelResponse, createGateway, createScriptedModel } from '../../src/model/index.ts';
 import { defineTool } from '../../src/tools/index.ts';
 import { validateJournal } from '../../src/store/index.ts';
 import type { SessionEvent, ToolResultBlock } from '../../src/spec/index.ts';
@@ -69,6 +69,11 @@ describe('tool calls over the limits', () => {
       expect(validateJournal(events).problems).toEqual([]);
     });
   }
+
+  it('refuses a response whose tool call id is absurdly long, before the id is copied into events and requests', () => {
+    const response = { id: 'msg_1', model: 'm', stopReason: 'tool_use', usage: { inputTokens: 1, outputTokens: 1 }, content: [{ type: 'tool_use', id: 'x'.repeat(1_000_000), name: 'echo', input: {} }] } as never;
+    expect(() => boundModelResponse(response)).toThrow(expect.objectContaining({ code: 'model-malformed-response', message: expect.stringMatching(/id of 1000000 characters/) }));
+  });
 
   it('refuses arguments with too many values even when they are small in bytes', async () => {
     echoed = 0;
