@@ -94,7 +94,7 @@ export type { RedactionType } from './security/redaction-detectors.ts';
 export type { SecretType } from './security/redaction-secrets.ts';
 export type { PersonalDataType } from './security/redaction-personal-data.ts';
 export type { Finding } from './security/finding.ts';
-export type { ToolRedactionPolicy, RevealRule } from './security/redaction-policy.ts';
+export type { ToolRedactionPolicy, AgentRedactionPolicy, RevealRule } from './security/redaction-policy.ts';
 export type {
   OpenAIProviderName,
   ParsedModelSpec,
