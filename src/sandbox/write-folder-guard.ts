@@ -10,7 +10,7 @@ import { KeelError } from '../errors/index.ts';
 // So the folder is swept before and after every job that uses it, while no other job of this process can change
 // it (see `lockWriteFolder`): links that are absolute, dangling or resolve outside are removed, and the setuid and
 // setgid bits are cleared. Absolute links go even when they would point inside, because their meaning depends on
-// who reads them: `/work/x` names the folder inside bubblewrap and something else on the host.
+// who reads them: an absolute path inside bubblewrap (under its `/work` mount) names something else on the host.
 
 /** A sweep visits at most this many entries; a folder larger than that cannot be vouched for and is refused. */
 export const maximumSweptEntries = 100_000;

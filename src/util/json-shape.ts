@@ -21,13 +21,22 @@ export function jsonValueDepth(value: unknown): number {
   return deepest;
 }
 
+/** The shape of JSON text, read in one pass without parsing: how deep it nests and about how many values it holds. */
+export interface JsonTextShape {
+  /** Deepest nesting of `[` and `{`. */
+  readonly depth: number;
+  /** Each `,`, `[` and `{` starts a value: work over arguments (sorting keys, hashing, validating) grows with it. */
+  readonly values: number;
+}
+
 /**
- * Deepest nesting of `[` and `{` in JSON text, ignoring brackets inside strings. It reads text that may not be valid
- * JSON (cut off, or with stray characters), so it counts what is there rather than checking the grammar.
+ * Reads text that may not be valid JSON (cut off, or with stray characters), ignoring brackets and commas inside
+ * strings, so it counts what is there rather than checking the grammar.
  */
-export function jsonTextDepth(text: string): number {
+export function jsonTextShape(text: string): JsonTextShape {
   let depth = 0;
   let deepest = 0;
+  let values = 0;
   let inString = false;
   for (let index = 0; index < text.length; index += 1) {
     const code = text.charCodeAt(index);
@@ -35,28 +44,17 @@ export function jsonTextDepth(text: string): number {
       if (code === 0x5c) index += 1;
       else if (code === 0x22) inString = false;
     } else if (code === 0x22) inString = true;
+    else if (code === 0x2c) values += 1;
     else if (code === 0x5b || code === 0x7b) {
+      values += 1;
       depth += 1;
       if (depth > deepest) deepest = depth;
     } else if ((code === 0x5d || code === 0x7d) && depth > 0) depth -= 1;
   }
-  return deepest;
+  return { depth: deepest, values };
 }
 
-/**
- * About how many values JSON text holds (each `,`, `[` and `{` outside strings starts one), counted without parsing:
- * work over arguments (sorting keys, hashing, validating) grows with it, whatever their byte size.
- */
-export function jsonTextValueCount(text: string): number {
-  let count = 0;
-  let inString = false;
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (inString) {
-      if (code === 0x5c) index += 1;
-      else if (code === 0x22) inString = false;
-    } else if (code === 0x22) inString = true;
-    else if (code === 0x2c || code === 0x5b || code === 0x7b) count += 1;
-  }
-  return count;
+/** Deepest nesting of `[` and `{` in JSON text, ignoring brackets inside strings. */
+export function jsonTextDepth(text: string): number {
+  return jsonTextShape(text).depth;
 }

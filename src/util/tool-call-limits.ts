@@ -1,6 +1,6 @@
 import { utf8ByteLength } from './bounded-text.ts';
 import { canonicalJson } from './canonical-json.ts';
-import { jsonTextDepth, jsonTextValueCount } from './json-shape.ts';
+import { jsonTextShape } from './json-shape.ts';
 
 /**
  * How large a tool call from the model may be. Checked before anything walks the arguments: validation, hashing,
@@ -38,7 +38,8 @@ export interface ArgumentMeasure {
 
 /** Measures raw argument text, valid JSON or not. */
 export function measureArgumentText(text: string): ArgumentMeasure {
-  return { bytes: utf8ByteLength(text), depth: jsonTextDepth(text), values: jsonTextValueCount(text) };
+  const shape = jsonTextShape(text);
+  return { bytes: utf8ByteLength(text), depth: shape.depth, values: shape.values };
 }
 
 /** Measures parsed arguments: the bytes of their JSON text and their nesting, neither by recursion. */
