@@ -41,6 +41,17 @@ function gatedSend() {
   return { tool, effects, started, release };
 }
 
+/** A session run to its end, its lease released: the starting point of the takeover tests. */
+async function finishedSession(database: string) {
+  const send = gatedSend();
+  send.release();
+  const agent = defineAgent({ name: 'sender', instructions: 'x', tools: [send.tool] });
+  const starter = createKeel({ database, model: scriptedTwoTurns() });
+  const finished = await starter.run(agent, 'send it').result;
+  await starter.close();
+  return { agent, finished };
+}
+
 describe('one writer per session', () => {
   it('refuses a second process at once with session-busy naming the holder, and the tool runs once', async () => {
     const database = join(scratch, 'busy.db');
@@ -76,12 +87,7 @@ describe('one writer per session', () => {
 
   it('takes over the lease of a holder that stopped renewing it, once it expires', async () => {
     const database = join(scratch, 'takeover.db');
-    const send = gatedSend();
-    send.release();
-    const agent = defineAgent({ name: 'sender', instructions: 'x', tools: [send.tool] });
-    const starter = createKeel({ database, model: scriptedTwoTurns() });
-    const finished = await starter.run(agent, 'send it').result;
-    await starter.close();
+    const { agent, finished } = await finishedSession(database);
     // A crashed process: it took the lease and will never renew or release it.
     const store = createSqliteStore({ path: database });
     await store.leases.acquire({ sessionId: finished.sessionId, owner: 'crashed-host:1:dead', ttlMs: 200 });
@@ -98,12 +104,7 @@ describe('one writer per session', () => {
 
   it('takes over at once from a holder on this host whose process has died', async () => {
     const database = join(scratch, 'dead-holder.db');
-    const send = gatedSend();
-    send.release();
-    const agent = defineAgent({ name: 'sender', instructions: 'x', tools: [send.tool] });
-    const starter = createKeel({ database, model: scriptedTwoTurns() });
-    const finished = await starter.run(agent, 'send it').result;
-    await starter.close();
+    const { agent, finished } = await finishedSession(database);
     const exited = spawnSync(process.execPath, ['-e', '']);
     expect(exited.status).toBe(0);
     const store = createSqliteStore({ path: database });

@@ -108,17 +108,9 @@ function redactMessage(message: string, redactor: Redactor | null): string {
 }
 
 /** The refusals of the validate stage (unknown tool, unparseable arguments, schema), which no decide stage sees. */
-export interface RefusedCall {
-  readonly sessionId: string;
-  readonly turn: number;
-  readonly callId: string;
-  readonly agent: string;
-  readonly tool: string;
-  readonly input: unknown;
+export interface RefusedCall extends Pick<AuditEntry, 'sessionId' | 'turn' | 'callId' | 'agent' | 'tool' | 'input' | 'rule' | 'approver'> {
   readonly decision: 'deny';
-  readonly rule: string;
-  readonly approver: string | null;
-  readonly error: { readonly code: string; readonly message: string };
+  readonly error: NonNullable<AuditEntry['error']>;
 }
 
 /** Records a refusal that happened outside the decide stages: by validation, or by an approver's rejection. */
