@@ -108,6 +108,9 @@ export function countBlock(counter: TokenCounter, block: ContentBlock): number {
       return toolOverheadTokens + counter.count(block.name) + counter.count(block.malformedInput ?? JSON.stringify(block.input ?? {}));
     case 'tool_result':
       return toolOverheadTokens + counter.count(block.content);
+    case 'hosted_tool':
+      // The provider's own block (a search and its results) goes back to it whole.
+      return toolOverheadTokens + counter.count(JSON.stringify(block.data));
   }
 }
 

@@ -49,6 +49,9 @@ function toAnthropicBlock(block: ContentBlock): ContentBlockParam | null {
     case 'thinking':
       // Only signed thinking can go back to Anthropic; unsigned thinking came from another provider.
       return block.signature === undefined || block.signature === '' ? null : { type: 'thinking', thinking: block.thinking, signature: block.signature };
+    case 'hosted_tool':
+      // Anthropic's own server-tool blocks go back as they came; another provider's have no meaning here.
+      return block.provider === 'anthropic' ? (block.data as unknown as ContentBlockParam) : null;
   }
 }
 

@@ -189,6 +189,8 @@ function blockLines(block: ContentBlock): string[] {
       return [`[tool_use ${block.id}] ${block.name} ${canonicalJson(block.input)}`];
     case 'tool_result':
       return [`[tool_result ${block.toolUseId}${block.isError ? ' error' : ''}: ${block.content.length} characters]`];
+    case 'hosted_tool':
+      return [`[hosted ${block.kind}${block.name === undefined ? '' : ` ${block.name}`}${block.id === undefined ? '' : ` ${block.id}`}]`];
   }
 }
 

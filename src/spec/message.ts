@@ -32,7 +32,25 @@ export interface ThinkingBlock {
   readonly signature?: string;
 }
 
-export type ContentBlock = TextBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock;
+/**
+ * A block of a tool the provider ran on its own side (web search, web fetch, code execution, and their results),
+ * kept as the provider sent it: it goes back to that provider in later turns, is shown in traces, and is never run
+ * by Keel. Other providers do not receive it.
+ */
+export interface HostedToolBlock {
+  readonly type: 'hosted_tool';
+  readonly provider: string;
+  /** The provider's block type: `server_tool_use`, `web_search_tool_result`, `url_citation`, … */
+  readonly kind: string;
+  /** The hosted tool's name, when the block says it. */
+  readonly name?: string;
+  /** The block's own id, or the id of the call it answers. */
+  readonly id?: string;
+  /** The provider's block, whole. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export type ContentBlock = TextBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | HostedToolBlock;
 
 export type Role = 'user' | 'assistant';
 

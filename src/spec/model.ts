@@ -1,6 +1,7 @@
 import type { ContentBlock, Message } from './message.ts';
 import type { StopReason } from './stop-reason.ts';
 import type { Usage } from './usage.ts';
+import type { HostedToolSpec, PromptCachingSpec } from './model-call.ts';
 
 /** What the model is told about a tool: a name, a description and a JSON Schema for its input. */
 export interface ToolSpec {
@@ -17,8 +18,16 @@ export interface ModelRequest {
   readonly tools: readonly ToolSpec[];
   readonly maxOutputTokens: number;
   readonly temperature?: number;
+  /** Nucleus sampling. Chat Completions sends it; Anthropic's current API version has no sampling parameters. */
+  readonly topP?: number;
   readonly stopSequences?: readonly string[];
+  /** Best-effort determinism where the provider has a seed (OpenAI); others do not send it. */
+  readonly seed?: number;
   readonly toolChoice?: ToolChoice;
+  /** Tools the provider runs itself; their blocks come back as `hosted_tool` content. */
+  readonly hostedTools?: readonly HostedToolSpec[];
+  /** Anthropic: `cache_control` breakpoints on the stable prefix. OpenAI caches prefixes by itself. */
+  readonly promptCaching?: PromptCachingSpec;
 }
 
 export interface ModelResponse {
@@ -31,6 +40,8 @@ export interface ModelResponse {
   /** The provider's own word for why it stopped, kept for tracing. */
   readonly providerStopReason: string;
   readonly usage: Usage;
+  /** Uses of hosted tools the provider bills per use, by tool (`web_search`: 3). */
+  readonly hostedToolUse?: Readonly<Record<string, number>>;
 }
 
 export type ModelStreamPart =
