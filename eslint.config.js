@@ -7,7 +7,7 @@ const levels = {
   model: 1, store: 1, memory: 1, security: 1, sandbox: 1, tracing: 1,
   tools: 2, context: 2,
   loop: 3,
-  patterns: 4, durable: 4,
+  patterns: 4, durable: 4, workflow: 4,
   runtime: 5,
   server: 6, cli: 6, console: 6,
 };
