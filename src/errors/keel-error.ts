@@ -24,6 +24,8 @@ export const keelCodes = {
   'model-context-window': { fault: 'system', retryable: false },
   'model-malformed-response': { fault: 'model', retryable: true },
   'model-refusal': { fault: 'model', retryable: false },
+  /** A new session refused by admission control (token budget spent, queue too long); `retryAfterMs` says when to try again. */
+  'admission-refused': { fault: 'policy', retryable: true },
   'tool-unknown': { fault: 'model', retryable: false },
   'tool-invalid-input': { fault: 'model', retryable: false },
   'tool-failed': { fault: 'tool', retryable: false },
