@@ -6,3 +6,8 @@ export { prefixedToolName } from './mcp-tool-name.ts';
 export { mcpToolRisk, mcpToolTrust } from './mcp-tool-risk.ts';
 export { compileInputSchema } from './json-schema-input.ts';
 export { contentToText } from './mcp-call-result.ts';
+export { loginMcpServer, loopbackAuthorization, McpTokenStore, defaultTokenDirectory } from './auth/index.ts';
+export type { McpAuthConfig, McpOAuthConfig, McpClientCredentialsConfig, McpAuthorizationHandler, McpLoginOptions, McpLoginResult, LoopbackAuthorization, LoopbackOptions, McpStoredAuthorization } from './auth/index.ts';
+export { ElicitationInbox } from './capabilities/elicitation-inbox.ts';
+export type { ElicitationItem, ElicitationAnswer } from './capabilities/elicitation-inbox.ts';
+export type { McpRoot, McpElicitationConfig, McpSamplingConfig, SamplingRecord } from './capabilities/mcp-client-capabilities.ts';

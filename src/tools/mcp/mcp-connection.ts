@@ -3,7 +3,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { KeelError } from '../../errors/index.ts';
+import { KeelError, isKeelError } from '../../errors/index.ts';
+import { authorizedFetch } from './auth/mcp-authorized-fetch.ts';
+import { clientCapabilities, InFlightCalls, registerCapabilityHandlers } from './capabilities/mcp-client-capabilities.ts';
 import { describeTransport, type ResolvedMcpServerConfig } from './mcp-server-config.ts';
 import { StderrTail } from './stderr-tail.ts';
 
@@ -25,6 +27,8 @@ export class McpConnection {
   private lost = false;
 
   readonly client: Client;
+  /** Calls in flight, so a server's elicitation or sampling request can be tied to the call it serves. */
+  readonly calls = new InFlightCalls();
   private readonly transport: StdioClientTransport | StreamableHTTPClientTransport;
   private readonly config: ResolvedMcpServerConfig;
   private readonly stderr: StderrTail;
@@ -39,9 +43,11 @@ export class McpConnection {
   static async open(config: ResolvedMcpServerConfig, events: McpConnectionEvents): Promise<McpConnection> {
     const stderr = new StderrTail();
     const transport = createTransport(config, stderr);
-    // No roots, sampling or elicitation: Keel never lets a server steer the model or read the client's files.
-    const client = new Client(clientInfo, { capabilities: {} });
+    // Only what the operator configured: by default a server can neither steer the model nor ask for the client's files.
+    const capabilityConfig = { serverName: config.name, ...(config.roots === undefined ? {} : { roots: config.roots }), ...(config.elicitation === undefined ? {} : { elicitation: config.elicitation }), ...(config.sampling === undefined ? {} : { sampling: config.sampling }) };
+    const client = new Client(clientInfo, { capabilities: clientCapabilities(capabilityConfig) });
     const connection = new McpConnection(client, transport, config, stderr);
+    registerCapabilityHandlers(client, capabilityConfig, connection.calls);
     // A plain handler rather than the SDK's `listChanged` option: that one re-lists with `listTools`, which keeps only
     // the last page and fails the whole list for one malformed tool; the source re-lists its own way.
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => events.onToolsChanged());
@@ -66,10 +72,18 @@ export class McpConnection {
       // would outlive a short-lived Keel. It never did any work, so it is killed outright; `exited` guards against a reused pid.
       if (pid !== null && !exited) killQuietly(pid);
       await stderr.settled();
+      // A server that wants a login is not down: the person has to act, and retrying will not help.
+      const authorization = authorizationFailure(error);
+      if (authorization !== null) throw authorization;
       throw connection.unavailable(`failed to start: ${messageOf(error)}`, error);
     }
     established = true;
     return connection;
+  }
+
+  /** The HTTP session id the server assigned (`Mcp-Session-Id`); undefined over stdio. */
+  get sessionId(): string | undefined {
+    return this.transport instanceof StreamableHTTPClientTransport ? this.transport.sessionId : undefined;
   }
 
   /** False once the transport has closed on its own; calls on a lost connection fail fast instead of waiting. */
@@ -116,7 +130,10 @@ export class McpConnection {
 function createTransport(config: ResolvedMcpServerConfig, stderr: StderrTail): StdioClientTransport | StreamableHTTPClientTransport {
   const transport = config.transport;
   if (transport.kind === 'http') {
-    return new StreamableHTTPClientTransport(new URL(transport.url), { requestInit: { headers: { ...transport.headers } } });
+    return new StreamableHTTPClientTransport(new URL(transport.url), {
+      requestInit: { headers: { ...transport.headers } },
+      ...(transport.auth === undefined ? {} : { fetch: authorizedFetch(config.name, transport.url, transport.auth) }),
+    });
   }
   const stdio = new StdioClientTransport({
     command: transport.command,
@@ -130,6 +147,16 @@ function createTransport(config: ResolvedMcpServerConfig, stderr: StderrTail): S
   const stream = stdio.stderr;
   if (stream instanceof Readable) stderr.attach(stream);
   return stdio;
+}
+
+/** The `missing-credentials` error somewhere in an error's cause chain, or null. */
+export function authorizationFailure(error: unknown): KeelError | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth += 1) {
+    if (isKeelError(current, 'missing-credentials')) return current as KeelError;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return null;
 }
 
 function killQuietly(pid: number): void {

@@ -1,6 +1,9 @@
 import { KeelError } from '../../errors/index.ts';
 import { normalizedNameMap, normalizeToolName } from '../../security/tool-name.ts';
 import type { ToolRisk } from '../define-tool.ts';
+import { checkAuthConfig } from './auth/mcp-authorized-fetch.ts';
+import type { McpAuthConfig } from './auth/mcp-auth-config.ts';
+import type { McpElicitationConfig, McpRoot, McpSamplingConfig } from './capabilities/mcp-client-capabilities.ts';
 
 export interface McpStdioTransportConfig {
   readonly kind: 'stdio';
@@ -18,6 +21,8 @@ export interface McpHttpTransportConfig {
   readonly kind: 'http';
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** OAuth for a protected server (MCP's authorization): a person's login, or client credentials for a service. */
+  readonly auth?: McpAuthConfig;
 }
 
 export type McpTransportConfig = McpStdioTransportConfig | McpHttpTransportConfig;
@@ -50,6 +55,12 @@ export interface McpServerConfig {
   readonly scopes?: readonly string[];
   /** Characters of a server's tool description kept. Defaults to 1,000. */
   readonly maxDescriptionChars?: number;
+  /** Folders the server may work in, declared as the `roots` capability. Omitted: no roots are offered. */
+  readonly roots?: readonly McpRoot[];
+  /** Lets the server ask a person for input (form elicitation), answered through a durable inbox. Omitted: not declared. */
+  readonly elicitation?: McpElicitationConfig;
+  /** Lets the server ask Keel's model for a completion, within a budget. Omitted: not declared. */
+  readonly sampling?: McpSamplingConfig;
 }
 
 export type McpServerTrust = 'trusted' | 'untrusted';
@@ -65,6 +76,9 @@ export interface ResolvedMcpServerConfig {
   readonly trust: McpServerTrust;
   readonly scopes: readonly string[];
   readonly maxDescriptionChars: number;
+  readonly roots?: readonly McpRoot[];
+  readonly elicitation?: McpElicitationConfig;
+  readonly sampling?: McpSamplingConfig;
 }
 
 /** Up to 32 characters leaves at least 30 of the 64 a provider allows for the tool's own name. */
@@ -107,6 +121,10 @@ export function resolveMcpServerConfig(config: McpServerConfig): ResolvedMcpServ
     if (protocol !== 'http:' && protocol !== 'https:') {
       throw new KeelError('invalid-config', `MCP server "${name}": transport.url must be http or https, got "${protocol}".`);
     }
+    if (transport.auth !== undefined) checkAuthConfig(name, transport.auth);
+  }
+  for (const root of config.roots ?? []) {
+    if (!root.uri.startsWith('file://')) throw new KeelError('invalid-config', `MCP server "${name}": root "${root.uri}" must be a file:// URI.`);
   }
   return {
     name,
@@ -118,6 +136,9 @@ export function resolveMcpServerConfig(config: McpServerConfig): ResolvedMcpServ
     trust,
     scopes: config.scopes ?? [],
     maxDescriptionChars: config.maxDescriptionChars ?? 1_000,
+    ...(config.roots === undefined ? {} : { roots: config.roots }),
+    ...(config.elicitation === undefined ? {} : { elicitation: config.elicitation }),
+    ...(config.sampling === undefined ? {} : { sampling: config.sampling }),
   };
 }
 
