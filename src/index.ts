@@ -18,6 +18,9 @@ export { defineTool, defineJavaScriptTool, defineShellTool } from './tools/index
 export { defineSqliteQueryTool, querySqliteReadOnly, configureSqliteQueryPool, sqliteQueryPoolStatistics, closeIdleSqliteQueryProcesses } from './tools/index.ts';
 export type { SqliteQueryToolOptions, SqliteReadOnlyQueryOptions, SqliteQueryResult, SqliteQueryPoolOptions, SqliteQueryPoolStatistics } from './tools/index.ts';
 export { connectMcpServer } from './tools/index.ts';
+export { loginMcpServer, loopbackAuthorization, McpTokenStore, defaultTokenDirectory, ElicitationInbox } from './tools/index.ts';
+export type { McpAuthConfig, McpOAuthConfig, McpClientCredentialsConfig, McpAuthorizationHandler, McpLoginOptions, McpLoginResult, LoopbackAuthorization, LoopbackOptions, McpStoredAuthorization } from './tools/index.ts';
+export type { ElicitationItem, ElicitationAnswer, McpRoot, McpElicitationConfig, McpSamplingConfig, SamplingRecord } from './tools/index.ts';
 export type { McpToolSource, McpServerConfig } from './tools/index.ts';
 export type { ToolDefinition, ToolOptions, ToolContext, ToolRisk } from './tools/index.ts';
 export { KeelError, isKeelError, toKeelError, keelCodes } from './errors/index.ts';
