@@ -47,6 +47,15 @@ export function createProgressPrinter(write: (line: string) => void): (update: S
       case 'tool-error':
         write(`  ✗ ${event.tool}  ${event.error.code}: ${truncate(event.error.message, 200)}`);
         break;
+      case 'injection-detect':
+        write(`  ⚠ ${event.tool ?? event.item}: possible prompt injection (${event.findings[0]?.rule ?? 'detector'}, score ${event.score.toFixed(2)}): ${event.action}`);
+        break;
+      case 'child-start':
+        write(`  ↳ ${event.mode === 'handoff' ? 'handoff to' : 'subagent'} ${event.agent} (session ${event.childSessionId})`);
+        break;
+      case 'child-end':
+        write(`  ↲ ${event.childSessionId} ${event.status}${event.error === null ? '' : `: ${truncate(event.error.message, 200)}`}`);
+        break;
       case 'guard-trip':
         write(`  ⛔ guard ${event.guard} tripped (limit ${event.limit}, actual ${event.actual}): ${event.message}`);
         break;
@@ -65,6 +74,16 @@ export function createProgressPrinter(write: (line: string) => void): (update: S
       case 'compensation-request':
       case 'compensation-result':
       case 'anomaly':
+      case 'verifier-decision':
+      case 'quarantined-read':
+        break;
+      // Workflow steps: `keel trace` shows them.
+      case 'workflow-start':
+      case 'step-start':
+      case 'step-end':
+      case 'gate':
+      case 'route-decision':
+      case 'parallel-join':
         break;
       default:
         ignoreNever(event);

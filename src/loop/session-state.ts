@@ -2,10 +2,13 @@ import { KeelError } from '../errors/index.ts';
 import { canonicalJson } from '../util/index.ts';
 import { assertNever } from '../util/assert-never.ts';
 import type {
+  ChildEndEvent,
+  ChildStartEvent,
   CompensationRequestEvent,
   CompensationResultEvent,
   ContextSummaryEvent,
   ErrorRecord,
+  InjectionDetectEvent,
   ModelResponseEvent,
   ToolApprovalEvent,
   ToolDecisionEvent,
@@ -18,6 +21,7 @@ import type {
 } from '../spec/events.ts';
 import type { ContentBlock, Message, ToolResultBlock, ToolUseBlock } from '../spec/message.ts';
 import type { Usage } from '../spec/usage.ts';
+import type { UntrustedProvenance } from '../spec/provenance.ts';
 
 export interface ToolCallState {
   readonly request: ToolRequestEvent;
@@ -35,6 +39,8 @@ export interface CompletedCall {
   readonly output: string;
   readonly idempotencyKey: string;
   readonly turn: number;
+  /** Where the output came from, as journaled (`tool` when the event has none). */
+  readonly provenance: UntrustedProvenance;
 }
 
 /**
@@ -62,6 +68,12 @@ export interface CompensationPhase {
   readonly results: ReadonlyMap<string, CompensationResultEvent>;
 }
 
+/** A child session this session started: `end` is null while it runs (or until a resume finds its outcome). */
+export interface ChildCallState {
+  readonly start: ChildStartEvent;
+  readonly end: ChildEndEvent | null;
+}
+
 /** Everything the loop needs to continue, derived only from the journal. */
 export interface SessionState {
   readonly sessionId: string;
@@ -84,6 +96,10 @@ export interface SessionState {
   readonly rememberedCalls: ReadonlySet<string>;
   /** Summaries the context planner made, in journal order. */
   readonly summaries: readonly ContextSummaryEvent[];
+  /** Child sessions (subagents, handoffs) by the call that started them. */
+  readonly children: ReadonlyMap<string, ChildCallState>;
+  /** Untrusted items the injection detectors flagged, in journal order: the session's taint. */
+  readonly injections: readonly InjectionDetectEvent[];
   readonly compensation: CompensationPhase | null;
   /** Continuations asked for after `max_tokens` stops, in a row. */
   readonly truncatedInARow: number;
@@ -179,6 +195,8 @@ export function initialState(start: SessionStartEvent): SessionState {
     effectCalls: [],
     rememberedCalls: new Set(),
     summaries: [],
+    children: new Map(),
+    injections: [],
     compensation: null,
     truncatedInARow: 0,
     end: null,
@@ -250,6 +268,23 @@ function applyTo(draft: Draft, event: SessionEvent): void {
     case 'context-summary':
       state.summaries = [...state.summaries, event];
       break;
+    case 'child-start':
+      state.children = new Map(state.children).set(event.callId, { start: event, end: null });
+      break;
+    case 'child-end':
+      applyChildEnd(state, event);
+      break;
+    case 'injection-detect':
+      state.injections = [...state.injections, event];
+      break;
+    // A verifier's or a quarantined reader's model call: spending of the session, counted by its budgets.
+    case 'verifier-decision':
+    case 'quarantined-read':
+      if (event.usage !== null) {
+        state.usage = addUsage(state.usage, event.usage);
+        state.costUsd = state.costUsd === null || event.costUsd === null ? null : state.costUsd + event.costUsd;
+      }
+      break;
     case 'memory-write':
       if (event.reason === 'tool-result') {
         const remembered = new Set(state.rememberedCalls);
@@ -266,9 +301,26 @@ function applyTo(draft: Draft, event: SessionEvent): void {
     case 'guard-trip':
     case 'anomaly':
       break;
+    // Workflow sessions: the agent loop does not run them; status folds still read them.
+    case 'workflow-start':
+    case 'step-start':
+    case 'step-end':
+    case 'gate':
+    case 'route-decision':
+    case 'parallel-join':
+      break;
     default:
       assertNever(event, (unknown) => new KeelError('journal-corrupt', `Session ${state.sessionId}: event ${state.lastSeq} has a type this Keel does not know (${JSON.stringify((unknown as { type?: unknown }).type)}).`));
   }
+}
+
+/** A child's spending counts in its parent's: the parent's usage is that of its whole subtree. */
+function applyChildEnd(state: MutableState, event: ChildEndEvent): void {
+  const child = state.children.get(event.callId);
+  if (child === undefined) throw new KeelError('journal-corrupt', `Session ${state.sessionId}: child-end at seq ${event.seq} for call ${event.callId} without a child-start.`);
+  state.children = new Map(state.children).set(event.callId, { ...child, end: event });
+  state.usage = addUsage(state.usage, event.usage);
+  state.costUsd = state.costUsd === null || event.costUsd === null ? null : state.costUsd + event.costUsd;
 }
 
 function knownCall(state: SessionState, event: ToolResultEvent | ToolErrorEvent | ToolDecisionEvent | ToolApprovalEvent): ToolCallState {
@@ -284,7 +336,7 @@ function applyOutcome(draft: Draft, event: ToolResultEvent | ToolErrorEvent): vo
   draft.toolCalls().set(event.callId, { ...call, outcome: event });
   const base = { callId: event.callId, tool: event.tool, input: effectiveInput(call), idempotencyKey: call.request.idempotencyKey, turn: event.turn };
   if (event.type === 'tool-result') {
-    draft.completedCalls().push({ ...base, output: event.output });
+    draft.completedCalls().push({ ...base, output: event.output, provenance: event.provenance ?? 'tool' });
     draft.effectCalls().push({ ...base, output: event.output, outcome: 'completed' });
   } else if (event.error.code === outcomeUnknownCode) {
     draft.effectCalls().push({ ...base, output: null, outcome: 'unknown' });

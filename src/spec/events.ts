@@ -1,4 +1,5 @@
 import type { ContentBlock } from './message.ts';
+import type { Provenance, UntrustedProvenance } from './provenance.ts';
 import type { StopReason } from './stop-reason.ts';
 import type { Usage } from './usage.ts';
 
@@ -52,6 +53,49 @@ export interface SessionStartEvent extends EventEnvelope {
   readonly parentSessionId?: string;
   /** The per-session random fence of untrusted content, when the agent plans its context. */
   readonly contextBoundary?: string;
+  /**
+   * This session's own spending budget (tokens counted input + output + cache), when it has one: the root's, or the
+   * slice a parent gave its child. Ancestors' budgets bound it too; see `child-start`.
+   */
+  readonly budget?: SessionBudget;
+}
+
+export interface SessionBudget {
+  readonly tokens: number | null;
+  readonly costUsd: number | null;
+}
+
+/** How a child session came to be: a subagent called as a tool, a handoff of the conversation, or a workflow step. */
+export type ChildMode = 'tool' | 'handoff' | 'step';
+
+/**
+ * Written in the parent's journal before a child session runs: the child's journal is `childSessionId`, derived from
+ * the parent's id and `callId`, so a resumed parent finds the same child instead of starting a second one.
+ */
+export interface ChildStartEvent extends EventEnvelope {
+  readonly type: 'child-start';
+  /** The parent's turn (a workflow's step index). */
+  readonly turn: number;
+  readonly callId: string;
+  readonly childSessionId: string;
+  readonly agent: string;
+  readonly mode: ChildMode;
+  /** The slice of the parent's budget the child was given, when smaller than what the parent has left. */
+  readonly budget?: SessionBudget;
+}
+
+/** Written in the parent's journal with the child's outcome; its usage and cost count in the parent's. */
+export interface ChildEndEvent extends EventEnvelope {
+  readonly type: 'child-end';
+  readonly turn: number;
+  readonly callId: string;
+  readonly childSessionId: string;
+  readonly status: SessionStatus;
+  readonly output: string | null;
+  readonly error: ErrorRecord | null;
+  /** The child's whole spending, its own descendants included. */
+  readonly usage: Usage;
+  readonly costUsd: number | null;
 }
 
 export interface TurnStartEvent extends EventEnvelope {
@@ -180,6 +224,8 @@ export interface ToolResultEvent extends EventEnvelope {
    * as kept in the blob when cut) and, for JSON output, the pointer of the string holding it. Never the value.
    */
   readonly redactions?: readonly { readonly type: string; readonly offset: number; readonly path?: string }[];
+  /** Where the output came from, when a tool declared it or it is an MCP tool's (`web`, `mcp`, `subagent`, …); absent is `tool`. */
+  readonly provenance?: UntrustedProvenance;
 }
 
 export interface ToolErrorEvent extends EventEnvelope {
@@ -189,6 +235,40 @@ export interface ToolErrorEvent extends EventEnvelope {
   readonly tool: string;
   readonly error: ErrorRecord;
   readonly latencyMs: number;
+}
+
+/** What was done about untrusted text the injection detectors flagged (the agent's `injection.onDetect`). */
+export type InjectionAction = 'neutralize' | 'flag' | 'block-result';
+
+/** One flagged span: offsets in UTF-16 code units of the text as scanned (the original, kept in `originalBlob`). */
+export interface InjectionFinding {
+  readonly layer: string;
+  readonly rule: string;
+  readonly score: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Untrusted text that the injection detectors flagged as it entered the context, journaled in the same append as the
+ * item itself: a resume reuses the decision and never scans again. The session's taint is the number of these events.
+ */
+export interface InjectionDetectEvent extends EventEnvelope {
+  readonly type: 'injection-detect';
+  readonly turn: number;
+  /** The item scanned: `call:<callId>` for a tool result. */
+  readonly item: string;
+  readonly callId?: string;
+  readonly tool?: string;
+  readonly provenance: Provenance;
+  /** The detectors' overall score, 0 to 1. */
+  readonly score: number;
+  /** The first findings, in text order; `findingCount` counts them all. */
+  readonly findings: readonly InjectionFinding[];
+  readonly findingCount: number;
+  readonly action: InjectionAction;
+  /** The text as it arrived, kept for a person when the model's view of it was changed (`neutralize`, `block-result`). */
+  readonly originalBlob?: string;
 }
 
 export type ToolDecision = 'allow' | 'deny' | 'ask';
@@ -204,6 +284,52 @@ export interface ToolDecisionEvent extends EventEnvelope {
   readonly rule: string;
   readonly reason: string;
   readonly risk: string;
+}
+
+/**
+ * A verifier's check of a proposed tool call (or final answer) against the user's task: a second, tool-less model call
+ * that saw only trusted text (instructions, task) and the proposal, never the content the agent read. Journaled with
+ * the `tool-decision` it led to; its usage and cost count in the session's.
+ */
+export interface VerifierDecisionEvent extends EventEnvelope {
+  readonly type: 'verifier-decision';
+  readonly turn: number;
+  readonly subject: 'tool-call' | 'final-answer';
+  readonly callId?: string;
+  readonly tool?: string;
+  readonly decision: ToolDecision;
+  readonly reason: string;
+  /** Set when the decision is the fail-closed default: the answer was not a decision, or the call failed. */
+  readonly failure?: 'malformed' | 'model-error';
+  readonly model: string;
+  /** Null when the call failed before an answer. */
+  readonly usage: Usage | null;
+  readonly costUsd: number | null;
+  readonly latencyMs: number;
+}
+
+/**
+ * One quarantined read: a tool-less model call that extracted typed fields from untrusted content (`readUntrusted`),
+ * inside a tool call (`callId`) or outside one. The fields keep their untrusted label; usage and cost count in the session's.
+ */
+export interface QuarantinedReadEvent extends EventEnvelope {
+  readonly type: 'quarantined-read';
+  readonly turn: number;
+  readonly callId: string | null;
+  /** Where the content came from (`tool`, `web`, …). */
+  readonly provenance: UntrustedProvenance;
+  readonly model: string;
+  /** Model calls made: 2 when the first answer did not match the schema and the reader asked once more. */
+  readonly attempts: number;
+  /** Content hash of the untrusted text, kept in the blob store. */
+  readonly contentHash: string;
+  readonly ok: boolean;
+  /** The fields read, validated against the schema, when `ok`. */
+  readonly value?: unknown;
+  readonly error?: ErrorRecord;
+  readonly usage: Usage;
+  readonly costUsd: number | null;
+  readonly latencyMs: number;
 }
 
 /** A person's answer to an `ask`: written by `keel approve` / `keel reject`, which then resume the session. */
@@ -243,7 +369,8 @@ export interface CompensationResultEvent extends EventEnvelope {
   readonly latencyMs: number;
 }
 
-export type GuardName = 'max-turns' | 'deadline' | 'input-tokens' | 'output-tokens' | 'cost' | 'identical-tool-calls';
+/** `tokens`: a session tree's token budget (input + output + cache tokens of every session in it). */
+export type GuardName = 'max-turns' | 'deadline' | 'input-tokens' | 'output-tokens' | 'cost' | 'identical-tool-calls' | 'tokens';
 
 export interface GuardTripEvent extends EventEnvelope {
   readonly type: 'guard-trip';
@@ -252,6 +379,10 @@ export interface GuardTripEvent extends EventEnvelope {
   readonly limit: number;
   readonly actual: number;
   readonly message: string;
+  /** Set when a session tree's budget tripped: the session whose budget it was (this one or an ancestor)… */
+  readonly budgetSessionId?: string;
+  /** …and the session whose spending crossed it. */
+  readonly spenderSessionId?: string;
 }
 
 export type AnomalySignal = 'turn-count' | 'tool-error-rate' | 'repeated-tool-call' | 'context-utilization' | 'cost-over-budget';
@@ -264,6 +395,93 @@ export interface AnomalyEvent extends EventEnvelope {
   readonly threshold: number;
   readonly value: number;
   readonly message: string;
+}
+
+/** What a workflow step is: a function, one model call, an agent run (a child session), or a nested workflow. */
+export type WorkflowStepKind = 'function' | 'model' | 'agent' | 'chain' | 'route' | 'parallel' | 'vote';
+
+/**
+ * Opens a workflow run, right after its `session-start`. A workflow session holds no turns: its steps are journaled
+ * as `step-start` / `step-end`, each named by its path in the workflow (`report/extract`, `desk/billing`).
+ */
+export interface WorkflowStartEvent extends EventEnvelope {
+  readonly type: 'workflow-start';
+  readonly workflow: string;
+  readonly kind: WorkflowStepKind;
+  /** Hash of the workflow's shape (steps, kinds, names): a resume with a different shape is refused. */
+  readonly definitionHash: string;
+  readonly input: unknown;
+  /** The budget of the whole run; every step, and every agent step's child session, draws from it. */
+  readonly budget: { readonly maxInputTokens: number | null; readonly maxOutputTokens: number | null; readonly maxCostUsd: number | null; readonly deadlineAt: number | null };
+}
+
+/** A step began (intent, before it acts). On resume a step with a `step-end` of status `ok` is never run again. */
+export interface StepStartEvent extends EventEnvelope {
+  readonly type: 'step-start';
+  readonly path: string;
+  readonly step: string;
+  readonly kind: WorkflowStepKind;
+  /** 1 for the first run; a gate that sends the step back starts attempt 2, 3, … */
+  readonly attempt: number;
+  /** The child session an agent step runs in, fixed before it starts so a resume continues that one. */
+  readonly childSessionId?: string;
+}
+
+export type StepStatus = 'ok' | 'error' | 'timeout' | 'cancelled';
+
+/** A step's outcome: its output (a JSON value) when ok, else the error. */
+export interface StepEndEvent extends EventEnvelope {
+  readonly type: 'step-end';
+  readonly path: string;
+  readonly step: string;
+  readonly attempt: number;
+  readonly status: StepStatus;
+  /** The output, when ok and small; larger outputs are in the blob store (`outputBlob`, their JSON text). */
+  readonly output?: unknown;
+  readonly outputBlob?: string;
+  readonly error: ErrorRecord | null;
+  readonly latencyMs: number;
+  /** Model spend of this step itself (model steps, agent steps' child sessions); composite steps leave it out. */
+  readonly usage?: Usage;
+  readonly costUsd?: number | null;
+  readonly childSessionId?: string;
+}
+
+/** A gate's verdict on a step's output: pass, send the step back (bounded retry), or stop the chain. */
+export interface GateEvent extends EventEnvelope {
+  readonly type: 'gate';
+  readonly path: string;
+  readonly gate: string;
+  readonly attempt: number;
+  readonly verdict: 'pass' | 'retry' | 'stop';
+  readonly reason: string;
+  /** The spend of a gate that asked a model. */
+  readonly usage?: Usage;
+  readonly costUsd?: number | null;
+}
+
+/** A router's decision: the label its classifier gave, the branch dispatched, and whether that was the fallback. */
+export interface RouteDecisionEvent extends EventEnvelope {
+  readonly type: 'route-decision';
+  readonly path: string;
+  readonly label: string;
+  readonly branch: string;
+  readonly confidence: number | null;
+  readonly fallback: boolean;
+  readonly reason: string;
+}
+
+/** How a parallel step's branches came out, and what the join made of them (the failure policy, the vote). */
+export interface ParallelJoinEvent extends EventEnvelope {
+  readonly type: 'parallel-join';
+  readonly path: string;
+  readonly policy: string;
+  readonly succeeded: readonly string[];
+  readonly failed: readonly { readonly branch: string; readonly status: StepStatus; readonly error: ErrorRecord | null }[];
+  /** Voting: the aggregation, the winning answer's key, its votes and the dissenting branches; the judge's reason. */
+  readonly vote?: { readonly method: string; readonly winner: string | null; readonly votes: number; readonly total: number; readonly dissent: readonly string[]; readonly reason: string };
+  readonly proceed: boolean;
+  readonly reason: string;
 }
 
 export type SessionStatus = 'completed' | 'failed' | 'cancelled';
@@ -292,11 +510,22 @@ export type SessionEvent =
   | ToolResultEvent
   | ToolErrorEvent
   | ToolDecisionEvent
+  | InjectionDetectEvent
   | ToolApprovalEvent
+  | VerifierDecisionEvent
+  | QuarantinedReadEvent
   | CompensationRequestEvent
   | CompensationResultEvent
   | GuardTripEvent
   | AnomalyEvent
+  | ChildStartEvent
+  | ChildEndEvent
+  | WorkflowStartEvent
+  | StepStartEvent
+  | StepEndEvent
+  | GateEvent
+  | RouteDecisionEvent
+  | ParallelJoinEvent
   | SessionEndEvent;
 
 export type SessionEventType = SessionEvent['type'];

@@ -21,6 +21,7 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
 
   const sessionId = first.sessionId;
   const requestedCalls = new Set<string>();
+  const startedChildren = new Set<string>();
   const answeredCalls = new Set<string>();
   // Model requests of each turn still waiting for their response.
   const pendingModelRequests = new Map<number, number>();
@@ -58,6 +59,13 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
         else pendingModelRequests.set(event.turn, pending - 1);
         break;
       }
+      case 'child-start':
+        if (startedChildren.has(event.callId)) problems.push(`${at}: a second child-start for callId ${event.callId}.`);
+        startedChildren.add(event.callId);
+        break;
+      case 'child-end':
+        if (!startedChildren.has(event.callId)) problems.push(`${at}: child-end for callId ${event.callId} without an earlier child-start.`);
+        break;
       case 'tool-request':
         if (requestedCalls.has(event.callId)) problems.push(`${at}: a second tool-request with callId ${event.callId}.`);
         requestedCalls.add(event.callId);
@@ -67,6 +75,15 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
         if (!requestedCalls.has(event.callId)) problems.push(`${at}: ${event.type} for callId ${event.callId} without an earlier tool-request.`);
         if (answeredCalls.has(event.callId)) problems.push(`${at}: a second outcome (${event.type}) for callId ${event.callId}.`);
         answeredCalls.add(event.callId);
+        break;
+      case 'injection-detect':
+        if (event.callId !== undefined && !requestedCalls.has(event.callId)) problems.push(`${at}: injection-detect for callId ${event.callId} without an earlier tool-request.`);
+        break;
+      case 'verifier-decision':
+        if (event.callId !== undefined && !requestedCalls.has(event.callId)) problems.push(`${at}: verifier-decision for callId ${event.callId} without an earlier tool-request.`);
+        break;
+      case 'quarantined-read':
+        if (event.callId !== null && !requestedCalls.has(event.callId)) problems.push(`${at}: quarantined-read in callId ${event.callId} without an earlier tool-request.`);
         break;
       case 'session-start':
       case 'context-assemble':
@@ -80,6 +97,13 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
       case 'compensation-result':
       case 'guard-trip':
       case 'anomaly':
+        break;
+      case 'workflow-start':
+      case 'step-start':
+      case 'step-end':
+      case 'gate':
+      case 'route-decision':
+      case 'parallel-join':
         break;
       default:
         ignoreNever(event);

@@ -103,6 +103,9 @@ export class AnomalyDetector {
     };
     const t = this.thresholds;
     switch (event.type) {
+      case 'child-start':
+      case 'child-end':
+        break;
       case 'anomaly':
         this.fired.add(event.signal);
         break;
@@ -115,7 +118,10 @@ export class AnomalyDetector {
           fire('context-utilization', t.contextUtilizationWarning, event.utilization, `The assembled context fills ${(event.utilization * 100).toFixed(1)} % of the model's window, above the ${(t.contextUtilizationWarning * 100).toFixed(1)} % warning level.`);
         }
         break;
+      // A verifier's and a quarantined reader's calls are spending of the session like the agent's own.
       case 'model-response':
+      case 'verifier-decision':
+      case 'quarantined-read':
         if (event.costUsd !== null) this.costUsd += event.costUsd;
         if (t.costBudgetUsd !== null && this.costUsd > t.costBudgetUsd) {
           fire('cost-over-budget', t.costBudgetUsd, round(this.costUsd, 9), `The session has cost $${this.costUsd.toFixed(4)}, over its budget of $${t.costBudgetUsd.toFixed(4)}.`);
@@ -147,11 +153,20 @@ export class AnomalyDetector {
       case 'model-request':
       case 'model-error':
       case 'tool-decision':
+      case 'injection-detect':
       case 'tool-approval':
       case 'compensation-request':
       case 'compensation-result':
       case 'guard-trip':
       case 'session-end':
+        break;
+      // Workflow steps: their model spend is in the child sessions and step-ends, not in turns.
+      case 'workflow-start':
+      case 'step-start':
+      case 'step-end':
+      case 'gate':
+      case 'route-decision':
+      case 'parallel-join':
         break;
       default:
         ignoreNever(event);

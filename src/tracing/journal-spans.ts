@@ -399,6 +399,61 @@ export class JournalSpanBuilder {
         span.events.push({ name: 'keel.tool.decision', timeMs: event.at, attributes: { 'keel.tool.decision': event.decision, 'keel.tool.decision.rule': event.rule, 'keel.tool.decision.reason': event.reason } });
         break;
       }
+      case 'verifier-decision': {
+        // A span event on the call it checked (still open: the decision is journaled before the call runs).
+        const span = event.callId === undefined ? undefined : track.tools.get(event.callId);
+        const attributes: Record<string, string | number> = {
+          'keel.verifier.subject': event.subject,
+          'keel.verifier.decision': event.decision,
+          'keel.verifier.reason': event.reason,
+          'keel.verifier.model': event.model,
+          'keel.verifier.latency_ms': event.latencyMs,
+          'keel.turn.number': event.turn,
+        };
+        if (event.failure !== undefined) attributes['keel.verifier.failure'] = event.failure;
+        if (event.usage !== null) {
+          attributes['gen_ai.usage.input_tokens'] = conventionInputTokens(event.usage);
+          attributes['gen_ai.usage.output_tokens'] = event.usage.outputTokens;
+        }
+        (span ?? track.turn ?? track.root).events.push({ name: 'keel.verifier_decision', timeMs: event.at, attributes });
+        break;
+      }
+      case 'quarantined-read': {
+        const span = event.callId === null ? undefined : track.tools.get(event.callId);
+        const attributes: Record<string, string | number | boolean> = {
+          'keel.quarantine.ok': event.ok,
+          'keel.quarantine.provenance': event.provenance,
+          'keel.quarantine.model': event.model,
+          'keel.quarantine.attempts': event.attempts,
+          'keel.quarantine.latency_ms': event.latencyMs,
+          'gen_ai.usage.input_tokens': conventionInputTokens(event.usage),
+          'gen_ai.usage.output_tokens': event.usage.outputTokens,
+          'keel.turn.number': event.turn,
+        };
+        if (event.error !== undefined) attributes['error.type'] = event.error.code;
+        (span ?? track.turn ?? track.root).events.push({ name: 'keel.quarantined_read', timeMs: event.at, attributes });
+        break;
+      }
+      case 'injection-detect': {
+        // Journaled just before the result it is about, while the call's span is still open.
+        const span = event.callId === undefined ? undefined : track.tools.get(event.callId);
+        const target = span ?? track.turn ?? track.root;
+        target.attributes['keel.injection.action'] = event.action;
+        target.events.push({
+          name: 'keel.injection_detect',
+          timeMs: event.at,
+          attributes: {
+            'keel.injection.item': event.item,
+            'keel.injection.provenance': event.provenance,
+            'keel.injection.score': event.score,
+            'keel.injection.action': event.action,
+            'keel.injection.finding_count': event.findingCount,
+            'keel.injection.rules': JSON.stringify(event.findings.map((finding) => `${finding.layer}:${finding.rule}@${finding.start}-${finding.end}`)),
+            'keel.turn.number': event.turn,
+          },
+        });
+        break;
+      }
       case 'tool-approval': {
         const span = track.tools.get(event.callId);
         if (span === undefined) break;
@@ -471,6 +526,10 @@ export class JournalSpanBuilder {
         });
         break;
       }
+      // A child session's spans hang under this session's through its session-start's parentSessionId.
+      case 'child-start':
+      case 'child-end':
+        break;
       case 'anomaly': {
         if (!track.anomalies.includes(event.signal)) track.anomalies.push(event.signal);
         track.root.attributes['keel.anomaly.signals'] = [...track.anomalies];
@@ -516,6 +575,14 @@ export class JournalSpanBuilder {
         this.retire(track);
         break;
       }
+      // Workflow steps: `keel trace` shows them (the trace tree); agent steps export their own session spans.
+      case 'workflow-start':
+      case 'step-start':
+      case 'step-end':
+      case 'gate':
+      case 'route-decision':
+      case 'parallel-join':
+        break;
       case 'context-summary':
         break;
       default:

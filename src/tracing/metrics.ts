@@ -160,6 +160,15 @@ class MetricsRecorder {
         if (event.costUsd !== null) i.cost.add(event.costUsd, { ...agent, 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': session.requestModel });
         break;
       }
+      case 'verifier-decision':
+      case 'quarantined-read': {
+        if (event.usage === null) break;
+        const base: Attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': event.model, 'keel.model.role': event.type === 'verifier-decision' ? 'verifier' : 'quarantined-reader' };
+        i.tokenUsage.record(conventionInputTokens(event.usage), { ...base, 'gen_ai.token.type': 'input' });
+        i.tokenUsage.record(event.usage.outputTokens, { ...base, 'gen_ai.token.type': 'output' });
+        if (event.costUsd !== null) i.cost.add(event.costUsd, { ...agent, 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': event.model });
+        break;
+      }
       case 'model-error':
         i.operationDuration.record(event.latencyMs / 1000, { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': session.requestModel, 'error.type': event.error.code });
         break;
@@ -170,6 +179,9 @@ class MetricsRecorder {
         i.toolCalls.add(1, { 'gen_ai.tool.name': event.tool, 'keel.tool.outcome': failed ? 'error' : 'ok' });
         break;
       }
+      case 'child-start':
+      case 'child-end':
+        break;
       case 'anomaly':
         i.anomalies.add(1, { ...agent, 'keel.anomaly.signal': event.signal });
         break;
@@ -184,10 +196,19 @@ class MetricsRecorder {
       case 'memory-write':
       case 'tool-request':
       case 'tool-decision':
+      case 'injection-detect':
       case 'tool-approval':
       case 'compensation-request':
       case 'compensation-result':
       case 'session-end':
+        break;
+      // Workflow steps: the session counters cover them.
+      case 'workflow-start':
+      case 'step-start':
+      case 'step-end':
+      case 'gate':
+      case 'route-decision':
+      case 'parallel-join':
         break;
       default:
         ignoreNever(event);

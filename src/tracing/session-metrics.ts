@@ -167,6 +167,17 @@ export class SessionMetricsFold {
           turn.costUsd = turn.costUsd === null || event.costUsd === null ? null : turn.costUsd + event.costUsd;
         }
         break;
+      // A verifier's and a quarantined reader's calls: their tokens and cost are the session's, not the agent's model calls.
+      case 'verifier-decision':
+      case 'quarantined-read':
+        if (event.usage === null) break;
+        this.costUsd = this.costUsd === null || event.costUsd === null ? null : this.costUsd + event.costUsd;
+        if (turn !== null) {
+          turn.inputTokens += conventionInputTokens(event.usage);
+          turn.outputTokens += event.usage.outputTokens;
+          turn.costUsd = turn.costUsd === null || event.costUsd === null ? null : turn.costUsd + event.costUsd;
+        }
+        break;
       case 'model-error':
         if (turn !== null) {
           turn.modelCalls += 1;
@@ -186,6 +197,9 @@ export class SessionMetricsFold {
           if (event.type === 'tool-error') turn.toolErrors += 1;
         }
         break;
+      case 'child-start':
+      case 'child-end':
+        break;
       case 'anomaly':
         if (!this.anomalies.includes(event.signal)) this.anomalies.push(event.signal);
         break;
@@ -204,9 +218,18 @@ export class SessionMetricsFold {
       case 'memory-write':
       case 'model-request':
       case 'tool-decision':
+      case 'injection-detect':
       case 'tool-approval':
       case 'compensation-request':
       case 'compensation-result':
+        break;
+      // Workflow steps hold no turns, model calls of the loop or tool calls.
+      case 'workflow-start':
+      case 'step-start':
+      case 'step-end':
+      case 'gate':
+      case 'route-decision':
+      case 'parallel-join':
         break;
       default:
         ignoreNever(event);

@@ -1,7 +1,10 @@
 import { ignoreNever } from '../util/assert-never.ts';
-import type { ErrorRecord, GuardTripEvent, SessionEvent, SessionStatus } from '../spec/events.ts';
+import type { ErrorRecord, GuardTripEvent, InjectionDetectEvent, QuarantinedReadEvent, SessionEvent, SessionStatus, ToolDecisionEvent, VerifierDecisionEvent } from '../spec/events.ts';
+import type { ChildMode } from '../spec/events.ts';
 import type { StopReason } from '../spec/stop-reason.ts';
 import type { Usage } from '../spec/usage.ts';
+import { buildWorkflowTrace } from './workflow-trace.ts';
+import type { TraceWorkflow } from './workflow-trace.ts';
 
 export interface TraceModelCall {
   readonly model: string;
@@ -13,6 +16,10 @@ export interface TraceModelCall {
   readonly retries: number;
   readonly costUsd: number | null;
   readonly error: ErrorRecord | null;
+  /** Set for a side call: the verifier's check of a proposed call or answer, or a quarantined read of untrusted content. */
+  readonly role?: 'verifier' | 'quarantined-reader';
+  /** What the side call decided (`allow`, `ask`, `deny`) or whether the read succeeded, why, and the tool call it concerned. */
+  readonly verdict?: { readonly outcome: string; readonly reason: string; readonly callId: string | null; readonly tool: string | null };
 }
 
 export interface TraceToolCall {
@@ -21,6 +28,24 @@ export interface TraceToolCall {
   readonly status: 'ok' | 'error' | 'pending';
   readonly latencyMs: number | null;
   readonly outputLength: number | null;
+  readonly error: ErrorRecord | null;
+  /** Set when the executor did not simply allow the call: an escalation to a person, or a denial, with its rule and reason. */
+  readonly decision?: { readonly decision: 'ask' | 'deny'; readonly rule: string; readonly reason: string };
+  /** Possible prompt injections found in this call's result, and what was done about them. */
+  readonly injections?: readonly { readonly score: number; readonly action: string; readonly rules: readonly string[]; readonly originalBlob?: string }[];
+}
+
+/** A child session this one started (a subagent or a handoff): its own trace is `buildTraceTree` of its journal. */
+export interface TraceChild {
+  readonly callId: string;
+  readonly childSessionId: string;
+  readonly agent: string;
+  readonly mode: ChildMode;
+  readonly turn: number;
+  readonly status: SessionStatus | 'running';
+  /** The child's whole spending (its own children included), once it ended. */
+  readonly usage: Usage | null;
+  readonly costUsd: number | null;
   readonly error: ErrorRecord | null;
 }
 
@@ -42,8 +67,11 @@ export interface TraceTree {
   readonly durationMs: number;
   readonly turns: readonly TraceTurn[];
   readonly guardTrips: readonly Pick<GuardTripEvent, 'guard' | 'limit' | 'actual' | 'message' | 'turn'>[];
+  readonly children: readonly TraceChild[];
   readonly output: string | null;
   readonly error: ErrorRecord | null;
+  /** A workflow run's steps; absent for agent sessions. */
+  readonly workflow?: TraceWorkflow;
   readonly totals: {
     readonly turns: number;
     readonly inputTokens: number;
@@ -55,6 +83,8 @@ export interface TraceTree {
     readonly toolCalls: number;
     readonly toolErrors: number;
     readonly contextPeakTokens: number;
+    /** Spending of the child sessions that ended, not included in the figures above (this session's own model calls). */
+    readonly children: { readonly sessions: number; readonly inputTokens: number; readonly outputTokens: number; readonly costUsd: number | null };
   };
 }
 
@@ -73,6 +103,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
   if (start === undefined || start.type !== 'session-start') throw new Error('A trace needs a journal that begins with session-start.');
   const turns: MutableTurn[] = [];
   const guardTrips: TraceTree['guardTrips'][number][] = [];
+  const children: TraceChild[] = [];
   let status: TraceTree['status'] = 'running';
   let endedAt: number | null = null;
   let output: string | null = null;
@@ -143,6 +174,23 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
         }
         break;
       }
+      case 'tool-decision':
+      case 'injection-detect':
+        annotateTool(current(), event);
+        break;
+      case 'verifier-decision':
+      case 'quarantined-read':
+        current()?.modelCalls.push(sideCall(event));
+        break;
+      case 'child-start':
+        children.push({ callId: event.callId, childSessionId: event.childSessionId, agent: event.agent, mode: event.mode, turn: event.turn, status: 'running', usage: null, costUsd: null, error: null });
+        break;
+      case 'child-end': {
+        const index = children.findIndex((child) => child.callId === event.callId);
+        const before = children[index];
+        if (before !== undefined) children[index] = { ...before, status: event.status, usage: event.usage, costUsd: event.costUsd, error: event.error };
+        break;
+      }
       case 'guard-trip':
         guardTrips.push({ guard: event.guard, limit: event.limit, actual: event.actual, message: event.message, turn: event.turn });
         break;
@@ -156,11 +204,18 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
       case 'context-summary':
       case 'memory-read':
       case 'memory-write':
-      case 'tool-decision':
       case 'tool-approval':
       case 'compensation-request':
       case 'compensation-result':
       case 'anomaly':
+        break;
+      // Workflow steps: buildWorkflowTrace reads them below.
+      case 'workflow-start':
+      case 'step-start':
+      case 'step-end':
+      case 'gate':
+      case 'route-decision':
+      case 'parallel-join':
         break;
       default:
         ignoreNever(event);
@@ -191,6 +246,15 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
     toolErrors += turn.tools.filter((tool) => tool.status === 'error').length;
   }
 
+  const workflow = buildWorkflowTrace(events);
+  if (workflow !== undefined) {
+    inputTokens += workflow.usage.inputTokens;
+    outputTokens += workflow.usage.outputTokens;
+    cacheReadTokens += workflow.usage.cacheReadTokens;
+    cacheWriteTokens += workflow.usage.cacheWriteTokens;
+    costUsd = costUsd === null || workflow.costUsd === null ? null : costUsd + workflow.costUsd;
+  }
+
   return {
     sessionId: start.sessionId,
     agent: start.agent.name,
@@ -201,8 +265,53 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
     durationMs: (endedAt ?? lastAt) - start.at,
     turns,
     guardTrips,
+    children,
     output,
     error,
-    totals: { turns: turns.length, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd, modelLatencyMs, toolCalls, toolErrors, contextPeakTokens },
+    ...(workflow === undefined ? {} : { workflow }),
+    totals: { turns: turns.length, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd, modelLatencyMs, toolCalls, toolErrors, contextPeakTokens, children: childTotals(children) },
   };
+}
+
+function childTotals(children: readonly TraceChild[]): TraceTree['totals']['children'] {
+  let inputTokens = 0;
+  let outputTokens = 0;
+  let costUsd: number | null = 0;
+  for (const child of children) {
+    if (child.usage === null) continue;
+    inputTokens += child.usage.inputTokens + child.usage.cacheReadTokens + child.usage.cacheWriteTokens;
+    outputTokens += child.usage.outputTokens;
+    costUsd = costUsd === null || child.costUsd === null ? null : costUsd + child.costUsd;
+  }
+  return { sessions: children.length, inputTokens, outputTokens, costUsd };
+}
+
+
+/** A verifier's or quarantined reader's call, shown with the turn's model calls and counted in the totals. */
+function sideCall(event: VerifierDecisionEvent | QuarantinedReadEvent): TraceModelCall {
+  const base = { model: event.model, provider: 'side', streaming: false, usage: event.usage, latencyMs: event.latencyMs, stopReason: null, retries: 0, costUsd: event.costUsd };
+  if (event.type === 'verifier-decision') {
+    const failed = event.failure === 'model-error';
+    return {
+      ...base,
+      error: failed ? { code: 'verifier-unavailable', message: event.reason, fault: 'model', retryable: true } : null,
+      role: 'verifier',
+      verdict: { outcome: event.decision, reason: event.reason, callId: event.callId ?? null, tool: event.tool ?? null },
+    };
+  }
+  const reason = event.ok ? `${event.attempts} attempt(s), fields read from ${event.provenance} content` : (event.error?.message ?? 'the read failed');
+  return { ...base, error: event.ok ? null : (event.error ?? null), role: 'quarantined-reader', verdict: { outcome: event.ok ? 'read' : 'failed', reason, callId: event.callId, tool: null } };
+}
+
+/** Adds a non-allow decision or an injection finding to the call it is about. */
+function annotateTool(turn: MutableTurn | undefined, event: ToolDecisionEvent | InjectionDetectEvent): void {
+  const index = turn?.tools.findIndex((tool) => tool.callId === event.callId) ?? -1;
+  const before = turn?.tools[index];
+  if (turn === undefined || before === undefined) return;
+  if (event.type === 'tool-decision') {
+    if (event.decision !== 'allow') turn.tools[index] = { ...before, decision: { decision: event.decision, rule: event.rule, reason: event.reason } };
+    return;
+  }
+  const finding = { score: event.score, action: event.action, rules: event.findings.map((each) => `${each.layer}:${each.rule}`), ...(event.originalBlob === undefined ? {} : { originalBlob: event.originalBlob }) };
+  turn.tools[index] = { ...before, injections: [...(before.injections ?? []), finding] };
 }
