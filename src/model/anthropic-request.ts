@@ -1,10 +1,14 @@
 import type { MessageCreateParamsBase, MessageParam, ContentBlockParam, Tool, ToolChoice as AnthropicToolChoice } from '@anthropic-ai/sdk/resources/messages';
 import type { ContentBlock, Message } from '../spec/message.ts';
 import type { ModelRequest, ToolChoice } from '../spec/model.ts';
+import { anthropicHostedTools } from './hosted-tools.ts';
+import { placeCacheBreakpoints } from './prompt-cache.ts';
 
 /**
- * Keel's request in the Messages API's shape: system as a top-level string, tool results as user-turn blocks.
- * `temperature` is not sent: API version 2026-10-21, which this SDK speaks, answers any sampling parameter with a 400.
+ * Keel's request in the Messages API's shape: system as a top-level string, tool results as user-turn blocks, hosted
+ * tools as server tools, and `cache_control` breakpoints when prompt caching is asked for. `temperature`, `topP` and
+ * `seed` are not sent: API version 2026-10-21, which this SDK speaks, answers any sampling parameter with a 400 (the
+ * gateway journals them as unsent).
  */
 export function toAnthropicParams(modelId: string, request: ModelRequest): MessageCreateParamsBase {
   const params: MessageCreateParamsBase = {
@@ -13,16 +17,20 @@ export function toAnthropicParams(modelId: string, request: ModelRequest): Messa
     messages: request.messages.map(toAnthropicMessage),
   };
   if (request.system !== undefined && request.system !== '') params.system = request.system;
-  if (request.tools.length > 0) {
-    params.tools = request.tools.map((tool): Tool => ({
-      name: tool.name,
-      description: tool.description,
-      input_schema: { type: 'object', ...tool.inputSchema },
-    }));
+  const hosted = anthropicHostedTools(request.hostedTools ?? []);
+  if (request.tools.length > 0 || hosted.length > 0) {
+    params.tools = [
+      ...request.tools.map((tool): Tool => ({
+        name: tool.name,
+        description: tool.description,
+        input_schema: { type: 'object', ...tool.inputSchema },
+      })),
+      ...hosted,
+    ];
     if (request.toolChoice !== undefined) params.tool_choice = toAnthropicToolChoice(request.toolChoice);
   }
   if (request.stopSequences !== undefined && request.stopSequences.length > 0) params.stop_sequences = [...request.stopSequences];
-  return params;
+  return request.promptCaching === undefined ? params : placeCacheBreakpoints(params, request.promptCaching);
 }
 
 function toAnthropicMessage(message: Message): MessageParam {

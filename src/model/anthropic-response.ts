@@ -5,6 +5,7 @@ import type { Usage } from '../spec/usage.ts';
 import { fallbackStopReason } from './fallback-stop-reason.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 import { canonicalJson } from '../util/index.ts';
+import { anthropicHostedToolUse } from './hosted-tools.ts';
 
 /** The subset of an Anthropic `Message` Keel reads; typed loosely because the API adds block types over time. */
 export interface AnthropicMessageShape {
@@ -20,11 +21,14 @@ export interface AnthropicUsageShape {
   readonly output_tokens?: number | null;
   readonly cache_read_input_tokens?: number | null;
   readonly cache_creation_input_tokens?: number | null;
+  readonly cache_creation?: { readonly ephemeral_1h_input_tokens?: number | null } | null;
+  readonly server_tool_use?: { readonly web_search_requests?: number | null; readonly web_fetch_requests?: number | null } | null;
 }
 
 export function fromAnthropicMessage(message: AnthropicMessageShape): ModelResponse {
   const content = message.content.map(fromAnthropicBlock).filter((block): block is ContentBlock => block !== null);
   const providerStopReason = message.stop_reason ?? '';
+  const hostedToolUse = anthropicHostedToolUse(message.usage.server_tool_use, message.content);
   return {
     id: message.id,
     model: message.model,
@@ -32,6 +36,24 @@ export function fromAnthropicMessage(message: AnthropicMessageShape): ModelRespo
     stopReason: mapAnthropicStopReason(providerStopReason, content),
     providerStopReason,
     usage: mapAnthropicUsage(message.usage),
+    ...(hostedToolUse === undefined ? {} : { hostedToolUse }),
+  };
+}
+
+/** Blocks of the provider's own tools: the call (`server_tool_use`), its results (`…_tool_result`), container files. */
+export function isHostedBlockType(type: string): boolean {
+  return type === 'server_tool_use' || type === 'container_upload' || (type.endsWith('_tool_result') && type !== 'tool_result');
+}
+
+export function hostedBlock(block: Readonly<Record<string, unknown>>): ContentBlock {
+  const id = typeof block.id === 'string' ? block.id : typeof block.tool_use_id === 'string' ? block.tool_use_id : undefined;
+  return {
+    type: 'hosted_tool',
+    provider: 'anthropic',
+    kind: String(block.type),
+    ...(typeof block.name === 'string' ? { name: block.name } : {}),
+    ...(id === undefined ? {} : { id }),
+    data: block,
   };
 }
 
@@ -54,8 +76,8 @@ function fromAnthropicBlock(block: AnthropicMessageShape['content'][number]): Co
       return { type: 'thinking', thinking: String(block.thinking ?? ''), ...(signature === undefined ? {} : { signature }) };
     }
     default:
-      // redacted_thinking and server-tool blocks have no Keel shape; they are dropped, not invented.
-      return null;
+      // Server-tool blocks are kept whole; redacted_thinking has no Keel shape and is dropped, not invented.
+      return isHostedBlockType(block.type) ? hostedBlock(block) : null;
   }
 }
 
@@ -74,10 +96,12 @@ export function mapAnthropicStopReason(stopReason: string, content: readonly Con
 }
 
 export function mapAnthropicUsage(usage: AnthropicUsageShape | undefined): Usage {
+  const longWrites = usage?.cache_creation?.ephemeral_1h_input_tokens ?? 0;
   return {
     inputTokens: usage?.input_tokens ?? 0,
     outputTokens: usage?.output_tokens ?? 0,
     cacheReadTokens: usage?.cache_read_input_tokens ?? 0,
     cacheWriteTokens: usage?.cache_creation_input_tokens ?? 0,
+    ...(longWrites > 0 ? { cacheWriteLongTokens: longWrites } : {}),
   };
 }

@@ -15,7 +15,7 @@ async function run(events: AnthropicStreamEvent[]): Promise<ModelStreamPart[]> {
 const start = { type: 'message_start', message: { id: 'msg_1', model: 'claude-haiku-4-5', usage: { input_tokens: 10, output_tokens: 1, cache_read_input_tokens: 3, cache_creation_input_tokens: null } } };
 
 describe('assembleAnthropicStream', () => {
-  it('skips unknown events, deltas and block types, and takes later cumulative usage over earlier', async () => {
+  it('skips unknown events and deltas, keeps server-tool blocks whole, and takes later cumulative usage over earlier', async () => {
     const parts = await run([
       start,
       { type: 'content_block_start', index: 0, content_block: { type: 'server_tool_use', id: 'srv_1', name: 'web_search', input: {} } },
@@ -36,7 +36,10 @@ describe('assembleAnthropicStream', () => {
         response: {
           id: 'msg_1',
           model: 'claude-haiku-4-5',
-          content: [{ type: 'text', text: 'Answer.' }],
+          content: [
+            { type: 'hosted_tool', provider: 'anthropic', kind: 'server_tool_use', name: 'web_search', id: 'srv_1', data: { type: 'server_tool_use', id: 'srv_1', name: 'web_search', input: { q: 'x' } } },
+            { type: 'text', text: 'Answer.' },
+          ],
           stopReason: 'end_turn',
           providerStopReason: 'end_turn',
           usage: { inputTokens: 12, outputTokens: 40, cacheReadTokens: 3, cacheWriteTokens: 0 },

@@ -1,7 +1,8 @@
 import { KeelError } from '../errors/index.ts';
 import type { ContentBlock } from '../spec/message.ts';
 import type { ModelStreamPart } from '../spec/model.ts';
-import { mapAnthropicStopReason, mapAnthropicUsage } from './anthropic-response.ts';
+import { hostedBlock, isHostedBlockType, mapAnthropicStopReason, mapAnthropicUsage } from './anthropic-response.ts';
+import { anthropicHostedToolUse } from './hosted-tools.ts';
 import type { AnthropicUsageShape } from './anthropic-response.ts';
 import { parseToolArguments } from './tool-arguments.ts';
 
@@ -15,6 +16,8 @@ type BlockState =
   | { kind: 'text'; text: string }
   | { kind: 'thinking'; thinking: string; signature: string }
   | { kind: 'tool'; id: string; name: string; json: string; shellInput: unknown; ordinal: number; done?: ContentBlock }
+  /** A server-tool block: results arrive whole in the start event; a server_tool_use's input streams as JSON. */
+  | { kind: 'hosted'; shell: Record<string, unknown>; json: string }
   | { kind: 'ignored' };
 
 /**
@@ -76,9 +79,18 @@ export async function* assembleAnthropicStream(events: AsyncIterable<AnthropicSt
           .map(([, state]) => toContentBlock(state))
           .filter((block): block is ContentBlock => block !== null);
         const providerStopReason = stopReason ?? '';
+        const hostedToolUse = anthropicHostedToolUse(usage.server_tool_use, [...blocks.values()].flatMap((state) => (state.kind === 'hosted' ? [{ type: String(state.shell.type), name: state.shell.name }] : [])));
         yield {
           type: 'finish',
-          response: { id, model, content, stopReason: mapAnthropicStopReason(providerStopReason, content), providerStopReason, usage: mapAnthropicUsage(usage) },
+          response: {
+            id,
+            model,
+            content,
+            stopReason: mapAnthropicStopReason(providerStopReason, content),
+            providerStopReason,
+            usage: mapAnthropicUsage(usage),
+            ...(hostedToolUse === undefined ? {} : { hostedToolUse }),
+          },
         };
         return;
       }
@@ -101,7 +113,7 @@ function startBlock(shell: Record<string, unknown>, toolCount: number): BlockSta
     case 'tool_use':
       return { kind: 'tool', id: String(shell.id), name: String(shell.name), json: '', shellInput: shell.input, ordinal: toolCount };
     default:
-      return { kind: 'ignored' };
+      return typeof shell.type === 'string' && isHostedBlockType(shell.type) ? { kind: 'hosted', shell, json: '' } : { kind: 'ignored' };
   }
 }
 
@@ -110,6 +122,10 @@ function applyDelta(state: BlockState | undefined, delta: Record<string, unknown
   if (delta.type === 'text_delta' && state.kind === 'text' && typeof delta.text === 'string') {
     state.text += delta.text;
     return { type: 'text-delta', text: delta.text };
+  }
+  if (delta.type === 'input_json_delta' && state.kind === 'hosted' && typeof delta.partial_json === 'string') {
+    state.json += delta.partial_json;
+    return null;
   }
   if (delta.type === 'input_json_delta' && state.kind === 'tool' && typeof delta.partial_json === 'string') {
     state.json += delta.partial_json;
@@ -139,18 +155,31 @@ function toContentBlock(state: BlockState): ContentBlock | null {
       return { type: 'thinking', thinking: state.thinking, ...(state.signature === '' ? {} : { signature: state.signature }) };
     case 'tool':
       return state.done ?? finishTool(state);
+    case 'hosted':
+      return hostedBlock(state.json === '' ? state.shell : { ...state.shell, input: parseHostedInput(state.json) });
     case 'ignored':
       return null;
+  }
+}
+
+/** The provider ran the call itself, so its input is kept as sent; text that is not JSON is kept as text. */
+function parseHostedInput(json: string): unknown {
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return json;
   }
 }
 
 /** `message_delta` usage is cumulative; null fields mean "unchanged", so only present numbers replace earlier ones. */
 function mergeUsage(current: AnthropicUsageShape, next: AnthropicUsageShape | undefined): AnthropicUsageShape {
   if (next === undefined || next === null) return current;
-  const merged: Record<string, number | null | undefined> = { ...current };
+  const merged: Record<string, unknown> = { ...current };
   for (const key of ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const) {
     const value = next[key];
     if (typeof value === 'number') merged[key] = value;
   }
-  return merged;
+  if (next.cache_creation !== undefined && next.cache_creation !== null) merged.cache_creation = next.cache_creation;
+  if (next.server_tool_use !== undefined && next.server_tool_use !== null) merged.server_tool_use = next.server_tool_use;
+  return merged as AnthropicUsageShape;
 }

@@ -6,6 +6,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { Message } from '../spec/message.ts';
 import type { ModelRequest, ToolChoice } from '../spec/model.ts';
+import { openAIHostedTools } from './hosted-tools.ts';
 
 /**
  * Keel's request as Chat Completions: the system prompt as a `system` message (every compatible server knows
@@ -28,8 +29,11 @@ export function toOpenAIParams(modelId: string, request: ModelRequest, provider:
     if (request.toolChoice !== undefined) params.tool_choice = toOpenAIToolChoice(request.toolChoice);
   }
   if (request.temperature !== undefined) params.temperature = request.temperature;
+  if (request.topP !== undefined) params.top_p = request.topP;
+  if (request.seed !== undefined) params.seed = request.seed;
   if (request.stopSequences !== undefined && request.stopSequences.length > 0) params.stop = [...request.stopSequences];
-  return params;
+  // Prompt caching needs no markers here: OpenAI caches long prefixes by itself and reports cached_tokens.
+  return { ...params, ...openAIHostedTools(request.hostedTools ?? [], modelId) };
 }
 
 function toOpenAIMessages(message: Message): ChatCompletionMessageParam[] {

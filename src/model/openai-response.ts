@@ -24,6 +24,8 @@ export interface OpenAIMessageShape {
   readonly reasoning?: string | null;
   readonly tool_calls?: readonly { readonly id: string; readonly type?: string; readonly function?: { readonly name: string; readonly arguments: string } }[] | null;
   readonly function_call?: { readonly name: string; readonly arguments: string } | null;
+  /** Web search citations (`url_citation`), on the search models. */
+  readonly annotations?: readonly Readonly<Record<string, unknown>>[] | null;
 }
 
 export interface OpenAIUsageShape {
@@ -41,6 +43,10 @@ export function fromOpenAICompletion(completion: OpenAICompletionShape): ModelRe
   if (typeof message.content === 'string' && message.content !== '') content.push({ type: 'text', text: message.content });
   const refused = typeof message.refusal === 'string';
   if (refused) content.push({ type: 'text', text: message.refusal ?? '' });
+  if (Array.isArray(message.annotations) && message.annotations.length > 0) {
+    // The hosted web search's citations: kept for the journal and trace; Chat Completions takes nothing of it back.
+    content.push({ type: 'hosted_tool', provider: 'openai', kind: 'annotations', name: 'web_search', data: { annotations: message.annotations } });
+  }
   for (const call of message.tool_calls ?? []) {
     if (call.function === undefined) continue;
     content.push({ type: 'tool_use', id: call.id, name: call.function.name, ...parseToolArguments(call.function.arguments) });

@@ -20,6 +20,7 @@ interface OpenAIDeltaShape {
   readonly reasoning?: string | null;
   readonly tool_calls?: readonly { readonly index: number; readonly id?: string; readonly function?: { readonly name?: string; readonly arguments?: string } }[] | null;
   readonly function_call?: { readonly name?: string; readonly arguments?: string } | null;
+  readonly annotations?: readonly Readonly<Record<string, unknown>>[] | null;
 }
 
 interface ToolCallState {
@@ -54,6 +55,7 @@ export async function* assembleOpenAIStream(chunks: AsyncIterable<OpenAIChunkSha
   let finishReason: string | null = null;
   let usage: OpenAIUsageShape | undefined;
   const calls = new Map<number, ToolCallState>();
+  const annotations: Readonly<Record<string, unknown>>[] = [];
 
   for await (const chunk of chunks) {
     if (typeof chunk.id === 'string' && chunk.id !== '') id = chunk.id;
@@ -81,6 +83,8 @@ export async function* assembleOpenAIStream(chunks: AsyncIterable<OpenAIChunkSha
     if (delta.function_call !== undefined && delta.function_call !== null) {
       yield* applyToolFragment(calls, legacyFunctionKey, `${id}-function-call`, delta.function_call.name, delta.function_call.arguments, id);
     }
+    // Web search citations, bounded: a hostile server could send an endless trickle of them.
+    if (Array.isArray(delta.annotations) && annotations.length < 1_000) annotations.push(...delta.annotations.slice(0, 1_000 - annotations.length));
     if (typeof choice.finish_reason === 'string') finishReason = choice.finish_reason;
   }
 
@@ -95,6 +99,7 @@ export async function* assembleOpenAIStream(chunks: AsyncIterable<OpenAIChunkSha
   if (reasoning !== '') content.push({ type: 'thinking', thinking: reasoning });
   if (text !== '') content.push({ type: 'text', text });
   if (refusal !== null) content.push({ type: 'text', text: refusal });
+  if (annotations.length > 0) content.push({ type: 'hosted_tool', provider: 'openai', kind: 'annotations', name: 'web_search', data: { annotations } });
   for (const call of [...calls.values()].sort((left, right) => left.ordinal - right.ordinal)) {
     content.push({ type: 'tool_use', id: call.id, name: call.name, ...parseToolArguments(call.arguments) });
   }

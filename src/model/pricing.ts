@@ -78,7 +78,12 @@ export function costOf(provider: string, modelId: string, usage: Usage, override
   if (price === undefined) return null;
   const promptTokens = usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
   const rates = price.longContext !== undefined && promptTokens > price.longContext.thresholdTokens ? price.longContext : price;
-  const dollars = (usage.inputTokens * rates.input + usage.outputTokens * rates.output + usage.cacheReadTokens * rates.cacheRead + usage.cacheWriteTokens * rates.cacheWrite) / 1_000_000;
+  // One-hour cache writes cost twice the input rate (the table's cacheWrite is the 5-minute rate, 1.25×); OpenAI's are free.
+  const longWrites = Math.min(usage.cacheWriteLongTokens ?? 0, usage.cacheWriteTokens);
+  const longWriteRate = rates.cacheWrite === 0 ? 0 : rates.input * 2;
+  const dollars =
+    (usage.inputTokens * rates.input + usage.outputTokens * rates.output + usage.cacheReadTokens * rates.cacheRead + (usage.cacheWriteTokens - longWrites) * rates.cacheWrite + longWrites * longWriteRate) /
+    1_000_000;
   // Rounded to a millionth of a cent so that sums in the journal do not collect float noise.
   return Math.round(dollars * 1e8) / 1e8;
 }

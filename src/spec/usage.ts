@@ -4,4 +4,6 @@ export interface Usage {
   readonly outputTokens: number;
   readonly cacheReadTokens: number;
   readonly cacheWriteTokens: number;
+  /** The part of `cacheWriteTokens` written for an hour (Anthropic `ttl: '1h'`), priced at 2× input instead of 1.25×. */
+  readonly cacheWriteLongTokens?: number;
 }
