@@ -51,6 +51,10 @@ export const keelCodes = {
   'storage-failure': { fault: 'system', retryable: true },
   'storage-key-invalid': { fault: 'user', retryable: false },
   'deadline-exceeded': { fault: 'policy', retryable: false },
+  /** A workflow gate rejected a step's output after its bounded retries. */
+  'gate-rejected': { fault: 'model', retryable: false },
+  /** Too few parallel branches or voters succeeded or agreed for the workflow's failure policy. */
+  'quorum-not-met': { fault: 'tool', retryable: false },
   internal: { fault: 'system', retryable: false },
 } as const satisfies Record<string, { fault: Fault; retryable: boolean }>;
 
