@@ -98,6 +98,8 @@ export type { SecretType } from './security/redaction-secrets.ts';
 export type { PersonalDataType } from './security/redaction-personal-data.ts';
 export type { Finding } from './security/finding.ts';
 export type { ToolRedactionPolicy, AgentRedactionPolicy, RevealRule } from './security/redaction-policy.ts';
+export { scanForInjection, createInjectionDetector, normalizeForDetection, injectionRules, ruleThreshold } from './security/injection/index.ts';
+export type { InjectionDetector, InjectionDetectorOptions, InjectionEmbedder, InjectionEmbeddingOptions, InjectionFinding, InjectionLayer, InjectionScan, InjectionScanOptions, InjectionRule, TextView } from './security/injection/index.ts';
 export type {
   OpenAIProviderName,
   ParsedModelSpec,

@@ -1,0 +1,165 @@
+import { ViewBuilder } from './text-view.ts';
+import type { TextView } from './text-view.ts';
+
+/**
+ * Encodings an instruction hides behind so that phrase rules miss it: HTML character references, percent-encoding
+ * and base64. Each pass is one linear scan that returns the view unchanged when there is nothing to decode, so
+ * ordinary text costs one `indexOf` or one character-class scan per pass.
+ */
+
+const namedEntities: Readonly<Record<string, string>> = {
+  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', colon: ':', sol: '/', lpar: '(', rpar: ')',
+  lsqb: '[', rsqb: ']', lbrack: '[', rbrack: ']', excl: '!', num: '#', equals: '=', quest: '?', period: '.', comma: ',',
+  newline: '\n', tab: '\t', commat: '@', dollar: '$', percnt: '%', ast: '*', plus: '+', hyphen: '-', lowbar: '_',
+};
+
+/** The longest character reference looked at: `&#x10FFFF;` and the longest name above. */
+const maxEntityLength = 12;
+
+function entityValue(body: string): string | undefined {
+  if (body.startsWith('#x') || body.startsWith('#X')) return codePointText(Number.parseInt(body.slice(2), 16), /^[0-9a-fA-F]{1,6}$/.test(body.slice(2)));
+  if (body.startsWith('#')) return codePointText(Number.parseInt(body.slice(1), 10), /^[0-9]{1,7}$/.test(body.slice(1)));
+  return namedEntities[body.toLowerCase()];
+}
+
+function codePointText(codePoint: number, wellFormed: boolean): string | undefined {
+  if (!wellFormed || codePoint > 0x10ffff || (codePoint >= 0xd800 && codePoint <= 0xdfff)) return undefined;
+  return String.fromCodePoint(codePoint);
+}
+
+/** Decodes `&lt;`, `&#105;`, `&#x69;` and a few named references; the view itself when there are none. */
+export function decodeHtmlEntities(view: TextView): TextView {
+  const { text } = view;
+  let ampersand = text.indexOf('&');
+  if (ampersand === -1) return view;
+  const builder = new ViewBuilder(view);
+  let copied = 0;
+  let decoded = false;
+  while (ampersand !== -1) {
+    const semicolon = text.indexOf(';', ampersand + 1);
+    const value = semicolon !== -1 && semicolon - ampersand <= maxEntityLength ? entityValue(text.slice(ampersand + 1, semicolon)) : undefined;
+    if (value === undefined) {
+      ampersand = text.indexOf('&', ampersand + 1);
+      continue;
+    }
+    builder.copy(copied, ampersand);
+    builder.push(value, ampersand, semicolon + 1);
+    decoded = true;
+    copied = semicolon + 1;
+    ampersand = text.indexOf('&', copied);
+  }
+  if (!decoded) return view;
+  builder.copy(copied, text.length);
+  return builder.build();
+}
+
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 65 && code <= 70) return code - 55;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+function percentByte(text: string, index: number): number {
+  if (text.charCodeAt(index) !== 37) return -1;
+  const high = hexValue(text.charCodeAt(index + 1));
+  const low = hexValue(text.charCodeAt(index + 2));
+  return high === -1 || low === -1 ? -1 : high * 16 + low;
+}
+
+const lenientUtf8 = new TextDecoder('utf-8');
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes runs of `%XX` as UTF-8 (`ignore%20previous`); the view itself when there are none. */
+export function decodePercentEncoding(view: TextView): TextView {
+  const { text } = view;
+  let percent = text.indexOf('%');
+  if (percent === -1) return view;
+  const builder = new ViewBuilder(view);
+  let copied = 0;
+  let decoded = false;
+  while (percent !== -1) {
+    const bytes: number[] = [];
+    let end = percent;
+    for (let byte = percentByte(text, end); byte !== -1; byte = percentByte(text, end)) {
+      bytes.push(byte);
+      end += 3;
+    }
+    if (bytes.length === 0) {
+      percent = text.indexOf('%', percent + 1);
+      continue;
+    }
+    builder.copy(copied, percent);
+    builder.push(lenientUtf8.decode(Uint8Array.from(bytes)), percent, end);
+    decoded = true;
+    copied = end;
+    percent = text.indexOf('%', end);
+  }
+  if (!decoded) return view;
+  builder.copy(copied, text.length);
+  return builder.build();
+}
+
+/** Base64 runs shorter than this are words or identifiers more often than hidden text. */
+const minimumBase64Run = 16;
+/** Runs longer than this are files or images; decoding them would cost memory and find no sentence. */
+const maximumBase64Run = 65_536;
+
+function isBase64Unit(code: number): boolean {
+  return (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 43 || code === 47 || code === 45 || code === 95;
+}
+
+/** Text is accepted as hidden prose when it is valid UTF-8, mostly printable and has letters and a space. */
+function decodedProse(run: string): string | undefined {
+  const bytes = Buffer.from(run.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  if (bytes.length < 8) return undefined;
+  let decoded: string;
+  try {
+    decoded = strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  let printable = 0;
+  let letters = 0;
+  let spaces = 0;
+  for (let index = 0; index < decoded.length; index += 1) {
+    const code = decoded.charCodeAt(index);
+    if (code === 32) spaces += 1;
+    if ((code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code >= 0xc0) letters += 1;
+    if (code >= 32 || code === 10 || code === 9 || code === 13) printable += 1;
+  }
+  return printable >= decoded.length * 0.95 && letters >= decoded.length * 0.5 && spaces > 0 ? decoded : undefined;
+}
+
+/**
+ * Replaces base64 runs that decode to prose by that prose (standard and URL-safe alphabets, padding optional);
+ * runs that decode to bytes or to identifiers stay as they are. The view itself when nothing decoded.
+ */
+export function decodeBase64Runs(view: TextView): TextView {
+  const { text } = view;
+  let builder: ViewBuilder | undefined;
+  let copied = 0;
+  let index = 0;
+  while (index < text.length) {
+    if (!isBase64Unit(text.charCodeAt(index))) {
+      index += 1;
+      continue;
+    }
+    const start = index;
+    while (index < text.length && isBase64Unit(text.charCodeAt(index))) index += 1;
+    let end = index;
+    while (end < text.length && end - index < 2 && text.charCodeAt(end) === 61) end += 1;
+    const length = index - start;
+    if (length < minimumBase64Run || length > maximumBase64Run) continue;
+    const decoded = decodedProse(text.slice(start, index));
+    if (decoded === undefined) continue;
+    builder ??= new ViewBuilder(view);
+    builder.copy(copied, start);
+    builder.push(` ${decoded} `, start, end);
+    copied = end;
+    index = end;
+  }
+  if (builder === undefined) return view;
+  builder.copy(copied, text.length);
+  return builder.build();
+}
