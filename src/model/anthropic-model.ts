@@ -7,6 +7,7 @@ import { assembleAnthropicStream } from './anthropic-stream.ts';
 import { anthropicTokenCounting } from './anthropic-token-count.ts';
 import type { AnthropicStreamEvent } from './anthropic-stream.ts';
 import { sharedNodeHttpFetch } from './node-http-fetch.ts';
+import { reportingFetch } from './limits/response-headers.ts';
 import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
 import type { ProviderErrorContext } from './provider-errors.ts';
 
@@ -41,7 +42,8 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
   const client = new Anthropic({
     ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
     ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-    fetch: options.fetch ?? sharedNodeHttpFetch(),
+    // Response headers reach the gateway's rate limiter (its buckets follow the provider's rate-limit headers).
+    fetch: reportingFetch(options.fetch ?? sharedNodeHttpFetch()),
     ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
     maxRetries: 0,
     timeout: options.timeoutMs ?? defaultTimeoutMs,

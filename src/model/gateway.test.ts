@@ -74,7 +74,7 @@ describe('createGateway', () => {
   it('prefers the wait the provider asked for and reports retries and latency on success', async () => {
     const model = fakeModel([new KeelError('model-rate-limited', 'slow down', { retryAfterMs: 1234 }), 'ok']);
     const clock = fakeClock();
-    const result = await createGateway(model, { clock }).call(request, { signal: signal(), streaming: false });
+    const result = await createGateway(model, { clock, random: () => 0 }).call(request, { signal: signal(), streaming: false });
     expect(result).toEqual({ response, retries: 1, latencyMs: 1234 });
     expect(clock.sleeps).toEqual([1234]);
   });

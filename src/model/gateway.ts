@@ -1,10 +1,12 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
 import type { Clock } from '../spec/clock.ts';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
-import { backoffDelay, defaultBackoff, linkedSignal, systemClock } from '../util/index.ts';
+import { defaultBackoff, linkedSignal, systemClock } from '../util/index.ts';
 import type { BackoffOptions } from '../util/index.ts';
 import { cancellationError } from './provider-errors.ts';
 import { boundModelResponse, toolCallLimitsFrom } from './tool-arguments.ts';
+import { planRetryWait, queueLane } from './limits/index.ts';
+import type { ModelLimiter, SessionLane } from './limits/index.ts';
 import type { ToolCallLimits } from '../util/index.ts';
 
 export interface GatewayOptions {
@@ -21,6 +23,14 @@ export interface GatewayOptions {
    * 128 characters, 1 MiB, 64 levels.
    */
   readonly toolCallLimits?: Partial<ToolCallLimits>;
+  /** Rate limits, priority queue and admission per provider account (`createModelLimiter`); none when not given. */
+  readonly limiter?: ModelLimiter;
+  /** The provider account this model's calls count against, for the limiter. Defaults to the model's provider. */
+  readonly account?: string;
+  /** The session this gateway serves: its priority, whether it was resumed, its tenant. */
+  readonly lane?: SessionLane;
+  /** Without a session deadline, the longest `retry-after` over a minute that is waited out. Default 15 min. */
+  readonly maxLongWaitMs?: number;
 }
 
 export interface GatewayRetry {
@@ -38,6 +48,8 @@ export interface GatewayCallOptions {
    * parts of the next attempt start again from the beginning; `attempt` (0 for the first) tells them apart.
    */
   readonly onPart?: (part: ModelStreamPart, attempt: number) => void;
+  /** The session's deadline (epoch milliseconds): a rate-limit wait that cannot end before it fails at once. */
+  readonly deadlineAt?: number | null;
 }
 
 export interface GatewayCallResult {
@@ -46,6 +58,8 @@ export interface GatewayCallResult {
   readonly retries: number;
   /** From the first attempt to the response, retries and their waits included. */
   readonly latencyMs: number;
+  /** Time spent waiting in the limiter's queue (part of `latencyMs`); present when a limiter is configured. */
+  readonly queueWaitMs?: number;
 }
 
 /**
@@ -81,11 +95,18 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
   // Every response and finish part is bounded before anyone else (the journal, part listeners) sees it.
   const bounded = (part: ModelStreamPart): ModelStreamPart => (part.type === 'finish' ? { ...part, response: boundModelResponse(part.response, limits) } : part);
 
+  const account = options.account ?? model.provider;
+  let started = false;
+
   /** Waits before retry number `retries + 1`, or returns the error to give up with. */
-  async function waitBeforeRetry(error: KeelError, retries: number, signal: AbortSignal): Promise<KeelError | null> {
+  async function waitBeforeRetry(error: KeelError, retries: number, signal: AbortSignal, deadlineAt?: number | null): Promise<KeelError | null> {
     if (signal.aborted) return cancellationError(signal, error);
     if (!error.retryable || retries >= maxRetries) return error;
-    const delayMs = backoffDelay(retries, error.retryAfterMs, backoff, random);
+    // Jitter on the provider's retry-after too, so callers refused together do not come back together; a wait over
+    // a minute is waited out within the deadline, or the call fails at once saying how long it would be.
+    const plan = planRetryWait({ error, retries, backoff, random, now: clock.now(), deadlineAt, maxLongWaitMs: options.maxLongWaitMs ?? 900_000 });
+    if ('giveUp' in plan) return plan.giveUp;
+    const delayMs = plan.delayMs;
     options.onRetry?.({ retry: retries + 1, delayMs, error });
     try {
       await clock.sleep(delayMs, signal);
@@ -97,8 +118,9 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
 
   async function call(request: ModelRequest, callOptions: GatewayCallOptions): Promise<GatewayCallResult> {
     const { signal, streaming, onPart } = callOptions;
-    const started = clock.monotonic();
-    const elapsed = (): number => Math.round(clock.monotonic() - started);
+    const startedAt = clock.monotonic();
+    const elapsed = (): number => Math.round(clock.monotonic() - startedAt);
+    let queueWaitMs = 0;
     for (let retries = 0; ; retries += 1) {
       try {
         if (signal.aborted) throw cancellationError(signal);
@@ -107,13 +129,18 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
         // (and a combined signal, such as AbortSignal.any, alive for good).
         const attempt = linkedSignal([signal]);
         try {
-          const response = streaming ? await collect(model.stream(request, attempt.signal), bounded, (part) => onPart?.(part, retries)) : await model.generate(request, attempt.signal);
-          return { response: boundModelResponse(response, limits), retries, latencyMs: elapsed() };
+          const send = async (): Promise<ModelResponse> => (streaming ? await collect(model.stream(request, attempt.signal), bounded, (part) => onPart?.(part, retries)) : await model.generate(request, attempt.signal));
+          if (options.limiter === undefined) return { response: boundModelResponse(await send(), limits), retries, latencyMs: elapsed() };
+          const lane = queueLane(options.lane, started);
+          const limited = await options.limiter.attempt({ account, request, lane, signal: attempt.signal, deadlineAt: callOptions.deadlineAt ?? null, ...(options.lane?.tenant === undefined ? {} : { tenant: options.lane.tenant }) }, send, (response) => response.usage);
+          started = true;
+          queueWaitMs += limited.queueWaitMs;
+          return { response: boundModelResponse(limited.value, limits), retries, latencyMs: elapsed(), queueWaitMs };
         } finally {
           attempt.dispose();
         }
       } catch (thrown) {
-        const giveUp = await waitBeforeRetry(toKeelError(thrown), retries, signal);
+        const giveUp = await waitBeforeRetry(toKeelError(thrown), retries, signal, callOptions.deadlineAt);
         if (giveUp !== null) throw withStatistics(giveUp, retries, elapsed());
       }
     }

@@ -7,6 +7,7 @@ import type { OpenAICompletionShape } from './openai-response.ts';
 import { assembleOpenAIStream } from './openai-stream.ts';
 import type { OpenAIChunkShape } from './openai-stream.ts';
 import { sharedNodeHttpFetch } from './node-http-fetch.ts';
+import { reportingFetch } from './limits/response-headers.ts';
 import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
 import type { ProviderErrorContext } from './provider-errors.ts';
 
@@ -49,7 +50,8 @@ export function createOpenAIModel(options: OpenAIModelOptions): Model {
     client = new OpenAI({
       ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
       ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-      fetch: options.fetch ?? sharedNodeHttpFetch(),
+      // Response headers reach the gateway's rate limiter (its buckets follow the provider's rate-limit headers).
+      fetch: reportingFetch(options.fetch ?? sharedNodeHttpFetch()),
       ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
       maxRetries: 0,
       timeout: options.timeoutMs ?? defaultTimeoutMs,

@@ -87,7 +87,7 @@ describe.each(['anthropic', 'openai'] as const)('gateway over %s', (provider) =>
   it('uses retry-after seconds as the delay', async () => {
     const model = await modelFor(provider, [{ fault: 'rate-limit', retryAfterSeconds: 3 }, 'answer']);
     const { clock, sleeps } = recordingClock();
-    await createGateway(model, { clock }).call(simpleRequest, { signal: new AbortController().signal, streaming: false });
+    await createGateway(model, { clock, random: () => 0 }).call(simpleRequest, { signal: new AbortController().signal, streaming: false });
     expect(sleeps).toEqual([3000]);
   });
 

@@ -1,0 +1,14 @@
+export { createModelLimiter } from './model-limiter.ts';
+export type { LimitedCall, LimitedResult, LimiterWait, ModelLimiter, ModelLimiterOptions } from './model-limiter.ts';
+export { createMemoryLimitStore } from './memory-limit-store.ts';
+export { createRedisLimitStore } from './redis-limit-store.ts';
+export type { RedisLimitStoreOptions } from './redis-limit-store.ts';
+export type { AdmissionOptions, AdmissionRequest } from './admission.ts';
+export { queueLane } from './lanes.ts';
+export type { RunPriority, SessionLane } from './lanes.ts';
+export { readRateLimitHeaders, parseDuration } from './rate-limit-headers.ts';
+export type { BucketReadings, HeaderLookup } from './rate-limit-headers.ts';
+export { observeResponseHeaders, reportingFetch } from './response-headers.ts';
+export type { ResponseHeaderObserver } from './response-headers.ts';
+export { estimateCallCost, usageCost } from './estimate-cost.ts';
+export { planRetryWait, readRetryAfter, formatWait, longWaitThresholdMs } from './retry-wait.ts';

@@ -1,0 +1,194 @@
+import { KeelError, toKeelError } from '../../errors/index.ts';
+import type { Clock } from '../../spec/clock.ts';
+import type { ModelRequest } from '../../spec/model.ts';
+import type { LimitCost, ProviderLimits, ProviderLimitStore, QueueLane } from '../../spec/provider-limits.ts';
+import type { Usage } from '../../spec/usage.ts';
+import { backoffDelay, createId, defaultBackoff, systemClock } from '../../util/index.ts';
+import { cancellationError } from '../provider-errors.ts';
+import { admissionCheck } from './admission.ts';
+import type { AdmissionOptions, AdmissionRequest } from './admission.ts';
+import { estimateCallCost, usageCost } from './estimate-cost.ts';
+import { createMemoryLimitStore } from './memory-limit-store.ts';
+import { queueTuning } from './queue-tuning.ts';
+import { readRateLimitHeaders } from './rate-limit-headers.ts';
+import type { HeaderLookup } from './rate-limit-headers.ts';
+import { observeResponseHeaders } from './response-headers.ts';
+import { formatWait, jitteredWait, longWaitError, readRetryAfter } from './retry-wait.ts';
+
+export interface ModelLimiterOptions {
+  /** Where buckets, queues and budgets live: in this process by default, or Redis (`createRedisLimitStore`). */
+  readonly store?: ProviderLimitStore;
+  /**
+   * Limits per account name (an account is `provider` unless the gateway names it). Unconfigured limits are learned
+   * from the provider's headers after the first response; a configured one that the headers show too high is lowered.
+   */
+  readonly accounts?: Readonly<Record<string, ProviderLimits>>;
+  /** The longest a call waits in the queue (429s it absorbed included) before it fails `model-rate-limited`. Default 120 s. */
+  readonly maxQueueWaitMs?: number;
+  /** Without a session deadline, the longest `retry-after` waited out. Default 15 min. */
+  readonly maxLongWaitMs?: number;
+  /** Refusing new sessions: token budgets per window and a bound on the queue. */
+  readonly admission?: AdmissionOptions;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  /** Told each time a call has waited in the queue, for tracing and metrics. */
+  readonly onWait?: (wait: LimiterWait) => void;
+}
+
+export interface LimiterWait {
+  readonly account: string;
+  readonly lane: QueueLane;
+  readonly waitedMs: number;
+  /** 429s the provider answered and the limiter absorbed for this call. */
+  readonly rateLimited: number;
+}
+
+/** One call through the limiter: the account it goes to, its request (for the estimate), and its lane. */
+export interface LimitedCall {
+  readonly account: string;
+  readonly request: ModelRequest;
+  readonly lane: QueueLane;
+  readonly signal: AbortSignal;
+  /** The session's deadline in epoch milliseconds: a wait past it fails at once, saying how long it would be. */
+  readonly deadlineAt?: number | null;
+  /** Charged the call's tokens in its per-tenant budget. */
+  readonly tenant?: string;
+}
+
+export interface LimitedResult<T> {
+  readonly value: T;
+  /** Time spent queued before the call was sent, waits after absorbed 429s included. */
+  readonly queueWaitMs: number;
+  readonly rateLimited: number;
+}
+
+export interface ModelLimiter {
+  readonly store: ProviderLimitStore;
+  /**
+   * Queues the call in its lane until every bucket of the account holds its estimated cost, sends it, corrects the
+   * buckets from its usage and the provider's headers, and absorbs the provider's 429s (re-queued after the wait it
+   * asked for, with jitter), within the maximum queue wait and the session's deadline.
+   */
+  attempt<T>(call: LimitedCall, send: () => Promise<T>, usageOf: (value: T) => Usage): Promise<LimitedResult<T>>;
+  /** Throws `admission-refused` (with `retryAfterMs`) when a new session should not start now. */
+  admit(request: AdmissionRequest): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Observed {
+  headers: HeaderLookup | undefined;
+  status: number;
+}
+
+/**
+ * The gateway's rate limiter: buckets per provider account (requests, input and output tokens per minute), a queue
+ * with priority lanes in front of each account, and admission control for new sessions.
+ * @example
+ * ```ts
+ * const limiter = createModelLimiter({ accounts: { anthropic: { requestsPerMinute: 50, inputTokensPerMinute: 30_000, outputTokensPerMinute: 8_000 } } });
+ * const gateway = createGateway(model, { limiter, lane: { priority: 'interactive' } });
+ * ```
+ */
+export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimiter {
+  const store = options.store ?? createMemoryLimitStore();
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const maxQueueWaitMs = options.maxQueueWaitMs ?? 120_000;
+  const maxLongWaitMs = options.maxLongWaitMs ?? 900_000;
+  const limitsOf = (account: string): ProviderLimits => options.accounts?.[account] ?? {};
+
+  /** Waits for the call's turn; returns how long it waited. `budgetMs` is what remains of the maximum wait. */
+  async function waitForTurn(call: LimitedCall, cost: LimitCost, budgetMs: number): Promise<number> {
+    const ticket = createId('tkt', clock.now());
+    const started = clock.monotonic();
+    try {
+      for (;;) {
+        if (call.signal.aborted) throw cancellationError(call.signal);
+        const result = await store.acquire({ account: call.account, ticket, lane: call.lane, cost, limits: limitsOf(call.account), now: clock.now() });
+        const waited = clock.monotonic() - started;
+        if (result.granted) return waited;
+        const untilDeadline = call.deadlineAt === undefined || call.deadlineAt === null ? Number.POSITIVE_INFINITY : call.deadlineAt - clock.now();
+        if (result.waitMs > untilDeadline) throw longWaitError(undefined, result.waitMs, untilDeadline, call.deadlineAt);
+        if (waited >= budgetMs) throw queueTimeout(call, waited, result.position, result.queueLength);
+        const sleep = Math.min(jitteredWait(Math.min(result.waitMs, queueTuning.maxPollMs), random), budgetMs - waited + 1);
+        try {
+          await clock.sleep(Math.max(1, sleep), call.signal);
+        } catch (reason) {
+          throw cancellationError(call.signal, reason);
+        }
+      }
+    } catch (error) {
+      await store.cancel(call.account, ticket).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async function afterCall(call: LimitedCall, observed: Observed, reserved: LimitCost, actual: LimitCost, blockForMs: number | undefined): Promise<void> {
+    const now = clock.now();
+    const readings = observed.headers === undefined ? {} : readRateLimitHeaders(observed.headers, now);
+    await store.settle({ account: call.account, reserved, actual, now });
+    if (Object.keys(readings).length > 0 || blockForMs !== undefined) {
+      await store.observe({ account: call.account, readings, ...(blockForMs === undefined ? {} : { blockForMs }), now });
+    }
+    const spent = actual.inputTokens + actual.outputTokens;
+    if (spent > 0) await admissionCheck.spend(store, options.admission, call.tenant, spent, now);
+  }
+
+  return {
+    store,
+
+    async attempt<T>(call: LimitedCall, send: () => Promise<T>, usageOf: (value: T) => Usage): Promise<LimitedResult<T>> {
+      const cost = estimateCallCost(call.request);
+      let queueWaitMs = 0;
+      // The maximum queue wait, plus every wait a provider's 429 asked for and the limiter accepted.
+      let allowanceMs = maxQueueWaitMs;
+      for (let rateLimited = 0; ; rateLimited += 1) {
+        queueWaitMs += await waitForTurn(call, cost, allowanceMs - queueWaitMs);
+        const observed: Observed = { headers: undefined, status: 0 };
+        let value: T;
+        try {
+          value = await observeResponseHeaders((headers, status) => {
+            observed.headers = headers;
+            observed.status = status;
+          }, send);
+        } catch (thrown) {
+          const error = toKeelError(thrown);
+          const providerRefused = observed.status === 429 && error.code === 'model-rate-limited';
+          // A refused request used nothing but its place in the request bucket; another failure may have read its input.
+          const actual = providerRefused ? { ...cost, inputTokens: 0, outputTokens: 0, tokens: 0 } : { ...cost, outputTokens: 0, tokens: cost.inputTokens };
+          const requested = providerRefused ? (readRetryAfter(observed.headers, clock.now()) ?? backoffDelay(rateLimited, undefined, defaultBackoff, random)) : undefined;
+          await afterCall(call, observed, cost, actual, requested);
+          if (!providerRefused || call.signal.aborted) throw error;
+          checkRefusedWait(call, error, requested ?? 0, maxLongWaitMs, clock.now());
+          allowanceMs += requested ?? 0;
+          options.onWait?.({ account: call.account, lane: call.lane, waitedMs: Math.round(queueWaitMs), rateLimited: rateLimited + 1 });
+          continue;
+        }
+        await afterCall(call, observed, cost, usageCost(usageOf(value)), undefined);
+        if (queueWaitMs > 0) options.onWait?.({ account: call.account, lane: call.lane, waitedMs: Math.round(queueWaitMs), rateLimited });
+        return { value, queueWaitMs: Math.round(queueWaitMs), rateLimited };
+      }
+    },
+
+    admit: (request) => admissionCheck.admit(store, options.admission, request, { now: clock.now(), limits: limitsOf(request.account) }),
+
+    close: () => store.close(),
+  };
+}
+
+/** After a 429: a wait past the session's deadline (or, without one, past the longest wait allowed) fails at once with its length. */
+function checkRefusedWait(call: LimitedCall, error: KeelError, waitMs: number, maxLongWaitMs: number, now: number): void {
+  if (call.deadlineAt !== undefined && call.deadlineAt !== null) {
+    if (waitMs > call.deadlineAt - now) throw longWaitError(error, waitMs, call.deadlineAt - now, call.deadlineAt);
+    return;
+  }
+  if (waitMs > maxLongWaitMs) throw longWaitError(error, waitMs, maxLongWaitMs, null);
+}
+
+function queueTimeout(call: LimitedCall, waitedMs: number, position: number, queueLength: number): KeelError {
+  return new KeelError(
+    'model-rate-limited',
+    `The call waited ${formatWait(waitedMs)} in the rate-limit queue of account '${call.account}' (still ${position + 1} of ${queueLength}) and gave up at the maximum queue wait. Lower the number of sessions running at once, raise the account's limits, or raise modelLimits.maxQueueWaitMs.`,
+    { details: { reason: 'queue-wait', account: call.account, waitedMs: Math.round(waitedMs), position, queueLength } },
+  );
+}
