@@ -5,6 +5,7 @@ import { registerDatabaseCommands } from './database-commands.ts';
 import { registerInspectCommands } from './inspect-commands.ts';
 import { packageVersion } from './package-version.ts';
 import { registerRunCommands } from './run-commands.ts';
+import { registerScanCommand } from './scan-commands.ts';
 import { registerStatusCommands } from './status-commands.ts';
 
 export const exitCodesHelp = `Exit codes:
@@ -47,6 +48,7 @@ export function createProgram(context: CliContext): Command {
   registerInspectCommands(program, context, action);
   registerAuditCommands(program, context, action);
   registerDatabaseCommands(program, context, action);
+  registerScanCommand(program, context, action);
   pointToHelpAfterErrors(program, context.prefix);
   return program;
 }
