@@ -6,6 +6,8 @@ export { lookupModelWindow, checkFits, modelWindows, defaultModelWindow } from '
 export type { ModelWindow } from './model-windows.ts';
 export { resolveBudgets, utilization, defaultBudgetFractions } from './budgets.ts';
 export type { BudgetConfig, ResolvedBudgets, Segment } from './budgets.ts';
+export { layOutTrust, taskReminder } from './lay-out-trust.ts';
+export type { ResultSource, TrustLayoutInput } from './lay-out-trust.ts';
 export { createBoundary, trustRule, trustedSystem, neutralize, fenceUntrusted, fenceToolResult, fenceDocument, fencedSpans } from './trust-layout.ts';
 export type { UntrustedKind } from './trust-layout.ts';
 export { planContext, defaultStrategies } from './plan-context.ts';

@@ -84,10 +84,14 @@ function attribute(value: string): string {
   return JSON.stringify(neutralize(value).replace(/[\r\n]+/g, ' '));
 }
 
-/** Fences untrusted data: a header line naming kind and source, the neutralized data, and the closing line. */
-export function fenceUntrusted(data: string, options: { readonly boundary: string; readonly kind: UntrustedKind; readonly source?: string }): string {
+/**
+ * Fences untrusted data: a header line naming kind, source and (when it is not plain tool output) its provenance
+ * label, the neutralized data, and the closing line.
+ */
+export function fenceUntrusted(data: string, options: { readonly boundary: string; readonly kind: UntrustedKind; readonly source?: string; readonly provenance?: string }): string {
   const source = options.source === undefined ? '' : ` source=${attribute(options.source)}`;
-  return `<<<${options.boundary} kind="${options.kind}"${source}>>>\n${neutralize(data)}\n<<<end ${options.boundary}>>>`;
+  const provenance = options.provenance === undefined || options.provenance === 'tool' ? '' : ` provenance=${attribute(options.provenance)}`;
+  return `<<<${options.boundary} kind="${options.kind}"${source}${provenance}>>>\n${neutralize(data)}\n<<<end ${options.boundary}>>>`;
 }
 
 /** A tool result block with its content fenced. */

@@ -1,5 +1,6 @@
 import { KeelError } from '../errors/index.ts';
-import { assembleRequest, planContext } from '../context/index.ts';
+import { assembleRequest, layOutTrust, planContext } from '../context/index.ts';
+import type { ResultSource } from '../context/index.ts';
 import { countPlannedRequest, exactTokenCounterOf } from '../context/exact-token-count.ts';
 import type { ContextSummary, RetrievedItem } from '../context/index.ts';
 import type { EventBody } from '../spec/events.ts';
@@ -47,7 +48,9 @@ export async function contextForTurn(
   const started = dependencies.clock.monotonic();
   const elapsed = (): number => Math.round((dependencies.clock.monotonic() - started) * 1000) / 1000;
   if (agent.context === null || state.start.contextBoundary === undefined) {
-    const assembled = assembleRequest({ system: agent.instructions, messages: state.messages, tools, maxOutputTokens: agent.maxOutputTokensPerCall });
+    // Sessions journaled before the trust layout was on by default have no boundary, and replay their requests as they were.
+    const layout = agent.injection.trustLayout && state.start.contextBoundary !== undefined ? layOutTrust({ system: agent.instructions, messages: state.messages, boundary: state.start.contextBoundary, task: latestUserText(state), sourceOf: resultSources(state) }) : { system: agent.instructions, messages: state.messages };
+    const assembled = assembleRequest({ system: layout.system, messages: layout.messages, tools, maxOutputTokens: agent.maxOutputTokensPerCall });
     const durationMs = elapsed();
     return {
       request: assembled.request,
@@ -130,6 +133,14 @@ export async function contextForTurn(
       },
     ],
   };
+}
+
+/** The tool and provenance label of each tool result, by call id, as journaled. */
+function resultSources(state: SessionState): (toolUseId: string) => ResultSource {
+  const provenance = new Map(state.completedCalls.map((call) => [call.callId, call.provenance]));
+  const tools = new Map<string, string>();
+  for (const message of state.messages) for (const block of message.content) if (block.type === 'tool_use') tools.set(block.id, block.name);
+  return (toolUseId) => ({ tool: tools.get(toolUseId) ?? 'unknown', provenance: provenance.get(toolUseId) ?? 'tool' });
 }
 
 /** The latest user text: the task on turn 1, else the newest text the user (not a tool) wrote. */

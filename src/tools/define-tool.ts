@@ -4,6 +4,9 @@ import { compileRevealPolicy } from '../security/redaction-policy.ts';
 import type { ToolRedactionPolicy } from '../security/redaction-policy.ts';
 import type { ToolSpec } from '../spec/model.ts';
 import type { ToolRisk } from '../spec/tool-risk.ts';
+import type { UntrustedReader } from '../security/quarantine/index.ts';
+import { isUntrustedProvenance, untrustedProvenances } from '../spec/provenance.ts';
+import type { UntrustedProvenance } from '../spec/provenance.ts';
 
 export type { ToolRisk };
 
@@ -16,6 +19,11 @@ export interface ToolContext {
   readonly idempotencyKey: string;
   /** Aborted on timeout or cancellation; a well-behaved tool stops when it fires. */
   readonly signal: AbortSignal;
+  /**
+   * The quarantined reader (`readUntrusted`) bound to the session: a tool-less model call that extracts typed fields
+   * from untrusted content, journaled as `quarantined-read`. Present when the tool runs in a Keel session.
+   */
+  readonly readUntrusted?: UntrustedReader;
 }
 
 export interface ToolOptions<Schema extends z.ZodType> {
@@ -44,6 +52,22 @@ export interface ToolOptions<Schema extends z.ZodType> {
    * records redact everything regardless (see docs/redaction.md).
    */
   readonly redaction?: ToolRedactionPolicy;
+  /**
+   * Where this tool's output comes from, for the trust layout and information-flow control: `web` for pages
+   * fetched from the internet, `retrieved` for a document search, `subagent` for a child agent's answer, … Defaults
+   * to `tool` (`mcp` for tools of MCP servers). Every label is untrusted: the model reads it as data, never as orders.
+   */
+  readonly provenance?: UntrustedProvenance;
+  /** The output is secret (credentials, private records): no outbound tool may carry text of it. */
+  readonly secret?: boolean;
+  /**
+   * Arguments (top-level names, or dotted paths such as `payment.iban`) whose values must not come from untrusted
+   * content without a person's approval. Defaults to every argument for `write` and `irreversible` tools; `[]`
+   * declares that no argument is a sink. See docs/injection-defence.md.
+   */
+  readonly sinks?: readonly string[];
+  /** The tool sends data out of the process (e-mail, HTTP, messages): its sinks may not carry the system prompt or secret output. */
+  readonly outbound?: boolean;
 }
 
 export interface ToolDefinition {
@@ -64,6 +88,12 @@ export interface ToolDefinition {
   readonly requiresApproval?: boolean;
   /** Personal data the model may see in this tool's output; absent reveals nothing. */
   readonly redaction?: ToolRedactionPolicy;
+  /** The declared provenance of the output; absent is `tool` (`mcp` for MCP tools). */
+  readonly provenance?: UntrustedProvenance;
+  readonly secret?: boolean;
+  /** Argument paths checked by information-flow control; absent means every argument of a write or irreversible tool. */
+  readonly sinks?: readonly string[];
+  readonly outbound?: boolean;
 }
 
 const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -111,6 +141,27 @@ export function defineTool<Schema extends z.ZodType>(options: ToolOptions<Schema
     source: 'local',
     // Checked here, so that a policy naming a secret fails when the tool is defined, not when it first runs.
     ...(options.redaction === undefined ? {} : { redaction: checkedPolicy(options.redaction, options.name) }),
+    ...flowDeclarations(options, inputSchema),
+  };
+}
+
+/** The information-flow declarations, checked: a provenance that exists, sinks that name arguments of the schema. */
+function flowDeclarations(options: ToolOptions<z.ZodType>, inputSchema: Record<string, unknown>): Pick<ToolDefinition, 'provenance' | 'secret' | 'sinks' | 'outbound'> {
+  if (options.provenance !== undefined && !isUntrustedProvenance(options.provenance)) {
+    throw new KeelError('invalid-config', `Tool "${options.name}": provenance must be one of ${untrustedProvenances.join(', ')}, got ${JSON.stringify(options.provenance)}; system and user are trusted and cannot be declared by a tool.`);
+  }
+  const properties = (inputSchema.properties ?? {}) as Record<string, unknown>;
+  for (const sink of options.sinks ?? []) {
+    const top = sink.split('.')[0] ?? '';
+    if (!Object.hasOwn(properties, top)) {
+      throw new KeelError('invalid-config', `Tool "${options.name}": sink "${sink}" names no argument of its input; arguments: ${Object.keys(properties).join(', ') || 'none'}.`);
+    }
+  }
+  return {
+    ...(options.provenance === undefined ? {} : { provenance: options.provenance }),
+    ...(options.secret === true ? { secret: true } : {}),
+    ...(options.sinks === undefined ? {} : { sinks: [...options.sinks] }),
+    ...(options.outbound === true ? { outbound: true } : {}),
   };
 }
 

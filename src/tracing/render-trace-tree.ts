@@ -1,4 +1,5 @@
 import type { TraceTree, TraceTurn } from './trace-tree.ts';
+import { renderWorkflowTrace } from './workflow-trace.ts';
 
 const integer = new Intl.NumberFormat('en-US');
 
@@ -26,6 +27,7 @@ export function renderTraceTree(tree: TraceTree): string {
     lines.push(`${lastTurn ? '└──' : '├──'} turn ${turn.turn}`);
     renderTurn(turn, lastTurn ? '    ' : '│   ', lines);
   });
+  if (tree.workflow !== undefined) lines.push(...renderWorkflowTrace(tree.workflow));
   tree.guardTrips.forEach((trip, index) => {
     const last = index === tree.guardTrips.length - 1;
     lines.push(`${last ? '└──' : '├──'} guard-trip ${trip.guard} (limit=${integer.format(trip.limit)}, actual=${integer.format(trip.actual)}): ${trip.message}`);
@@ -48,6 +50,10 @@ function renderTurn(turn: TraceTurn, indent: string, lines: string[]): void {
     children.push(`context assembly  messages=${turn.context.messageCount} tokens${marker}${integer.format(turn.context.tokens)}  ${milliseconds(turn.context.durationMs)}`);
   }
   for (const call of turn.modelCalls) {
+    if (call.role !== undefined) {
+      children.push(sideCallLine(call));
+      continue;
+    }
     if (call.error !== null) {
       children.push(`model call  ${call.provider}:${call.model}  FAILED ${call.error.code} after ${call.retries} retries  ${milliseconds(call.latencyMs)}: ${call.error.message}`);
     } else {
@@ -62,6 +68,19 @@ function renderTurn(turn: TraceTurn, indent: string, lines: string[]): void {
     const outcome =
       tool.status === 'ok' ? `ok (${integer.format(tool.outputLength ?? 0)} chars)` : tool.status === 'error' ? `ERROR ${tool.error?.code}: ${tool.error?.message}` : 'no outcome recorded';
     children.push(`tool ${tool.tool}  ${tool.callId}  ${milliseconds(tool.latencyMs)}  ${outcome}`);
+    if (tool.decision !== undefined) children.push(`  ${tool.decision.decision === 'ask' ? 'escalated to a person' : 'denied'} by ${tool.decision.rule}: ${tool.decision.reason}`);
+    for (const found of tool.injections ?? []) {
+      children.push(`  possible prompt injection in the result (${found.rules.join(', ')}; score ${found.score.toFixed(2)}): ${found.action}${found.originalBlob === undefined ? '' : `, original kept as blob ${found.originalBlob}`}`);
+    }
   }
   children.forEach((child, index) => lines.push(`${indent}${index === children.length - 1 ? '└──' : '├──'} ${child}`));
+}
+
+/** A verifier's decision or a quarantined read: what it was about, what it decided and why. */
+function sideCallLine(call: TraceTurn['modelCalls'][number]): string {
+  const verdict = call.verdict;
+  const about = verdict?.callId === null || verdict === undefined ? '' : ` on ${verdict.tool ?? 'call'} ${verdict.callId}`;
+  const figures = call.usage === null ? '' : `  in=${integer.format(call.usage.inputTokens)} out=${integer.format(call.usage.outputTokens)}`;
+  const label = call.role === 'verifier' ? 'verifier' : 'quarantined read';
+  return `${label}${about}  ${call.model}${figures}  ${milliseconds(call.latencyMs)}  ${verdict?.outcome ?? ''}: ${verdict?.reason ?? ''}`;
 }

@@ -1,7 +1,9 @@
 import type { AgentRedactionPolicy } from '../../security/redaction-policy.ts';
 import type { ToolDecision } from '../../spec/events.ts';
+import type { InformationFlowContext } from '../../security/provenance/flow-context.ts';
 import type { KeelError } from '../../errors/index.ts';
 import type { ToolDefinition } from '../define-tool.ts';
+import type { UntrustedReader } from '../../security/quarantine/index.ts';
 
 /** Who is calling: an agent and the scopes it was granted. No agent grants itself a scope. */
 export interface CallingAgent {
@@ -22,6 +24,8 @@ export interface ToolInvocation {
   /** The validated input (after an approver's edit, when there was one). */
   readonly input: unknown;
   readonly signal: AbortSignal;
+  /** Where the session's context came from, for the information-flow stage; absent when the caller tracks none. */
+  readonly flow?: InformationFlowContext;
 }
 
 export interface DecisionOutcome {
@@ -39,6 +43,8 @@ export interface ApprovalRecord {
 
 /** What the execute stages see besides the invocation: the decision that let the call through and who approved it. */
 export interface ExecutionInvocation extends ToolInvocation {
+  /** The session's quarantined reader, handed to the tool as `context.readUntrusted`. */
+  readonly reader?: UntrustedReader;
   readonly decision: DecisionOutcome;
   readonly approval: ApprovalRecord | null;
 }

@@ -2,6 +2,7 @@ import { KeelError, toKeelError } from '../../errors/index.ts';
 import { boundText, linkedSignal } from '../../util/index.ts';
 import type { ToolUseBlock } from '../../spec/message.ts';
 import type { ToolDefinition } from '../define-tool.ts';
+import type { InformationFlowContext } from '../../security/provenance/flow-context.ts';
 import { compose } from './compose.ts';
 import { limitRules, refuseOverLimitCall, resolvePipelineLimits } from './tool-call-bounds.ts';
 import type { ToolCallLimits } from './tool-call-bounds.ts';
@@ -31,6 +32,8 @@ export interface DecideRequest {
   readonly tool: ToolDefinition | undefined;
   readonly availableTools: readonly string[];
   readonly signal: AbortSignal;
+  /** Where the session's context came from (information-flow control); the loop passes it when the agent's defence is on. */
+  readonly flow?: InformationFlowContext;
 }
 
 export interface DecideResult extends DecisionOutcome {
@@ -75,6 +78,7 @@ export function createToolPipeline(options: ToolPipelineOptions = {}): ToolPipel
         tool,
         input,
         signal: request.signal,
+        ...(request.flow === undefined ? {} : { flow: request.flow }),
       });
       const retryAfterMs = (outcome as { retryAfterMs?: unknown }).retryAfterMs;
       const error =
@@ -127,7 +131,7 @@ async function runTool(invocation: ExecutionInvocation): Promise<ExecutionOutcom
   const { tool } = invocation;
   const timeout = (): KeelError => new KeelError('tool-timeout', `Tool "${tool.name}" did not finish within its ${tool.timeoutMs} ms timeout.`);
   const { signal, dispose } = linkedSignal([invocation.signal], tool.timeoutMs, timeout);
-  const context = { sessionId: invocation.sessionId, turn: invocation.turn, callId: invocation.callId, idempotencyKey: invocation.idempotencyKey, signal };
+  const context = { sessionId: invocation.sessionId, turn: invocation.turn, callId: invocation.callId, idempotencyKey: invocation.idempotencyKey, signal, ...(invocation.reader === undefined ? {} : { readUntrusted: invocation.reader }) };
   try {
     const result = await raceWithSignal(Promise.resolve().then(() => tool.execute(invocation.input, context)), signal);
     return { ok: true, output: stringifyOutput(result), latencyMs: elapsed() };
