@@ -5,6 +5,8 @@ import { countTokensProblem, mockInputTokens } from './mock-anthropic-count-toke
 import { nextReply, pieces, sendJson, sendTruncatedJson, startMockHttpServer } from './mock-http-server.ts';
 import type { MockExchange, MockScript, MockServer } from './mock-http-server.ts';
 import { startEventStream, writeEvent } from './sse.ts';
+import { createMockRateLimiter, generousMockLimits, mockRetryAfterHeaders } from './mock-rate-limits.ts';
+import type { MockRateLimiter } from './mock-rate-limits.ts';
 
 export type AnthropicMockBlock =
   | { readonly type: 'text'; readonly text: string }
@@ -45,6 +47,12 @@ export interface MockAnthropicServerOptions {
   readonly countTokens?: MockScript<AnthropicMockCountReply>;
   /** When set, a request whose `x-api-key` (or bearer token) differs gets the real 401. */
   readonly apiKey?: string;
+  /**
+   * Limits the mock enforces on `/v1/messages` (`createMockRateLimiter`): a request over them gets the real 429 with
+   * `retry-after`, every response the `anthropic-ratelimit-*` headers of the buckets' true state, and the reported
+   * input usage is the mock's count of the request. Without it, the headers are those of a generous account.
+   */
+  readonly rateLimits?: MockRateLimiter;
 }
 
 const defaultResponse: AnthropicMockResponse = { content: [{ type: 'text', text: 'Hello from the mock Anthropic server.' }] };
@@ -71,9 +79,10 @@ const defaultResponse: AnthropicMockResponse = { content: [{ type: 'text', text:
 export async function startMockAnthropicServer(options: MockAnthropicServerOptions): Promise<MockServer> {
   let index = 0;
   let countIndex = 0;
+  const limiter = options.rateLimits ?? createMockRateLimiter(generousMockLimits);
   return startMockHttpServer(async (exchange) => {
     const { request, response } = exchange;
-    const headers = commonHeaders(exchange.number);
+    let headers = { ...commonHeaders(exchange.number), ...limiter.anthropicHeaders() };
     const path = request.path.split('?')[0];
     if (request.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')) {
       sendError(response, 404, 'not_found_error', `mock: no route ${request.method} ${request.path}`, headers);
@@ -90,19 +99,32 @@ export async function startMockAnthropicServer(options: MockAnthropicServerOptio
       await countTokens(exchange, reply ?? {}, headers);
       return;
     }
-    const body = (request.body ?? {}) as { stream?: boolean; model?: string };
+    const body = (request.body ?? {}) as { stream?: boolean; model?: string; max_tokens?: number };
+    const counted = mockInputTokens(request.body);
+    const admission = limiter.admit({ inputTokens: counted, maxOutputTokens: typeof body.max_tokens === 'number' ? body.max_tokens : 0 });
+    headers = { ...commonHeaders(exchange.number), ...limiter.anthropicHeaders() };
+    if (!admission.admitted) {
+      sendError(response, 429, 'rate_limit_error', rateLimitMessage(admission.limit), { ...headers, ...mockRetryAfterHeaders(admission, false) });
+      return;
+    }
     const reply = nextReply(options.script, request.body, index);
     index += 1;
     if (reply === undefined) {
+      limiter.finish(admission, { inputTokens: counted, outputTokens: 0 });
       sendError(response, 400, 'invalid_request_error', `mock: the script has ${index - 1} replies; this is request ${index}`, headers);
       return;
     }
     const streaming = body.stream === true;
     const model = typeof body.model === 'string' ? body.model : 'claude-mock';
     if (!isMockFault(reply)) {
-      await respond(exchange, reply, streaming, model, headers);
+      // With limits set, the usage reported is what the limits counted; a scripted usage still wins.
+      const served = options.rateLimits === undefined ? reply : { ...reply, usage: { input_tokens: counted, ...reply.usage } };
+      const usage = fullUsage(served.usage);
+      limiter.finish(admission, { inputTokens: usage.input_tokens + (usage.cache_creation_input_tokens ?? 0), outputTokens: usage.output_tokens });
+      await respond(exchange, served, streaming, model, headers);
       return;
     }
+    limiter.finish(admission, { inputTokens: counted, outputTokens: 0 });
     await playFault(exchange, reply, streaming, model, headers);
   }, '');
 }
@@ -348,20 +370,11 @@ function sendError(response: ServerResponse, status: number, type: string, messa
 }
 
 function commonHeaders(number: number): Record<string, string> {
-  const reset = new Date(Date.now() + 60_000).toISOString();
-  return {
-    'request-id': `req_mock_${number}`,
-    'anthropic-ratelimit-requests-limit': '50',
-    'anthropic-ratelimit-requests-remaining': '49',
-    'anthropic-ratelimit-requests-reset': reset,
-    'anthropic-ratelimit-tokens-limit': '40000',
-    'anthropic-ratelimit-tokens-remaining': '39000',
-    'anthropic-ratelimit-tokens-reset': reset,
-    'anthropic-ratelimit-input-tokens-limit': '30000',
-    'anthropic-ratelimit-input-tokens-remaining': '29500',
-    'anthropic-ratelimit-input-tokens-reset': reset,
-    'anthropic-ratelimit-output-tokens-limit': '10000',
-    'anthropic-ratelimit-output-tokens-remaining': '9500',
-    'anthropic-ratelimit-output-tokens-reset': reset,
-  };
+  return { 'request-id': `req_mock_${number}` };
+}
+
+function rateLimitMessage(limit: string | undefined): string {
+  if (limit === 'requests') return 'Number of requests has exceeded your per-minute rate limit';
+  if (limit === 'outputTokens') return 'Number of output tokens has exceeded your per-minute rate limit';
+  return 'Number of request tokens has exceeded your per-minute rate limit';
 }

@@ -4,6 +4,8 @@ import type { MockFault } from './mock-faults.ts';
 import { nextReply, pieces, sendJson, sendTruncatedJson, startMockHttpServer } from './mock-http-server.ts';
 import type { MockExchange, MockScript, MockServer } from './mock-http-server.ts';
 import { startEventStream, writeEvent } from './sse.ts';
+import { createMockRateLimiter, generousMockLimits, mockPromptTokens, mockRetryAfterHeaders } from './mock-rate-limits.ts';
+import type { MockRateLimiter } from './mock-rate-limits.ts';
 
 export interface OpenAIMockToolCall {
   readonly id?: string;
@@ -35,6 +37,13 @@ export type OpenAIMockReply = OpenAIMockResponse | MockFault<OpenAIMockResponse>
 
 export interface MockOpenAIServerOptions {
   readonly script: MockScript<OpenAIMockReply>;
+  /**
+   * Limits the mock enforces (`createMockRateLimiter`; requests and tokens, input plus `max_tokens` reserved): a
+   * request over them gets the real 429 with `retry-after` and `retry-after-ms`, every response the `x-ratelimit-*`
+   * headers of the buckets' true state, and the reported prompt usage is the mock's count (`mockPromptTokens`).
+   * Without it, the headers are those of a generous account.
+   */
+  readonly rateLimits?: MockRateLimiter;
 }
 
 const defaultResponse: OpenAIMockResponse = { content: 'Hello from the mock OpenAI server.' };
@@ -58,16 +67,29 @@ const defaultResponse: OpenAIMockResponse = { content: 'Hello from the mock Open
  */
 export async function startMockOpenAIServer(options: MockOpenAIServerOptions): Promise<MockServer> {
   let index = 0;
+  const limiter = options.rateLimits ?? createMockRateLimiter(generousMockLimits);
   return startMockHttpServer(async (exchange) => {
     const { request, response } = exchange;
-    const headers = commonHeaders(exchange.number);
+    let headers = { ...commonHeaders(exchange.number), ...limiter.openAIHeaders() };
     if (request.method !== 'POST' || request.path.split('?')[0] !== '/v1/chat/completions') {
       sendError(response, 404, { message: `mock: no route ${request.method} ${request.path}`, type: 'invalid_request_error', code: 'unknown_url' }, headers);
       return;
     }
-    const body = (request.body ?? {}) as { stream?: boolean; model?: string; stream_options?: { include_usage?: boolean } };
-    const reply = nextReply(options.script, request.body, index);
+    const body = (request.body ?? {}) as { stream?: boolean; model?: string; stream_options?: { include_usage?: boolean }; max_tokens?: number; max_completion_tokens?: number };
+    const counted = mockPromptTokens(request.body);
+    const maxOutputTokens = body.max_completion_tokens ?? body.max_tokens ?? 0;
+    const admission = limiter.admit({ inputTokens: counted, maxOutputTokens: typeof maxOutputTokens === 'number' ? maxOutputTokens : 0 });
+    headers = { ...commonHeaders(exchange.number), ...limiter.openAIHeaders() };
+    if (!admission.admitted) {
+      const what = admission.limit === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
+      sendError(response, 429, { message: `Rate limit reached for ${typeof body.model === 'string' ? body.model : 'gpt-mock'} on ${what}. Please try again in ${admission.retryAfterMs}ms.`, type: admission.limit === 'requests' ? 'requests' : 'tokens', code: 'rate_limit_exceeded' }, { ...headers, ...mockRetryAfterHeaders(admission, true) });
+      return;
+    }
+    const scripted = nextReply(options.script, request.body, index);
     index += 1;
+    // With limits set, the usage reported is what the limits counted; a scripted usage still wins.
+    const reply = scripted === undefined || isMockFault(scripted) || options.rateLimits === undefined || scripted.usage === null ? scripted : { ...scripted, usage: { prompt_tokens: counted, ...scripted.usage } };
+    limiter.finish(admission, reply === undefined || isMockFault(reply) ? { inputTokens: counted, outputTokens: 0 } : { inputTokens: reply.usage?.prompt_tokens ?? 25, outputTokens: reply.usage?.completion_tokens ?? 12 });
     if (reply === undefined) {
       sendError(response, 400, { message: `mock: the script has ${index - 1} replies; this is request ${index}`, type: 'invalid_request_error' }, headers);
       return;
@@ -276,11 +298,5 @@ function commonHeaders(number: number): Record<string, string> {
     'x-request-id': `req_mock_${number}`,
     'openai-processing-ms': '12',
     'openai-version': '2020-10-01',
-    'x-ratelimit-limit-requests': '60',
-    'x-ratelimit-limit-tokens': '150000',
-    'x-ratelimit-remaining-requests': '59',
-    'x-ratelimit-remaining-tokens': '149984',
-    'x-ratelimit-reset-requests': '1s',
-    'x-ratelimit-reset-tokens': '6m0s',
   };
 }
