@@ -34,6 +34,8 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
   }
   const client = options.client ?? new Redis(options.url as string, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
   const owned = options.client === undefined;
+  // Connection errors reach callers as storage-failure from the command that met them; the event itself is not news.
+  if (owned) client.on('error', () => undefined);
   const prefix = options.prefix ?? 'keel:limits';
   // Braces make every key of one account hash to the same Redis Cluster slot.
   const keys = (account: string): string[] => ['S', 'Q', 'W', 'L', 'G'].map((kind) => `${prefix}:{${account}}:${kind}`);

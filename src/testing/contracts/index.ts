@@ -6,3 +6,4 @@ export { sampleSession, stampEvents, sessionStartBody, turnStartBody, toolResult
 export { describeVectorIndexContract } from './vector-index.contract.ts';
 export { describeSessionLeaseContract, createManualClock } from './session-lease.contract.ts';
 export type { ManualClock } from './session-lease.contract.ts';
+export { describeProviderLimitStoreContract } from './provider-limit-store.contract.ts';
