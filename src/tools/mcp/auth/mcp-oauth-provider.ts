@@ -3,7 +3,7 @@ import type { OAuthClientProvider, OAuthDiscoveryState } from '@modelcontextprot
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { KeelError } from '../../../errors/index.ts';
 import type { McpAuthorizationHandler, McpOAuthConfig } from './mcp-auth-config.ts';
-import { McpTokenStore } from './mcp-token-store.ts';
+import type { McpTokenStore } from './mcp-token-store.ts';
 
 export interface KeelOAuthProviderOptions {
   readonly serverName: string;
