@@ -7,3 +7,5 @@ export type { MockScript, MockServer, RecordedRequest } from './mock-http-server
 export { FakeClock } from './fake-clock.ts';
 export { createScriptedModel, loadScriptedModel } from '../model/index.ts';
 export type { ScriptedModelOptions } from '../model/index.ts';
+export { createMockRateLimiter, mockPromptTokens } from './mock-rate-limits.ts';
+export type { MockAdmission, MockLimitName, MockRateLimitCounts, MockRateLimiter, MockRateLimitOptions } from './mock-rate-limits.ts';
