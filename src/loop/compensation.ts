@@ -4,6 +4,9 @@ import { raceWithSignal, stringifyOutput } from '../tools/index.ts';
 import type { ErrorRecord, EventBody } from '../spec/events.ts';
 import type { AgentDefinition } from './define-agent.ts';
 import { endBody } from './loop-context.ts';
+import { compensateChildSession } from './child-compensation.ts';
+import { childSessionId } from './child-sessions.ts';
+import { subagentOf } from './subagent-tool.ts';
 import type { LoopContext } from './loop-context.ts';
 import type { ToolTraits } from './next-step.ts';
 import type { EffectCall, SessionState } from './session-state.ts';
@@ -11,7 +14,8 @@ import type { EffectCall, SessionState } from './session-state.ts';
 export function toolTraits(agent: AgentDefinition): ToolTraits {
   const tools = [...agent.tools.values()];
   return {
-    compensable: new Set(tools.filter((tool) => tool.compensate !== null).map((tool) => tool.name)),
+    // A subagent's completed call is undone by undoing its child session's effects (`compensateChildSession`).
+    compensable: new Set(tools.filter((tool) => tool.compensate !== null || subagentOf(tool) !== null).map((tool) => tool.name)),
     critical: new Set(tools.filter((tool) => tool.critical).map((tool) => tool.name)),
   };
 }
@@ -103,11 +107,17 @@ export async function compensate(context: LoopContext, call: EffectCall): Promis
   const latency = (): number => Math.round((performance.now() - started) * 1000) / 1000;
   const record = (ok: boolean, output: string | null, error: KeelError | null): Promise<unknown> =>
     writer.append([{ type: 'compensation-result', turn: writer.state.turn, callId: call.callId, tool: call.tool, ok, output, error: error === null ? null : error.toRecord(), latencyMs: latency() }]);
-  if (tool?.compensate == null) {
+  const child = subagentOf(tool);
+  if (tool === undefined || (tool.compensate === null && child === null)) {
     await record(false, null, new KeelError('compensation-failed', `Tool "${call.tool}" no longer has a compensate function; undo call ${call.callId} by hand.`));
     return;
   }
-  const undo = tool.compensate;
+  const own = tool.compensate;
+  const undo =
+    child === null || own !== null
+      ? (own ?? (() => undefined))
+      : (_input: unknown, _output: string, toolContext: { readonly signal: AbortSignal }) =>
+          compensateChildSession({ journal: context.dependencies.journal, agent: child.agent, sessionId: childSessionId(writer.state.sessionId, call.callId), signal: toolContext.signal });
   const timeoutMs = tool.timeoutMs > 0 ? tool.timeoutMs : agent.toolCalls.defaultTimeoutMs;
   // Compensation runs even when the session was cancelled: it is the cleanup of the cancellation.
   const { signal, dispose } = linkedSignal([], timeoutMs, () => new KeelError('tool-timeout', `Compensation of "${tool.name}" did not finish within ${timeoutMs} ms.`));

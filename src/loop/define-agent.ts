@@ -5,6 +5,7 @@ import { sha256 } from '../util/index.ts';
 import type { ToolDefinition } from '../tools/define-tool.ts';
 import { AgentToolMap, localToolMap } from './agent-tools.ts';
 import type { ToolSource } from './agent-tools.ts';
+import { checkDelegatedScopes } from './subagent-tool.ts';
 import type { ContextConfig } from '../context/index.ts';
 import type { Insight, MemoryRecord, MemoryStore, RetrievalWeights } from '../memory/index.ts';
 
@@ -80,7 +81,10 @@ export interface AgentOptions {
   readonly tools?: readonly ToolDefinition[];
   /** Sources of tools that can change at run time, such as MCP servers (`connectMcpServer`); read every turn. */
   readonly toolSources?: readonly ToolSource[];
-  /** Scopes this agent is granted; a tool that needs a scope the agent lacks is denied. */
+  /**
+   * Scopes this agent is granted; a tool that needs a scope the agent lacks is denied. A subagent tool (`asTool`,
+   * `handoff`) needs every scope its agent declares: delegation only narrows.
+   */
   readonly scopes?: readonly string[];
   /** A model spec such as `anthropic:claude-sonnet-4-6`; the command line's `--model` wins over it. */
   readonly model?: string;
@@ -169,6 +173,7 @@ function positive(name: string, value: number | undefined, integer: boolean): nu
 export function defineAgent(options: AgentOptions): AgentDefinition {
   if (options.name.trim() === '') throw new KeelError('invalid-config', 'An agent needs a non-empty name.');
   const tools = new AgentToolMap(localToolMap(options.tools ?? [], options.name), options.toolSources ?? []);
+  checkDelegatedScopes(options.name, options.scopes ?? [], options.tools ?? []);
   const limits = options.limits ?? {};
   return {
     kind: 'keel-agent',

@@ -2,7 +2,7 @@ import { KeelError, toKeelError } from '../errors/index.ts';
 import type { EventBody } from '../spec/events.ts';
 import type { AnomalyBody } from '../tracing/anomalies.ts';
 import type { AgentDefinition } from './define-agent.ts';
-import type { LoopDependencies, RunOptions, SessionUpdate } from './loop-types.ts';
+import type { LoopDependencies, PendingApproval, RunOptions, SessionUpdate } from './loop-types.ts';
 import type { ToolTraits } from './next-step.ts';
 import type { SessionState } from './session-state.ts';
 import type { SessionWriter } from './session-writer.ts';
@@ -21,6 +21,8 @@ export interface LoopContext {
   readonly anomalies: AnomalyBody[];
   /** Completed calls when reflection last checked its threshold; on resume, those before the run were checked. */
   readonly memoryProgress: { reflectedAfterCalls: number };
+  /** Subagent calls whose child waits for a person, with the child's pending calls: they stay open, and the session waits too. */
+  readonly suspendedChildren: Map<string, readonly PendingApproval[]>;
 }
 
 export type EndStatus = 'completed' | 'failed' | 'cancelled';

@@ -5,6 +5,8 @@ import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spe
 import type { Usage } from '../spec/usage.ts';
 import type { ToolPipeline } from '../tools/index.ts';
 import type { AnomalyThresholds } from '../tracing/anomalies.ts';
+import type { ChildSessionRunner } from './child-sessions.ts';
+import type { TreeBudget } from './tree-budget.ts';
 
 /** The model as the loop sees it: one call, with retries and rate limits already applied by the gateway. */
 export interface ModelCaller {
@@ -29,6 +31,8 @@ export interface LoopDependencies {
   readonly tools?: ToolPipeline;
   /** Thresholds of the anomaly signals, journaled as `anomaly` events; `false` turns them off. */
   readonly anomalies?: AnomalyThresholds | false;
+  /** Runs the child sessions of subagent tools and handoffs; `createKeel` gives one, with leases. */
+  readonly children?: ChildSessionRunner;
 }
 
 export type SessionUpdate =
@@ -54,6 +58,10 @@ export interface PendingApproval {
   readonly input: unknown;
   readonly rule: string;
   readonly reason: string;
+  /** Set when the call waits in a child session (a subagent's): approve it there, then resume this session. */
+  readonly sessionId?: string;
+  /** The agent of that child session. */
+  readonly agent?: string;
 }
 
 export interface RunOptions {
@@ -68,6 +76,8 @@ export interface RunOptions {
   readonly includeModelParts?: boolean;
   /** Called synchronously for each update, in order; an alternative to iterating the run. */
   readonly onUpdate?: (update: SessionUpdate) => void;
+  /** This session's node in its tree's budget ledger (set by the runtime): every model call is charged to it and its ancestors. */
+  readonly treeBudget?: TreeBudget;
 }
 
 /** A running session: iterate it for live updates, await `result` for the outcome. */

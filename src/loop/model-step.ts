@@ -10,6 +10,7 @@ import type { GuardTrip } from './guards.ts';
 import { endBadly } from './compensation.ts';
 import type { LoopContext } from './loop-context.ts';
 import { toolRequestBodies } from './tool-requests.ts';
+import { treeBudgetTrip } from './tree-guard.ts';
 
 /** Ends the session failed on a guard trip, with the figures that tripped it journaled first. */
 export function guardEnd(context: LoopContext, trip: GuardTrip, leading: readonly EventBody[] = []): Promise<void> {
@@ -70,7 +71,7 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
     const after = writer.preview([responseBody]);
     const calls = response.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
     const wantsMore = calls.length > 0 || response.stopReason === 'pause_turn' || response.stopReason === 'max_tokens';
-    const trip = wantsMore ? (checkBudgets(after) ?? checkDeadline(after, dependencies.clock.now())) : null;
+    const trip = wantsMore ? (checkBudgets(after) ?? checkDeadline(after, dependencies.clock.now()) ?? treeBudgetTrip(after, context.options.treeBudget, { usage: response.usage, costUsd: dependencies.price(response.usage, response.model) })) : null;
     const repeated = trip === null && calls.length > 0 ? checkIdenticalCalls(after, calls) : null;
     const tripped = trip ?? repeated;
     if (tripped !== null) {

@@ -3,7 +3,7 @@ import type { ToolUseBlock } from '../spec/message.ts';
 import type { AnomalyBody } from '../tracing/anomalies.ts';
 import { unrecordedCalls } from './memory-recording.ts';
 import { truncationNotice } from './session-state.ts';
-import type { EffectCall, SessionState } from './session-state.ts';
+import type { EffectCall, SessionState, ToolCallState } from './session-state.ts';
 
 /** What the state machine needs to know about the agent's tools, beyond the journal. */
 export interface ToolTraits {
@@ -34,6 +34,8 @@ export interface StepInputs {
   readonly leaseLost: KeelError | null;
   /** Null when the agent has no memory. */
   readonly memory: MemoryProgress | null;
+  /** Subagent calls whose child session waits for a person: they stay open, and this session waits with them. */
+  readonly suspendedCalls?: ReadonlySet<string>;
 }
 
 const noInputs: StepInputs = { traits: { compensable: new Set(), critical: new Set() }, pendingAnomalies: [], cancellation: null, leaseLost: null, memory: null };
@@ -73,8 +75,10 @@ export function nextStep(state: SessionState, inputs: StepInputs = noInputs): Ne
   if (state.compensation !== null) return nextCompensation(state, inputs.traits);
   if (inputs.cancellation !== null) return { kind: 'cancel', error: inputs.cancellation };
   if (memoryDue(state, inputs.memory)) return { kind: 'record-memories' };
-  return nextWork(state, inputs.traits);
+  return nextWork(state, inputs.traits, inputs.suspendedCalls ?? noCalls);
 }
+
+const noCalls: ReadonlySet<string> = new Set();
 
 /** Tool results not yet in the episodic store (also those of a run that stopped before recording them), or a reflection check. */
 function memoryDue(state: SessionState, memory: MemoryProgress | null): boolean {
@@ -83,7 +87,7 @@ function memoryDue(state: SessionState, memory: MemoryProgress | null): boolean 
   return memory.recordToolResults && unrecordedCalls(state.completedCalls, state.rememberedCalls).length > 0;
 }
 
-function nextWork(state: SessionState, traits: ToolTraits): NextStep {
+function nextWork(state: SessionState, traits: ToolTraits, suspended: ReadonlySet<string>): NextStep {
   if (state.turn === 0) return { kind: 'start-turn' };
   const response = state.response;
   if (response === null) return { kind: 'call-model' };
@@ -95,9 +99,9 @@ function nextWork(state: SessionState, traits: ToolTraits): NextStep {
     const calls = toolUses.map((use) => state.toolCalls.get(use.id));
     const undecided = calls.filter((call) => call !== undefined && call.outcome === null && call.decision === null);
     if (undecided.length > 0) return { kind: 'decide-tools', callIds: undecided.map((call) => call?.request.callId ?? '') };
-    const runnable = calls.filter((call) => call !== undefined && call.outcome === null && (call.decision?.decision !== 'ask' || call.approval?.approved === true));
+    const runnable = calls.filter((call) => call !== undefined && call.outcome === null && !suspended.has(call.request.callId) && (call.decision?.decision !== 'ask' || call.approval?.approved === true));
     if (runnable.length > 0) return { kind: 'run-tools', callIds: runnable.map((call) => call?.request.callId ?? '') };
-    const waiting = calls.filter((call) => call !== undefined && call.outcome === null && call.decision?.decision === 'ask' && call.approval === null);
+    const waiting = calls.filter((call) => call !== undefined && call.outcome === null && ((call.decision?.decision === 'ask' && call.approval === null) || suspended.has(call.request.callId)));
     if (waiting.length > 0) return { kind: 'await-approval', callIds: waiting.map((call) => call?.request.callId ?? '') };
     const criticalFailure = calls.find((call) => call?.outcome?.type === 'tool-error' && traits.critical.has(call.request.tool));
     if (criticalFailure?.outcome?.type === 'tool-error') {
@@ -107,6 +111,8 @@ function nextWork(state: SessionState, traits: ToolTraits): NextStep {
         error: new KeelError('tool-failed', `Critical tool "${criticalFailure.request.tool}" failed (${error.code}): ${error.message}`, { details: { callId: criticalFailure.request.callId } }),
       };
     }
+    const handedOver = handoffOutcome(state, calls);
+    if (handedOver !== null) return handedOver;
     return { kind: 'start-turn' };
   }
 
@@ -155,6 +161,22 @@ function nextCompensation(state: SessionState, traits: ToolTraits): NextStep {
     if (!phase.results.has(call.callId)) return { kind: 'compensate', call };
   }
   return { kind: 'end-compensated' };
+}
+
+/**
+ * A handoff of this turn whose target answered: the target took the conversation over, so its answer ends this
+ * session (completed with that answer, or failed with the target's error).
+ */
+function handoffOutcome(state: SessionState, calls: readonly (ToolCallState | undefined)[]): NextStep | null {
+  for (const call of calls) {
+    const child = call === undefined ? undefined : state.children.get(call.request.callId);
+    if (child === undefined || child.start.mode !== 'handoff' || child.end === null || call?.outcome == null) continue;
+    const end = child.end;
+    if (end.status === 'completed') return { kind: 'complete', output: end.output ?? '' };
+    const error = end.error;
+    return { kind: 'fail', error: new KeelError('tool-failed', `The conversation was handed over to "${child.start.agent}" (session ${child.start.childSessionId}), which ${end.status}${error === null ? '' : `: ${error.message}`}.`, { details: { childSessionId: child.start.childSessionId } }) };
+  }
+  return null;
 }
 
 /** The text of the last response; a reply continued after `max_tokens` is joined with its earlier parts. */

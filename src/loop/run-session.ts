@@ -2,12 +2,12 @@ import { KeelError } from '../errors/index.ts';
 import { createId } from '../util/index.ts';
 import { assertNever } from '../util/assert-never.ts';
 import { createBoundary } from '../context/index.ts';
-import type { SessionEvent, SessionStartEvent } from '../spec/events.ts';
+import type { SessionBudget, SessionEvent, SessionStartEvent } from '../spec/events.ts';
 import { AnomalyDetector } from '../tracing/anomalies.ts';
 import type { AnomalyBody } from '../tracing/anomalies.ts';
 import type { AgentDefinition } from './define-agent.ts';
 import { checkBeforeTurn, checkIdenticalCalls } from './guards.ts';
-import type { LoopDependencies, RunOptions, SessionResult, SessionRun, SessionUpdate } from './loop-types.ts';
+import type { LoopDependencies, PendingApproval, RunOptions, SessionResult, SessionRun, SessionUpdate } from './loop-types.ts';
 import { nextStep } from './next-step.ts';
 import type { NextStep, StepInputs } from './next-step.ts';
 import { compensate, endBadly, endCompensated, toolTraits } from './compensation.ts';
@@ -22,6 +22,7 @@ import type { SessionState } from './session-state.ts';
 import { SessionWriter, leaseLostError } from './session-writer.ts';
 import { UpdateQueue } from './update-queue.ts';
 import { withBuiltinTools } from './builtin-tools.ts';
+import { chargeTreeBudget, treeBudgetTrip } from './tree-guard.ts';
 
 export interface StartOptions extends RunOptions {
   readonly input: string;
@@ -30,6 +31,10 @@ export interface StartOptions extends RunOptions {
   /** Recorded in session-start so that a resume can find the agent and model again. */
   readonly agentModule?: string;
   readonly modelSpec?: string;
+  /** This session's own budget, journaled in its session-start (the root's, or a child's slice). */
+  readonly budget?: SessionBudget | null;
+  /** A deadline (epoch ms) the session's may not pass: its parent's, or the root's time budget. */
+  readonly deadlineCap?: number | null;
 }
 
 export function startSession(declared: AgentDefinition, dependencies: LoopDependencies, options: StartOptions): SessionRun {
@@ -51,7 +56,8 @@ export function startSession(declared: AgentDefinition, dependencies: LoopDepend
       },
       model: { provider: dependencies.model.provider, modelId: dependencies.model.modelId, ...(options.modelSpec === undefined ? {} : { spec: options.modelSpec }) },
       input: options.input,
-      limits: { ...agent.limits, deadlineAt: agent.limits.deadlineMs === null ? null : now + agent.limits.deadlineMs },
+      limits: { ...agent.limits, deadlineAt: earliest(agent.limits.deadlineMs === null ? null : now + agent.limits.deadlineMs, options.deadlineCap ?? null) },
+      ...(options.budget == null ? {} : { budget: options.budget }),
       ...(options.parentSessionId === undefined ? {} : { parentSessionId: options.parentSessionId }),
       ...(agent.context === null ? {} : { contextBoundary: createBoundary() }),
     };
@@ -100,11 +106,13 @@ function launch(run: Launch, load: Loader): SessionRun {
   const detector = dependencies.anomalies === false ? null : new AnomalyDetector(dependencies.anomalies ?? {});
   const anomalies: AnomalyBody[] = [];
   const onWritten = (event: SessionEvent): void => {
+    chargeTreeBudget(options.treeBudget, event);
     if (detector !== null) anomalies.push(...detector.push(event));
     emit({ type: 'event', event });
   };
   const result = (async (): Promise<SessionResult> => {
     const { state, history } = await load(onWritten);
+    options.treeBudget?.preload(state.usage, state.costUsd);
     if (detector !== null) anomalies.push(...detector.preload(history));
     const writer = new SessionWriter({ journal: dependencies.journal, clock: dependencies.clock, state, onWritten, ...(options.leaseLost === undefined ? {} : { leaseLost: options.leaseLost }) });
     const context: LoopContext = {
@@ -118,20 +126,22 @@ function launch(run: Launch, load: Loader): SessionRun {
       anomalies,
       // On resume, the calls before this run were already checked against the reflection threshold.
       memoryProgress: { reflectedAfterCalls: state.completedCalls.length },
+      suspendedChildren: new Map(),
     };
     await drive(context);
-    return resultOf(writer.state);
+    return resultOf(writer.state, context.suspendedChildren);
   })();
   result.then(() => queue.close(), (error: unknown) => queue.close(error));
   return { sessionId, result, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
 }
 
-function resultOf(state: SessionState): SessionResult {
+function resultOf(state: SessionState, suspendedChildren: ReadonlyMap<string, readonly PendingApproval[]>): SessionResult {
   const end = state.end;
   if (end === null) {
     const pendingApprovals = [...state.toolCalls.values()]
       .filter((call) => call.outcome === null && call.decision?.decision === 'ask' && call.approval === null)
-      .map((call) => ({ callId: call.request.callId, tool: call.request.tool, input: call.request.input, rule: call.decision?.rule ?? '', reason: call.decision?.reason ?? '' }));
+      .map((call): PendingApproval => ({ callId: call.request.callId, tool: call.request.tool, input: call.request.input, rule: call.decision?.rule ?? '', reason: call.decision?.reason ?? '' }))
+      .concat([...suspendedChildren.values()].flat());
     if (pendingApprovals.length === 0) throw new KeelError('internal', `Session ${state.sessionId} stopped without a session-end event.`);
     return { sessionId: state.sessionId, status: 'awaiting-approval', pendingApprovals, output: null, error: null, turns: state.turn, usage: state.usage, costUsd: state.costUsd };
   }
@@ -146,6 +156,7 @@ function stepInputs(context: LoopContext): StepInputs {
     traits: context.traits,
     pendingAnomalies: context.anomalies,
     cancellation: signal.aborted ? cancellationError(signal) : null,
+    suspendedCalls: new Set(context.suspendedChildren.keys()),
     leaseLost: options.leaseLost?.aborted === true ? leaseLostError(context.writer.state.sessionId, options.leaseLost) : null,
     memory:
       memory === null
@@ -191,7 +202,7 @@ async function take(context: LoopContext, step: Exclude<NextStep, { kind: 'finis
     case 'fail':
       return endBadly(context, { status: 'failed', error: step.error });
     case 'start-turn': {
-      const trip = checkBeforeTurn(state, dependencies.clock.now());
+      const trip = checkBeforeTurn(state, dependencies.clock.now()) ?? treeBudgetTrip(state, context.options.treeBudget);
       // The turn starts in the same append as its context and model request: one commit instead of two.
       return trip === null ? callModel(context, [{ type: 'turn-start', turn: state.turn + 1 }]) : guardEnd(context, trip);
     }
@@ -214,4 +225,10 @@ async function take(context: LoopContext, step: Exclude<NextStep, { kind: 'finis
     default:
       return assertNever(step);
   }
+}
+
+/** The earlier of two deadlines, either of which may be absent. */
+function earliest(first: number | null, second: number | null): number | null {
+  if (first === null) return second;
+  return second === null ? first : Math.min(first, second);
 }

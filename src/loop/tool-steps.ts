@@ -10,6 +10,7 @@ import type { LoopContext } from './loop-context.ts';
 import { runBounded } from './bounded-pool.ts';
 import { ToolExecution, replayOf } from './in-flight.ts';
 import { messageToolUses } from './tool-requests.ts';
+import { bindSubagentCall, suspendedChildApprovals } from './subagent-calls.ts';
 import { effectiveInput, outcomeUnknownCode } from './session-state.ts';
 import type { SessionState, ToolCallState } from './session-state.ts';
 
@@ -108,7 +109,9 @@ async function runCall(context: LoopContext, state: SessionState, callId: string
     await fail(validated.error);
     return;
   }
-  const execution = new ToolExecution(tool, timeoutOf(tool, agent.toolCalls.defaultTimeoutMs));
+  // A subagent tool executes its child session; the child-start is journaled here, before it runs.
+  const bound = await bindSubagentCall(context, call, tool, validated.input);
+  const execution = new ToolExecution(bound, timeoutOf(bound, agent.toolCalls.defaultTimeoutMs));
   const decision = call.decision ?? { decision: 'allow' as const, rule: 'legacy', reason: 'Requested before the pipeline journaled decisions.' };
   const invocation: Invocation = {
     sessionId: state.sessionId,
@@ -125,6 +128,12 @@ async function runCall(context: LoopContext, state: SessionState, callId: string
   const started = performance.now();
   let outcome = await execute(context, invocation);
   if (!outcome.ok && context.signal.aborted && execution.started) outcome = await settleAfterCancel(context, invocation, execution, outcome, started);
+  const waitingInChild = outcome.ok ? null : suspendedChildApprovals(outcome.error);
+  if (waitingInChild !== null) {
+    // The child waits for a person: the call stays open (no outcome), and this session waits with it.
+    context.suspendedChildren.set(callId, waitingInChild);
+    return;
+  }
   await journalOutcome(context, call, outcome);
 }
 

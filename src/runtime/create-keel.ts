@@ -15,7 +15,9 @@ import type { LeaseSettings } from './leased-run.ts';
 import { createCallLogPolicy } from './call-log.ts';
 import type { CallLogPolicy } from './call-log.ts';
 import { createMemoryCallLog, createSqliteCallLog } from '../store/index.ts';
-import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
+import { recordApproval, resumeSession, sessionBudgetOf, startSession, TreeBudget } from '../loop/index.ts';
+import { createChildRunner } from './child-runner.ts';
+import { refuseSelfApproval } from './approval-chain.ts';
 import { buildTraceTree } from '../tracing/index.ts';
 import type { AgentDefinition, LoopDependencies, ModelCaller, RunOptions } from '../loop/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
@@ -121,6 +123,17 @@ export function createKeel(options: KeelOptions = {}): Keel {
     clock,
     tools,
     price: (usage, modelId) => costOf(caller.provider, modelId, usage),
+    children: childRunner,
+  });
+
+  // Subagents and handoffs run as child sessions with the same backends, each under its own lease.
+  const childRunner = createChildRunner({
+    leases,
+    journal: resolvedJournal,
+    now: () => clock.now(),
+    callerFor: (agent, recordedSpec) => modelCaller(recordedSpec ?? options.model, agent),
+    dependencies,
+    observe: withTelemetry,
   });
 
   const readEvents = async (sessionId: string): Promise<SessionEvent[]> => {
@@ -145,12 +158,19 @@ export function createKeel(options: KeelOptions = {}): Keel {
       }
       const { caller, spec } = modelCaller(runOptions.model ?? options.model, agent);
       const sessionId = runOptions.sessionId ?? createId('ses', clock.now());
+      const budget = sessionBudgetOf(runOptions.budget);
+      const treeBudget = TreeBudget.root(sessionId, budget ?? { tokens: null, costUsd: null });
+      const timeMs = runOptions.budget?.timeMs;
+      if (timeMs !== undefined && !(timeMs > 0 && Number.isFinite(timeMs))) throw new KeelError('invalid-config', `budget.timeMs must be a positive number of milliseconds, got ${timeMs}.`);
       return runUnderLease(leases, sessionId, (leaseLost) =>
         startSession(agent, dependencies(caller), {
           ...withTelemetry(runOptions),
           sessionId,
           leaseLost,
           input,
+          budget,
+          treeBudget,
+          deadlineCap: timeMs === undefined ? null : clock.now() + timeMs,
           ...(spec === undefined ? {} : { modelSpec: spec }),
         }),
       );
@@ -163,9 +183,11 @@ export function createKeel(options: KeelOptions = {}): Keel {
       if (choice === undefined && start?.type === 'session-start') throw unrecordedModel(sessionId, start.model.provider, start.model.modelId);
       const { caller } = modelCaller(choice, agent);
       telemetry?.preload(events);
-      return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost }));
+      const treeBudget = TreeBudget.root(sessionId, start?.type === 'session-start' ? (start.budget ?? { tokens: null, costUsd: null }) : { tokens: null, costUsd: null });
+      return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost, treeBudget }));
     },
     async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
+      await refuseSelfApproval(readEvents, sessionId, decision.approver);
       // The approval is a write to the session: it needs the lease like a step does. resume() renews it (same owner).
       await acquireSessionLease(leases, sessionId);
       try {
@@ -194,6 +216,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       }
       return this.resume(agent, sessionId, resumeOptions);
     },
+    runChild: (request) => childRunner.run(request),
     events: readEvents,
     sessions: (listOptions) => resolvedJournal.listSessions(listOptions),
     async trace(sessionId) {

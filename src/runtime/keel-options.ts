@@ -1,4 +1,4 @@
-import type { AgentDefinition, ApprovalDecision, RunOptions, SessionRun } from '../loop/index.ts';
+import type { AgentDefinition, ApprovalDecision, BudgetLimits, ChildRunRequest, RunOptions, SessionRun } from '../loop/index.ts';
 import type { RedactionOptions } from '../security/redaction.ts';
 import type { ToolPolicyOptions } from '../security/tool-policy.ts';
 import type { AuditLog } from '../spec/audit-log.ts';
@@ -71,9 +71,15 @@ export interface KeelOptions {
   readonly leaseTtlMs?: number;
 }
 
-export interface KeelRunOptions extends Omit<RunOptions, 'leaseLost'> {
+export interface KeelRunOptions extends Omit<RunOptions, 'leaseLost' | 'treeBudget'> {
   /** What to do; the agent's `defaultTask` when not given. */
   readonly task?: string;
+  /**
+   * The budget of the whole session tree: this session and every subagent it starts, at any depth, draw from it
+   * (tokens, cost, and wall-clock time from now). When their sum crosses it, every running session of the tree stops
+   * with a `guard-trip` naming the budget and the spender.
+   */
+  readonly budget?: BudgetLimits;
   readonly sessionId?: string;
   readonly parentSessionId?: string;
   /** The module that exports the agent, recorded so that `keel resume` can load it. */
@@ -83,7 +89,7 @@ export interface KeelRunOptions extends Omit<RunOptions, 'leaseLost'> {
 }
 
 /** Options of `resume` and `decide`: the model defaults to the one the session recorded. */
-export interface KeelResumeOptions extends Omit<RunOptions, 'leaseLost'> {
+export interface KeelResumeOptions extends Omit<RunOptions, 'leaseLost' | 'treeBudget'> {
   readonly model?: string | Model;
 }
 
@@ -117,6 +123,16 @@ export interface Keel {
    * await keel.decide(agent, sessionId, callId, { approved: true, approver: 'ops@example.com' });
    */
   decide(agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision, options?: KeelResumeOptions): Promise<SessionRun>;
+  /**
+   * Runs `agent` as a child session of `parentSessionId` for one call or workflow step (see `ChildRunRequest`): started
+   * when new, resumed when open, its recorded outcome when ended; never a second copy. Refused (`tool-denied`) when the
+   * agent declares a scope `heldScopes` lacks, and (`invalid-config`) when its budget slice exceeds the parent's.
+   * @example
+   * const child = keel.runChild({ agent: researcher, parentSessionId, callId: 'step-2', task: 'Find three sources on X.',
+   *   mode: 'step', heldScopes: [], deadlineAt: null, budget: null, slice: { tokens: 20_000, costUsd: null } });
+   * const { status, output } = await child.result;
+   */
+  runChild(request: ChildRunRequest): SessionRun;
   events(sessionId: string): Promise<readonly SessionEvent[]>;
   sessions(options?: ListSessionsOptions): Promise<readonly SessionSummary[]>;
   trace(sessionId: string): Promise<TraceTree>;
