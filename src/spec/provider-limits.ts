@@ -94,5 +94,10 @@ export interface ProviderLimitStore {
   /** Adds spent tokens to a budget's current window (keyed `global` or `tenant:<name>`). */
   spend(key: string, budget: WindowBudget, tokens: number, now: number): Promise<void>;
   budget(key: string, budget: WindowBudget, now: number): Promise<BudgetState>;
+  /**
+   * Shared stores only: calls `listener` with an account's name whenever another process may have freed capacity
+   * there or moved its queue, so waiters wake before their next poll. Returns the unsubscribe function.
+   */
+  watch?(listener: (account: string) => void): () => void;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@ import type { Clock } from '../../spec/clock.ts';
 import type { ModelRequest } from '../../spec/model.ts';
 import type { LimitCost, ProviderLimits, ProviderLimitStore, QueueLane } from '../../spec/provider-limits.ts';
 import type { Usage } from '../../spec/usage.ts';
-import { backoffDelay, createId, defaultBackoff, systemClock } from '../../util/index.ts';
+import { backoffDelay, createId, defaultBackoff, linkedSignal, systemClock } from '../../util/index.ts';
 import { cancellationError } from '../provider-errors.ts';
 import { admissionCheck } from './admission.ts';
 import type { AdmissionOptions, AdmissionRequest } from './admission.ts';
@@ -75,6 +75,14 @@ export interface ModelLimiter {
   close(): Promise<void>;
 }
 
+/** Waiters woken when capacity comes back: the few nearest the head, who can use it; the rest keep their own time. */
+const wakeBatch = 8;
+
+interface Sleeper {
+  readonly position: number;
+  wake(): void;
+}
+
 interface Observed {
   headers: HeaderLookup | undefined;
   status: number;
@@ -96,6 +104,42 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
   const maxQueueWaitMs = options.maxQueueWaitMs ?? 120_000;
   const maxLongWaitMs = options.maxLongWaitMs ?? 900_000;
   const limitsOf = (account: string): ProviderLimits => options.accounts?.[account] ?? {};
+  const sleepers = new Map<string, Set<Sleeper>>();
+  const wake = (account: string): void => {
+    const waiting = sleepers.get(account);
+    if (waiting === undefined || waiting.size === 0) return;
+    const nearest = [...waiting].sort((left, right) => left.position - right.position).slice(0, wakeBatch);
+    for (const sleeper of nearest) {
+      waiting.delete(sleeper);
+      sleeper.wake();
+    }
+  };
+  // A shared store tells every process (this one included) when capacity may be back; an in-process one cannot.
+  const unwatch = store.watch?.(wake);
+  const notify = (account: string): void => {
+    if (unwatch === undefined) wake(account);
+  };
+
+  /** Sleeps until `delayMs` has passed or capacity may be back; only the caller's signal ends it with an error. */
+  async function nap(call: LimitedCall, delayMs: number, position: number): Promise<void> {
+    const woken = new AbortController();
+    const sleeper: Sleeper = { position, wake: () => woken.abort() };
+    let waiting = sleepers.get(call.account);
+    if (waiting === undefined) {
+      waiting = new Set();
+      sleepers.set(call.account, waiting);
+    }
+    waiting.add(sleeper);
+    const linked = linkedSignal([call.signal, woken.signal]);
+    try {
+      await clock.sleep(delayMs, linked.signal);
+    } catch (reason) {
+      if (call.signal.aborted) throw cancellationError(call.signal, reason);
+    } finally {
+      linked.dispose();
+      waiting.delete(sleeper);
+    }
+  }
 
   /** Waits for the call's turn; returns how long it waited. `budgetMs` is what remains of the maximum wait. */
   async function waitForTurn(call: LimitedCall, cost: LimitCost, budgetMs: number): Promise<number> {
@@ -106,19 +150,20 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
         if (call.signal.aborted) throw cancellationError(call.signal);
         const result = await store.acquire({ account: call.account, ticket, lane: call.lane, cost, limits: limitsOf(call.account), now: clock.now() });
         const waited = clock.monotonic() - started;
-        if (result.granted) return waited;
+        if (result.granted) {
+          // Others may have been granted by this step while they slept: the nearest ones look again.
+          if (result.queueLength > 0) notify(call.account);
+          return waited;
+        }
         const untilDeadline = call.deadlineAt === undefined || call.deadlineAt === null ? Number.POSITIVE_INFINITY : call.deadlineAt - clock.now();
         if (result.waitMs > untilDeadline) throw longWaitError(undefined, result.waitMs, untilDeadline, call.deadlineAt);
         if (waited >= budgetMs) throw queueTimeout(call, waited, result.position, result.queueLength);
         const sleep = Math.min(jitteredWait(Math.min(result.waitMs, queueTuning.maxPollMs), random), budgetMs - waited + 1);
-        try {
-          await clock.sleep(Math.max(1, sleep), call.signal);
-        } catch (reason) {
-          throw cancellationError(call.signal, reason);
-        }
+        await nap(call, Math.max(1, sleep), result.position);
       }
     } catch (error) {
       await store.cancel(call.account, ticket).catch(() => undefined);
+      notify(call.account);
       throw error;
     }
   }
@@ -127,6 +172,7 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
     const now = clock.now();
     const readings = observed.headers === undefined ? {} : readRateLimitHeaders(observed.headers, now);
     await store.settle({ account: call.account, reserved, actual, now });
+    notify(call.account);
     if (Object.keys(readings).length > 0 || blockForMs !== undefined) {
       await store.observe({ account: call.account, readings, ...(blockForMs === undefined ? {} : { blockForMs }), now });
     }
@@ -172,7 +218,10 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
 
     admit: (request) => admissionCheck.admit(store, options.admission, request, { now: clock.now(), limits: limitsOf(request.account) }),
 
-    close: () => store.close(),
+    async close(): Promise<void> {
+      unwatch?.();
+      await store.close();
+    },
   };
 }
 

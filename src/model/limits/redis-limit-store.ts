@@ -40,6 +40,14 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
   // Braces make every key of one account hash to the same Redis Cluster slot.
   const keys = (account: string): string[] => ['S', 'Q', 'W', 'L', 'G'].map((kind) => `${prefix}:{${account}}:${kind}`);
 
+  const channel = `${prefix}:wake`;
+  let subscriber: Redis | undefined;
+  const listeners = new Set<(account: string) => void>();
+  // Telling the other processes is best effort: a missed wake-up only means a waiter polls at its own time.
+  const announce = (account: string): void => {
+    client.publish(channel, account).catch(() => undefined);
+  };
+
   async function run(script: string, keyList: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
       return await client.eval(script, keyList.length, ...keyList, ...args.map(String));
@@ -61,15 +69,19 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
         queueTuning.grantsPerCall,
         expireMs,
       ])) as number[];
-      return { granted: result[0] === 1, waitMs: Number(result[1]), position: Number(result[2]), queueLength: Number(result[3]) };
+      const granted = result[0] === 1;
+      if (granted && Number(result[3]) > 0) announce(request.account);
+      return { granted, waitMs: Number(result[1]), position: Number(result[2]), queueLength: Number(result[3]) };
     },
 
     async cancel(account: string, ticket: string): Promise<void> {
       await run(cancelScript, keys(account), [ticket]);
+      announce(account);
     },
 
     async settle(request: SettleLimitRequest): Promise<void> {
       await run(settleScript, keys(request.account).slice(0, 1), [...costArguments(request.reserved), ...costArguments(request.actual)]);
+      announce(request.account);
     },
 
     async observe(request: ObserveLimitRequest): Promise<void> {
@@ -96,7 +108,22 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
       return { spent: Number(result[0]), resetInMs: Number(result[1]) };
     },
 
+    watch(listener: (account: string) => void): () => void {
+      listeners.add(listener);
+      if (subscriber === undefined) {
+        subscriber = client.duplicate();
+        subscriber.on('error', () => undefined);
+        subscriber.on('message', (_channel: string, account: string) => {
+          for (const each of listeners) each(account);
+        });
+        subscriber.subscribe(channel).catch(() => undefined);
+      }
+      return () => listeners.delete(listener);
+    },
+
     async close(): Promise<void> {
+      listeners.clear();
+      if (subscriber !== undefined) await subscriber.quit().catch(() => subscriber?.disconnect());
       if (owned) await client.quit().catch(() => client.disconnect());
     },
   };
