@@ -3,7 +3,7 @@ import { KeelError } from '../errors/index.ts';
 import type { ModelRequest } from '../spec/model.ts';
 import { FakeClock } from '../testing/fake-clock.ts';
 import { startMockAnthropicServer } from '../testing/mock-anthropic-server.ts';
-import type { AnthropicMockReply } from '../testing/mock-anthropic-server.ts';
+import type { AnthropicMockReply, AnthropicMockResponse } from '../testing/mock-anthropic-server.ts';
 import type { MockServer } from '../testing/mock-http-server.ts';
 import { createAnthropicModel } from './anthropic-model.ts';
 import { createCircuitBreaker } from './circuit-breaker.ts';
@@ -25,7 +25,7 @@ async function account(name: string, script: (index: number) => AnthropicMockRep
   return { account: name, model: createAnthropicModel({ modelId: 'claude-haiku-4-5', baseURL: server.baseURL, apiKey: `key-${name}` }), server };
 }
 
-const answer = (text: string, inputTokens = 25): AnthropicMockReply => ({ content: [{ type: 'text', text }], usage: { input_tokens: inputTokens, output_tokens: 5 } });
+const answer = (text: string, inputTokens = 25): AnthropicMockResponse => ({ content: [{ type: 'text', text }], usage: { input_tokens: inputTokens, output_tokens: 5 } });
 
 describe('createModelRouter: fallback', () => {
   it('moves past a failing account to the next, journaling why, and never calls the third', async () => {
