@@ -7,6 +7,10 @@ import { AgentToolMap, localToolMap } from './agent-tools.ts';
 import type { ToolSource } from './agent-tools.ts';
 import { checkDelegatedScopes } from './subagent-tool.ts';
 import type { ContextConfig } from '../context/index.ts';
+import { resolveInjectionPolicy } from './injection-policy.ts';
+import type { AgentInjectionOptions, ResolvedInjectionPolicy } from './injection-policy.ts';
+import { resolveVerifier } from './verifier-options.ts';
+import type { ResolvedVerifier, VerifierOptions } from './verifier-options.ts';
 import type { Insight, MemoryRecord, MemoryStore, RetrievalWeights } from '../memory/index.ts';
 
 /** Automatic retrieval: each turn, memories relevant to the latest user text go into the context's memory segment. */
@@ -108,6 +112,13 @@ export interface AgentOptions {
    * reveals; secrets are never revealed, and everything that leaves the process stays redacted.
    */
   readonly redaction?: AgentRedactionPolicy;
+  /**
+   * Prompt-injection defence, on by default: the trust layout, detectors on untrusted items as they enter the context,
+   * and information-flow control over calls that change something (docs/injection-defence.md). `false` turns it off.
+   */
+  readonly injection?: AgentInjectionOptions | false;
+  /** Layer 4: a second model that checks proposed calls against the task, seeing only trusted text and the call. Off by default (it costs a call). */
+  readonly verifier?: VerifierOptions;
 }
 
 export interface ResolvedAgentLimits {
@@ -135,6 +146,8 @@ export interface AgentDefinition {
   readonly memory: AgentMemoryOptions | null;
   readonly toolCalls: ResolvedToolCallOptions;
   readonly redaction: AgentRedactionPolicy | null;
+  readonly injection: ResolvedInjectionPolicy;
+  readonly verifier?: ResolvedVerifier;
 }
 
 function resolveToolCalls(options: AgentToolCallOptions = {}): ResolvedToolCallOptions {
@@ -203,6 +216,8 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
     memory: options.memory ?? null,
     toolCalls: resolveToolCalls(options.toolCalls),
     redaction: options.redaction === undefined ? null : checkedAgentRedaction(options.redaction, options.name),
+    injection: resolveInjectionPolicy(options.injection, options.name),
+    ...(options.verifier === undefined ? {} : { verifier: resolveVerifier(options.verifier, options.name) }),
   };
 }
 

@@ -29,6 +29,11 @@ export interface LoopDependencies {
   readonly price: (usage: Usage, modelId: string) => number | null;
   /** The tool executor. Without one, calls are validated and run with their timeouts, and nothing else. */
   readonly tools?: ToolPipeline;
+  /**
+   * Resolves the model of a side call (an agent's verifier, a quarantined read) to a caller with the runtime's retries;
+   * `createKeel` gives one. Without it a side model must be a `Model` object, called directly.
+   */
+  readonly modelFor?: (choice: string | Model) => ModelCaller;
   /** Thresholds of the anomaly signals, journaled as `anomaly` events; `false` turns them off. */
   readonly anomalies?: AnomalyThresholds | false;
   /** Runs the child sessions of subagent tools and handoffs; `createKeel` gives one, with leases. */

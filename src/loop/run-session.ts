@@ -59,7 +59,7 @@ export function startSession(declared: AgentDefinition, dependencies: LoopDepend
       limits: { ...agent.limits, deadlineAt: earliest(agent.limits.deadlineMs === null ? null : now + agent.limits.deadlineMs, options.deadlineCap ?? null) },
       ...(options.budget == null ? {} : { budget: options.budget }),
       ...(options.parentSessionId === undefined ? {} : { parentSessionId: options.parentSessionId }),
-      ...(agent.context === null ? {} : { contextBoundary: createBoundary() }),
+      ...(agent.context === null && !agent.injection.trustLayout ? {} : { contextBoundary: createBoundary() }),
     };
     if (options.leaseLost?.aborted === true) throw leaseLostError(sessionId, options.leaseLost);
     await dependencies.journal.append(sessionId, [start], 0);

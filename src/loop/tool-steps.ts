@@ -2,6 +2,11 @@ import { KeelError, toKeelError } from '../errors/index.ts';
 import { linkedSignal } from '../util/index.ts';
 import { createToolPipeline, validateInput } from '../tools/index.ts';
 import { sanitizationOf } from '../tools/stages/sanitize.ts';
+import { createInformationFlowStage, outputProvenanceOf } from '../tools/stages/information-flow.ts';
+import { scanUntrustedItem } from './injection-scan.ts';
+import { verifyCall } from './verify-step.ts';
+import { sessionReader } from './quarantined-read.ts';
+import { flowContextFor } from './provenance-tracker.ts';
 import type { ToolDefinition, ToolPipeline } from '../tools/index.ts';
 import type { EventBody } from '../spec/events.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
@@ -17,7 +22,7 @@ import type { SessionState, ToolCallState } from './session-state.ts';
 /** Tool output kept inline in the journal; anything longer is stored whole as a blob and cut here with a visible marker. */
 export const inlineOutputLimit = 64 * 1024;
 
-const defaultPipeline = createToolPipeline();
+const defaultPipeline = createToolPipeline({ decideStages: [createInformationFlowStage()] });
 
 export function pipelineOf(dependencies: LoopDependencies): ToolPipeline {
   return dependencies.tools ?? defaultPipeline;
@@ -33,6 +38,7 @@ export async function decideTools(context: LoopContext, callIds: readonly string
   const uses = new Map<string, ToolUseBlock>(messageToolUses(state).map((use) => [use.id, use]));
   const pipeline = pipelineOf(context.dependencies);
   const available = [...agent.tools.keys()];
+  const flow = flowContextFor(agent, state);
   const events: EventBody[] = [];
   for (const callId of callIds) {
     const call = state.toolCalls.get(callId);
@@ -40,7 +46,7 @@ export async function decideTools(context: LoopContext, callIds: readonly string
     if (call === undefined || use === undefined) throw new KeelError('internal', `Call ${callId} has no request in session ${state.sessionId}.`);
     const tool = agent.tools.get(use.name);
     const started = performance.now();
-    const verdict = await pipeline.decide({
+    const decided = await pipeline.decide({
       sessionId: state.sessionId,
       turn: state.turn,
       idempotencyKey: call.request.idempotencyKey,
@@ -49,7 +55,11 @@ export async function decideTools(context: LoopContext, callIds: readonly string
       tool,
       availableTools: available,
       signal: context.signal,
+      ...(flow === undefined ? {} : { flow }),
     });
+    // Layer 4: the agent's verifier, when it has one, checks a call the pipeline allowed; its decision is journaled first.
+    const { events: checks, verdict } = await verifyCall(context, use, tool, decided);
+    events.push(...checks);
     events.push({ type: 'tool-decision', turn: state.turn, callId, tool: use.name, decision: verdict.decision, rule: verdict.rule, reason: verdict.reason, risk: tool?.risk ?? 'unknown' });
     if (verdict.decision === 'deny') {
       const error = verdict.error ?? new KeelError('tool-denied', verdict.reason);
@@ -124,6 +134,7 @@ async function runCall(context: LoopContext, state: SessionState, callId: string
     signal,
     decision: { decision: decision.decision, rule: decision.rule, reason: decision.reason },
     approval: call.approval === null ? null : { approver: call.approval.approver, edited: call.approval.editedInput !== undefined },
+    reader: sessionReader(context, { turn: call.request.turn, callId }, signal),
   };
   const started = performance.now();
   let outcome = await execute(context, invocation);
@@ -194,14 +205,21 @@ async function journalOutcome(context: LoopContext, call: ToolCallState, outcome
     await writer.append([{ type: 'tool-error', turn, callId, tool, error: outcome.error.toRecord(), latencyMs: outcome.latencyMs }]);
     return;
   }
-  let output = outcome.output;
+  // The result enters the context here: scanned once, and the decision journaled in the same append as the result.
+  const definition = context.agent.tools.get(tool);
+  const provenance = definition === undefined ? 'tool' : outputProvenanceOf(definition);
+  const scanned = await scanUntrustedItem({ policy: context.agent.injection, blobs: dependencies.blobs, turn, callId, tool, provenance, text: outcome.output });
+  let output = scanned.text;
   let outputBlob = outcome.fullOutputBlob;
   if (output.length > inlineOutputLimit) {
     outputBlob ??= await dependencies.blobs.put(output);
-    output = `${output.slice(0, inlineOutputLimit)}\n[output truncated: ${outcome.output.length} characters in total, ${inlineOutputLimit} shown; full text kept as blob ${outputBlob}]`;
+    output = `${output.slice(0, inlineOutputLimit)}\n[output truncated: ${scanned.text.length} characters in total, ${inlineOutputLimit} shown; full text kept as blob ${outputBlob}]`;
   }
   const redactions = sanitizationOf(outcome)?.redactionLocations ?? [];
-  await writer.append([{ type: 'tool-result', turn, callId, tool, output, latencyMs: outcome.latencyMs, ...(outputBlob === undefined ? {} : { outputBlob }), ...(redactions.length === 0 ? {} : { redactions }) }]);
+  await writer.append([
+    ...(scanned.event === null ? [] : [scanned.event]),
+    { type: 'tool-result', turn, callId, tool, output, latencyMs: outcome.latencyMs, ...(outputBlob === undefined ? {} : { outputBlob }), ...(redactions.length === 0 ? {} : { redactions }), ...(provenance === 'tool' ? {} : { provenance }) },
+  ]);
 }
 
 function elapsedSince(started: number): number {

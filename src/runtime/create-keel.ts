@@ -5,6 +5,7 @@ import { costOf, createGateway, createModelFromSpec, defaultModelSpec } from '..
 import { createToolPipeline } from '../tools/index.ts';
 import { createAuditStage, createDenialAuditStage, createRefusalRecorder } from '../tools/stages/audit.ts';
 import { createAuthorizeStage } from '../tools/stages/authorize.ts';
+import { createInformationFlowStage } from '../tools/stages/information-flow.ts';
 import { createIdempotencyStage } from '../tools/stages/idempotency.ts';
 import { createRateLimitStage } from '../tools/stages/rate-limit.ts';
 import { createSanitizeStage } from '../tools/stages/sanitize.ts';
@@ -101,6 +102,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
         }),
       decideStages: [
         createDenialAuditStage({ log: resolvedAudit }),
+        createInformationFlowStage(),
         createAuthorizeStage(options.policy ?? {}),
         ...(options.rateLimits === undefined ? [] : [createRateLimitStage({ ...options.rateLimits, clock })]),
       ],
@@ -124,6 +126,8 @@ export function createKeel(options: KeelOptions = {}): Keel {
     tools,
     price: (usage, modelId) => costOf(caller.provider, modelId, usage),
     children: childRunner,
+    // Side models (an agent's verifier, quarantined reads) resolve like the agent's own: names, specs, Model objects.
+    modelFor: (choice) => createGateway(resolveModel(choice, config).model, { maxRetries: config.modelRetries, clock, ...limits }),
   });
 
   // Subagents and handoffs run as child sessions with the same backends, each under its own lease.
