@@ -261,6 +261,8 @@ export function createIncidentTools(databasePath: string, reportDirectory: strin
       remediation: z.array(z.string().min(1).max(1_000)).min(1).max(20).describe('Immediate mitigation first, then follow-ups.'),
     }),
     risk: 'write',
+    // The report is made of evidence the tools returned, by design; it picks no recipient, amount or path.
+    sinks: [],
     scopes: ['reports:write'],
     timeoutMs: 10_000,
     execute: async (input, context) => {

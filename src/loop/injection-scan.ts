@@ -43,8 +43,11 @@ export async function scanUntrustedItem(input: ScanInput): Promise<ScannedItem> 
   }
   if (!scan.injection) return { text: input.text, event: null };
   const findings: InjectionFinding[] = scan.findings.slice(0, maxJournaledFindings).map((finding) => ({ layer: finding.layer, rule: finding.rule, score: round(finding.score), start: finding.start, end: finding.end }));
-  const action = policy.onDetect;
-  const text = action === 'flag' ? input.text : action === 'block-result' ? withheld(input.text, findings) : neutralizeSpans(input.text, scan.findings);
+  // Only the rules point at spans; the classifier and the embedding judge the item as a whole, so their findings taint the
+  // session without rewriting it (withholding whole items is what `block-result` is for).
+  const spans = scan.findings.filter((finding) => finding.layer === 'rules');
+  const text = policy.onDetect === 'block-result' ? withheld(input.text, findings) : policy.onDetect === 'neutralize' && spans.length > 0 ? neutralizeSpans(input.text, spans) : input.text;
+  const action: InjectionAction = text === input.text ? 'flag' : policy.onDetect;
   const originalBlob = text === input.text ? undefined : await input.blobs.put(input.text);
   const event = detectEvent(input, { score: round(scan.score), findings, findingCount: scan.findings.length, action, ...(originalBlob === undefined ? {} : { originalBlob }) });
   return { text, event };

@@ -11,6 +11,7 @@ import type { ToolResultBlock } from '../../src/spec/index.ts';
 import { systemClock } from '../../src/util/index.ts';
 import { scriptedCaller, text, toolUse } from '../helpers/scripted-caller.ts';
 import { dependenciesFor, readAll } from '../helpers/loop-harness.ts';
+import { unfenced } from '../helpers/trust-layout.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'keel-approval-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -70,8 +71,8 @@ describe('approval', () => {
     const events = await readAll(dependencies, 'ses_a');
     expect(validateJournal(events).problems).toEqual([]);
     expect(events.find((event) => event.type === 'tool-approval')).toMatchObject({ callId: 'big', approved: true, approver: 'ana', editedInput: { order: 'o2', amount: 250 } });
-    const toolResults = model.requests[0]?.messages.at(-1)?.content as ToolResultBlock[];
-    expect(toolResults.map((block) => block.content)).toEqual(['refunded 20 on o1', 'refunded 250 on o2']);
+    const toolResults = (model.requests[0]?.messages.at(-1)?.content ?? []).filter((block): block is ToolResultBlock => block.type === 'tool_result');
+    expect(toolResults.map((block) => unfenced(block.content))).toEqual(['refunded 20 on o1', 'refunded 250 on o2']);
     await store.close();
   });
 

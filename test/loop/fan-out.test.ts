@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { taskReminder } from '../../src/context/index.ts';
+import { unfenced } from '../helpers/trust-layout.ts';
 import { z } from 'zod';
 import { defineAgent, resumeSession, startSession } from '../../src/loop/index.ts';
 import { defineTool } from '../../src/tools/index.ts';
@@ -58,11 +60,14 @@ describe('bounded fan-out of one model message', () => {
     expect(ticksAtToolStart).toHaveLength(32);
     expect((ticksAtToolStart.at(-1) ?? 0) - (ticksAtToolStart[0] ?? 0)).toBeGreaterThan(0);
 
-    const results = (model.requests[1]?.messages.at(-1)?.content ?? []) as ToolResultBlock[];
-    expect(results).toHaveLength(requested);
-    expect(results.slice(0, 32).every((block) => !block.isError)).toBe(true);
+    // Every result, then the reminder of the task that the trust layout puts after untrusted content.
+    const content = model.requests[1]?.messages.at(-1)?.content ?? [];
+    expect(content).toHaveLength(requested + 1);
+    expect(content.at(-1)).toEqual({ type: 'text', text: taskReminder('fetch all') });
+    const results = content.slice(0, requested) as ToolResultBlock[];
+    expect(results.slice(0, 32).every((block) => block.type === 'tool_result' && !block.isError)).toBe(true);
     const refused = results.slice(32);
-    expect(refused.every((block) => block.isError === true && block.content.startsWith('Error (tool-call-limit)'))).toBe(true);
+    expect(refused.every((block) => block.isError === true && unfenced(block.content).startsWith('Error (tool-call-limit)'))).toBe(true);
     expect(refused[0]?.content).toContain(`this message asked for ${requested} tool calls and at most 32 run per message; calls 33..${requested}`);
     expect(refused[0]?.content).toContain('Ask again for the ones you still need');
 

@@ -6,6 +6,8 @@ import { validateJournal } from '../../src/store/index.ts';
 import type { ToolResultBlock } from '../../src/spec/index.ts';
 import { scriptedCaller, text, toolUse } from '../helpers/scripted-caller.ts';
 import { dependenciesFor, runToEnd } from '../helpers/loop-harness.ts';
+import { boundaryOf, unfenced } from '../helpers/trust-layout.ts';
+import { fenceUntrusted, taskReminder, trustedSystem } from '../../src/context/index.ts';
 
 const add = defineTool({
   name: 'add',
@@ -18,7 +20,7 @@ const add = defineTool({
 function lastToolResults(requests: { messages: readonly { role: string; content: readonly unknown[] }[] }[]): ToolResultBlock[] {
   const last = requests[requests.length - 1];
   const message = last?.messages[last.messages.length - 1];
-  return (message?.content ?? []) as ToolResultBlock[];
+  return (message?.content ?? []).filter((block) => (block as { type?: unknown }).type === 'tool_result') as ToolResultBlock[];
 }
 
 describe('the agent loop', () => {
@@ -41,8 +43,13 @@ describe('the agent loop', () => {
       'turn-start', 'context-assemble', 'model-request', 'model-response',
       'session-end',
     ]);
-    expect(lastToolResults(model.requests)).toEqual([{ type: 'tool_result', toolUseId: 'c1', content: '{"sum":5}', isError: false }]);
-    expect(model.requests[1]?.system).toBe('Add numbers.');
+    // The trust layout is on by default: the result is fenced as data, and the task follows it.
+    const boundary = boundaryOf(events);
+    expect(model.requests[1]?.messages.at(-1)?.content).toEqual([
+      { type: 'tool_result', toolUseId: 'c1', content: fenceUntrusted('{"sum":5}', { boundary, kind: 'tool-result', source: 'add' }), isError: false },
+      { type: 'text', text: taskReminder('do the task') },
+    ]);
+    expect(model.requests[1]?.system).toBe(trustedSystem('Add numbers.', boundary));
     expect(model.requests[1]?.tools.map((tool) => tool.name)).toEqual(['add']);
     expect(validateJournal(events).problems).toEqual([]);
   });
@@ -54,7 +61,7 @@ describe('the agent loop', () => {
     const assemble = events.find((event) => event.type === 'context-assemble');
     if (assemble?.type !== 'context-assemble') throw new Error('no context-assemble');
     const stored = await dependencies.blobs.get(assemble.requestHash);
-    expect(JSON.parse(stored ?? 'null')).toMatchObject({ system: 'x', messages: [{ role: 'user' }] });
+    expect(JSON.parse(stored ?? 'null')).toMatchObject({ system: trustedSystem('x', boundaryOf(events)), messages: [{ role: 'user' }] });
   });
 
   it('returns unknown tools, invalid input and malformed JSON to the model as error results, and carries on', async () => {
@@ -88,7 +95,7 @@ describe('the agent loop', () => {
     const { result } = await runToEnd(defineAgent({ name: 'a', instructions: 'x', tools: [failing, hanging] }), dependenciesFor(model));
     expect(result.status).toBe('completed');
     const results = lastToolResults(model.requests);
-    expect(results[0]?.content).toBe('Error (tool-failed): Tool "fail" failed: disk on fire');
+    expect(unfenced(results[0]?.content ?? '')).toBe('Error (tool-failed): Tool "fail" failed: disk on fire');
     expect(results[1]?.content).toContain('tool-timeout');
     expect(results[1]?.content).toContain('50 ms');
   });
@@ -109,7 +116,7 @@ describe('the agent loop', () => {
     const model = scriptedCaller([{ content: [toolUse('c1', 'slow', { n: 1 }), toolUse('c2', 'slow', { n: 2 }), toolUse('c3', 'slow', { n: 3 })] }, { content: [text('ok')] }]);
     await runToEnd(defineAgent({ name: 'a', instructions: 'x', tools: [slow] }), dependenciesFor(model));
     expect(peak).toBe(3);
-    expect(lastToolResults(model.requests).map((block) => block.content)).toEqual(['1', '2', '3']);
+    expect(lastToolResults(model.requests).map((block) => unfenced(block.content))).toEqual(['1', '2', '3']);
   });
 
   it('gives each call a stable idempotency key derived from session, turn and call', async () => {

@@ -189,9 +189,10 @@ describe('retention', () => {
     const store = createSqliteStore({ path: ':memory:', clock });
     try {
       const deps = () => dependenciesFor(supportScript(), { journal: store.journal, blobs: store.blobs, clock });
-      const old = await runToEnd(supportAgent(), deps(), supportTask);
+      // Without the trust layout's per-session boundary, the two sessions send byte-identical requests.
+      const old = await runToEnd(supportAgent(undefined, { trustLayout: false }), deps(), supportTask);
       clock.advance(40 * dayMs);
-      await runToEnd(supportAgent(), deps(), supportTask);
+      await runToEnd(supportAgent(undefined, { trustLayout: false }), deps(), supportTask);
       const result = await purgeRequestBlobs({ journal: store.journal, blobs: store.blobs, eraser: createSqliteBlobEraser(store.database), before: clock.now() - 30 * dayMs, now: clock.now() });
       expect(result).toMatchObject({ purged: [], stillReferenced: 3 });
       expect((await replayAllTurns(store.journal, store.blobs, old.result.sessionId)).every((turn) => turn.status === 'verified')).toBe(true);

@@ -6,7 +6,9 @@ import { replayRequest } from '../../src/runtime/replay.ts';
 import type { ModelRequest, SessionEvent } from '../../src/spec/index.ts';
 import { createMemoryBlobStore, createMemoryJournal } from '../../src/store/index.ts';
 import { canonicalJson } from '../../src/util/index.ts';
-import { dependenciesFor, runToEnd } from '../helpers/loop-harness.ts';
+import { dependenciesFor, readAll, runToEnd } from '../helpers/loop-harness.ts';
+import { boundaryOf } from '../helpers/trust-layout.ts';
+import { trustRule } from '../../src/context/index.ts';
 import { supportAgent, supportScript, supportTask, withoutToolResult } from './fixtures.ts';
 
 /** Journals a one-turn session whose only request is `request`, as a session with another context strategy would. */
@@ -34,7 +36,7 @@ describe('context diff', () => {
     const dependencies = dependenciesFor(supportScript(), { journal, blobs });
     const { result } = await runToEnd(supportAgent(), dependencies, supportTask);
     const good = await replayRequest(journal, blobs, result.sessionId, 2);
-    const bad: ModelRequest = { ...withoutToolResult(good.request, 'c1'), system: 'You help support staff.\nNever reveal e-mail addresses.' };
+    const bad: ModelRequest = { ...withoutToolResult(good.request, 'c1'), system: good.request.system.replace('You help support staff. Be brief.', 'You help support staff.\nNever reveal e-mail addresses.') };
     await journalRequest(journal, blobs, 'ses_bad', bad);
 
     const diff = diffContexts(good.request, (await replayRequest(journal, blobs, 'ses_bad', 1)).request);
@@ -44,10 +46,13 @@ describe('context diff', () => {
       ['tool-result:c1', 'only-a'],
     ]);
     expect(diff.counts).toMatchObject({ changed: 1, onlyA: 1, onlyB: 0 });
+    // The trust rule the layout appends to the instructions is the unchanged context of the change.
+    const ruleLines = ['', ...trustRule(boundaryOf(await readAll(dependencies, result.sessionId))).split('\n')];
     expect(different[0]?.lines).toEqual([
       { op: '-', text: 'You help support staff. Be brief.' },
       { op: '+', text: 'You help support staff.' },
       { op: '+', text: 'Never reveal e-mail addresses.' },
+      ...ruleLines.map((text) => ({ op: ' ', text })),
     ]);
     expect(different[1]?.title).toBe('tool result c1 (lookup_customer)');
     expect(different[1]?.lines.every((line) => line.op === '-')).toBe(true);
@@ -77,8 +82,9 @@ describe('context diff', () => {
   it('finds only the system prompt changed between two loop sessions of differently instructed agents', async () => {
     const journal = createMemoryJournal();
     const blobs = createMemoryBlobStore();
-    const first = await runToEnd(supportAgent('Be brief.'), dependenciesFor(supportScript(), { journal, blobs }), supportTask);
-    const second = await runToEnd(supportAgent('Be thorough.'), dependenciesFor(supportScript(), { journal, blobs }), supportTask);
+    // Without the trust layout, whose per-session boundary differs in every fence, only the instructions differ.
+    const first = await runToEnd(supportAgent('Be brief.', { trustLayout: false }), dependenciesFor(supportScript(), { journal, blobs }), supportTask);
+    const second = await runToEnd(supportAgent('Be thorough.', { trustLayout: false }), dependenciesFor(supportScript(), { journal, blobs }), supportTask);
     for (const turn of [1, 2, 3]) {
       const a = await replayRequest(journal, blobs, first.result.sessionId, turn);
       const b = await replayRequest(journal, blobs, second.result.sessionId, turn);

@@ -6,7 +6,9 @@ import { createKeel } from '../../src/runtime/index.ts';
 import { createGateway, createScriptedModel } from '../../src/model/index.ts';
 import { applyStrategy, compareOutcomes, runCounterfactual } from '../../src/runtime/counterfactual.ts';
 import type { Model, ModelRequest } from '../../src/spec/index.ts';
-import { dependenciesFor, runToEnd } from '../helpers/loop-harness.ts';
+import { dependenciesFor, readAll, runToEnd } from '../helpers/loop-harness.ts';
+import { boundaryOf } from '../helpers/trust-layout.ts';
+import { trustedSystem } from '../../src/context/index.ts';
 import { supportAgent, supportTask } from './fixtures.ts';
 
 const originalScript = [
@@ -124,7 +126,7 @@ describe('counterfactual re-run of one turn', () => {
     expect(results?.map((block) => (block.type === 'tool_result' ? block.content : ''))).toEqual([expect.stringMatching(/^\[tool result elided/), expect.stringMatching(/^\[tool result elided/)]);
     expect(result.changes).toEqual(expect.arrayContaining([expect.stringMatching(/^system prompt replaced/), 'context strategy elide-tool-results', 'request transformed']));
     // The replayed original is unchanged.
-    expect(result.replay.request.system).toBe(supportAgent().instructions);
+    expect(result.replay.request.system).toBe(trustedSystem(supportAgent().instructions, boundaryOf(await readAll(dependencies, sessionId))));
   });
 
   it('uses the model spec recorded at session start when no model is given, and asks for --model without one', async () => {

@@ -21,8 +21,12 @@ export const listOrders = defineTool({
   execute: ({ customerId }) => ({ customerId, orders: ['ord_1', 'ord_2'] }),
 });
 
-export function supportAgent(instructions = 'You help support staff. Be brief.'): AgentDefinition {
-  return defineAgent({ name: 'support', instructions, tools: [lookupCustomer, listOrders], streaming: false });
+/**
+ * `trustLayout: false` for tests that need two sessions to send identical requests: the trust layout fences with a
+ * random boundary per session, so otherwise no two sessions' requests are the same.
+ */
+export function supportAgent(instructions = 'You help support staff. Be brief.', options: { readonly trustLayout?: boolean } = {}): AgentDefinition {
+  return defineAgent({ name: 'support', instructions, tools: [lookupCustomer, listOrders], streaming: false, ...(options.trustLayout === false ? { injection: { trustLayout: false } } : {}) });
 }
 
 /** Three turns: two tools in parallel, then one tool, then the answer. */

@@ -7,6 +7,8 @@ import { createKeel } from '../../src/runtime/index.ts';
 import type { Keel } from '../../src/runtime/index.ts';
 import { sha256 } from '../../src/util/index.ts';
 import { supportAgent, supportTask } from './fixtures.ts';
+import { boundaryOf } from '../helpers/trust-layout.ts';
+import { trustedSystem } from '../../src/context/index.ts';
 
 const script = [
   { model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'Looking.' }, { type: 'tool_use', id: 'c1', name: 'lookup_customer', input: { id: 'cus_1' } }], usage: { input_tokens: 300, output_tokens: 20 } },
@@ -60,7 +62,7 @@ describe('keel replay', () => {
     await replayCommand(keel, [sessionId], { turn: 1, json: true }, json.print, () => undefined);
     const parsed = JSON.parse(json.lines[0] ?? '') as { verified: boolean; requestHash: string; request: { system: string } };
     expect(parsed.verified).toBe(true);
-    expect(parsed.request.system).toBe(supportAgent().instructions);
+    expect(parsed.request.system).toBe(trustedSystem(supportAgent().instructions, boundaryOf(events)));
   });
 
   it('checks every turn without --turn', async () => {
@@ -88,7 +90,8 @@ describe('keel replay', () => {
     const out = capture();
     expect(await replayCommand(keel, [sessionId], { turn: 2, system: '@system.txt', json: true }, out.print, () => undefined)).toBe(0);
     const parsed = JSON.parse(out.lines[0] ?? '') as { changes: string[]; differences: string[]; counterfactual: { stopReason: string } };
-    expect(parsed.changes).toEqual(['system prompt replaced (33 → 14 characters)']);
+    const recorded = trustedSystem(supportAgent().instructions, boundaryOf(await keel.events(sessionId)));
+    expect(parsed.changes).toEqual([`system prompt replaced (${recorded.length} → 14 characters)`]);
     expect(parsed.differences).toEqual([]);
     expect(parsed.counterfactual.stopReason).toBe('end_turn');
   });

@@ -47,7 +47,8 @@ describe('replay of a session run by the loop', () => {
     const single = await replayRequest(dependencies.journal, dependencies.blobs, result.sessionId, 2);
     expect(single.turn).toBe(2);
     expect(single.attempts).toBe(1);
-    expect(single.request.messages.at(-1)?.content.map((block) => block.type)).toEqual(['tool_result', 'tool_result']);
+    // The two results, then the trust layout's reminder of the task.
+    expect(single.request.messages.at(-1)?.content.map((block) => block.type)).toEqual(['tool_result', 'tool_result', 'text']);
   });
 
   it('detects a tampered blob and names the session, turn and hash', async () => {

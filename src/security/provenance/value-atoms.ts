@@ -24,7 +24,8 @@ const email = /[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}/g;
 const iban = /\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?:[ -]?[a-z0-9]{1,4})?\b/g;
 // Account, card and phone numbers: eight or more digits, possibly grouped.
 const digitRun = /\d(?:[ -]?\d){7,39}/g;
-const amount = /\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?/g;
+// A number standing alone: not part of a version (`v2.14.0`), an identifier (`abc123`) or a longer dotted run.
+const amount = /(?<![\w.])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w]|\.\d)/g;
 const unixPath = /(?<![\w:/.~-])(?:~|\.{1,2})?\/(?:[\w.@+-]{1,255}\/){1,32}[\w.@+-]{1,255}/g;
 const windowsPath = /\b[a-z]:\\(?:[\w.@+ -]{1,255}\\){0,32}[\w.@+-]{1,255}/g;
 const longId = /[a-z0-9_-]{12,128}/g;
