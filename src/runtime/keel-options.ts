@@ -14,6 +14,7 @@ import type { RateLimitOptions } from '../tools/stages/rate-limit.ts';
 import type { OutputDetector } from '../tools/stages/sanitize.ts';
 import type { TraceTree } from '../tracing/index.ts';
 import type { CallLogPolicy } from './call-log.ts';
+import type { ModelLimitsOptions, RunPriority } from '../model/index.ts';
 
 export interface KeelOptions {
   /** SQLite file for the journal and blobs; `:memory:` keeps everything in this process. Else `KEEL_DB`, else `.keel/keel.db` under `cwd`. */
@@ -33,6 +34,12 @@ export interface KeelOptions {
   readonly models?: Readonly<Record<string, Model>>;
   /** Retries of retryable model failures. Defaults to 4. */
   readonly modelRetries?: number;
+  /**
+   * Rate limits per provider account (requests, input and output tokens per minute; learned from the provider's
+   * headers when not given), the priority queue in front of each account, and admission control of new sessions.
+   * Shared through Redis when `redisUrl` or `KEEL_REDIS_URL` is set. On in this process by default; `false` turns it off.
+   */
+  readonly modelLimits?: ModelLimitsOptions | false;
   /**
    * Bounds on each tool call a model asks for: name length, argument bytes and nesting depth (defaults 128
    * characters, 1 MiB, 64 levels). Applied by the gateway before anything is journaled and by the tool pipeline;
@@ -86,11 +93,19 @@ export interface KeelRunOptions extends Omit<RunOptions, 'leaseLost' | 'treeBudg
   readonly agentModule?: string;
   /** Per-run model: a registered name, a provider spec or a Model. */
   readonly model?: string | Model;
+  /** In the model queue, batch runs wait behind interactive ones. Default `interactive`. */
+  readonly priority?: RunPriority;
+  /** Whose token budget the run spends (`modelLimits.admission.tenantBudget`). */
+  readonly tenant?: string;
 }
 
 /** Options of `resume` and `decide`: the model defaults to the one the session recorded. */
 export interface KeelResumeOptions extends Omit<RunOptions, 'leaseLost' | 'treeBudget'> {
   readonly model?: string | Model;
+  /** In the model queue, batch runs wait behind interactive ones. Default `interactive`. */
+  readonly priority?: RunPriority;
+  /** Whose token budget the run spends. */
+  readonly tenant?: string;
 }
 
 export interface Keel {

@@ -12,3 +12,4 @@ export { observeResponseHeaders, reportingFetch } from './response-headers.ts';
 export type { ResponseHeaderObserver } from './response-headers.ts';
 export { estimateCallCost, usageCost } from './estimate-cost.ts';
 export { planRetryWait, readRetryAfter, formatWait, longWaitThresholdMs } from './retry-wait.ts';
+export type { ModelLimitsOptions } from './model-limits-options.ts';
