@@ -42,7 +42,10 @@ export interface ModelRouterOptions {
   readonly hedge?: HedgeOptions;
   /** Abandon an attempt without a first token after this long, and move on. Off unless given. */
   readonly firstTokenTimeoutMs?: number;
-  /** Options of each entry's gateway (tool-call bounds, rate limits); its retries are always 0: the route moves on instead. */
+  /**
+   * Options of each entry's gateway (tool-call bounds, the rate limiter); its retries are always 0, since the route moves
+   * on instead, and its limiter account is the entry's `account`.
+   */
   readonly gateway?: Omit<GatewayOptions, 'maxRetries'>;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -91,7 +94,8 @@ export function createModelRouter(options: ModelRouterOptions): RoutedModel {
     }
     return {
       entry,
-      gateway: createGateway(entry.model, { clock, ...options.gateway, maxRetries: 0 }),
+      // Each entry's limiter buckets are its account's.
+      gateway: createGateway(entry.model, { clock, ...options.gateway, account: entry.account, maxRetries: 0 }),
       accountKey: `account:${entry.account}`,
       modelKey: `model:${entry.model.provider}/${entry.model.modelId}`,
     };
@@ -159,7 +163,7 @@ export function createModelRouter(options: ModelRouterOptions): RoutedModel {
           return null;
         };
         const reports = await runAttempt(
-          { request, signal, streaming: callOptions.streaming, onPart: callOptions.onPart, clock, hedgeAfterMs: hedgeDelay(), nextHedgeTarget, firstTokenTimeoutMs: options.firstTokenTimeoutMs, attemptBase: attempts.length },
+          { request, signal, streaming: callOptions.streaming, onPart: callOptions.onPart, deadlineAt: callOptions.deadlineAt, clock, hedgeAfterMs: hedgeDelay(), nextHedgeTarget, firstTokenTimeoutMs: options.firstTokenTimeoutMs, attemptBase: attempts.length },
           cleared,
         );
         const answered = settleReports(reports, attempts);

@@ -18,6 +18,8 @@ export interface AttemptContext {
   readonly signal: AbortSignal;
   readonly streaming: boolean;
   readonly onPart: ((part: ModelStreamPart, attempt: number) => void) | undefined;
+  /** The session's deadline, for the limiter: a wait that cannot end before it fails at once. */
+  readonly deadlineAt: number | null | undefined;
   readonly clock: Clock;
   /** Start a second attempt when the first has no first token after this long; undefined: never. */
   readonly hedgeAfterMs: number | undefined;
@@ -99,7 +101,7 @@ export function runAttempt(context: AttemptContext, primary: AttemptTarget): Pro
         firstToken();
         if (committed === run) context.onPart?.(part, context.attemptBase + runs.indexOf(run));
       };
-      target.gateway.call(context.request, { signal: linked.signal, streaming: context.streaming, onPart }).then(
+      target.gateway.call(context.request, { signal: linked.signal, streaming: context.streaming, onPart, ...(context.deadlineAt === undefined ? {} : { deadlineAt: context.deadlineAt }) }).then(
         (result) => {
           // A plain (non-streaming) answer is its own first token.
           if (run.firstTokenMs === undefined) {
