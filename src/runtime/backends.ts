@@ -17,7 +17,9 @@ import {
   createSqliteIdempotencyStore,
   createSqliteStore,
 } from '../store/index.ts';
-import type { KeelConfig, StorageConfig } from './keel-config.ts';
+import type { KeelConfig, LimitStoreConfig, StorageConfig } from './keel-config.ts';
+import { createMemoryLimitStore, createRedisLimitStore } from '../model/index.ts';
+import type { ProviderLimitStore } from '../spec/provider-limits.ts';
 import type { KeelOptions } from './keel-options.ts';
 
 /** Everything a Keel instance stores, behind the ports of spec/, from one backend. */
@@ -108,5 +110,19 @@ export function createBackends(config: KeelConfig, options: KeelOptions): Backen
       return factories.memory(storage, config, options);
     case 'given':
       return factories.given(storage, config, options);
+  }
+}
+
+/** The model limiter's store: Redis when a URL is configured, in this process otherwise; null when the limiter is off. */
+export function createLimitStore(config: LimitStoreConfig): { readonly store: ProviderLimitStore; readonly owned: boolean } | null {
+  switch (config.kind) {
+    case 'off':
+      return null;
+    case 'memory':
+      return { store: createMemoryLimitStore(), owned: true };
+    case 'redis':
+      return { store: createRedisLimitStore({ url: config.url }), owned: true };
+    case 'given':
+      return { store: config.store, owned: false };
   }
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../spec/clock.ts';
 import type { BlobStore, Journal } from '../spec/journal.ts';
 import type { Model } from '../spec/model.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
+import type { ProviderLimitStore } from '../spec/provider-limits.ts';
 import { systemClock } from '../util/index.ts';
 import { defaultLeaseTtlMs } from './leased-run.ts';
 import type { KeelOptions } from './keel-options.ts';
@@ -26,7 +27,15 @@ export interface KeelConfig {
   /** Models by the names runs and sessions refer to them: `models` from the options. */
   readonly models: ReadonlyMap<string, Model>;
   readonly auditSigningKey: string | undefined;
+  /** Where the model limiter keeps its buckets and queues (backends.ts builds it), or off. */
+  readonly limitStore: LimitStoreConfig;
 }
+
+export type LimitStoreConfig =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'redis'; readonly url: string }
+  | { readonly kind: 'given'; readonly store: ProviderLimitStore };
 
 /**
  * Argument, then environment variable, then default, in one place; options that cannot take effect together are
@@ -46,7 +55,20 @@ export function resolveKeelConfig(options: KeelOptions): KeelConfig {
     modelRetries: positiveInteger('modelRetries', options.modelRetries ?? 4, 0),
     models: modelRegistry(options.models),
     auditSigningKey: nonEmpty(env.KEEL_AUDIT_SIGNING_KEY),
+    limitStore: limitStoreOf(options.modelLimits, env),
   };
+}
+
+function limitStoreOf(modelLimits: KeelOptions['modelLimits'], env: KeelConfig['env']): LimitStoreConfig {
+  if (modelLimits === false) return { kind: 'off' };
+  if (modelLimits?.store !== undefined && modelLimits.redisUrl !== undefined) {
+    throw conflict('modelLimits.store and modelLimits.redisUrl were both given: the limiter keeps its buckets in one store; drop one of them.');
+  }
+  if (modelLimits?.store !== undefined) return { kind: 'given', store: modelLimits.store };
+  const url = modelLimits?.redisUrl ?? nonEmpty(env.KEEL_REDIS_URL);
+  if (url === undefined) return { kind: 'memory' };
+  if (!/^rediss?:\/\//.test(url)) throw new KeelError('invalid-config', `The Redis URL for the model limiter must start with redis:// or rediss://, got '${url.slice(0, 80)}' (modelLimits.redisUrl or KEEL_REDIS_URL).`);
+  return { kind: 'redis', url };
 }
 
 function storageOf(options: KeelOptions, env: KeelConfig['env'], cwd: string): StorageConfig {
