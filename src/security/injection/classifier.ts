@@ -94,27 +94,33 @@ export class LinearClassifier {
     this.weights = decodeWeights(file.weights, file.dimensions, file.scale);
   }
 
-  private sentenceSum(text: string, start: number, end: number): number {
+  private sentenceSum(text: string, start: number, end: number): { sum: number; count: number } {
     let sum = 0;
-    for (const feature of sentenceFeatures(text, start, end, this.dimensions)) sum += this.weights[feature]!;
-    return sum;
+    const features = sentenceFeatures(text, start, end, this.dimensions);
+    for (const feature of features) sum += this.weights[feature]!;
+    return { sum, count: features.length };
+  }
+
+  /** A window's probability: its features count 1/sqrt(n) each, so a long table row is not extreme by length alone. */
+  private probability(sum: number, count: number): number {
+    return sigmoid(this.bias + (count === 0 ? 0 : sum / Math.sqrt(count)));
   }
 
   /** The most suspicious window (one sentence or two adjacent ones) of normalized text; null for empty text. */
   bestWindow(text: string): WindowScore | null {
     const spans = sentenceSpans(text);
     let best: WindowScore | null = null;
-    let previousSum = 0;
+    let previous = { sum: 0, count: 0 };
     for (let index = 0; index < spans.length; index += 1) {
       const [start, end] = spans[index]!;
-      const sum = this.sentenceSum(text, start, end);
-      const single = sigmoid(this.bias + sum);
+      const current = this.sentenceSum(text, start, end);
+      const single = this.probability(current.sum, current.count);
       if (best === null || single > best.probability) best = { start, end, probability: single };
       if (index > 0) {
-        const pair = sigmoid(this.bias + previousSum + sum);
+        const pair = this.probability(previous.sum + current.sum, previous.count + current.count);
         if (pair > best.probability) best = { start: spans[index - 1]![0], end, probability: pair };
       }
-      previousSum = sum;
+      previous = current;
     }
     return best;
   }
@@ -122,7 +128,7 @@ export class LinearClassifier {
   /** The best window with its span mapped back to the original text. */
   scoreView(view: TextView): { probability: number; start: number; end: number } {
     const best = this.bestWindow(view.text);
-    if (best === null) return { probability: sigmoid(this.bias), start: 0, end: 0 };
+    if (best === null) return { probability: this.probability(0, 0), start: 0, end: 0 };
     return { probability: best.probability, ...originalSpan(view, best.start, best.end) };
   }
 }

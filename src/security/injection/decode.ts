@@ -27,6 +27,17 @@ function codePointText(codePoint: number, wellFormed: boolean): string | undefin
   return String.fromCodePoint(codePoint);
 }
 
+/** The `;` closing a reference that starts at `ampersand`, looked for only as far as a reference can reach. */
+function semicolonNear(text: string, ampersand: number): number {
+  const limit = Math.min(text.length, ampersand + maxEntityLength + 1);
+  for (let index = ampersand + 1; index < limit; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code === 59) return index;
+    if (code === 32 || code === 10 || code === 38) return -1;
+  }
+  return -1;
+}
+
 /** Decodes `&lt;`, `&#105;`, `&#x69;` and a few named references; the view itself when there are none. */
 export function decodeHtmlEntities(view: TextView): TextView {
   const { text } = view;
@@ -36,8 +47,8 @@ export function decodeHtmlEntities(view: TextView): TextView {
   let copied = 0;
   let decoded = false;
   while (ampersand !== -1) {
-    const semicolon = text.indexOf(';', ampersand + 1);
-    const value = semicolon !== -1 && semicolon - ampersand <= maxEntityLength ? entityValue(text.slice(ampersand + 1, semicolon)) : undefined;
+    const semicolon = semicolonNear(text, ampersand);
+    const value = semicolon === -1 ? undefined : entityValue(text.slice(ampersand + 1, semicolon));
     if (value === undefined) {
       ampersand = text.indexOf('&', ampersand + 1);
       continue;

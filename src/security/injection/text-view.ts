@@ -5,19 +5,22 @@
  */
 export interface TextView {
   readonly text: string;
-  readonly starts: Int32Array;
-  readonly ends: Int32Array;
+  /** Null for the original text itself (unit i comes from i), which costs no arrays. */
+  readonly starts: Int32Array | null;
+  readonly ends: Int32Array | null;
 }
 
 /** The identity view of `text`. */
 export function identityView(text: string): TextView {
-  const starts = new Int32Array(text.length);
-  const ends = new Int32Array(text.length);
-  for (let index = 0; index < text.length; index += 1) {
-    starts[index] = index;
-    ends[index] = index + 1;
-  }
-  return { text, starts, ends };
+  return { text, starts: null, ends: null };
+}
+
+function startOf(view: TextView, index: number): number {
+  return view.starts === null ? index : view.starts[index]!;
+}
+
+function endOf(view: TextView, index: number): number {
+  return view.ends === null ? index + 1 : view.ends[index]!;
 }
 
 /** The original span behind `[start, end)` of a view; an empty range maps to an empty span at its position. */
@@ -25,7 +28,7 @@ export function originalSpan(view: TextView, start: number, end: number): { star
   if (view.text.length === 0) return { start: 0, end: 0 };
   const first = Math.min(Math.max(start, 0), view.text.length - 1);
   const last = Math.min(Math.max(end - 1, first), view.text.length - 1);
-  return { start: view.starts[first]!, end: Math.max(view.ends[last]!, view.starts[first]!) };
+  return { start: startOf(view, first), end: Math.max(endOf(view, last), startOf(view, first)) };
 }
 
 /**
@@ -58,56 +61,74 @@ export class ViewBuilder {
 
   /** Copies source units `[from, to)` unchanged. */
   copy(from: number, to: number): void {
-    for (let index = from; index < to; index += 1) {
-      this.append(this.source.text.charCodeAt(index), this.source.starts[index]!, this.source.ends[index]!);
+    if (to <= from) return;
+    this.ensure(to - from);
+    const { text, starts, ends } = this.source;
+    let length = this.length;
+    if (starts === null || ends === null) {
+      for (let index = from; index < to; index += 1, length += 1) {
+        this.units[length] = text.charCodeAt(index);
+        this.starts[length] = index;
+        this.ends[length] = index + 1;
+      }
+    } else {
+      this.units.set(unitsOf(text, from, to), length);
+      this.starts.set(starts.subarray(from, to), length);
+      this.ends.set(ends.subarray(from, to), length);
+      length += to - from;
     }
+    this.length = length;
   }
 
   /** Writes `value` as standing for source units `[from, to)`. */
   push(value: string, from: number, to: number): void {
     if (value.length === 0 || to <= from) return;
-    const start = this.source.starts[from]!;
-    const end = this.source.ends[to - 1]!;
-    for (let index = 0; index < value.length; index += 1) this.append(value.charCodeAt(index), start, end);
+    this.ensure(value.length);
+    const start = startOf(this.source, from);
+    const end = endOf(this.source, to - 1);
+    for (let index = 0; index < value.length; index += 1) {
+      this.units[this.length] = value.charCodeAt(index);
+      this.starts[this.length] = start;
+      this.ends[this.length] = end;
+      this.length += 1;
+    }
   }
 
   /** Writes one UTF-16 unit standing for source units `[from, to)`. */
   pushUnit(unit: number, from: number, to: number): void {
-    this.append(unit, this.source.starts[from]!, this.source.ends[to - 1]!);
-  }
-
-  build(): TextView {
-    return { text: unitsToString(this.units, this.length), starts: this.starts.slice(0, this.length), ends: this.ends.slice(0, this.length) };
-  }
-
-  private append(unit: number, start: number, end: number): void {
-    if (this.length === this.units.length) this.grow();
+    if (this.length === this.units.length) this.ensure(1);
     this.units[this.length] = unit;
-    this.starts[this.length] = start;
-    this.ends[this.length] = end;
+    this.starts[this.length] = startOf(this.source, from);
+    this.ends[this.length] = endOf(this.source, to - 1);
     this.length += 1;
   }
 
-  private grow(): void {
-    const capacity = this.units.length * 2;
+  build(): TextView {
+    return { text: unitsToString(this.units, this.length), starts: this.starts.subarray(0, this.length), ends: this.ends.subarray(0, this.length) };
+  }
+
+  private ensure(extra: number): void {
+    if (this.length + extra <= this.units.length) return;
+    const capacity = Math.max(this.units.length * 2, this.length + extra);
     const units = new Uint16Array(capacity);
-    units.set(this.units);
+    units.set(this.units.subarray(0, this.length));
     const starts = new Int32Array(capacity);
-    starts.set(this.starts);
+    starts.set(this.starts.subarray(0, this.length));
     const ends = new Int32Array(capacity);
-    ends.set(this.ends);
+    ends.set(this.ends.subarray(0, this.length));
     this.units = units;
     this.starts = starts;
     this.ends = ends;
   }
 }
 
-/** `String.fromCharCode` in slices, so a megabyte of units does not overflow the argument limit. */
+function unitsOf(text: string, from: number, to: number): Uint16Array {
+  const units = new Uint16Array(to - from);
+  for (let index = from; index < to; index += 1) units[index - from] = text.charCodeAt(index);
+  return units;
+}
+
+/** The units as a string, in one native pass (a lone surrogate stays itself). */
 function unitsToString(units: Uint16Array, length: number): string {
-  const slice = 8192;
-  const parts: string[] = [];
-  for (let offset = 0; offset < length; offset += slice) {
-    parts.push(String.fromCharCode(...units.subarray(offset, Math.min(length, offset + slice))));
-  }
-  return parts.join('');
+  return Buffer.from(units.buffer, units.byteOffset, length * 2).toString('utf16le');
 }

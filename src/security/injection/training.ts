@@ -38,10 +38,10 @@ export interface TrainingSettings {
 
 export const defaultTrainingSettings: TrainingSettings = {
   dimensions: 1 << 18,
-  rounds: 3,
-  epochs: 6,
+  rounds: 2,
+  epochs: 5,
   learningRate: 0.2,
-  l2: 1e-6,
+  l2: 1e-5,
   seed: 20_251_207,
   positivesPerDocument: 2,
   targetFalsePositiveRate: 0.01,
@@ -54,6 +54,8 @@ interface Document {
   readonly weight: number;
   /** Feature indices per sentence. */
   readonly sentences: readonly Int32Array[];
+  /** Per sentence: whether the same normalized sentence occurs in a benign row (then it is not the injection). */
+  readonly seenInBenign: readonly boolean[];
 }
 
 /** A window is one sentence or two adjacent ones of a document. */
@@ -66,12 +68,19 @@ interface Window {
 function prepare(rows: readonly TrainingRow[], settings: TrainingSettings): Document[] {
   const groupSizes = new Map<string, number>();
   for (const row of rows) groupSizes.set(row.group, (groupSizes.get(row.group) ?? 0) + 1);
-  return rows.map((row) => {
-    const view = normalizeForDetection(row.text.slice(0, settings.maxRowChars));
-    const sentences = sentenceSpans(view.text).map(([start, end]) => Int32Array.from(sentenceFeatures(view.text, start, end, settings.dimensions)));
+  const views = rows.map((row) => normalizeForDetection(row.text.slice(0, settings.maxRowChars)).text);
+  const spans = views.map((text) => sentenceSpans(text));
+  const benignSentences = new Set<string>();
+  rows.forEach((row, index) => {
+    if (!row.injection) for (const [start, end] of spans[index]!) benignSentences.add(views[index]!.slice(start, end).trim());
+  });
+  return rows.map((row, index) => {
+    const text = views[index]!;
+    const sentences = spans[index]!.map(([start, end]) => Int32Array.from(sentenceFeatures(text, start, end, settings.dimensions)));
+    const seenInBenign = spans[index]!.map(([start, end]) => row.injection && benignSentences.has(text.slice(start, end).trim()));
     // Each group weighs the square root of its size: large sources count more, but not linearly more.
     const size = groupSizes.get(row.group)!;
-    return { row, weight: Math.sqrt(size) / size, sentences };
+    return { row, weight: Math.sqrt(size) / size, sentences, seenInBenign };
   });
 }
 
@@ -113,19 +122,27 @@ class Model {
     this.squares = new Float64Array(dimensions).fill(1e-8);
   }
 
+  /** Each feature occurrence counts 1/sqrt(n) in a window of n, as LinearClassifier scores it. */
+  static featureValue(sentences: readonly Int32Array[], first: number, last: number): number {
+    let count = 0;
+    for (let sentence = first; sentence <= last; sentence += 1) count += sentences[sentence]!.length;
+    return count === 0 ? 0 : 1 / Math.sqrt(count);
+  }
+
   margin(sentences: readonly Int32Array[], first: number, last: number): number {
-    let sum = this.bias;
+    let sum = 0;
     for (let sentence = first; sentence <= last; sentence += 1) for (const feature of sentences[sentence]!) sum += this.weights[feature]!;
-    return sum;
+    return this.bias + sum * Model.featureValue(sentences, first, last);
   }
 
   /** One AdaGrad step of weighted logistic loss, with L2 on the touched weights. */
   update(sentences: readonly Int32Array[], first: number, last: number, label: number, weight: number, settings: TrainingSettings): void {
     const probability = 1 / (1 + Math.exp(-this.margin(sentences, first, last)));
     const gradient = (probability - label) * weight;
+    const value = Model.featureValue(sentences, first, last);
     for (let sentence = first; sentence <= last; sentence += 1) {
       for (const feature of sentences[sentence]!) {
-        const step = gradient + settings.l2 * this.weights[feature]!;
+        const step = gradient * value + settings.l2 * this.weights[feature]!;
         this.squares[feature] = this.squares[feature]! + step * step;
         this.weights[feature] = this.weights[feature]! - (settings.learningRate * step) / Math.sqrt(this.squares[feature]!);
       }
@@ -145,6 +162,8 @@ function examplesFor(documents: readonly Document[], model: Model | undefined, s
   const examples: Example[] = [];
   documents.forEach((document, index) => {
     let windows = windowsOf(index, document);
+    // An injected document's windows made only of sentences that benign rows also contain are not the injection.
+    if (document.row.injection) windows = windows.filter((window) => !document.seenInBenign[window.first] || !document.seenInBenign[window.last]);
     if (windows.length === 0) return;
     if (document.row.injection && model !== undefined) {
       const margins = windows.map((window) => model.margin(document.sentences, window.first, window.last));
@@ -217,7 +236,7 @@ function outOfFoldScores(documents: readonly Document[], settings: TrainingSetti
 function calibrate(documents: readonly Document[], scores: Float64Array, settings: TrainingSettings): Record<string, number> {
   const benign = documents.map((document, index) => ({ document, score: scores[index]! })).filter((entry) => !entry.document.row.injection).map((entry) => entry.score).sort((first, second) => second - first);
   const allowed = Math.floor(benign.length * settings.targetFalsePositiveRate);
-  const threshold = Math.min(0.99, Math.max(0.05, (benign[allowed] ?? 0) + 1e-6));
+  const threshold = Math.min(0.9999, Math.max(0.05, (benign[allowed] ?? 0) + 1e-6));
   const injected = documents.filter((document) => document.row.injection);
   const caught = documents.filter((document, index) => document.row.injection && scores[index]! >= threshold).length;
   const falsePositives = benign.filter((score) => score >= threshold).length;
@@ -231,9 +250,11 @@ function calibrate(documents: readonly Document[], scores: Float64Array, setting
 }
 
 /** Trains, calibrates by k-fold, and returns the weights file; the same rows and settings give the same bytes. */
-export function trainInjectionClassifier(rows: readonly TrainingRow[], settings: TrainingSettings = defaultTrainingSettings, training: Record<string, unknown> = {}): ClassifierWeightsFile {
+export function trainInjectionClassifier(rows: readonly TrainingRow[], settings: TrainingSettings = defaultTrainingSettings, training: Record<string, unknown> = {}, onOutOfFold?: (scores: Float64Array) => void): ClassifierWeightsFile {
   const documents = prepare(rows, settings);
-  const calibration = calibrate(documents, outOfFoldScores(documents, settings), settings);
+  const scores = outOfFoldScores(documents, settings);
+  onOutOfFold?.(scores);
+  const calibration = calibrate(documents, scores, settings);
   const { threshold, ...measured } = calibration;
   const model = trainModel(documents, settings);
   return toFile(model, threshold!, {
