@@ -1,13 +1,14 @@
 import type { CallToolResult, CompatibilityCallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { KeelError } from '../../errors/index.ts';
+import { checkStructuredContent, summarizeBinaryContent, type OutputCheck } from './mcp-structured-content.ts';
 
 /**
  * What the model gets from a `tools/call` result. Structured content, when the server sent it, is the
  * machine-readable form MCP recommends over its text twin, so it is returned as a value and sent as JSON; otherwise
- * the content blocks become text. A result marked `isError` is a tool execution error the model should see and
+ * the content blocks become text. A tool with an output schema must send structured content that matches it. A result marked `isError` is a tool execution error the model should see and
  * correct, so it is thrown as `tool-failed` carrying the server's text.
  */
-export function callResultOutput(answer: CallToolResult | CompatibilityCallToolResult, label: string): unknown {
+export function callResultOutput(answer: CallToolResult | CompatibilityCallToolResult, label: string, outputCheck: OutputCheck = null): unknown {
   // Servers on the 2024-10-07 revision answered `{ toolResult }` instead of content blocks.
   if (!('content' in answer)) return answer.toolResult;
   const result = answer as CallToolResult;
@@ -15,7 +16,9 @@ export function callResultOutput(answer: CallToolResult | CompatibilityCallToolR
     const text = contentToText(result.content);
     throw new KeelError('tool-failed', `${label} returned an error: ${text === '' ? '(no message)' : text}`);
   }
-  if (result.structuredContent !== undefined) return result.structuredContent;
+  // Checked as the server sent it (the schema describes that), then binary media in it summarized for the model.
+  checkStructuredContent(outputCheck, result.structuredContent, label);
+  if (result.structuredContent !== undefined) return summarizeBinaryContent(result.structuredContent);
   return contentToText(result.content);
 }
 

@@ -25,6 +25,10 @@ const clientInfo = { name: 'keel', version: '0.1.0' };
 export class McpConnection {
   private closing = false;
   private lost = false;
+  /** The protocol version agreed in `initialize`. */
+  protocolVersion: string | undefined;
+  /** JSON-RPC ids of requests sent, keyed by their params object, for the requests a caller asked to follow. */
+  private readonly followed = new WeakMap<object, (id: string | number) => void>();
 
   readonly client: Client;
   /** Calls in flight, so a server's elicitation or sampling request can be tied to the call it serves. */
@@ -48,6 +52,7 @@ export class McpConnection {
     const client = new Client(clientInfo, { capabilities: clientCapabilities(capabilityConfig) });
     const connection = new McpConnection(client, transport, config, stderr);
     registerCapabilityHandlers(client, capabilityConfig, connection.calls);
+    connection.observeTransport();
     // A plain handler rather than the SDK's `listChanged` option: that one re-lists with `listTools`, which keeps only
     // the last page and fails the whole list for one malformed tool; the source re-lists its own way.
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => events.onToolsChanged());
@@ -79,6 +84,31 @@ export class McpConnection {
     }
     established = true;
     return connection;
+  }
+
+  /**
+   * Sends `params` as a request through `send` and reports the JSON-RPC id the SDK gave it (for
+   * `jsonrpc.request.id`), by recognising the params object as it passes through the transport.
+   */
+  follow<T>(params: object, onId: (id: string | number) => void, send: () => Promise<T>): Promise<T> {
+    this.followed.set(params, onId);
+    return send().finally(() => this.followed.delete(params));
+  }
+
+  /** Taps the transport: the negotiated protocol version (stdio has no setter of its own) and followed requests' ids. */
+  private observeTransport(): void {
+    const transport = this.transport as (StdioClientTransport | StreamableHTTPClientTransport) & { setProtocolVersion?: (version: string) => void };
+    const setVersion = transport.setProtocolVersion?.bind(transport);
+    transport.setProtocolVersion = (version: string) => {
+      this.protocolVersion = version;
+      setVersion?.(version);
+    };
+    const send = transport.send.bind(transport) as (message: unknown, options?: unknown) => Promise<void>;
+    transport.send = ((message: unknown, options?: unknown) => {
+      const request = message as { id?: string | number; params?: unknown };
+      if (request.id !== undefined && typeof request.params === 'object' && request.params !== null) this.followed.get(request.params)?.(request.id);
+      return send(message, options);
+    }) as typeof transport.send;
   }
 
   /** The HTTP session id the server assigned (`Mcp-Session-Id`); undefined over stdio. */

@@ -2,12 +2,24 @@ import { ToolSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext, ToolDefinition } from '../define-tool.ts';
 import { normalizeToolName, printableToolName, unsafeToolNameCharacter } from '../../security/tool-name.ts';
 import { compileInputSchema } from './json-schema-input.ts';
+import { compileOutputSchema, type OutputCheck } from './mcp-structured-content.ts';
 import { riskOverrideFor, type ResolvedMcpServerConfig } from './mcp-server-config.ts';
 import { prefixedToolName } from './mcp-tool-name.ts';
 import { mcpToolTrust } from './mcp-tool-risk.ts';
 
-/** Calls the server's tool by its own (unprefixed) name; supplied by the tool source, which owns the connection. */
-export type McpToolInvoker = (mcpToolName: string, input: unknown, context: ToolContext) => Promise<unknown>;
+/** One call of a server's tool: its own (unprefixed) name and what the source needs to run and check it. */
+export interface McpToolCall {
+  readonly mcpToolName: string;
+  readonly input: unknown;
+  readonly context: ToolContext;
+  readonly description: string;
+  readonly outputCheck: OutputCheck;
+  /** Whether running the call twice is harmless: a `read` tool, or one a trusted server marks `idempotentHint`. */
+  readonly repeatable: boolean;
+}
+
+/** Runs a call; supplied by the tool source, which owns the connection. */
+export type McpToolInvoker = (call: McpToolCall) => Promise<unknown>;
 
 /** A tool the server listed that Keel cannot offer to the model, and why; kept so an operator can see it. */
 export interface SkippedMcpTool {
@@ -58,19 +70,26 @@ export function toMcpToolDefinitions(config: ResolvedMcpServerConfig, listed: re
       skipped.push({ name: tool.name, reason: compiled.reason });
       continue;
     }
+    const output = compileOutputSchema(tool.outputSchema);
+    if (!output.ok) {
+      skipped.push({ name: tool.name, reason: output.reason });
+      continue;
+    }
     taken.add(name);
     normalizedTaken.set(normalizeToolName(tool.name), tool.name);
     const { risk, requiresApproval } = mcpToolTrust({ trust: config.trust, override: riskOverrideFor(config, tool.name), defaultRisk: config.defaultRisk, annotations: tool.annotations });
+    const description = describe(config, tool);
+    const repeatable = risk === 'read' || (config.trust === 'trusted' && tool.annotations?.idempotentHint === true);
     tools.push({
       name,
-      description: describe(config, tool),
+      description,
       input: compiled.input,
       inputSchema: providerSchema(tool.inputSchema),
       risk,
       ...(requiresApproval ? { requiresApproval } : {}),
       scopes: config.scopes,
       timeoutMs: config.timeoutMs,
-      execute: (input, context) => invoke(tool.name, input, context),
+      execute: (input, context) => invoke({ mcpToolName: tool.name, input, context, description, outputCheck: output.check, repeatable }),
       compensate: null,
       maxOutputChars: 16_000,
       critical: false,

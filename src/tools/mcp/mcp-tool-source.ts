@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { KeelError } from '../../errors/index.ts';
 import { hashValue } from '../../util/index.ts';
-import type { ToolContext, ToolDefinition } from '../define-tool.ts';
+import type { ToolDefinition } from '../define-tool.ts';
 import { callResultOutput } from './mcp-call-result.ts';
 import { callFailure, isTransportFailure } from './mcp-call-error.ts';
 import { McpConnection } from './mcp-connection.ts';
 import { resolveMcpServerConfig, type McpServerConfig, type ResolvedMcpServerConfig } from './mcp-server-config.ts';
-import { toMcpToolDefinitions, type SkippedMcpTool } from './mcp-tool-definition.ts';
+import { toMcpToolDefinitions, type McpToolCall, type SkippedMcpTool } from './mcp-tool-definition.ts';
+import { callRequest, deliveryFailed, reportCall } from './mcp-call-telemetry.ts';
 
 export interface McpSourceStatus {
   /** `disconnected`: the server died or could not be reached; the next `refresh()` tries to reconnect. */
@@ -200,7 +201,7 @@ class McpServerToolSource implements McpToolSource {
     const signature = hashValue(listed);
     if (signature === this.listSignature) return;
     const changed = this.listSignature !== null;
-    const { tools, skipped } = toMcpToolDefinitions(this.config, listed, (name, input, context) => this.invoke(name, input, context));
+    const { tools, skipped } = toMcpToolDefinitions(this.config, listed, (call) => this.invoke(call));
     this.cached = tools;
     this.skipped = skipped;
     this.listSignature = signature;
@@ -214,30 +215,75 @@ class McpServerToolSource implements McpToolSource {
     }
   }
 
-  /** Runs one call on whichever connection is current, so definitions handed out before a reconnect keep working. */
-  private async invoke(mcpToolName: string, input: unknown, context: ToolContext): Promise<unknown> {
-    const label = `MCP tool "${mcpToolName}" on server "${this.config.name}"`;
+  /**
+   * Runs one call on whichever connection is current, so definitions handed out before a reconnect keep working.
+   * An HTTP connection found lost is replaced first (nothing was sent yet). A transport failure during the call reconnects
+   * and sends the call once more only when that is safe: the tool is repeatable (read-only, or idempotent on a trusted
+   * server), or the failure shows the server never took the request (connection refused, session unknown).
+   * Otherwise the outcome is unknown and the error says so, since a second send could repeat an effect.
+   */
+  private async invoke(call: McpToolCall): Promise<unknown> {
+    const label = `MCP tool "${call.mcpToolName}" on server "${this.config.name}"`;
     if (this.closed) throw this.closedError();
-    const connection = this.connection;
-    if (connection === null) {
-      throw new KeelError('mcp-unavailable', `MCP server "${this.config.name}" is not connected; Keel reconnects on the next refresh of its tools.`);
-    }
-    if (!connection.alive) throw connection.unavailable('is not running; Keel reconnects on the next refresh of its tools');
+    let connection = await this.usableConnection(label);
     try {
-      const result = await connection.client.callTool(
-        { name: mcpToolName, arguments: input as Record<string, unknown> },
-        undefined,
-        { signal: context.signal, timeout: this.config.timeoutMs },
-      );
-      return callResultOutput(result, label);
+      return await this.send(connection, call, label);
     } catch (error) {
-      if (!context.signal.aborted && isTransportFailure(error)) {
-        connection.markLost();
-        const failure = await connection.failure(`stopped answering during ${label}: ${messageOf(error)}`, error);
-        this.lastError = failure;
+      if (call.context.signal.aborted || !isTransportFailure(error)) throw callFailure(error, label, call.context.signal);
+      connection.markLost();
+      const failure = await connection.failure(`stopped answering during ${label}: ${messageOf(error)}`, error);
+      this.lastError = failure;
+      if (this.config.transport.kind !== 'http' || !(call.repeatable || deliveryFailed(error))) throw failure;
+      try {
+        await this.refresh();
+        connection = this.current();
+      } catch {
         throw failure;
       }
-      throw callFailure(error, label, context.signal);
+      try {
+        return await this.send(connection, call, label);
+      } catch (retryError) {
+        if (!call.context.signal.aborted && isTransportFailure(retryError)) connection.markLost();
+        throw callFailure(retryError, label, call.context.signal);
+      }
+    }
+  }
+
+  private async usableConnection(label: string): Promise<McpConnection> {
+    const connection = this.connection;
+    if (connection !== null && connection.alive) return connection;
+    // A crashed stdio server is not restarted behind the caller's back (it may crash again on the same input): the
+    // next refresh does that. An HTTP session that was lost is opened again at once; nothing was sent on it yet.
+    if (this.config.transport.kind === 'stdio') {
+      if (connection === null) throw new KeelError('mcp-unavailable', `MCP server "${this.config.name}" is not connected; Keel reconnects on the next refresh of its tools.`);
+      throw connection.unavailable('is not running; Keel reconnects on the next refresh of its tools');
+    }
+    try {
+      await this.refresh();
+    } catch (error) {
+      throw error instanceof KeelError ? error : new KeelError('mcp-unavailable', `MCP server "${this.config.name}" is not reachable for ${label}: ${messageOf(error)}`, { cause: error });
+    }
+    return this.current();
+  }
+
+  private async send(connection: McpConnection, call: McpToolCall, label: string): Promise<unknown> {
+    const untrack = connection.calls.track({ ...call.context, tool: call.mcpToolName });
+    const params = callRequest(call);
+    let requestId: string | number | undefined;
+    let failure: unknown = null;
+    try {
+      const result = await connection.follow(
+        params,
+        (id) => (requestId = id),
+        () => connection.client.callTool(params, undefined, { signal: call.context.signal, timeout: this.config.timeoutMs }),
+      );
+      return callResultOutput(result, label, call.outputCheck);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      untrack();
+      reportCall({ config: this.config, connection, call, requestId, error: failure });
     }
   }
 
