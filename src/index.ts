@@ -100,6 +100,10 @@ export type { Finding } from './security/finding.ts';
 export type { ToolRedactionPolicy, AgentRedactionPolicy, RevealRule } from './security/redaction-policy.ts';
 export { scanForInjection, createInjectionDetector, normalizeForDetection, injectionRules, ruleThreshold } from './security/injection/index.ts';
 export type { InjectionDetector, InjectionDetectorOptions, InjectionEmbedder, InjectionEmbeddingOptions, InjectionFinding, InjectionLayer, InjectionScan, InjectionScanOptions, InjectionRule, TextView } from './security/injection/index.ts';
+export { readUntrusted } from './security/quarantine/index.ts';
+export type { ReadUntrustedOptions, ReaderAttempt, ReaderModel, SessionReadOptions, UntrustedRead, UntrustedReader, FieldKind } from './security/quarantine/index.ts';
+export type { VerifierOptions, ResolvedVerifier } from './loop/verifier-options.ts';
+export type { Provenance, UntrustedProvenance } from './spec/provenance.ts';
 export type {
   OpenAIProviderName,
   ParsedModelSpec,
