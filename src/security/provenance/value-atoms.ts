@@ -1,6 +1,6 @@
 /**
  * The pieces of a text that information-flow control traces: identifiers a harmful call would carry (URLs, e-mail
- * addresses, IBANs, account and card numbers, amounts, file paths, long ids) and runs of five words for copied prose.
+ * addresses, IBANs, file paths, long ids, account and card numbers, amounts) and runs of five words for copied prose.
  * The same extraction runs over context items (to index them) and over a tool call's argument values (to look them
  * up), so a value matches wherever it appears in either form: NFKC, lower case, zero-width characters removed, digits
  * without their group separators.
@@ -25,7 +25,7 @@ const iban = /\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?:[ -]?[a-z0-9]{1,4})?\b/
 // Account, card and phone numbers: eight or more digits, possibly grouped.
 const digitRun = /\d(?:[ -]?\d){7,39}/g;
 // A number standing alone: not part of a version (`v2.14.0`), an identifier (`abc123`) or a longer dotted run.
-const amount = /(?<![\w.])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w]|\.\d)/g;
+const amount = /(?<![\w.])(?<!\w-)(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w]|\.\d|-\w)/g;
 const unixPath = /(?<![\w:/.~-])(?:~|\.{1,2})?\/(?:[\w.@+-]{1,255}\/){1,32}[\w.@+-]{1,255}/g;
 const windowsPath = /\b[a-z]:\\(?:[\w.@+ -]{1,255}\\){0,32}[\w.@+-]{1,255}/g;
 const longId = /[a-z0-9_-]{12,128}/g;
@@ -50,15 +50,15 @@ export function forEachAtom(normalized: string, visit: (atom: Atom) => void, opt
     const value = match[0].replace(/[ -]/g, '');
     if (countDigits(value) >= 8) visit({ kind: 'iban', key: `iban:${value}` });
   }
-  for (const match of normalized.matchAll(digitRun)) visit({ kind: 'account', key: `account:${match[0].replace(/[ -]/g, '')}` });
-  for (const match of normalized.matchAll(amount)) {
-    const value = canonicalAmount(match[0]);
-    if (value !== null) visit({ kind: 'amount', key: `amount:${value}` });
-  }
   for (const match of normalized.matchAll(unixPath)) visit({ kind: 'path', key: `path:${match[0].replace(trailingPunctuation, '')}` });
   for (const match of normalized.matchAll(windowsPath)) visit({ kind: 'path', key: `path:${match[0].replace(trailingPunctuation, '')}` });
   for (const match of normalized.matchAll(longId)) {
     if (/\d/.test(match[0]) && /[a-z]/.test(match[0])) visit({ kind: 'id', key: `id:${match[0]}` });
+  }
+  for (const match of normalized.matchAll(digitRun)) visit({ kind: 'account', key: `account:${match[0].replace(/[ -]/g, '')}` });
+  for (const match of normalized.matchAll(amount)) {
+    const value = canonicalAmount(match[0]);
+    if (value !== null) visit({ kind: 'amount', key: `amount:${value}` });
   }
   if (options.shingles === false) return;
   const window: string[] = [];
