@@ -85,7 +85,7 @@ export class TreeBudget {
   /** One model call of this session. */
   charge(usage: Usage, costUsd: number | null): void {
     const tokens = tokensOf(usage);
-    for (let node: TreeBudget | null = this; node !== null; node = node.parent) {
+    for (const node of this.lineage()) {
       node.spent.tokens += tokens;
       node.spent.costUsd += costUsd ?? 0;
       if (node.crossedBy === null && node.exhausted() !== null) node.crossedBy = this.sessionId;
@@ -98,7 +98,7 @@ export class TreeBudget {
    */
   trip(pending?: { readonly usage: Usage; readonly costUsd: number | null }): BudgetTrip | null {
     const extra = pending === undefined ? { tokens: 0, costUsd: 0 } : { tokens: tokensOf(pending.usage), costUsd: pending.costUsd ?? 0 };
-    for (let node: TreeBudget | null = this; node !== null; node = node.parent) {
+    for (const node of this.lineage()) {
       const kind = node.exhausted(extra);
       if (kind !== null) return node.tripOf(kind, extra, node.crossedBy ?? this.sessionId);
     }
@@ -109,7 +109,7 @@ export class TreeBudget {
   remaining(): SessionBudget {
     const left = (kind: 'tokens' | 'costUsd'): number | null => {
       let least: number | null = null;
-      for (let node: TreeBudget | null = this; node !== null; node = node.parent) {
+      for (const node of this.lineage()) {
         const limit = node.limits[kind];
         if (limit !== null) least = Math.min(least ?? Number.POSITIVE_INFINITY, Math.max(0, limit - node.spent[kind]));
       }
@@ -123,9 +123,14 @@ export class TreeBudget {
     return { ...this.spent };
   }
 
+  /** This session's node, then its parent's, up to the root's. */
+  private lineage(): TreeBudget[] {
+    return this.parent === null ? [this] : [this, ...this.parent.lineage()];
+  }
+
   private tightest(kind: 'tokens' | 'costUsd'): number | null {
     let least: number | null = null;
-    for (let node: TreeBudget | null = this; node !== null; node = node.parent) {
+    for (const node of this.lineage()) {
       const limit = node.limits[kind];
       if (limit !== null) least = Math.min(least ?? Number.POSITIVE_INFINITY, limit);
     }
