@@ -45,6 +45,11 @@ export interface McpClientCredentialsConfig {
   /** Signing algorithm for `privateKey`. Defaults to `RS256`. */
   readonly algorithm?: string;
   readonly scope?: string;
+  /**
+   * The authorization server's issuer URL. When set, the credentials are sent only to that server, whatever the MCP
+   * server's metadata names; without it the MCP server's protected-resource metadata decides where they go.
+   */
+  readonly expectedIssuer?: string;
 }
 
 export type McpAuthConfig = McpOAuthConfig | McpClientCredentialsConfig;

@@ -17,7 +17,7 @@ function providerFor(serverName: string, serverUrl: string, config: McpAuthConfi
     const store = new McpTokenStore({ directory: config.tokenDirectory ?? defaultTokenDirectory(), serverName, serverUrl });
     return new KeelOAuthProvider({ serverName, config, store });
   }
-  const scope = config.scope === undefined ? {} : { scope: config.scope };
+  const scope = { ...(config.scope === undefined ? {} : { scope: config.scope }), ...(config.expectedIssuer === undefined ? {} : { expectedIssuer: config.expectedIssuer }) };
   if (config.privateKey !== undefined) {
     return new PrivateKeyJwtProvider({ clientId: config.clientId, privateKey: config.privateKey, algorithm: config.algorithm ?? 'RS256', clientName: 'keel', ...scope });
   }

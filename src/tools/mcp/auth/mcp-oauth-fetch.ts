@@ -55,6 +55,8 @@ export function createOAuthFetch(options: OAuthFetchOptions): FetchLike {
       if (upgrades >= maxUpgrades) return response;
       upgrades += 1;
       await response.body?.cancel().catch(() => undefined);
+      // A refresh keeps the scope of the grant; a wider scope needs a new authorization, so the tokens go first.
+      await options.provider.invalidateCredentials?.('tokens');
       await authorize(challenge);
       return send(url, init);
     }
