@@ -46,3 +46,20 @@ export function scratchKeel(models: Record<string, Model | readonly ScriptedResp
     },
   };
 }
+
+/** A model whose answer depends on the session's task and turn: each session of a tree gets its own script from one model. */
+export function taskModel(answerFor: (task: string, turn: number) => ScriptedResponseInput): Model {
+  return {
+    provider: 'scripted',
+    modelId: 'task-model',
+    async generate(request, signal) {
+      const first = request.messages[0]?.content[0];
+      const task = first?.type === 'text' ? first.text : '';
+      const turn = request.messages.filter((message) => message.role === 'assistant').length;
+      return createScriptedModel([...Array.from({ length: turn }, () => answer('')), answerFor(task, turn)]).generate(request, signal);
+    },
+    async *stream(request, signal) {
+      yield { type: 'finish', response: await this.generate(request, signal) };
+    },
+  };
+}
