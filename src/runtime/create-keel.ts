@@ -20,10 +20,13 @@ import { recordApproval, resumeSession, sessionBudgetOf, startSession, TreeBudge
 import { createChildRunner } from './child-runner.ts';
 import { refuseSelfApproval } from './approval-chain.ts';
 import { buildTraceTree } from '../tracing/index.ts';
-import type { AgentDefinition, LoopDependencies, ModelCaller, RunOptions } from '../loop/index.ts';
+import type { AgentDefinition, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { Model } from '../spec/model.ts';
-import { createBackends } from './backends.ts';
+import { createBackends, createLimitStore } from './backends.ts';
+import { admittedRun } from './admitted-run.ts';
+import { createModelLimiter } from '../model/index.ts';
+import type { SessionLane } from '../model/index.ts';
 import { resolveKeelConfig } from './keel-config.ts';
 import type { KeelConfig } from './keel-config.ts';
 import type { Keel, KeelOptions, KeelRunOptions } from './keel-options.ts';
@@ -113,9 +116,16 @@ export function createKeel(options: KeelOptions = {}): Keel {
       ],
     });
 
-  const modelCaller = (choice: string | Model | undefined, agent: AgentDefinition): { caller: ModelCaller; spec: string | undefined } => {
+  // One limiter per Keel: every session's gateway queues in front of the same accounts (shared across processes via Redis).
+  const limitStore = createLimitStore(config.limitStore);
+  const { store: _given, redisUrl: _url, ...limiterOptions } = options.modelLimits === false || options.modelLimits === undefined ? {} : options.modelLimits;
+  const limiter = limitStore === null ? undefined : createModelLimiter({ ...limiterOptions, store: limitStore.store, ownsStore: limitStore.owned, clock });
+  // Calls without a lane of their own (child sessions, side models) belong to work already running.
+  const limiting = (lane: SessionLane = { resumed: true }) => (limiter === undefined ? {} : { limiter, lane });
+
+  const modelCaller = (choice: string | Model | undefined, agent: AgentDefinition, lane?: SessionLane): { caller: ModelCaller; spec: string | undefined } => {
     const { model, spec } = resolveModel(choice ?? agent.model ?? env.KEEL_MODEL ?? defaultModelSpec(env), config);
-    return { caller: createGateway(model, { maxRetries: config.modelRetries, clock, ...limits }), spec };
+    return { caller: createGateway(model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting(lane) }), spec };
   };
 
   const dependencies = (caller: ModelCaller): LoopDependencies => ({
@@ -127,7 +137,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
     price: (usage, modelId) => costOf(caller.provider, modelId, usage),
     children: childRunner,
     // Side models (an agent's verifier, quarantined reads) resolve like the agent's own: names, specs, Model objects.
-    modelFor: (choice) => createGateway(resolveModel(choice, config).model, { maxRetries: config.modelRetries, clock, ...limits }),
+    modelFor: (choice) => createGateway(resolveModel(choice, config).model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting() }),
   });
 
   // Subagents and handoffs run as child sessions with the same backends, each under its own lease.
@@ -160,13 +170,15 @@ export function createKeel(options: KeelOptions = {}): Keel {
       if (input === undefined || input === null || input.trim() === '') {
         throw new KeelError('invalid-argument', `Agent "${agent.name}" has no default task; give one, for example \`keel run <agent-module> "your task"\`.`);
       }
-      const { caller, spec } = modelCaller(runOptions.model ?? options.model, agent);
+      const lane: SessionLane = { ...(runOptions.priority === undefined ? {} : { priority: runOptions.priority }), ...(runOptions.tenant === undefined ? {} : { tenant: runOptions.tenant }) };
+      const { caller, spec } = modelCaller(runOptions.model ?? options.model, agent, lane);
       const sessionId = runOptions.sessionId ?? createId('ses', clock.now());
       const budget = sessionBudgetOf(runOptions.budget);
       const treeBudget = TreeBudget.root(sessionId, budget ?? { tokens: null, costUsd: null });
       const timeMs = runOptions.budget?.timeMs;
       if (timeMs !== undefined && !(timeMs > 0 && Number.isFinite(timeMs))) throw new KeelError('invalid-config', `budget.timeMs must be a positive number of milliseconds, got ${timeMs}.`);
-      return runUnderLease(leases, sessionId, (leaseLost) =>
+      const admission = limiter === undefined || options.modelLimits === false || options.modelLimits?.admission === undefined ? null : limiter;
+      const leased = (): SessionRun => runUnderLease(leases, sessionId, (leaseLost) =>
         startSession(agent, dependencies(caller), {
           ...withTelemetry(runOptions),
           sessionId,
@@ -178,6 +190,8 @@ export function createKeel(options: KeelOptions = {}): Keel {
           ...(spec === undefined ? {} : { modelSpec: spec }),
         }),
       );
+      if (admission === null) return leased();
+      return admittedRun(sessionId, () => admission.admit({ account: caller.provider, ...(lane.tenant === undefined ? {} : { tenant: lane.tenant }) }), leased);
     },
     async resume(agent, sessionId, resumeOptions = {}) {
       const events = await readEvents(sessionId);
@@ -185,7 +199,11 @@ export function createKeel(options: KeelOptions = {}): Keel {
       const recorded = start?.type === 'session-start' ? start.model.spec : undefined;
       const choice = resumeOptions.model ?? options.model ?? recorded;
       if (choice === undefined && start?.type === 'session-start') throw unrecordedModel(sessionId, start.model.provider, start.model.modelId);
-      const { caller } = modelCaller(choice, agent);
+      const { caller } = modelCaller(choice, agent, {
+        resumed: true,
+        ...(resumeOptions.priority === undefined ? {} : { priority: resumeOptions.priority }),
+        ...(resumeOptions.tenant === undefined ? {} : { tenant: resumeOptions.tenant }),
+      });
       telemetry?.preload(events);
       const treeBudget = TreeBudget.root(sessionId, start?.type === 'session-start' ? (start.budget ?? { tokens: null, costUsd: null }) : { tokens: null, costUsd: null });
       return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost, treeBudget }));
@@ -232,6 +250,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       for (const store of callLogStores) await store.close();
       await telemetry?.close();
       await backends.close();
+      await limiter?.close();
     },
   };
 }

@@ -18,6 +18,8 @@ import { formatWait, jitteredWait, longWaitError, readRetryAfter } from './retry
 export interface ModelLimiterOptions {
   /** Where buckets, queues and budgets live: in this process by default, or Redis (`createRedisLimitStore`). */
   readonly store?: ProviderLimitStore;
+  /** Whether `close()` closes the store too. Default: only a store the limiter made itself. */
+  readonly ownsStore?: boolean;
   /**
    * Limits per account name (an account is `provider` unless the gateway names it). Unconfigured limits are learned
    * from the provider's headers after the first response; a configured one that the headers show too high is lowered.
@@ -220,7 +222,7 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
 
     async close(): Promise<void> {
       unwatch?.();
-      await store.close();
+      if (options.ownsStore ?? options.store === undefined) await store.close();
     },
   };
 }

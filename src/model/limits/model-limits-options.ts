@@ -16,7 +16,7 @@ import type { ModelLimiterOptions } from './model-limiter.ts';
  * keel.run(agent, { task: 'Summarise the incident.', priority: 'batch', tenant: 'acme' });
  * ```
  */
-export interface ModelLimitsOptions extends Omit<ModelLimiterOptions, 'clock' | 'random'> {
+export interface ModelLimitsOptions extends Omit<ModelLimiterOptions, 'clock' | 'random' | 'ownsStore'> {
   /** A store given directly (for example `createRedisLimitStore({ client })`); not given together with `redisUrl`. */
   readonly store?: ProviderLimitStore;
   /** `redis://host:port/db`: buckets and queues shared through Redis. Else `KEEL_REDIS_URL`. */
