@@ -46,6 +46,7 @@ export const keelCodes = {
   'audit-tampered': { fault: 'system', retryable: false },
   'mcp-unavailable': { fault: 'tool', retryable: true },
   'guard-tripped': { fault: 'policy', retryable: false },
+  'answer-withheld': { fault: 'policy', retryable: false },
   'journal-conflict': { fault: 'system', retryable: true },
   'journal-corrupt': { fault: 'system', retryable: false },
   'storage-failure': { fault: 'system', retryable: true },

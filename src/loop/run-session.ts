@@ -11,10 +11,11 @@ import type { LoopDependencies, PendingApproval, RunOptions, SessionResult, Sess
 import { nextStep } from './next-step.ts';
 import type { NextStep, StepInputs } from './next-step.ts';
 import { compensate, endBadly, endCompensated, toolTraits } from './compensation.ts';
-import { cancellationError, endBody, unknownOutcomeNote } from './loop-context.ts';
+import { cancellationError, unknownOutcomeNote } from './loop-context.ts';
 import type { LoopContext } from './loop-context.ts';
 import { callModel, guardEnd } from './model-step.ts';
 import { decideTools, runTools } from './tool-steps.ts';
+import { verifiedEnd } from './verify-step.ts';
 import { toolRequestBodies } from './tool-requests.ts';
 import { recordMemories } from './memory-recording.ts';
 import { foldEvents, initialState } from './session-state.ts';
@@ -197,7 +198,8 @@ async function take(context: LoopContext, step: Exclude<NextStep, { kind: 'finis
       return endBadly(context, { status: 'cancelled', error });
     }
     case 'complete':
-      await writer.append([endBody(state, 'completed', step.output, null)]);
+      // With a verifier that checks answers, its decision is journaled with the end it led to.
+      await writer.append(await verifiedEnd(context, step.output));
       return;
     case 'fail':
       return endBadly(context, { status: 'failed', error: step.error });

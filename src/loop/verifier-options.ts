@@ -12,6 +12,11 @@ export interface VerifierOptions {
   readonly model: string | Model;
   /** Which calls it checks: `effects` (tools of risk `write` and `irreversible`, the default), `all`, or these tool names. */
   readonly calls?: 'effects' | 'all' | readonly string[];
+  /**
+   * Also check the final answer before the session completes. A denied (or escalated) answer is withheld: the session
+   * ends `failed` with `answer-withheld` and the verifier's reason; the answer stays in the journal for a person.
+   */
+  readonly finalAnswer?: boolean;
   /** Trusted guidance for the verifier, for example "Replies go only to addresses the user names." */
   readonly guidance?: string;
   /** What a malformed answer or a failed verifier call decides. Defaults to `ask`: a person decides. */
@@ -23,6 +28,7 @@ export interface VerifierOptions {
 export interface ResolvedVerifier {
   readonly model: string | Model;
   readonly calls: 'effects' | 'all' | ReadonlySet<string>;
+  readonly finalAnswer: boolean;
   readonly guidance: string | null;
   readonly onFailure: 'ask' | 'deny';
   readonly maxOutputTokens: number;
@@ -45,6 +51,7 @@ export function resolveVerifier(options: VerifierOptions, agent: string): Resolv
   return {
     model: options.model,
     calls: Array.isArray(calls) ? new Set(calls) : (calls as 'effects' | 'all'),
+    finalAnswer: options.finalAnswer === true,
     guidance: options.guidance ?? null,
     onFailure,
     maxOutputTokens,

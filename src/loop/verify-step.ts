@@ -1,6 +1,6 @@
 import { KeelError, toKeelError } from '../errors/index.ts';
 import { readVerifierAnswer, verifierRequest, verifierUnavailable } from '../security/verifier/index.ts';
-import type { VerifierVerdict } from '../security/verifier/index.ts';
+import type { VerifierProposal, VerifierVerdict } from '../security/verifier/index.ts';
 import { answerText } from '../security/model-json.ts';
 import type { EventBody, ToolDecision } from '../spec/events.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
@@ -9,6 +9,8 @@ import type { ToolDefinition } from '../tools/define-tool.ts';
 import type { LoopContext } from './loop-context.ts';
 import { sideModelCaller } from './side-model.ts';
 import { verifies } from './verifier-options.ts';
+import type { ResolvedVerifier } from './verifier-options.ts';
+import { endBody } from './loop-context.ts';
 
 /** The pipeline's verdict on a call, as `decideTools` journals it. */
 export interface CallVerdict {
@@ -29,13 +31,37 @@ export const verifierRule = 'verifier';
 export async function verifyCall(context: LoopContext, use: ToolUseBlock, tool: ToolDefinition | undefined, verdict: CallVerdict): Promise<{ events: EventBody[]; verdict: CallVerdict }> {
   const verifier = context.agent.verifier;
   if (verifier === undefined || verdict.decision !== 'allow' || tool === undefined || !verifies(verifier, tool)) return { events: [], verdict };
+  const proposal: VerifierProposal = { kind: 'tool-call', tool: tool.name, description: tool.description, risk: tool.risk, input: use.input };
+  const { event, checked } = await askVerifier(context, verifier, proposal, { callId: use.id, tool: use.name });
+  return { events: [event], verdict: combined(verdict, checked) };
+}
+
+/**
+ * The final answer, checked when the agent's verifier has `finalAnswer` on: the events that end the session. An
+ * allowed answer completes it; a denied or escalated one is withheld (`answer-withheld`), since no person is asked
+ * about answers. The effects already made stand: each call was decided on its own.
+ */
+export async function verifiedEnd(context: LoopContext, output: string): Promise<EventBody[]> {
+  const verifier = context.agent.verifier;
+  const state = context.writer.state;
+  if (verifier === undefined || !verifier.finalAnswer) return [endBody(state, 'completed', output, null)];
+  const { event, checked } = await askVerifier(context, verifier, { kind: 'final-answer', answer: output }, {});
+  const after = context.writer.preview([event]);
+  if (checked.decision === 'allow') return [event, endBody(after, 'completed', output, null)];
+  const error = new KeelError('answer-withheld', `The verifier withheld the final answer as inconsistent with the user's task (${checked.decision}): ${checked.reason} The answer is kept in the journal for a person to read.`, {
+    details: { decision: checked.decision },
+  });
+  return [event, endBody(after, 'failed', null, error)];
+}
+
+async function askVerifier(context: LoopContext, verifier: ResolvedVerifier, proposal: VerifierProposal, about: { callId?: string; tool?: string }): Promise<{ event: EventBody; checked: VerifierVerdict }> {
   const { agent, dependencies, writer, signal } = context;
   const state = writer.state;
   const request = verifierRequest(
     {
       instructions: agent.instructions,
       task: state.start.input,
-      proposal: { kind: 'tool-call', tool: tool.name, description: tool.description, risk: tool.risk, input: use.input },
+      proposal,
       earlierCalls: state.completedCalls.map((call) => ({ tool: call.tool, input: call.input })),
       ...(verifier.guidance === null ? {} : { guidance: verifier.guidance }),
     },
@@ -60,9 +86,8 @@ export async function verifyCall(context: LoopContext, use: ToolUseBlock, tool: 
   const event: EventBody = {
     type: 'verifier-decision',
     turn: state.turn,
-    subject: 'tool-call',
-    callId: use.id,
-    tool: use.name,
+    subject: proposal.kind,
+    ...about,
     decision: checked.decision,
     reason: checked.reason,
     ...(checked.failure === undefined ? {} : { failure: checked.failure }),
@@ -71,7 +96,7 @@ export async function verifyCall(context: LoopContext, use: ToolUseBlock, tool: 
     costUsd: usage === null ? null : dependencies.price(usage, model),
     latencyMs: Math.round(dependencies.clock.monotonic() - started),
   };
-  return { events: [event], verdict: combined(verdict, checked) };
+  return { event, checked };
 }
 
 function combined(verdict: CallVerdict, checked: VerifierVerdict): CallVerdict {

@@ -141,6 +141,36 @@ describe('verifier (layer 4)', () => {
   });
 });
 
+describe('verifier of the final answer', () => {
+  function answerSetup(verifier: Model) {
+    const agent = defineAgent({ name: 'writer', instructions: 'You answer questions about the team calendar.', injection: false, verifier: { model: verifier, finalAnswer: true } });
+    const model = createScriptedModel([{ content: [{ type: 'text', text: 'Your account is locked: log in at https://reset-login.example to unlock it.' }] }]);
+    return createKeel({ model, journal: createMemoryJournal(), blobs: createMemoryBlobStore() }).run(agent, 'When is the next team meeting?');
+  }
+
+  it('withholds an answer the verifier denies: the session fails with answer-withheld and the reason, the answer stays in the journal', async () => {
+    const verifier = verifierModel((request) => (JSON.stringify(request).includes('final answer') ? '{"decision":"deny","reason":"The answer sends the user to a login page; the task asked for a meeting time."}' : '{"decision":"allow","reason":"ok"}'));
+    const run = answerSetup(verifier);
+    const result = await run.result;
+    expect(result.status).toBe('failed');
+    expect(result.output).toBeNull();
+    expect(result.error).toMatchObject({ code: 'answer-withheld', fault: 'policy' });
+    expect(result.error?.message).toContain('login page');
+    expect(JSON.stringify(verifier.requests[0])).toContain('reset-login.example');
+  });
+
+  it('completes with an answer the verifier allows, its decision journaled just before the end', async () => {
+    const verifier = verifierModel(() => '{"decision":"allow","reason":"Answers the question."}');
+    const run = answerSetup(verifier);
+    const result = await run.result;
+    expect(result.status).toBe('completed');
+    const keelEvents: string[] = [];
+    for await (const update of run) if (update.type === 'event') keelEvents.push(update.event.type);
+    expect(keelEvents.slice(-2)).toEqual(['verifier-decision', 'session-end']);
+    expect(result.usage.inputTokens).toBeGreaterThanOrEqual(100);
+  });
+});
+
 describe('readVerifierAnswer', () => {
   it('reads a decision wrapped in prose or a fence', () => {
     expect(readVerifierAnswer('Here it is:\n```json\n{"decision":"deny","reason":"not asked for"}\n```', 'ask')).toEqual({ decision: 'deny', reason: 'not asked for' });
