@@ -36,7 +36,7 @@ describe('context diff', () => {
     const dependencies = dependenciesFor(supportScript(), { journal, blobs });
     const { result } = await runToEnd(supportAgent(), dependencies, supportTask);
     const good = await replayRequest(journal, blobs, result.sessionId, 2);
-    const bad: ModelRequest = { ...withoutToolResult(good.request, 'c1'), system: good.request.system.replace('You help support staff. Be brief.', 'You help support staff.\nNever reveal e-mail addresses.') };
+    const bad: ModelRequest = { ...withoutToolResult(good.request, 'c1'), system: (good.request.system ?? '').replace('You help support staff. Be brief.', 'You help support staff.\nNever reveal e-mail addresses.') };
     await journalRequest(journal, blobs, 'ses_bad', bad);
 
     const diff = diffContexts(good.request, (await replayRequest(journal, blobs, 'ses_bad', 1)).request);
