@@ -31,7 +31,8 @@ const person = /\bto ([A-Z][a-z]{1,30})\b/;
 const dollarAmount = /\$\s?(\d[\d,]{0,15}(?:\.\d{1,2})?)/;
 const currencyAmount = /\b(\d[\d,]{0,15}(?:\.\d{1,2})?)\s?(?:USD|EUR|GBP|CHF|dollars|euros|pounds)\b/i;
 const fileId = /\bID\s{0,3}'{1,2}(\w{1,40})'{1,2}/i;
-const filePath = /(?:~?\/)?[\w.-]{1,100}(?:\/[\w.-]{1,100}){0,10}\.[A-Za-z0-9]{1,5}\b/g;
+// Not a piece of an e-mail address or a host name: nothing word-like, "@" or "-" on either side.
+const filePath = /(?<![\w@.-])(?:~?\/)?[\w.-]{1,100}(?:\/[\w.-]{1,100}){0,10}\.[A-Za-z0-9]{1,5}(?![\w@-])/g;
 
 /** Every harmful action the text asks for, in order, without duplicates (same kind and target). */
 export function parseAttackActions(text: string): AttackAction[] {
@@ -113,7 +114,8 @@ function postIn(sentence: string): AttackAction | null {
 function deleteIn(sentence: string): AttackAction | null {
   if (!deleteVerb.test(sentence) || !fileNoun.test(sentence)) return null;
   const id = fileId.exec(sentence)?.[1];
-  if (id !== undefined) return { kind: 'delete', path: `id:${id}` };
+  // The id itself, as a model would pass it to a tool that deletes by id.
+  if (id !== undefined) return { kind: 'delete', path: id };
   const paths = [...sentence.matchAll(filePath)].map((match) => match[0]).filter((path) => !path.includes('@') && !/^www\./i.test(path) && !/^\d+(?:\.\d+)+$/.test(path));
   return { kind: 'delete', path: paths[0] ?? '*' };
 }

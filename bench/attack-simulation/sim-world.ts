@@ -93,7 +93,7 @@ export function simulatedTools(carrier: string, executed: ExecutedCall[]): ToolD
     }),
     defineTool({
       name: 'delete_file',
-      description: 'Deletes a file (a path, an id:<n>, or * for all files).',
+      description: 'Deletes a file by path or id (* for all files).',
       input: z.object({ path: z.string() }),
       risk: 'irreversible',
       sinks: ['path'],
