@@ -8,6 +8,7 @@ import type { Action, CliContext, DatabaseChoice, SessionAccess } from './cli-co
 import { hint, withReadOnlyAccess } from './cli-context.ts';
 import { positiveInteger, sessionStatus } from './option-values.ts';
 import { waitingCallLines } from './session-output.ts';
+import { renderSessionTrees, sessionTrees } from './session-tree.ts';
 
 /*
  * The read-only commands about sessions and their status: sessions, pending, trace.
@@ -26,10 +27,14 @@ export function registerStatusCommands(program: Command, context: CliContext, ac
     .option('--limit <count>', 'how many to list', positiveInteger('--limit'), 20)
     .option('--status <status>', 'only sessions in this status: running, waiting-approval, interrupted, completed, failed, cancelled', sessionStatus)
     .option('--json', 'print a JSON array')
-    .action(action(async (options: { limit: number; status?: DerivedSessionStatus; json?: boolean }, command: Command) =>
+    .option('--tree', 'show child sessions (subagents, handoffs, workflow steps) under the session that started them')
+    .action(action(async (options: { limit: number; status?: DerivedSessionStatus; json?: boolean; tree?: boolean }, command: Command) =>
       withReadOnlyAccess(context, command, async (access) => {
         const sessions = await listSessions(access.statusSources, { limit: options.limit, status: options.status });
-        if (options.json === true) {
+        if (options.tree === true) {
+          const trees = await sessionTrees(access, sessions);
+          context.out(options.json === true ? JSON.stringify(trees) : trees.length === 0 ? `No sessions in ${access.databasePath}.` : renderSessionTrees(trees).join('\n'));
+        } else if (options.json === true) {
           context.out(JSON.stringify(sessions.map(sessionJson)));
         } else if (sessions.length === 0) {
           context.out(`No ${options.status === undefined ? '' : `${options.status} `}sessions in ${access.databasePath}.`);

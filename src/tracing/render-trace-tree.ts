@@ -25,7 +25,7 @@ export function renderTraceTree(tree: TraceTree): string {
   tree.turns.forEach((turn, index) => {
     const lastTurn = index === tree.turns.length - 1 && tree.guardTrips.length === 0;
     lines.push(`${lastTurn ? '└──' : '├──'} turn ${turn.turn}`);
-    renderTurn(turn, lastTurn ? '    ' : '│   ', lines);
+    renderTurn(turn, lastTurn ? '    ' : '│   ', lines, tree.children);
   });
   if (tree.workflow !== undefined) lines.push(...renderWorkflowTrace(tree.workflow));
   tree.guardTrips.forEach((trip, index) => {
@@ -39,11 +39,15 @@ export function renderTraceTree(tree: TraceTree): string {
       (totals.cacheReadTokens + totals.cacheWriteTokens > 0 ? ` cache read=${integer.format(totals.cacheReadTokens)} write=${integer.format(totals.cacheWriteTokens)}` : '') +
       `  cost=${dollars(totals.costUsd)}  model latency=${milliseconds(totals.modelLatencyMs)}  tool calls=${totals.toolCalls} errors=${totals.toolErrors}  context peak≈${integer.format(totals.contextPeakTokens)} tokens  duration=${milliseconds(tree.durationMs)}`,
   );
+  const spentByChildren = totals.children;
+  if (spentByChildren.sessions > 0) {
+    lines.push(`Child sessions: ${spentByChildren.sessions}  tokens in=${integer.format(spentByChildren.inputTokens)} out=${integer.format(spentByChildren.outputTokens)}  cost=${dollars(spentByChildren.costUsd)}  (spent by them, besides the totals above)`);
+  }
   if (tree.error !== null) lines.push(`Error: ${tree.error.code}: ${tree.error.message}`);
   return lines.join('\n');
 }
 
-function renderTurn(turn: TraceTurn, indent: string, lines: string[]): void {
+function renderTurn(turn: TraceTurn, indent: string, lines: string[], childSessions: TraceTree['children'] = []): void {
   const children: string[] = [];
   if (turn.context !== null) {
     const marker = turn.context.tokenCounting === 'estimate' ? '≈' : '=';
@@ -68,6 +72,11 @@ function renderTurn(turn: TraceTurn, indent: string, lines: string[]): void {
     const outcome =
       tool.status === 'ok' ? `ok (${integer.format(tool.outputLength ?? 0)} chars)` : tool.status === 'error' ? `ERROR ${tool.error?.code}: ${tool.error?.message}` : 'no outcome recorded';
     children.push(`tool ${tool.tool}  ${tool.callId}  ${milliseconds(tool.latencyMs)}  ${outcome}`);
+    const child = childSessions.find((session) => session.callId === tool.callId && session.turn === turn.turn);
+    if (child !== undefined) {
+      const spent = child.usage === null ? '' : `  tokens in=${integer.format(child.usage.inputTokens + child.usage.cacheReadTokens + child.usage.cacheWriteTokens)} out=${integer.format(child.usage.outputTokens)}`;
+      children.push(`  ${child.mode === 'handoff' ? 'handed over to' : 'child session'} ${child.childSessionId}  agent=${child.agent}  ${child.status}${spent}  (keel trace ${child.childSessionId})`);
+    }
     if (tool.decision !== undefined) children.push(`  ${tool.decision.decision === 'ask' ? 'escalated to a person' : 'denied'} by ${tool.decision.rule}: ${tool.decision.reason}`);
     for (const found of tool.injections ?? []) {
       children.push(`  possible prompt injection in the result (${found.rules.join(', ')}; score ${found.score.toFixed(2)}): ${found.action}${found.originalBlob === undefined ? '' : `, original kept as blob ${found.originalBlob}`}`);
