@@ -7,6 +7,8 @@ import { AgentToolMap, localToolMap } from './agent-tools.ts';
 import type { ToolSource } from './agent-tools.ts';
 import { checkDelegatedScopes } from './subagent-tool.ts';
 import type { ContextConfig } from '../context/index.ts';
+import { resolveModelSettings } from './model-settings.ts';
+import type { ModelSettings, ResolvedModelSettings } from './model-settings.ts';
 import { resolveInjectionPolicy } from './injection-policy.ts';
 import type { AgentInjectionOptions, ResolvedInjectionPolicy } from './injection-policy.ts';
 import { resolveVerifier } from './verifier-options.ts';
@@ -98,6 +100,11 @@ export interface AgentOptions {
   /** Whether model calls stream. Defaults to true. */
   readonly streaming?: boolean;
   /**
+   * How the agent calls its model: temperature, topP, stop sequences, seed; provider-hosted tools (each needs the scope
+   * `hosted:<name>`); Anthropic prompt caching; the response cache and task class. A run's `modelSettings` go over these.
+   */
+  readonly modelSettings?: ModelSettings;
+  /**
    * The context planner: token budgets per segment, sliding window, summarization, stubs for old tool
    * results, trust fencing; `true` for the defaults. Off by default: the whole conversation is sent as it is.
    */
@@ -142,6 +149,7 @@ export interface AgentDefinition {
   readonly limits: ResolvedAgentLimits;
   readonly maxOutputTokensPerCall: number;
   readonly streaming: boolean;
+  readonly modelSettings: ResolvedModelSettings;
   readonly context: ContextConfig | null;
   readonly memory: AgentMemoryOptions | null;
   readonly toolCalls: ResolvedToolCallOptions;
@@ -207,6 +215,7 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
     },
     maxOutputTokensPerCall: positive('maxOutputTokensPerCall', options.maxOutputTokensPerCall, true) ?? 4096,
     streaming: options.streaming ?? true,
+    modelSettings: resolveModelSettings(options.modelSettings, options.name, options.scopes ?? []),
     context:
       options.context === true || (options.context === undefined && options.memory !== undefined)
         ? {}

@@ -2,6 +2,8 @@ import type { Clock } from '../spec/clock.ts';
 import type { ErrorRecord, SessionEvent, SessionStatus } from '../spec/events.ts';
 import type { BlobStore, Journal } from '../spec/journal.ts';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
+import type { ModelCallFacts, ModelCallHints } from '../spec/model-call.ts';
+import type { RunModelSettings } from './model-settings.ts';
 import type { Usage } from '../spec/usage.ts';
 import type { ToolPipeline } from '../tools/index.ts';
 import type { AnomalyThresholds } from '../tracing/anomalies.ts';
@@ -14,8 +16,8 @@ export interface ModelCaller {
   readonly modelId: string;
   call(
     request: ModelRequest,
-    options: { readonly signal: AbortSignal; readonly streaming: boolean; readonly onPart?: (part: ModelStreamPart) => void },
-  ): Promise<{ readonly response: ModelResponse; readonly retries: number; readonly latencyMs: number }>;
+    options: { readonly signal: AbortSignal; readonly streaming: boolean; readonly onPart?: (part: ModelStreamPart) => void; readonly hints?: ModelCallHints },
+  ): Promise<{ readonly response: ModelResponse; readonly retries: number; readonly latencyMs: number } & ModelCallFacts>;
   /** The provider's exact input-token count (Anthropic with a key); the context planner's fit check uses it when present. */
   readonly countTokens?: Model['countTokens'];
 }
@@ -77,6 +79,8 @@ export interface RunOptions {
    * and its result rejects with `session-busy`; the journal is left as the other writer will find it.
    */
   readonly leaseLost?: AbortSignal;
+  /** Request parameters for this run's model calls, over the agent's (journaled on each `model-request`). */
+  readonly modelSettings?: RunModelSettings;
   /** Forward streamed model parts (text deltas, tool-call deltas) to the update stream, for live display. */
   readonly includeModelParts?: boolean;
   /** Called synchronously for each update, in order; an alternative to iterating the run. */
