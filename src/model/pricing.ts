@@ -49,6 +49,8 @@ const tablesByProvider: Readonly<Record<string, readonly PriceTable[]>> = {
   anthropic: [anthropicPrices],
   openai: [openAIPrices],
   scripted: [anthropicPrices, openAIPrices],
+  // A route over several providers names the model that answered; the ids of the two tables do not overlap.
+  routed: [anthropicPrices, openAIPrices],
 };
 
 /**
