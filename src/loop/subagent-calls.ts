@@ -67,8 +67,8 @@ function outputOf(spec: SubagentSpec, result: SessionResult, id: string): string
   const name = spec.agent.name;
   if (result.status === 'awaiting-approval') {
     const calls = result.pendingApprovals.map((pending) => `${pending.tool} (call ${pending.callId})`).join(', ');
-    throw new KeelError('cancelled', `Subagent "${name}" (session ${id}) waits for a person's approval of ${calls}: approve or reject it in session ${id}, then resume this session.`, {
-      details: { [childAwaitingApprovalMarker]: true, childSessionId: id, pendingApprovals: result.pendingApprovals.map((pending) => ({ ...pending, sessionId: id, agent: name })) },
+    throw new KeelError('cancelled', `Subagent "${name}" (session ${id}) waits for a person's approval of ${calls}: approve or reject it in the session that asks, then resume this session.`, {
+      details: { [childAwaitingApprovalMarker]: true, childSessionId: id, pendingApprovals: result.pendingApprovals.map((pending) => ({ ...pending, sessionId: pending.sessionId ?? id, agent: pending.agent ?? name })) },
     });
   }
   if (result.status !== 'completed') {
