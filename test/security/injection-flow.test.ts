@@ -7,7 +7,7 @@ import { createMemoryBlobStore, createMemoryJournal, validateJournal } from '../
 import type { InjectionDetectEvent, SessionEvent, ToolDecisionEvent } from '../../src/spec/events.ts';
 import type { ModelRequest } from '../../src/spec/model.ts';
 import { defineTool } from '../../src/tools/index.ts';
-import { buildTraceTree, renderTraceTree } from '../../src/tracing/index.ts';
+import { buildSpans, buildTraceTree, renderTraceTree } from '../../src/tracing/index.ts';
 
 const attackerIban = 'GB33 BUKB 2020 1555 5555 55';
 const attackerIbanCompact = 'GB33BUKB20201555555555';
@@ -118,6 +118,12 @@ describe('an injected instruction to pay an attacker', () => {
     const trace = renderTraceTree(buildTraceTree(events));
     expect(trace).toContain('possible prompt injection in the result');
     expect(trace).toContain(`escalated to a person by ${decision?.rule}`);
+    // OpenTelemetry: a span event on the tool's span, and the decision on the transfer's.
+    const spans = buildSpans(events, { closeOpen: true });
+    const readSpan = spans.find((span) => span.attributes['gen_ai.tool.call.id'] === 'c1');
+    expect(readSpan?.events.find((event) => event.name === 'keel.injection_detect')?.attributes).toMatchObject({ 'keel.injection.item': 'call:c1', 'keel.injection.provenance': 'web', 'keel.injection.action': 'neutralize' });
+    const transferSpan = spans.find((span) => span.attributes['gen_ai.tool.call.id'] === 'c2');
+    expect(transferSpan?.attributes['keel.tool.decision.rule']).toBe(decision?.rule);
   });
 
   it('with escalate: deny, the transfer is refused, the model told why, and the session goes on', async () => {
