@@ -59,6 +59,13 @@ describe('readUntrusted', () => {
     expect(model.requests).toHaveLength(2);
   });
 
+  it('refuses a schema that is not an object, before calling the model', async () => {
+    const model = readerModel(['{}']);
+    const failure = await readUntrusted('text', z.string() as unknown as typeof triage, { model }).catch((error: unknown) => error);
+    expect(isKeelError(failure, 'invalid-argument')).toBe(true);
+    expect(model.requests).toHaveLength(0);
+  });
+
   it('refuses content over its size limit before calling the model', async () => {
     const model = readerModel(['{}']);
     const failure = await readUntrusted('x'.repeat(101), triage, { model, maxContentChars: 100 }).catch((error: unknown) => error);

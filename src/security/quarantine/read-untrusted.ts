@@ -70,6 +70,8 @@ const maxAttempts = 2;
  * ```
  */
 export async function readUntrusted<Schema extends z.ZodObject>(content: string, schema: Schema, options: ReadUntrustedOptions): Promise<UntrustedRead<z.output<Schema>>> {
+  if (!(schema instanceof z.ZodObject)) throw new KeelError('invalid-argument', 'readUntrusted needs a zod object schema (z.object({ … })): the reader answers with one JSON object.');
+  if (typeof content !== 'string') throw new KeelError('invalid-argument', `readUntrusted reads text; got ${content === null ? 'null' : typeof content}.`);
   const maxChars = options.maxContentChars ?? defaultMaxContentChars;
   if (content.length > maxChars) {
     throw new KeelError('invalid-argument', `Untrusted content of ${content.length} characters is over the reader's limit of ${maxChars}; split it, or raise maxContentChars.`);
@@ -109,7 +111,7 @@ function readerRequest(content: string, schema: z.ZodObject, options: ReadUntrus
   ].join('\n');
   const task = options.instructions === undefined || options.instructions.trim() === '' ? 'Extract the fields of the schema from the content.' : options.instructions;
   const text = `${task}\n\n<${boundary}>\n${content}\n</${boundary}>\n\nAnswer with the JSON object only.`;
-  return { system, messages: [{ role: 'user', content: [{ type: 'text', text }] }], tools: [], maxOutputTokens: options.maxOutputTokens ?? 1_024, temperature: 0 };
+  return { system, messages: [{ role: 'user', content: [{ type: 'text', text }] }], tools: [], maxOutputTokens: options.maxOutputTokens ?? 1_024 };
 }
 
 /** A random fence the content does not contain, so that the content cannot close it. */

@@ -57,8 +57,8 @@ export function verifierRequest(subject: VerifierSubject, maxOutputTokens: numbe
     system: verifierSystemPrompt,
     messages: [{ role: 'user', content: [{ type: 'text', text: parts.join('\n\n') }] }],
     tools: [],
+    // No temperature: reasoning models refuse one, and the answer is parsed strictly whatever the sampling.
     maxOutputTokens,
-    temperature: 0,
   };
 }
 
