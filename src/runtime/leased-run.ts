@@ -93,7 +93,7 @@ export function runUnderLease(settings: LeaseSettings, sessionId: string, start:
   };
 }
 
-function keepRenewing(settings: LeaseSettings, sessionId: string, lost: AbortController): ReturnType<typeof setInterval> {
+export function keepRenewing(settings: LeaseSettings, sessionId: string, lost: AbortController): ReturnType<typeof setInterval> {
   const timer = setInterval(() => {
     settings.store
       .renew({ sessionId, owner: settings.owner, ttlMs: settings.ttlMs })

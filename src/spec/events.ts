@@ -411,8 +411,8 @@ export interface WorkflowStartEvent extends EventEnvelope {
   /** Hash of the workflow's shape (steps, kinds, names): a resume with a different shape is refused. */
   readonly definitionHash: string;
   readonly input: unknown;
-  /** The budget of the whole run; every step, and every agent step's child session, draws from it. */
-  readonly budget: { readonly maxInputTokens: number | null; readonly maxOutputTokens: number | null; readonly maxCostUsd: number | null; readonly deadlineAt: number | null };
+  /** The whole run's budget (tokens: input + output + cache); every step, and every agent step's child session, draws from it. */
+  readonly budget: { readonly tokens: number | null; readonly costUsd: number | null; readonly deadlineAt: number | null };
 }
 
 /** A step began (intent, before it acts). On resume a step with a `step-end` of status `ok` is never run again. */
