@@ -29,6 +29,8 @@ export interface LoopDependencies {
   readonly clock: Clock;
   /** USD cost of one call's usage, null when the model has no price. */
   readonly price: (usage: Usage, modelId: string) => number | null;
+  /** USD of a call's provider-hosted tool uses (web searches); none counted when not given. */
+  readonly hostedToolCost?: (provider: string, uses: Readonly<Record<string, number>>) => number;
   /** The tool executor. Without one, calls are validated and run with their timeouts, and nothing else. */
   readonly tools?: ToolPipeline;
   /**

@@ -10,6 +10,7 @@ import type { GuardTrip } from './guards.ts';
 import { endBadly } from './compensation.ts';
 import type { LoopContext } from './loop-context.ts';
 import { toolRequestBodies } from './tool-requests.ts';
+import { applyModelSettings, attemptsOfError, callHints, effectiveModelSettings, parametersRecord, responseFacts } from './model-settings.ts';
 import { treeBudgetTrip } from './tree-guard.ts';
 
 /** Ends the session failed on a guard trip, with the figures that tripped it journaled first. */
@@ -38,10 +39,14 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
     return;
   }
   const requestHash = await dependencies.blobs.put(turnContext.serialized);
+  // Parameters, hosted tools and caching go on the request here, and are journaled on model-request (the blob is the context).
+  const settings = effectiveModelSettings(agent.modelSettings, context.options.modelSettings);
+  const request = applyModelSettings(turnContext.request, settings);
+  const parameters = parametersRecord(settings);
   await writer.append([
     ...leading,
     ...turnContext.events(requestHash),
-    { type: 'model-request', turn: state.turn, requestHash, provider: dependencies.model.provider, model: dependencies.model.modelId, streaming: agent.streaming },
+    { type: 'model-request', turn: state.turn, requestHash, provider: dependencies.model.provider, model: dependencies.model.modelId, streaming: agent.streaming, ...(parameters === undefined ? {} : { parameters }) },
   ]);
 
   const deadlineAt = state.start.limits.deadlineAt;
@@ -54,7 +59,10 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
   try {
     const turn = state.turn;
     const onPart = context.options.includeModelParts === true ? (part: ModelStreamPart) => context.emit({ type: 'model-part', turn, part }) : undefined;
-    const { response, retries, latencyMs } = await dependencies.model.call(turnContext.request, { signal: callSignal, streaming: agent.streaming, ...(onPart === undefined ? {} : { onPart }) });
+    // Memory retrieved into the context is untrusted like tool results: the response cache leaves it alone unless told.
+    const hints = callHints(settings, agent.memory !== null);
+    const { response, retries, latencyMs, ...facts } = await dependencies.model.call(request, { signal: callSignal, streaming: agent.streaming, ...(onPart === undefined ? {} : { onPart }), ...(hints === undefined ? {} : { hints }) });
+    const { costUsd, ...factFields } = responseFacts(response, facts, { price: dependencies.price, provider: dependencies.model.provider, ...(dependencies.hostedToolCost === undefined ? {} : { hostedToolCost: dependencies.hostedToolCost }) });
     const responseBody: EventBody = {
       type: 'model-response',
       turn,
@@ -64,14 +72,15 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
       stopReason: response.stopReason,
       providerStopReason: response.providerStopReason,
       usage: response.usage,
-      costUsd: dependencies.price(response.usage, response.model),
+      costUsd,
       latencyMs,
       retries,
+      ...factFields,
     };
     const after = writer.preview([responseBody]);
     const calls = response.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
     const wantsMore = calls.length > 0 || response.stopReason === 'pause_turn' || response.stopReason === 'max_tokens';
-    const trip = wantsMore ? (checkBudgets(after) ?? checkDeadline(after, dependencies.clock.now()) ?? treeBudgetTrip(after, context.options.treeBudget, { usage: response.usage, costUsd: dependencies.price(response.usage, response.model) })) : null;
+    const trip = wantsMore ? (checkBudgets(after) ?? checkDeadline(after, dependencies.clock.now()) ?? treeBudgetTrip(after, context.options.treeBudget, { usage: response.usage, costUsd })) : null;
     const repeated = trip === null && calls.length > 0 ? checkIdenticalCalls(after, calls) : null;
     const tripped = trip ?? repeated;
     if (tripped !== null) {
@@ -107,5 +116,6 @@ async function endAfterModelError(context: LoopContext, thrown: unknown, failure
     }
   }
   const status = error.code === 'cancelled' || signal.aborted ? 'cancelled' : 'failed';
-  await endBadly(context, { status, error, leading: [{ type: 'model-error', turn: failure.state.turn, error: error.toRecord(), retries, latencyMs: failure.latencyMs }] });
+  const attempts = attemptsOfError(error);
+  await endBadly(context, { status, error, leading: [{ type: 'model-error', turn: failure.state.turn, error: error.toRecord(), retries, latencyMs: failure.latencyMs, ...(attempts === undefined ? {} : { attempts }) }] });
 }

@@ -1,4 +1,5 @@
 import type { ContentBlock } from './message.ts';
+import type { ModelAttemptRecord, ModelParametersRecord } from './model-call.ts';
 import type { Provenance, UntrustedProvenance } from './provenance.ts';
 import type { StopReason } from './stop-reason.ts';
 import type { Usage } from './usage.ts';
@@ -174,6 +175,8 @@ export interface ModelRequestEvent extends EventEnvelope {
   readonly provider: string;
   readonly model: string;
   readonly streaming: boolean;
+  /** The request parameters of the call (sampling, stop sequences, seed, hosted tools, caching), when any were set. */
+  readonly parameters?: ModelParametersRecord;
 }
 
 export interface ModelResponseEvent extends EventEnvelope {
@@ -190,6 +193,20 @@ export interface ModelResponseEvent extends EventEnvelope {
   readonly latencyMs: number;
   /** Attempts that failed and were retried before this response. */
   readonly retries: number;
+  /** The provider account that answered, when the model is a route. */
+  readonly account?: string;
+  /** Every attempt of a routed call (fallback, hedge, cascade) with the reason the route moved on; absent for one plain attempt. */
+  readonly attempts?: readonly ModelAttemptRecord[];
+  /** Streaming: from the start of the answering attempt to its first part. */
+  readonly firstTokenMs?: number;
+  /** USD that prompt caching saved on this call (negative on a call that only wrote the cache). */
+  readonly cacheSavingsUsd?: number;
+  /** Set when the answer came from the response cache: nothing was sent to a provider, nothing billed. */
+  readonly cachedResponse?: { readonly key: string };
+  /** Parameters the answering provider has no field for, so they were not sent (temperature on Anthropic). */
+  readonly unsentParameters?: readonly string[];
+  /** Uses of provider-hosted tools, by tool; priced into `costUsd` where the price is known. */
+  readonly hostedToolUse?: Readonly<Record<string, number>>;
 }
 
 export interface ModelErrorEvent extends EventEnvelope {
@@ -198,6 +215,8 @@ export interface ModelErrorEvent extends EventEnvelope {
   readonly error: ErrorRecord;
   readonly retries: number;
   readonly latencyMs: number;
+  /** Every attempt of a routed call that gave up, with the reason each moved on. */
+  readonly attempts?: readonly ModelAttemptRecord[];
 }
 
 export interface ToolRequestEvent extends EventEnvelope {
