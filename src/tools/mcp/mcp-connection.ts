@@ -2,11 +2,12 @@ import { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { KeelError, isKeelError } from '../../errors/index.ts';
 import { authorizedFetch } from './auth/mcp-authorized-fetch.ts';
 import { clientCapabilities, InFlightCalls, registerCapabilityHandlers } from './capabilities/mcp-client-capabilities.ts';
 import { describeTransport, type ResolvedMcpServerConfig } from './mcp-server-config.ts';
+import { isTransportFailure } from './mcp-call-error.ts';
 import { StderrTail } from './stderr-tail.ts';
 
 export interface McpConnectionEvents {
@@ -27,6 +28,8 @@ export class McpConnection {
   private lost = false;
   /** The protocol version agreed in `initialize`. */
   protocolVersion: string | undefined;
+  /** Per-call abort controllers, so calls waiting on a session that is gone can be failed at once. */
+  private readonly waiting = new Set<AbortController>();
   /** JSON-RPC ids of requests sent, keyed by their params object, for the requests a caller asked to follow. */
   private readonly followed = new WeakMap<object, (id: string | number) => void>();
 
@@ -65,6 +68,10 @@ export class McpConnection {
       connection.lost = true;
       void stderr.settled().then(() => events.onLost(connection.unavailable('closed the connection')));
     };
+    client.onerror = (error) => {
+      // A response stream that broke: if the session is gone too, the calls waiting on it will never be answered.
+      if (established && error.message.startsWith('SSE stream disconnected') && connection.waiting.size > 0) void connection.checkSession();
+    };
     const connecting = client.connect(transport, { timeout: config.connectTimeoutMs });
     // The SDK spawns synchronously inside `connect`, so the child's pid is known here, before any failure.
     const pid = transport instanceof StdioClientTransport ? transport.pid : null;
@@ -93,6 +100,38 @@ export class McpConnection {
   follow<T>(params: object, onId: (id: string | number) => void, send: () => Promise<T>): Promise<T> {
     this.followed.set(params, onId);
     return send().finally(() => this.followed.delete(params));
+  }
+
+  /**
+   * A signal for one call: the caller's, also aborted when the session turns out lost while the call waits (the
+   * reason is then a closed connection, a transport failure whose outcome at the server is unknown).
+   */
+  callSignal(signal: AbortSignal): { readonly signal: AbortSignal; readonly release: () => void } {
+    const controller = new AbortController();
+    const forward = (): void => controller.abort(signal.reason);
+    if (signal.aborted) forward();
+    else signal.addEventListener('abort', forward, { once: true });
+    this.waiting.add(controller);
+    return {
+      signal: controller.signal,
+      release: () => {
+        signal.removeEventListener('abort', forward);
+        this.waiting.delete(controller);
+      },
+    };
+  }
+
+  /** Pings the server after a broken stream; when the session is gone, fails the calls waiting on it. */
+  private async checkSession(): Promise<void> {
+    try {
+      await this.client.ping({ timeout: 5_000 });
+    } catch (error) {
+      if (!isTransportFailure(error)) return;
+      this.lost = true;
+      // ConnectionClosed: the SDK passes an McpError reason through as is, and it reads as a transport failure.
+      const reason = new McpError(ErrorCode.ConnectionClosed, `the connection broke and the session is gone (${messageOf(error)})`);
+      for (const controller of this.waiting) controller.abort(reason);
+    }
   }
 
   /** Taps the transport: the negotiated protocol version (stdio has no setter of its own) and followed requests' ids. */

@@ -268,6 +268,7 @@ class McpServerToolSource implements McpToolSource {
 
   private async send(connection: McpConnection, call: McpToolCall, label: string): Promise<unknown> {
     const untrack = connection.calls.track({ ...call.context, tool: call.mcpToolName });
+    const { signal, release } = connection.callSignal(call.context.signal);
     const params = callRequest(call);
     let requestId: string | number | undefined;
     let failure: unknown = null;
@@ -275,7 +276,7 @@ class McpServerToolSource implements McpToolSource {
       const result = await connection.follow(
         params,
         (id) => (requestId = id),
-        () => connection.client.callTool(params, undefined, { signal: call.context.signal, timeout: this.config.timeoutMs }),
+        () => connection.client.callTool(params, undefined, { signal, timeout: this.config.timeoutMs }),
       );
       return callResultOutput(result, label, call.outputCheck);
     } catch (error) {
@@ -283,6 +284,7 @@ class McpServerToolSource implements McpToolSource {
       throw error;
     } finally {
       untrack();
+      release();
       reportCall({ config: this.config, connection, call, requestId, error: failure });
     }
   }
