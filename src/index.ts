@@ -3,6 +3,9 @@
 export { createKeel } from './runtime/index.ts';
 export type { Keel, KeelOptions, KeelRunOptions, KeelResumeOptions } from './runtime/index.ts';
 export { defineAgent } from './loop/index.ts';
+// Multi-agent systems: an agent as another's tool, handoffs, child sessions, and budgets that flow down the tree.
+export { asTool, handoff, childSessionId, TreeBudget } from './loop/index.ts';
+export type { AsToolOptions, HandoffOptions, SubagentSpec, SubagentTool, BudgetLimits, BudgetTrip, ChildRunRequest, ChildSessionRunner } from './loop/index.ts';
 export type {
   AgentDefinition,
   AgentOptions,

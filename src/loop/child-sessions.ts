@@ -8,6 +8,10 @@ import type { TreeBudget } from './tree-budget.ts';
 /**
  * The id of the child session a parent starts for one call (or workflow step). Derived, never random: a parent that
  * resumes after a crash asks for the same call again and finds the child it started, so no child runs twice.
+ * @example
+ * ```ts
+ * const events = await keel.events(childSessionId(parentSessionId, 'call_1')); // the child's own journal
+ * ```
  */
 export function childSessionId(parentSessionId: string, callId: string): string {
   return `ses_${sha256(`${parentSessionId}\u0000child\u0000${callId}`).slice(0, 32)}`;

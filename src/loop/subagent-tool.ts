@@ -91,6 +91,12 @@ const handoffInput = z.object({ reason: z.string().min(1).max(2_000).describe('W
  * A handoff: the model transfers the conversation to another agent, which answers in its place. The target runs as a
  * child session that receives the conversation's text (the user's and the agents' messages, not tool traffic) and
  * the reason; the parent's session then ends with the target's answer as its own.
+ * @example
+ * ```ts
+ * const refunds = defineAgent({ name: 'refunds', instructions: 'Issue refunds after checking the order.', tools: [lookupOrder, issueRefund] });
+ * const desk = defineAgent({ name: 'desk', instructions: 'Route: hand refunds to the refunds agent.', tools: [handoff(refunds)] });
+ * const { output } = await keel.run(desk, 'Refund my duplicate charge on order 1042.').result; // the refunds agent's answer
+ * ```
  */
 export function handoff(agent: AgentDefinition, options: HandoffOptions = {}): SubagentTool {
   return subagentTool(agent, {

@@ -35,6 +35,13 @@ export function tokensOf(usage: Usage): number {
  * descendants'), against its own budget. Every charge is added to the session and all its ancestors, so a child
  * draws from its parent's remainder and the root's budget bounds the whole tree. It is rebuilt from the journals on
  * resume: each session preloads what its journal says it spent, which its ancestors count too.
+ * `keel.run(agent, { budget })` makes the root's; a workflow that runs agent steps makes one with `TreeBudget.root`.
+ * @example
+ * ```ts
+ * const budget = TreeBudget.root(workflowSessionId, { tokens: 50_000, costUsd: 1 });
+ * const child = keel.runChild({ agent, parentSessionId: workflowSessionId, callId: 'summarize', task, mode: 'step',
+ *   heldScopes: [], deadlineAt: null, budget, slice: { tokens: 20_000, costUsd: null } });
+ * ```
  */
 export class TreeBudget {
   readonly sessionId: string;

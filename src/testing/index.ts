@@ -6,6 +6,8 @@ export type { MockFault, MockFaultName } from './mock-faults.ts';
 export type { MockScript, MockServer, RecordedRequest } from './mock-http-server.ts';
 export { FakeClock } from './fake-clock.ts';
 export { createScriptedModel, loadScriptedModel } from '../model/index.ts';
+export { createTaskScriptedModel } from '../model/task-scripted-model.ts';
+export type { TaskScript } from '../model/task-scripted-model.ts';
 export type { ScriptedModelOptions } from '../model/index.ts';
 export { createMockRateLimiter, mockPromptTokens } from './mock-rate-limits.ts';
 export type { MockAdmission, MockLimitName, MockRateLimitCounts, MockRateLimiter, MockRateLimitOptions } from './mock-rate-limits.ts';
