@@ -10,7 +10,10 @@ import type { ToolDefinition } from '../tools/define-tool.ts';
 export interface VerifierOptions {
   /** The verifying model: a `Model`, a model spec (`anthropic:claude-haiku-4-5`) or a name registered with `createKeel({ models })`. */
   readonly model: string | Model;
-  /** Which calls it checks: `effects` (tools of risk `write` and `irreversible`, the default), `all`, or these tool names. */
+  /**
+   * Which calls it checks: `effects` (the default: tools of risk `write` or `irreversible`, and outbound tools, which
+   * can carry data out even when they only read), `all`, or these tool names.
+   */
   readonly calls?: 'effects' | 'all' | readonly string[];
   /**
    * Also check the final answer before the session completes. A denied (or escalated) answer is withheld: the session
@@ -61,6 +64,6 @@ export function resolveVerifier(options: VerifierOptions, agent: string): Resolv
 /** Whether the verifier checks calls of this tool. */
 export function verifies(verifier: ResolvedVerifier, tool: ToolDefinition): boolean {
   if (verifier.calls === 'all') return true;
-  if (verifier.calls === 'effects') return tool.risk !== 'read';
+  if (verifier.calls === 'effects') return tool.risk !== 'read' || tool.outbound === true;
   return verifier.calls.has(tool.name);
 }
