@@ -129,7 +129,7 @@ export type {
   JournalHeads,
   JournalHead,
 } from './store/index.ts';
-export type { TraceTurn, TraceModelCall, TraceToolCall } from './tracing/index.ts';
+export type { TraceTurn, TraceModelCall, TraceToolCall, TraceChild } from './tracing/index.ts';
 export type { KeelErrorOptions } from './errors/index.ts';
 export type {
   ScoreComponents,

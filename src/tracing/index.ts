@@ -1,5 +1,5 @@
 export { buildTraceTree } from './trace-tree.ts';
-export type { TraceTree, TraceTurn, TraceModelCall, TraceToolCall } from './trace-tree.ts';
+export type { TraceTree, TraceTurn, TraceModelCall, TraceToolCall, TraceChild } from './trace-tree.ts';
 export { renderTraceTree } from './render-trace-tree.ts';
 // Pure mappings from the journal (no OpenTelemetry SDK loaded). The SDK-bound parts (OTLP export, live tracer,
 // MeterProvider, Prometheus text) are in './otel.ts', imported only where telemetry is wired: loading the SDK and
