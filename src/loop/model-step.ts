@@ -46,7 +46,7 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
   await writer.append([
     ...leading,
     ...turnContext.events(requestHash),
-    { type: 'model-request', turn: state.turn, requestHash, provider: dependencies.model.provider, model: dependencies.model.modelId, streaming: agent.streaming, ...(parameters === undefined ? {} : { parameters }) },
+    { type: 'model-request', turn: state.turn, requestHash, provider: dependencies.model.provider, model: dependencies.model.modelId, streaming: agent.streaming, maxOutputTokens: request.maxOutputTokens, ...(parameters === undefined ? {} : { parameters }) },
   ]);
 
   const deadlineAt = state.start.limits.deadlineAt;

@@ -177,6 +177,8 @@ export interface ModelRequestEvent extends EventEnvelope {
   readonly streaming: boolean;
   /** The request parameters of the call (sampling, stop sequences, seed, hosted tools, caching), when any were set. */
   readonly parameters?: ModelParametersRecord;
+  /** The output-token limit of this request (`gen_ai.request.max_tokens`); absent in journals written before it was recorded. */
+  readonly maxOutputTokens?: number;
 }
 
 export interface ModelResponseEvent extends EventEnvelope {
@@ -260,7 +262,7 @@ export interface ToolErrorEvent extends EventEnvelope {
 export type InjectionAction = 'neutralize' | 'flag' | 'block-result';
 
 /** One flagged span: offsets in UTF-16 code units of the text as scanned (the original, kept in `originalBlob`). */
-export interface InjectionFinding {
+export interface InjectionDetectFinding {
   readonly layer: string;
   readonly rule: string;
   readonly score: number;
@@ -283,7 +285,7 @@ export interface InjectionDetectEvent extends EventEnvelope {
   /** The detectors' overall score, 0 to 1. */
   readonly score: number;
   /** The first findings, in text order; `findingCount` counts them all. */
-  readonly findings: readonly InjectionFinding[];
+  readonly findings: readonly InjectionDetectFinding[];
   readonly findingCount: number;
   readonly action: InjectionAction;
   /** The text as it arrived, kept for a person when the model's view of it was changed (`neutralize`, `block-result`). */
