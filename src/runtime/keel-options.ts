@@ -14,6 +14,8 @@ import type { RateLimitOptions } from '../tools/stages/rate-limit.ts';
 import type { OutputDetector } from '../tools/stages/sanitize.ts';
 import type { TraceTree } from '../tracing/index.ts';
 import type { CallLogPolicy } from './call-log.ts';
+import type { WorkflowRun, WorkflowStep } from '../workflow/index.ts';
+import type { KeelWorkflowOptions, KeelWorkflowResumeOptions } from './workflow-runs.ts';
 import type { ModelLimitsOptions, RunPriority } from '../model/index.ts';
 
 export interface KeelOptions {
@@ -148,6 +150,21 @@ export interface Keel {
    * const { status, output } = await child.result;
    */
   runChild(request: ChildRunRequest): SessionRun;
+  /**
+   * Runs a workflow (a chain, route, parallel, vote, or any step) as a session of its own, under its lease: steps are
+   * journaled, agent steps run as child sessions on the run's budget. Await `result` for the outcome.
+   * @example
+   * const run = keel.runWorkflow(report, 'Q3 incident notes…', { budget: { tokens: 50_000, deadlineMs: 120_000 } });
+   * const { status, output } = await run.result;
+   */
+  runWorkflow<I, O>(workflow: WorkflowStep<I, O>, input: I, options?: KeelWorkflowOptions): WorkflowRun<O>;
+  /**
+   * Continues a workflow run from its journal: finished steps' outputs are reused, never run again; a running agent
+   * step's child session is resumed. Refused when the workflow's definition changed since the run started.
+   * @example
+   * const { status } = await keel.resumeWorkflow(report, 'ses_01J…').result;
+   */
+  resumeWorkflow<I, O>(workflow: WorkflowStep<I, O>, sessionId: string, options?: KeelWorkflowResumeOptions): WorkflowRun<O>;
   events(sessionId: string): Promise<readonly SessionEvent[]>;
   sessions(options?: ListSessionsOptions): Promise<readonly SessionSummary[]>;
   trace(sessionId: string): Promise<TraceTree>;
