@@ -6,11 +6,11 @@ import type { EventBody, ToolDecision } from '../spec/events.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
 import type { Usage } from '../spec/usage.ts';
 import type { ToolDefinition } from '../tools/define-tool.ts';
+import { endBody } from './loop-context.ts';
 import type { LoopContext } from './loop-context.ts';
 import { sideModelCaller } from './side-model.ts';
 import { verifies } from './verifier-options.ts';
 import type { ResolvedVerifier } from './verifier-options.ts';
-import { endBody } from './loop-context.ts';
 
 /** The pipeline's verdict on a call, as `decideTools` journals it. */
 export interface CallVerdict {
