@@ -1,7 +1,8 @@
 import type { KeelError } from '../errors/index.ts';
 import type { ModelCallFacts, ModelCallHints } from '../spec/model-call.ts';
 import type { Model, ModelRequest } from '../spec/model.ts';
-import type { Gateway, GatewayCallOptions, GatewayCallResult } from './gateway.ts';
+import { createGateway } from './gateway.ts';
+import type { Gateway, GatewayCallOptions, GatewayCallResult, GatewayOptions } from './gateway.ts';
 
 /** One (account, model) of a route. A Model object is bound to one account: its API key and base URL. */
 export interface RouteEntry {
@@ -33,6 +34,11 @@ export interface RoutedModel extends Gateway {
 
 export function isRoutedModel(model: Model): model is RoutedModel {
   return (model as Partial<RoutedModel>).routed === true && typeof (model as Partial<RoutedModel>).call === 'function';
+}
+
+/** A routed model as it is (it has its own fallback and retries); any other model behind a gateway with these options. */
+export function gatewayFor(model: Model, options: GatewayOptions): Gateway {
+  return isRoutedModel(model) ? model : createGateway(model, options);
 }
 
 /** The error a routed call gives up with carries its attempts in `details.attempts`, for the journal. */

@@ -1,7 +1,11 @@
 import { resolve } from 'node:path';
 import { KeelError } from '../errors/index.ts';
 import { createId } from '../util/index.ts';
-import { costOf, createGateway, createModelFromSpec, defaultModelSpec } from '../model/index.ts';
+import { costOf, createModelFromSpec, defaultModelSpec } from '../model/index.ts';
+import { hostedToolCost } from '../model/hosted-tools.ts';
+import { gatewayFor } from '../model/route-types.ts';
+import { checkRunModelSettings } from '../loop/model-settings.ts';
+import { checkHostedToolPolicy } from './hosted-tool-policy.ts';
 import { createToolPipeline } from '../tools/index.ts';
 import { createAuditStage, createDenialAuditStage, createRefusalRecorder } from '../tools/stages/audit.ts';
 import { createAuthorizeStage } from '../tools/stages/authorize.ts';
@@ -126,7 +130,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
 
   const modelCaller = (choice: string | Model | undefined, agent: AgentDefinition, lane?: SessionLane): { caller: ModelCaller; spec: string | undefined } => {
     const { model, spec } = resolveModel(choice ?? agent.model ?? env.KEEL_MODEL ?? defaultModelSpec(env), config);
-    return { caller: createGateway(model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting(lane) }), spec };
+    return { caller: gatewayFor(model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting(lane) }), spec };
   };
 
   const dependencies = (caller: ModelCaller): LoopDependencies => ({
@@ -136,9 +140,10 @@ export function createKeel(options: KeelOptions = {}): Keel {
     clock,
     tools,
     price: (usage, modelId) => costOf(caller.provider, modelId, usage),
+    hostedToolCost: (provider, uses) => hostedToolCost(provider, uses),
     children: childRunner,
     // Side models (an agent's verifier, quarantined reads) resolve like the agent's own: names, specs, Model objects.
-    modelFor: (choice) => createGateway(resolveModel(choice, config).model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting() }),
+    modelFor: (choice) => gatewayFor(resolveModel(choice, config).model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting() }),
   });
 
   // Subagents and handoffs run as child sessions with the same backends, each under its own lease.
@@ -160,7 +165,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
     children: childRunner,
     model: (choice) => {
       const { model, spec } = resolveModel(choice ?? options.model ?? env.KEEL_MODEL ?? defaultModelSpec(env), config);
-      return { caller: createGateway(model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting() }), spec };
+      return { caller: gatewayFor(model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting() }), spec };
     },
   });
 
@@ -184,6 +189,9 @@ export function createKeel(options: KeelOptions = {}): Keel {
       if (input === undefined || input === null || input.trim() === '') {
         throw new KeelError('invalid-argument', `Agent "${agent.name}" has no default task; give one, for example \`keel run <agent-module> "your task"\`.`);
       }
+      // Hosted tools pass the tool policy before anything starts; the run's model settings are checked like the agent's.
+      checkHostedToolPolicy(agent, options.policy);
+      if (runOptions.modelSettings !== undefined) checkRunModelSettings(runOptions.modelSettings, `Run of agent "${agent.name}" modelSettings`);
       const lane: SessionLane = { ...(runOptions.priority === undefined ? {} : { priority: runOptions.priority }), ...(runOptions.tenant === undefined ? {} : { tenant: runOptions.tenant }) };
       const { caller, spec } = modelCaller(runOptions.model ?? options.model, agent, lane);
       const sessionId = runOptions.sessionId ?? createId('ses', clock.now());
@@ -208,6 +216,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       return admittedRun(sessionId, () => admission.admit({ account: caller.provider, ...(lane.tenant === undefined ? {} : { tenant: lane.tenant }) }), leased);
     },
     async resume(agent, sessionId, resumeOptions = {}) {
+      checkHostedToolPolicy(agent, options.policy);
       const events = await readEvents(sessionId);
       const start = events[0];
       const recorded = start?.type === 'session-start' ? start.model.spec : undefined;
