@@ -107,6 +107,11 @@ export { readUntrusted } from './security/quarantine/index.ts';
 export type { ReadUntrustedOptions, ReaderAttempt, ReaderModel, SessionReadOptions, UntrustedRead, UntrustedReader, FieldKind } from './security/quarantine/index.ts';
 export type { VerifierOptions, ResolvedVerifier } from './loop/verifier-options.ts';
 export type { Provenance, UntrustedProvenance } from './spec/provenance.ts';
+export { createInformationFlowStage, flowRules, outputProvenanceOf } from './tools/stages/information-flow.ts';
+export type { DecideStage, ExecuteStage, ToolInvocation } from './tools/pipeline/tool-invocation.ts';
+export { ProvenanceIndex } from './security/provenance/index.ts';
+export type { InformationFlowContext, TaintSource, ItemReference, LeakTrace, ValueTrace, ProvenanceItem, ProvenanceIndexOptions, AtomKind } from './security/provenance/index.ts';
+export type { AgentInjectionOptions, ResolvedInjectionPolicy } from './loop/injection-policy.ts';
 export type {
   OpenAIProviderName,
   ParsedModelSpec,
