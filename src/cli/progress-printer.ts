@@ -50,6 +50,12 @@ export function createProgressPrinter(write: (line: string) => void): (update: S
       case 'injection-detect':
         write(`  ⚠ ${event.tool ?? event.item}: possible prompt injection (${event.findings[0]?.rule ?? 'detector'}, score ${event.score.toFixed(2)}): ${event.action}`);
         break;
+      case 'verifier-decision':
+        write(`  ⚖ verifier on ${event.subject === 'final-answer' ? 'the final answer' : (event.tool ?? 'call')}: ${event.decision}${event.failure === undefined ? '' : ` (${event.failure})`}: ${truncate(event.reason, 200)}`);
+        break;
+      case 'quarantined-read':
+        write(`  ⧉ quarantined read of ${event.provenance} content: ${event.ok ? `${event.attempts} attempt(s)` : `failed: ${truncate(event.error?.message ?? '', 200)}`}`);
+        break;
       case 'child-start':
         write(`  ↳ ${event.mode === 'handoff' ? 'handoff to' : 'subagent'} ${event.agent} (session ${event.childSessionId})`);
         break;
@@ -74,8 +80,6 @@ export function createProgressPrinter(write: (line: string) => void): (update: S
       case 'compensation-request':
       case 'compensation-result':
       case 'anomaly':
-      case 'verifier-decision':
-      case 'quarantined-read':
         break;
       // Workflow steps: `keel trace` shows them.
       case 'workflow-start':

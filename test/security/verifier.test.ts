@@ -6,6 +6,7 @@ import { defineTool } from '../../src/tools/index.ts';
 import { createMemoryBlobStore, createMemoryJournal, validateJournal } from '../../src/store/index.ts';
 import { createScriptedModel } from '../../src/model/index.ts';
 import { buildTraceTree, renderTraceTree } from '../../src/tracing/index.ts';
+import { createProgressPrinter } from '../../src/cli/progress-printer.ts';
 import { readVerifierAnswer } from '../../src/security/verifier/index.ts';
 import { resolveVerifier, verifies } from '../../src/loop/verifier-options.ts';
 import type { Model, ModelRequest, ModelResponse } from '../../src/spec/index.ts';
@@ -105,6 +106,10 @@ describe('verifier (layer 4)', () => {
     const events = await keel.events(result.sessionId);
     expect(events.find((event) => event.type === 'tool-decision' && event.callId === 'mail')).toMatchObject({ decision: 'deny', rule: 'verifier' });
     expect(events.find((event) => event.type === 'tool-error' && event.callId === 'mail')).toMatchObject({ error: { code: 'tool-denied' } });
+    const printed: string[] = [];
+    const print = createProgressPrinter((line) => printed.push(line));
+    for (const event of events) print({ type: 'event', event });
+    expect(printed).toContain('  ⚖ verifier on send_email: deny: The task names bob, not eve@attacker.example.');
     const trace = renderTraceTree(buildTraceTree(events));
     expect(trace).toContain('verifier on send_email mail');
     expect(trace).toContain('deny: The task names bob, not eve@attacker.example.');
