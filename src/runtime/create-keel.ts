@@ -232,10 +232,10 @@ export function createKeel(options: KeelOptions = {}): Keel {
       return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost, treeBudget }));
     },
     async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
-      await refuseSelfApproval(readEvents, sessionId, decision.approver);
       // The approval is a write to the session: it needs the lease like a step does. resume() renews it (same owner).
       await acquireSessionLease(leases, sessionId);
       try {
+        await refuseSelfApproval(readEvents, sessionId, decision.approver);
         await recordApproval(resolvedJournal, clock, agent, sessionId, callId, decision);
       } catch (error) {
         await leases.store.release(sessionId, leases.owner);
