@@ -44,6 +44,8 @@ export interface AcquireLimitResult {
   /** 0-based place in the queue (0 when granted). */
   readonly position: number;
   readonly queueLength: number;
+  /** Other waiters this step granted while they slept: their holders should look again at once. */
+  readonly grantedOthers: readonly string[];
 }
 
 /** What the provider said about one bucket: its limit, what remains, and how long until it is full again. */
@@ -98,6 +100,6 @@ export interface ProviderLimitStore {
    * Shared stores only: calls `listener` with an account's name whenever another process may have freed capacity
    * there or moved its queue, so waiters wake before their next poll. Returns the unsubscribe function.
    */
-  watch?(listener: (account: string) => void): () => void;
+  watch?(listener: (account: string, granted: readonly string[]) => void): () => void;
   close(): Promise<void>;
 }

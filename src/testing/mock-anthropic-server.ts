@@ -116,16 +116,16 @@ export async function startMockAnthropicServer(options: MockAnthropicServerOptio
     }
     const streaming = body.stream === true;
     const model = typeof body.model === 'string' ? body.model : 'claude-mock';
+    // The answer the reply ends in (itself, or a delayed one's); with limits set, its input usage is what the limits counted.
+    const answered = isMockFault(reply) ? (reply.fault === 'slow-first-byte' ? (reply.response ?? defaultResponse) : undefined) : reply;
+    const served = answered === undefined || options.rateLimits === undefined ? answered : { ...answered, usage: { input_tokens: counted, ...answered.usage } };
+    const usage = served === undefined ? undefined : fullUsage(served.usage);
+    limiter.finish(admission, usage === undefined ? { inputTokens: counted, outputTokens: 0 } : { inputTokens: usage.input_tokens + (usage.cache_creation_input_tokens ?? 0), outputTokens: usage.output_tokens });
     if (!isMockFault(reply)) {
-      // With limits set, the usage reported is what the limits counted; a scripted usage still wins.
-      const served = options.rateLimits === undefined ? reply : { ...reply, usage: { input_tokens: counted, ...reply.usage } };
-      const usage = fullUsage(served.usage);
-      limiter.finish(admission, { inputTokens: usage.input_tokens + (usage.cache_creation_input_tokens ?? 0), outputTokens: usage.output_tokens });
-      await respond(exchange, served, streaming, model, headers);
+      await respond(exchange, served ?? reply, streaming, model, headers);
       return;
     }
-    limiter.finish(admission, { inputTokens: counted, outputTokens: 0 });
-    await playFault(exchange, reply, streaming, model, headers);
+    await playFault(exchange, reply.fault === 'slow-first-byte' && served !== undefined ? { ...reply, response: served } : reply, streaming, model, headers);
   }, '');
 }
 

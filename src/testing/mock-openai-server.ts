@@ -87,9 +87,11 @@ export async function startMockOpenAIServer(options: MockOpenAIServerOptions): P
     }
     const scripted = nextReply(options.script, request.body, index);
     index += 1;
-    // With limits set, the usage reported is what the limits counted; a scripted usage still wins.
-    const reply = scripted === undefined || isMockFault(scripted) || options.rateLimits === undefined || scripted.usage === null ? scripted : { ...scripted, usage: { prompt_tokens: counted, ...scripted.usage } };
-    limiter.finish(admission, reply === undefined || isMockFault(reply) ? { inputTokens: counted, outputTokens: 0 } : { inputTokens: reply.usage?.prompt_tokens ?? 25, outputTokens: reply.usage?.completion_tokens ?? 12 });
+    // The answer the reply ends in (itself, or a delayed one's); with limits set, its prompt usage is what the limits counted.
+    const answered = scripted === undefined ? undefined : isMockFault(scripted) ? (scripted.fault === 'slow-first-byte' ? (scripted.response ?? defaultResponse) : undefined) : scripted;
+    const served = answered === undefined || options.rateLimits === undefined || answered.usage === null ? answered : { ...answered, usage: { prompt_tokens: counted, ...answered.usage } };
+    limiter.finish(admission, served === undefined ? { inputTokens: counted, outputTokens: 0 } : { inputTokens: served.usage?.prompt_tokens ?? 25, outputTokens: served.usage?.completion_tokens ?? 12 });
+    const reply = scripted !== undefined && isMockFault(scripted) && scripted.fault === 'slow-first-byte' && served !== undefined ? { ...scripted, response: served } : scripted === undefined || isMockFault(scripted) ? scripted : served;
     if (reply === undefined) {
       sendError(response, 400, { message: `mock: the script has ${index - 1} replies; this is request ${index}`, type: 'invalid_request_error' }, headers);
       return;

@@ -108,7 +108,8 @@ export function createMemoryLimitStore(): ProviderLimitStore {
   }
 
   function dropStale(state: Account, now: number): void {
-    state.queue = state.queue.filter((waiter) => now - waiter.lastSeen <= queueTuning.staleAfterMs);
+    const stale = (waiter: Waiter): boolean => now - waiter.lastSeen > queueTuning.staleAfterMs;
+    if (state.queue.some(stale)) state.queue = state.queue.filter((waiter) => !stale(waiter));
     for (const [ticket, at] of state.granted) if (now - at > queueTuning.staleAfterMs) state.granted.delete(ticket);
   }
 
@@ -116,7 +117,7 @@ export function createMemoryLimitStore(): ProviderLimitStore {
     async acquire(request: AcquireLimitRequest): Promise<AcquireLimitResult> {
       const { now } = request;
       const state = account(request.account);
-      if (state.granted.delete(request.ticket)) return { granted: true, waitMs: 0, position: 0, queueLength: state.queue.length };
+      if (state.granted.delete(request.ticket)) return { granted: true, waitMs: 0, position: 0, queueLength: state.queue.length, grantedOthers: [] };
       dropStale(state, now);
       let own = state.queue.find((waiter) => waiter.ticket === request.ticket);
       if (own === undefined) {
@@ -128,6 +129,7 @@ export function createMemoryLimitStore(): ProviderLimitStore {
       own.lastSeen = now;
       const views = refill(state, request.limits, now);
       let ownGranted = false;
+      const grantedOthers: string[] = [];
       if (now >= state.blockedUntil) {
         for (let served = 0; served < queueTuning.grantsPerCall && state.queue.length > 0; served += 1) {
           const head = state.queue[0] as Waiter;
@@ -135,13 +137,16 @@ export function createMemoryLimitStore(): ProviderLimitStore {
           take(state, views, head.cost);
           state.queue.shift();
           if (head.ticket === request.ticket) ownGranted = true;
-          else state.granted.set(head.ticket, now);
+          else {
+            state.granted.set(head.ticket, now);
+            grantedOthers.push(head.ticket);
+          }
         }
       }
-      if (ownGranted) return { granted: true, waitMs: 0, position: 0, queueLength: state.queue.length };
+      if (ownGranted) return { granted: true, waitMs: 0, position: 0, queueLength: state.queue.length, grantedOthers };
       const position = state.queue.indexOf(own);
-      const ahead = sumCosts(state.queue.slice(0, position));
-      return { granted: false, waitMs: waitEstimate({ views, ahead, own: own.cost, blockedForMs: state.blockedUntil - now }), position, queueLength: state.queue.length };
+      const ahead = sumCosts(state.queue, position);
+      return { granted: false, waitMs: waitEstimate({ views, ahead, own: own.cost, blockedForMs: state.blockedUntil - now }), position, queueLength: state.queue.length, grantedOthers };
     },
 
     async cancel(accountName: string, ticket: string): Promise<void> {
@@ -216,8 +221,15 @@ export function readingImpliedTokens(reading: { readonly resetInMs?: number }, c
   return capacity - (Math.max(0, reading.resetInMs) * capacity) / 60_000;
 }
 
-function sumCosts(waiters: readonly Waiter[]): LimitCost {
+/** The summed cost of the first `count` waiters. */
+function sumCosts(waiters: readonly Waiter[], count: number): LimitCost {
   const total = { requests: 0, inputTokens: 0, outputTokens: 0, tokens: 0 };
-  for (const waiter of waiters) for (const dimension of limitDimensions) total[dimension] += waiter.cost[dimension];
+  for (let index = 0; index < count; index += 1) {
+    const cost = (waiters[index] as Waiter).cost;
+    total.requests += cost.requests;
+    total.inputTokens += cost.inputTokens;
+    total.outputTokens += cost.outputTokens;
+    total.tokens += cost.tokens;
+  }
   return total;
 }

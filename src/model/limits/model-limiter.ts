@@ -3,7 +3,7 @@ import type { Clock } from '../../spec/clock.ts';
 import type { ModelRequest } from '../../spec/model.ts';
 import type { LimitCost, ProviderLimits, ProviderLimitStore, QueueLane } from '../../spec/provider-limits.ts';
 import type { Usage } from '../../spec/usage.ts';
-import { backoffDelay, createId, defaultBackoff, linkedSignal, systemClock } from '../../util/index.ts';
+import { backoffDelay, createId, defaultBackoff, systemClock } from '../../util/index.ts';
 import { cancellationError } from '../provider-errors.ts';
 import { admissionCheck } from './admission.ts';
 import type { AdmissionOptions, AdmissionRequest } from './admission.ts';
@@ -81,6 +81,7 @@ export interface ModelLimiter {
 const wakeBatch = 8;
 
 interface Sleeper {
+  readonly ticket: string;
   readonly position: number;
   wake(): void;
 }
@@ -107,40 +108,60 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
   const maxLongWaitMs = options.maxLongWaitMs ?? 900_000;
   const limitsOf = (account: string): ProviderLimits => options.accounts?.[account] ?? {};
   const sleepers = new Map<string, Set<Sleeper>>();
-  const wake = (account: string): void => {
+  /** Wakes the sleepers granted while they slept, or else the few nearest the head. */
+  const wake = (account: string, granted: readonly string[] = []): void => {
     const waiting = sleepers.get(account);
     if (waiting === undefined || waiting.size === 0) return;
-    const nearest = [...waiting].sort((left, right) => left.position - right.position).slice(0, wakeBatch);
-    for (const sleeper of nearest) {
+    const chosen = granted.length > 0 ? [...waiting].filter((sleeper) => granted.includes(sleeper.ticket)) : [...waiting].sort((left, right) => left.position - right.position).slice(0, wakeBatch);
+    for (const sleeper of chosen) {
       waiting.delete(sleeper);
       sleeper.wake();
     }
   };
   // A shared store tells every process (this one included) when capacity may be back; an in-process one cannot.
   const unwatch = store.watch?.(wake);
-  const notify = (account: string): void => {
-    if (unwatch === undefined) wake(account);
+  const notify = (account: string, granted: readonly string[] = []): void => {
+    if (unwatch === undefined) wake(account, granted);
   };
 
-  /** Sleeps until `delayMs` has passed or capacity may be back; only the caller's signal ends it with an error. */
-  async function nap(call: LimitedCall, delayMs: number, position: number): Promise<void> {
-    const woken = new AbortController();
-    const sleeper: Sleeper = { position, wake: () => woken.abort() };
+  /**
+   * Sleeps until `delayMs` has passed or capacity may be back; only the caller's signal ends it with an error. A plain
+   * timer rather than `clock.sleep` with a signal: a queue of a thousand waiters wakes thousands of times, and an
+   * aborted signal per wake-up costs an exception object each.
+   */
+  function nap(call: LimitedCall, ticket: string, delayMs: number, position: number): Promise<void> {
     let waiting = sleepers.get(call.account);
     if (waiting === undefined) {
       waiting = new Set();
       sleepers.set(call.account, waiting);
     }
-    waiting.add(sleeper);
-    const linked = linkedSignal([call.signal, woken.signal]);
-    try {
-      await clock.sleep(delayMs, linked.signal);
-    } catch (reason) {
-      if (call.signal.aborted) throw cancellationError(call.signal, reason);
-    } finally {
-      linked.dispose();
-      waiting.delete(sleeper);
-    }
+    const set = waiting;
+    return new Promise<void>((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        call.signal.removeEventListener('abort', onAbort);
+        set.delete(sleeper);
+      };
+      const onAbort = (): void => {
+        finish();
+        reject(cancellationError(call.signal));
+      };
+      const sleeper: Sleeper = {
+        ticket,
+        position,
+        wake: () => {
+          finish();
+          resolve();
+        },
+      };
+      const timer = setTimeout(sleeper.wake, delayMs);
+      if (call.signal.aborted) {
+        onAbort();
+        return;
+      }
+      call.signal.addEventListener('abort', onAbort, { once: true });
+      set.add(sleeper);
+    });
   }
 
   /** Waits for the call's turn; returns how long it waited. `budgetMs` is what remains of the maximum wait. */
@@ -152,16 +173,14 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
         if (call.signal.aborted) throw cancellationError(call.signal);
         const result = await store.acquire({ account: call.account, ticket, lane: call.lane, cost, limits: limitsOf(call.account), now: clock.now() });
         const waited = clock.monotonic() - started;
-        if (result.granted) {
-          // Others may have been granted by this step while they slept: the nearest ones look again.
-          if (result.queueLength > 0) notify(call.account);
-          return waited;
-        }
+        // Waiters this step granted while they slept claim their grant at once.
+        if (result.grantedOthers.length > 0) notify(call.account, result.grantedOthers);
+        if (result.granted) return waited;
         const untilDeadline = call.deadlineAt === undefined || call.deadlineAt === null ? Number.POSITIVE_INFINITY : call.deadlineAt - clock.now();
         if (result.waitMs > untilDeadline) throw longWaitError(undefined, result.waitMs, untilDeadline, call.deadlineAt);
         if (waited >= budgetMs) throw queueTimeout(call, waited, result.position, result.queueLength);
         const sleep = Math.min(jitteredWait(Math.min(result.waitMs, queueTuning.maxPollMs), random), budgetMs - waited + 1);
-        await nap(call, Math.max(1, sleep), result.position);
+        await nap(call, ticket, Math.max(1, sleep), result.position);
       }
     } catch (error) {
       await store.cancel(call.account, ticket).catch(() => undefined);

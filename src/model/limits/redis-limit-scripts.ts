@@ -71,7 +71,7 @@ local conf = {tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(
 local staleAfter, grants, expire = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 local now = nowMs()
 for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, expire) end
-if redis.call('HDEL', G, ticket) == 1 then return {1, 0, 0, redis.call('ZCARD', Q)} end
+if redis.call('HDEL', G, ticket) == 1 then return {1, 0, 0, redis.call('ZCARD', Q), {}} end
 dropStale(S, Q, W, L, now, staleAfter)
 if redis.call('HEXISTS', W, ticket) == 0 then
   local seq = redis.call('HINCRBY', S, 'seq', 1)
@@ -83,6 +83,7 @@ redis.call('ZADD', L, string.format('%.0f', now), ticket)
 local views = refill(S, now, conf)
 local blocked = num(redis.call('HGET', S, 'blocked')) or 0
 local granted = false
+local others = {}
 if now >= blocked then
   local heads = redis.call('ZRANGE', Q, 0, grants - 1)
   for _, head in ipairs(heads) do
@@ -97,11 +98,14 @@ if now >= blocked then
       redis.call('HSET', S, dims[i] .. ':tokens', tostring(view.tokens))
     end
     removeWaiter(S, Q, W, L, head)
-    if head == ticket then granted = true else redis.call('HSET', G, head, string.format('%.0f', now)) end
+    if head == ticket then granted = true else
+      redis.call('HSET', G, head, string.format('%.0f', now))
+      others[#others + 1] = head
+    end
   end
 end
 local length = redis.call('ZCARD', Q)
-if granted then return {1, 0, 0, length} end
+if granted then return {1, 0, 0, length, others} end
 local rank = redis.call('ZRANK', Q, ticket)
 local wait = blocked - now
 if wait < 0 then wait = 0 end
@@ -117,7 +121,7 @@ for i, view in pairs(views) do
 end
 wait = math.ceil(wait)
 if wait < 1 then wait = 1 end
-return {0, wait, rank, length}
+return {0, wait, rank, length, others}
 `;
 
 /** KEYS: S Q W L G. ARGV: ticket. */

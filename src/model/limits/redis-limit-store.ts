@@ -42,10 +42,11 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
 
   const channel = `${prefix}:wake`;
   let subscriber: Redis | undefined;
-  const listeners = new Set<(account: string) => void>();
+  const listeners = new Set<(account: string, granted: readonly string[]) => void>();
   // Telling the other processes is best effort: a missed wake-up only means a waiter polls at its own time.
-  const announce = (account: string): void => {
-    client.publish(channel, account).catch(() => undefined);
+  // The message is the account, then the tickets granted while they slept, separated by newlines.
+  const announce = (account: string, granted: readonly string[] = []): void => {
+    client.publish(channel, [account, ...granted].join('\n')).catch(() => undefined);
   };
 
   async function run(script: string, keyList: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
@@ -68,10 +69,10 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
         queueTuning.staleAfterMs,
         queueTuning.grantsPerCall,
         expireMs,
-      ])) as number[];
-      const granted = result[0] === 1;
-      if (granted && Number(result[3]) > 0) announce(request.account);
-      return { granted, waitMs: Number(result[1]), position: Number(result[2]), queueLength: Number(result[3]) };
+      ])) as [number, number, number, number, unknown];
+      const grantedOthers = Array.isArray(result[4]) ? result[4].map(String) : [];
+      if (grantedOthers.length > 0) announce(request.account, grantedOthers);
+      return { granted: result[0] === 1, waitMs: Number(result[1]), position: Number(result[2]), queueLength: Number(result[3]), grantedOthers };
     },
 
     async cancel(account: string, ticket: string): Promise<void> {
@@ -108,13 +109,14 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
       return { spent: Number(result[0]), resetInMs: Number(result[1]) };
     },
 
-    watch(listener: (account: string) => void): () => void {
+    watch(listener: (account: string, granted: readonly string[]) => void): () => void {
       listeners.add(listener);
       if (subscriber === undefined) {
         subscriber = client.duplicate();
         subscriber.on('error', () => undefined);
-        subscriber.on('message', (_channel: string, account: string) => {
-          for (const each of listeners) each(account);
+        subscriber.on('message', (_channel: string, message: string) => {
+          const [account = '', ...granted] = message.split('\n');
+          for (const each of listeners) each(account, granted);
         });
         subscriber.subscribe(channel).catch(() => undefined);
       }
