@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { KeelError } from '../../errors/index.ts';
-import { sentenceFeatures, sentenceSpans } from './features.ts';
+import { featureValue, sentenceFeatures, sentenceSpans } from './features.ts';
 import { originalSpan } from './text-view.ts';
 import type { TextView } from './text-view.ts';
 
@@ -101,9 +101,9 @@ export class LinearClassifier {
     return { sum, count: features.length };
   }
 
-  /** A window's probability: its features count 1/sqrt(n) each, so a long table row is not extreme by length alone. */
+  /** A window's probability, each feature weighted by `featureValue` of the window's size. */
   private probability(sum: number, count: number): number {
-    return sigmoid(this.bias + (count === 0 ? 0 : sum / Math.sqrt(count)));
+    return sigmoid(this.bias + sum * featureValue(count));
   }
 
   /** The most suspicious window (one sentence or two adjacent ones) of normalized text; null for empty text. */

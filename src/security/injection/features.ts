@@ -6,6 +6,16 @@
  * sentences), and whether it holds an e-mail address or a URL (where data would be sent). One linear pass.
  */
 
+/**
+ * Each feature occurrence in a window of n features counts 1/sqrt(max(n, minimumFeatureCount)): long windows are not
+ * extreme by length alone, and a fragment of three words cannot ride on one strong word.
+ */
+export const minimumFeatureCount = 24;
+
+export function featureValue(count: number): number {
+  return count === 0 ? 0 : 1 / Math.sqrt(Math.max(count, minimumFeatureCount));
+}
+
 /** Longest sentence fed to the classifier; longer ones are cut, so a window stays a few sentences wide. */
 export const maxSentenceLength = 320;
 /** Characters of a word that produce character trigrams; longer tokens are identifiers or encoded data. */
@@ -28,7 +38,7 @@ function isSpace(code: number): boolean {
   return code === 32 || code === 10 || code === 9 || code === 13;
 }
 
-/** Sentence spans of normalized text: cut at newlines, at `.!?` before a space, and at `maxSentenceLength`. */
+/** Sentence spans of normalized text: cut at newlines, at `.!?` before a space, at JSON value boundaries, and at `maxSentenceLength`. */
 export function sentenceSpans(text: string): [number, number][] {
   const spans: [number, number][] = [];
   let start = 0;
@@ -42,11 +52,22 @@ export function sentenceSpans(text: string): [number, number][] {
     const code = text.charCodeAt(index);
     if (code === 10) close(index + 1);
     else if ((code === 46 || code === 33 || code === 63) && isSpace(text.charCodeAt(index + 1))) close(index + 1);
+    else if (code === 123 || code === 91 || ((code === 34 || code === 39) && closesValue(text, index + 1))) close(index + 1);
     else if (index - start >= maxSentenceLength && isSpace(code)) close(index + 1);
     else if (index - start >= maxSentenceLength + 80) close(index + 1);
   }
   close(text.length);
   return spans;
+}
+
+/**
+ * A quote followed by `,` `:` `}` or `]` ends a JSON or Python-literal string: structured tool output is cut into its
+ * values, so the keys of a record template and the text of one field are separate sentences.
+ */
+function closesValue(text: string, index: number): boolean {
+  let next = text.charCodeAt(index);
+  if (next === 32) next = text.charCodeAt(index + 1);
+  return next === 44 || next === 58 || next === 125 || next === 93;
 }
 
 const fnvOffset = 0x811c9dc5;

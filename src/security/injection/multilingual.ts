@@ -10,7 +10,10 @@ import { normalizeForDetection } from './normalize.ts';
 export interface LexiconPair {
   readonly id: string;
   readonly score: number;
+  /** Verbs that come before their object (most languages here). */
   readonly verbs: readonly string[];
+  /** Verbs of verb-final languages (Japanese, Korean, Turkish, Hindi, Bengali, Persian), which follow their object. */
+  readonly finalVerbs: readonly string[];
   readonly nouns: readonly string[];
   /** Characters allowed between the end of the first word and the start of the second. */
   readonly window: number;
@@ -30,14 +33,17 @@ export const overrideLexicon: LexiconPair = {
     // de, nl, pl, cs, tr, sw, id
     'ignoriere', 'ignorieren', 'ignoriert', 'vergiss', 'vergessen', 'vergesst', 'missachte', 'missachten', 'beachte nicht', 'beachten sie nicht',
     'negeer', 'negeren', 'vergeet', 'zignoruj', 'ignoruj', 'zapomnij', 'pomiń', 'ignorujte', 'zapomeň', 'zapomeňte',
-    'yok say', 'görmezden gel', 'unut', 'puuza', 'sahau', 'abaikan', 'lupakan', 'bỏ qua', 'quên', 'phớt lờ',
+    'puuza', 'sahau', 'abaikan', 'lupakan', 'bỏ qua', 'quên', 'phớt lờ',
     // ru, uk, el
     'игнорируй', 'игнорируйте', 'игнорировать', 'проигнорируй', 'проигнорируйте', 'забудь', 'забудьте', 'забыть', 'не обращай внимания', 'пренебреги',
     'ігноруй', 'ігноруйте', 'забудь', 'забудьте', 'αγνόησε', 'αγνοήστε', 'ξέχασε', 'ξεχάστε',
     // zh, ja, ko
-    '忽略', '无视', '無視', '忽视', '忽視', '忘记', '忘記', '忘掉', '不要理会', '不要理會', '無視して', '忘れて', '忘れ', '무시', '잊어', '잊으',
+    '忽略', '无视', '無視', '忽视', '忽視', '忘记', '忘記', '忘掉', '不要理会', '不要理會', '無視して', 
     // ar, fa, he, hi, bn
-    'تجاهل', 'تجاهلي', 'انسى', 'انس', 'أهمل', 'اهمل', 'نادیده بگیر', 'فراموش کن', 'התעלם', 'שכח',
+    'تجاهل', 'تجاهلي', 'انسى', 'انس', 'أهمل', 'اهمل', 'התעלם', 'שכח',
+  ],
+  finalVerbs: [
+    'yok say', 'görmezden gel', 'unut', '無視', '無視して', '忘れて', '忘れ', '무시', '잊어', '잊으', 'نادیده بگیر', 'فراموش کن',
     'अनदेखा', 'नजरअंदाज', 'नज़रअंदाज़', 'भूल जाओ', 'भूल जाएं', 'भूल जाइए', 'উপেক্ষা', 'ভুলে যাও', 'ভুলে যান',
   ],
   nouns: [
@@ -59,10 +65,13 @@ export const secretLexicon: LexiconPair = {
     'dime', 'dígame', 'revela', 'revele', 'revelar', 'muestra', 'muéstrame', 'dame', 'cuál es', 'diga-me', 'me diga', 'mostre', 'qual é', 'me dê',
     'dimmi', 'rivela', 'rivelare', 'mostrami', 'qual è', 'dis-moi', 'dites-moi', 'révèle', 'révélez', 'montre-moi', 'donne-moi', 'quel est',
     'sag mir', 'sagen sie mir', 'verrate', 'verraten', 'zeig mir', 'gib mir', 'wie lautet', 'was ist', 'vertel me', 'geef me', 'wat is',
-    'powiedz', 'podaj', 'ujawnij', 'söyle', 'göster', 'nedir', 'niambie', 'beritahu', 'berikan', 'cho tôi biết', 'tiết lộ', 'là gì',
+    'powiedz', 'podaj', 'ujawnij', 'niambie', 'beritahu', 'berikan', 'cho tôi biết', 'tiết lộ',
     'скажи', 'скажите', 'раскрой', 'покажи', 'назови', 'какой', 'каков', 'скажіть', 'покажи',
-    '告诉我', '告訴我', '透露', '显示', '顯示', '是什么', '是什麼', '教えて', '明かして', '何ですか', '알려', '공개', '무엇',
-    'أخبرني', 'اخبرني', 'اكشف', 'ما هي', 'ما هو', 'به من بگو', 'بگو', 'תגיד לי', 'बताओ', 'बताएं', 'बताइए', 'बताइये', 'प्रकट करें', 'বলুন', 'বলো',
+    '告诉我', '告訴我', '透露', '显示', '顯示', 'أخبرني', 'اخبرني', 'اكشف', 'ما هي', 'ما هو', 'תגיד לי',
+  ],
+  finalVerbs: [
+    'söyle', 'göster', 'nedir', '是什么', '是什麼', '教えて', '明かして', '何ですか', '알려', '공개', '무엇', 'به من بگو', 'بگو',
+    'बताओ', 'बताएं', 'बताइए', 'बताइये', 'प्रकट करें', 'বলুন', 'বলো', 'là gì',
   ],
   nouns: [
     'contraseña', 'clave secreta', 'senha', 'chave secreta', 'mot de passe', 'clé secrète', 'passwort', 'kennwort', 'geheimer schlüssel', 'geheime schlüssel',
@@ -75,6 +84,7 @@ export const secretLexicon: LexiconPair = {
 export interface CompiledLexicon {
   readonly pair: LexiconPair;
   readonly verbs: RegExp;
+  readonly finalVerbs: RegExp;
   readonly nouns: RegExp;
 }
 
@@ -90,10 +100,10 @@ function alternation(words: readonly string[]): RegExp {
 }
 
 export function compileLexicon(pair: LexiconPair): CompiledLexicon {
-  return { pair, verbs: alternation(pair.verbs), nouns: alternation(pair.nouns) };
+  return { pair, verbs: alternation(pair.verbs), finalVerbs: alternation(pair.finalVerbs), nouns: alternation(pair.nouns) };
 }
 
-/** Matches of a pattern, at most `limit` of them, as [start, end) pairs. */
+/** Matches of a pattern, at most `limit` of them, as [start, end) pairs in text order. */
 function matchesOf(pattern: RegExp, text: string, limit: number): [number, number][] {
   const found: [number, number][] = [];
   pattern.lastIndex = 0;
@@ -103,18 +113,37 @@ function matchesOf(pattern: RegExp, text: string, limit: number): [number, numbe
   return found;
 }
 
-/** Spans where a verb and a noun of the pair stand within the window of each other; two pointers, linear. */
+/** The first noun starting at or after `from`: binary search over nouns in text order. */
+function firstNounFrom(nouns: readonly [number, number][], from: number): number {
+  let low = 0;
+  let high = nouns.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (nouns[middle]![0] < from) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * Spans where a verb is followed by a noun of the pair within the window (or, for verb-final languages, preceded by
+ * one). Matches are capped and each lookup is a binary search, so the whole is n log n at worst.
+ */
 export function findLexiconPairs(lexicon: CompiledLexicon, text: string, limit: number): [number, number][] {
   const verbs = matchesOf(lexicon.verbs, text, 4096);
-  if (verbs.length === 0) return [];
+  const finalVerbs = matchesOf(lexicon.finalVerbs, text, 4096);
+  if (verbs.length === 0 && finalVerbs.length === 0) return [];
   const nouns = matchesOf(lexicon.nouns, text, 4096);
+  const window = lexicon.pair.window;
   const spans: [number, number][] = [];
-  let first = 0;
   for (const [verbStart, verbEnd] of verbs) {
-    while (first < nouns.length && nouns[first]![1] < verbStart - lexicon.pair.window) first += 1;
-    const noun = nouns[first];
-    if (noun === undefined || noun[0] > verbEnd + lexicon.pair.window) continue;
-    spans.push([Math.min(verbStart, noun[0]), Math.max(verbEnd, noun[1])]);
+    const noun = nouns[firstNounFrom(nouns, verbEnd)];
+    if (noun !== undefined && noun[0] <= verbEnd + window) spans.push([verbStart, noun[1]]);
+    if (spans.length >= limit) return spans;
+  }
+  for (const [verbStart, verbEnd] of finalVerbs) {
+    const noun = nouns[firstNounFrom(nouns, verbStart) - 1];
+    if (noun !== undefined && noun[1] <= verbStart && noun[1] >= verbStart - window) spans.push([noun[0], verbEnd]);
     if (spans.length >= limit) break;
   }
   return spans;

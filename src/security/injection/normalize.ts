@@ -140,8 +140,8 @@ function shapeOf(text: string, start: number, end: number): WordShape {
 function foldedWord(text: string, start: number, end: number): string | null {
   const shape = shapeOf(text, start, end);
   const length = end - start;
-  const homoglyphs = shape.confusable > 0 && (shape.asciiLetters > 0 || (shape.confusable === length && length >= 3));
-  const leetspeak = shape.leet > 0 && shape.otherDigits === 0 && shape.letters >= 2 && shape.leet < shape.letters && length >= 4;
+  const homoglyphs = shape.confusable > 0 && shape.asciiLetters > 0;
+  const leetspeak = shape.leet > 0 && shape.otherDigits === 0 && shape.letters >= 2 && shape.leet <= shape.letters + 1 && length >= 4;
   if (!homoglyphs && !leetspeak) return null;
   let folded = '';
   for (let index = start; index < end; index += 1) {
@@ -160,16 +160,14 @@ function isSpacingSeparator(code: number): boolean {
 function spacedLettersEnd(text: string, start: number): number {
   let index = start;
   let letters = 0;
+  let end = -1;
   while (index < text.length && isAsciiLetter(text.charCodeAt(index)) && !isWordUnit(text.charCodeAt(index + 1))) {
     letters += 1;
-    const separator = text.charCodeAt(index + 1);
-    if (!isSpacingSeparator(separator) || !isAsciiLetter(text.charCodeAt(index + 2))) {
-      index += 1;
-      break;
-    }
+    end = index + 1;
+    if (!isSpacingSeparator(text.charCodeAt(index + 1)) || !isAsciiLetter(text.charCodeAt(index + 2))) break;
     index += 2;
   }
-  return letters >= 5 ? index : -1;
+  return letters >= 5 ? end : -1;
 }
 
 /** Word-level folding: look-alike letters and leetspeak in mixed words, and spaced-out letters joined. */

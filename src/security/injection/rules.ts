@@ -19,10 +19,16 @@ export interface InjectionRule {
 /** A score at or above this flags a text on the rules alone. */
 export const ruleThreshold = 0.7;
 
-const overrideVerbs = String.raw`(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|bypass|override|abandon|discard|neglect|overlook|set aside|put aside|throw out|stop following|do not follow|don't follow|no longer follow|cancel|erase|delete|clear|nevermind|never mind)`;
-const qualifiers = String.raw`(?:previous|previously|prior|preceding|above|earlier|former|original|initial|old|all|any|every|your|the|these|those|system|given|existing|current|other|foregoing|aforementioned)`;
-const instructionNouns = String.raw`(?:instructions?|instructed|directions?|directives?|prompts?|rules|guidelines?|commands?|orders?|programming|guidance|constraints?|restrictions?|safeguards?|guardrails?|policies|protocols?|configuration|training)`;
-const gap = (characters: number): string => String.raw`[^.!?\n]{0,${characters}}?`;
+const overrideVerbs = String.raw`(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|abandon|discard|neglect|overlook|set aside|put aside|throw out|stop following|do not follow|don't follow|no longer follow|nevermind|never mind)`;
+/** Verbs that are also ordinary software words ("override the default fetch"): they count only with a strong qualifier. */
+const technicalVerbs = String.raw`(?:override|overriding|bypass|bypassing|cancel|erase|delete|clear)`;
+const strongQualifiers = String.raw`(?:previous|previously|prior|preceding|above|earlier|former|original|initial|system|foregoing|aforementioned|all (?:of )?(?:the |your |my )?(?:previous |prior |above |earlier )?|your (?:previous |prior |original |initial )?)`;
+const weakQualifiers = String.raw`(?:the|these|those|any|every|given|existing|current|other|old)`;
+const instructionNouns = String.raw`(?:instructions?|instructed|directions?|directives?|prompts?|rules|guidelines?|commands?|orders?|programming|guidance|constraints?|restrictions?|safeguards?|guardrails?|policies|protocols?|training)`;
+/** Nouns that mean the model's instructions whatever the qualifier. */
+const coreInstructionNouns = String.raw`(?:instructions?|prompts?|directives?|guidelines|programming|system message)`;
+/** Up to n characters within one sentence: a dot counts only when a non-space follows (`amy.watson@gmail.com`). */
+const gap = (characters: number): string => String.raw`(?:[^.!?\n]|\.(?=\S)){0,${characters}}?`;
 
 const rule = (id: string, category: InjectionRule['category'], score: number, source: string, unlessNegated = false): InjectionRule => ({
   id, category, score, pattern: new RegExp(source, 'g'), ...(unlessNegated ? { unlessNegated } : {}),
@@ -30,7 +36,8 @@ const rule = (id: string, category: InjectionRule['category'], score: number, so
 
 export const injectionRules: readonly InjectionRule[] = [
   // Overrides: the classic "ignore previous instructions" in its many spellings.
-  rule('override.ignore-instructions', 'override', 0.95, String.raw`\b${overrideVerbs}\b${gap(40)}\b${qualifiers}\b${gap(30)}\b${instructionNouns}\b`, true),
+  rule('override.ignore-instructions', 'override', 0.95, String.raw`\b(?:${overrideVerbs}|${technicalVerbs})\b${gap(30)}\b${strongQualifiers}${gap(30)}\b${instructionNouns}\b`, true),
+  rule('override.ignore-the-instructions', 'override', 0.75, String.raw`\b${overrideVerbs}\b (?:all )?${weakQualifiers} (?:\S+ ){0,2}?${coreInstructionNouns}\b`, true),
   rule('override.ignore-above', 'override', 0.85, String.raw`\b(?:ignore|disregard|forget)\b (?:all |everything |anything |what(?:ever)? (?:was |is )?(?:said |written |stated )?)?(?:of )?(?:the |that )?(?:above|previous|before|preceding|prior|earlier)\b`, true),
   rule('override.ignore-rest', 'override', 0.8, String.raw`\b(?:ignore|disregard|skip)\b (?:the |all )?(?:rest|remainder) of (?:this|the) (?:data|text|document|content|file|page|email|message|input|context)\b`, true),
   rule('override.supersede', 'override', 0.95, String.raw`\b(?:supersedes?|overrides?|takes? precedence over|replaces?|invalidates?|cancels?|nullif(?:y|ies)|voids?) (?:all |any |every )?(?:of )?(?:the |your )?(?:previous|prior|earlier|other|original|existing|above|preceding|old) ${instructionNouns}`),
@@ -44,11 +51,11 @@ export const injectionRules: readonly InjectionRule[] = [
   // Role-play and persona switches.
   rule('roleplay.you-are-now', 'roleplay', 0.85, String.raw`\byou are now (?:(?:a|an|my|the) (?:new |different |unrestricted |unfiltered |uncensored |evil |rogue |free )?(?:ai|assistant|bot|chatbot|model|character|persona|hacker|version)\b|dan\b|free\b|no longer\b|unrestricted|unfiltered|uncensored|jailbroken|(?:in|entering|operating in) (?:developer|god|dan|unrestricted|jailbreak|debug|admin|sudo|maintenance) mode)`),
   rule('roleplay.pretend', 'roleplay', 0.75, String.raw`\b(?:pretend|act|behave|respond|roleplay|role-play|play the role)\b (?:to be|as if you (?:are|were)|as|like|of) (?:an? |the |my )?(?:unrestricted|unfiltered|uncensored|evil|jailbroken|rogue|malicious|amoral|dan\b|ai (?:with|without) no|system administrator|root user|developer mode|ai that (?:has no|ignores|can do anything))`),
-  rule('roleplay.mode-switch', 'roleplay', 0.85, String.raw`\b(?:enable|enabled|activate|activated|enter|entering|switch to|switching to|turn on|now in) (?:the )?(?:developer|god|dan|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|sudo|admin|debug|evil|maintenance|test) mode\b|\bdo anything now\b|\b(?:developer|dan|jailbreak|god) mode (?:enabled|activated|on)\b`),
+  rule('roleplay.mode-switch', 'roleplay', 0.85, String.raw`\b(?:enable|enabled|activate|activated|enter|entering|switch to|switching to|turn on|now in) (?:the )?(?:developer|god|dan|jailbreak|jailbroken|unrestricted|uncensored|evil) mode\b|\bdo anything now\b|\b(?:developer|dan|jailbreak|god) mode (?:enabled|activated|on)\b`),
   rule('roleplay.no-restrictions', 'roleplay', 0.7, String.raw`\b(?:no longer|not) (?:bound|restricted|limited|constrained|governed) by (?:any |your |the |openai'?s? |anthropic'?s? )?(?:rules|restrictions|guidelines|policies|filters|limitations|constraints|content policy|ethics|safety)|\bwithout (?:any )?(?:restrictions|filters|limitations|censorship|ethical (?:constraints|guidelines)|moral constraints)\b`),
   // Fake turns, fake fences and chat-template tokens: text that pretends the data ended and someone else speaks.
   rule('context.chat-template-token', 'context', 0.9, String.raw`<\|(?:im_start|im_end|endoftext|system|assistant|user|eot_id|start_header_id|end_header_id|begin_of_text)\|>|\[/?inst\]|<<\/?sys>>|<\/?(?:start|end)_of_turn>`),
-  rule('context.fake-system-turn', 'context', 0.8, String.raw`(?:^|\n) ?(?:[#*>\[(<]{1,4} ?)?(?:system|assistant|developer|admin|administrator|root|operator|ai)(?: (?:message|prompt|note|update|override|instructions?|notice|alert))?(?: ?[\])>*]{1,3})? ?: ?(?:\S)`),
+  rule('context.fake-system-turn', 'context', 0.8, String.raw`(?:^|\n) ?(?:[#*>\[(<]{1,4} ?)?(?:system|assistant|developer|admin|administrator|operator)(?: (?:message|prompt|note|update|override|instructions?|notice|alert))?(?: ?[\])>*]{1,3})? ?: ?(?:\S)`),
   rule('context.fake-user-turn', 'context', 0.45, String.raw`(?:^|\n) ?(?:[#*\[(<]{1,4} ?)?(?:user|human|customer)(?: ?[\])>*]{1,3})? ?: ?\S`),
   rule('context.system-tag', 'context', 0.85, String.raw`\[(?:system|admin|developer|sys)(?: (?:message|note|override|prompt|instructions?))?\]|<\/?(?:system|admin|developer|sys)(?:[_ -]?(?:message|prompt|instructions?|note|override|update))?>|\(#(?:system|context|assistant|inner_monologue|message)\)|#{2,} ?\(?(?:system|admin|developer)[_ ]?(?:message|prompt|instructions?)\)?`),
   rule('context.instruction-tag', 'context', 0.6, String.raw`<\/?(?:instructions?|important|information|secret|hidden|admin_instructions?|new_instructions?)>|\[(?:instructions?|important|hidden)\]`),
@@ -67,7 +74,7 @@ export const injectionRules: readonly InjectionRule[] = [
   rule('tool.react-action', 'tool', 0.75, String.raw`(?:^|\n) ?action ?: ?[a-z_][a-z0-9_]{1,63} ?\n ?action[ _]input ?:`),
   rule('tool.call-request', 'tool', 0.5, String.raw`\b(?:call|invoke|use|execute|run|trigger)\b (?:the )?\x60?[a-z][a-z0-9]*_[a-z0-9_]+\x60? (?:tool|function|api|action)?\b${gap(20)}\b(?:with|to|on)\b`),
   // Prompt leaks: requests for the hidden instructions or secrets.
-  rule('leak.system-prompt', 'leak', 0.85, String.raw`\b(?:reveal|show|print|output|repeat|display|tell me|tell us|give me|share|disclose|leak|spell out|spell check|recite|write out|write down|dump|expose|provide|list|return|summarize|translate|what (?:is|are|was|were))\b${gap(30)}\b(?:system prompt|system message|system instructions|initial (?:prompt|instructions)|original (?:prompt|instructions)|hidden (?:prompt|instructions)|secret (?:prompt|instructions)|(?:previous|prior|above|preceding|earlier|first|initial) (?:instructions|prompt|text|words|messages?)|pre-?prompt|instructions (?:above|you were given|you received|given to you)|everything (?:above|before)|text above|words above|your (?:instructions|rules|guidelines|directives|programming|configuration))\b`, true),
+  rule('leak.system-prompt', 'leak', 0.85, String.raw`\b(?:reveal|show|print|output|repeat|display|tell me|tell us|give me|share|disclose|leak|spell out|spell check|recite|write out|write down|dump|expose|summarize|translate|what (?:is|are|was|were))\b${gap(30)}\b(?:system prompt|system message|system instructions|initial (?:prompt|instructions)|original (?:prompt|instructions)|hidden (?:prompt|instructions)|secret (?:prompt|instructions)|(?:previous|prior|above|preceding|earlier|first|initial) (?:instructions|prompt|text|words|messages?)|pre-?prompt|instructions (?:above|you were given|you received|given to you)|everything (?:above|before)|text above|words above|your (?:instructions|rules|guidelines|directives|programming|configuration))\b`, true),
   rule('leak.secret-value', 'leak', 0.75, String.raw`\b(?:reveal|show|print|output|tell me|tell us|give me|share|disclose|leak|spell out|write out|provide|what (?:is|are|was|were))\b${gap(20)}\b(?:the |your |my |this |that )?(?:secret (?:key|code|word|password|phrase|token|number)|password|passphrase|api key|access token|private key|credentials)\b`, true),
   rule('leak.repeat-above', 'leak', 0.8, String.raw`\b(?:repeat|print|output|copy|echo|recite)\b (?:back |out )?(?:the |all |everything |every word |all the words |the words |the text )?(?:of )?(?:above|previous|before|written above|prior|preceding|so far)\b`, true),
   // Instructions aimed at the answer itself (encode, translate, insert a sentence): output manipulation.

@@ -1,6 +1,6 @@
 import { encodeWeights, LinearClassifier, weightsFormat } from './classifier.ts';
 import type { ClassifierWeightsFile } from './classifier.ts';
-import { sentenceFeatures, sentenceSpans } from './features.ts';
+import { featureValue, sentenceFeatures, sentenceSpans } from './features.ts';
 import { normalizeForDetection } from './normalize.ts';
 
 /**
@@ -34,6 +34,8 @@ export interface TrainingSettings {
   readonly folds: number;
   /** Characters of a row used; rows are documents of a few kilobytes, this bounds the odd outlier. */
   readonly maxRowChars: number;
+  /** A sentence in at least this many injected rows of one group is template background, not attack. */
+  readonly templateFrequency: number;
 }
 
 export const defaultTrainingSettings: TrainingSettings = {
@@ -47,6 +49,7 @@ export const defaultTrainingSettings: TrainingSettings = {
   targetFalsePositiveRate: 0.01,
   folds: 5,
   maxRowChars: 32_768,
+  templateFrequency: 50,
 };
 
 interface Document {
@@ -54,7 +57,7 @@ interface Document {
   readonly weight: number;
   /** Feature indices per sentence. */
   readonly sentences: readonly Int32Array[];
-  /** Per sentence: whether the same normalized sentence occurs in a benign row (then it is not the injection). */
+  /** Per sentence: whether it is background (in a benign row, or a template of many injected rows): not the injection. */
   readonly seenInBenign: readonly boolean[];
 }
 
@@ -71,13 +74,22 @@ function prepare(rows: readonly TrainingRow[], settings: TrainingSettings): Docu
   const views = rows.map((row) => normalizeForDetection(row.text.slice(0, settings.maxRowChars)).text);
   const spans = views.map((text) => sentenceSpans(text));
   const benignSentences = new Set<string>();
+  // How many injected rows of each group hold a sentence: a sentence in very many of them is the template the
+  // attacks were pasted into (a product-review JSON, a bank e-mail's footer), not the attack.
+  const injectedFrequency = new Map<string, number>();
   rows.forEach((row, index) => {
-    if (!row.injection) for (const [start, end] of spans[index]!) benignSentences.add(views[index]!.slice(start, end).trim());
+    const sentences = new Set(spans[index]!.map(([start, end]) => views[index]!.slice(start, end).trim()));
+    for (const sentence of sentences) {
+      if (!row.injection) benignSentences.add(sentence);
+      else injectedFrequency.set(`${row.group}\u0000${sentence}`, (injectedFrequency.get(`${row.group}\u0000${sentence}`) ?? 0) + 1);
+    }
   });
+  const isBackground = (row: TrainingRow, sentence: string): boolean =>
+    benignSentences.has(sentence) || (injectedFrequency.get(`${row.group}\u0000${sentence}`) ?? 0) >= settings.templateFrequency;
   return rows.map((row, index) => {
     const text = views[index]!;
     const sentences = spans[index]!.map(([start, end]) => Int32Array.from(sentenceFeatures(text, start, end, settings.dimensions)));
-    const seenInBenign = spans[index]!.map(([start, end]) => row.injection && benignSentences.has(text.slice(start, end).trim()));
+    const seenInBenign = spans[index]!.map(([start, end]) => row.injection && isBackground(row, text.slice(start, end).trim()));
     // Each group weighs the square root of its size: large sources count more, but not linearly more.
     const size = groupSizes.get(row.group)!;
     return { row, weight: Math.sqrt(size) / size, sentences, seenInBenign };
@@ -122,11 +134,11 @@ class Model {
     this.squares = new Float64Array(dimensions).fill(1e-8);
   }
 
-  /** Each feature occurrence counts 1/sqrt(n) in a window of n, as LinearClassifier scores it. */
+  /** Each feature occurrence's value in a window, as LinearClassifier scores it. */
   static featureValue(sentences: readonly Int32Array[], first: number, last: number): number {
     let count = 0;
     for (let sentence = first; sentence <= last; sentence += 1) count += sentences[sentence]!.length;
-    return count === 0 ? 0 : 1 / Math.sqrt(count);
+    return featureValue(count);
   }
 
   margin(sentences: readonly Int32Array[], first: number, last: number): number {
@@ -162,8 +174,8 @@ function examplesFor(documents: readonly Document[], model: Model | undefined, s
   const examples: Example[] = [];
   documents.forEach((document, index) => {
     let windows = windowsOf(index, document);
-    // An injected document's windows made only of sentences that benign rows also contain are not the injection.
-    if (document.row.injection) windows = windows.filter((window) => !document.seenInBenign[window.first] || !document.seenInBenign[window.last]);
+    // An injected document's positives are windows without background sentences: those are not the injection.
+    if (document.row.injection) windows = windows.filter((window) => !document.seenInBenign[window.first] && !document.seenInBenign[window.last]);
     if (windows.length === 0) return;
     if (document.row.injection && model !== undefined) {
       const margins = windows.map((window) => model.margin(document.sentences, window.first, window.last));
