@@ -33,7 +33,7 @@ export function flowContextFor(agent: AgentDefinition, state: SessionState): Inf
     trackers.set(state.start, tracker);
   }
   catchUp(tracker, agent, state);
-  return { index: tracker.index, taint: state.injections.map(taintOf), escalate: policy.escalate };
+  return { index: tracker.index, taint: taintOf(state.injections), escalate: policy.escalate };
 }
 
 function catchUp(tracker: Tracker, agent: AgentDefinition, state: SessionState): void {
@@ -64,13 +64,21 @@ function catchUp(tracker: Tracker, agent: AgentDefinition, state: SessionState):
   }
 }
 
-function taintOf(event: InjectionDetectEvent): TaintSource {
-  const first = event.findings[0];
-  return {
-    item: event.item,
-    ...(event.tool === undefined ? {} : { tool: event.tool }),
-    provenance: event.provenance,
-    rule: first === undefined ? 'detector' : `${first.layer}:${first.rule}`,
-    score: event.score,
-  };
+/** One taint source per item, the first journaled: an item scanned again (its call re-run) does not count twice. */
+function taintOf(events: readonly InjectionDetectEvent[]): TaintSource[] {
+  const seen = new Set<string>();
+  const sources: TaintSource[] = [];
+  for (const event of events) {
+    if (seen.has(event.item)) continue;
+    seen.add(event.item);
+    const first = event.findings[0];
+    sources.push({
+      item: event.item,
+      ...(event.tool === undefined ? {} : { tool: event.tool }),
+      provenance: event.provenance,
+      rule: first === undefined ? 'detector' : `${first.layer}:${first.rule}`,
+      score: event.score,
+    });
+  }
+  return sources;
 }

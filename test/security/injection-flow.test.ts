@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createKeel, defineAgent } from '../../src/index.ts';
 import type { AgentInjectionOptions } from '../../src/loop/injection-policy.ts';
+import { resumeSession, startSession } from '../../src/loop/index.ts';
+import { createInjectionDetector } from '../../src/security/injection/index.ts';
+import type { InjectionDetector } from '../../src/security/injection/index.ts';
+import { dependenciesFor, readAll } from '../helpers/loop-harness.ts';
+import { scriptedCaller } from '../helpers/scripted-caller.ts';
 import { createScriptedModel } from '../../src/model/index.ts';
 import { createMemoryBlobStore, createMemoryJournal, validateJournal } from '../../src/store/index.ts';
 import type { InjectionDetectEvent, SessionEvent, ToolDecisionEvent } from '../../src/spec/events.ts';
@@ -163,5 +168,40 @@ describe('an injected instruction to pay an attacker', () => {
     expect(result.status).toBe('completed');
     expect(world.transfers).toEqual([{ to: attackerIbanCompact, amount: 4950 }]);
     expect(JSON.stringify(world.requests[1]?.messages)).toContain('Ignore all previous instructions');
+  });
+});
+
+describe('on resume', () => {
+  it('decides from every prefix of the journal exactly as the uninterrupted run did, without scanning a journaled result again', async () => {
+    const builtIn = createInjectionDetector();
+    const counting = (scans: string[]): InjectionDetector => ({ scan: (text, options) => (scans.push(text), builtIn.scan(text, options)) });
+    const world: World = { transfers: [], requests: [] };
+    const reference = dependenciesFor(scriptedCaller(script(attackerIbanCompact, 4950)));
+    const referenceScans: string[] = [];
+    const first = await startSession(bankAgent(injectedMail, world, { detector: counting(referenceScans) }), reference, { input: 'Check my inbox and tell me what I owe.', sessionId: 'ses_inj' }).result;
+    expect(first.status).toBe('awaiting-approval');
+    expect(referenceScans).toHaveLength(1);
+    const full = await readAll(reference, 'ses_inj');
+    const decided = decisionOf(full, 'c2');
+    expect(decided?.decision).toBe('ask');
+    const scanned = full.findIndex((event) => event.type === 'tool-result' && event.callId === 'c1');
+    for (let cut = 1; cut < full.length; cut += 1) {
+      // A detection and its result are one append: no crash leaves one without the other.
+      if (full[cut - 1]?.type === 'injection-detect') continue;
+      const journal = createMemoryJournal();
+      await journal.append('ses_inj', full.slice(0, cut), 0);
+      const dependencies = dependenciesFor(scriptedCaller(script(attackerIbanCompact, 4950)), { journal });
+      const scans: string[] = [];
+      const result = await resumeSession(bankAgent(injectedMail, world, { detector: counting(scans) }), dependencies, 'ses_inj').result;
+      expect(result.status, `cut at ${cut}`).toBe('awaiting-approval');
+      const events = await readAll(dependencies, 'ses_inj');
+      // A resume may journal a step again (a context assembly), so positions and times differ; the decision may not.
+      const { at: _at, seq: _seq, ...decision } = decisionOf(events, 'c2') as ToolDecisionEvent;
+      const { at: _referenceAt, seq: _referenceSeq, ...expected } = decided as ToolDecisionEvent;
+      expect(decision, `cut at ${cut}`).toEqual(expected);
+      expect(scans, `cut at ${cut}`).toHaveLength(cut > scanned ? 0 : 1);
+      expect(events.filter((event) => event.type === 'injection-detect'), `cut at ${cut}`).toHaveLength(1);
+    }
+    expect(world.transfers).toEqual([]);
   });
 });
