@@ -1,5 +1,6 @@
 import { toKeelError } from '../errors/index.ts';
-import { readUntrusted } from '../security/quarantine/index.ts';
+import type { z } from 'zod';
+import { fieldKinds, readUntrusted } from '../security/quarantine/index.ts';
 import type { ReaderAttempt, UntrustedRead, UntrustedReader } from '../security/quarantine/index.ts';
 import type { EventBody } from '../spec/events.ts';
 import type { Usage } from '../spec/usage.ts';
@@ -13,11 +14,16 @@ import { addUsage, zeroUsage } from './session-state.ts';
  * names), each read journaled as a `quarantined-read` in the call's turn, its usage and cost counted in the session's.
  */
 export function sessionReader(context: LoopContext, call: { readonly turn: number; readonly callId: string }, signal: AbortSignal): UntrustedReader {
+  let reads = 0;
   return async (content, schema, options = {}) => {
-    const caller: ModelCaller = options.model === undefined ? context.dependencies.model : sideModelCaller(context, options.model, 'quarantined reader');
-    const attempts: ReaderAttempt[] = [];
+    const readIndex = reads;
+    reads += 1;
     const contentHash = await context.dependencies.blobs.put(content);
     const provenance = options.provenance ?? 'tool';
+    const replayed = replay(context, call.callId, readIndex, contentHash, schema);
+    if (replayed !== null) return { ...replayed, provenance };
+    const caller: ModelCaller = options.model === undefined ? context.dependencies.model : sideModelCaller(context, options.model, 'quarantined reader');
+    const attempts: ReaderAttempt[] = [];
     const journal = async (outcome: { ok: true; read: UntrustedRead<unknown> } | { ok: false; error: unknown }): Promise<void> => {
       // A cancelled call may outlive its session's end; what it spent is not worth a write after it.
       if (signal.aborted || context.writer.state.end !== null) return;
@@ -27,6 +33,7 @@ export function sessionReader(context: LoopContext, call: { readonly turn: numbe
         type: 'quarantined-read',
         turn: call.turn,
         callId: call.callId,
+        readIndex,
         provenance,
         model,
         attempts: attempts.length,
@@ -56,4 +63,16 @@ export function sessionReader(context: LoopContext, call: { readonly turn: numbe
       throw error;
     }
   };
+}
+
+/**
+ * The read this call already journaled at this position, for the same content, when it succeeded and still parses:
+ * a call run again after a crash gets the same fields without a second model call (and without a second charge).
+ */
+function replay<Schema extends z.ZodObject>(context: LoopContext, callId: string, readIndex: number, contentHash: string, schema: Schema): UntrustedRead<z.output<Schema>> | null {
+  const recorded = context.writer.state.quarantinedReads.get(callId)?.find((event) => event.readIndex === readIndex);
+  if (recorded === undefined || !recorded.ok || recorded.contentHash !== contentHash) return null;
+  const parsed = schema.safeParse(recorded.value);
+  if (!parsed.success) return null;
+  return { value: parsed.data, trust: 'untrusted', provenance: recorded.provenance, fields: fieldKinds(schema), model: recorded.model, attempts: recorded.attempts, usage: recorded.usage };
 }

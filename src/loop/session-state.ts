@@ -10,6 +10,7 @@ import type {
   ErrorRecord,
   InjectionDetectEvent,
   ModelResponseEvent,
+  QuarantinedReadEvent,
   ToolApprovalEvent,
   ToolDecisionEvent,
   SessionEndEvent,
@@ -100,6 +101,8 @@ export interface SessionState {
   readonly children: ReadonlyMap<string, ChildCallState>;
   /** Untrusted items the injection detectors flagged, in journal order: the session's taint. */
   readonly injections: readonly InjectionDetectEvent[];
+  /** Quarantined reads by the tool call they ran in: a call run again on resume replays them instead of asking again. */
+  readonly quarantinedReads: ReadonlyMap<string, readonly QuarantinedReadEvent[]>;
   readonly compensation: CompensationPhase | null;
   /** Continuations asked for after `max_tokens` stops, in a row. */
   readonly truncatedInARow: number;
@@ -197,6 +200,7 @@ export function initialState(start: SessionStartEvent): SessionState {
     summaries: [],
     children: new Map(),
     injections: [],
+    quarantinedReads: new Map(),
     compensation: null,
     truncatedInARow: 0,
     end: null,
@@ -283,6 +287,9 @@ function applyTo(draft: Draft, event: SessionEvent): void {
       if (event.usage !== null) {
         state.usage = addUsage(state.usage, event.usage);
         state.costUsd = state.costUsd === null || event.costUsd === null ? null : state.costUsd + event.costUsd;
+      }
+      if (event.type === 'quarantined-read' && event.callId !== null) {
+        state.quarantinedReads = new Map(state.quarantinedReads).set(event.callId, [...(state.quarantinedReads.get(event.callId) ?? []), event]);
       }
       break;
     case 'memory-write':

@@ -46,6 +46,11 @@ export interface SessionStartEvent extends EventEnvelope {
     readonly tools: readonly string[];
     /** Absolute path of the module that defined the agent, when started from one, so `keel resume` can load it again. */
     readonly module?: string;
+    /** The agent's description and version, when its definition gives them (traced on invoke_agent). */
+    readonly description?: string;
+    readonly version?: string;
+    /** Each tool's description as the model was told it, cut to 300 characters (traced as `gen_ai.tool.description`). */
+    readonly toolDescriptions?: Readonly<Record<string, string>>;
   };
   /** `spec` is the model spec the session was started with (`anthropic:…`, `scripted:…`), so a resume uses the same model. */
   readonly model: { readonly provider: string; readonly modelId: string; readonly spec?: string };
@@ -209,6 +214,8 @@ export interface ModelResponseEvent extends EventEnvelope {
   readonly unsentParameters?: readonly string[];
   /** Uses of provider-hosted tools, by tool; priced into `costUsd` where the price is known. */
   readonly hostedToolUse?: Readonly<Record<string, number>>;
+  /** Milliseconds the call waited in the rate-limit queue before it was sent (part of `latencyMs`; absent when none). */
+  readonly queueWaitMs?: number;
 }
 
 export interface ModelErrorEvent extends EventEnvelope {
@@ -337,6 +344,11 @@ export interface QuarantinedReadEvent extends EventEnvelope {
   readonly type: 'quarantined-read';
   readonly turn: number;
   readonly callId: string | null;
+  /**
+   * Which read of the call this is, from 0. A call run again on resume replays a successful read of the same content
+   * from the journal instead of asking the model again. Absent in journals written before it existed.
+   */
+  readonly readIndex?: number;
   /** Where the content came from (`tool`, `web`, …). */
   readonly provenance: UntrustedProvenance;
   readonly model: string;

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createKeel } from '../../src/runtime/index.ts';
-import { defineAgent } from '../../src/loop/index.ts';
+import { defineAgent, resumeSession, startSession } from '../../src/loop/index.ts';
+import { scriptedCaller, text, toolUse } from '../helpers/scripted-caller.ts';
+import { dependenciesFor, readAll } from '../helpers/loop-harness.ts';
 import { defineTool } from '../../src/tools/index.ts';
 import { createMemoryBlobStore, createMemoryJournal, validateJournal } from '../../src/store/index.ts';
 import { createScriptedModel } from '../../src/model/index.ts';
 import { readUntrusted } from '../../src/security/quarantine/index.ts';
 import { isKeelError } from '../../src/errors/index.ts';
-import type { Model, ModelRequest, ModelResponse } from '../../src/spec/index.ts';
+import type { Journal, Model, ModelRequest, ModelResponse } from '../../src/spec/index.ts';
 
 /** A reader model double: the n-th request gets `answers[n]` (the last one repeats); every request is kept. */
 function readerModel(answers: readonly string[]): Model & { requests: ModelRequest[] } {
@@ -104,4 +106,49 @@ describe('readUntrusted inside a session', () => {
     expect(result.usage.inputTokens).toBe(agentInput + 50);
     expect(validateJournal(events).problems).toEqual([]);
   });
+
+  it('a call run again after a crash replays its journaled read: same fields, no second model call', async () => {
+    const reader = readerModel(['{"category":"invoice","urgent":false,"summary":"Invoice."}']);
+    let runs = 0;
+    const classify = defineTool({
+      name: 'classify_email',
+      description: 'Classifies the latest e-mail.',
+      input: z.object({}),
+      risk: 'read',
+      execute: async (_input, context) => {
+        runs += 1;
+        const read = await context.readUntrusted?.(email, triage, { model: reader });
+        return read?.value.category ?? 'none';
+      },
+    });
+    const agent = defineAgent({ name: 'triage', instructions: 'Triage e-mail.', tools: [classify] });
+    const inner = createMemoryJournal();
+    let crashed = false;
+    // The process "dies" as it writes the call's result: the read is journaled, the result is not.
+    const journal: Journal = {
+      ...inner,
+      append: async (sessionId, events, expectedSeq) => {
+        if (!crashed && events.some((event) => event.type === 'tool-result')) {
+          crashed = true;
+          throw new Error('disk gone');
+        }
+        return inner.append(sessionId, events, expectedSeq);
+      },
+      read: (sessionId, options) => inner.read(sessionId, options),
+      listSessions: (options) => inner.listSessions(options),
+    };
+    // The loop on its own, without the runtime's idempotency stage: the call has no recorded outcome, so a resume runs
+    // it again, as after a crash in the middle of the tool.
+    const dependencies = dependenciesFor(scriptedCaller([{ content: [toolUse('c1', 'classify_email', {})] }, { content: [text('Invoice.')] }]), { journal });
+    const first = await startSession(agent, dependencies, { input: 'Triage my latest e-mail.', sessionId: 'ses_crash' }).result.catch((error: unknown) => error);
+    expect(first).toBeInstanceOf(Error);
+    const result = await resumeSession(agent, dependencies, 'ses_crash').result;
+    expect(result.status).toBe('completed');
+    expect(runs).toBe(2);
+    expect(reader.requests).toHaveLength(1);
+    const events = await readAll(dependencies, 'ses_crash');
+    expect(events.filter((event) => event.type === 'quarantined-read')).toHaveLength(1);
+    expect(events.find((event) => event.type === 'tool-result')).toMatchObject({ output: 'invoice' });
+  });
 });
+
