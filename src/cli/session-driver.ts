@@ -9,6 +9,7 @@ import type { CliContext, DatabaseChoice } from './cli-context.ts';
 import { chooseDatabase, hint, withReadOnlyAccess } from './cli-context.ts';
 import { watchInterrupt } from './interrupt.ts';
 import { loadAgentModule } from './load-agent.ts';
+import { findSubagent } from '../loop/index.ts';
 import { followSession } from './session-output.ts';
 
 /*
@@ -98,5 +99,12 @@ async function agentOf(cwd: string, sessionId: string, start: SessionEvent | und
   if (module === undefined) {
     throw new KeelError('invalid-argument', `Session ${sessionId} was not started from an agent module, so the CLI cannot load its agent; use the API (keel.resume / keel.decide).`);
   }
-  return (await loadAgentModule(module, cwd)).agent;
+  const loaded = (await loadAgentModule(module, cwd)).agent;
+  const name = start?.type === 'session-start' ? start.agent.name : loaded.name;
+  // A child session (a subagent's, a handoff's) records its tree's module: its agent is found in the root's tree.
+  const agent = findSubagent(loaded, name);
+  if (agent === null) {
+    throw new KeelError('invalid-argument', `Session ${sessionId} was run by agent "${name}", which is neither ${module}'s agent ("${loaded.name}") nor one of its subagents; use the API (keel.resume / keel.decide).`);
+  }
+  return agent;
 }

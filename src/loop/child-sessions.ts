@@ -40,6 +40,8 @@ export interface ChildRunRequest {
   /** Wall-clock time the child may take from its start, within the parent's deadline. */
   readonly timeMs?: number;
   readonly signal?: AbortSignal;
+  /** The module the tree's root agent came from, recorded in the child's session-start so the CLI can load the child's agent. */
+  readonly agentModule?: string;
 }
 
 /**

@@ -13,7 +13,7 @@ export type { NextStep, StepInputs, ToolTraits, MemoryProgress } from './next-st
 export { recordApproval } from './approvals.ts';
 export type { ApprovalDecision } from './approvals.ts';
 export { AgentToolMap } from './agent-tools.ts';
-export { asTool, handoff, subagentOf } from './subagent-tool.ts';
+export { asTool, findSubagent, handoff, subagentOf } from './subagent-tool.ts';
 export type { AsToolOptions, HandoffOptions, SubagentSpec, SubagentTool } from './subagent-tool.ts';
 export { childSessionId, childEndBody, delegatedScopes } from './child-sessions.ts';
 export type { ChildRunRequest, ChildSessionRunner } from './child-sessions.ts';

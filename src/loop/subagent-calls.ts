@@ -52,6 +52,7 @@ export async function bindSubagentCall(context: LoopContext, call: ToolCallState
       slice: spec.slice,
       ...(spec.timeMs === null ? {} : { timeMs: spec.timeMs }),
       signal: toolContext.signal,
+      ...(state.start.agent.module === undefined ? {} : { agentModule: state.start.agent.module }),
     });
     const result = await run.result;
     if (result.status !== 'awaiting-approval' && writer.state.children.get(callId)?.end == null) {

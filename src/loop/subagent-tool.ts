@@ -164,3 +164,23 @@ export function checkDelegatedScopes(agentName: string, scopes: readonly string[
     }
   }
 }
+
+/**
+ * The agent named `name` in `root`'s tree of subagents and handoff targets (`root` itself included), or null. A child
+ * session records its tree's module; the command line loads the root from it and finds the child's agent here.
+ */
+export function findSubagent(root: AgentDefinition, name: string): AgentDefinition | null {
+  const seen = new Set<AgentDefinition>();
+  const queue: AgentDefinition[] = [root];
+  while (queue.length > 0) {
+    const agent = queue.shift();
+    if (agent === undefined || seen.has(agent)) continue;
+    if (agent.name === name) return agent;
+    seen.add(agent);
+    for (const tool of agent.tools.values()) {
+      const spec = subagentOf(tool);
+      if (spec !== null) queue.push(spec.agent);
+    }
+  }
+  return null;
+}

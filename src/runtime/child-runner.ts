@@ -55,6 +55,7 @@ export function createChildRunner(settings: ChildRunnerSettings): ChildSessionRu
             parentSessionId: request.parentSessionId,
             deadlineCap,
             budget: request.slice,
+            ...(request.agentModule === undefined ? {} : { agentModule: request.agentModule }),
             ...(spec === undefined ? {} : { modelSpec: spec }),
           }),
         );

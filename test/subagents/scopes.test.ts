@@ -80,3 +80,16 @@ function track<T extends { cleanup: () => Promise<void> }>(scratch: T): T {
   cleanups.push(scratch.cleanup);
   return scratch;
 }
+
+describe('finding a child session\'s agent in its tree', () => {
+  it('finds subagents and handoff targets at any depth, and the root itself', async () => {
+    const { findSubagent, handoff } = await import('../../src/loop/index.ts');
+    const leaf = defineAgent({ name: 'leaf', instructions: 'x' });
+    const middle = defineAgent({ name: 'middle', instructions: 'x', tools: [handoff(leaf)] });
+    const root = defineAgent({ name: 'root', instructions: 'x', tools: [asTool(middle, { description: 'Middle.' })] });
+    expect(findSubagent(root, 'root')).toBe(root);
+    expect(findSubagent(root, 'middle')).toBe(middle);
+    expect(findSubagent(root, 'leaf')).toBe(leaf);
+    expect(findSubagent(root, 'nobody')).toBeNull();
+  });
+});

@@ -22,7 +22,7 @@ describe('handoffs', () => {
 
   it('transfers the conversation: the target answers in the parent\'s place and the parent ends with its answer', async () => {
     const { keel } = track(scratchKeel({ triage: [toolCall('transfer_to_refunds', { reason: 'The customer wants money back.' }, 'h1')], refunds: [answer('Your refund of order 7 is on its way.')] }));
-    const result = await keel.run(triage, 'I want my money back for order 7.').result;
+    const result = await keel.run(triage, { task: 'I want my money back for order 7.', agentModule: '/srv/agents/desk.ts' }).result;
     expect(result).toMatchObject({ status: 'completed', output: 'Your refund of order 7 is on its way.' });
     const events = await keel.events(result.sessionId);
     expect(events.filter((event) => event.type === 'model-response')).toHaveLength(1);
@@ -31,6 +31,8 @@ describe('handoffs', () => {
     const input = child[0]?.type === 'session-start' ? child[0].input : '';
     expect(input).toContain('User: I want my money back for order 7.');
     expect(input).toContain('Handed over because: The customer wants money back.');
+    // The child records its tree's module, so the command line can load its agent (found in the root's tree).
+    expect(child[0]).toMatchObject({ agent: { name: 'refunds', module: '/srv/agents/desk.ts' } });
   });
 });
 
