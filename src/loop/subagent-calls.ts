@@ -2,7 +2,7 @@ import { KeelError, keelCodes } from '../errors/index.ts';
 import type { KeelCode } from '../errors/index.ts';
 import type { ToolDefinition } from '../tools/index.ts';
 import type { Message } from '../spec/message.ts';
-import { childEndBody, childSessionId } from './child-sessions.ts';
+import { childEndBody, childSessionId, delegatedScopes } from './child-sessions.ts';
 import type { LoopContext } from './loop-context.ts';
 import type { PendingApproval, SessionResult } from './loop-types.ts';
 import type { SessionState, ToolCallState } from './session-state.ts';
@@ -36,6 +36,13 @@ export async function bindSubagentCall(context: LoopContext, call: ToolCallState
     return { ...tool, execute: () => Promise.reject(error) };
   }
   const task = spec.mode === 'handoff' ? handoffTask(state, input) : spec.task(input);
+  try {
+    // Refused at delegation, before the child-start: wider scopes, or a slice larger than this session's budget.
+    delegatedScopes(spec.agent, agent.scopes, state.sessionId);
+    context.options.treeBudget?.child(id, spec.slice);
+  } catch (error) {
+    return { ...tool, execute: () => Promise.reject(error) };
+  }
   if (!state.children.has(callId)) {
     await writer.append([{ type: 'child-start', turn: state.turn, callId, childSessionId: id, agent: spec.agent.name, mode: spec.mode, ...(spec.slice === null ? {} : { budget: spec.slice }) }]);
   }

@@ -68,6 +68,26 @@ describe('a budget that flows down the tree', () => {
     expect(trace.totals.children).toEqual({ sessions: 3, inputTokens: 6_000, outputTokens: 3_000, costUsd: null });
   });
 
+  it('stops the tree on its cost budget too, naming the child whose spending crossed it', async () => {
+    const priced = (response: ReturnType<typeof answer>) => ({ ...response, model: 'claude-sonnet-4-6' });
+    const scratch = scratchKeel({
+      lead: [toolCalls([{ name: 'worker', input: { task: 'part A' }, id: 'call_a' }, { name: 'worker', input: { task: 'part B' }, id: 'call_b' }]), answer('done')].map(priced),
+      worker: [toolCall('note', { text: '1' }), toolCall('note', { text: '2' }), toolCall('note', { text: '3' }), answer('part done')].map(priced),
+    });
+    cleanups.push(scratch.cleanup);
+    // Each response costs $0.0105 (1,000 input and 500 output tokens of claude-sonnet-4-6): the lead's and A's four make $0.0525.
+    const result = await scratch.keel.run(lead, { task: 'Do the parts.', budget: { costUsd: 0.05 } }).result;
+    const root = await scratch.keel.events(result.sessionId);
+    const [a, b] = await Promise.all(root.flatMap((event) => (event.type === 'child-start' ? [scratch.keel.events(event.childSessionId)] : [])));
+    expect(a?.at(-1)).toMatchObject({ type: 'session-end', status: 'completed' });
+    expect(responses(b ?? [])).toBe(0);
+    const trip = b?.find((event) => event.type === 'guard-trip');
+    expect(trip).toMatchObject({ guard: 'cost', limit: 0.05, budgetSessionId: result.sessionId, spenderSessionId: a?.[0]?.sessionId });
+    expect(trip?.type === 'guard-trip' ? trip.actual : 0).toBeCloseTo(0.0525, 6);
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'guard-tripped' } });
+    expect(result.costUsd).toBeCloseTo(0.0525, 6);
+  });
+
   it('runs the whole tree when the budget has room', async () => {
     const { keel } = setup();
     const result = await keel.run(lead, { task: 'Do the three parts.', budget: { tokens: 30_000 } }).result;
@@ -84,6 +104,8 @@ describe('a budget that flows down the tree', () => {
     expect(errors).toHaveLength(3);
     expect(errors[0]).toMatchObject({ error: { code: 'invalid-config' } });
     expect(errors[0]?.type === 'tool-error' ? errors[0].error.message : '').toMatch(/may not exceed its parent's \(10000/);
+    // Refused before anything of the child was written.
+    expect(root.some((event) => event.type === 'child-start')).toBe(false);
   });
 
   it('bounds a child by the parent deadline', async () => {
