@@ -16,7 +16,14 @@ export interface ModelCaller {
   readonly modelId: string;
   call(
     request: ModelRequest,
-    options: { readonly signal: AbortSignal; readonly streaming: boolean; readonly onPart?: (part: ModelStreamPart) => void; readonly hints?: ModelCallHints },
+    options: {
+      readonly signal: AbortSignal;
+      readonly streaming: boolean;
+      readonly onPart?: (part: ModelStreamPart) => void;
+      readonly hints?: ModelCallHints;
+      /** The session's deadline: a rate-limit wait that cannot end before it fails at once, saying how long it would be. */
+      readonly deadlineAt?: number | null;
+    },
   ): Promise<{ readonly response: ModelResponse; readonly retries: number; readonly latencyMs: number } & ModelCallFacts>;
   /** The provider's exact input-token count (Anthropic with a key); the context planner's fit check uses it when present. */
   readonly countTokens?: Model['countTokens'];

@@ -140,6 +140,7 @@ export interface ResponseFactFields {
   readonly unsentParameters?: readonly string[];
   readonly hostedToolUse?: Readonly<Record<string, number>>;
   readonly cacheSavingsUsd?: number;
+  readonly queueWaitMs?: number;
 }
 
 export function responseFacts(response: ModelResponse, facts: ModelCallFacts, pricing: CallPricing): ResponseFactFields {
@@ -160,6 +161,7 @@ export function responseFacts(response: ModelResponse, facts: ModelCallFacts, pr
     ...(facts.unsentParameters === undefined || facts.unsentParameters.length === 0 ? {} : { unsentParameters: facts.unsentParameters }),
     ...(response.hostedToolUse === undefined ? {} : { hostedToolUse: response.hostedToolUse }),
     ...(savings === null || savings === 0 ? {} : { cacheSavingsUsd: savings }),
+    ...(facts.queueWaitMs === undefined || facts.queueWaitMs === 0 ? {} : { queueWaitMs: facts.queueWaitMs }),
   };
 }
 

@@ -82,4 +82,6 @@ export interface ModelCallFacts {
   readonly cachedResponse?: { readonly key: string };
   /** Parameters the answering provider has no field for, so they were not sent (for example temperature on Anthropic). */
   readonly unsentParameters?: readonly string[];
+  /** Milliseconds the call waited in the gateway's rate-limit queue before it was sent. */
+  readonly queueWaitMs?: number;
 }
