@@ -82,6 +82,10 @@ export const defaultToolCallOptions: ResolvedToolCallOptions = { maxPerMessage: 
 export interface AgentOptions {
   readonly name: string;
   readonly instructions: string;
+  /** What the agent does, in a sentence: traced as `gen_ai.agent.description`. */
+  readonly description?: string;
+  /** The version of this agent's definition (yours to bump), traced as `gen_ai.agent.version`. */
+  readonly version?: string;
   /** The task used when a run is given none, for example `keel run agent.ts` without a task. */
   readonly defaultTask?: string;
   readonly tools?: readonly ToolDefinition[];
@@ -142,6 +146,8 @@ export interface AgentDefinition {
   readonly name: string;
   readonly instructions: string;
   readonly instructionsHash: string;
+  readonly description?: string;
+  readonly version?: string;
   readonly defaultTask: string | null;
   readonly tools: ReadonlyMap<string, ToolDefinition>;
   readonly scopes: readonly string[];
@@ -201,6 +207,8 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
     name: options.name,
     instructions: options.instructions,
     instructionsHash: sha256(options.instructions),
+    ...(options.description === undefined ? {} : { description: options.description }),
+    ...(options.version === undefined ? {} : { version: options.version }),
     defaultTask: options.defaultTask ?? null,
     tools,
     scopes: [...(options.scopes ?? [])],
