@@ -214,6 +214,8 @@ export interface ModelResponseEvent extends EventEnvelope {
   readonly unsentParameters?: readonly string[];
   /** Uses of provider-hosted tools, by tool; priced into `costUsd` where the price is known. */
   readonly hostedToolUse?: Readonly<Record<string, number>>;
+  /** Milliseconds the call waited in the rate-limit queue before it was sent (part of `latencyMs`; absent when none). */
+  readonly queueWaitMs?: number;
 }
 
 export interface ModelErrorEvent extends EventEnvelope {
@@ -342,6 +344,11 @@ export interface QuarantinedReadEvent extends EventEnvelope {
   readonly type: 'quarantined-read';
   readonly turn: number;
   readonly callId: string | null;
+  /**
+   * Which read of the call this is, from 0. A call run again on resume replays a successful read of the same content
+   * from the journal instead of asking the model again. Absent in journals written before it existed.
+   */
+  readonly readIndex?: number;
   /** Where the content came from (`tool`, `web`, …). */
   readonly provenance: UntrustedProvenance;
   readonly model: string;
