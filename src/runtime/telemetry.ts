@@ -1,6 +1,7 @@
 import type { SessionUpdate } from '../loop/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { LiveTracer, TraceExport } from '../tracing/otel.ts';
+import { modelEndpointFromEnv } from './model-endpoint.ts';
 
 export interface Telemetry {
   readonly observe: (update: SessionUpdate) => void;
@@ -27,7 +28,10 @@ export function createTelemetry(env: Readonly<Record<string, string | undefined>
   const pending: ({ readonly history: readonly SessionEvent[] } | { readonly update: SessionUpdate })[] = [];
   const ready = import('../tracing/otel.ts').then((otel) => {
     traceExport = otel.createTraceExport({ env, ...(redact === undefined ? {} : { policy: { redact } }) });
-    tracer = otel.createLiveTracer(traceExport, { onError: (error) => process.emitWarning(`Keel tracing: ${error instanceof Error ? error.message : String(error)}`) });
+    tracer = otel.createLiveTracer(traceExport, {
+      onError: (error) => process.emitWarning(`Keel tracing: ${error instanceof Error ? error.message : String(error)}`),
+      modelEndpoint: modelEndpointFromEnv(env),
+    });
     for (const item of pending.splice(0)) {
       if ('history' in item) tracer.preload(item.history);
       else tracer.observe(item.update);

@@ -108,6 +108,11 @@ export interface SpanBuilderOptions {
    * oldest forgotten first, so a long-lived tracer does not grow without bound. Default 10,000.
    */
   readonly maxEndedSessions?: number;
+  /**
+   * The endpoint a model provider was reached at (`server.address`, `server.port` on chat spans), from the session's
+   * provider and model spec; undefined when it is not known (a model object passed in directly, a scripted model).
+   */
+  readonly modelEndpoint?: (provider: string, spec: string | undefined) => { readonly address: string; readonly port: number } | undefined;
 }
 
 const zeroSpanId = '0000000000000000';
@@ -172,6 +177,8 @@ interface SessionTrack {
   readonly toolIndexBySpan: Map<string, ToolCallIndexEntry>;
   readonly turnIndex: { readonly at: number; readonly spanId: string }[];
   readonly anomalies: string[];
+  readonly toolDescriptions: Readonly<Record<string, string>>;
+  readonly modelSpec: string | undefined;
   /** Memory reads journaled before the context assembly they belong to. */
   readonly memoryReads: MemoryReadEvent[];
   lastFinishReason: string | null;
@@ -239,8 +246,10 @@ export class JournalSpanBuilder {
   private readonly sessions = new Map<string, SessionTrack>();
   private readonly endedSessions: string[] = [];
   private readonly maxEndedSessions: number;
+  private readonly modelEndpoint: SpanBuilderOptions['modelEndpoint'];
 
   constructor(options: SpanBuilderOptions = {}) {
+    this.modelEndpoint = options.modelEndpoint;
     this.policy = resolveContentPolicy(options.policy);
     this.resolveParentOverride = options.resolveParent;
     this.maxEndedSessions = options.maxEndedSessions ?? 10_000;
@@ -321,6 +330,17 @@ export class JournalSpanBuilder {
         a['gen_ai.request.model'] = event.model;
         a['gen_ai.conversation.id'] = track.sessionId;
         if (event.streaming) a['gen_ai.request.stream'] = true;
+        if (event.maxOutputTokens !== undefined) a['gen_ai.request.max_tokens'] = event.maxOutputTokens;
+        const parameters = event.parameters;
+        if (parameters?.temperature !== undefined) a['gen_ai.request.temperature'] = parameters.temperature;
+        if (parameters?.topP !== undefined) a['gen_ai.request.top_p'] = parameters.topP;
+        if (parameters?.stopSequences !== undefined) a['gen_ai.request.stop_sequences'] = [...parameters.stopSequences];
+        if (parameters?.seed !== undefined) a['gen_ai.request.seed'] = parameters.seed;
+        const endpoint = this.modelEndpoint?.(event.provider, track.modelSpec);
+        if (endpoint !== undefined) {
+          a['server.address'] = endpoint.address;
+          a['server.port'] = endpoint.port;
+        }
         a['keel.turn.number'] = event.turn;
         a['keel.context.request_hash'] = event.requestHash;
         track.model = span;
@@ -343,6 +363,9 @@ export class JournalSpanBuilder {
         a['keel.stop_reason'] = event.stopReason;
         a['keel.model.latency_ms'] = event.latencyMs;
         a['keel.model.retries'] = event.retries;
+        if (event.firstTokenMs !== undefined) a['gen_ai.response.time_to_first_chunk'] = event.firstTokenMs / 1000;
+        // Time in the gateway's rate-limit queue, part of the call's duration.
+        if (event.queueWaitMs !== undefined) a['keel.model.queue_wait_ms'] = event.queueWaitMs;
         if (event.costUsd !== null) a['keel.cost.usd'] = event.costUsd;
         if (this.policy.includeMessageContent) {
           a['gen_ai.output.messages'] = this.content([{ role: 'assistant', parts: outputParts(event.content), finish_reason: event.providerStopReason }]);
@@ -378,6 +401,8 @@ export class JournalSpanBuilder {
         a['gen_ai.tool.name'] = event.tool;
         a['gen_ai.tool.call.id'] = event.callId;
         a['gen_ai.tool.type'] = 'function';
+        const description = track.toolDescriptions[event.tool];
+        if (description !== undefined) a['gen_ai.tool.description'] = description;
         a['gen_ai.conversation.id'] = track.sessionId;
         a['keel.turn.number'] = event.turn;
         a['keel.tool.idempotency_key'] = event.idempotencyKey;
@@ -611,6 +636,24 @@ export class JournalSpanBuilder {
     return ended;
   }
 
+  /**
+   * Adds attributes to the open execute_tool span of a call (the MCP client's `mcp.*` set). Returns false when the
+   * call's span is not open here (another tracer's session, or the call already ended).
+   */
+  annotateToolCall(sessionId: string, callId: string, attributes: Readonly<Record<string, SpanAttributeValue>>): boolean {
+    const span = this.sessions.get(sessionId)?.tools.get(callId);
+    if (span === undefined || span.endTimeMs !== -1) return false;
+    Object.assign(span.attributes, attributes);
+    return true;
+  }
+
+  /** The W3C `traceparent` of a call's open execute_tool span, for propagation to the server it calls. */
+  toolTraceparent(sessionId: string, callId: string): string | undefined {
+    const span = this.sessions.get(sessionId)?.tools.get(callId);
+    if (span === undefined || span.endTimeMs !== -1) return undefined;
+    return `00-${span.traceId}-${span.spanId}-01`;
+  }
+
   /** The trace and root session a session belongs to, once its session-start was seen. */
   traceOf(sessionId: string): { readonly traceId: string; readonly rootSessionId: string; readonly rootSpanId: string } | undefined {
     const track = this.sessions.get(sessionId);
@@ -640,6 +683,10 @@ export class JournalSpanBuilder {
     a['gen_ai.provider.name'] = event.model.provider;
     a['gen_ai.request.model'] = event.model.modelId;
     a['gen_ai.agent.name'] = event.agent.name;
+    // An agent is its name and its instructions: the same pair is the same agent across sessions and processes.
+    a['gen_ai.agent.id'] = `${event.agent.name}:${event.agent.instructionsHash.slice(0, 16)}`;
+    if (event.agent.description !== undefined) a['gen_ai.agent.description'] = event.agent.description;
+    if (event.agent.version !== undefined) a['gen_ai.agent.version'] = event.agent.version;
     a['gen_ai.conversation.id'] = event.sessionId;
     a['keel.session.id'] = event.sessionId;
     a['keel.agent.instructions_hash'] = event.agent.instructionsHash;
@@ -664,6 +711,8 @@ export class JournalSpanBuilder {
       toolIndexBySpan: new Map(),
       turnIndex: [],
       anomalies: [],
+      toolDescriptions: event.agent.toolDescriptions ?? {},
+      modelSpec: event.model.spec,
       memoryReads: [],
       lastFinishReason: null,
       lastAt: event.at,

@@ -20,7 +20,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 export const tokenBuckets = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 /** Bucket boundaries the GenAI conventions recommend for `gen_ai.client.operation.duration` (seconds). */
 export const durationBuckets = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
-const sessionDurationBuckets = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+/** Model calls and tool calls (tens of milliseconds to a minute) and whole sessions (up to an hour) share one histogram. */
+const operationBuckets = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 300, 600, 1800, 3600];
 const ratioBuckets = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1];
 const countBuckets = [0, 1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 100];
 const costBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
@@ -69,8 +70,7 @@ export interface KeelMetrics {
 interface Instruments {
   readonly tokenUsage: Histogram;
   readonly operationDuration: Histogram;
-  readonly invokeAgentDuration: Histogram;
-  readonly executeToolDuration: Histogram;
+  readonly timeToFirstChunk: Histogram;
   readonly sessions: Counter;
   readonly sessionTurns: Histogram;
   readonly sessionTokens: Histogram;
@@ -98,13 +98,14 @@ function histogram(meter: Meter, name: string, unit: string, description: string
 function createInstruments(meter: Meter): Instruments {
   return {
     tokenUsage: histogram(meter, 'gen_ai.client.token.usage', '{token}', 'Number of input and output tokens used per model call (input includes cached tokens).', tokenBuckets),
-    operationDuration: histogram(meter, 'gen_ai.client.operation.duration', 's', 'GenAI operation duration: model call latency as journaled, retries included.', durationBuckets),
-    invokeAgentDuration: histogram(meter, 'gen_ai.invoke_agent.duration', 's', 'Duration of an agent session (the invoke_agent span), session-start to session-end.', sessionDurationBuckets),
-    executeToolDuration: histogram(meter, 'gen_ai.execute_tool.duration', 's', 'Tool execution latency as journaled.', durationBuckets),
+    // Semantic conventions 1.41.0 (the schema URL Keel declares) have one duration metric for every GenAI operation,
+    // told apart by gen_ai.operation.name: chat (retries included), invoke_agent (a session) and execute_tool.
+    operationDuration: histogram(meter, 'gen_ai.client.operation.duration', 's', 'GenAI operation duration, by gen_ai.operation.name: model calls (retries included), agent sessions, tool calls.', operationBuckets),
+    timeToFirstChunk: histogram(meter, 'gen_ai.client.operation.time_to_first_chunk', 's', 'Streamed model calls: time from the request to the first chunk of the answering attempt.', durationBuckets),
     sessions: meter.createCounter('keel.session.count', { unit: '{session}', description: 'Sessions ended, by agent and completion status (success, failure, timeout, cancelled).' }),
     sessionTurns: histogram(meter, 'keel.session.turns', '{turn}', 'Turns per session; sessions over 15 turns warrant investigation.', countBuckets),
     sessionTokens: histogram(meter, 'keel.session.tokens', '{token}', 'Tokens per session, by type (input includes cached tokens).', tokenBuckets),
-    sessionCost: histogram(meter, 'keel.session.cost', 'USD', 'Cost per session, for sessions whose every model call has a price.', costBuckets),
+    sessionCost: histogram(meter, 'keel.session.cost.usd', '{USD}', 'Cost per session, for sessions whose every model call has a price.', costBuckets),
     sessionToolCalls: histogram(meter, 'keel.session.tool_calls', '{call}', 'Tool calls per session.', countBuckets),
     sessionToolErrorRate: histogram(meter, 'keel.session.tool_error_rate', '1', 'Share of a session\'s tool calls that failed, for sessions with tool outcomes.', ratioBuckets),
     sessionToolDiversity: histogram(meter, 'keel.session.tool_diversity', '1', 'Distinct tools / tool calls per session (1: every call a different tool).', ratioBuckets),
@@ -115,7 +116,7 @@ function createInstruments(meter: Meter): Instruments {
     turnToolCalls: histogram(meter, 'keel.turn.tool_calls', '{call}', 'Tool calls per turn.', countBuckets),
     turnToolErrorRate: histogram(meter, 'keel.turn.tool_error_rate', '1', 'Share of a turn\'s tool calls that failed, for turns with tool outcomes.', ratioBuckets),
     turnContextUtilization: histogram(meter, 'keel.turn.context_utilization', '1', 'Share of the model\'s context window the turn\'s request fills, when the window is known.', ratioBuckets),
-    cost: meter.createCounter('keel.cost', { unit: 'USD', description: 'Model cost in US dollars, for calls with a price.' }),
+    cost: meter.createCounter('keel.cost.usd', { unit: '{USD}', description: 'Model cost in US dollars, for calls with a price.' }),
     toolCalls: meter.createCounter('keel.tool.calls', { unit: '{call}', description: 'Tool call outcomes, by tool and outcome (ok, error).' }),
     anomalies: meter.createCounter('keel.anomaly.count', { unit: '{anomaly}', description: 'Anomaly signals journaled, by signal.' }),
     guardTrips: meter.createCounter('keel.guard.trips', { unit: '{trip}', description: 'Guards tripped, by guard.' }),
@@ -157,6 +158,7 @@ class MetricsRecorder {
         i.tokenUsage.record(conventionInputTokens(event.usage), { ...base, 'gen_ai.token.type': 'input' });
         i.tokenUsage.record(event.usage.outputTokens, { ...base, 'gen_ai.token.type': 'output' });
         i.operationDuration.record(event.latencyMs / 1000, base);
+        if (event.firstTokenMs !== undefined) i.timeToFirstChunk.record(event.firstTokenMs / 1000, base);
         if (event.costUsd !== null) i.cost.add(event.costUsd, { ...agent, 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': session.requestModel });
         break;
       }
@@ -175,7 +177,7 @@ class MetricsRecorder {
       case 'tool-result':
       case 'tool-error': {
         const failed = event.type === 'tool-error';
-        i.executeToolDuration.record(event.latencyMs / 1000, { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': event.tool, ...(failed ? { 'error.type': event.error.code } : {}) });
+        i.operationDuration.record(event.latencyMs / 1000, { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': event.tool, ...(failed ? { 'error.type': event.error.code } : {}) });
         i.toolCalls.add(1, { 'gen_ai.tool.name': event.tool, 'keel.tool.outcome': failed ? 'error' : 'ok' });
         break;
       }
@@ -238,7 +240,7 @@ class MetricsRecorder {
     const i = this.instruments;
     const agent = { 'gen_ai.agent.name': metrics.agent };
     const error = end.type === 'session-end' && end.error !== null ? { 'error.type': end.error.code } : {};
-    i.invokeAgentDuration.record(metrics.durationMs / 1000, { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.provider.name': metrics.provider, 'gen_ai.request.model': metrics.model, ...agent, ...error });
+    i.operationDuration.record(metrics.durationMs / 1000, { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.provider.name': metrics.provider, 'gen_ai.request.model': metrics.model, ...agent, ...error });
     i.sessions.add(1, { ...agent, 'keel.session.completion': metrics.completion });
     i.sessionTurns.record(metrics.totalTurns, agent);
     i.sessionTokens.record(metrics.inputTokens, { ...agent, 'gen_ai.token.type': 'input' });

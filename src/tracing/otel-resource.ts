@@ -32,5 +32,6 @@ export function createResource(env: Env, serviceName?: string): Resource {
     'service.name': serviceName ?? (env.OTEL_SERVICE_NAME?.trim() || undefined) ?? 'keel',
     'telemetry.sdk.name': 'keel',
     'telemetry.sdk.language': 'nodejs',
+    'telemetry.sdk.version': instrumentationScope.version,
   });
 }

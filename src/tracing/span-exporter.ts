@@ -1,3 +1,4 @@
+import { observeMcpCalls } from './mcp-call-telemetry.ts';
 import { SpanKind, SpanStatusCode, TraceFlags, diag } from '@opentelemetry/api';
 import type { AttributeValue, Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -203,6 +204,11 @@ export function createLiveTracer(traceExport: TraceExport, options: LiveTracerOp
   }
   const builder = new JournalSpanBuilder({ ...options, policy: traceExport.policy });
   const onError = options.onError ?? ((error: unknown) => diag.error('keel: tracing an update failed', error));
+  // MCP tool calls made in this process: their traceparent comes from, and their mcp.* attributes go to, this tracer.
+  const stopObservingMcp = observeMcpCalls({
+    traceparent: (sessionId, callId) => builder.toolTraceparent(sessionId, callId),
+    record: (sessionId, callId, attributes) => void builder.annotateToolCall(sessionId, callId, attributes),
+  });
   return {
     observe(update) {
       const event = update.event;
@@ -221,7 +227,10 @@ export function createLiveTracer(traceExport: TraceExport, options: LiveTracerOp
       traceExport.emit(builder.closeOpen());
     },
     forceFlush: () => traceExport.forceFlush(),
-    shutdown: () => traceExport.shutdown(),
+    shutdown: () => {
+      stopObservingMcp();
+      return traceExport.shutdown();
+    },
   };
 }
 

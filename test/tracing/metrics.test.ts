@@ -118,8 +118,9 @@ describe('OpenTelemetry metrics and their Prometheus text', () => {
 
     expect(exposition.types.get('gen_ai_client_token_usage')).toBe('histogram');
     expect(exposition.types.get('gen_ai_client_operation_duration_seconds')).toBe('histogram');
-    expect(exposition.types.get('gen_ai_invoke_agent_duration_seconds')).toBe('histogram');
-    expect(exposition.types.get('gen_ai_execute_tool_duration_seconds')).toBe('histogram');
+    // One schema version (1.41.0): sessions and tool calls are operations of gen_ai.client.operation.duration.
+    expect(exposition.types.get('gen_ai_invoke_agent_duration_seconds')).toBeUndefined();
+    expect(exposition.types.get('gen_ai_execute_tool_duration_seconds')).toBeUndefined();
     expect(exposition.types.get('keel_turn_count_total')).toBe('counter');
     expect(exposition.types.get('keel_cost_usd_total')).toBe('counter');
     expect(exposition.help.get('gen_ai_client_token_usage')).toMatch(/tokens/);
@@ -151,12 +152,12 @@ describe('OpenTelemetry metrics and their Prometheus text', () => {
     expect(value(exposition, 'keel_session_tool_error_rate_sum', agent)).toBeCloseTo(2 / 3, 12);
     expect(value(exposition, 'keel_session_tool_diversity_sum', agent)).toBeCloseTo(2 / 3, 12);
     expect(value(exposition, 'keel_session_context_peak_utilization_sum', agent)).toBe(0.75);
-    expect(value(exposition, 'gen_ai_invoke_agent_duration_seconds_sum', { ...agent, gen_ai_operation_name: 'invoke_agent' })).toBe(3.69);
+    expect(value(exposition, 'gen_ai_client_operation_duration_seconds_sum', { ...agent, gen_ai_operation_name: 'invoke_agent' })).toBe(3.69);
     expect(value(exposition, 'keel_cost_usd_total', { ...agent, gen_ai_provider_name: 'anthropic', gen_ai_request_model: 'claude-x' })).toBeCloseTo(0.06, 12);
     expect(value(exposition, 'keel_tool_calls_total', { gen_ai_tool_name: 'lookup', keel_tool_outcome: 'ok' })).toBe(1);
     expect(value(exposition, 'keel_tool_calls_total', { gen_ai_tool_name: 'lookup', keel_tool_outcome: 'error' })).toBe(1);
     expect(value(exposition, 'keel_tool_calls_total', { gen_ai_tool_name: 'search', keel_tool_outcome: 'error' })).toBe(1);
-    expect(value(exposition, 'gen_ai_execute_tool_duration_seconds_sum', { gen_ai_tool_name: 'lookup', 'error_type': 'tool-failed' })).toBe(0.05);
+    expect(value(exposition, 'gen_ai_client_operation_duration_seconds_sum', { gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'lookup', 'error_type': 'tool-failed' })).toBe(0.05);
     expect(value(exposition, 'keel_anomaly_count_total', { ...agent, keel_anomaly_signal: 'context-utilization' })).toBe(1);
 
     // Buckets are cumulative and end with +Inf equal to _count.
