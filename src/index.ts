@@ -6,6 +6,48 @@ export { defineAgent } from './loop/index.ts';
 // Multi-agent systems: an agent as another's tool, handoffs, child sessions, and budgets that flow down the tree.
 export { asTool, handoff, childSessionId, TreeBudget } from './loop/index.ts';
 export type { AsToolOptions, HandoffOptions, SubagentSpec, SubagentTool, BudgetLimits, BudgetTrip, ChildRunRequest, ChildSessionRunner } from './loop/index.ts';
+// Workflows: chain, route, parallel and vote, journaled as sessions (keel.runWorkflow / keel.resumeWorkflow).
+export { chain, step, modelStep, agentStep, route, modelClassifier, parallel, vote, majority, threshold, judge, schemaGate, predicateGate, modelGate, ResourceLocks } from './workflow/index.ts';
+export type {
+  Chain,
+  WorkflowStep,
+  StepContext,
+  StepScope,
+  StepShape,
+  StepOutput,
+  StepSpend,
+  WorkflowExecution,
+  WorkflowServices,
+  AgentRunRequest,
+  ChildScope,
+  DecisionEvent,
+  WorkflowResult,
+  WorkflowRun,
+  Gate,
+  GateVerdict,
+  GateOptions,
+  SafeParseSchema,
+  ModelGateOptions,
+  ModelPrompt,
+  ModelStepOptions,
+  AgentStepOptions,
+  Classification,
+  ClassifyFunction,
+  ModelClassifierOptions,
+  RouteOptions,
+  ParallelOptions,
+  ParallelResults,
+  BranchFailure,
+  FailurePolicy,
+  FanOutOptions,
+  Aggregation,
+  Ballot,
+  JudgeInput,
+  VoteOptions,
+  VoteResult,
+} from './workflow/index.ts';
+export type { KeelWorkflowOptions, KeelWorkflowResumeOptions } from './runtime/workflow-runs.ts';
+export type { TraceWorkflow, TraceWorkflowStep } from './tracing/workflow-trace.ts';
 export type {
   AgentDefinition,
   AgentOptions,

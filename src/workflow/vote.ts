@@ -26,12 +26,12 @@ export type Aggregation<I, V> =
   | { readonly method: 'judge'; readonly judge: WorkflowStep<JudgeInput<I, V>, V> };
 
 /** More than half of the answers that came back must agree. */
-export function majority<I, V>(): Aggregation<I, V> {
+export function majority(): { readonly method: 'majority' } {
   return { method: 'majority' };
 }
 
 /** At least `share` (0 < share ≤ 1) of the answers that came back must agree. */
-export function threshold<I, V>(share: number): Aggregation<I, V> {
+export function threshold(share: number): { readonly method: 'threshold'; readonly share: number } {
   if (!(Number.isFinite(share) && share > 0 && share <= 1)) throw new KeelError('invalid-argument', `A vote threshold is a share from 0 (excluded) to 1, got ${share}.`);
   return { method: 'threshold', share };
 }

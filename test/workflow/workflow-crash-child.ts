@@ -17,13 +17,14 @@ const [mode, databasePath, effects, sessionId, crashAfter] = process.argv.slice(
 if (mode === undefined || databasePath === undefined || effects === undefined || sessionId === undefined || crashAfter === undefined) {
   throw new Error('usage: workflow-crash-child <start|resume> <db> <effects> <sessionId> <crashAfterAppends|-1>');
 }
-mkdirSync(join(effects, 'applied'), { recursive: true });
+const effectsDirectory: string = effects;
+mkdirSync(join(effectsDirectory, 'applied'), { recursive: true });
 
 function effect(name: string, key: string): void {
-  appendFileSync(join(effects, 'attempts.log'), `${name} ${key}\n`);
+  appendFileSync(join(effectsDirectory, 'attempts.log'), `${name} ${key}\n`);
   try {
-    closeSync(openSync(join(effects, 'applied', key.replace(/[^A-Za-z0-9_.-]/g, '_')), 'wx'));
-    appendFileSync(join(effects, 'effects.log'), `${name}\n`);
+    closeSync(openSync(join(effectsDirectory, 'applied', key.replace(/[^A-Za-z0-9_.-]/g, '_')), 'wx'));
+    appendFileSync(join(effectsDirectory, 'effects.log'), `${name}\n`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
