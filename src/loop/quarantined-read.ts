@@ -6,7 +6,7 @@ import type { EventBody } from '../spec/events.ts';
 import type { Usage } from '../spec/usage.ts';
 import type { LoopContext } from './loop-context.ts';
 import type { ModelCaller } from './loop-types.ts';
-import { sideModelCaller } from './side-model.ts';
+import { sideCallCost, sideModelCaller } from './side-model.ts';
 import { addUsage, zeroUsage } from './session-state.ts';
 
 /**
@@ -41,7 +41,7 @@ export function sessionReader(context: LoopContext, call: { readonly turn: numbe
         ok: outcome.ok,
         ...(outcome.ok ? { value: outcome.read.value } : { error: toKeelError(outcome.error).toRecord() }),
         usage,
-        costUsd: context.dependencies.price(usage, model),
+        costUsd: sideCallCost(context, caller, usage, model),
         latencyMs: attempts.reduce((sum, attempt) => sum + attempt.latencyMs, 0),
       };
       await context.writer.append([event]);

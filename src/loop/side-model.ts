@@ -1,5 +1,7 @@
 import { KeelError } from '../errors/index.ts';
 import type { Model } from '../spec/model.ts';
+import type { Usage } from '../spec/usage.ts';
+import { costOf } from '../model/pricing.ts';
 import type { LoopContext } from './loop-context.ts';
 import type { ModelCaller } from './loop-types.ts';
 
@@ -23,4 +25,13 @@ export function sideModelCaller(context: LoopContext, choice: string | Model, ro
       return { response, retries: 0, latencyMs: Math.round(dependencies.clock.monotonic() - started) };
     },
   };
+}
+
+/**
+ * The USD cost of a side call: the loop's own pricing when the side model is the session's provider, else the price
+ * table for the side model's provider (a verifier on another provider than the agent is priced as itself).
+ */
+export function sideCallCost(context: LoopContext, caller: ModelCaller, usage: Usage, modelId: string): number | null {
+  const { dependencies } = context;
+  return caller.provider === dependencies.model.provider ? dependencies.price(usage, modelId) : costOf(caller.provider, modelId, usage);
 }

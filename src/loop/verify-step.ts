@@ -8,7 +8,7 @@ import type { Usage } from '../spec/usage.ts';
 import type { ToolDefinition } from '../tools/define-tool.ts';
 import { endBody } from './loop-context.ts';
 import type { LoopContext } from './loop-context.ts';
-import { sideModelCaller } from './side-model.ts';
+import { sideCallCost, sideModelCaller } from './side-model.ts';
 import { verifies } from './verifier-options.ts';
 import type { ResolvedVerifier } from './verifier-options.ts';
 
@@ -93,7 +93,7 @@ async function askVerifier(context: LoopContext, verifier: ResolvedVerifier, pro
     ...(checked.failure === undefined ? {} : { failure: checked.failure }),
     model,
     usage,
-    costUsd: usage === null ? null : dependencies.price(usage, model),
+    costUsd: usage === null ? null : sideCallCost(context, caller, usage, model),
     latencyMs: Math.round(dependencies.clock.monotonic() - started),
   };
   return { event, checked };

@@ -171,7 +171,10 @@ describe('a verifier named by a model spec', () => {
       const result = await keel.run(agentWith(sent), 'E-mail bob@team.example.').result;
       expect(sent).toEqual([]);
       const events = await keel.events(result.sessionId);
-      expect(events.find((event) => event.type === 'verifier-decision')).toMatchObject({ decision: 'deny', reason: 'eve is not in the task.' });
+      const decision = events.find((event) => event.type === 'verifier-decision');
+      expect(decision).toMatchObject({ decision: 'deny', reason: 'eve is not in the task.' });
+      // Priced as the verifier's own provider, though the agent's model is another one.
+      expect(decision?.type === 'verifier-decision' && typeof decision.costUsd === 'number' && decision.costUsd > 0).toBe(true);
       expect(server.requests).toHaveLength(2);
       const body = server.requests[1]?.body as { tools?: unknown[]; messages?: unknown[] };
       expect(body.tools ?? []).toEqual([]);
