@@ -22,6 +22,7 @@ export const defences: readonly Defence[] = [
   { name: 'classifier (2) alone', options: () => ({ injection: { trustLayout: false, layers: ['classifier'], informationFlow: false } }) },
   { name: 'verifier (4) alone', options: (verifier) => ({ injection: false, verifier: { model: verifier } }) },
   { name: 'information flow (5) alone', options: () => ({ injection: { trustLayout: false, layers: [] } }) },
+  { name: 'layers 1, 2, 3, 5 (Keel\'s defaults, no verifier)', options: () => ({ injection: {} }) },
   { name: 'all layers', options: (verifier) => ({ injection: {}, verifier: { model: verifier } }) },
 ];
 
