@@ -1,5 +1,6 @@
 import type { Keel } from '../../src/runtime/index.ts';
 import type { SessionResult } from '../../src/loop/index.ts';
+import type { SessionEvent } from '../../src/spec/events.ts';
 import type { SupportDesk } from './agents.ts';
 
 /** A person's answer to a refund waiting for approval. */
@@ -31,7 +32,7 @@ export async function routeOf(keel: Keel, sessionId: string): Promise<string[]> 
   const trail: string[] = [];
   let current: string | undefined = sessionId;
   for (let depth = 0; current !== undefined && depth < 10; depth += 1) {
-    const start = (await keel.events(current)).find((event) => event.type === 'child-start');
+    const start: SessionEvent | undefined = (await keel.events(current)).find((event) => event.type === 'child-start');
     trail.push(...(start?.type === 'child-start' ? [`${start.agent} (${start.mode})`] : []));
     current = start?.type === 'child-start' ? start.childSessionId : undefined;
   }
