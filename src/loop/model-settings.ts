@@ -3,6 +3,7 @@ import { hostedToolNames } from '../spec/model-call.ts';
 import type { HostedToolSpec, ModelAttemptRecord, ModelCallFacts, ModelCallHints, ModelParametersRecord, PromptCachingSpec } from '../spec/model-call.ts';
 import type { ModelRequest, ModelResponse } from '../spec/model.ts';
 import type { Usage } from '../spec/usage.ts';
+import { unsentParameters } from '../model/route-failure.ts';
 
 /** Request parameters a run may set, over the agent's. */
 export interface RunModelSettings {
@@ -143,7 +144,7 @@ export interface ResponseFactFields {
   readonly queueWaitMs?: number;
 }
 
-export function responseFacts(response: ModelResponse, facts: ModelCallFacts, pricing: CallPricing): ResponseFactFields {
+export function responseFacts(request: ModelRequest, response: ModelResponse, facts: ModelCallFacts, pricing: CallPricing): ResponseFactFields {
   const answered = facts.attempts?.find((attempt) => attempt.outcome === 'answered');
   const provider = answered?.provider ?? pricing.provider;
   const base = facts.cachedResponse === undefined ? pricing.price(response.usage, response.model) : 0;
@@ -152,13 +153,15 @@ export function responseFacts(response: ModelResponse, facts: ModelCallFacts, pr
   const escalatedCosts = escalated.map((attempt) => attempt.costUsd ?? null);
   const costUsd = base === null || escalatedCosts.includes(null) ? null : roundUsd(base + hosted + escalatedCosts.reduce<number>((sum, cost) => sum + (cost ?? 0), 0));
   const savings = cacheSavings(response.usage, response.model, pricing);
+  // A route reports what its answering provider left out; a plain model's provider says the same of itself.
+  const unsent = facts.unsentParameters ?? (facts.cachedResponse === undefined ? unsentParameters(provider, request) : []);
   return {
     costUsd,
     ...(facts.account === undefined ? {} : { account: facts.account }),
     ...(facts.attempts === undefined || facts.attempts.length === 0 || (facts.attempts.length === 1 && answered !== undefined && answered.reason === undefined) ? {} : { attempts: facts.attempts }),
     ...(facts.firstTokenMs === undefined ? {} : { firstTokenMs: facts.firstTokenMs }),
     ...(facts.cachedResponse === undefined ? {} : { cachedResponse: facts.cachedResponse }),
-    ...(facts.unsentParameters === undefined || facts.unsentParameters.length === 0 ? {} : { unsentParameters: facts.unsentParameters }),
+    ...(unsent.length === 0 ? {} : { unsentParameters: unsent }),
     ...(response.hostedToolUse === undefined ? {} : { hostedToolUse: response.hostedToolUse }),
     ...(savings === null || savings === 0 ? {} : { cacheSavingsUsd: savings }),
     ...(facts.queueWaitMs === undefined || facts.queueWaitMs === 0 ? {} : { queueWaitMs: facts.queueWaitMs }),

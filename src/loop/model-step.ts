@@ -62,7 +62,7 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
     // Memory retrieved into the context is untrusted like tool results: the response cache leaves it alone unless told.
     const hints = callHints(settings, agent.memory !== null);
     const { response, retries, latencyMs, ...facts } = await dependencies.model.call(request, { signal: callSignal, streaming: agent.streaming, deadlineAt, ...(onPart === undefined ? {} : { onPart }), ...(hints === undefined ? {} : { hints }) });
-    const { costUsd, ...factFields } = responseFacts(response, facts, { price: dependencies.price, provider: dependencies.model.provider, ...(dependencies.hostedToolCost === undefined ? {} : { hostedToolCost: dependencies.hostedToolCost }) });
+    const { costUsd, ...factFields } = responseFacts(request, response, facts, { price: dependencies.price, provider: dependencies.model.provider, ...(dependencies.hostedToolCost === undefined ? {} : { hostedToolCost: dependencies.hostedToolCost }) });
     const responseBody: EventBody = {
       type: 'model-response',
       turn,

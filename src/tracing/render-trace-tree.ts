@@ -1,4 +1,5 @@
 import type { TraceTree, TraceTurn } from './trace-tree.ts';
+import { attemptLines, routingSuffix } from './trace-routing.ts';
 import { renderWorkflowTrace } from './workflow-trace.ts';
 
 const integer = new Intl.NumberFormat('en-US');
@@ -37,7 +38,9 @@ export function renderTraceTree(tree: TraceTree): string {
   lines.push(
     `Totals: turns=${totals.turns}  tokens in=${integer.format(totals.inputTokens)} out=${integer.format(totals.outputTokens)}` +
       (totals.cacheReadTokens + totals.cacheWriteTokens > 0 ? ` cache read=${integer.format(totals.cacheReadTokens)} write=${integer.format(totals.cacheWriteTokens)}` : '') +
-      `  cost=${dollars(totals.costUsd)}  model latency=${milliseconds(totals.modelLatencyMs)}  tool calls=${totals.toolCalls} errors=${totals.toolErrors}  context peak≈${integer.format(totals.contextPeakTokens)} tokens  duration=${milliseconds(tree.durationMs)}`,
+      `  cost=${dollars(totals.costUsd)}` +
+      (totals.cacheSavingsUsd !== 0 ? `  prompt cache ${totals.cacheSavingsUsd > 0 ? 'saved' : 'cost'} $${Math.abs(totals.cacheSavingsUsd).toFixed(6)}` : '') +
+      `  model latency=${milliseconds(totals.modelLatencyMs)}  tool calls=${totals.toolCalls} errors=${totals.toolErrors}  context peak≈${integer.format(totals.contextPeakTokens)} tokens  duration=${milliseconds(tree.durationMs)}`,
   );
   const spentByChildren = totals.children;
   if (spentByChildren.sessions > 0) {
@@ -64,9 +67,11 @@ function renderTurn(turn: TraceTurn, indent: string, lines: string[], childSessi
       children.push(
         `model call  ${call.provider}:${call.model}  in=${integer.format(call.usage?.inputTokens ?? 0)} out=${integer.format(call.usage?.outputTokens ?? 0)}  latency=${milliseconds(call.latencyMs)}  stop=${call.stopReason}` +
           (call.retries > 0 ? `  retries=${call.retries}` : '') +
-          (call.streaming ? '  streamed' : ''),
+          (call.streaming ? '  streamed' : '') +
+          routingSuffix(call.routing),
       );
     }
+    for (const line of attemptLines(call.routing)) children.push(`  ${line}`);
   }
   for (const tool of turn.tools) {
     const outcome =

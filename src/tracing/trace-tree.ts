@@ -4,6 +4,8 @@ import type { ChildMode } from '../spec/events.ts';
 import type { StopReason } from '../spec/stop-reason.ts';
 import type { Usage } from '../spec/usage.ts';
 import { buildWorkflowTrace } from './workflow-trace.ts';
+import { routingOf } from './trace-routing.ts';
+import type { TraceRouting } from './trace-routing.ts';
 import type { TraceWorkflow } from './workflow-trace.ts';
 
 export interface TraceModelCall {
@@ -20,6 +22,8 @@ export interface TraceModelCall {
   readonly role?: 'verifier' | 'quarantined-reader';
   /** What the side call decided (`allow`, `ask`, `deny`) or whether the read succeeded, why, and the tool call it concerned. */
   readonly verdict?: { readonly outcome: string; readonly reason: string; readonly callId: string | null; readonly tool: string | null };
+  /** A routed call: the account that answered, every attempt, first-token latency, caching and hosted tools. */
+  readonly routing?: TraceRouting;
 }
 
 export interface TraceToolCall {
@@ -80,6 +84,8 @@ export interface TraceTree {
     readonly cacheWriteTokens: number;
     readonly costUsd: number | null;
     readonly modelLatencyMs: number;
+    /** USD that prompt caching saved over the session's calls (writes count against it). */
+    readonly cacheSavingsUsd: number;
     readonly toolCalls: number;
     readonly toolErrors: number;
     readonly contextPeakTokens: number;
@@ -138,6 +144,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
           retries: event.retries,
           costUsd: event.costUsd,
           error: null,
+          ...routingOf(event),
         });
         break;
       }
@@ -153,6 +160,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
           retries: event.retries,
           costUsd: null,
           error: event.error,
+          ...routingOf(event),
         });
         break;
       }
@@ -229,6 +237,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
   let cacheWriteTokens = 0;
   let costUsd: number | null = 0;
   let modelLatencyMs = 0;
+  let cacheSavingsUsd = 0;
   let toolCalls = 0;
   let toolErrors = 0;
   let contextPeakTokens = 0;
@@ -240,6 +249,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
       cacheReadTokens += call.usage?.cacheReadTokens ?? 0;
       cacheWriteTokens += call.usage?.cacheWriteTokens ?? 0;
       modelLatencyMs += call.latencyMs ?? 0;
+      cacheSavingsUsd += call.routing?.cacheSavingsUsd ?? 0;
       if (call.usage !== null) costUsd = costUsd === null || call.costUsd === null ? null : costUsd + call.costUsd;
     }
     toolCalls += turn.tools.length;
@@ -269,7 +279,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
     output,
     error,
     ...(workflow === undefined ? {} : { workflow }),
-    totals: { turns: turns.length, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd, modelLatencyMs, toolCalls, toolErrors, contextPeakTokens, children: childTotals(children) },
+    totals: { turns: turns.length, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd, modelLatencyMs, cacheSavingsUsd: Math.round(cacheSavingsUsd * 1e8) / 1e8, toolCalls, toolErrors, contextPeakTokens, children: childTotals(children) },
   };
 }
 
