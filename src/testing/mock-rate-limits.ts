@@ -23,6 +23,8 @@ export interface MockRateLimitCounts {
   /** Requests answered 429, by the bucket that was short (the first one found). */
   rejected: number;
   readonly rejectedBy: Record<MockLimitName, number>;
+  /** Input tokens of the refused requests: sent over the wire for nothing. */
+  refusedInputTokens: number;
   inputTokens: number;
   outputTokens: number;
   /** The lowest level any bucket reached, as a share of its limit: below 0 would mean a limit was exceeded. */
@@ -67,7 +69,7 @@ export function createMockRateLimiter(options: MockRateLimitOptions): MockRateLi
     ['tokens', options.tokensPerMinute],
   ];
   for (const [name, limit] of configured) if (limit !== undefined && limit > 0) buckets.set(name, { limit, tokens: limit, updatedAt: now() });
-  const counts: MockRateLimitCounts = { served: 0, rejected: 0, rejectedBy: { requests: 0, inputTokens: 0, outputTokens: 0, tokens: 0 }, inputTokens: 0, outputTokens: 0, lowestShare: 1 };
+  const counts: MockRateLimitCounts = { served: 0, rejected: 0, rejectedBy: { requests: 0, inputTokens: 0, outputTokens: 0, tokens: 0 }, refusedInputTokens: 0, inputTokens: 0, outputTokens: 0, lowestShare: 1 };
 
   function refill(at: number): void {
     for (const bucket of buckets.values()) {
@@ -98,6 +100,7 @@ export function createMockRateLimiter(options: MockRateLimitOptions): MockRateLi
         if (bucket.tokens < need) {
           counts.rejected += 1;
           counts.rejectedBy[name] += 1;
+          counts.refusedInputTokens += cost.inputTokens;
           return { admitted: false, retryAfterMs: Math.ceil(((need - bucket.tokens) * 60_000) / bucket.limit), limit: name, reservedOutput: 0, countedInput: 0 };
         }
       }
