@@ -47,6 +47,7 @@ export type {
   VoteResult,
 } from './workflow/index.ts';
 export type { KeelWorkflowOptions, KeelWorkflowResumeOptions } from './runtime/workflow-runs.ts';
+export type { ModelCaller } from './loop/index.ts';
 export type { TraceWorkflow, TraceWorkflowStep } from './tracing/workflow-trace.ts';
 export type {
   AgentDefinition,
