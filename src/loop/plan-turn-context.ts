@@ -80,16 +80,20 @@ export async function contextForTurn(
     ...(event.children === undefined ? {} : { children: event.children }),
   }));
   const memory = await retrieveMemories(agent, state, signal, dependencies);
+  // The trust layout fences results with their provenance and reminds the task before the planner budgets the history,
+  // so the fences and the reminder are counted like the rest; the planner then adds its trust rule and fences memory.
+  const layOut = agent.injection.trustLayout && (agent.context.fenceToolResults ?? true);
+  const boundary = state.start.contextBoundary;
   const plan = await planContext({
     system: agent.instructions,
-    messages: state.messages,
+    messages: layOut ? layOutTrust({ system: '', messages: state.messages, boundary, task: latestUserText(state), sourceOf: resultSources(state) }).messages : state.messages,
     tools,
     maxOutputTokens: agent.maxOutputTokensPerCall,
     model: { provider: dependencies.model.provider, modelId: dependencies.model.modelId },
     turn: state.turn,
     maxTurns: state.start.limits.maxTurns,
-    config: agent.context,
-    boundary: state.start.contextBoundary,
+    config: layOut ? { ...agent.context, fenceToolResults: false } : agent.context,
+    boundary,
     summarize: summarizeWith(dependencies, signal),
     summaries,
     memory: memory?.items ?? [],

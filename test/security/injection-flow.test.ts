@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createKeel, defineAgent } from '../../src/index.ts';
 import type { AgentInjectionOptions } from '../../src/loop/injection-policy.ts';
 import { resumeSession, startSession } from '../../src/loop/index.ts';
+import { taskReminder, trustedSystem } from '../../src/context/index.ts';
 import { createInjectionDetector } from '../../src/security/injection/index.ts';
 import type { InjectionDetector } from '../../src/security/injection/index.ts';
 import { dependenciesFor, readAll } from '../helpers/loop-harness.ts';
@@ -203,5 +204,23 @@ describe('on resume', () => {
       expect(events.filter((event) => event.type === 'injection-detect'), `cut at ${cut}`).toHaveLength(1);
     }
     expect(world.transfers).toEqual([]);
+  });
+});
+
+describe('the trust layout with the context planner', () => {
+  it('fences results with their provenance and reminds the task, within the planned budget', async () => {
+    const world: World = { transfers: [], requests: [] };
+    const base = bankAgent(benignMail, world);
+    const agent = defineAgent({ name: 'bank', instructions: 'You manage payments for the user.', tools: [...base.tools.values()], context: true });
+    const model = scriptedCaller([{ content: [{ type: 'tool_use', id: 'c1', name: 'read_inbox', input: {} }] }, { content: [{ type: 'text', text: 'Rent is due on the first.' }] }]);
+    const dependencies = dependenciesFor(model);
+    const result = await startSession(agent, dependencies, { input: 'What does my landlord want?', sessionId: 'ses_planned' }).result;
+    expect(result.status).toBe('completed');
+    const events = await readAll(dependencies, 'ses_planned');
+    const boundary = (events[0] as Extract<SessionEvent, { type: 'session-start' }>).contextBoundary;
+    const last = model.requests[1]?.messages.at(-1)?.content ?? [];
+    expect(last[0]).toMatchObject({ type: 'tool_result', content: expect.stringMatching(new RegExp(`^<<<${boundary} kind="tool-result" source="read_inbox" provenance="web">>>\n`)) });
+    expect(last.at(-1)).toEqual({ type: 'text', text: taskReminder('What does my landlord want?') });
+    expect(model.requests[1]?.system).toBe(trustedSystem('You manage payments for the user.', boundary as string));
   });
 });
