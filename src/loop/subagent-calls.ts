@@ -35,8 +35,16 @@ export async function bindSubagentCall(context: LoopContext, call: ToolCallState
     const error = new KeelError('invalid-config', `Tool "${tool.name}" runs agent "${spec.agent.name}" as a child session, which needs the runtime's child runner: run the parent with createKeel().run(...).`);
     return { ...tool, execute: () => Promise.reject(error) };
   }
-  const task = spec.mode === 'handoff' ? handoffTask(state, input) : spec.task(input);
+  // The child ended and its end is journaled (the process stopped before this call's result): its outcome is reused
+  // as recorded, without resuming the child, whose spending this session's fold already counts.
+  const recorded = state.children.get(callId)?.end ?? null;
+  if (recorded !== null) {
+    const result: SessionResult = { sessionId: id, status: recorded.status, pendingApprovals: [], output: recorded.output, error: recorded.error, turns: 0, usage: recorded.usage, costUsd: recorded.costUsd };
+    return { ...tool, execute: async () => outputOf(spec, result, id) };
+  }
+  let task: string;
   try {
+    task = spec.mode === 'handoff' ? handoffTask(state, input) : spec.task(input);
     // Refused at delegation, before the child-start: wider scopes, or a slice larger than this session's budget.
     delegatedScopes(spec.agent, agent.scopes, state.sessionId);
     context.options.treeBudget?.child(id, spec.slice);

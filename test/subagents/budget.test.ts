@@ -1,5 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { asTool, defineAgent } from '../../src/loop/index.ts';
+import { asTool, childSessionId, defineAgent } from '../../src/loop/index.ts';
+import { KeelError } from '../../src/errors/index.ts';
+import { createScriptedModel } from '../../src/model/index.ts';
+import { createKeel } from '../../src/runtime/index.ts';
+import { createSqliteStore } from '../../src/store/index.ts';
+import type { Journal } from '../../src/spec/journal.ts';
 import type { SessionEvent } from '../../src/spec/events.ts';
 import { answer, note, scratchKeel, toolCall, toolCalls } from './subagent-fixtures.ts';
 
@@ -120,5 +128,48 @@ describe('a budget that flows down the tree', () => {
     expect(rootDeadline).not.toBeNull();
     expect(childDeadline).toBe(rootDeadline);
     expect(child[0]).toMatchObject({ parentSessionId: result.sessionId, input: 'part A' });
+  });
+});
+
+describe('a parent that stopped between its child-end and its call result', () => {
+  it('reuses the recorded outcome on resume: the child is not resumed and its spending is not counted twice', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'keel-subagents-'));
+    const store = createSqliteStore({ path: join(directory, 'keel.db') });
+    cleanups.push(async () => {
+      await store.close();
+      rmSync(directory, { recursive: true, force: true });
+    });
+    let failed = false;
+    const journal: Journal = {
+      read: (id, from) => store.journal.read(id, from),
+      lastSeq: (id) => store.journal.lastSeq(id),
+      listSessions: (options) => store.journal.listSessions(options),
+      close: async () => undefined,
+      async append(id, events, expectedSeq) {
+        // The process "stops" right after the child-end: the call's result is never written.
+        if (!failed && events.some((event) => event.type === 'tool-result' && event.tool === 'worker')) {
+          failed = true;
+          throw new KeelError('storage-failure', 'The disk went away.');
+        }
+        return store.journal.append(id, events, expectedSeq);
+      },
+    };
+    const models = { lead: createScriptedModel([toolCall('worker', { task: 'part A' }, 'call_a'), answer('done')]), worker: createScriptedModel([answer('part done')]) };
+    const options = { journal, blobs: store.blobs, leases: store.leases, models, env: {} };
+    const first = createKeel(options);
+    // 1,500 tokens per response: the lead's two and the child's one make 4,500; counting the child twice would trip 4,000 before the lead's last turn.
+    await expect(first.run(lead, { task: 'Do part A.', sessionId: 'ses_lead', budget: { tokens: 4_000 } }).result).rejects.toMatchObject({ code: 'storage-failure' });
+    const child = childSessionId('ses_lead', 'call_a');
+    const childEvents = await store.journal.lastSeq(child);
+    expect((await first.events('ses_lead')).at(-1)).toMatchObject({ type: 'child-end', status: 'completed' });
+
+    const second = createKeel(options);
+    const result = await (await second.resume(lead, 'ses_lead')).result;
+    expect(result).toMatchObject({ status: 'completed', output: 'done' });
+    expect(result.usage.inputTokens + result.usage.outputTokens).toBe(4_500);
+    expect(await store.journal.lastSeq(child)).toBe(childEvents);
+    const events = await second.events('ses_lead');
+    expect(events.filter((event) => event.type === 'child-end')).toHaveLength(1);
+    expect(events.find((event) => event.type === 'tool-result' && event.tool === 'worker')).toMatchObject({ output: 'part done' });
   });
 });
