@@ -3,6 +3,7 @@ import type { ContentBlock, Message } from '../spec/message.ts';
 import type { ModelRequest, ToolChoice } from '../spec/model.ts';
 import { anthropicHostedTools } from './hosted-tools.ts';
 import { placeCacheBreakpoints } from './prompt-cache.ts';
+import { sha256 } from '../util/index.ts';
 
 /**
  * Keel's request in the Messages API's shape: system as a top-level string, tool results as user-turn blocks, hosted
@@ -51,9 +52,9 @@ function toAnthropicBlock(block: ContentBlock): ContentBlockParam | null {
       return block.text === '' ? null : { type: 'text', text: block.text };
     case 'tool_use':
       // A call whose arguments were malformed is echoed with the `{}` it was recorded with: the API needs an object.
-      return { type: 'tool_use', id: block.id, name: block.name, input: block.input ?? {} };
+      return { type: 'tool_use', id: anthropicToolId(block.id), name: block.name, input: block.input ?? {} };
     case 'tool_result':
-      return { type: 'tool_result', tool_use_id: block.toolUseId, content: block.content, ...(block.isError ? { is_error: true } : {}) };
+      return { type: 'tool_result', tool_use_id: anthropicToolId(block.toolUseId), content: block.content, ...(block.isError ? { is_error: true } : {}) };
     case 'thinking':
       // Only signed thinking can go back to Anthropic; unsigned thinking came from another provider.
       return block.signature === undefined || block.signature === '' ? null : { type: 'thinking', thinking: block.thinking, signature: block.signature };
@@ -61,6 +62,16 @@ function toAnthropicBlock(block: ContentBlock): ContentBlockParam | null {
       // Anthropic's own server-tool blocks go back as they came; another provider's have no meaning here.
       return block.provider === 'anthropic' ? (block.data as unknown as ContentBlockParam) : null;
   }
+}
+
+/**
+ * Anthropic accepts tool ids of `[a-zA-Z0-9_-]` only; a call another provider answered may have an id with other
+ * characters (`functions.lookup:0` from some compatible servers). Such an id is rewritten the same way wherever it
+ * appears (the call and its result), with a hash of the original so that two ids never meet in one rewrite.
+ */
+export function anthropicToolId(id: string): string {
+  if (/^[a-zA-Z0-9_-]+$/.test(id)) return id;
+  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 40)}_${sha256(id).slice(0, 12)}`;
 }
 
 function toAnthropicToolChoice(choice: ToolChoice): AnthropicToolChoice {
