@@ -28,6 +28,9 @@ const digitRun = /\d(?:[ -]?\d){7,39}/g;
 const amount = /(?<![\w.])(?<!\w-)(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w]|\.\d|-\w)/g;
 const unixPath = /(?<![\w:/.~-])(?:~|\.{1,2})?\/(?:[\w.@+-]{1,255}\/){1,32}[\w.@+-]{1,255}/g;
 const windowsPath = /\b[a-z]:\\(?:[\w.@+ -]{1,255}\\){0,32}[\w.@+-]{1,255}/g;
+// Relative paths (`contracts/master.pdf`) and bare file names: only with an extension files commonly have, so that
+// `and/or` or `e.g.` are not paths.
+const fileName = /(?<![\w.@+/~-])(?:[\w.@+-]{1,255}\/){0,32}[\w@+-][\w.@+-]{0,254}\.(?:pdf|docx?|xlsx?|pptx?|csv|tsv|txt|md|rtf|json|ya?ml|toml|xml|html?|zip|tar|gz|tgz|7z|rar|png|jpe?g|gif|svg|sql|db|sqlite|sh|ps1|bat|py|js|ts|rb|go|exe|dll|bin|iso|key|pem|crt|env|log|bak|eml|msg|ics)(?!\w|\.\w)/g;
 const longId = /[a-z0-9_-]{12,128}/g;
 const word = /[\p{L}\p{N}]+/gu;
 
@@ -52,6 +55,7 @@ export function forEachAtom(normalized: string, visit: (atom: Atom) => void, opt
   }
   for (const match of normalized.matchAll(unixPath)) visit({ kind: 'path', key: `path:${match[0].replace(trailingPunctuation, '')}` });
   for (const match of normalized.matchAll(windowsPath)) visit({ kind: 'path', key: `path:${match[0].replace(trailingPunctuation, '')}` });
+  for (const match of normalized.matchAll(fileName)) visit({ kind: 'path', key: `path:${match[0]}` });
   for (const match of normalized.matchAll(longId)) {
     if (/\d/.test(match[0]) && /[a-z]/.test(match[0])) visit({ kind: 'id', key: `id:${match[0]}` });
   }
