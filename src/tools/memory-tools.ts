@@ -34,6 +34,8 @@ export function createMemoryTools(store: MemoryStore, options: MemoryToolsOption
       importance: z.number().int().min(1).max(10).optional().describe('1 (mundane) to 10 (critical); omit to have it rated.'),
     }),
     risk: 'write',
+    // What the agent read may be remembered: it comes back labelled `memory`, untrusted, never as an instruction.
+    sinks: [],
     execute: async (input, context) => {
       const record = await store.remember({
         scope: options.scope,
@@ -52,6 +54,7 @@ export function createMemoryTools(store: MemoryStore, options: MemoryToolsOption
       limit: z.number().int().min(1).max(maxResults).optional().describe(`How many memories, at most ${maxResults}.`),
     }),
     risk: 'read',
+    provenance: 'memory',
     execute: async (input, context) => {
       const found = await store.recall({
         scope: options.scope,
