@@ -22,6 +22,9 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
   const sessionId = first.sessionId;
   const requestedCalls = new Set<string>();
   const startedChildren = new Set<string>();
+  // Workflow step attempts (`path#attempt`) started and not ended, and those with a final outcome.
+  const openSteps = new Set<string>();
+  const finishedSteps = new Set<string>();
   const answeredCalls = new Set<string>();
   // Model requests of each turn still waiting for their response.
   const pendingModelRequests = new Map<number, number>();
@@ -98,9 +101,18 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
       case 'guard-trip':
       case 'anomaly':
         break;
-      case 'workflow-start':
       case 'step-start':
-      case 'step-end':
+        openSteps.add(`${event.path}#${event.attempt}`);
+        break;
+      case 'step-end': {
+        // A step attempt has one outcome; only a cancelled one may start again (a resume after the caller's cancel).
+        const step = `${event.path}#${event.attempt}`;
+        if (!openSteps.delete(step)) problems.push(`${at}: step-end of ${step} without an open step-start.`);
+        if (finishedSteps.has(step)) problems.push(`${at}: a second outcome of step ${step}.`);
+        if (event.status !== 'cancelled') finishedSteps.add(step);
+        break;
+      }
+      case 'workflow-start':
       case 'gate':
       case 'route-decision':
       case 'parallel-join':

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKeel } from '../../src/runtime/index.ts';
-import { createMemoryBlobStore, createMemoryJournal } from '../../src/store/index.ts';
+import { createMemoryBlobStore, createMemoryJournal, validateJournal } from '../../src/store/index.ts';
 import type { SessionEvent } from '../../src/spec/events.ts';
 import { chain, modelStep, parallel, predicateGate, route, step, vote, majority } from '../../src/workflow/index.ts';
 import { pause, promptModel, scratchKeel } from './workflow-fixtures.ts';
@@ -71,6 +71,7 @@ describe('resume of a workflow', () => {
       const all: SessionEvent[] = [];
       for await (const event of cutJournal.read(run.sessionId)) all.push(event);
       expect(all.filter((event) => event.type === 'session-end')).toHaveLength(1);
+      expect(validateJournal(all).problems, `cut after ${cut}`).toEqual([]);
       expect(new Set(all.filter((event) => event.type === 'step-end').map((event) => event.type === 'step-end' && `${event.path}#${event.attempt}`)).size).toBe(all.filter((event) => event.type === 'step-end').length);
       await resumer.close();
     }
