@@ -195,3 +195,50 @@ export type {
   SqliteVecIndexOptions,
   SqliteMemoryStore,
 } from './memory/index.ts';
+
+// The model gateway's routes, caches, cascades and hosted tools (docs/gateway.md).
+export {
+  createModelRouter,
+  createCircuitBreaker,
+  createCascade,
+  createTaskRouter,
+  cascadeChecks,
+  statedConfidence,
+  withResponseCache,
+  createMemoryResponseCache,
+  createRedisResponseCache,
+  responseCacheKey,
+  hasUntrustedContent,
+  isRoutedModel,
+  gatewayFor,
+  hostedToolScope,
+  hostedToolPrices,
+  hostedToolCost,
+  placeCacheBreakpoints,
+  promptCacheSavings,
+} from './model/index.ts';
+export type {
+  ModelRouterOptions,
+  HedgeOptions,
+  RouteEntry,
+  RoutedModel,
+  RoutedCallOptions,
+  RoutedCallResult,
+  CircuitBreaker,
+  CircuitBreakerOptions,
+  CircuitPermit,
+  CircuitState,
+  CircuitTransition,
+  CascadeCheck,
+  CascadeOptions,
+  TaskRouterOptions,
+  ResponseCacheOptions,
+  MemoryResponseCacheOptions,
+  RedisResponseCacheOptions,
+  HostedToolPriceTable,
+} from './model/index.ts';
+export { createSqliteResponseCache } from './store/index.ts';
+export type { SqliteResponseCacheOptions } from './store/index.ts';
+export { hostedToolNames } from './spec/index.ts';
+export type { ModelSettings, RunModelSettings, ResolvedModelSettings } from './loop/index.ts';
+export type { TraceRouting } from './tracing/index.ts';

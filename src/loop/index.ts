@@ -5,6 +5,7 @@ export { inlineOutputLimit } from './tool-steps.ts';
 export { idempotencyKeyFor } from './tool-requests.ts';
 export { toolTraits } from './compensation.ts';
 export type { StartOptions } from './run-session.ts';
+export type { ModelSettings, RunModelSettings, ResolvedModelSettings } from './model-settings.ts';
 export type { LoopDependencies, ModelCaller, PendingApproval, RunOptions, SessionResult, SessionRun, SessionUpdate } from './loop-types.ts';
 export { foldEvents, applyEvent, applyEvents, initialState, zeroUsage, addUsage, outcomeUnknownCode } from './session-state.ts';
 export type { SessionState, ToolCallState, CompletedCall, EffectCall, ChildCallState } from './session-state.ts';

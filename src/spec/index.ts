@@ -17,3 +17,6 @@ export type * from './token-counter.ts';
 export type * from './call-log.ts';
 export type * from './memory-store.ts';
 export type * from './rate-limit-store.ts';
+export type * from './model-call.ts';
+export type * from './response-cache.ts';
+export { hostedToolNames } from './model-call.ts';

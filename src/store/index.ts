@@ -42,5 +42,7 @@ export { createMemoryCallLog } from './memory-call-log.ts';
 export type { CallLogChannel, CallLogEntry, StoredCallLogEntry, CallLogPurge, CallLogStore, MemoryCallLogOptions } from './memory-call-log.ts';
 export { createSqliteCallLog, createSqliteBlobEraser, callLogMigrations, callLogFileMode } from './sqlite-call-log.ts';
 export type { SqliteCallLogOptions, BlobEraser } from './sqlite-call-log.ts';
+export { createSqliteResponseCache, responseCacheMigrations } from './sqlite-response-cache.ts';
+export type { SqliteResponseCacheOptions } from './sqlite-response-cache.ts';
 export { createMemoryIdempotencyStore, createSqliteIdempotencyStore, idempotencyMigrations } from './idempotency-store.ts';
 export type { IdempotencyStore, RecordedToolOutcome, SqliteIdempotencyStoreOptions } from './idempotency-store.ts';

@@ -1,6 +1,7 @@
 export { buildTraceTree } from './trace-tree.ts';
 export type { TraceTree, TraceTurn, TraceModelCall, TraceToolCall, TraceChild } from './trace-tree.ts';
 export { renderTraceTree } from './render-trace-tree.ts';
+export type { TraceRouting } from './trace-routing.ts';
 // Pure mappings from the journal (no OpenTelemetry SDK loaded). The SDK-bound parts (OTLP export, live tracer,
 // MeterProvider, Prometheus text) are in './otel.ts', imported only where telemetry is wired: loading the SDK and
 // the OTLP exporters costs about 300 ms at startup.
