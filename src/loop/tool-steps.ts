@@ -201,13 +201,16 @@ async function settleAfterCancel(context: LoopContext, invocation: Invocation, e
 async function journalOutcome(context: LoopContext, call: ToolCallState, outcome: Outcome): Promise<void> {
   const { writer, dependencies } = context;
   const { turn, callId, tool } = call.request;
+  const definition = context.agent.tools.get(tool);
+  const provenance = definition === undefined ? 'tool' : outputProvenanceOf(definition);
   if (!outcome.ok) {
-    await writer.append([{ type: 'tool-error', turn, callId, tool, error: outcome.error.toRecord(), latencyMs: outcome.latencyMs }]);
+    // A tool's own failure message is its text (a server may echo what it was sent); Keel's messages are not scanned.
+    const record = outcome.error.toRecord();
+    const scannedError = outcome.error.code === 'tool-failed' ? await scanUntrustedItem({ policy: context.agent.injection, blobs: dependencies.blobs, turn, callId, tool, provenance, text: record.message }) : { text: record.message, event: null };
+    await writer.append([...(scannedError.event === null ? [] : [scannedError.event]), { type: 'tool-error', turn, callId, tool, error: { ...record, message: scannedError.text }, latencyMs: outcome.latencyMs }]);
     return;
   }
   // The result enters the context here: scanned once, and the decision journaled in the same append as the result.
-  const definition = context.agent.tools.get(tool);
-  const provenance = definition === undefined ? 'tool' : outputProvenanceOf(definition);
   const scanned = await scanUntrustedItem({ policy: context.agent.injection, blobs: dependencies.blobs, turn, callId, tool, provenance, text: outcome.output });
   let output = scanned.text;
   let outputBlob = outcome.fullOutputBlob;
