@@ -60,6 +60,8 @@ export interface GatewayCallResult {
   readonly latencyMs: number;
   /** Time spent waiting in the limiter's queue (part of `latencyMs`); present when a limiter is configured. */
   readonly queueWaitMs?: number;
+  /** Streamed calls: from the start of the answering attempt to its first part. */
+  readonly firstTokenMs?: number;
 }
 
 /**
@@ -129,13 +131,25 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
         // (and a combined signal, such as AbortSignal.any, alive for good).
         const attempt = linkedSignal([signal]);
         try {
-          const send = async (): Promise<ModelResponse> => (streaming ? await collect(model.stream(request, attempt.signal), bounded, (part) => onPart?.(part, retries)) : await model.generate(request, attempt.signal));
-          if (options.limiter === undefined) return { response: boundModelResponse(await send(), limits), retries, latencyMs: elapsed() };
+          let firstPartMs: number | null = null;
+          const send = async (): Promise<ModelResponse> => {
+            if (!streaming) return model.generate(request, attempt.signal);
+            const sentAt = clock.monotonic();
+            return collect(model.stream(request, attempt.signal), bounded, (part) => {
+              firstPartMs ??= Math.round(clock.monotonic() - sentAt);
+              onPart?.(part, retries);
+            });
+          };
+          const firstToken = (): { firstTokenMs?: number } => (firstPartMs === null ? {} : { firstTokenMs: firstPartMs });
+          if (options.limiter === undefined) {
+            const response = boundModelResponse(await send(), limits);
+            return { response, retries, latencyMs: elapsed(), ...firstToken() };
+          }
           const lane = queueLane(options.lane, started);
           const limited = await options.limiter.attempt({ account, request, lane, signal: attempt.signal, deadlineAt: callOptions.deadlineAt ?? null, ...(options.lane?.tenant === undefined ? {} : { tenant: options.lane.tenant }) }, send, (response) => response.usage);
           started = true;
           queueWaitMs += limited.queueWaitMs;
-          return { response: boundModelResponse(limited.value, limits), retries, latencyMs: elapsed(), queueWaitMs };
+          return { response: boundModelResponse(limited.value, limits), retries, latencyMs: elapsed(), queueWaitMs, ...firstToken() };
         } finally {
           attempt.dispose();
         }
