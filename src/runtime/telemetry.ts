@@ -1,5 +1,7 @@
 import type { SessionUpdate } from '../loop/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
+import { JournalSpanBuilder } from '../tracing/journal-spans.ts';
+import { observeMcpCalls } from '../tracing/mcp-call-telemetry.ts';
 import type { LiveTracer, TraceExport } from '../tracing/otel.ts';
 import { modelEndpointFromEnv } from './model-endpoint.ts';
 
@@ -24,8 +26,18 @@ export function createTelemetry(env: Readonly<Record<string, string | undefined>
   if (!configured) return null;
   let tracer: LiveTracer | null = null;
   let traceExport: TraceExport | null = null;
-  // Held until the SDK has loaded, in arrival order: preloaded journals and live updates.
-  const pending: ({ readonly history: readonly SessionEvent[] } | { readonly update: SessionUpdate })[] = [];
+  // Held until the SDK has loaded, in arrival order: preloaded journals, live updates, and MCP call attributes.
+  type McpRecord = { readonly sessionId: string; readonly callId: string; readonly attributes: Readonly<Record<string, string | number>> };
+  const pending: ({ readonly history: readonly SessionEvent[] } | { readonly update: SessionUpdate } | { readonly mcp: McpRecord })[] = [];
+  // Until then, a pure span builder fed the same events answers the MCP client's traceparent questions: span ids
+  // are derived from the journal, so they equal the ones the tracer will export.
+  let shadow: JournalSpanBuilder | null = new JournalSpanBuilder();
+  const stopObservingMcp = observeMcpCalls({
+    traceparent: (sessionId, callId) => (tracer === null ? shadow?.toolTraceparent(sessionId, callId) : undefined),
+    record: (sessionId, callId, attributes) => {
+      if (tracer === null) pending.push({ mcp: { sessionId, callId, attributes } });
+    },
+  });
   const ready = import('../tracing/otel.ts').then((otel) => {
     traceExport = otel.createTraceExport({ env, ...(redact === undefined ? {} : { policy: { redact } }) });
     tracer = otel.createLiveTracer(traceExport, {
@@ -34,20 +46,32 @@ export function createTelemetry(env: Readonly<Record<string, string | undefined>
     });
     for (const item of pending.splice(0)) {
       if ('history' in item) tracer.preload(item.history);
+      else if ('mcp' in item) tracer.annotateToolCall(item.mcp.sessionId, item.mcp.callId, item.mcp.attributes);
       else tracer.observe(item.update);
     }
+    shadow = null;
   });
   return {
     observe(update) {
-      if (tracer === null) pending.push({ update });
-      else tracer.observe(update);
+      if (tracer !== null) {
+        tracer.observe(update);
+        return;
+      }
+      pending.push({ update });
+      const event = (update as { readonly event?: SessionEvent }).event;
+      if (event !== undefined) shadow?.push(event);
     },
     preload(history) {
-      if (tracer === null) pending.push({ history });
-      else tracer.preload(history);
+      if (tracer !== null) {
+        tracer.preload(history);
+        return;
+      }
+      pending.push({ history });
+      for (const event of history) shadow?.push(event);
     },
     async close() {
       await ready;
+      stopObservingMcp();
       tracer?.closeOpen();
       await tracer?.shutdown();
       await (traceExport as TraceExport | null)?.shutdown();

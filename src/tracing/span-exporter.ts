@@ -185,6 +185,8 @@ export interface LiveTracer {
   preload(events: readonly SessionEvent[]): void;
   /** Exports the spans still open (a session suspended for approval, or at shutdown) as incomplete; they will not be exported again here. */
   closeOpen(): void;
+  /** Adds attributes to a call's open execute_tool span (what the MCP client reports about its request). */
+  annotateToolCall(sessionId: string, callId: string, attributes: Readonly<Record<string, string | number>>): void;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -200,7 +202,7 @@ export interface LiveTracerOptions extends Omit<SpanBuilderOptions, 'policy'> {
 
 export function createLiveTracer(traceExport: TraceExport, options: LiveTracerOptions = {}): LiveTracer {
   if (!traceExport.enabled) {
-    return { observe: () => undefined, preload: () => undefined, closeOpen: () => undefined, forceFlush: async () => undefined, shutdown: async () => undefined };
+    return { observe: () => undefined, preload: () => undefined, closeOpen: () => undefined, annotateToolCall: () => undefined, forceFlush: async () => undefined, shutdown: async () => undefined };
   }
   const builder = new JournalSpanBuilder({ ...options, policy: traceExport.policy });
   const onError = options.onError ?? ((error: unknown) => diag.error('keel: tracing an update failed', error));
@@ -225,6 +227,9 @@ export function createLiveTracer(traceExport: TraceExport, options: LiveTracerOp
     },
     closeOpen() {
       traceExport.emit(builder.closeOpen());
+    },
+    annotateToolCall(sessionId, callId, attributes) {
+      builder.annotateToolCall(sessionId, callId, attributes);
     },
     forceFlush: () => traceExport.forceFlush(),
     shutdown: () => {
