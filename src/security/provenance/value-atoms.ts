@@ -19,7 +19,8 @@ export const shingleWords = 5;
 const zeroWidth = /[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g;
 const url = /\b(?:https?|ftp):\/\/[^\s<>"'`\\]{1,2048}/g;
 const trailingPunctuation = /[.,;:!?)\]}'"*]+$/;
-const email = /[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}/g;
+// Starts only where a local part can start, so a long run without '@' is not tried at every position.
+const email = /(?<![a-z0-9._%+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}/g;
 // IBANs as printed: a country code, two check digits, then groups of four (spaces or dashes optional).
 const iban = /\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?:[ -]?[a-z0-9]{1,4})?\b/g;
 // Account, card and phone numbers: eight or more digits, possibly grouped.
