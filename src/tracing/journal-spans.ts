@@ -231,6 +231,11 @@ function outputParts(content: readonly ContentBlock[]): unknown[] {
         return { type: 'tool_call_response', id: block.toolUseId, response: block.content };
       case 'thinking':
         return { type: 'reasoning', content: block.thinking };
+      case 'hosted_tool':
+        // A tool the provider ran inside its answer: the call, then its result.
+        return block.kind === 'server_tool_use'
+          ? { type: 'server_tool_call', id: block.id, name: block.name, arguments: block.data.input }
+          : { type: 'server_tool_call_response', id: block.id, response: block.data.content ?? block.data };
     }
   });
 }
