@@ -10,6 +10,7 @@
  *   npm run bench:security -- [--data DIR] [--split train|test|both] [--no-peers] [--no-write]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -115,14 +116,22 @@ function targets(results: readonly Scores[], throughput: readonly ThroughputRow[
     lines.push(`- Detection on test/, rules + classifier: TPR ${percent(both.truePositive)} on non-jailbreak injections (target >= 90 %), FPR ${percent(both.falsePositive)} on benign rows (target <= 2 %): **${tpr >= 0.9 && fpr <= 0.02 ? 'MET' : 'NOT MET'}**`);
   } else lines.push('- Detection target: not evaluated (the test split was not run).');
   const ordinary = throughput.find((row) => row.shape === 'ordinary text');
-  if (ordinary !== undefined) lines.push(`- Scan throughput on ordinary text, one core: ${ordinary.megabytesPerSecond.toFixed(1)} MB/s (target >= 5 MB/s): **${ordinary.megabytesPerSecond >= 5 ? 'MET' : 'NOT MET'}**`);
+  if (ordinary !== undefined) lines.push(`- Scan throughput on ordinary text, one core: ${ordinary.megabytesPerSecond.toFixed(1)} MB/s of CPU time (${ordinary.wallMegabytesPerSecond.toFixed(1)} MB/s wall clock at load ${loadAverage()}) (target >= 5 MB/s): **${ordinary.megabytesPerSecond >= 5 ? 'MET' : 'NOT MET'}**`);
   const slowest = [...throughput].sort((first, second) => first.megabytesPerSecond - second.megabytesPerSecond)[0];
   if (slowest !== undefined) lines.push(`- Slowest shape: ${slowest.shape}, ${slowest.megabytesPerSecond.toFixed(1)} MB/s.`);
   return lines;
 }
 
+function loadAverage(): string {
+  return `${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`;
+}
+
 function throughputTable(throughput: readonly ThroughputRow[]): string[] {
-  return ['| input (1 MB unless stated) | MB/s | ms | 4x input / 1x input time |', '| --- | ---: | ---: | ---: |', ...throughput.map((row) => `| ${row.shape} | ${row.megabytesPerSecond.toFixed(1)} | ${row.milliseconds.toFixed(0)} | ${row.linearity.toFixed(2)} |`)];
+  return [
+    '| input (1 MB) | MB/s (CPU time) | MB/s (wall clock) | CPU ms | 1 MB / 250 KB time |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...throughput.map((row) => `| ${row.shape} | ${row.megabytesPerSecond.toFixed(1)} | ${row.wallMegabytesPerSecond.toFixed(1)} | ${row.milliseconds.toFixed(0)} | ${row.linearity.toFixed(2)} |`),
+  ];
 }
 
 function writeReport(markdown: string, json: unknown): void {
@@ -179,7 +188,7 @@ async function main(): Promise<void> {
     '',
     ...breakdownTable(results, 'train', 'perFile'),
     '',
-    '### Throughput (keel rules+classifier, one core)',
+    `### Throughput (keel rules+classifier, one core; machine load ${loadAverage()})`,
     '',
     ...throughputTable(throughput),
     '',

@@ -83,34 +83,50 @@ export const secretLexicon: LexiconPair = {
 
 export interface CompiledLexicon {
   readonly pair: LexiconPair;
-  readonly verbs: RegExp;
-  readonly finalVerbs: RegExp;
-  readonly nouns: RegExp;
+  readonly verbs: WordSet;
+  readonly finalVerbs: WordSet;
+  readonly nouns: WordSet;
 }
+
+/**
+ * A word list as two alternations: words written in ASCII, and the others. Text without a single non-ASCII
+ * character (most English text) skips the second one.
+ */
+interface WordSet {
+  readonly ascii: RegExp | null;
+  readonly other: RegExp | null;
+}
+
+const nonAscii = /[^\u0000-\u007f]/;
 
 function escapeForPattern(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Entries go through the same normalization as the scanned text, so accents and case never decide a match. */
-function alternation(words: readonly string[]): RegExp {
+function wordSet(words: readonly string[]): WordSet {
   const normalized = [...new Set(words.map((word) => normalizeForDetection(word).text.trim()))].filter((word) => word.length > 0);
   normalized.sort((first, second) => second.length - first.length);
-  return new RegExp(normalized.map(escapeForPattern).join('|'), 'g');
+  const alternation = (chosen: string[]): RegExp | null => (chosen.length === 0 ? null : new RegExp(chosen.map(escapeForPattern).join('|'), 'g'));
+  return { ascii: alternation(normalized.filter((word) => !nonAscii.test(word))), other: alternation(normalized.filter((word) => nonAscii.test(word))) };
 }
 
 export function compileLexicon(pair: LexiconPair): CompiledLexicon {
-  return { pair, verbs: alternation(pair.verbs), finalVerbs: alternation(pair.finalVerbs), nouns: alternation(pair.nouns) };
+  return { pair, verbs: wordSet(pair.verbs), finalVerbs: wordSet(pair.finalVerbs), nouns: wordSet(pair.nouns) };
 }
 
-/** Matches of a pattern, at most `limit` of them, as [start, end) pairs in text order. */
-function matchesOf(pattern: RegExp, text: string, limit: number): [number, number][] {
+/** Matches of a word set, at most `limit` of them, as [start, end) pairs in text order. */
+function matchesOf(words: WordSet, text: string, hasNonAscii: boolean, limit: number): [number, number][] {
   const found: [number, number][] = [];
-  pattern.lastIndex = 0;
-  for (let match = pattern.exec(text); match !== null && found.length < limit; match = pattern.exec(text)) {
-    found.push([match.index, match.index + match[0].length]);
+  for (const pattern of [words.ascii, hasNonAscii ? words.other : null]) {
+    if (pattern === null) continue;
+    pattern.lastIndex = 0;
+    let count = 0;
+    for (let match = pattern.exec(text); match !== null && count < limit; match = pattern.exec(text), count += 1) {
+      found.push([match.index, match.index + match[0].length]);
+    }
   }
-  return found;
+  return found.sort((first, second) => first[0] - second[0] || first[1] - second[1]);
 }
 
 /** The first noun starting at or after `from`: binary search over nouns in text order. */
@@ -130,10 +146,11 @@ function firstNounFrom(nouns: readonly [number, number][], from: number): number
  * one). Matches are capped and each lookup is a binary search, so the whole is n log n at worst.
  */
 export function findLexiconPairs(lexicon: CompiledLexicon, text: string, limit: number): [number, number][] {
-  const verbs = matchesOf(lexicon.verbs, text, 4096);
-  const finalVerbs = matchesOf(lexicon.finalVerbs, text, 4096);
+  const hasNonAscii = nonAscii.test(text);
+  const verbs = matchesOf(lexicon.verbs, text, hasNonAscii, 4096);
+  const finalVerbs = matchesOf(lexicon.finalVerbs, text, hasNonAscii, 4096);
   if (verbs.length === 0 && finalVerbs.length === 0) return [];
-  const nouns = matchesOf(lexicon.nouns, text, 4096);
+  const nouns = matchesOf(lexicon.nouns, text, hasNonAscii, 4096);
   const window = lexicon.pair.window;
   const spans: [number, number][] = [];
   for (const [verbStart, verbEnd] of verbs) {

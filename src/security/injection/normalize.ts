@@ -51,12 +51,31 @@ function foldedCharacter(codePoint: number): string {
   return folded;
 }
 
+/** ASCII that passes through unchanged: printable characters other than upper-case letters. */
+function isPlainAscii(code: number): boolean {
+  return code >= 33 && code <= 126 && !(code >= 65 && code <= 90);
+}
+
 /** Per code point: NFKC, lower case, invisible characters removed, tag characters decoded, spaces collapsed. */
-function foldCharacters(view: TextView): TextView {
+function foldCharacters(original: TextView): TextView {
+  // Lower-casing the whole text first is one native pass; when it keeps the length (no `İ` that expands), unit i of
+  // the lowered text still stems from unit i of the original, and only the rest goes through the per-character path.
+  const lowered = original.text.toLowerCase();
+  const view = lowered.length === original.text.length ? { ...original, text: lowered } : original;
   const { text } = view;
-  const builder = new ViewBuilder(view);
+  // Created on the first change: text that needs no folding costs no copy.
+  let lazyBuilder: ViewBuilder | undefined;
+  // Runs of unchanged characters are copied in one call; only what changes goes through the slow path.
+  let copied = 0;
   let index = 0;
   while (index < text.length) {
+    const code = text.charCodeAt(index);
+    if (isPlainAscii(code) || code === 10 || (code === 32 && index > 0 && isPlainAscii(text.charCodeAt(index - 1)))) {
+      index += 1;
+      continue;
+    }
+    const builder = (lazyBuilder ??= new ViewBuilder(view));
+    builder.copy(copied, index);
     const codePoint = text.codePointAt(index)!;
     const width = codePoint > 0xffff ? 2 : 1;
     const next = index + width;
@@ -66,8 +85,11 @@ function foldCharacters(view: TextView): TextView {
     else if (codePoint === 0x2028 || codePoint === 0x2029) builder.pushUnit(10, index, next);
     else if (!isInvisible(codePoint)) builder.push(foldedCharacter(codePoint), index, next);
     index = next;
+    copied = next;
   }
-  return builder.build();
+  if (lazyBuilder === undefined) return view;
+  lazyBuilder.copy(copied, text.length);
+  return lazyBuilder.build();
 }
 
 function pushSpace(builder: ViewBuilder, from: number, to: number): void {
@@ -173,28 +195,43 @@ function spacedLettersEnd(text: string, start: number): number {
 /** Word-level folding: look-alike letters and leetspeak in mixed words, and spaced-out letters joined. */
 function foldWords(view: TextView): TextView {
   const { text } = view;
-  const builder = new ViewBuilder(view);
+  let lazyBuilder: ViewBuilder | undefined;
+  // Ordinary words and the text between them are copied in runs; a folded word flushes the run first.
+  let copied = 0;
   let index = 0;
   while (index < text.length) {
-    const code = text.charCodeAt(index);
-    if (!isWordUnit(code)) {
-      builder.copy(index, index + 1);
+    if (!isWordUnit(text.charCodeAt(index))) {
       index += 1;
       continue;
     }
     const startsWord = index === 0 || !isWordUnit(text.charCodeAt(index - 1));
     const spacedEnd = startsWord ? spacedLettersEnd(text, index) : -1;
     if (spacedEnd !== -1) {
+      const builder = (lazyBuilder ??= new ViewBuilder(view));
+      builder.copy(copied, index);
       for (let letter = index; letter < spacedEnd; letter += 2) builder.copy(letter, letter + 1);
       index = spacedEnd;
+      copied = spacedEnd;
       continue;
     }
-    let end = index + 1;
-    while (end < text.length && isWordUnit(text.charCodeAt(end))) end += 1;
-    const folded = foldedWord(text, index, end);
-    if (folded === null) builder.copy(index, end);
-    else for (let offset = 0; offset < folded.length; offset += 1) builder.pushUnit(folded.charCodeAt(offset), index + offset, index + offset + 1);
+    let end = index;
+    // Only words with a digit or a non-ASCII letter can need folding; the rest are skipped without a second look.
+    let unusual = false;
+    for (let code = text.charCodeAt(end); end < text.length && isWordUnit(code); code = text.charCodeAt(end)) {
+      if (code < 97) unusual = true;
+      else if (code > 122) unusual = true;
+      end += 1;
+    }
+    const folded = unusual ? foldedWord(text, index, end) : null;
+    if (folded !== null) {
+      const builder = (lazyBuilder ??= new ViewBuilder(view));
+      builder.copy(copied, index);
+      for (let offset = 0; offset < folded.length; offset += 1) builder.pushUnit(folded.charCodeAt(offset), index + offset, index + offset + 1);
+      copied = end;
+    }
     index = end;
   }
-  return builder.build();
+  if (lazyBuilder === undefined) return view;
+  lazyBuilder.copy(copied, text.length);
+  return lazyBuilder.build();
 }

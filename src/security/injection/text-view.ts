@@ -44,7 +44,7 @@ export class ViewBuilder {
 
   constructor(source: TextView) {
     this.source = source;
-    const capacity = Math.max(16, source.text.length);
+    const capacity = Math.max(16, source.text.length + (source.text.length >> 3));
     this.units = new Uint16Array(capacity);
     this.starts = new Int32Array(capacity);
     this.ends = new Int32Array(capacity);
@@ -64,20 +64,23 @@ export class ViewBuilder {
     if (to <= from) return;
     this.ensure(to - from);
     const { text, starts, ends } = this.source;
-    let length = this.length;
+    const offset = this.length - from;
+    for (let index = from; index < to; index += 1) this.units[index + offset] = text.charCodeAt(index);
     if (starts === null || ends === null) {
-      for (let index = from; index < to; index += 1, length += 1) {
-        this.units[length] = text.charCodeAt(index);
-        this.starts[length] = index;
-        this.ends[length] = index + 1;
+      for (let index = from; index < to; index += 1) {
+        this.starts[index + offset] = index;
+        this.ends[index + offset] = index + 1;
+      }
+    } else if (to - from < 32) {
+      for (let index = from; index < to; index += 1) {
+        this.starts[index + offset] = starts[index]!;
+        this.ends[index + offset] = ends[index]!;
       }
     } else {
-      this.units.set(unitsOf(text, from, to), length);
-      this.starts.set(starts.subarray(from, to), length);
-      this.ends.set(ends.subarray(from, to), length);
-      length += to - from;
+      this.starts.set(starts.subarray(from, to), this.length);
+      this.ends.set(ends.subarray(from, to), this.length);
     }
-    this.length = length;
+    this.length += to - from;
   }
 
   /** Writes `value` as standing for source units `[from, to)`. */
@@ -120,12 +123,6 @@ export class ViewBuilder {
     this.starts = starts;
     this.ends = ends;
   }
-}
-
-function unitsOf(text: string, from: number, to: number): Uint16Array {
-  const units = new Uint16Array(to - from);
-  for (let index = from; index < to; index += 1) units[index - from] = text.charCodeAt(index);
-  return units;
 }
 
 /** The units as a string, in one native pass (a lone surrogate stays itself). */
