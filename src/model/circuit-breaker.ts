@@ -59,6 +59,15 @@ interface Circuit {
 /** Keys kept at most; the least recently used closed circuit is forgotten first (it holds nothing worth keeping). */
 const maxCircuits = 10_000;
 
+/**
+ * Circuit breakers by key, to share between routes over the same accounts.
+ * @example
+ * ```ts
+ * const breaker = createCircuitBreaker({ failureThreshold: 3, openMs: 20_000, onTransition: ({ key, from, to }) => console.warn(`${key}: ${from} -> ${to}`) });
+ * const chat = createModelRouter({ name: 'chat', entries, circuitBreaker: breaker });
+ * const summaries = createModelRouter({ name: 'summaries', entries, circuitBreaker: breaker });
+ * ```
+ */
 export function createCircuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreaker {
   const threshold = positiveInteger('failureThreshold', options.failureThreshold, 5);
   const needed = positiveInteger('halfOpenSuccesses', options.halfOpenSuccesses, 1);

@@ -11,7 +11,13 @@ export interface RedisResponseCacheOptions {
   readonly prefix?: string;
 }
 
-/** The response cache in Redis, shared by every process on the same server and prefix; Redis expires the entries. */
+/**
+ * The response cache in Redis, shared by every process on the same server and prefix; Redis expires the entries.
+ * @example
+ * ```ts
+ * const planner = withResponseCache(model, { store: createRedisResponseCache({ url: process.env.KEEL_REDIS_URL }) });
+ * ```
+ */
 export function createRedisResponseCache(options: RedisResponseCacheOptions): ResponseCacheStore {
   if (options.client === undefined && options.url === undefined) {
     throw new KeelError('invalid-config', 'The Redis response cache needs a url (KEEL_REDIS_URL, e.g. redis://127.0.0.1:6379) or a client.');

@@ -28,7 +28,13 @@ export interface MemoryResponseCacheOptions {
   readonly clock?: Pick<Clock, 'now'>;
 }
 
-/** The response cache in this process's memory. */
+/**
+ * The response cache in this process's memory.
+ * @example
+ * ```ts
+ * const planner = withResponseCache(model, { store: createMemoryResponseCache({ maxEntries: 500 }), ttlMs: 600_000 });
+ * ```
+ */
 export function createMemoryResponseCache(options: MemoryResponseCacheOptions = {}): ResponseCacheStore {
   const clock = options.clock ?? systemClock;
   const entries = new LruCache<{ value: CachedModelResponse; expiresAt: number }>(options.maxEntries ?? 1_000);

@@ -32,7 +32,13 @@ export const responseCacheMigrations: readonly Migration[] = [
   },
 ];
 
-/** The response cache in SQLite: answers survive a restart and are shared by every process on the file. */
+/**
+ * The response cache in SQLite: answers survive a restart and are shared by every process on the file.
+ * @example
+ * ```ts
+ * const planner = withResponseCache(model, { store: createSqliteResponseCache({ path: '.keel/response-cache.db' }) });
+ * ```
+ */
 export function createSqliteResponseCache(options: SqliteResponseCacheOptions): ResponseCacheStore {
   const clock = options.clock ?? { now: () => Date.now() };
   const maxEntries = options.maxEntries ?? 10_000;
