@@ -29,6 +29,13 @@ export function renderTraceTree(tree: TraceTree): string {
     renderTurn(turn, lastTurn ? '    ' : '│   ', lines, tree.children);
   });
   if (tree.workflow !== undefined) lines.push(...renderWorkflowTrace(tree.workflow));
+  // Child sessions not started by a tool call of a turn (a workflow's agent steps) are listed after the turns.
+  const attached = new Set(tree.turns.flatMap((turn) => turn.tools.map((tool) => `${turn.turn}:${tool.callId}`)));
+  const unattached = tree.children.filter((child) => !attached.has(`${child.turn}:${child.callId}`));
+  unattached.forEach((child, index) => {
+    const last = index === unattached.length - 1 && tree.guardTrips.length === 0;
+    lines.push(`${last ? '└──' : '├──'} child session ${child.childSessionId}  agent=${child.agent}  ${child.mode} ${child.callId}  ${child.status}  (keel trace ${child.childSessionId})`);
+  });
   tree.guardTrips.forEach((trip, index) => {
     const last = index === tree.guardTrips.length - 1;
     lines.push(`${last ? '└──' : '├──'} guard-trip ${trip.guard} (limit=${integer.format(trip.limit)}, actual=${integer.format(trip.actual)}): ${trip.message}`);
