@@ -146,8 +146,14 @@ export async function runTreeCrashScenario(options: TreeScenarioOptions): Promis
   let completedTrees = 0;
   try {
     for (let tree = 0; tree < options.trees; tree += 1) {
-      // A clean run makes about 70 appends; kills land anywhere in the first 80 of each incarnation.
-      const points = Array.from({ length: options.killsPerTree }, () => 1 + Math.floor(random() * 80));
+      // A clean run makes about 70 appends: each kill lands at a random append among those the tree still has to make.
+      const points: number[] = [];
+      let remaining = 68;
+      for (let kill = 0; kill < options.killsPerTree && remaining > 1; kill += 1) {
+        const point = 1 + Math.floor(random() * (remaining - 1));
+        points.push(point);
+        remaining -= point;
+      }
       const outcome = await crashAndResumeTree(join(scratch, `tree-${tree}`), points);
       kills += outcome.incarnations.filter((incarnation) => incarnation.killed).length;
       if (outcome.problems.length === 0) completedTrees += 1;
