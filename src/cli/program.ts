@@ -3,6 +3,7 @@ import type { Action, CliContext } from './cli-context.ts';
 import { registerAuditCommands } from './audit-commands.ts';
 import { registerDatabaseCommands } from './database-commands.ts';
 import { registerInspectCommands } from './inspect-commands.ts';
+import { registerMcpCommands } from './mcp-commands.ts';
 import { packageVersion } from './package-version.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerScanCommand } from './scan-commands.ts';
@@ -48,6 +49,7 @@ export function createProgram(context: CliContext): Command {
   registerInspectCommands(program, context, action);
   registerAuditCommands(program, context, action);
   registerDatabaseCommands(program, context, action);
+  registerMcpCommands(program, context, action);
   registerScanCommand(program, context, action);
   pointToHelpAfterErrors(program, context.prefix);
   return program;
