@@ -20,3 +20,4 @@ export type * from './rate-limit-store.ts';
 export type * from './model-call.ts';
 export type * from './response-cache.ts';
 export { hostedToolNames } from './model-call.ts';
+export type * from './provider-limits.ts';
