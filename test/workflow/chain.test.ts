@@ -100,6 +100,16 @@ describe('chain', () => {
     expect(gate).toMatchObject({ verdict: 'stop', reason: 'it talks about refunds', usage: { inputTokens: 100 } });
   });
 
+  it('checks at compile time that each step takes the output type of the step before it', () => {
+    const lengths = chain<string>('typed').then(step('length', (text: string) => text.length));
+    const doubled = lengths.then(step('double', (value: number) => value * 2));
+    expect(doubled.name).toBe('typed');
+    // @ts-expect-error the step after `length` must take a number, not a string
+    expect(() => lengths.then(step('shout', (text: string) => text.toUpperCase()))).not.toThrow();
+    // @ts-expect-error a gate checks the output of the step before it: a number here
+    expect(() => lengths.gate(predicateGate('non-empty', (text: string) => text.length > 0))).not.toThrow();
+  });
+
   it('refuses step names that would break journal paths, duplicate names, and a gate before any step', () => {
     expect(() => step('a/b', () => 1)).toThrow(/not valid/);
     const base = chain<number>('c').then(step('one', (value: number) => value));
