@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { KeelError } from '../../errors/index.ts';
-import { featureValue, sentenceFeatures, sentenceSpans } from './features.ts';
+import { featureValue, sentenceSpans, visitSentenceFeatures } from './features.ts';
 import { originalSpan } from './text-view.ts';
 import type { TextView } from './text-view.ts';
 
@@ -95,10 +95,17 @@ export class LinearClassifier {
   }
 
   private sentenceSum(text: string, start: number, end: number): { sum: number; count: number } {
-    let sum = 0;
-    const features = sentenceFeatures(text, start, end, this.dimensions);
-    for (const feature of features) sum += this.weights[feature]!;
-    return { sum, count: features.length };
+    const weights = this.weights;
+    const total = {
+      sum: 0,
+      count: 0,
+      push(feature: number): void {
+        total.sum += weights[feature]!;
+        total.count += 1;
+      },
+    };
+    visitSentenceFeatures(text, start, end, this.dimensions, total);
+    return { sum: total.sum, count: total.count };
   }
 
   /** A window's probability, each feature weighted by `featureValue` of the window's size. */

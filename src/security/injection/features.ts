@@ -92,8 +92,19 @@ const kinds = { unigram: 1, bigram: 2, trigram: 3, first: 4, email: 5, url: 6, p
  * does: the model sums them, so counts count.
  */
 export function sentenceFeatures(text: string, start: number, end: number, dimensions: number): number[] {
-  const mask = dimensions - 1;
   const features: number[] = [];
+  visitSentenceFeatures(text, start, end, dimensions, features);
+  return features;
+}
+
+/** Where feature indices go: an array (training) or a running sum (scanning, without allocating per sentence). */
+export interface FeatureSink {
+  push(feature: number): unknown;
+}
+
+/** The features of `sentenceFeatures`, handed to `features` one by one in the same order. */
+export function visitSentenceFeatures(text: string, start: number, end: number, dimensions: number, features: FeatureSink): void {
+  const mask = dimensions - 1;
   let previous = 0;
   let isFirst = true;
   let sawAt = false;
@@ -131,10 +142,9 @@ export function sentenceFeatures(text: string, start: number, end: number, dimen
     previous = hash;
     isFirst = false;
   }
-  return features;
 }
 
-function addTrigrams(features: number[], text: string, start: number, end: number, mask: number): void {
+function addTrigrams(features: FeatureSink, text: string, start: number, end: number, mask: number): void {
   if (end - start < 3) return;
   // Word boundaries are part of the trigrams (`^ig`, `re$`), as 0 codes.
   let first = 0;

@@ -97,7 +97,7 @@ interface WordSet {
   readonly other: RegExp | null;
 }
 
-const nonAscii = /[^\u0000-\u007f]/;
+const nonAscii = /[^\t\n\r\u0020-\u007e]/;
 
 function escapeForPattern(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
