@@ -9,6 +9,7 @@ import type { ModelRequest, ToolSpec } from '../spec/model.ts';
 import type { AgentDefinition } from './define-agent.ts';
 import { contentHash } from '../memory/index.ts';
 import type { LoopDependencies } from './loop-types.ts';
+import { truncationNotice } from './session-state.ts';
 import type { SessionState } from './session-state.ts';
 
 export interface TurnContext {
@@ -147,12 +148,12 @@ function resultSources(state: SessionState): (toolUseId: string) => ResultSource
   return (toolUseId) => ({ tool: tools.get(toolUseId) ?? 'unknown', provenance: provenance.get(toolUseId) ?? 'tool' });
 }
 
-/** The latest user text: the task on turn 1, else the newest text the user (not a tool) wrote. */
+/** The latest user text: the task on turn 1, else the newest text the user (not a tool, not Keel's continuation prompt) wrote. */
 function latestUserText(state: SessionState): string {
   for (let index = state.messages.length - 1; index >= 0; index -= 1) {
     const message = state.messages[index];
     if (message?.role !== 'user') continue;
-    const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join(' ').trim();
+    const text = message.content.flatMap((block) => (block.type === 'text' && block.text !== truncationNotice ? [block.text] : [])).join(' ').trim();
     if (text !== '') return text;
   }
   return state.start.input;
