@@ -605,10 +605,35 @@ export class JournalSpanBuilder {
         this.retire(track);
         break;
       }
-      // Workflow steps: `keel trace` shows them (the trace tree); agent steps export their own session spans.
+      case 'step-start': {
+        // A workflow step's span is a child of its enclosing step's (by path; `#n` marks an attempt), else the session's.
+        const cut = event.path.lastIndexOf('/');
+        const enclosing = cut < 0 ? undefined : track.tools.get(`step:${event.path.slice(0, cut).replace(/#\d+$/, '')}`);
+        const span = this.open(track, event.seq, `workflow_step ${event.step}`, 'internal', event.at, (enclosing ?? track.root).spanId);
+        const a = attributes(span);
+        a['keel.workflow.step.path'] = event.path;
+        a['keel.workflow.step.kind'] = event.kind;
+        a['keel.workflow.step.attempt'] = event.attempt;
+        if (event.childSessionId !== undefined) a['keel.workflow.child_session_id'] = event.childSessionId;
+        track.tools.set(`step:${event.path}`, span);
+        break;
+      }
+      case 'step-end': {
+        const span = track.tools.get(`step:${event.path}`);
+        if (span === undefined || span.endTimeMs !== -1) break;
+        span.endTimeMs = event.at;
+        const a = attributes(span);
+        a['keel.workflow.step.status'] = event.status;
+        if (event.usage !== undefined) {
+          a['gen_ai.usage.input_tokens'] = event.usage.inputTokens;
+          a['gen_ai.usage.output_tokens'] = event.usage.outputTokens;
+        }
+        if (event.error !== null) markError(span, event.error);
+        ended.push(freeze(span, false));
+        break;
+      }
+      // Workflow decisions: `keel trace` shows them under their step.
       case 'workflow-start':
-      case 'step-start':
-      case 'step-end':
       case 'gate':
       case 'route-decision':
       case 'parallel-join':
