@@ -1,6 +1,7 @@
 // The gateway's rate limiter under a burst: N sessions start at once on one provider account whose limits are half of
-// what the sessions need, against the mock Anthropic server enforcing those limits (token buckets; 429 with
-// retry-after). Three runs: no limiter (the gateway's retries only), the limiter with the account's limits configured,
+// what the sessions ask for, against the mock Anthropic server enforcing those limits (token buckets; 429 with
+// retry-after). The demand is measured first: the same N sessions on an account without limits, whose requests and
+// tokens per minute (as fast as this machine runs them) set the limits at half. Three runs: no limiter (the gateway's retries only), the limiter with the account's limits configured,
 // and the limiter learning the limits from the provider's headers. Reported: completion time, sessions completed and
 // failed, 429s received, and wasted tokens (input sent in refused requests, plus every token of sessions that failed).
 //
@@ -46,7 +47,12 @@ interface RunFigures {
   readonly tokensServed: number;
 }
 
-async function runOnce(name: string, mockLimits: MockRateLimitOptions, modelLimits: KeelOptions['modelLimits'], count: number): Promise<RunFigures & { readonly inputPerSession: number }> {
+interface MeasuredRun extends RunFigures {
+  readonly inputPerSession: number;
+  readonly perMinute: { readonly requests: number; readonly inputTokens: number; readonly outputTokens: number };
+}
+
+async function runOnce(name: string, mockLimits: MockRateLimitOptions, modelLimits: KeelOptions['modelLimits'], count: number): Promise<MeasuredRun> {
   const limiter = createMockRateLimiter(mockLimits);
   const server = await startMockAnthropicServer({ script, rateLimits: limiter });
   const keel = createKeel({ database: ':memory:', model: createAnthropicModel({ modelId: 'claude-haiku-4-5', apiKey: 'bench-key', baseURL: server.baseURL }), modelLimits, redaction: false });
@@ -78,32 +84,33 @@ async function runOnce(name: string, mockLimits: MockRateLimitOptions, modelLimi
     wastedTokens,
     tokensServed: limiter.counts.inputTokens + limiter.counts.outputTokens,
     inputPerSession: count === 0 ? 0 : limiter.counts.inputTokens / count,
+    perMinute: { requests: (limiter.counts.served * 60) / seconds, inputTokens: (limiter.counts.inputTokens * 60) / seconds, outputTokens: (limiter.counts.outputTokens * 60) / seconds },
   };
 }
 
-// Calibration: one session without limits gives the demand of a session (its input, as the mock counts it).
-const unlimited: MockRateLimitOptions = { requestsPerMinute: 1_000_000, inputTokensPerMinute: 1e12, outputTokensPerMinute: 1e12 };
-const calibration = await runOnce('calibration', unlimited, false, 1);
-const half = (perSession: number): number => Math.max(1, Math.floor((perSession * sessions) / 2));
+// The demand: the same sessions on an account without limits, as fast as this machine runs them.
+const unlimited: MockRateLimitOptions = { requestsPerMinute: 1e9, inputTokensPerMinute: 1e12, outputTokensPerMinute: 1e12 };
+const calibration = await runOnce('account without limits (the demand)', unlimited, false, sessions);
+const half = (perMinute: number): number => Math.max(1, Math.floor(perMinute / 2));
 const limits: ProviderLimits = {
-  requestsPerMinute: half(2),
-  inputTokensPerMinute: half(calibration.inputPerSession),
-  outputTokensPerMinute: half(2 * outputPerCall),
+  requestsPerMinute: half(calibration.perMinute.requests),
+  inputTokensPerMinute: half(calibration.perMinute.inputTokens),
+  outputTokensPerMinute: half(calibration.perMinute.outputTokens),
 };
 const mockLimits: MockRateLimitOptions = { ...limits };
 
-const runs: RunFigures[] = [];
+const runs: RunFigures[] = [calibration];
 runs.push(await runOnce('no limiter (gateway retries: 4, jittered)', mockLimits, false, sessions));
 runs.push(await runOnce('limiter, limits configured', mockLimits, { accounts: { anthropic: limits }, maxQueueWaitMs: 600_000 }, sessions));
 runs.push(await runOnce('limiter, limits learned from headers', mockLimits, { maxQueueWaitMs: 600_000 }, sessions));
 
-const report = { sessions, latencyMs, limits, demandPerSession: { requests: 2, inputTokens: calibration.inputPerSession, outputTokens: 2 * outputPerCall, outputReservedPerCall: maxOutputTokens }, load: loadavg().map((value) => Math.round(value * 10) / 10), node: process.version, runs };
+const report = { sessions, latencyMs, limits, demandPerMinute: calibration.perMinute, demandPerSession: { requests: 2, inputTokens: calibration.inputPerSession, outputTokens: 2 * outputPerCall, outputReservedPerCall: maxOutputTokens }, load: loadavg().map((value) => Math.round(value * 10) / 10), node: process.version, runs };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/gateway-limits.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
 if (values.json) {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } else {
-  process.stdout.write(`${sessions} sessions at once, 2 calls each, ${latencyMs} ms per call; limits per minute: ${limits.requestsPerMinute} requests, ${limits.inputTokensPerMinute} input, ${limits.outputTokensPerMinute} output tokens (half the demand); load ${report.load.join(' ')}\n\n`);
+  process.stdout.write(`${sessions} sessions at once, 2 calls each, ${latencyMs} ms per call; limits per minute: ${limits.requestsPerMinute} requests, ${limits.inputTokensPerMinute} input, ${limits.outputTokensPerMinute} output tokens (half the demand measured on an account without limits); load ${report.load.join(' ')}\n\n`);
   process.stdout.write('| run | completion | completed | failed | 429s received | wasted tokens |\n|---|---|---|---|---|---|\n');
   for (const run of runs) {
     const failed = run.failed === 0 ? '0' : `${run.failed} (${Object.entries(run.failures).map(([code, count]) => `${code} ×${count}`).join(', ')})`;
