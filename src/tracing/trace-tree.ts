@@ -322,6 +322,6 @@ function annotateTool(turn: MutableTurn | undefined, event: ToolDecisionEvent | 
     if (event.decision !== 'allow') turn.tools[index] = { ...before, decision: { decision: event.decision, rule: event.rule, reason: event.reason } };
     return;
   }
-  const finding = { score: event.score, action: event.action, rules: event.findings.map((each) => `${each.layer}:${each.rule}`), ...(event.originalBlob === undefined ? {} : { originalBlob: event.originalBlob }) };
+  const finding = { score: event.score, action: event.action, rules: [...new Set(event.findings.map((each) => `${each.layer}:${each.rule}`))], ...(event.originalBlob === undefined ? {} : { originalBlob: event.originalBlob }) };
   turn.tools[index] = { ...before, injections: [...(before.injections ?? []), finding] };
 }
