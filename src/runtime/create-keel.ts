@@ -163,6 +163,8 @@ export function createKeel(options: KeelOptions = {}): Keel {
     blobs: resolvedBlobs,
     clock,
     children: childRunner,
+    // The live tracer and the call log see a workflow's events as they see an agent's.
+    observe: withTelemetry<RunOptions>({}).onUpdate,
     model: (choice) => {
       const { model, spec } = resolveModel(choice ?? options.model ?? env.KEEL_MODEL ?? defaultModelSpec(env), config);
       return { caller: gatewayFor(model, { maxRetries: config.modelRetries, clock, ...limits, ...limiting() }), spec };

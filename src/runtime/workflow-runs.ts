@@ -1,7 +1,7 @@
 import { KeelError } from '../errors/index.ts';
 import { createId } from '../util/index.ts';
 import { costOf } from '../model/index.ts';
-import type { ChildSessionRunner, ModelCaller, SessionResult } from '../loop/index.ts';
+import type { ChildSessionRunner, ModelCaller, SessionResult, SessionUpdate } from '../loop/index.ts';
 import type { Clock } from '../spec/clock.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { BlobStore, Journal } from '../spec/journal.ts';
@@ -38,6 +38,8 @@ export interface WorkflowRuntimeSettings {
   readonly blobs: BlobStore;
   readonly clock: Clock;
   readonly children: ChildSessionRunner;
+  /** The runtime's telemetry and call-log observers, when any is on. */
+  readonly observe?: ((update: SessionUpdate) => void) | undefined;
   /** Resolves a model like an agent's: a registered name or a spec, else the runtime's default. */
   readonly model: (choice: string | Model | undefined) => { readonly caller: ModelCaller; readonly spec: string | undefined };
 }
@@ -76,6 +78,17 @@ export function createWorkflowRuntime(settings: WorkflowRuntimeSettings): Workfl
     };
   };
 
+  const observed = (own: ((event: SessionEvent) => void) | undefined): { onEvent?: (event: SessionEvent) => void } => {
+    const observe = settings.observe;
+    if (observe === undefined) return own === undefined ? {} : { onEvent: own };
+    return {
+      onEvent: (event) => {
+        observe({ type: 'event', event });
+        own?.(event);
+      },
+    };
+  };
+
   return {
     run(workflow, input, options = {}) {
       const sessionId = options.sessionId ?? createId('ses', settings.clock.now());
@@ -86,7 +99,7 @@ export function createWorkflowRuntime(settings: WorkflowRuntimeSettings): Workfl
           leaseLost,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
           ...(options.budget === undefined ? {} : { budget: options.budget }),
-          ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+          ...observed(options.onEvent),
           ...(spec === undefined ? {} : { modelSpec: spec }),
         }),
       );
@@ -97,7 +110,7 @@ export function createWorkflowRuntime(settings: WorkflowRuntimeSettings): Workfl
         return resumeWorkflow(workflow, sessionId, services(options.model ?? recorded, options.scopes), {
           leaseLost,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
-          ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
+          ...observed(options.onEvent),
         });
       });
     },
