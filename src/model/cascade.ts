@@ -2,11 +2,10 @@ import { KeelError } from '../errors/index.ts';
 import type { ModelAttemptRecord } from '../spec/model-call.ts';
 import type { Model, ModelRequest, ModelResponse } from '../spec/model.ts';
 import type { Usage } from '../spec/usage.ts';
-import { createGateway } from './gateway.ts';
 import type { GatewayOptions } from './gateway.ts';
 import { withAttempts } from './model-router.ts';
 import { costOf } from './pricing.ts';
-import { isRoutedModel } from './route-types.ts';
+import { gatewayFor } from './route-types.ts';
 import type { RoutedCallOptions, RoutedCallResult, RoutedModel } from './route-types.ts';
 import { routedModelMethods } from './routed-stream.ts';
 
@@ -92,7 +91,7 @@ export interface CascadeOptions {
  */
 export function createCascade(options: CascadeOptions): RoutedModel {
   if (options.stages.length < 2) throw new KeelError('invalid-config', `Cascade '${options.name}' needs at least two stages, from the smallest model to the largest.`);
-  const stages = options.stages.map((stage) => (isRoutedModel(stage) ? stage : createGateway(stage, options.gateway)));
+  const stages = options.stages.map((stage) => gatewayFor(stage, options.gateway ?? {}));
   const price = options.price ?? ((usage, provider, modelId) => costOf(provider, modelId, usage));
 
   async function call(request: ModelRequest, callOptions: RoutedCallOptions): Promise<RoutedCallResult> {
@@ -132,7 +131,10 @@ export function createCascade(options: CascadeOptions): RoutedModel {
   }
 
   const largest = stages[stages.length - 1] as RoutedModel;
-  return routedModelMethods({ provider: largest.provider, modelId: options.name, call });
+  return {
+    ...routedModelMethods({ provider: largest.provider, modelId: options.name, call }),
+    withGateway: (extra) => createCascade({ ...options, gateway: { ...options.gateway, ...extra } }),
+  };
 }
 
 export interface TaskRouterOptions {
@@ -155,7 +157,7 @@ export interface TaskRouterOptions {
  * ```
  */
 export function createTaskRouter(options: TaskRouterOptions): RoutedModel {
-  const routes = new Map(Object.entries(options.routes).map(([taskClass, model]) => [taskClass, isRoutedModel(model) ? model : createGateway(model, options.gateway)]));
+  const routes = new Map(Object.entries(options.routes).map(([taskClass, model]) => [taskClass, gatewayFor(model, options.gateway ?? {})]));
   const fallback = routes.get(options.defaultClass);
   if (fallback === undefined) throw new KeelError('invalid-config', `Task router '${options.name}': the default class '${options.defaultClass}' has no route; the classes are ${[...routes.keys()].join(', ')}.`);
 
@@ -168,5 +170,8 @@ export function createTaskRouter(options: TaskRouterOptions): RoutedModel {
     return route.call(request, callOptions);
   }
 
-  return routedModelMethods({ provider: (fallback as RoutedModel).provider, modelId: options.name, call });
+  return {
+    ...routedModelMethods({ provider: fallback.provider, modelId: options.name, call }),
+    withGateway: (extra) => createTaskRouter({ ...options, gateway: { ...options.gateway, ...extra } }),
+  };
 }

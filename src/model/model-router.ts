@@ -13,6 +13,7 @@ import { cancellationError } from './provider-errors.ts';
 import { runAttempt } from './route-attempt.ts';
 import type { AttemptReport, AttemptTarget } from './route-attempt.ts';
 import { classifyRouteFailure, unsentParameters } from './route-failure.ts';
+import { sessionGatewayOptions } from './route-types.ts';
 import type { RouteEntry, RoutedCallOptions, RoutedCallResult, RoutedModel } from './route-types.ts';
 import { routedModelMethods } from './routed-stream.ts';
 
@@ -79,6 +80,16 @@ interface Slot {
  * ```
  */
 export function createModelRouter(options: ModelRouterOptions): RoutedModel {
+  return buildRouter(options, undefined);
+}
+
+/** Circuits and latencies outlive the per-run copies `withGateway` makes. */
+interface RouteHealth {
+  readonly breaker: CircuitBreaker;
+  readonly latencies: LatencyWindow;
+}
+
+function buildRouter(options: ModelRouterOptions, health: RouteHealth | undefined): RoutedModel {
   if (options.entries.length === 0) throw new KeelError('invalid-config', `Route '${options.name}' has no entries; give at least one { account, model }.`);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
@@ -86,8 +97,8 @@ export function createModelRouter(options: ModelRouterOptions): RoutedModel {
   if (!Number.isInteger(rounds) || rounds < 1) throw new KeelError('invalid-config', `Route '${options.name}': rounds must be a positive integer, got ${rounds}.`);
   const backoff = options.backoff ?? defaultBackoff;
   const maxRoundWaitMs = options.maxRoundWaitMs ?? 60_000;
-  const breaker = options.circuitBreaker !== undefined && 'acquire' in options.circuitBreaker ? options.circuitBreaker : createCircuitBreaker({ clock, ...options.circuitBreaker });
-  const latencies = new LatencyWindow();
+  const breaker = health?.breaker ?? (options.circuitBreaker !== undefined && 'acquire' in options.circuitBreaker ? options.circuitBreaker : createCircuitBreaker({ clock, ...options.circuitBreaker }));
+  const latencies = health?.latencies ?? new LatencyWindow();
   const slots: Slot[] = options.entries.map((entry) => {
     if (entry.weight !== undefined && !(entry.weight >= 0 && Number.isFinite(entry.weight))) {
       throw new KeelError('invalid-config', `Route '${options.name}': the weight of account '${entry.account}' must be a finite number >= 0, got ${entry.weight}.`);
@@ -248,7 +259,10 @@ export function createModelRouter(options: ModelRouterOptions): RoutedModel {
     return { account: slot.entry.account, provider: slot.entry.model.provider, model: slot.entry.model.modelId, outcome, ...rest };
   }
 
-  return routedModelMethods({ provider, modelId: options.name, call });
+  return {
+    ...routedModelMethods({ provider, modelId: options.name, call }),
+    withGateway: (extra) => buildRouter({ ...options, gateway: { ...options.gateway, ...sessionGatewayOptions(extra) } }, { breaker, latencies }),
+  };
 }
 
 /** The error a routed call gives up with, carrying its attempts and statistics for the `model-error` event. */

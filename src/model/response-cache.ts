@@ -3,9 +3,8 @@ import type { Clock } from '../spec/clock.ts';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
 import type { CachedModelResponse, ResponseCacheStore } from '../spec/response-cache.ts';
 import { canonicalJson, LruCache, sha256, systemClock } from '../util/index.ts';
-import { createGateway } from './gateway.ts';
 import type { GatewayOptions } from './gateway.ts';
-import { isRoutedModel } from './route-types.ts';
+import { gatewayFor } from './route-types.ts';
 import type { RoutedCallOptions, RoutedCallResult, RoutedModel } from './route-types.ts';
 import { routedModelMethods } from './routed-stream.ts';
 
@@ -74,7 +73,7 @@ const zeroUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWr
  * ```
  */
 export function withResponseCache(model: Model, options: ResponseCacheOptions): RoutedModel {
-  const inner = isRoutedModel(model) ? model : createGateway(model, options.gateway);
+  const inner = gatewayFor(model, options.gateway ?? {});
   const ttlMs = options.ttlMs ?? 3_600_000;
   if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new KeelError('invalid-config', `Response cache ttlMs must be a positive number of milliseconds, got ${ttlMs}.`);
   const clock = options.clock ?? systemClock;
@@ -102,7 +101,10 @@ export function withResponseCache(model: Model, options: ResponseCacheOptions): 
     return result;
   }
 
-  return routedModelMethods({ provider: inner.provider, modelId: inner.modelId, call, ...(inner.countTokens === undefined ? {} : { countTokens: inner.countTokens }) });
+  return {
+    ...routedModelMethods({ provider: inner.provider, modelId: inner.modelId, call, ...(inner.countTokens === undefined ? {} : { countTokens: inner.countTokens }) }),
+    withGateway: (extra) => withResponseCache(model, { ...options, gateway: { ...options.gateway, ...extra } }),
+  };
 }
 
 /** A cached answer streams as its text, then its finish part, for live displays. */

@@ -30,15 +30,37 @@ export type RoutedCallResult = GatewayCallResult & ModelCallFacts;
 export interface RoutedModel extends Gateway {
   readonly routed: true;
   call(request: ModelRequest, options: RoutedCallOptions): Promise<RoutedCallResult>;
+  /**
+   * The same routed model whose gateways also use these options' limiter, lane and tool-call bounds (one run's): what
+   * `createKeel` does for each session, so that routes queue in the same lanes as plain models. Circuits and
+   * latencies stay shared.
+   */
+  withGateway?(options: GatewayOptions): RoutedModel;
 }
 
 export function isRoutedModel(model: Model): model is RoutedModel {
   return (model as Partial<RoutedModel>).routed === true && typeof (model as Partial<RoutedModel>).call === 'function';
 }
 
-/** A routed model as it is (it has its own fallback and retries); any other model behind a gateway with these options. */
+/**
+ * A routed model with these options' limiter and lane applied to its own gateways (it keeps its fallback and retries);
+ * any other model behind a gateway with these options.
+ */
 export function gatewayFor(model: Model, options: GatewayOptions): Gateway {
-  return isRoutedModel(model) ? model : createGateway(model, options);
+  if (!isRoutedModel(model)) return createGateway(model, options);
+  return model.withGateway?.(options) ?? model;
+}
+
+/**
+ * What a run's gateway options add to a route's own entries: the tool-call bounds. Not the run's limiter: it absorbs a
+ * 429 by queueing the call again on the same account, where a route must move on to its next account; a route paces
+ * only with a limiter given in its own `gateway` options.
+ */
+export function sessionGatewayOptions(options: GatewayOptions): GatewayOptions {
+  return {
+    ...(options.toolCallLimits === undefined ? {} : { toolCallLimits: options.toolCallLimits }),
+    ...(options.maxLongWaitMs === undefined ? {} : { maxLongWaitMs: options.maxLongWaitMs }),
+  };
 }
 
 /** The error a routed call gives up with carries its attempts in `details.attempts`, for the journal. */
