@@ -146,8 +146,9 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
             return { response, retries, latencyMs: elapsed(), ...firstToken() };
           }
           const lane = queueLane(options.lane, started);
-          const limited = await options.limiter.attempt({ account, request, lane, signal: attempt.signal, deadlineAt: callOptions.deadlineAt ?? null, ...(options.lane?.tenant === undefined ? {} : { tenant: options.lane.tenant }) }, send, (response) => response.usage);
+          // After its first call, even a failed one, the session is running: its next calls go in a running lane.
           started = true;
+          const limited = await options.limiter.attempt({ account, request, lane, signal: attempt.signal, deadlineAt: callOptions.deadlineAt ?? null, ...(options.lane?.tenant === undefined ? {} : { tenant: options.lane.tenant }) }, send, (response) => response.usage);
           queueWaitMs += limited.queueWaitMs;
           return { response: boundModelResponse(limited.value, limits), retries, latencyMs: elapsed(), queueWaitMs, ...firstToken() };
         } finally {
