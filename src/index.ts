@@ -242,3 +242,21 @@ export type { SqliteResponseCacheOptions } from './store/index.ts';
 export { hostedToolNames } from './spec/index.ts';
 export type { ModelSettings, RunModelSettings, ResolvedModelSettings } from './loop/index.ts';
 export type { TraceRouting } from './tracing/index.ts';
+
+// The model gateway's rate limits, priority queue and admission control (docs/gateway.md).
+export { createModelLimiter, createMemoryLimitStore, createRedisLimitStore, queueLane, readRateLimitHeaders, reportingFetch } from './model/index.ts';
+export type {
+  AdmissionOptions,
+  AdmissionRequest,
+  BucketReadings,
+  HeaderLookup,
+  LimitedCall,
+  LimitedResult,
+  LimiterWait,
+  ModelLimiter,
+  ModelLimiterOptions,
+  ModelLimitsOptions,
+  RedisLimitStoreOptions,
+  RunPriority,
+  SessionLane,
+} from './model/index.ts';
