@@ -117,8 +117,10 @@ interface AskPersonRequest {
 async function askPerson(request: AskPersonRequest): Promise<ElicitationAnswer> {
   const { inbox, call } = request;
   const key = hashValue({ server: request.serverName, call: call?.idempotencyKey ?? null, message: request.message, schema: request.requestedSchema });
+  // A stored answer is reused only for the same call: a question asked while several calls ran is tied to none of
+  // them, and one call's answer must not be handed to another.
   const item =
-    inbox.findByKey(key) ??
+    (call === undefined ? null : inbox.findByKey(key)) ??
     inbox.add({
       key,
       server: request.serverName,
