@@ -25,18 +25,37 @@ export type Aggregation<I, V> =
   | { readonly method: 'threshold'; readonly share: number }
   | { readonly method: 'judge'; readonly judge: WorkflowStep<JudgeInput<I, V>, V> };
 
-/** More than half of the answers that came back must agree. */
+/**
+ * More than half of the answers that came back must agree.
+ * @example
+ * ```ts
+ * vote('sentiment', { voter: classifySentiment, voters: 3, aggregate: majority() });
+ * ```
+ */
 export function majority(): { readonly method: 'majority' } {
   return { method: 'majority' };
 }
 
-/** At least `share` (0 < share ≤ 1) of the answers that came back must agree. */
+/**
+ * At least `share` (0 < share ≤ 1) of the answers that came back must agree; a tie never wins.
+ * @example
+ * ```ts
+ * vote('is-spam', { voter: classifySpam, voters: 5, aggregate: threshold(0.6) });
+ * ```
+ */
 export function threshold(share: number): { readonly method: 'threshold'; readonly share: number } {
   if (!(Number.isFinite(share) && share > 0 && share <= 1)) throw new KeelError('invalid-argument', `A vote threshold is a share from 0 (excluded) to 1, got ${share}.`);
   return { method: 'threshold', share };
 }
 
-/** A step (usually a model step) reads every answer and returns the one to keep. */
+/**
+ * A step (usually a model step) reads every answer and the failed voters, and returns the answer to keep.
+ * @example
+ * ```ts
+ * const pick = modelStep('pick', { prompt: ({ ballots }: JudgeInput<string, string>) => `Pick the best:\n${ballots.map((b) => b.value).join('\n')}` });
+ * vote('headline', { voter: writeHeadline, voters: 3, aggregate: judge(pick) });
+ * ```
+ */
 export function judge<I, V>(step: WorkflowStep<JudgeInput<I, V>, V>): Aggregation<I, V> {
   return { method: 'judge', judge: step };
 }
