@@ -6,6 +6,8 @@ export interface TraceRouting {
   readonly account?: string;
   readonly attempts?: readonly ModelAttemptRecord[];
   readonly firstTokenMs?: number;
+  /** Time the call waited in the rate limiter's queue. */
+  readonly queueWaitMs?: number;
   readonly cacheSavingsUsd?: number;
   /** The answer came from the response cache. */
   readonly cachedResponse?: boolean;
@@ -22,6 +24,7 @@ export function routingOf(event: ModelResponseEvent | ModelErrorEvent): { readon
     ...(event.type === 'model-response' && event.account !== undefined ? { account: event.account } : {}),
     ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
     ...(event.type === 'model-response' && event.firstTokenMs !== undefined ? { firstTokenMs: event.firstTokenMs } : {}),
+    ...(event.type === 'model-response' && event.queueWaitMs !== undefined ? { queueWaitMs: event.queueWaitMs } : {}),
     ...(event.type === 'model-response' && event.cacheSavingsUsd !== undefined ? { cacheSavingsUsd: event.cacheSavingsUsd } : {}),
     ...(event.type === 'model-response' && event.cachedResponse !== undefined ? { cachedResponse: true } : {}),
     ...(event.type === 'model-response' && event.unsentParameters !== undefined ? { unsentParameters: event.unsentParameters } : {}),
@@ -36,6 +39,7 @@ export function routingSuffix(routing: TraceRouting | undefined): string {
   if (routing === undefined) return '';
   const parts: string[] = [];
   if (routing.account !== undefined) parts.push(`account=${routing.account}`);
+  if (routing.queueWaitMs !== undefined) parts.push(`queued=${routing.queueWaitMs} ms`);
   if (routing.firstTokenMs !== undefined) parts.push(`first token=${routing.firstTokenMs} ms`);
   if (routing.cachedResponse === true) parts.push('from response cache');
   if (routing.cacheSavingsUsd !== undefined) parts.push(`prompt cache ${routing.cacheSavingsUsd >= 0 ? 'saved' : 'write cost'} $${Math.abs(routing.cacheSavingsUsd).toFixed(6)}`);
