@@ -18,7 +18,7 @@ import { createInjectionDetector } from '../src/security/injection/index.ts';
 import type { InjectionLayer } from '../src/security/injection/index.ts';
 import { datasetFolder, isJailbreak, loadSplit } from './security-data.ts';
 import type { LabelledRow, Split } from './security-data.ts';
-import { loadPeers, peerFolder } from './security-peers.ts';
+import { loadPeers } from './security-peers.ts';
 import { measureThroughput } from './security-throughput.ts';
 import type { ThroughputRow } from './security-throughput.ts';
 
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   const markdown = [
     '## Injection detection',
     '',
-    `\`npm run bench:security\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}${peerProblem === undefined && values['no-peers'] !== true ? `; peers installed in ${peerFolder}` : ''}). Trained and tuned on train/ only; test/ is reported, never tuned on. Detection thresholds: rules ${'>='} 0.7 raw (noisy-or), classifier at its calibrated threshold (5-fold out-of-fold on train/, 1 % benign false positives).`,
+    `\`npm run bench:security -- --data <dataset folder>\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}${peerProblem === undefined && values['no-peers'] !== true ? '; the two peers are installed by the benchmark into a scratch folder under the system temporary directory' : ''}). The detectors were trained and tuned on train/ only; test/ is reported, never tuned on. Thresholds: rules at 0.7 raw score, classifier at its calibrated threshold (5-fold out-of-fold on train/, 1 % benign false positives). Jailbreak rows are counted apart and are outside the detection target.`,
     '',
     ...targets(results, throughput),
     '',
