@@ -125,17 +125,33 @@ function milliseconds(value: number | null): string {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(value < 10 ? 2 : 0)} ms`;
 }
 
-/** The steps as an indented tree of lines (for `keel trace`): each path segment is one level. */
+/** The steps as an indented tree of lines (for `keel trace`): each path segment is one level. A join or gate verdict is printed after the steps it judged. */
 export function renderWorkflowTrace(workflow: TraceWorkflow): string[] {
   const lines = [`workflow ${workflow.name} (${workflow.kind})`];
+  // Steps whose closing lines (joins, gate verdicts) wait until the steps inside them are printed.
+  const open: { readonly prefix: string; readonly closing: readonly string[] }[] = [];
+  const closeUntil = (path: string): void => {
+    for (let top = open.at(-1); top !== undefined && !path.startsWith(top.prefix); top = open.at(-1)) {
+      open.pop();
+      lines.push(...top.closing);
+    }
+  };
   for (const step of workflow.steps) {
+    closeUntil(step.path);
     const depth = step.path.split('/').length - 1;
     const indent = '  '.repeat(depth + 1);
     const outcome = step.status === 'ok' ? 'ok' : step.status === 'running' ? 'no outcome recorded' : `${step.status.toUpperCase()}${step.error === null ? '' : ` ${step.error.code}: ${step.error.message}`}`;
     const spend = step.usage === null ? '' : `  in=${step.usage.inputTokens} out=${step.usage.outputTokens}`;
     const child = step.childSessionId === null ? '' : `  child session ${step.childSessionId}`;
     lines.push(`${indent}step ${step.step} [${step.kind}]${step.attempt > 1 ? ` attempt ${step.attempt}` : ''}  ${milliseconds(step.latencyMs)}  ${outcome}${spend}${child}`);
-    for (const decision of step.decisions) lines.push(`${indent}  ${decision}`);
+    const closing: string[] = [];
+    for (const decision of step.decisions) {
+      if (decision.startsWith('route')) lines.push(`${indent}  ${decision}`);
+      else closing.push(`${indent}  ${decision}`);
+    }
+    // Children live under `path/` (first attempt) or `path#n/` (later attempts).
+    open.push({ prefix: step.attempt === 1 ? `${step.path}/` : `${step.path}#${step.attempt}/`, closing });
   }
+  closeUntil('');
   return lines;
 }
