@@ -107,6 +107,9 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
   const maxQueueWaitMs = options.maxQueueWaitMs ?? 120_000;
   const maxLongWaitMs = options.maxLongWaitMs ?? 900_000;
   const limitsOf = (account: string): ProviderLimits => options.accounts?.[account] ?? {};
+  // Accounts whose limits a response has shown (or shown to be absent), and the probe call running for the others.
+  const knownAccounts = new Set<string>();
+  const probes = new Map<string, Promise<void>>();
   const sleepers = new Map<string, Set<Sleeper>>();
   /** Wakes the sleepers granted while they slept, or else the few nearest the head. */
   const wake = (account: string, granted: readonly string[] = []): void => {
@@ -206,34 +209,15 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
 
     async attempt<T>(call: LimitedCall, send: () => Promise<T>, usageOf: (value: T) => Usage): Promise<LimitedResult<T>> {
       const cost = estimateCallCost(call.request);
-      let queueWaitMs = 0;
-      // The maximum queue wait, plus every wait a provider's 429 asked for and the limiter accepted.
-      let allowanceMs = maxQueueWaitMs;
-      for (let rateLimited = 0; ; rateLimited += 1) {
-        queueWaitMs += await waitForTurn(call, cost, allowanceMs - queueWaitMs);
-        const observed: Observed = { headers: undefined, status: 0 };
-        let value: T;
-        try {
-          value = await observeResponseHeaders((headers, status) => {
-            observed.headers = headers;
-            observed.status = status;
-          }, send);
-        } catch (thrown) {
-          const error = toKeelError(thrown);
-          const providerRefused = observed.status === 429 && error.code === 'model-rate-limited';
-          // A refused request used nothing but its place in the request bucket; another failure may have read its input.
-          const actual = providerRefused ? { ...cost, inputTokens: 0, outputTokens: 0, tokens: 0 } : { ...cost, outputTokens: 0, tokens: cost.inputTokens };
-          const requested = providerRefused ? (readRetryAfter(observed.headers, clock.now()) ?? backoffDelay(rateLimited, undefined, defaultBackoff, random)) : undefined;
-          await afterCall(call, observed, cost, actual, requested);
-          if (!providerRefused || call.signal.aborted) throw error;
-          checkRefusedWait(call, error, requested ?? 0, maxLongWaitMs, clock.now());
-          allowanceMs += requested ?? 0;
-          options.onWait?.({ account: call.account, lane: call.lane, waitedMs: Math.round(queueWaitMs), rateLimited: rateLimited + 1 });
-          continue;
-        }
-        await afterCall(call, observed, cost, usageCost(usageOf(value)), undefined);
-        if (queueWaitMs > 0) options.onWait?.({ account: call.account, lane: call.lane, waitedMs: Math.round(queueWaitMs), rateLimited });
-        return { value, queueWaitMs: Math.round(queueWaitMs), rateLimited };
+      const probeStarted = clock.monotonic();
+      const probe = await probeFor(call);
+      const probeWaitMs = clock.monotonic() - probeStarted;
+      try {
+        const result = await attemptLimited(call, cost, send, usageOf);
+        probe?.learned();
+        return { ...result, queueWaitMs: Math.round(result.queueWaitMs + probeWaitMs) };
+      } finally {
+        probe?.release();
       }
     },
 
@@ -244,6 +228,78 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
       if (options.ownsStore ?? options.store === undefined) await store.close();
     },
   };
+
+  /**
+   * An account with no configured limits and none learned yet gets one call at a time, until a response has told
+   * the limiter its limits: a burst sent blind would be refused in bulk. Returns the probe the caller became, if any.
+   */
+  async function probeFor(call: LimitedCall): Promise<{ learned(): void; release(): void } | null> {
+    if (hasConfiguredLimits(limitsOf(call.account))) return null;
+    for (;;) {
+      if (knownAccounts.has(call.account)) return null;
+      const running = probes.get(call.account);
+      if (running === undefined) break;
+      await untilSettled(running, call.signal);
+    }
+    let release = (): void => undefined;
+    probes.set(call.account, new Promise<void>((resolve) => (release = resolve)));
+    return {
+      learned: () => knownAccounts.add(call.account),
+      release: () => {
+        probes.delete(call.account);
+        release();
+      },
+    };
+  }
+
+  async function attemptLimited<T>(call: LimitedCall, cost: LimitCost, send: () => Promise<T>, usageOf: (value: T) => Usage): Promise<LimitedResult<T>> {
+    let queueWaitMs = 0;
+    // The maximum queue wait, plus every wait a provider's 429 asked for and the limiter accepted.
+    let allowanceMs = maxQueueWaitMs;
+    for (let rateLimited = 0; ; rateLimited += 1) {
+      queueWaitMs += await waitForTurn(call, cost, allowanceMs - queueWaitMs);
+      const observed: Observed = { headers: undefined, status: 0 };
+      let value: T;
+      try {
+        value = await observeResponseHeaders((headers, status) => {
+          observed.headers = headers;
+          observed.status = status;
+        }, send);
+      } catch (thrown) {
+        const error = toKeelError(thrown);
+        const providerRefused = observed.status === 429 && error.code === 'model-rate-limited';
+        // A refused request used nothing but its place in the request bucket; another failure may have read its input.
+        const actual = providerRefused ? { ...cost, inputTokens: 0, outputTokens: 0, tokens: 0 } : { ...cost, outputTokens: 0, tokens: cost.inputTokens };
+        const requested = providerRefused ? (readRetryAfter(observed.headers, clock.now()) ?? backoffDelay(rateLimited, undefined, defaultBackoff, random)) : undefined;
+        await afterCall(call, observed, cost, actual, requested);
+        if (!providerRefused || call.signal.aborted) throw error;
+        checkRefusedWait(call, error, requested ?? 0, maxLongWaitMs, clock.now());
+        allowanceMs += requested ?? 0;
+        options.onWait?.({ account: call.account, lane: call.lane, waitedMs: Math.round(queueWaitMs), rateLimited: rateLimited + 1 });
+        continue;
+      }
+      await afterCall(call, observed, cost, usageCost(usageOf(value)), undefined);
+      if (queueWaitMs > 0) options.onWait?.({ account: call.account, lane: call.lane, waitedMs: Math.round(queueWaitMs), rateLimited });
+      return { value, queueWaitMs: Math.round(queueWaitMs), rateLimited };
+    }
+  }
+}
+
+function hasConfiguredLimits(limits: ProviderLimits): boolean {
+  return Object.values(limits).some((limit) => typeof limit === 'number' && limit > 0);
+}
+
+/** Resolves when `promise` settles, or rejects with the cancellation when the signal aborts first. */
+function untilSettled(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(cancellationError(signal));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(cancellationError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.finally(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 /** After a 429: a wait past the session's deadline (or, without one, past the longest wait allowed) fails at once with its length. */

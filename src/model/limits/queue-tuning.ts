@@ -1,4 +1,3 @@
-import { limitDimensions } from '../../spec/provider-limits.ts';
 import type { LimitCost, LimitDimension } from '../../spec/provider-limits.ts';
 
 /** Constants both stores share (the Redis scripts receive them as arguments). */
@@ -43,9 +42,4 @@ export function zeroCost(): LimitCost {
 
 export function costOf(parts: { readonly requests: number; readonly inputTokens: number; readonly outputTokens: number }): LimitCost {
   return { requests: parts.requests, inputTokens: parts.inputTokens, outputTokens: parts.outputTokens, tokens: parts.inputTokens + parts.outputTokens };
-}
-
-export function isLimitCost(value: unknown): value is LimitCost {
-  if (typeof value !== 'object' || value === null) return false;
-  return limitDimensions.every((dimension) => typeof (value as Record<string, unknown>)[dimension] === 'number');
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { KeelError } from '../../errors/index.ts';
 import { limitDimensions } from '../../spec/provider-limits.ts';
@@ -49,9 +50,26 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
     client.publish(channel, [account, ...granted].join('\n')).catch(() => undefined);
   };
 
+  // Scripts go by their SHA1 (EVALSHA); the text is sent only when the server does not have it cached yet.
+  const shas = new Map<string, string>();
+  const shaOf = (script: string): string => {
+    let sha = shas.get(script);
+    if (sha === undefined) {
+      sha = createHash('sha1').update(script).digest('hex');
+      shas.set(script, sha);
+    }
+    return sha;
+  };
+
   async function run(script: string, keyList: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const parameters = [...keyList, ...args.map(String)];
     try {
-      return await client.eval(script, keyList.length, ...keyList, ...args.map(String));
+      try {
+        return await client.evalsha(shaOf(script), keyList.length, ...parameters);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return await client.eval(script, keyList.length, ...parameters);
+      }
     } catch (error) {
       throw new KeelError('storage-failure', `The Redis limit store failed: ${error instanceof Error ? error.message : String(error)}. Check that Redis is reachable (KEEL_REDIS_URL).`, { cause: error });
     }
