@@ -24,6 +24,14 @@ export interface AgentInjectionOptions {
    * journaled, the original is kept as a blob for a person, and the session is tainted.
    */
   readonly onDetect?: InjectionAction;
+  /**
+   * The score from which a finding of the whole-item scorers alone (the classifier, an embedding layer) taints the
+   * session. Below it the finding is journaled and shown, and the session is not tainted. Rule findings and detector
+   * failures always taint. Default 0.9: at its own threshold (0.5) the classifier flags about one benign item in ten
+   * of kinds it was not trained on (tool output, e-mails; see docs/injection-detection.md), too often to stop every
+   * later write on it alone.
+   */
+  readonly classifierTaintScore?: number;
   /** Information-flow control over write and irreversible calls and outbound tools. Default true. */
   readonly informationFlow?: boolean;
   /** What a call escalated by information-flow control gets: a person's approval (`ask`, default) or a denial. */
@@ -36,11 +44,14 @@ export interface ResolvedInjectionPolicy {
   readonly detector: InjectionDetector | null;
   readonly layers: readonly InjectionLayer[] | undefined;
   readonly onDetect: InjectionAction;
+  readonly classifierTaintScore: number;
   readonly informationFlow: boolean;
   readonly escalate: 'ask' | 'deny';
 }
 
-export const injectionDefenceOff: ResolvedInjectionPolicy = { trustLayout: false, detector: null, layers: undefined, onDetect: 'flag', informationFlow: false, escalate: 'ask' };
+export const defaultClassifierTaintScore = 0.9;
+
+export const injectionDefenceOff: ResolvedInjectionPolicy = { trustLayout: false, detector: null, layers: undefined, onDetect: 'flag', classifierTaintScore: defaultClassifierTaintScore, informationFlow: false, escalate: 'ask' };
 
 const actions: readonly InjectionAction[] = ['neutralize', 'flag', 'block-result'];
 
@@ -60,12 +71,15 @@ export function resolveInjectionPolicy(options: AgentInjectionOptions | false | 
   if (!actions.includes(onDetect)) throw new KeelError('invalid-config', `Agent "${agent}": injection.onDetect must be one of ${actions.join(', ')}, got ${JSON.stringify(onDetect)}.`);
   const escalate = given.escalate ?? 'ask';
   if (escalate !== 'ask' && escalate !== 'deny') throw new KeelError('invalid-config', `Agent "${agent}": injection.escalate must be "ask" or "deny", got ${JSON.stringify(escalate)}.`);
+  const classifierTaintScore = given.classifierTaintScore ?? defaultClassifierTaintScore;
+  if (!(classifierTaintScore >= 0 && classifierTaintScore <= 1)) throw new KeelError('invalid-config', `Agent "${agent}": injection.classifierTaintScore must be a number from 0 to 1, got ${JSON.stringify(classifierTaintScore)}.`);
   const scans = given.layers === undefined || given.layers.length > 0;
   return {
     trustLayout: given.trustLayout ?? true,
     detector: scans ? (given.detector ?? lazyBuiltIn) : null,
     layers: given.layers,
     onDetect,
+    classifierTaintScore,
     informationFlow: given.informationFlow ?? true,
     escalate,
   };

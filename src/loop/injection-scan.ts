@@ -49,13 +49,14 @@ export async function scanUntrustedItem(input: ScanInput): Promise<ScannedItem> 
   const text = policy.onDetect === 'block-result' ? withheld(input.text, findings) : policy.onDetect === 'neutralize' && spans.length > 0 ? neutralizeSpans(input.text, spans) : input.text;
   const action: InjectionAction = text === input.text ? 'flag' : policy.onDetect;
   const originalBlob = text === input.text ? undefined : await input.blobs.put(input.text);
-  const event = detectEvent(input, { score: round(scan.score), findings, findingCount: scan.findings.length, action, ...(originalBlob === undefined ? {} : { originalBlob }) });
+  const taints = spans.length > 0 || scan.findings.some((finding) => finding.layer !== 'rules' && finding.score >= policy.classifierTaintScore);
+  const event = detectEvent(input, { score: round(scan.score), findings, findingCount: scan.findings.length, action, ...(originalBlob === undefined ? {} : { originalBlob }), ...(taints ? {} : { taints: false }) });
   return { text, event };
 }
 
 function detectEvent(
   input: ScanInput,
-  found: { score: number; findings: readonly InjectionDetectFinding[]; findingCount: number; action: InjectionAction; originalBlob?: string },
+  found: { score: number; findings: readonly InjectionDetectFinding[]; findingCount: number; action: InjectionAction; originalBlob?: string; taints?: false },
 ): EventBody {
   return { type: 'injection-detect', turn: input.turn, item: `call:${input.callId}`, callId: input.callId, tool: input.tool, provenance: input.provenance, ...found };
 }

@@ -69,7 +69,7 @@ function taintOf(events: readonly InjectionDetectEvent[]): TaintSource[] {
   const seen = new Set<string>();
   const sources: TaintSource[] = [];
   for (const event of events) {
-    if (seen.has(event.item)) continue;
+    if (seen.has(event.item) || event.taints === false) continue;
     seen.add(event.item);
     const first = event.findings[0];
     sources.push({

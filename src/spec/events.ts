@@ -297,6 +297,12 @@ export interface InjectionDetectEvent extends EventEnvelope {
   readonly action: InjectionAction;
   /** The text as it arrived, kept for a person when the model's view of it was changed (`neutralize`, `block-result`). */
   readonly originalBlob?: string;
+  /**
+   * Whether this detection taints the session (every later write or irreversible call needs a person). False for a
+   * finding of the whole-item scorers (classifier, embedding) under the policy's taint score; absent in journals written
+   * before the field existed, which means true.
+   */
+  readonly taints?: boolean;
 }
 
 export type ToolDecision = 'allow' | 'deny' | 'ask';

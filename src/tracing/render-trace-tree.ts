@@ -91,7 +91,7 @@ function renderTurn(turn: TraceTurn, indent: string, lines: string[], childSessi
     }
     if (tool.decision !== undefined) children.push(`  ${tool.decision.decision === 'ask' ? 'escalated to a person' : 'denied'} by ${tool.decision.rule}: ${tool.decision.reason}`);
     for (const found of tool.injections ?? []) {
-      children.push(`  possible prompt injection in the result (${found.rules.join(', ')}; score ${found.score.toFixed(2)}): ${found.action}${found.originalBlob === undefined ? '' : `, original kept as blob ${found.originalBlob}`}`);
+      children.push(`  possible prompt injection in the result (${found.rules.join(', ')}; score ${found.score.toFixed(2)}): ${found.action}${found.taints ? '' : ', below the taint score'}${found.originalBlob === undefined ? '' : `, original kept as blob ${found.originalBlob}`}`);
     }
   }
   children.forEach((child, index) => lines.push(`${indent}${index === children.length - 1 ? '└──' : '├──'} ${child}`));

@@ -36,7 +36,7 @@ export interface TraceToolCall {
   /** Set when the executor did not simply allow the call: an escalation to a person, or a denial, with its rule and reason. */
   readonly decision?: { readonly decision: 'ask' | 'deny'; readonly rule: string; readonly reason: string };
   /** Possible prompt injections found in this call's result, and what was done about them. */
-  readonly injections?: readonly { readonly score: number; readonly action: string; readonly rules: readonly string[]; readonly originalBlob?: string }[];
+  readonly injections?: readonly { readonly score: number; readonly action: string; readonly rules: readonly string[]; readonly originalBlob?: string; readonly taints: boolean }[];
 }
 
 /** A child session this one started (a subagent or a handoff): its own trace is `buildTraceTree` of its journal. */
@@ -322,6 +322,6 @@ function annotateTool(turn: MutableTurn | undefined, event: ToolDecisionEvent | 
     if (event.decision !== 'allow') turn.tools[index] = { ...before, decision: { decision: event.decision, rule: event.rule, reason: event.reason } };
     return;
   }
-  const finding = { score: event.score, action: event.action, rules: [...new Set(event.findings.map((each) => `${each.layer}:${each.rule}`))], ...(event.originalBlob === undefined ? {} : { originalBlob: event.originalBlob }) };
+  const finding = { score: event.score, action: event.action, rules: [...new Set(event.findings.map((each) => `${each.layer}:${each.rule}`))], ...(event.originalBlob === undefined ? {} : { originalBlob: event.originalBlob }), taints: event.taints !== false };
   turn.tools[index] = { ...before, injections: [...(before.injections ?? []), finding] };
 }
