@@ -86,6 +86,12 @@ interface Sleeper {
   wake(): void;
 }
 
+/** The one call sent to an account whose limits are not known yet. */
+interface Probe {
+  learned(): void;
+  release(): void;
+}
+
 interface Observed {
   headers: HeaderLookup | undefined;
   status: number;
@@ -213,7 +219,7 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
       const probe = await probeFor(call);
       const probeWaitMs = clock.monotonic() - probeStarted;
       try {
-        const result = await attemptLimited(call, cost, send, usageOf);
+        const result = await attemptLimited(call, cost, send, usageOf, probe);
         probe?.learned();
         return { ...result, queueWaitMs: Math.round(result.queueWaitMs + probeWaitMs) };
       } finally {
@@ -233,7 +239,7 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
    * An account with no configured limits and none learned yet gets one call at a time, until a response has told
    * the limiter its limits: a burst sent blind would be refused in bulk. Returns the probe the caller became, if any.
    */
-  async function probeFor(call: LimitedCall): Promise<{ learned(): void; release(): void } | null> {
+  async function probeFor(call: LimitedCall): Promise<Probe | null> {
     if (hasConfiguredLimits(limitsOf(call.account))) return null;
     for (;;) {
       if (knownAccounts.has(call.account)) return null;
@@ -242,17 +248,33 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
       await untilSettled(running, call.signal);
     }
     let release = (): void => undefined;
-    probes.set(call.account, new Promise<void>((resolve) => (release = resolve)));
+    const running = new Promise<void>((resolve) => (release = resolve));
+    probes.set(call.account, running);
     return {
       learned: () => knownAccounts.add(call.account),
       release: () => {
-        probes.delete(call.account);
+        if (probes.get(call.account) === running) probes.delete(call.account);
         release();
       },
     };
   }
 
-  async function attemptLimited<T>(call: LimitedCall, cost: LimitCost, send: () => Promise<T>, usageOf: (value: T) => Usage): Promise<LimitedResult<T>> {
+  /**
+   * The probe's headers arrive before its body (a long stream may follow): the limits they show are stored at once
+   * and the other calls let go, rather than held for the whole generation.
+   */
+  async function learnFromProbe(call: LimitedCall, probe: Probe, headers: HeaderLookup): Promise<void> {
+    const now = clock.now();
+    const readings = readRateLimitHeaders(headers, now);
+    try {
+      if (Object.keys(readings).length > 0) await store.observe({ account: call.account, readings, now });
+      probe.learned();
+    } finally {
+      probe.release();
+    }
+  }
+
+  async function attemptLimited<T>(call: LimitedCall, cost: LimitCost, send: () => Promise<T>, usageOf: (value: T) => Usage, probe: Probe | null): Promise<LimitedResult<T>> {
     let queueWaitMs = 0;
     // The maximum queue wait, plus every wait a provider's 429 asked for and the limiter accepted.
     let allowanceMs = maxQueueWaitMs;
@@ -264,6 +286,7 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
         value = await observeResponseHeaders((headers, status) => {
           observed.headers = headers;
           observed.status = status;
+          if (probe !== null && status < 400) void learnFromProbe(call, probe, headers).catch(() => undefined);
         }, send);
       } catch (thrown) {
         const error = toKeelError(thrown);
