@@ -1,7 +1,7 @@
 // The gateway's rate limiter under a burst: N sessions start at once on one provider account whose limits are half of
 // what the sessions ask for, against the mock Anthropic server enforcing those limits (token buckets; 429 with
-// retry-after). The demand is measured first: the same N sessions on an account without limits, whose requests and
-// tokens per minute (as fast as this machine runs them) set the limits at half. Three runs: no limiter (the gateway's retries only), the limiter with the account's limits configured,
+// retry-after). The demand is measured first: the same N sessions on an account without limits; what they used per
+// minute (all of it, when this machine runs them in under a minute) sets the limits at half. Three runs: no limiter (the gateway's retries only), the limiter with the account's limits configured,
 // and the limiter learning the limits from the provider's headers. Reported: completion time, sessions completed and
 // failed, 429s received, and wasted tokens (input sent in refused requests, plus every token of sessions that failed).
 //
@@ -59,6 +59,7 @@ async function runOnce(name: string, mockLimits: MockRateLimitOptions, modelLimi
   const started = performance.now();
   const results = await Promise.all(Array.from({ length: count }, (_, index) => keel.run(agent, { task: `Where is order ${1000 + index}?` }).result.catch((error: unknown) => error)));
   const seconds = (performance.now() - started) / 1000;
+  const minutes = Math.max(1, seconds / 60);
   await keel.close();
   await server.close();
   const failures: Record<string, number> = {};
@@ -84,7 +85,8 @@ async function runOnce(name: string, mockLimits: MockRateLimitOptions, modelLimi
     wastedTokens,
     tokensServed: limiter.counts.inputTokens + limiter.counts.outputTokens,
     inputPerSession: count === 0 ? 0 : limiter.counts.inputTokens / count,
-    perMinute: { requests: (limiter.counts.served * 60) / seconds, inputTokens: (limiter.counts.inputTokens * 60) / seconds, outputTokens: (limiter.counts.outputTokens * 60) / seconds },
+    // Sessions that all start at once need everything within the first minute when they can run that fast.
+    perMinute: { requests: limiter.counts.served / minutes, inputTokens: limiter.counts.inputTokens / minutes, outputTokens: limiter.counts.outputTokens / minutes },
   };
 }
 
