@@ -150,7 +150,8 @@ export function createGateway(model: Model, options: GatewayOptions = {}): Gatew
           started = true;
           const limited = await options.limiter.attempt({ account, request, lane, signal: attempt.signal, deadlineAt: callOptions.deadlineAt ?? null, ...(options.lane?.tenant === undefined ? {} : { tenant: options.lane.tenant }) }, send, (response) => response.usage);
           queueWaitMs += limited.queueWaitMs;
-          return { response: boundModelResponse(limited.value, limits), retries, latencyMs: elapsed(), queueWaitMs, ...firstToken() };
+          // A 429 the limiter absorbed is a failed attempt retried like any other: the journal counts it.
+          return { response: boundModelResponse(limited.value, limits), retries: retries + limited.rateLimited, latencyMs: elapsed(), queueWaitMs, ...firstToken() };
         } finally {
           attempt.dispose();
         }

@@ -51,7 +51,8 @@ describe('the gateway with a limiter, against a mock that enforces its limits', 
     const waits: number[] = [];
     const limiter = createModelLimiter({ onWait: (wait) => waits.push(wait.rateLimited) });
     const result = await createGateway(model, { limiter, maxRetries: 0 }).call(request('hello'), { signal: never(), streaming: false });
-    expect(result.retries).toBe(0);
+    // Not a gateway retry (maxRetries is 0 and the call still succeeds), but a failed attempt the journal counts.
+    expect(result.retries).toBe(1);
     expect(result.queueWaitMs).toBeGreaterThanOrEqual(40);
     expect(waits).toContain(1);
     expect(server.requests).toHaveLength(2);

@@ -40,7 +40,8 @@ async function runOneCall(call: { name: string; input: unknown }) {
   const dependencies = dependenciesFor({ provider: gateway.provider, modelId: gateway.modelId, call: (request, options) => (requests.push(request), gateway.call(request, options)) });
   const { result, events } = await runToEnd(defineAgent({ name: 'bounded', instructions: 'x', tools: [echo] }), dependencies);
   const last = requests[requests.length - 1] as { messages: { content: unknown[] }[] };
-  const results = last.messages[last.messages.length - 1]?.content as ToolResultBlock[];
+  // The trust layout adds the task reminder after the results; only the results are compared.
+  const results = (last.messages[last.messages.length - 1]?.content as { type: string }[]).filter((block): block is ToolResultBlock => block.type === 'tool_result');
   return { result, events, results, journalBytes: events.reduce((sum, event) => sum + canonicalJson(event).length, 0) };
 }
 
