@@ -56,6 +56,9 @@ export function createProgressPrinter(write: (line: string) => void): (update: S
       case 'quarantined-read':
         write(`  ⧉ quarantined read of ${event.provenance} content: ${event.ok ? `${event.attempts} attempt(s)` : `failed: ${truncate(event.error?.message ?? '', 200)}`}`);
         break;
+      case 'side-call':
+        write(`  ⧉ side call (${event.purpose}) on ${event.model}: ${event.ok ? `${event.usage.outputTokens} output tokens` : `failed: ${truncate(event.error?.message ?? '', 200)}`}`);
+        break;
       case 'child-start':
         write(`  ↳ ${event.mode === 'handoff' ? 'handoff to' : 'subagent'} ${event.agent} (session ${event.childSessionId})`);
         break;

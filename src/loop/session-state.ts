@@ -281,9 +281,10 @@ function applyTo(draft: Draft, event: SessionEvent): void {
     case 'injection-detect':
       state.injections = [...state.injections, event];
       break;
-    // A verifier's or a quarantined reader's model call: spending of the session, counted by its budgets.
+    // A verifier's, a quarantined reader's or a tool's side model call: spending of the session, counted by its budgets.
     case 'verifier-decision':
     case 'quarantined-read':
+    case 'side-call':
       if (event.usage !== null) {
         state.usage = addUsage(state.usage, event.usage);
         state.costUsd = state.costUsd === null || event.costUsd === null ? null : state.costUsd + event.costUsd;

@@ -6,6 +6,7 @@ import { createInformationFlowStage, outputProvenanceOf } from '../tools/stages/
 import { scanUntrustedItem } from './injection-scan.ts';
 import { verifyCall } from './verify-step.ts';
 import { sessionReader } from './quarantined-read.ts';
+import { sessionSampler } from './session-sampling.ts';
 import { flowContextFor } from './provenance-tracker.ts';
 import type { ToolDefinition, ToolPipeline } from '../tools/index.ts';
 import type { EventBody } from '../spec/events.ts';
@@ -135,6 +136,7 @@ async function runCall(context: LoopContext, state: SessionState, callId: string
     decision: { decision: decision.decision, rule: decision.rule, reason: decision.reason },
     approval: call.approval === null ? null : { approver: call.approval.approver, edited: call.approval.editedInput !== undefined },
     reader: sessionReader(context, { turn: call.request.turn, callId }, signal),
+    sampler: sessionSampler(context, { turn: call.request.turn, callId }, signal),
   };
   const started = performance.now();
   let outcome = await execute(context, invocation);

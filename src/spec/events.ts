@@ -371,6 +371,24 @@ export interface QuarantinedReadEvent extends EventEnvelope {
   readonly latencyMs: number;
 }
 
+/**
+ * One side call: a tool-less model call a tool made on the session's model during its call (`context.sample`, e.g.
+ * an MCP server's `sampling/createMessage`). Its usage and cost count in the session's, and its budgets see them.
+ */
+export interface SideCallEvent extends EventEnvelope {
+  readonly type: 'side-call';
+  readonly turn: number;
+  readonly callId: string;
+  /** What the call was for, e.g. `mcp-sampling:<server>`. */
+  readonly purpose: string;
+  readonly model: string;
+  readonly usage: Usage;
+  readonly costUsd: number | null;
+  readonly latencyMs: number;
+  readonly ok: boolean;
+  readonly error?: ErrorRecord;
+}
+
 /** A person's answer to an `ask`: written by `keel approve` / `keel reject`, which then resume the session. */
 export interface ToolApprovalEvent extends EventEnvelope {
   readonly type: 'tool-approval';
@@ -553,6 +571,7 @@ export type SessionEvent =
   | ToolApprovalEvent
   | VerifierDecisionEvent
   | QuarantinedReadEvent
+  | SideCallEvent
   | CompensationRequestEvent
   | CompensationResultEvent
   | GuardTripEvent

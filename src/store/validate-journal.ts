@@ -88,6 +88,9 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
       case 'quarantined-read':
         if (event.callId !== null && !requestedCalls.has(event.callId)) problems.push(`${at}: quarantined-read in callId ${event.callId} without an earlier tool-request.`);
         break;
+      case 'side-call':
+        if (!requestedCalls.has(event.callId)) problems.push(`${at}: side-call in callId ${event.callId} without an earlier tool-request.`);
+        break;
       case 'session-start':
       case 'context-assemble':
       case 'context-summary':

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KeelError } from '../errors/index.ts';
 import { compileRevealPolicy } from '../security/redaction-policy.ts';
 import type { ToolRedactionPolicy } from '../security/redaction-policy.ts';
-import type { ToolSpec } from '../spec/model.ts';
+import type { ModelRequest, ModelResponse, ToolSpec } from '../spec/model.ts';
 import type { ToolRisk } from '../spec/tool-risk.ts';
 import type { UntrustedReader } from '../security/quarantine/index.ts';
 import { isUntrustedProvenance, untrustedProvenances } from '../spec/provenance.ts';
@@ -24,6 +24,12 @@ export interface ToolContext {
    * from untrusted content, journaled as `quarantined-read`. Present when the tool runs in a Keel session.
    */
   readonly readUntrusted?: UntrustedReader;
+  /**
+   * A tool-less model call on the session's model (an MCP server's sampling request, for one), journaled as a
+   * `side-call` of this call and counted in the session's usage and cost, so its budgets see it. Present when the
+   * tool runs in a Keel session.
+   */
+  readonly sample?: (request: ModelRequest, options: { readonly signal: AbortSignal; readonly purpose: string }) => Promise<ModelResponse>;
 }
 
 export interface ToolOptions<Schema extends z.ZodType> {

@@ -122,6 +122,7 @@ export class AnomalyDetector {
       case 'model-response':
       case 'verifier-decision':
       case 'quarantined-read':
+      case 'side-call':
         if (event.costUsd !== null) this.costUsd += event.costUsd;
         if (t.costBudgetUsd !== null && this.costUsd > t.costBudgetUsd) {
           fire('cost-over-budget', t.costBudgetUsd, round(this.costUsd, 9), `The session has cost $${this.costUsd.toFixed(4)}, over its budget of $${t.costBudgetUsd.toFixed(4)}.`);

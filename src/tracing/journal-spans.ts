@@ -464,6 +464,21 @@ export class JournalSpanBuilder {
         (span ?? track.turn ?? track.root).events.push({ name: 'keel.quarantined_read', timeMs: event.at, attributes });
         break;
       }
+      case 'side-call': {
+        const span = track.tools.get(event.callId);
+        const attributes: Record<string, string | number | boolean> = {
+          'keel.side_call.ok': event.ok,
+          'keel.side_call.purpose': event.purpose,
+          'keel.side_call.model': event.model,
+          'keel.side_call.latency_ms': event.latencyMs,
+          'gen_ai.usage.input_tokens': conventionInputTokens(event.usage),
+          'gen_ai.usage.output_tokens': event.usage.outputTokens,
+          'keel.turn.number': event.turn,
+        };
+        if (event.error !== undefined) attributes['error.type'] = event.error.code;
+        (span ?? track.turn ?? track.root).events.push({ name: 'keel.side_call', timeMs: event.at, attributes });
+        break;
+      }
       case 'injection-detect': {
         // Journaled just before the result it is about, while the call's span is still open.
         const span = event.callId === undefined ? undefined : track.tools.get(event.callId);

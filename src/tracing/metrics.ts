@@ -163,9 +163,11 @@ class MetricsRecorder {
         break;
       }
       case 'verifier-decision':
-      case 'quarantined-read': {
+      case 'quarantined-read':
+      case 'side-call': {
         if (event.usage === null) break;
-        const base: Attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': event.model, 'keel.model.role': event.type === 'verifier-decision' ? 'verifier' : 'quarantined-reader' };
+        const role = event.type === 'verifier-decision' ? 'verifier' : event.type === 'quarantined-read' ? 'quarantined-reader' : 'side-call';
+        const base: Attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': event.model, 'keel.model.role': role };
         i.tokenUsage.record(conventionInputTokens(event.usage), { ...base, 'gen_ai.token.type': 'input' });
         i.tokenUsage.record(event.usage.outputTokens, { ...base, 'gen_ai.token.type': 'output' });
         if (event.costUsd !== null) i.cost.add(event.costUsd, { ...agent, 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': event.model });

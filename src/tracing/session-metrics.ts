@@ -167,9 +167,10 @@ export class SessionMetricsFold {
           turn.costUsd = turn.costUsd === null || event.costUsd === null ? null : turn.costUsd + event.costUsd;
         }
         break;
-      // A verifier's and a quarantined reader's calls: their tokens and cost are the session's, not the agent's model calls.
+      // A verifier's, a quarantined reader's and a tool's side calls: their tokens and cost are the session's, not the agent's model calls.
       case 'verifier-decision':
       case 'quarantined-read':
+      case 'side-call':
         if (event.usage === null) break;
         this.costUsd = this.costUsd === null || event.costUsd === null ? null : this.costUsd + event.costUsd;
         if (turn !== null) {

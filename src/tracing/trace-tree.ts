@@ -1,5 +1,5 @@
 import { ignoreNever } from '../util/assert-never.ts';
-import type { ErrorRecord, GuardTripEvent, InjectionDetectEvent, QuarantinedReadEvent, SessionEvent, SessionStatus, ToolDecisionEvent, VerifierDecisionEvent } from '../spec/events.ts';
+import type { ErrorRecord, GuardTripEvent, InjectionDetectEvent, QuarantinedReadEvent, SessionEvent, SideCallEvent, SessionStatus, ToolDecisionEvent, VerifierDecisionEvent } from '../spec/events.ts';
 import type { ChildMode } from '../spec/events.ts';
 import type { StopReason } from '../spec/stop-reason.ts';
 import type { Usage } from '../spec/usage.ts';
@@ -18,8 +18,8 @@ export interface TraceModelCall {
   readonly retries: number;
   readonly costUsd: number | null;
   readonly error: ErrorRecord | null;
-  /** Set for a side call: the verifier's check of a proposed call or answer, or a quarantined read of untrusted content. */
-  readonly role?: 'verifier' | 'quarantined-reader';
+  /** Set for a side call: the verifier's check of a proposed call or answer, a quarantined read of untrusted content, or a tool's sampling call. */
+  readonly role?: 'verifier' | 'quarantined-reader' | 'side-call';
   /** What the side call decided (`allow`, `ask`, `deny`) or whether the read succeeded, why, and the tool call it concerned. */
   readonly verdict?: { readonly outcome: string; readonly reason: string; readonly callId: string | null; readonly tool: string | null };
   /** A routed call: the account that answered, every attempt, first-token latency, caching and hosted tools. */
@@ -188,6 +188,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
         break;
       case 'verifier-decision':
       case 'quarantined-read':
+      case 'side-call':
         current()?.modelCalls.push(sideCall(event));
         break;
       case 'child-start':
@@ -297,9 +298,13 @@ function childTotals(children: readonly TraceChild[]): TraceTree['totals']['chil
 }
 
 
-/** A verifier's or quarantined reader's call, shown with the turn's model calls and counted in the totals. */
-function sideCall(event: VerifierDecisionEvent | QuarantinedReadEvent): TraceModelCall {
+/** A verifier's, quarantined reader's or tool's side call, shown with the turn's model calls and counted in the totals. */
+function sideCall(event: VerifierDecisionEvent | QuarantinedReadEvent | SideCallEvent): TraceModelCall {
   const base = { model: event.model, provider: 'side', streaming: false, usage: event.usage, latencyMs: event.latencyMs, stopReason: null, retries: 0, costUsd: event.costUsd };
+  if (event.type === 'side-call') {
+    const reason = event.ok ? event.purpose : `${event.purpose}: ${event.error?.message ?? 'the call failed'}`;
+    return { ...base, error: event.ok ? null : (event.error ?? null), role: 'side-call', verdict: { outcome: event.ok ? 'answered' : 'failed', reason, callId: event.callId, tool: null } };
+  }
   if (event.type === 'verifier-decision') {
     const failed = event.failure === 'model-error';
     return {

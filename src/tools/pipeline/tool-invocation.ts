@@ -2,7 +2,7 @@ import type { AgentRedactionPolicy } from '../../security/redaction-policy.ts';
 import type { ToolDecision } from '../../spec/events.ts';
 import type { InformationFlowContext } from '../../security/provenance/flow-context.ts';
 import type { KeelError } from '../../errors/index.ts';
-import type { ToolDefinition } from '../define-tool.ts';
+import type { ToolContext, ToolDefinition } from '../define-tool.ts';
 import type { UntrustedReader } from '../../security/quarantine/index.ts';
 
 /** Who is calling: an agent and the scopes it was granted. No agent grants itself a scope. */
@@ -45,6 +45,8 @@ export interface ApprovalRecord {
 export interface ExecutionInvocation extends ToolInvocation {
   /** The session's quarantined reader, handed to the tool as `context.readUntrusted`. */
   readonly reader?: UntrustedReader;
+  /** The session's side-call sampler, handed to the tool as `context.sample`. */
+  readonly sampler?: ToolContext['sample'];
   readonly decision: DecisionOutcome;
   readonly approval: ApprovalRecord | null;
 }

@@ -131,7 +131,7 @@ async function runTool(invocation: ExecutionInvocation): Promise<ExecutionOutcom
   const { tool } = invocation;
   const timeout = (): KeelError => new KeelError('tool-timeout', `Tool "${tool.name}" did not finish within its ${tool.timeoutMs} ms timeout.`);
   const { signal, dispose } = linkedSignal([invocation.signal], tool.timeoutMs, timeout);
-  const context = { sessionId: invocation.sessionId, turn: invocation.turn, callId: invocation.callId, idempotencyKey: invocation.idempotencyKey, signal, ...(invocation.reader === undefined ? {} : { readUntrusted: invocation.reader }) };
+  const context = { sessionId: invocation.sessionId, turn: invocation.turn, callId: invocation.callId, idempotencyKey: invocation.idempotencyKey, signal, ...(invocation.reader === undefined ? {} : { readUntrusted: invocation.reader }), ...(invocation.sampler === undefined ? {} : { sample: invocation.sampler }) };
   try {
     const result = await raceWithSignal(Promise.resolve().then(() => tool.execute(invocation.input, context)), signal);
     return { ok: true, output: stringifyOutput(result), latencyMs: elapsed() };

@@ -1,6 +1,7 @@
 import type { CreateMessageRequest, CreateMessageResult } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ContentBlock, Message } from '../../../spec/message.ts';
+import type { ModelRequest } from '../../../spec/model.ts';
 import type { ToolContext } from '../../define-tool.ts';
 import type { McpSamplingConfig } from './mcp-client-capabilities.ts';
 
@@ -27,9 +28,11 @@ interface SampleRequest {
 }
 
 /**
- * Answers `sampling/createMessage` with Keel's model. The server's request is untrusted: its output-token ask is
- * capped, its model preferences are hints Keel ignores (the operator chose the model), binary content reaches the
- * model as a summary, and tools are not offered (Keel does not declare sampling with tools).
+ * Answers `sampling/createMessage` with Keel's model: inside a session's tool call, the session's (`context.sample`,
+ * journaled as a `side-call` and counted in the session's usage and cost); outside one, the configured model. The
+ * server's request is untrusted: its output-token ask is capped, its model preferences are hints Keel ignores (the
+ * operator chose the model), binary content reaches the model as a summary, and tools are not offered (Keel does not
+ * declare sampling with tools). The per-server budget applies either way.
  */
 export async function sample(request: SampleRequest): Promise<CreateMessageResult> {
   const { params, config, budget } = request;
@@ -39,17 +42,17 @@ export async function sample(request: SampleRequest): Promise<CreateMessageResul
   const maxOutputTokens = Math.max(1, Math.min(params.maxTokens, config.maxTokensPerRequest ?? 1_024, budget.maxTotalTokens - budget.tokens));
   const messages: Message[] = params.messages.map((message) => ({ role: message.role, content: toBlocks(message.content) }));
   const signal = request.call === undefined ? request.signal : AbortSignal.any([request.signal, request.call.signal]);
-  const response = await config.model.generate(
-    {
-      ...(params.systemPrompt === undefined ? {} : { system: params.systemPrompt }),
-      messages,
-      tools: [],
-      maxOutputTokens,
-      ...(params.temperature === undefined ? {} : { temperature: params.temperature }),
-      ...(params.stopSequences === undefined ? {} : { stopSequences: params.stopSequences }),
-    },
-    signal,
-  );
+  const modelRequest: ModelRequest = {
+    ...(params.systemPrompt === undefined ? {} : { system: params.systemPrompt }),
+    messages,
+    tools: [],
+    maxOutputTokens,
+    ...(params.temperature === undefined ? {} : { temperature: params.temperature }),
+    ...(params.stopSequences === undefined ? {} : { stopSequences: params.stopSequences }),
+  };
+  // Inside a Keel session's tool call, the session samples: journaled as a side call and counted in its budgets.
+  const sessionSample = request.call?.sample;
+  const response = sessionSample === undefined ? await config.model.generate(modelRequest, signal) : await sessionSample(modelRequest, { signal, purpose: `mcp-sampling:${request.serverName}` });
   const inputTokens = response.usage.inputTokens + response.usage.cacheReadTokens + response.usage.cacheWriteTokens;
   budget.tokens += inputTokens + response.usage.outputTokens;
   config.onSample?.({
