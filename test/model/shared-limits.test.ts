@@ -101,10 +101,7 @@ describe('three processes sharing one account through Redis', () => {
     expect(summaries.flatMap((summary) => summary.failures)).toEqual([]);
     expect(summaries.reduce((total, summary) => total + summary.completed, 0)).toBe(sessions);
     // The mock enforces the limits: nothing was refused, and no bucket went below empty.
-    // Known defect, open in the gateway issue: about every other run the mock refuses exactly one request (the
-    // request bucket, at its last refill), which the limiter absorbs. Until it is found, one refusal is tolerated; more
-    // than one fails.
-    expect(mockLimits.counts.rejected, JSON.stringify(mockLimits.counts)).toBeLessThanOrEqual(1);
+    expect(mockLimits.counts.rejected, JSON.stringify(mockLimits.counts)).toBe(0);
     expect(mockLimits.counts.served).toBe(sessions * 2);
     expect(mockLimits.counts.lowestShare).toBeGreaterThanOrEqual(0);
 

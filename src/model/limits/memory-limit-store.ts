@@ -19,6 +19,8 @@ interface Bucket {
   updatedAt: number;
   learnedLimit: number | undefined;
   configuredLimit: number | undefined;
+  /** When a call was taken from the bucket full: it does not refill until a call settles or is observed (queueTuning.maxRefillHoldMs). */
+  heldSince?: number | undefined;
 }
 
 interface Waiter {
@@ -83,7 +85,8 @@ export function createMemoryLimitStore(): ProviderLimitStore {
         state.buckets.set(dimension, bucket);
       }
       bucket.configuredLimit = configuredLimit;
-      const elapsed = Math.max(0, now - bucket.updatedAt);
+      if (bucket.heldSince !== undefined && now - bucket.heldSince >= queueTuning.maxRefillHoldMs) bucket.heldSince = undefined;
+      const elapsed = bucket.heldSince === undefined ? Math.max(0, now - bucket.updatedAt) : 0;
       bucket.tokens = Math.min(capacity, bucket.tokens + (elapsed * capacity) / 60_000);
       bucket.updatedAt = Math.max(bucket.updatedAt, now);
       views.set(dimension, { tokens: bucket.tokens, capacity });
@@ -99,12 +102,19 @@ export function createMemoryLimitStore(): ProviderLimitStore {
     return true;
   }
 
-  function take(state: Account, views: Map<LimitDimension, BucketView>, cost: LimitCost): void {
+  function take(state: Account, views: Map<LimitDimension, BucketView>, cost: LimitCost, now: number): void {
     for (const [dimension, view] of views) {
       const bucket = state.buckets.get(dimension) as Bucket;
+      // The provider's bucket is full too, and refills nothing until this call reaches it.
+      if (cost[dimension] > 0 && bucket.tokens >= view.capacity) bucket.heldSince = now;
       bucket.tokens -= cost[dimension];
       view.tokens = bucket.tokens;
     }
+  }
+
+  /** A call settled or its response was observed: the provider has seen calls again, and held buckets refill. */
+  function release(state: Account): void {
+    for (const bucket of state.buckets.values()) bucket.heldSince = undefined;
   }
 
   function dropStale(state: Account, now: number): void {
@@ -134,7 +144,7 @@ export function createMemoryLimitStore(): ProviderLimitStore {
         for (let served = 0; served < queueTuning.grantsPerCall && state.queue.length > 0; served += 1) {
           const head = state.queue[0] as Waiter;
           if (!fits(views, head.cost)) break;
-          take(state, views, head.cost);
+          take(state, views, head.cost, now);
           state.queue.shift();
           if (head.ticket === request.ticket) ownGranted = true;
           else {
@@ -159,6 +169,7 @@ export function createMemoryLimitStore(): ProviderLimitStore {
     async settle(request: SettleLimitRequest): Promise<void> {
       const state = account(request.account);
       const views = refill(state, undefined, request.now);
+      release(state);
       for (const [dimension, view] of views) {
         const bucket = state.buckets.get(dimension) as Bucket;
         bucket.tokens = Math.min(view.capacity, bucket.tokens + request.reserved[dimension] - request.actual[dimension]);
@@ -178,6 +189,7 @@ export function createMemoryLimitStore(): ProviderLimitStore {
         if (reading.limit !== undefined && reading.limit > 0) bucket.learnedLimit = reading.limit;
       }
       const views = refill(state, undefined, request.now);
+      release(state);
       for (const [dimension, view] of views) {
         const reading = request.readings[dimension];
         if (reading === undefined) continue;

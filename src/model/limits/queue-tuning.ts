@@ -8,6 +8,14 @@ export const queueTuning = {
   maxPollMs: 2_000,
   /** How many heads of the queue one acquire may grant: bounds the work of one atomic step. */
   grantsPerCall: 64,
+  /**
+   * A call taken from a full bucket holds the bucket's refill until some call settles or is observed, at most this
+   * long (in case its process died in between). The provider's bucket is full too and refills nothing until that call
+   * reaches it. Counting refill from the grant credits refill the provider never gives, for as long as the call takes
+   * from the queue to the provider (a cold process's first call: hundreds of ms, several requests at 540 a minute),
+   * and a burst that drains the bucket then overruns the provider's by that much.
+   */
+  maxRefillHoldMs: 10_000,
 } as const;
 
 export interface BucketView {

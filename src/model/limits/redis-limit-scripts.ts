@@ -2,9 +2,11 @@
 // one queue per account. Time is Redis's own (TIME): the processes' clocks are never compared. The algorithm is the
 // one of memory-limit-store.ts.
 //
-// Keys per account: S (hash: per dimension tokens, at, learned, conf; blocked; seq; tot:<dimension>), Q (sorted set
+// Keys per account: S (hash: per dimension tokens, at, learned, conf, held; blocked; seq; tot:<dimension>), Q (sorted set
 // of waiting tickets by lane·1e15 + seq), W (hash ticket → "requests,input,output,tokens"), L (sorted set ticket →
 // last time it asked), G (hash of tickets granted while their holder slept).
+
+import { queueTuning } from './queue-tuning.ts';
 
 const common = `
 local dims = {'requests', 'inputTokens', 'outputTokens', 'tokens'}
@@ -16,11 +18,13 @@ local function num(value)
   if value == false or value == nil then return nil end
   return tonumber(value)
 end
--- Refills every bucket to now; conf (4 limits, -1 for none) replaces the stored configured limits when given.
+-- Refills every bucket to now; conf (4 limits, -1 for none) replaces the stored configured limits when given. A bucket
+-- held (d:held, the time a call was taken from it full) does not refill until a call settles or is observed, or the
+-- hold runs out: the provider's bucket stays full, refilling nothing, until that call reaches it.
 local function refill(S, now, conf)
   local views = {}
   for i, d in ipairs(dims) do
-    local f = redis.call('HMGET', S, d .. ':tokens', d .. ':at', d .. ':learned', d .. ':conf')
+    local f = redis.call('HMGET', S, d .. ':tokens', d .. ':at', d .. ':learned', d .. ':conf', d .. ':held')
     local c = num(f[4])
     if conf ~= nil then
       if conf[i] >= 0 then c = conf[i]; redis.call('HSET', S, d .. ':conf', c) else c = nil; redis.call('HDEL', S, d .. ':conf') end
@@ -33,6 +37,10 @@ local function refill(S, now, conf)
       local at = num(f[2]) or now
       local elapsed = now - at
       if elapsed < 0 then elapsed = 0 end
+      local held = num(f[5])
+      if held ~= nil then
+        if now - held < ${queueTuning.maxRefillHoldMs} then elapsed = 0 else redis.call('HDEL', S, d .. ':held') end
+      end
       tokens = math.min(cap, tokens + elapsed * cap / 60000)
       if at < now then at = now end
       redis.call('HSET', S, d .. ':tokens', tostring(tokens), d .. ':at', string.format('%.0f', at))
@@ -40,6 +48,10 @@ local function refill(S, now, conf)
     end
   end
   return views
+end
+-- A call has settled or its response was observed: the provider has seen requests again, and held buckets refill.
+local function release(S)
+  for _, d in ipairs(dims) do redis.call('HDEL', S, d .. ':held') end
 end
 local function parseCost(text)
   local cost = {}
@@ -94,6 +106,7 @@ if now >= blocked then
     end
     if not fits then break end
     for i, view in pairs(views) do
+      if cost[i] > 0 and view.tokens >= view.capacity then redis.call('HSET', S, dims[i] .. ':held', string.format('%.0f', now)) end
       view.tokens = view.tokens - cost[i]
       redis.call('HSET', S, dims[i] .. ':tokens', tostring(view.tokens))
     end
@@ -135,6 +148,7 @@ return 1
 export const settleScript = `${common}
 local S = KEYS[1]
 local views = refill(S, nowMs(), nil)
+release(S)
 for i, view in pairs(views) do
   local tokens = math.min(view.capacity, view.tokens + tonumber(ARGV[i]) - tonumber(ARGV[i + 4]))
   redis.call('HSET', S, dims[i] .. ':tokens', tostring(tokens))
@@ -151,6 +165,7 @@ for i, d in ipairs(dims) do
   if limit > 0 then redis.call('HSET', S, d .. ':learned', limit) end
 end
 local views = refill(S, now, nil)
+release(S)
 for i, view in pairs(views) do
   local remaining = tonumber(ARGV[(i - 1) * 3 + 2])
   local reset = tonumber(ARGV[(i - 1) * 3 + 3])
