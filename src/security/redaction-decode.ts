@@ -1,3 +1,4 @@
+import { percentByte } from '../util/index.ts';
 import { countWork, isBase64UrlCharacter } from './redaction-scan.ts';
 import type { SensitiveSpan } from './redaction-scan.ts';
 import { isInvisible, normalizeView, ViewBuilder } from './redaction-text-view.ts';
@@ -48,20 +49,6 @@ export function jsonUnescapeView(view: TextView): TextView | null {
   builder.copy(copied, text.length);
   countWork(text.length);
   return normalizeView(builder.build());
-}
-
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 65 && code <= 70) return code - 55;
-  if (code >= 97 && code <= 102) return code - 87;
-  return -1;
-}
-
-function percentByte(text: string, index: number): number {
-  if (text.charCodeAt(index) !== 37) return -1;
-  const high = hexValue(text.charCodeAt(index + 1));
-  const low = hexValue(text.charCodeAt(index + 2));
-  return high === -1 || low === -1 ? -1 : high * 16 + low;
 }
 
 const utf8 = new TextDecoder('utf-8');

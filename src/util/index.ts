@@ -12,3 +12,4 @@ export { defaultToolCallLimits, exceedsArgumentLimits, measureArgumentText, meas
 export type { ArgumentMeasure, ToolCallLimits } from './tool-call-limits.ts';
 export { mapJsonStrings } from './map-json-strings.ts';
 export { asciiLowerCase } from './ascii-case.ts';
+export { percentByte } from './percent-byte.ts';

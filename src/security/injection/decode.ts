@@ -1,3 +1,4 @@
+import { percentByte } from '../../util/index.ts';
 import { ViewBuilder } from './text-view.ts';
 import type { TextView } from './text-view.ts';
 
@@ -62,20 +63,6 @@ export function decodeHtmlEntities(view: TextView): TextView {
   if (!decoded) return view;
   builder.copy(copied, text.length);
   return builder.build();
-}
-
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 65 && code <= 70) return code - 55;
-  if (code >= 97 && code <= 102) return code - 87;
-  return -1;
-}
-
-function percentByte(text: string, index: number): number {
-  if (text.charCodeAt(index) !== 37) return -1;
-  const high = hexValue(text.charCodeAt(index + 1));
-  const low = hexValue(text.charCodeAt(index + 2));
-  return high === -1 || low === -1 ? -1 : high * 16 + low;
 }
 
 const lenientUtf8 = new TextDecoder('utf-8');
