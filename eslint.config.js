@@ -7,9 +7,11 @@ const levels = {
   model: 1, store: 1, memory: 1, security: 1, sandbox: 1, tracing: 1,
   tools: 2, context: 2,
   loop: 3,
-  patterns: 4, durable: 4, workflow: 4,
+  patterns: 4, durable: 4, workflow: 4, planner: 4,
   runtime: 5,
-  server: 6, cli: 6, console: 6,
+  // Services built on the runtime; the CLI sits above them all.
+  check: 6, eval: 6, server: 6, worker: 6, restate: 6,
+  cli: 7,
 };
 // Level-0 folders stand alone: spec imports nothing, errors and util are domain-free.
 const levelZeroAllowed = { spec: [], errors: [], util: [] };
