@@ -11,3 +11,5 @@ export type { TaskScript } from '../model/task-scripted-model.ts';
 export type { ScriptedModelOptions } from '../model/index.ts';
 export { createMockRateLimiter, mockPromptTokens } from './mock-rate-limits.ts';
 export type { MockAdmission, MockLimitName, MockRateLimitCounts, MockRateLimiter, MockRateLimitOptions } from './mock-rate-limits.ts';
+export { startPostgresServer } from './postgres-server.ts';
+export type { PostgresServerOptions, PostgresServerProcess } from './postgres-server.ts';
