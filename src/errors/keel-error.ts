@@ -56,6 +56,8 @@ export const keelCodes = {
   'gate-rejected': { fault: 'model', retryable: false },
   /** Too few parallel branches or voters succeeded or agreed for the workflow's failure policy. */
   'quorum-not-met': { fault: 'tool', retryable: false },
+  /** The planner's model returned no valid plan, also after the one retry that showed it the validation error. */
+  'plan-invalid': { fault: 'model', retryable: false },
   internal: { fault: 'system', retryable: false },
 } as const satisfies Record<string, { fault: Fault; retryable: boolean }>;
 
