@@ -74,6 +74,12 @@ export interface ToolOptions<Schema extends z.ZodType> {
   readonly sinks?: readonly string[];
   /** The tool sends data out of the process (e-mail, HTTP, messages): its sinks may not carry the system prompt or secret output. */
   readonly outbound?: boolean;
+  /**
+   * Declares that `execute` deduplicates on `context.idempotencyKey` at its far end, so a call re-run after a crash
+   * changes nothing twice. Keel cannot read this from the code: `keel check` requires every `write` or
+   * `irreversible` tool to declare it or to have a `compensate`.
+   */
+  readonly idempotent?: boolean;
 }
 
 export interface ToolDefinition {
@@ -100,6 +106,8 @@ export interface ToolDefinition {
   /** Argument paths checked by information-flow control; absent means every argument of a write or irreversible tool. */
   readonly sinks?: readonly string[];
   readonly outbound?: boolean;
+  /** Declared: `execute` deduplicates on its idempotency key (see `ToolOptions.idempotent`). */
+  readonly idempotent?: boolean;
 }
 
 const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -145,6 +153,7 @@ export function defineTool<Schema extends z.ZodType>(options: ToolOptions<Schema
     maxOutputChars: options.maxOutputChars ?? 16_000,
     critical: options.critical ?? false,
     source: 'local',
+    ...(options.idempotent === true ? { idempotent: true } : {}),
     // Checked here, so that a policy naming a secret fails when the tool is defined, not when it first runs.
     ...(options.redaction === undefined ? {} : { redaction: checkedPolicy(options.redaction, options.name) }),
     ...flowDeclarations(options, inputSchema),
