@@ -3,12 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { MeterProvider, MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { KeelError } from '../errors/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import { conventionInputTokens } from './journal-spans.ts';
-import { prometheusContentType, renderPrometheus } from './prometheus.ts';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { SessionMetricsFold } from './session-metrics.ts';
 import type { SessionMetrics, TurnMetrics } from './session-metrics.ts';
 import { createResource, instrumentationScope } from './otel-resource.ts';
@@ -26,14 +26,24 @@ const ratioBuckets = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1
 const countBuckets = [0, 1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 100];
 const costBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
 
-/** A pull reader: collects when `/metrics` is scraped. */
-export class PrometheusTextReader extends MetricReader {
-  protected override async onShutdown(): Promise<void> {}
-  protected override async onForceFlush(): Promise<void> {}
+/** The content type of Prometheus text exposition format 0.0.4. */
+export const prometheusContentType = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * OpenTelemetry's own Prometheus exporter as a pull reader, without its HTTP server: Keel serves `/metrics` itself
+ * (on the API server, or through `handler`), and renders with the exporter's serializer.
+ */
+export class PrometheusTextReader extends PrometheusExporter {
+  private readonly serializer = new PrometheusSerializer();
+
+  constructor() {
+    super({ preventServerStart: true });
+  }
 
   async render(): Promise<string> {
-    const { resourceMetrics } = await this.collect();
-    return renderPrometheus(resourceMetrics);
+    const { resourceMetrics, errors } = await this.collect();
+    for (const error of errors) diag.error('keel: collecting metrics for Prometheus failed', error);
+    return this.serializer.serialize(resourceMetrics);
   }
 }
 
@@ -213,6 +223,15 @@ class MetricsRecorder {
       case 'gate':
       case 'route-decision':
       case 'parallel-join':
+        break;
+      // Planner events: the session counters cover them.
+      case 'plan-proposed':
+      case 'plan-invalid':
+      case 'plan-approval':
+      case 'plan-step-start':
+      case 'plan-step-end':
+      case 'plan-deviation':
+      case 'replan':
         break;
       default:
         ignoreNever(event);

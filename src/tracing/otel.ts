@@ -5,4 +5,4 @@ export { createResource, semanticConventionsSchemaUrl, instrumentationScope } fr
 export type { TraceExport, TraceExportOptions, LiveTracer, LiveTracerOptions, TracedUpdate } from './span-exporter.ts';
 export { createKeelMetrics, PrometheusTextReader, resolveMetricsEndpoint, tokenBuckets, durationBuckets } from './metrics.ts';
 export type { KeelMetrics, KeelMetricsOptions } from './metrics.ts';
-export { renderPrometheus, prometheusContentType, prometheusName } from './prometheus.ts';
+export { prometheusContentType } from './metrics.ts';

@@ -34,6 +34,8 @@ function parseExposition(text: string): Exposition {
       help.set(helpMatch[1] as string, helpMatch[2] as string);
       continue;
     }
+    // OpenTelemetry's exporter declares each family's unit between its HELP and TYPE lines.
+    if (new RegExp(`^# UNIT (${metricName}) \\S+$`).test(line)) continue;
     const typeMatch = new RegExp(`^# TYPE (${metricName}) (counter|gauge|histogram|summary|untyped)$`).exec(line);
     if (typeMatch !== null) {
       expect(help.has(typeMatch[1] as string), `HELP before TYPE for ${typeMatch[1]}`).toBe(true);
@@ -117,10 +119,10 @@ describe('OpenTelemetry metrics and their Prometheus text', () => {
     const exposition = parseExposition(text);
 
     expect(exposition.types.get('gen_ai_client_token_usage')).toBe('histogram');
-    expect(exposition.types.get('gen_ai_client_operation_duration_seconds')).toBe('histogram');
+    expect(exposition.types.get('gen_ai_client_operation_duration')).toBe('histogram');
     // One schema version (1.41.0): sessions and tool calls are operations of gen_ai.client.operation.duration.
-    expect(exposition.types.get('gen_ai_invoke_agent_duration_seconds')).toBeUndefined();
-    expect(exposition.types.get('gen_ai_execute_tool_duration_seconds')).toBeUndefined();
+    expect(exposition.types.get('gen_ai_invoke_agent_duration')).toBeUndefined();
+    expect(exposition.types.get('gen_ai_execute_tool_duration')).toBeUndefined();
     expect(exposition.types.get('keel_turn_count_total')).toBe('counter');
     expect(exposition.types.get('keel_cost_usd_total')).toBe('counter');
     expect(exposition.help.get('gen_ai_client_token_usage')).toMatch(/tokens/);
@@ -133,14 +135,14 @@ describe('OpenTelemetry metrics and their Prometheus text', () => {
     expect(value(exposition, 'gen_ai_client_token_usage_bucket', { ...call, gen_ai_token_type: 'input', le: '1024' })).toBe(1);
     expect(value(exposition, 'gen_ai_client_token_usage_bucket', { ...call, gen_ai_token_type: 'input', le: '4096' })).toBe(3);
     expect(value(exposition, 'gen_ai_client_token_usage_bucket', { ...call, gen_ai_token_type: 'input', le: '+Inf' })).toBe(3);
-    expect(value(exposition, 'gen_ai_client_operation_duration_seconds_sum', call)).toBeCloseTo(3.5, 12);
-    expect(value(exposition, 'gen_ai_client_operation_duration_seconds_bucket', { ...call, le: '0.64' })).toBe(1);
-    expect(value(exposition, 'gen_ai_client_operation_duration_seconds_bucket', { ...call, le: '1.28' })).toBe(2);
+    expect(value(exposition, 'gen_ai_client_operation_duration_sum', call)).toBeCloseTo(3.5, 12);
+    expect(value(exposition, 'gen_ai_client_operation_duration_bucket', { ...call, le: '0.64' })).toBe(1);
+    expect(value(exposition, 'gen_ai_client_operation_duration_bucket', { ...call, le: '1.28' })).toBe(2);
 
     const agent = { gen_ai_agent_name: 'support' };
     expect(value(exposition, 'keel_turn_count_total', agent)).toBe(3);
     expect(value(exposition, 'keel_turn_tokens_sum', { ...agent, gen_ai_token_type: 'input' })).toBe(4500);
-    expect(value(exposition, 'keel_turn_llm_latency_seconds_sum', agent)).toBeCloseTo(3.5, 12);
+    expect(value(exposition, 'keel_turn_llm_latency_sum', agent)).toBeCloseTo(3.5, 12);
     expect(value(exposition, 'keel_turn_tool_calls_sum', agent)).toBe(3);
     expect(value(exposition, 'keel_turn_tool_error_rate_sum', agent)).toBe(1.5);
     expect(value(exposition, 'keel_turn_tool_error_rate_count', agent)).toBe(2);
@@ -152,12 +154,12 @@ describe('OpenTelemetry metrics and their Prometheus text', () => {
     expect(value(exposition, 'keel_session_tool_error_rate_sum', agent)).toBeCloseTo(2 / 3, 12);
     expect(value(exposition, 'keel_session_tool_diversity_sum', agent)).toBeCloseTo(2 / 3, 12);
     expect(value(exposition, 'keel_session_context_peak_utilization_sum', agent)).toBe(0.75);
-    expect(value(exposition, 'gen_ai_client_operation_duration_seconds_sum', { ...agent, gen_ai_operation_name: 'invoke_agent' })).toBe(3.69);
+    expect(value(exposition, 'gen_ai_client_operation_duration_sum', { ...agent, gen_ai_operation_name: 'invoke_agent' })).toBe(3.69);
     expect(value(exposition, 'keel_cost_usd_total', { ...agent, gen_ai_provider_name: 'anthropic', gen_ai_request_model: 'claude-x' })).toBeCloseTo(0.06, 12);
     expect(value(exposition, 'keel_tool_calls_total', { gen_ai_tool_name: 'lookup', keel_tool_outcome: 'ok' })).toBe(1);
     expect(value(exposition, 'keel_tool_calls_total', { gen_ai_tool_name: 'lookup', keel_tool_outcome: 'error' })).toBe(1);
     expect(value(exposition, 'keel_tool_calls_total', { gen_ai_tool_name: 'search', keel_tool_outcome: 'error' })).toBe(1);
-    expect(value(exposition, 'gen_ai_client_operation_duration_seconds_sum', { gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'lookup', 'error_type': 'tool-failed' })).toBe(0.05);
+    expect(value(exposition, 'gen_ai_client_operation_duration_sum', { gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'lookup', 'error_type': 'tool-failed' })).toBe(0.05);
     expect(value(exposition, 'keel_anomaly_count_total', { ...agent, keel_anomaly_signal: 'context-utilization' })).toBe(1);
 
     // Buckets are cumulative and end with +Inf equal to _count.
