@@ -58,6 +58,8 @@ export const keelCodes = {
   'quorum-not-met': { fault: 'tool', retryable: false },
   /** The planner's model returned no valid plan, also after the one retry that showed it the validation error. */
   'plan-invalid': { fault: 'model', retryable: false },
+  /** An eval replay sent a model request its cassette does not hold: the agent, suite or tools changed since recording. */
+  'cassette-mismatch': { fault: 'user', retryable: false },
   internal: { fault: 'system', retryable: false },
 } as const satisfies Record<string, { fault: Fault; retryable: boolean }>;
 
