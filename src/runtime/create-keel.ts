@@ -24,7 +24,7 @@ import { recordApproval, resumeSession, sessionBudgetOf, startSession, TreeBudge
 import { createChildRunner } from './child-runner.ts';
 import { refuseSelfApproval } from './approval-chain.ts';
 import { buildTraceTree } from '../tracing/index.ts';
-import type { AgentDefinition, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
+import type { AgentDefinition, ApprovalDecision, LoopDependencies, ModelCaller, RunOptions, SessionRun } from '../loop/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { Model } from '../spec/model.ts';
 import { createBackends, createLimitStore } from './backends.ts';
@@ -178,6 +178,37 @@ export function createKeel(options: KeelOptions = {}): Keel {
     return events;
   };
 
+  /** Journals a decision and leaves the lease held: decide() resumes under it, recordDecision() releases it. */
+  const recordDecisionUnderLease = async (agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision): Promise<void> => {
+    // The approval is a write to the session: it needs the lease like a step does. resume() renews it (same owner).
+    await acquireSessionLease(leases, sessionId);
+    try {
+      await refuseSelfApproval(readEvents, sessionId, decision.approver);
+      await recordApproval(resolvedJournal, clock, agent, sessionId, callId, decision);
+    } catch (error) {
+      await leases.store.release(sessionId, leases.owner);
+      throw error;
+    }
+    if (!decision.approved) {
+      const events = await readEvents(sessionId);
+      const request = events.find((event) => event.type === 'tool-request' && event.callId === callId);
+      if (request?.type === 'tool-request') {
+        await recordRefusal({
+          sessionId,
+          turn: request.turn,
+          callId,
+          agent: agent.name,
+          tool: request.tool,
+          input: request.input,
+          decision: 'deny',
+          rule: 'approval:rejected',
+          approver: decision.approver,
+          error: { code: 'approval-rejected', message: decision.reason ?? 'Rejected by the approver.' },
+        });
+      }
+    }
+  };
+
   return {
     databasePath,
     journal: resolvedJournal,
@@ -206,7 +237,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
         startSession(agent, dependencies(caller), {
           ...withTelemetry(runOptions),
           sessionId,
-          leaseLost,
+          leaseLost: withHandOff(leaseLost, runOptions.handOff),
           input,
           budget,
           treeBudget,
@@ -231,37 +262,18 @@ export function createKeel(options: KeelOptions = {}): Keel {
       });
       telemetry?.preload(events);
       const treeBudget = TreeBudget.root(sessionId, start?.type === 'session-start' ? (start.budget ?? { tokens: null, costUsd: null }) : { tokens: null, costUsd: null });
-      return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost, treeBudget }));
+      return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost: withHandOff(leaseLost, resumeOptions.handOff), treeBudget }));
     },
     async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
-      // The approval is a write to the session: it needs the lease like a step does. resume() renews it (same owner).
-      await acquireSessionLease(leases, sessionId);
-      try {
-        await refuseSelfApproval(readEvents, sessionId, decision.approver);
-        await recordApproval(resolvedJournal, clock, agent, sessionId, callId, decision);
-      } catch (error) {
-        await leases.store.release(sessionId, leases.owner);
-        throw error;
-      }
-      if (!decision.approved) {
-        const events = await readEvents(sessionId);
-        const request = events.find((event) => event.type === 'tool-request' && event.callId === callId);
-        if (request?.type === 'tool-request') {
-          await recordRefusal({
-            sessionId,
-            turn: request.turn,
-            callId,
-            agent: agent.name,
-            tool: request.tool,
-            input: request.input,
-            decision: 'deny',
-            rule: 'approval:rejected',
-            approver: decision.approver,
-            error: { code: 'approval-rejected', message: decision.reason ?? 'Rejected by the approver.' },
-          });
-        }
-      }
+      await recordDecisionUnderLease(agent, sessionId, callId, decision);
       return this.resume(agent, sessionId, resumeOptions);
+    },
+    async recordDecision(agent, sessionId, callId, decision) {
+      try {
+        await recordDecisionUnderLease(agent, sessionId, callId, decision);
+      } finally {
+        await leases.store.release(sessionId, leases.owner);
+      }
     },
     runChild: (request) => childRunner.run(request),
     runWorkflow: (workflow, input, workflowOptions) => workflows.run(workflow, input, workflowOptions),
@@ -294,6 +306,11 @@ function resolveModel(choice: string | Model, config: KeelConfig): { model: Mode
   const registered = config.models.get(choice);
   if (registered !== undefined) return { model: registered, spec: choice };
   return { model: createModelFromSpec(choice, { env: config.env, cwd: config.cwd }), spec: choice };
+}
+
+/** The loop stops before its next write when the lease is lost or the caller hands the session off. */
+function withHandOff(leaseLost: AbortSignal, handOff: AbortSignal | undefined): AbortSignal {
+  return handOff === undefined ? leaseLost : AbortSignal.any([leaseLost, handOff]);
 }
 
 function unrecordedModel(sessionId: string, provider: string, modelId: string): KeelError {

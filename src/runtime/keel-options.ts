@@ -99,6 +99,11 @@ export interface KeelRunOptions extends Omit<RunOptions, 'leaseLost' | 'treeBudg
   readonly priority?: RunPriority;
   /** Whose token budget the run spends (`modelLimits.admission.tenantBudget`). */
   readonly tenant?: string;
+  /**
+   * Aborting it hands the session off: the run stops before its next write, its result rejects with `session-busy`,
+   * the lease is released, and the session is left open for another process to resume (a worker shutting down).
+   */
+  readonly handOff?: AbortSignal;
 }
 
 /** Options of `resume` and `decide`: the model defaults to the one the session recorded. */
@@ -108,6 +113,8 @@ export interface KeelResumeOptions extends Omit<RunOptions, 'leaseLost' | 'treeB
   readonly priority?: RunPriority;
   /** Whose token budget the run spends. */
   readonly tenant?: string;
+  /** Hands the session off to another process, as `KeelRunOptions.handOff`. */
+  readonly handOff?: AbortSignal;
 }
 
 export interface Keel {
@@ -140,6 +147,14 @@ export interface Keel {
    * await keel.decide(agent, sessionId, callId, { approved: true, approver: 'ops@example.com' });
    */
   decide(agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision, options?: KeelResumeOptions): Promise<SessionRun>;
+  /**
+   * Journals a person's approval or rejection like `decide`, without resuming the session in this process: for a
+   * session that a worker runs (the run queue wakes it, wherever it is claimed next).
+   * @example
+   * await keel.recordDecision(agent, sessionId, callId, { approved: true, approver: 'ops@example.com' });
+   * await queue.wake(sessionId);
+   */
+  recordDecision(agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision): Promise<void>;
   /**
    * Runs `agent` as a child session of `parentSessionId` for one call or workflow step (see `ChildRunRequest`): started
    * when new, resumed when open, its recorded outcome when ended; never a second copy. Refused (`tool-denied`) when the
