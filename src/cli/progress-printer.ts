@@ -92,6 +92,15 @@ export function createProgressPrinter(write: (line: string) => void): (update: S
       case 'route-decision':
       case 'parallel-join':
         break;
+      // Planner events: `keel plan show` and `keel trace` show them.
+      case 'plan-proposed':
+      case 'plan-invalid':
+      case 'plan-approval':
+      case 'plan-step-start':
+      case 'plan-step-end':
+      case 'plan-deviation':
+      case 'replan':
+        break;
       default:
         ignoreNever(event);
         break;

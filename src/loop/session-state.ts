@@ -317,6 +317,15 @@ function applyTo(draft: Draft, event: SessionEvent): void {
     case 'route-decision':
     case 'parallel-join':
       break;
+    // Planner sessions: their plans and steps are folded by the planner; the agent loop does not run them.
+    case 'plan-proposed':
+    case 'plan-invalid':
+    case 'plan-approval':
+    case 'plan-step-start':
+    case 'plan-step-end':
+    case 'plan-deviation':
+    case 'replan':
+      break;
     default:
       assertNever(event, (unknown) => new KeelError('journal-corrupt', `Session ${state.sessionId}: event ${state.lastSeq} has a type this Keel does not know (${JSON.stringify((unknown as { type?: unknown }).type)}).`));
   }

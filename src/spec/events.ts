@@ -541,6 +541,126 @@ export interface ParallelJoinEvent extends EventEnvelope {
   readonly reason: string;
 }
 
+/** One step of a planner's plan, as journaled. */
+export interface PlanStepRecord {
+  /** Unique in its plan; a replan that keeps the id of a finished step reuses its result. */
+  readonly id: string;
+  readonly description: string;
+  /** Steps whose outputs this one needs; it starts once they all finished. */
+  readonly dependsOn: readonly string[];
+  /** The tool the step expects to use, when it names one. */
+  readonly tool?: string;
+  /** The subagent that runs the step, when it names one; else the planning agent runs it. */
+  readonly subagent?: string;
+  readonly expectedOutput: string;
+  readonly successCriterion: string;
+  /** Set in a replanned plan to run again a step an earlier revision finished. */
+  readonly rerun?: boolean;
+}
+
+/** A planner's plan: the steps form a directed acyclic graph through `dependsOn`. */
+export interface PlanRecord {
+  readonly goal: string;
+  readonly steps: readonly PlanStepRecord[];
+}
+
+/**
+ * A valid plan from the planning call. `revision` is 1 for the first plan and grows by one per replan; the spend is
+ * that of the call that produced it (an invalid first answer has its own `plan-invalid`).
+ */
+export interface PlanProposedEvent extends EventEnvelope {
+  readonly type: 'plan-proposed';
+  readonly revision: number;
+  readonly plan: PlanRecord;
+  /** 1, or 2 when the first answer was invalid and the retry succeeded. */
+  readonly attempt: number;
+  /** The plan waits for a person (`plan-approval`) before any of its steps runs. */
+  readonly requiresApproval: boolean;
+  readonly model: string;
+  readonly usage: Usage;
+  readonly costUsd: number | null;
+  readonly latencyMs: number;
+}
+
+/** A planning answer that failed validation; the first is retried once with the error, the second fails the session. */
+export interface PlanInvalidEvent extends EventEnvelope {
+  readonly type: 'plan-invalid';
+  readonly revision: number;
+  readonly attempt: number;
+  readonly error: ErrorRecord;
+  /** The model's answer (cut to 16,000 characters), shown to it again in the retry. */
+  readonly answer: string;
+  readonly model: string;
+  readonly usage: Usage;
+  readonly costUsd: number | null;
+  readonly latencyMs: number;
+}
+
+/** A person's decision on a plan that waits for approval; an edited plan was validated before it was journaled. */
+export interface PlanApprovalEvent extends EventEnvelope {
+  readonly type: 'plan-approval';
+  readonly revision: number;
+  readonly decision: 'approved' | 'edited' | 'rejected';
+  readonly approver: string;
+  readonly reason: string | null;
+  /** The plan as edited; the steps run from it instead of the proposed one. */
+  readonly plan?: PlanRecord;
+}
+
+/** A plan step begins in its child session (intent, before it acts); written with the `child-start`. */
+export interface PlanStepStartEvent extends EventEnvelope {
+  readonly type: 'plan-step-start';
+  readonly revision: number;
+  readonly stepId: string;
+  /** Names the child session with the plan's session id; derived from the revision and the step id. */
+  readonly callId: string;
+  readonly childSessionId: string;
+  readonly agent: string;
+}
+
+/** A plan step's outcome and the verdict on its success criterion; written with the `child-end`. */
+export interface PlanStepEndEvent extends EventEnvelope {
+  readonly type: 'plan-step-end';
+  readonly revision: number;
+  readonly stepId: string;
+  readonly callId: string;
+  readonly childSessionId: string;
+  readonly status: SessionStatus;
+  readonly output: string | null;
+  readonly error: ErrorRecord | null;
+  /** Whether the output meets the step's success criterion: by the planner's predicate, a model check, or none given. */
+  readonly check: {
+    readonly passed: boolean;
+    readonly by: 'predicate' | 'model' | 'none';
+    readonly reason: string;
+    /** The spend of a model check. */
+    readonly usage?: Usage;
+    readonly costUsd?: number | null;
+  };
+  readonly latencyMs: number;
+}
+
+/** A step failed or missed its success criterion: the plan no longer holds. A replan or the session's failure follows. */
+export interface PlanDeviationEvent extends EventEnvelope {
+  readonly type: 'plan-deviation';
+  readonly revision: number;
+  readonly stepId: string;
+  readonly kind: 'step-failed' | 'criterion-missed';
+  readonly reason: string;
+}
+
+/** The planner plans again after a deviation, told why and what is done; `plan-proposed` of `fromRevision + 1` follows. */
+export interface ReplanEvent extends EventEnvelope {
+  readonly type: 'replan';
+  readonly fromRevision: number;
+  readonly reason: string;
+  /** Steps finished and passed so far: a new plan that keeps their ids reuses their results. */
+  readonly completed: readonly string[];
+  /** This replan's number (1 for the first) and the bound. */
+  readonly replan: number;
+  readonly maxReplans: number;
+}
+
 export type SessionStatus = 'completed' | 'failed' | 'cancelled';
 
 export interface SessionEndEvent extends EventEnvelope {
@@ -584,6 +704,13 @@ export type SessionEvent =
   | GateEvent
   | RouteDecisionEvent
   | ParallelJoinEvent
+  | PlanProposedEvent
+  | PlanInvalidEvent
+  | PlanApprovalEvent
+  | PlanStepStartEvent
+  | PlanStepEndEvent
+  | PlanDeviationEvent
+  | ReplanEvent
   | SessionEndEvent;
 
 export type SessionEventType = SessionEvent['type'];

@@ -120,6 +120,15 @@ export function validateJournal(events: readonly SessionEvent[]): JournalValidat
       case 'route-decision':
       case 'parallel-join':
         break;
+      // Planner events decide nothing about turns or tool calls.
+      case 'plan-proposed':
+      case 'plan-invalid':
+      case 'plan-approval':
+      case 'plan-step-start':
+      case 'plan-step-end':
+      case 'plan-deviation':
+      case 'replan':
+        break;
       default:
         ignoreNever(event);
         break;

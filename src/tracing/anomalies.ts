@@ -169,6 +169,15 @@ export class AnomalyDetector {
       case 'route-decision':
       case 'parallel-join':
         break;
+      // Planner events: the steps' spend is in their child sessions.
+      case 'plan-proposed':
+      case 'plan-invalid':
+      case 'plan-approval':
+      case 'plan-step-start':
+      case 'plan-step-end':
+      case 'plan-deviation':
+      case 'replan':
+        break;
       default:
         ignoreNever(event);
         break;

@@ -1,5 +1,6 @@
 import { canonicalJson, mapJsonStrings, sha256 } from '../util/index.ts';
 import { ignoreNever } from '../util/assert-never.ts';
+import { planSpanEvent } from './plan-spans.ts';
 import type { ContentBlock } from '../spec/message.ts';
 import type { ErrorRecord, MemoryReadEvent, SessionEvent, SessionStartEvent } from '../spec/events.ts';
 
@@ -652,6 +653,36 @@ export class JournalSpanBuilder {
       case 'gate':
       case 'route-decision':
       case 'parallel-join':
+        break;
+      case 'plan-step-start': {
+        // A plan step's span is a child of the planner session's; its child session's spans hang under that session.
+        const span = this.open(track, event.seq, `plan_step ${event.stepId}`, 'internal', event.at, track.root.spanId);
+        const a = attributes(span);
+        a['keel.plan.revision'] = event.revision;
+        a['keel.plan.step.id'] = event.stepId;
+        a['keel.plan.child_session_id'] = event.childSessionId;
+        a['gen_ai.agent.name'] = event.agent;
+        track.tools.set(`plan:${event.callId}`, span);
+        break;
+      }
+      case 'plan-step-end': {
+        const span = track.tools.get(`plan:${event.callId}`);
+        if (span === undefined || span.endTimeMs !== -1) break;
+        span.endTimeMs = event.at;
+        const a = attributes(span);
+        a['keel.plan.step.status'] = event.status;
+        a['keel.plan.step.check'] = event.check.by;
+        a['keel.plan.step.passed'] = event.check.passed;
+        if (event.error !== null) markError(span, event.error);
+        ended.push(freeze(span, false));
+        break;
+      }
+      case 'plan-proposed':
+      case 'plan-invalid':
+      case 'plan-approval':
+      case 'plan-deviation':
+      case 'replan':
+        track.root.events.push(planSpanEvent(event));
         break;
       case 'context-summary':
         break;

@@ -232,6 +232,15 @@ export class SessionMetricsFold {
       case 'route-decision':
       case 'parallel-join':
         break;
+      // Planner events hold no turns; their spend is in session-end.
+      case 'plan-proposed':
+      case 'plan-invalid':
+      case 'plan-approval':
+      case 'plan-step-start':
+      case 'plan-step-end':
+      case 'plan-deviation':
+      case 'replan':
+        break;
       default:
         ignoreNever(event);
         break;

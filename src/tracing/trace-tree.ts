@@ -226,6 +226,15 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
       case 'route-decision':
       case 'parallel-join':
         break;
+      // Planner sessions: buildPlanTrace reads them below.
+      case 'plan-proposed':
+      case 'plan-invalid':
+      case 'plan-approval':
+      case 'plan-step-start':
+      case 'plan-step-end':
+      case 'plan-deviation':
+      case 'replan':
+        break;
       default:
         ignoreNever(event);
         break;
