@@ -13,6 +13,8 @@ import { resolveInjectionPolicy } from './injection-policy.ts';
 import type { AgentInjectionOptions, ResolvedInjectionPolicy } from './injection-policy.ts';
 import { resolveVerifier } from './verifier-options.ts';
 import type { ResolvedVerifier, VerifierOptions } from './verifier-options.ts';
+import { resolvePlannerOptions } from './planner-options.ts';
+import type { PlannerOptions, ResolvedPlannerOptions } from './planner-options.ts';
 import type { Insight, MemoryRecord, MemoryStore, RetrievalWeights } from '../memory/index.ts';
 
 /** Automatic retrieval: each turn, memories relevant to the latest user text go into the context's memory segment. */
@@ -130,6 +132,12 @@ export interface AgentOptions {
   readonly injection?: AgentInjectionOptions | false;
   /** Layer 4: a second model that checks proposed calls against the task, seeing only trusted text and the call. Off by default (it costs a call). */
   readonly verifier?: VerifierOptions;
+  /**
+   * Plan, then execute (docs/planner.md): one model call plans the task as steps with dependencies, a person may
+   * approve or edit the plan, the steps run as a graph of child sessions, and a step that fails or misses its
+   * criterion makes the planner plan again (bounded). `true` for the defaults.
+   */
+  readonly planner?: PlannerOptions | true;
 }
 
 export interface ResolvedAgentLimits {
@@ -162,6 +170,8 @@ export interface AgentDefinition {
   readonly redaction: AgentRedactionPolicy | null;
   readonly injection: ResolvedInjectionPolicy;
   readonly verifier?: ResolvedVerifier;
+  /** Set when the agent plans before it acts: `keel.run` executes it as a planner session. */
+  readonly planner?: ResolvedPlannerOptions;
 }
 
 function resolveToolCalls(options: AgentToolCallOptions = {}): ResolvedToolCallOptions {
@@ -235,6 +245,7 @@ export function defineAgent(options: AgentOptions): AgentDefinition {
     redaction: options.redaction === undefined ? null : checkedAgentRedaction(options.redaction, options.name),
     injection: resolveInjectionPolicy(options.injection, options.name),
     ...(options.verifier === undefined ? {} : { verifier: resolveVerifier(options.verifier, options.name) }),
+    ...(options.planner === undefined ? {} : { planner: resolvePlannerOptions(options.planner, options.name) }),
   };
 }
 
