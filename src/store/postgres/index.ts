@@ -1,0 +1,15 @@
+export { openPostgresDatabase, pgliteDatabase, checkSchemaName } from './postgres-database.ts';
+export type { PostgresDatabase, PostgresConnectionOptions, SqlExecutor, SqlResult, PgliteLike, PgliteTransactionLike } from './postgres-database.ts';
+export { migratePostgres, postgresSchemaVersion } from './postgres-migrations.ts';
+export type { PostgresMigration } from './postgres-migrations.ts';
+export { toPostgresFailure } from './postgres-failure.ts';
+export type { PostgresFailureContext } from './postgres-failure.ts';
+export type { PostgresStoreTarget } from './postgres-options.ts';
+export { createPostgresJournal, postgresJournalMigrations } from './postgres-journal.ts';
+export type { PostgresJournalOptions } from './postgres-journal.ts';
+export { createPostgresBlobStore, postgresBlobMigrations } from './postgres-blob-store.ts';
+export type { PostgresBlobStoreOptions } from './postgres-blob-store.ts';
+export { createPostgresSessionLeaseStore, postgresSessionLeaseMigrations } from './postgres-session-lease.ts';
+export type { PostgresSessionLeaseStoreOptions } from './postgres-session-lease.ts';
+export { createPostgresStore, openPostgresStore } from './postgres-store.ts';
+export type { PostgresStore, PostgresStoreOptions } from './postgres-store.ts';
