@@ -66,9 +66,9 @@ export function startSession(declared: AgentDefinition, dependencies: LoopDepend
       ...(agent.context === null && !agent.injection.trustLayout ? {} : { contextBoundary: createBoundary() }),
     };
     if (options.leaseLost?.aborted === true) throw leaseLostError(sessionId, options.leaseLost);
-    await dependencies.journal.append(sessionId, [start], 0);
-    onWritten(start);
-    return { state: initialState(start), history: [] };
+    const written = await writeStart(dependencies, start);
+    onWritten(written);
+    return { state: initialState(written), history: [] };
   });
 }
 
@@ -230,6 +230,18 @@ async function take(context: LoopContext, step: Exclude<NextStep, { kind: 'finis
     default:
       return assertNever(step);
   }
+}
+
+/** Appends the session-start; a journal replaying a durable execution may answer with the one an earlier attempt stored. */
+async function writeStart(dependencies: LoopDependencies, start: SessionStartEvent): Promise<SessionStartEvent> {
+  const { journal } = dependencies;
+  if (journal.appendOrRecall === undefined) {
+    await journal.append(start.sessionId, [start], 0);
+    return start;
+  }
+  const [stored] = await journal.appendOrRecall(start.sessionId, [start], 0);
+  if (stored?.type !== 'session-start') throw new KeelError('journal-conflict', `Session ${start.sessionId} begins with ${stored?.type ?? 'no event'}, not a session-start.`);
+  return stored;
 }
 
 /** The earlier of two deadlines, either of which may be absent. */

@@ -66,9 +66,13 @@ export class SessionWriter {
       this.failure = leaseLostError(this.current.sessionId, leaseLost);
       throw this.failure;
     }
-    const events = this.stamp(bodies);
+    const stamped = this.stamp(bodies);
+    const { journal } = this.options;
+    let events: readonly SessionEvent[] = stamped;
     try {
-      await this.options.journal.append(this.current.sessionId, events, this.current.lastSeq);
+      // A journal replaying a durable execution may answer with the events an earlier attempt stored: those are folded.
+      if (journal.appendOrRecall === undefined) await journal.append(this.current.sessionId, stamped, this.current.lastSeq);
+      else events = await journal.appendOrRecall(this.current.sessionId, stamped, this.current.lastSeq);
     } catch (error) {
       this.failure = error;
       throw error;

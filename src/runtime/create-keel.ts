@@ -36,7 +36,7 @@ import type { KeelConfig } from './keel-config.ts';
 import type { Keel, KeelOptions, KeelRunOptions } from './keel-options.ts';
 import { createWorkflowRuntime } from './workflow-runs.ts';
 
-export type { Keel, KeelOptions, KeelResumeOptions, KeelRunOptions } from './keel-options.ts';
+export type { Keel, KeelOptions, KeelResumeOptions, KeelRunOptions, SessionDependencies } from './keel-options.ts';
 
 /**
  * The composition root: configuration resolves here, once (argument, then environment variable, then default).
@@ -274,6 +274,10 @@ export function createKeel(options: KeelOptions = {}): Keel {
       } finally {
         await leases.store.release(sessionId, leases.owner);
       }
+    },
+    sessionDependencies(agent, dependencyOptions = {}) {
+      const { caller, spec } = modelCaller(dependencyOptions.model ?? options.model, agent);
+      return { dependencies: dependencies(caller), modelSpec: spec, observe: withTelemetry<RunOptions>({}).onUpdate };
     },
     runChild: (request) => childRunner.run(request),
     runWorkflow: (workflow, input, workflowOptions) => workflows.run(workflow, input, workflowOptions),

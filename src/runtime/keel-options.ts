@@ -1,4 +1,4 @@
-import type { AgentDefinition, ApprovalDecision, BudgetLimits, ChildRunRequest, RunOptions, SessionRun } from '../loop/index.ts';
+import type { AgentDefinition, ApprovalDecision, BudgetLimits, ChildRunRequest, LoopDependencies, RunOptions, SessionRun, SessionUpdate } from '../loop/index.ts';
 import type { RedactionOptions } from '../security/redaction.ts';
 import type { ToolPolicyOptions } from '../security/tool-policy.ts';
 import type { AuditLog } from '../spec/audit-log.ts';
@@ -117,6 +117,15 @@ export interface KeelResumeOptions extends Omit<RunOptions, 'leaseLost' | 'treeB
   readonly handOff?: AbortSignal;
 }
 
+/** The loop's dependencies for one agent's sessions, from `Keel.sessionDependencies`. */
+export interface SessionDependencies {
+  readonly dependencies: LoopDependencies;
+  /** The model's registered name or spec, recorded in session-start so that a resume finds the same model; undefined for an unregistered Model object. */
+  readonly modelSpec: string | undefined;
+  /** Feeds this Keel's live telemetry and call log, as the `onUpdate` of a run. */
+  readonly observe: ((update: SessionUpdate) => void) | undefined;
+}
+
 export interface Keel {
   readonly databasePath: string | null;
   readonly journal: Journal;
@@ -155,6 +164,14 @@ export interface Keel {
    * await queue.wake(sessionId);
    */
   recordDecision(agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision): Promise<void>;
+  /**
+   * What this Keel's sessions of `agent` run with (journal, blobs, the model through the gateway, the tool pipeline,
+   * clock, pricing, child sessions, side models), for a durable engine that drives the loop itself and wraps each model
+   * and tool call in a durable step (the Restate endpoint). Leases and admission are then the engine's concern.
+   * @example
+   * const { dependencies, modelSpec } = keel.sessionDependencies(agent, { model: 'anthropic:claude-sonnet-4-6' });
+   */
+  sessionDependencies(agent: AgentDefinition, options?: { readonly model?: string | Model }): SessionDependencies;
   /**
    * Runs `agent` as a child session of `parentSessionId` for one call or workflow step (see `ChildRunRequest`): started
    * when new, resumed when open, its recorded outcome when ended; never a second copy. Refused (`tool-denied`) when the

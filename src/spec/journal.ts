@@ -22,6 +22,13 @@ export interface ListSessionsOptions {
  */
 export interface Journal {
   append(sessionId: string, events: readonly SessionEvent[], expectedSeq: number): Promise<number>;
+  /**
+   * Optional, for durable engines that replay a session after a crash (the Restate endpoint): appends like `append`,
+   * but when events at these sequence numbers were already stored by an earlier attempt of the same execution, returns
+   * those stored events instead of failing. The session's writer folds what it returns, so a replay rebuilds exactly
+   * the state the journal holds.
+   */
+  appendOrRecall?(sessionId: string, events: readonly SessionEvent[], expectedSeq: number): Promise<readonly SessionEvent[]>;
   read(sessionId: string, fromSeq?: number): AsyncIterable<SessionEvent>;
   /** The last sequence number, 0 for a session with no events. */
   lastSeq(sessionId: string): Promise<number>;
