@@ -14,20 +14,24 @@ const typeScriptExtensions = new Set(['.ts', '.mts', '.cts', '.tsx']);
  * (an optional peer dependency) where it does not; tsx is imported here only, so importing Keel never loads it.
  */
 export async function loadAgentModule(path: string, cwd: string): Promise<{ agent: AgentDefinition; modulePath: string }> {
-  const modulePath = resolve(cwd, path);
-  if (!existsSync(modulePath)) throw new KeelError('invalid-argument', `Agent module not found: ${modulePath}.`);
-  if (needsTypeScriptLoader(modulePath)) await registerTsx(modulePath);
-  let loaded: { default?: unknown };
-  try {
-    loaded = (await import(pathToFileURL(modulePath).href)) as { default?: unknown };
-  } catch (error) {
-    throw new KeelError('invalid-config', `Could not load agent module ${modulePath}: ${describeLoadFailure(error, modulePath)}`, { cause: error });
-  }
+  const { loaded, modulePath } = await importUserModule(path, cwd);
   const agent = defaultExport(loaded);
   if (!isAgentDefinition(agent)) {
     throw new KeelError('invalid-config', `${modulePath} must default-export an agent: \`export default defineAgent({ name, instructions, tools })\`.`);
   }
   return { agent, modulePath };
+}
+
+/** Imports a user's module (JavaScript, or TypeScript as described above) and returns its namespace. */
+export async function importUserModule(path: string, cwd: string): Promise<{ loaded: Record<string, unknown>; modulePath: string }> {
+  const modulePath = resolve(cwd, path);
+  if (!existsSync(modulePath)) throw new KeelError('invalid-argument', `Agent module not found: ${modulePath}.`);
+  if (needsTypeScriptLoader(modulePath)) await registerTsx(modulePath);
+  try {
+    return { loaded: (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>, modulePath };
+  } catch (error) {
+    throw new KeelError('invalid-config', `Could not load agent module ${modulePath}: ${describeLoadFailure(error, modulePath)}`, { cause: error });
+  }
 }
 
 /**
