@@ -1,4 +1,4 @@
-// The bridge between the shared peer harness and Keel. The harness loads adapters with plain `node` (no tsx), so
+// The bridge between the peer harness (bench/peers/suite) and Keel. The harness loads adapters with plain `node` (no tsx), so
 // the small adapters run-peers.ts writes into the scratch folder import this file from the repository; it
 // registers tsx the way bin/keel.js does and then loads Keel through bench/adapters/keel-common.ts, which uses
 // only the public API (src/index.ts), as a user of Keel would.

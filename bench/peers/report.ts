@@ -67,7 +67,7 @@ export function renderSummary(results: readonly HarnessResult[], facts: RunFacts
     facts.notMeasured.length === 0 ? '- No peer was left out (every install succeeded).' : `- **Not measured**: ${facts.notMeasured.join('; ')}.`,
     `- Failed measurements: ${failures.length === 0 ? 'none (every measurement passed the mock-counter check)' : failures.length}.`,
     '',
-    'Method as in the peer baseline (BASELINE.md of the harness): each measurement a fresh process, medians over repetitions, each ratio the median of the per-repetition ratios (numerator and denominator from the same repetition). The shared run-all.mjs measures every adapter passed with --adapters in both modes, so some variants the baseline measured only sequentially have concurrent rows here too.',
+    'Method: each measurement a fresh process, medians over repetitions, each ratio the median of the per-repetition ratios (numerator and denominator from the same repetition). The harness run-all.mjs measures every adapter passed with --adapters in both modes, so the streaming and tracing variants have concurrent rows too.',
     '',
     `## Sequential: ${seqSample?.sessions ?? '?'} sessions × ${seqSample?.turns ?? '?'} turns, mock latency 0`,
     '',

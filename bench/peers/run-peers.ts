@@ -1,15 +1,15 @@
 // `npm run bench:peers`: Keel measured side by side with the peer frameworks (OpenAI Agents SDK, AI SDK, LangGraph,
-// Mastra) through the shared peer harness, in one run of its run-all.mjs, so every ratio comes from the same
-// repetition on the same machine.
+// Mastra) through the project's peer harness (bench/peers/suite), in one run of its run-all.mjs, so every ratio
+// comes from the same repetition on the same machine.
 //
 //   tsx bench/peers/run-peers.ts [--quick] [--reps N] [--modes seq,conc] [--seq-sessions N] [--conc-sessions N]
 //                                [--peers oai,aisdk,lg,mastra] [--harness DIR] [--scratch DIR] [--name NAME]
 //   tsx bench/peers/run-peers.ts --summarize bench/results/peers/peers.jsonl      (tables and chart only)
 //
-// It copies the harness (default /work/shared/bench, or KEEL_PEER_HARNESS, or ../shared/bench) to a scratch folder
+// It copies the harness (bench/peers/suite, or --harness DIR / KEEL_PEER_HARNESS) to a scratch folder
 // (--scratch reuses one so the peers' installs are cached), runs `npm install` in each peer folder, writes Keel's
 // adapters (scratch/keel/*.mjs), runs harness/run-all.mjs, and writes bench/results/peers/NAME.{jsonl,md,svg,log}
-// plus NAME-harness-summary.md (the harness's own summarize.mjs). A peer whose install fails is not measured.
+// plus NAME-harness-summary.md when the harness has its own summarize.mjs. A peer whose install fails is not measured.
 // --quick: one repetition, each peer's main adapter only, 100 seq and 200 conc sessions.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -147,7 +147,8 @@ function runHarness(scratch: string, args: readonly string[], logFile: string, l
   });
 }
 
-function harnessSummary(scratch: string, jsonl: string): string {
+function harnessSummary(scratch: string, jsonl: string): string | undefined {
+  if (!existsSync(join(scratch, 'harness', 'summarize.mjs'))) return undefined;
   try {
     return execFileSync(process.execPath, [join(scratch, 'harness', 'summarize.mjs'), jsonl], { encoding: 'utf8' });
   } catch (error) {
@@ -165,7 +166,7 @@ function writeOutputs(results: readonly HarnessResult[], facts: RunFacts, name: 
   writeFileSync(join(resultsFolder, `${name}.run.json`), `${JSON.stringify(facts, null, 2)}\n`);
   const repetitions = new Set(results.map((result) => result.rep)).size;
   const subtitle = `${facts.date.slice(0, 10)}, ${repetitions} rep(s), medians; dashed line: raw-fetch; ${facts.machine.split(',')[0] ?? ''}, load ${facts.load.start[0]?.toFixed(1) ?? '?'}`;
-  writeFileSync(chartFile, renderChart('Keel and peer agent frameworks: client overhead on the shared mock workload', subtitle, peerChartPanels(results, preferredOrder)));
+  writeFileSync(chartFile, renderChart('Keel and peer agent frameworks: client overhead on the same mock workload', subtitle, peerChartPanels(results, preferredOrder)));
   console.log('\nIssue-6 targets:');
   for (const check of checkTargets(results)) console.log(`  ${check.status.padEnd(12)} ${check.target}: ${check.measured}`);
   console.log(`\nsummary ${relative(process.cwd(), summaryFile)}\nchart   ${relative(process.cwd(), chartFile)}`);
@@ -251,7 +252,8 @@ async function main(): Promise<void> {
   if (code !== 0) console.error(`run-all.mjs exited ${code}; summarising what it wrote.`);
 
   if (existsSync(scratchResults)) copyFileSync(scratchResults, jsonl);
-  writeFileSync(join(resultsFolder, `${options.name}-harness-summary.md`), harnessSummary(scratch, scratchResults));
+  const ownSummary = harnessSummary(scratch, scratchResults);
+  if (ownSummary !== undefined) writeFileSync(join(resultsFolder, `${options.name}-harness-summary.md`), ownSummary);
   const results = parseResultLines(existsSync(jsonl) ? readFileSync(jsonl, 'utf8') : '');
   const facts = factsNow(code === 0 ? 'finished' : 'stopped');
   writeOutputs(results, facts, options.name);

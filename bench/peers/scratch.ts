@@ -1,6 +1,7 @@
-// The scratch copy of the shared peer harness for `npm run bench:peers`: find the harness, copy it out of its
-// read-only shared folder, install each peer framework there, and write Keel's harness adapters next to the
-// peers'. The harness itself is never copied into the repository.
+// The scratch copy of the peer harness for `npm run bench:peers`: find the harness (the project's own in
+// bench/peers/suite, or another folder of the same layout given with --harness to cross-check), copy it to a scratch
+// folder outside the repository, install each peer framework there with its pinned versions, and write Keel's
+// harness adapters next to the peers'. Nothing a peer installs ever lands in the repository.
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -31,9 +32,9 @@ export function isHarnessFolder(folder: string): boolean {
   return existsSync(join(folder, 'harness', 'run-all.mjs')) && existsSync(join(folder, 'harness', 'bench.mjs'));
 }
 
-/** --harness, then KEEL_PEER_HARNESS, then /work/shared/bench, then ../shared/bench next to the repository. */
+/** --harness, then KEEL_PEER_HARNESS, then the project's own harness in bench/peers/suite. */
 export function locateHarness(repositoryRoot: string, explicit: string | undefined): string {
-  const candidates = explicit !== undefined ? [explicit] : [process.env.KEEL_PEER_HARNESS, '/work/shared/bench', join(repositoryRoot, '..', 'shared', 'bench')];
+  const candidates = explicit !== undefined ? [explicit] : [process.env.KEEL_PEER_HARNESS, join(repositoryRoot, 'bench', 'peers', 'suite')];
   for (const candidate of candidates) if (candidate !== undefined && candidate !== '' && isHarnessFolder(resolve(candidate))) return resolve(candidate);
   throw new Error(`no peer harness found (looked for harness/run-all.mjs in ${candidates.filter(Boolean).join(', ')}); pass --harness DIR or set KEEL_PEER_HARNESS.`);
 }
@@ -45,11 +46,11 @@ function isInside(child: string, parent: string): boolean {
 
 /**
  * Copies the harness into the scratch folder, file by file, leaving any node_modules there from an earlier run in
- * place so installs are cached. The shared files are read-only; the copies are made writable so a later run can
+ * place so installs are cached. The source may be read-only; the copies are made writable so a later run can
  * overwrite them and npm can write into the peer folders.
  */
 export function copyHarness(harness: string, scratch: string, repositoryRoot: string): void {
-  if (isInside(resolve(scratch), repositoryRoot)) throw new Error(`the scratch folder ${scratch} is inside the repository; the shared harness must not be copied into it.`);
+  if (isInside(resolve(scratch), repositoryRoot)) throw new Error(`the scratch folder ${scratch} is inside the repository; peers must be installed outside the repository.`);
   const copyFolder = (from: string, to: string) => {
     mkdirSync(to, { recursive: true });
     chmodSync(to, 0o755);

@@ -1,4 +1,4 @@
-// The pure part of `npm run bench:peers`: from the shared harness's result lines (one JSON object per measurement,
+// The pure part of `npm run bench:peers`: from the peer harness's result lines (one JSON object per measurement,
 // as harness/run-all.mjs writes them) to the tables of the peer baseline, Keel's ratios to each peer and the
 // issue-6 target check. No I/O here, so the test can feed it a small fixture.
 
