@@ -1,6 +1,7 @@
 // Layer rules of docs/architecture.md: a folder under src/ imports only from the levels below it.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 const levels = {
   spec: 0, errors: 0, util: 0,
@@ -53,4 +54,6 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  // The web console (console/): a browser app with React's rules of hooks and the compiler's checks.
+  { files: ['console/**/*.{ts,tsx}'], ...reactHooks.configs.flat['recommended-latest'] },
 );

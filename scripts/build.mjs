@@ -50,3 +50,9 @@ for (const file of filesUnder(source)) {
   copied += 1;
 }
 console.log(`build: dist/ written (${declarations} declaration files, ${copied} runtime files copied).`);
+
+// The web console (console/, React + Vite) into dist/console, which `keel serve` serves. Vite is a dev dependency:
+// a package installed from the registry ships the built files and never runs this.
+const { build: viteBuild } = await import('vite');
+await viteBuild({ configFile: join(root, 'console', 'vite.config.ts') });
+console.log('build: dist/console written (the web console).');
