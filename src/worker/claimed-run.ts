@@ -1,0 +1,84 @@
+import { isKeelError } from '../errors/index.ts';
+import type { SessionResult, SessionRun } from '../loop/index.ts';
+import type { Keel } from '../runtime/index.ts';
+import type { AgentCatalog, WorkerAgent } from './agent-catalog.ts';
+import type { QueuedRun, Settlement } from './queue-rows.ts';
+
+export interface ClaimedRunContext {
+  readonly keel: Keel;
+  readonly agents: AgentCatalog;
+  /** Aborted to hand the session off (the worker stops, or lost its claim): the run stops before its next write. */
+  readonly handOff: AbortSignal;
+  /** Claims of one session before it is given up as `failed`. */
+  readonly maxAttempts: number;
+  /** Delay before retrying a run that failed without reaching an end, doubling with each attempt. */
+  readonly retryBaseMs: number;
+}
+
+const maxRetryDelayMs = 60_000;
+
+/**
+ * Runs one claimed session to its end, its suspension, or its hand-off, and says how to settle the claim. A session
+ * with no journal yet is started; one with a journal is resumed from it (finished steps are never run again, and a
+ * tool call cut off by a crash runs again with the same idempotency key), so a claim taken over from a dead worker
+ * continues where that worker stopped.
+ */
+export async function runClaimedSession(row: QueuedRun, context: ClaimedRunContext): Promise<Settlement> {
+  const known = context.agents.get(row.agent);
+  if (known === undefined) {
+    const error = { code: 'invalid-config', message: `This worker has no agent named "${row.agent}" (it has ${context.agents.names().join(', ')}); run a worker that loads it.` };
+    return row.attempts >= context.maxAttempts ? { kind: 'gave-up', error } : { kind: 'retry', outcome: 'error', delayMs: retryDelay(row, context), error };
+  }
+  try {
+    const run = await startOrResume(row, known, context);
+    return settlementOf(await run.result);
+  } catch (error) {
+    return failureSettlement(row, error, context);
+  }
+}
+
+async function startOrResume(row: QueuedRun, known: WorkerAgent, context: ClaimedRunContext): Promise<SessionRun> {
+  const { keel, handOff } = context;
+  if ((await keel.journal.lastSeq(row.sessionId)) > 0) return keel.resume(known.agent, row.sessionId, { handOff });
+  const agentModule = row.agentModule ?? known.module;
+  return keel.run(known.agent, {
+    sessionId: row.sessionId,
+    handOff,
+    ...(row.task === null ? {} : { task: row.task }),
+    ...(agentModule === undefined ? {} : { agentModule }),
+    ...(row.model === null ? {} : { model: row.model }),
+  });
+}
+
+function settlementOf(result: SessionResult): Settlement {
+  if (result.status === 'awaiting-approval') {
+    const waiting = new Set<string>([result.sessionId]);
+    for (const pending of result.pendingApprovals) if (pending.sessionId !== undefined) waiting.add(pending.sessionId);
+    return { kind: 'waiting-approval', waitingSessions: [...waiting] };
+  }
+  return { kind: 'ended', status: result.status };
+}
+
+function failureSettlement(row: QueuedRun, error: unknown, context: ClaimedRunContext): Settlement {
+  const record = errorRecord(error);
+  if (context.handOff.aborted) return { kind: 'retry', outcome: 'handed-off', delayMs: 0, error: null };
+  if (isKeelError(error, 'session-busy')) {
+    // Another process holds the session's lease (a worker whose claim expired but which is still alive, or a
+    // `keel resume` in a terminal): try again when that lease would have expired.
+    const seconds = Number((error.details as { expiresInSeconds?: unknown } | undefined)?.expiresInSeconds);
+    return { kind: 'retry', outcome: 'busy', delayMs: Number.isFinite(seconds) ? Math.max(200, seconds * 1000 + 100) : 1000, error: record };
+  }
+  // A mistake in the request (no task, an unknown model) fails the same way however often it is tried.
+  const permanent = isKeelError(error) && !error.retryable && error.fault === 'user';
+  if (permanent || row.attempts >= context.maxAttempts) return { kind: 'gave-up', error: record };
+  return { kind: 'retry', outcome: 'error', delayMs: retryDelay(row, context), error: record };
+}
+
+function retryDelay(row: QueuedRun, context: ClaimedRunContext): number {
+  return Math.min(maxRetryDelayMs, context.retryBaseMs * 2 ** Math.max(0, row.attempts - 1));
+}
+
+function errorRecord(error: unknown): { readonly code: string; readonly message: string } {
+  if (isKeelError(error)) return { code: error.code, message: error.message.slice(0, 4000) };
+  return { code: 'internal', message: (error instanceof Error ? error.message : String(error)).slice(0, 4000) };
+}

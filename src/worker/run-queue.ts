@@ -1,0 +1,287 @@
+import { KeelError } from '../errors/index.ts';
+import { migratePostgres, openPostgresDatabase } from '../store/postgres/index.ts';
+import type { PostgresDatabase } from '../store/postgres/index.ts';
+import { guardedQuery } from '../store/postgres/postgres-database.ts';
+import { createId } from '../util/index.ts';
+import { queueChannel, queueMigrations, queueSchemaComponent } from './queue-schema.ts';
+import { listenForReadySessions } from './queue-listener.ts';
+import type { QueueListener } from './queue-listener.ts';
+import { claimRecordOf, queuedRunOf, settlementValues } from './queue-rows.ts';
+import type { ClaimRecord, ClaimRow, QueuedRun, QueueRow, Settlement } from './queue-rows.ts';
+
+export type { ClaimRecord, QueuedRun, QueueState, Settlement } from './queue-rows.ts';
+export type { QueueListener } from './queue-listener.ts';
+
+/** What to run: an agent the workers know by name, and the task of a new session. */
+export interface EnqueueRequest {
+  /** The agent's name (`defineAgent({ name })`); every worker that may claim the session must have it. */
+  readonly agent: string;
+  /** The task; the agent's default task when not given. */
+  readonly task?: string;
+  /** The new session's id; generated when not given. A session already in the queue is refused. */
+  readonly sessionId?: string;
+  /** The agent's module, recorded in the session so that `keel resume` can load it outside the workers. */
+  readonly agentModule?: string;
+  /** The model spec the session runs with; else the agent's, else the workers' default. */
+  readonly model?: string;
+}
+
+export interface ClaimRequest {
+  /** The claiming worker's id. */
+  readonly worker: string;
+  /** At most this many sessions. */
+  readonly limit: number;
+  /** The claim lasts this long unless renewed; an expired claim may be taken by another worker. */
+  readonly ttlMs: number;
+}
+
+/** The run queue in PostgreSQL: sessions waiting to be started or resumed by a worker. */
+export interface RunQueue {
+  /** Creates or upgrades the queue's tables; every other method does it first, once. */
+  migrate(): Promise<void>;
+  /** Puts a new session in the queue and wakes a listening worker. */
+  enqueue(request: EnqueueRequest): Promise<{ readonly sessionId: string }>;
+  /**
+   * Queues an existing session to be resumed from its journal (an interrupted session, or one whose run failed for
+   * good). A session already queued or running stays as it is; `queued` says whether this call queued it.
+   */
+  enqueueResume(request: { readonly sessionId: string; readonly agent: string }): Promise<{ readonly sessionId: string; readonly queued: boolean }>;
+  /**
+   * Wakes the session waiting on `sessionId`'s approval, once a decision has been journaled: the session itself,
+   * or the root session whose child waits. A session still being finished by its worker is requeued when it is.
+   * Returns the ids of the queued sessions it woke or marked.
+   */
+  wake(sessionId: string): Promise<readonly string[]>;
+  /** The queue's row of a session, or undefined when it was never queued. */
+  status(sessionId: string): Promise<QueuedRun | undefined>;
+  /** Claims up to `limit` ready sessions, oldest first, skipping rows other workers hold locked (`FOR UPDATE SKIP LOCKED`). */
+  claim(request: ClaimRequest): Promise<readonly QueuedRun[]>;
+  /** Extends this worker's claims; returns the claim ids it still holds (the others expired and were taken over). */
+  renew(request: { readonly worker: string; readonly claimIds: readonly number[]; readonly ttlMs: number }): Promise<ReadonlySet<number>>;
+  /** Records how a claimed run ended and gives up the claim; false when the claim had been lost meanwhile. */
+  settle(claim: { readonly sessionId: string; readonly claimId: number }, settlement: Settlement): Promise<boolean>;
+  /** Sessions waiting for approval, least recently checked first; each call marks them checked. */
+  waitingForApproval(limit: number): Promise<readonly QueuedRun[]>;
+  /** The claim history (who held which session when), of one session or of all, oldest first. */
+  claims(sessionId?: string): Promise<readonly ClaimRecord[]>;
+  /** Calls `onReady` with a session id whenever one becomes ready (LISTEN/NOTIFY); reconnects after a lost connection. */
+  listen(onReady: (sessionId: string) => void): Promise<QueueListener>;
+  close(): Promise<void>;
+}
+
+export type RunQueueOptions =
+  | {
+      /** `postgres://user:password@host:5432/database` (KEEL_DATABASE_URL). */
+      readonly url: string;
+      /** The schema of the queue's tables; default `public`. */
+      readonly schema?: string;
+      /** Connections in the queue's pool; default 4. */
+      readonly maxConnections?: number;
+    }
+  | {
+      /** A database opened by the caller (shared with the PostgreSQL stores); left open by `close`. */
+      readonly database: PostgresDatabase;
+      /** Its URL, for LISTEN on a connection of its own; without it `listen` is refused and workers poll. */
+      readonly url?: string;
+    };
+
+const maxTaskBytes = 1 << 20;
+const sessionIdPattern = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+/**
+ * Opens the run queue. Connections are made on first use.
+ * @example
+ * ```ts
+ * const queue = createRunQueue({ url: process.env.KEEL_DATABASE_URL! });
+ * const { sessionId } = await queue.enqueue({ agent: 'support', task: 'Where is order 1042?' });
+ * ```
+ */
+export function createRunQueue(options: RunQueueOptions): RunQueue {
+  const owned = !('database' in options);
+  const database = 'database' in options ? options.database : openPostgresDatabase({ url: options.url, maxConnections: options.maxConnections ?? 4, ...(options.schema === undefined ? {} : { schema: options.schema }) });
+  const url = options.url;
+  let migrated: Promise<void> | undefined;
+  const migrate = (): Promise<void> =>
+    (migrated ??= migratePostgres(database, queueSchemaComponent, queueMigrations).then(() => undefined, (error: unknown) => {
+      migrated = undefined;
+      throw error;
+    }));
+  const run = async <T>(action: string, work: () => Promise<T>): Promise<T> => {
+    await migrate();
+    return guardedQuery(database, action, work);
+  };
+  const notify = (sessionId: string) => database.query('SELECT pg_notify($1, $2)', [queueChannel, sessionId]);
+
+  return {
+    migrate,
+    enqueue: (request) =>
+      run('enqueueing a session', async () => {
+        const sessionId = checkEnqueue(request);
+        const inserted = await database.query(
+          `INSERT INTO keel_run_queue (session_id, agent, agent_module, task, model, state) VALUES ($1, $2, $3, $4, $5, 'queued')
+           ON CONFLICT (session_id) DO NOTHING`,
+          [sessionId, request.agent, request.agentModule ?? null, request.task ?? null, request.model ?? null],
+        );
+        if (inserted.rowCount === 0) throw new KeelError('invalid-argument', `Session ${sessionId} is already in the run queue; queue a resume with enqueueResume, or choose another session id.`, { details: { sessionId } });
+        await notify(sessionId);
+        return { sessionId };
+      }),
+    enqueueResume: (request) =>
+      run(`queueing session ${request.sessionId} for resume`, async () => {
+        checkSessionId(request.sessionId);
+        checkAgentName(request.agent);
+        const result = await database.query(
+          `INSERT INTO keel_run_queue (session_id, agent, state) VALUES ($1, $2, 'queued')
+           ON CONFLICT (session_id) DO UPDATE SET state = 'queued', agent = EXCLUDED.agent, attempts = 0, available_at = clock_timestamp(),
+             updated_at = clock_timestamp(), last_error = NULL, wake_requested = false
+           WHERE keel_run_queue.state IN ('failed', 'waiting-approval')`,
+          [request.sessionId, request.agent],
+        );
+        if (result.rowCount > 0) await notify(request.sessionId);
+        return { sessionId: request.sessionId, queued: result.rowCount > 0 };
+      }),
+    wake: (sessionId) =>
+      run(`waking the run of session ${sessionId}`, async () => {
+        checkSessionId(sessionId);
+        const woken = await database.query<{ session_id: string; state: string }>(
+          `UPDATE keel_run_queue SET
+             state = CASE WHEN state = 'waiting-approval' THEN 'queued' ELSE state END,
+             wake_requested = (state = 'claimed'),
+             available_at = CASE WHEN state = 'waiting-approval' THEN clock_timestamp() ELSE available_at END,
+             updated_at = clock_timestamp()
+           WHERE (session_id = $1 OR waiting_sessions @> ARRAY[$1]::text[]) AND state IN ('waiting-approval', 'claimed')
+           RETURNING session_id, state`,
+          [sessionId],
+        );
+        for (const row of woken.rows) if (row.state === 'queued') await notify(row.session_id);
+        return woken.rows.map((row) => row.session_id);
+      }),
+    status: (sessionId) =>
+      run(`reading the queue row of session ${sessionId}`, async () => {
+        const found = await database.query<QueueRow>('SELECT * FROM keel_run_queue WHERE session_id = $1', [sessionId]);
+        const row = found.rows[0];
+        return row === undefined ? undefined : queuedRunOf(row);
+      }),
+    claim: (request) =>
+      run('claiming sessions', async () => {
+        checkClaim(request);
+        const claimed = await database.query<QueueRow>(
+          `WITH picked AS (
+             SELECT session_id, claim_id AS previous_claim, claim_expires_at AS previous_expiry, state AS previous_state
+             FROM keel_run_queue
+             WHERE (state = 'queued' AND available_at <= clock_timestamp()) OR (state = 'claimed' AND claim_expires_at < clock_timestamp())
+             ORDER BY available_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+           ), expired AS (
+             UPDATE keel_run_claims c SET ended_at = p.previous_expiry, outcome = 'expired'
+             FROM picked p WHERE p.previous_state = 'claimed' AND c.claim_id = p.previous_claim AND c.ended_at IS NULL
+           ), history AS (
+             INSERT INTO keel_run_claims (session_id, worker, claimed_at, expires_at)
+             SELECT session_id, $1, clock_timestamp(), clock_timestamp() + make_interval(secs => $3::double precision / 1000) FROM picked
+             RETURNING claim_id, session_id, expires_at
+           )
+           UPDATE keel_run_queue q SET state = 'claimed', claimed_by = $1, claim_id = h.claim_id, claim_expires_at = h.expires_at,
+             attempts = q.attempts + 1, wake_requested = false, updated_at = clock_timestamp()
+           FROM history h WHERE q.session_id = h.session_id
+           RETURNING q.*`,
+          [request.worker, request.limit, request.ttlMs],
+        );
+        return claimed.rows.map(queuedRunOf).sort((left, right) => left.availableAt - right.availableAt);
+      }),
+    renew: (request) =>
+      run('renewing claims', async () => {
+        if (request.claimIds.length === 0) return new Set<number>();
+        const renewed = await database.query<{ claim_id: string }>(
+          `WITH renewed AS (
+             UPDATE keel_run_queue SET claim_expires_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
+             WHERE claimed_by = $1 AND state = 'claimed' AND claim_id = ANY($2::bigint[]) AND claim_expires_at >= clock_timestamp()
+             RETURNING claim_id, claim_expires_at
+           ), history AS (
+             UPDATE keel_run_claims c SET expires_at = r.claim_expires_at FROM renewed r WHERE c.claim_id = r.claim_id
+           )
+           SELECT claim_id FROM renewed`,
+          [request.worker, request.claimIds, request.ttlMs],
+        );
+        return new Set(renewed.rows.map((row) => Number(row.claim_id)));
+      }),
+    settle: (claim, settlement) =>
+      run(`settling the run of session ${claim.sessionId}`, async () => {
+        const values = settlementValues(settlement);
+        const settled = await database.query<{ state: string }>(
+          `WITH settled AS (
+             UPDATE keel_run_queue SET
+               state = CASE WHEN $3::text = 'waiting-approval' AND wake_requested THEN 'queued' ELSE $3::text END,
+               available_at = clock_timestamp() + make_interval(secs => $4::double precision / 1000),
+               result_status = $5, last_error = $6::jsonb, waiting_sessions = $7::text[],
+               attempts = CASE WHEN $8::boolean THEN 0 ELSE attempts END,
+               wake_requested = false, claimed_by = NULL, claim_expires_at = NULL, updated_at = clock_timestamp()
+             WHERE session_id = $1 AND claim_id = $2 AND state = 'claimed'
+             RETURNING state
+           ), history AS (
+             UPDATE keel_run_claims SET ended_at = clock_timestamp(), outcome = $9 WHERE claim_id = $2 AND ended_at IS NULL
+           )
+           SELECT state FROM settled`,
+          [claim.sessionId, claim.claimId, values.state, values.delayMs, values.resultStatus, values.error, values.waitingSessions, values.resetAttempts, values.outcome],
+        );
+        const state = settled.rows[0]?.state;
+        if (state === 'queued') await notify(claim.sessionId);
+        return state !== undefined;
+      }),
+    waitingForApproval: (limit) =>
+      run('listing sessions waiting for approval', async () => {
+        const rows = await database.query<QueueRow>(
+          `WITH picked AS (
+             SELECT session_id FROM keel_run_queue WHERE state = 'waiting-approval' ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED
+           )
+           UPDATE keel_run_queue q SET updated_at = clock_timestamp() FROM picked WHERE q.session_id = picked.session_id AND q.state = 'waiting-approval'
+           RETURNING q.*`,
+          [Math.max(1, Math.min(1000, Math.floor(limit)))],
+        );
+        return rows.rows.map(queuedRunOf);
+      }),
+    claims: (sessionId) =>
+      run('reading the claim history', async () => {
+        const rows = sessionId === undefined
+          ? await database.query<ClaimRow>('SELECT * FROM keel_run_claims ORDER BY claim_id')
+          : await database.query<ClaimRow>('SELECT * FROM keel_run_claims WHERE session_id = $1 ORDER BY claim_id', [sessionId]);
+        return rows.rows.map(claimRecordOf);
+      }),
+    async listen(onReady) {
+      if (url === undefined) throw new KeelError('invalid-config', 'The run queue was opened on a database without its URL, so it cannot LISTEN for ready sessions; pass url to createRunQueue (workers then poll only).');
+      await migrate();
+      return listenForReadySessions({ url, channel: queueChannel, onReady });
+    },
+    async close() {
+      if (owned) await database.close();
+    },
+  };
+}
+
+function checkEnqueue(request: EnqueueRequest): string {
+  checkAgentName(request.agent);
+  if (request.task !== undefined && (typeof request.task !== 'string' || Buffer.byteLength(request.task) > maxTaskBytes)) {
+    throw new KeelError('invalid-argument', `A queued session's task must be a string of at most ${maxTaskBytes} bytes.`);
+  }
+  const sessionId = request.sessionId ?? createId('ses');
+  checkSessionId(sessionId);
+  return sessionId;
+}
+
+function checkAgentName(agent: unknown): void {
+  if (typeof agent !== 'string' || agent.trim() === '' || agent.length > 200) {
+    throw new KeelError('invalid-argument', 'A queued session needs the name of its agent (1 to 200 characters), as the workers know it.');
+  }
+}
+
+function checkSessionId(sessionId: unknown): void {
+  if (typeof sessionId !== 'string' || !sessionIdPattern.test(sessionId)) {
+    throw new KeelError('invalid-argument', `A session id is 1 to 200 letters, digits and . _ : -, got ${JSON.stringify(String(sessionId).slice(0, 80))}.`);
+  }
+}
+
+function checkClaim(request: ClaimRequest): void {
+  if (typeof request.worker !== 'string' || request.worker === '') throw new KeelError('invalid-argument', 'A claim needs the worker id.');
+  if (!(Number.isInteger(request.limit) && request.limit >= 1 && request.limit <= 10_000)) throw new KeelError('invalid-argument', `A claim's limit must be 1 to 10000, got ${request.limit}.`);
+  if (!(Number.isInteger(request.ttlMs) && request.ttlMs >= 100)) throw new KeelError('invalid-argument', `A claim's ttlMs must be at least 100, got ${request.ttlMs}.`);
+}
