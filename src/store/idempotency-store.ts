@@ -12,7 +12,11 @@ export type { IdempotencyStore, RecordedToolOutcome } from '../spec/idempotency.
 export function createMemoryIdempotencyStore(): IdempotencyStore {
   const entries = new Map<string, RecordedToolOutcome>();
   return {
-    get: async (key) => entries.get(key),
+    // A copy each way, as a database hands out: a caller changing what it got must not change what is recorded.
+    get: async (key) => {
+      const outcome = entries.get(key);
+      return outcome === undefined ? undefined : structuredClone(outcome);
+    },
     put: async (key, outcome) => {
       if (!entries.has(key)) entries.set(key, structuredClone(outcome));
     },
