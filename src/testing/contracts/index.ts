@@ -7,3 +7,6 @@ export { describeVectorIndexContract } from './vector-index.contract.ts';
 export { describeSessionLeaseContract, createManualClock } from './session-lease.contract.ts';
 export type { ManualClock } from './session-lease.contract.ts';
 export { describeProviderLimitStoreContract } from './provider-limit-store.contract.ts';
+export { describeAuditLogContract, sampleAuditEntry } from './audit-log.contract.ts';
+export { describeIdempotencyStoreContract } from './idempotency-store.contract.ts';
+export { describeCallLogContract, sampleCallLogEntry } from './call-log.contract.ts';
