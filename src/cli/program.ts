@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Action, CliContext } from './cli-context.ts';
 import { registerAuditCommands } from './audit-commands.ts';
+import { registerCheckCommand } from './check-command.ts';
 import { registerDatabaseCommands } from './database-commands.ts';
 import { registerInspectCommands } from './inspect-commands.ts';
 import { registerMcpCommands } from './mcp-commands.ts';
@@ -51,6 +52,7 @@ export function createProgram(context: CliContext): Command {
   registerDatabaseCommands(program, context, action);
   registerMcpCommands(program, context, action);
   registerScanCommand(program, context, action);
+  registerCheckCommand(program, context, action);
   pointToHelpAfterErrors(program, context.prefix);
   return program;
 }
