@@ -260,3 +260,6 @@ export type {
   RunPriority,
   SessionLane,
 } from './model/index.ts';
+
+// Evaluation: suites, checks, judges, cassettes, stored runs, compare and the HTML report (docs/evaluation.md).
+export * from './eval/index.ts';
