@@ -13,3 +13,9 @@ export { createPostgresSessionLeaseStore, postgresSessionLeaseMigrations } from 
 export type { PostgresSessionLeaseStoreOptions } from './postgres-session-lease.ts';
 export { createPostgresStore, openPostgresStore } from './postgres-store.ts';
 export type { PostgresStore, PostgresStoreOptions } from './postgres-store.ts';
+export { createPostgresIdempotencyStore, postgresIdempotencyMigrations } from './postgres-idempotency-store.ts';
+export type { PostgresIdempotencyStore, PostgresIdempotencyStoreOptions } from './postgres-idempotency-store.ts';
+export { createPostgresAuditLog, postgresAuditMigrations } from './postgres-audit-log.ts';
+export type { PostgresAuditLogOptions } from './postgres-audit-log.ts';
+export { createPostgresCallLog, postgresCallLogMigrations } from './postgres-call-log.ts';
+export type { PostgresCallLogOptions } from './postgres-call-log.ts';
