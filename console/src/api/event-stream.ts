@@ -16,30 +16,40 @@ const maxMessageChars = 16 * 1024 * 1024;
  * EventSource parsing rules: `\n`, `\r\n` or `\r` end a line, a blank line dispatches, `:` starts a comment.
  */
 export class EventStreamParser {
-  #buffer = '';
+  /** Pieces of the line not yet ended: kept apart, so a long line arriving in many chunks is copied once. */
+  #partial: string[] = [];
+  #partialChars = 0;
+  /** The last chunk ended in \r: a \n that opens the next one belongs to it. */
+  #afterCarriageReturn = false;
   #id: string | null = null;
   #event = '';
   #data: string[] = [];
+  #dataChars = 0;
 
   push(chunk: string): StreamMessage[] {
-    this.#buffer += chunk;
-    if (this.#buffer.length > maxMessageChars) throw new Error(`The event stream sent more than ${maxMessageChars} characters without ending a message.`);
     const messages: StreamMessage[] = [];
-    const lineEnd = /\r\n|\r|\n/g;
-    let start = 0;
-    for (;;) {
-      lineEnd.lastIndex = start;
-      const match = lineEnd.exec(this.#buffer);
-      if (match === null) break;
-      const end = match.index;
-      // A lone \r at the very end may be the first half of \r\n: wait for the next chunk.
-      if (match[0] === '\r' && end + 1 === this.#buffer.length) break;
-      const width = match[0].length;
-      const message = this.#line(this.#buffer.slice(start, end));
+    let start = this.#afterCarriageReturn && chunk.charCodeAt(0) === 10 ? 1 : 0;
+    this.#afterCarriageReturn = false;
+    for (let index = start; index < chunk.length; index += 1) {
+      const code = chunk.charCodeAt(index);
+      if (code !== 10 && code !== 13) continue;
+      const piece = chunk.slice(start, index);
+      const line = this.#partial.length === 0 ? piece : [...this.#partial, piece].join('');
+      this.#partial = [];
+      this.#partialChars = 0;
+      const message = this.#line(line);
       if (message !== null) messages.push(message);
-      start = end + width;
+      if (code === 13) {
+        if (index + 1 === chunk.length) this.#afterCarriageReturn = true;
+        else if (chunk.charCodeAt(index + 1) === 10) index += 1;
+      }
+      start = index + 1;
     }
-    this.#buffer = this.#buffer.slice(start);
+    if (start < chunk.length) {
+      this.#partial.push(chunk.slice(start));
+      this.#partialChars += chunk.length - start;
+    }
+    if (this.#partialChars + this.#dataChars > maxMessageChars) throw new Error(`The event stream sent more than ${maxMessageChars} characters without ending a message.`);
     return messages;
   }
 
@@ -52,6 +62,7 @@ export class EventStreamParser {
       const message = { id: this.#id, event: this.#event === '' ? 'message' : this.#event, data: this.#data.join('\n') };
       this.#event = '';
       this.#data = [];
+      this.#dataChars = 0;
       return message;
     }
     if (line.startsWith(':')) return null;
@@ -59,7 +70,10 @@ export class EventStreamParser {
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.#data.push(value);
+    if (field === 'data') {
+      this.#data.push(value);
+      this.#dataChars += value.length + 1;
+    }
     else if (field === 'event') this.#event = value;
     else if (field === 'id' && !value.includes('\u0000')) this.#id = value;
     return null;

@@ -4,59 +4,13 @@
  */
 export type { SessionEvent } from '../../../src/spec/events.ts';
 
-export type SessionStatus = 'running' | 'waiting-approval' | 'interrupted' | 'completed' | 'failed' | 'cancelled';
+// The API's own response types, inferred from the zod schemas the server validates with.
+export type { AgentInfo, Me, SessionList, SessionView } from '../../../src/server/api-schemas.ts';
+import type { SessionView } from '../../../src/server/api-schemas.ts';
+
+export type SessionStatus = SessionView['status'];
 export const sessionStatuses: readonly SessionStatus[] = ['running', 'waiting-approval', 'interrupted', 'completed', 'failed', 'cancelled'];
-
-export interface Me {
-  readonly keyId: string;
-  readonly name: string;
-  readonly tenant: string;
-  readonly roles: readonly string[];
-}
-
-export interface ToolInfo {
-  readonly name: string;
-  readonly description: string;
-  readonly inputSchema: Readonly<Record<string, unknown>>;
-  readonly risk: string;
-}
-
-export interface AgentInfo {
-  readonly name: string;
-  readonly description: string | null;
-  readonly tools: readonly ToolInfo[];
-}
-
-export interface PendingApproval {
-  readonly callId: string;
-  readonly tool: string;
-  readonly input: unknown;
-  readonly rule: string;
-  readonly reason: string;
-}
-
-export interface SessionView {
-  readonly id: string;
-  readonly agent: string;
-  readonly tenant: string;
-  readonly status: SessionStatus;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly durationMs: number;
-  readonly lastSeq: number;
-  readonly turns: number;
-  readonly usage: { readonly inputTokens: number; readonly outputTokens: number; readonly cacheReadTokens: number; readonly cacheWriteTokens: number };
-  readonly costUsd: number | null;
-  readonly output: string | null;
-  readonly error: { readonly code: string; readonly message: string } | null;
-  readonly pendingApprovals: readonly PendingApproval[];
-  readonly startedBy: string | null;
-}
-
-export interface SessionList {
-  readonly sessions: readonly SessionView[];
-  readonly nextCursor: string | null;
-}
+export type PendingApproval = SessionView['pendingApprovals'][number];
 
 export type Segment = string;
 

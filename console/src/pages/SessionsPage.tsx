@@ -132,6 +132,8 @@ function StartSession() {
   const [error, setError] = useState<string | null>(null);
   if (!me.roles.includes('run') && !me.roles.includes('admin')) return null;
   const chosen = agent === '' ? (agents[0]?.name ?? '') : agent;
+  const defaultTask = agents.find((each) => each.name === chosen)?.defaultTask ?? null;
+  const taskToSend = task.trim() === '' ? (defaultTask ?? '') : task;
   return (
     <details className="card start-session">
       <summary>Start a session</summary>
@@ -142,7 +144,7 @@ function StartSession() {
           event.preventDefault();
           setBusy(true);
           setError(null);
-          client.startSession({ agent: chosen, task }).then(
+          client.startSession({ agent: chosen, task: taskToSend }).then(
             (session) => navigate(paths.session(session.id)),
             (thrown: unknown) => {
               setError(describeError(thrown));
@@ -161,9 +163,9 @@ function StartSession() {
           ))}
         </select>
         <label htmlFor="start-task">Task</label>
-        <textarea id="start-task" rows={3} value={task} onChange={(event) => setTask(event.target.value)} required />
+        <textarea id="start-task" rows={3} value={task} placeholder={defaultTask ?? ''} onChange={(event) => setTask(event.target.value)} />
         <div className="actions">
-          <button type="submit" className="primary" disabled={busy || chosen === '' || task.trim() === ''}>
+          <button type="submit" className="primary" disabled={busy || chosen === '' || taskToSend.trim() === ''}>
             Start
           </button>
         </div>
