@@ -33,6 +33,8 @@ function find(id: string): Email {
 
 export function createTriageAgent(options: TriageAgentOptions = {}) {
   const outbox = options.outbox ?? [];
+  // Idempotency keys of the forwards already sent: a call re-run after a crash does not send the e-mail twice.
+  const forwarded = new Set<string>();
   const listInbox = defineTool({
     name: 'list_inbox',
     description: 'Lists the e-mails in the inbox: id, sender address and subject.',
@@ -65,8 +67,11 @@ export function createTriageAgent(options: TriageAgentOptions = {}) {
     risk: 'write',
     outbound: true,
     sinks: ['to'],
-    execute: ({ id, to }) => {
+    idempotent: true,
+    execute: ({ id, to }, { idempotencyKey }) => {
       find(id);
+      if (forwarded.has(idempotencyKey)) return `Forwarded ${id} to ${to} already.`;
+      forwarded.add(idempotencyKey);
       outbox.push({ id, to });
       return `Forwarded ${id} to ${to}.`;
     },

@@ -264,6 +264,8 @@ export function createIncidentTools(databasePath: string, reportDirectory: strin
     // The report is made of evidence the tools returned, by design; it picks no recipient, amount or path.
     sinks: [],
     scopes: ['reports:write'],
+    // The report's file is named after the call's idempotency key, so a re-run finds it and writes nothing.
+    idempotent: true,
     timeoutMs: 10_000,
     execute: async (input, context) => {
       context.signal.throwIfAborted();
