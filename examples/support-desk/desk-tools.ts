@@ -21,6 +21,8 @@ export function createBackOffice(): BackOffice {
 }
 
 export function createDeskTools(office: BackOffice): Record<'lookupOrder' | 'issueRefund' | 'checkStatus' | 'openTicket', ToolDefinition> {
+  // The ticket each idempotency key opened: a call re-run after a crash answers with it instead of opening another.
+  const ticketsByKey = new Map<string, number>();
   return {
     lookupOrder: defineTool({
       name: 'lookup_order',
@@ -38,6 +40,7 @@ export function createDeskTools(office: BackOffice): Record<'lookupOrder' | 'iss
       description: 'Refunds an amount of an order to the card it was paid with. A person approves every refund.',
       input: z.object({ orderId: z.string().regex(/^\d{1,10}$/), cents: z.number().int().positive().max(100_000), reason: z.string().max(500) }),
       risk: 'irreversible',
+      idempotent: true,
       execute: ({ orderId, cents }, { idempotencyKey }) => {
         if (!office.refunds.some((refund) => refund.key === idempotencyKey)) office.refunds.push({ orderId, cents, key: idempotencyKey });
         return `Refunded ${cents} cents of order ${orderId}.`;
@@ -55,8 +58,12 @@ export function createDeskTools(office: BackOffice): Record<'lookupOrder' | 'iss
       description: 'Opens a ticket for the team to answer by e-mail.',
       input: z.object({ summary: z.string().min(1).max(1_000) }),
       risk: 'write',
-      execute: ({ summary }) => {
+      idempotent: true,
+      execute: ({ summary }, { idempotencyKey }) => {
+        const opened = ticketsByKey.get(idempotencyKey);
+        if (opened !== undefined) return `Ticket ${opened} opened.`;
         office.tickets.push({ summary });
+        ticketsByKey.set(idempotencyKey, office.tickets.length);
         return `Ticket ${office.tickets.length} opened.`;
       },
     }),
