@@ -8,6 +8,7 @@ import { registerMcpCommands } from './mcp-commands.ts';
 import { packageVersion } from './package-version.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerScanCommand } from './scan-commands.ts';
+import { registerRestateCommands } from './restate-commands.ts';
 import { registerStatusCommands } from './status-commands.ts';
 
 export const exitCodesHelp = `Exit codes:
@@ -53,6 +54,7 @@ export function createProgram(context: CliContext): Command {
   registerMcpCommands(program, context, action);
   registerScanCommand(program, context, action);
   registerCheckCommand(program, context, action);
+  registerRestateCommands(program, context, action);
   pointToHelpAfterErrors(program, context.prefix);
   return program;
 }

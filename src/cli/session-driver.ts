@@ -11,6 +11,8 @@ import { watchInterrupt } from './interrupt.ts';
 import { loadAgentModule } from './load-agent.ts';
 import { findSubagent } from '../loop/index.ts';
 import { followSession } from './session-output.ts';
+import { decideOnRestate } from './restate-commands.ts';
+import { restateIngressConfigured } from '../restate/restate-config.ts';
 
 /*
  * What run, resume, approve and reject do, loaded only when one of them runs (it brings in the whole runtime).
@@ -45,6 +47,11 @@ export async function decideCall(context: CliContext, command: Command, call: { 
     ...(options.reason === undefined ? {} : { reason: options.reason }),
     ...(options.input === undefined ? {} : { editedInput: options.input }),
   };
+  // A session that runs on Restate waits there: the decision resolves its awakeable instead of resuming it here.
+  if (restateIngressConfigured(context.env)) {
+    const onRestate = await decideOnRestate(context, { sessionId: call.sessionId, callId: call.callId, ...decision }, options.json === true);
+    if (onRestate !== null) return onRestate;
+  }
   return drive(context, command, options, async (keel, signal) => {
     const events = await keel.events(call.sessionId);
     const agent = await agentOf(context.cwd, call.sessionId, events[0]);

@@ -1,0 +1,103 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { KeelError, toKeelError } from '../errors/index.ts';
+import type { KeelCode } from '../errors/index.ts';
+import type { StepClock } from './step-clock.ts';
+
+/** What durable steps need of a Restate context: `ctx.run`, which journals an action's result and replays it. */
+export interface StepContext {
+  run<T>(name: string, action: () => Promise<T>): PromiseLike<T>;
+}
+
+/** A KeelError as Restate journals it (JSON). */
+export interface ErrorJson {
+  readonly code: KeelCode;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ErrorJson };
+
+/**
+ * Runs actions as Restate durable steps (`ctx.run`): the first attempt runs the action and Restate journals its
+ * result; a replay after a crash gets the journaled result back without running it again. Each step also records
+ * when it ended, which moves the loop's clock. An action that runs inside another step (a tool that asks the
+ * session's model for a sample) runs directly: its result is part of the enclosing step's.
+ */
+export class DurableSteps {
+  private readonly context: StepContext;
+  private readonly clock: StepClock;
+  private readonly enclosing = new AsyncLocalStorage<string>();
+  /** Settles when every step started so far has: steps are awaited one at a time, in the order they started. */
+  private awaited: Promise<unknown> = Promise.resolve();
+
+  constructor(context: StepContext, clock: StepClock) {
+    this.context = context;
+    this.clock = clock;
+  }
+
+  /**
+   * A step whose failures are retried by Restate (a throw means the action may not have completed). Steps started
+   * together (the calls of one message) are created at once and may run together, but are awaited one at a time in
+   * the order they started: the SDK allows one awaiting consumer at a time, and the loop must receive outcomes in the
+   * same order on every replay, since it journals each as it arrives.
+   */
+  async run<T>(name: string, action: () => Promise<T>): Promise<T> {
+    if (this.enclosing.getStore() !== undefined) return action();
+    const step = this.context.run(name, () => this.enclosing.run(name, async () => ({ value: await action(), at: Date.now() })));
+    const turn = this.awaited.then(() => step);
+    this.awaited = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    const record = await turn;
+    this.clock.advance(record.at);
+    return record.value;
+  }
+
+  /**
+   * A step whose failure is an outcome (a model error after the gateway's own retries): journaled as such and thrown
+   * again, the same, by every replay.
+   */
+  async settle<T>(name: string, action: () => Promise<T>): Promise<T> {
+    if (this.enclosing.getStore() !== undefined) return action();
+    const settled = await this.run(name, async (): Promise<Settled<T>> => {
+      try {
+        return { ok: true, value: await action() };
+      } catch (error) {
+        return { ok: false, error: errorToJson(toKeelError(error)) };
+      }
+    });
+    if (!settled.ok) throw errorFromJson(settled.error);
+    return settled.value;
+  }
+}
+
+export function errorToJson(error: KeelError): ErrorJson {
+  return {
+    code: error.code,
+    message: error.message,
+    retryable: error.retryable,
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    details: jsonDetails(error.details),
+  };
+}
+
+export function errorFromJson(json: ErrorJson): KeelError {
+  return new KeelError(json.code, json.message, { retryable: json.retryable, details: json.details, ...(json.retryAfterMs === undefined ? {} : { retryAfterMs: json.retryAfterMs }) });
+}
+
+/** Details as JSON keeps them; a value JSON cannot hold (a bigint, a cycle) is dropped, never a failed step. */
+function jsonDetails(details: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(details)) {
+    try {
+      const text = JSON.stringify(value);
+      if (text !== undefined) kept[key] = JSON.parse(text) as unknown;
+    } catch {
+      // Not representable in the journal.
+    }
+  }
+  return kept;
+}

@@ -1,0 +1,239 @@
+import './with-resolvers.ts';
+import * as restate from '@restatedev/restate-sdk';
+import { KeelError, isKeelError, toKeelError } from '../errors/index.ts';
+import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
+import type { AgentDefinition, ApprovalDecision, PendingApproval, SessionResult, SessionUpdate } from '../loop/index.ts';
+import type { Keel } from '../runtime/index.ts';
+import { refuseSelfApproval } from '../runtime/approval-chain.ts';
+import type { SessionEvent, SessionStartEvent } from '../spec/events.ts';
+import { createRefusalRecorder } from '../tools/stages/audit.ts';
+import { validateInput } from '../tools/index.ts';
+import { DurableSteps } from './durable-steps.ts';
+import { durableDependencies } from './durable-dependencies.ts';
+import { RecallingJournal } from './recalling-journal.ts';
+import { StepClock } from './step-clock.ts';
+
+/** The body of `run`: which agent, and the task of a new session (ignored when the session exists: it continues). */
+export interface RestateSessionRequest {
+  readonly agent: string;
+  readonly task?: string;
+  /** A registered model name or provider spec; a continued session keeps the one it recorded. */
+  readonly model?: string;
+}
+
+/** The body of `approve`: a person's decision on one call that waits for approval. */
+export interface RestateApproval extends ApprovalDecision {
+  readonly callId: string;
+}
+
+/** The answer of `approve`: whether a call of that id was waiting, and which calls still wait. */
+export interface RestateApprovalReply {
+  readonly handled: boolean;
+  readonly waiting: readonly string[];
+}
+
+export interface SessionObjectOptions {
+  readonly keel: Keel;
+  readonly agents: ReadonlyMap<string, AgentDefinition>;
+  readonly serviceName: string;
+  /** The module of each agent by name, recorded in its sessions' session-start so that the CLI can load the agent. */
+  readonly agentModules?: Readonly<Record<string, string>>;
+}
+
+/** Object state: awakeable ids by call id, for `approve` (a shared handler) to resolve. */
+const approvalsKey = 'approvals';
+
+/**
+ * A Keel session as a Restate virtual object keyed by session id, so that one invocation at a time drives it. `run`
+ * starts the session (or continues it), with each model and tool call a durable step; a call that needs a person
+ * waits on an awakeable that `approve` resolves, raced against the session's deadline as a durable timer. Keel's
+ * journal receives every event, as when the session runs in process.
+ */
+export function createSessionObject(options: SessionObjectOptions) {
+  return restate.object({
+    name: options.serviceName,
+    description: 'Keel agent sessions, one virtual object per session id.',
+    handlers: {
+      run: async (ctx: restate.ObjectContext, request: RestateSessionRequest): Promise<SessionResult> => {
+        try {
+          return await runSession(ctx, options, request);
+        } catch (error) {
+          throw asRestateError(error);
+        }
+      },
+      approve: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext, approval: RestateApproval): Promise<RestateApprovalReply> => {
+        const waiting = (await ctx.get<Record<string, string>>(approvalsKey)) ?? {};
+        const awakeable = waiting[approval.callId];
+        const others = Object.keys(waiting).filter((callId) => callId !== approval.callId);
+        if (awakeable === undefined) return { handled: false, waiting: others };
+        const refusal = await ctx.run('check approval', () => approvalRefusal(options, ctx.key, approval));
+        if (refusal !== null) throw new restate.TerminalError(refusal);
+        const decision: ApprovalDecision = {
+          approved: approval.approved,
+          approver: approval.approver,
+          ...(approval.reason === undefined ? {} : { reason: approval.reason }),
+          ...(approval.editedInput === undefined ? {} : { editedInput: approval.editedInput }),
+        };
+        ctx.resolveAwakeable(awakeable, decision);
+        return { handled: true, waiting: others };
+      }),
+      pending: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext): Promise<readonly string[]> => Object.keys((await ctx.get<Record<string, string>>(approvalsKey)) ?? {})),
+    },
+    options: {
+      // A session waits for people: its journal must outlive the longest approval, and a crash is retried soon.
+      retryPolicy: { initialInterval: 100, maxInterval: 5_000, exponentiationFactor: 2 },
+    },
+  });
+}
+
+async function runSession(ctx: restate.ObjectContext, options: SessionObjectOptions, request: RestateSessionRequest): Promise<SessionResult> {
+  const { keel } = options;
+  const sessionId = ctx.key;
+  const agent = agentNamed(options, request.agent);
+  const clock = new StepClock(await ctx.date.now());
+  // Where the session stood when this invocation first ran: every attempt starts or continues from the same point.
+  const horizon = await ctx.run('journal tail', () => keel.journal.lastSeq(sessionId));
+  const journal = await RecallingJournal.open({ journal: keel.journal, sessionId, horizon });
+  const recordedStart = horizon === 0 ? null : await sessionStart(journal, sessionId);
+  const model = recordedStart?.model.spec ?? request.model;
+  const { dependencies: base, modelSpec, observe } = keel.sessionDependencies(agent, model === undefined ? {} : { model });
+  const steps = new DurableSteps(ctx, clock);
+  const dependencies = durableDependencies({ base, steps, journal, clock });
+  // Live telemetry saw the recalled events when the crashed attempt wrote them.
+  const onUpdate = observe === undefined ? undefined : (update: SessionUpdate): void => {
+    if (update.type !== 'event' || !journal.wasRecalled(update.event)) observe(update);
+  };
+  const runOptions = onUpdate === undefined ? {} : { onUpdate };
+  if (recordedStart === null && (request.task === undefined || request.task.trim() === '') && agent.defaultTask === undefined) {
+    throw new KeelError('invalid-argument', `Session ${sessionId} does not exist yet and the request names no task; send {"agent": "${agent.name}", "task": "…"}.`);
+  }
+  let result =
+    recordedStart === null
+      ? await startSession(agent, dependencies, { ...runOptions, sessionId, input: request.task ?? agent.defaultTask ?? '', ...(modelSpec === undefined ? {} : { modelSpec }), ...(options.agentModules?.[agent.name] === undefined ? {} : { agentModule: options.agentModules[agent.name] }) }).result
+      : await resumeSession(agent, dependencies, sessionId, runOptions).result;
+  const deadlineAt = (recordedStart ?? (await sessionStart(journal, sessionId))).limits.deadlineAt;
+  const waits = new Map<string, { readonly id: string; readonly promise: restate.RestatePromise<ApprovalDecision> }>();
+  while (result.status === 'awaiting-approval') {
+    const pending = ownApprovals(sessionId, result.pendingApprovals);
+    for (const call of pending) if (!waits.has(call.callId)) waits.set(call.callId, ctx.awakeable<ApprovalDecision>());
+    ctx.set(approvalsKey, Object.fromEntries(pending.map((call) => [call.callId, waits.get(call.callId)?.id ?? ''])));
+    const answer = await nextAnswer(ctx, { pending, waits, deadlineAt, clock });
+    clock.advance(await ctx.date.now());
+    for (const [callId, decision] of answer) {
+      await recordApproval(journal, clock, agent, sessionId, callId, decision);
+      if (!decision.approved) await steps.run(`audit rejection ${callId}`, () => auditRejection(options, { sessionId, agent, callId, decision }));
+      waits.delete(callId);
+    }
+    result = await resumeSession(agent, dependencies, sessionId, runOptions).result;
+  }
+  ctx.clear(approvalsKey);
+  return result;
+}
+
+interface Waiting {
+  readonly pending: readonly PendingApproval[];
+  readonly waits: ReadonlyMap<string, { readonly promise: restate.RestatePromise<ApprovalDecision> }>;
+  readonly deadlineAt: number | null;
+  readonly clock: StepClock;
+}
+
+/**
+ * The first of: a person's decision on any waiting call, or the session's deadline (a durable timer). At the deadline
+ * every waiting call is rejected in the deadline's name, and the loop's deadline guard ends the session.
+ */
+async function nextAnswer(ctx: restate.ObjectContext, waiting: Waiting): Promise<ReadonlyArray<readonly [string, ApprovalDecision]>> {
+  const { pending, waits, deadlineAt, clock } = waiting;
+  const decisions = pending.map((call) => {
+    const wait = waits.get(call.callId);
+    if (wait === undefined) throw new KeelError('internal', `No awakeable for call ${call.callId}.`);
+    return wait.promise.map((decision) => ({ callId: call.callId, decision: decision ?? null }));
+  });
+  const timer = deadlineAt === null ? [] : [ctx.sleep(Math.max(0, deadlineAt - clock.now()), 'session deadline').map(() => ({ callId: null, decision: null }))];
+  const first = await restate.RestatePromise.race([...decisions, ...timer]);
+  if (first.callId !== null && first.decision !== null) return [[first.callId, first.decision]];
+  const expired: ApprovalDecision = { approved: false, approver: 'keel:deadline', reason: 'the session deadline passed before a person decided' };
+  return pending.map((call) => [call.callId, expired] as const);
+}
+
+function ownApprovals(sessionId: string, pending: readonly PendingApproval[]): readonly PendingApproval[] {
+  const inChild = pending.find((call) => call.sessionId !== undefined && call.sessionId !== sessionId);
+  if (inChild !== undefined) {
+    throw new KeelError('invalid-config', `Session ${sessionId} waits for an approval inside its subagent session ${inChild.sessionId ?? ''} (call ${inChild.callId}); on Restate only a session's own calls can wait for approval. Give the subagent's tool a policy that does not ask, or run this agent with keel run.`);
+  }
+  return pending;
+}
+
+function agentNamed(options: SessionObjectOptions, name: string | undefined): AgentDefinition {
+  const agent = name === undefined ? undefined : options.agents.get(name);
+  if (agent === undefined) {
+    throw new KeelError('invalid-argument', `This endpoint serves no agent named "${String(name)}"; it serves ${[...options.agents.keys()].map((known) => `"${known}"`).join(', ')}. Send {"agent": "<name>", "task": "…"}.`);
+  }
+  return agent;
+}
+
+async function sessionStart(journal: RecallingJournal, sessionId: string): Promise<SessionStartEvent> {
+  for await (const event of journal.read(sessionId)) {
+    if (event.type === 'session-start') return event;
+    break;
+  }
+  throw new KeelError('journal-conflict', `Session ${sessionId} has events but no session-start; check the database with \`keel check-db\`.`, { retryable: false });
+}
+
+/** Why this decision cannot be applied (an agent approving its own calls, edited arguments the tool refuses), or null. */
+async function approvalRefusal(options: SessionObjectOptions, sessionId: string, approval: RestateApproval): Promise<string | null> {
+  const readEvents = async (id: string): Promise<SessionEvent[]> => {
+    const events: SessionEvent[] = [];
+    for await (const event of options.keel.journal.read(id)) events.push(event);
+    return events;
+  };
+  try {
+    if (approval.approver.trim() === '') throw new KeelError('invalid-argument', 'An approval needs the name of the approver.');
+    await refuseSelfApproval(readEvents, sessionId, approval.approver);
+    if (!approval.approved || approval.editedInput === undefined) return null;
+    const events = await readEvents(sessionId);
+    const start = events[0];
+    const request = events.find((event) => event.type === 'tool-request' && event.callId === approval.callId);
+    const tool = start?.type === 'session-start' && request?.type === 'tool-request' ? options.agents.get(start.agent.name)?.tools.get(request.tool) : undefined;
+    if (tool === undefined) return null;
+    const validated = validateInput(tool, approval.editedInput);
+    return 'error' in validated ? `The edited arguments are invalid: ${validated.error.message}` : null;
+  } catch (error) {
+    return toKeelError(error).message;
+  }
+}
+
+interface Rejection {
+  readonly sessionId: string;
+  readonly agent: AgentDefinition;
+  readonly callId: string;
+  readonly decision: ApprovalDecision;
+}
+
+/** A rejected call is audited as a denial, as `keel reject` does for a session in process. */
+async function auditRejection(options: SessionObjectOptions, rejection: Rejection): Promise<null> {
+  const { sessionId, agent, callId, decision } = rejection;
+  for await (const event of options.keel.journal.read(sessionId)) {
+    if (event.type !== 'tool-request' || event.callId !== callId) continue;
+    await createRefusalRecorder({ log: options.keel.audit })({
+      sessionId,
+      turn: event.turn,
+      callId,
+      agent: agent.name,
+      tool: event.tool,
+      input: event.input,
+      decision: 'deny',
+      rule: 'approval:rejected',
+      approver: decision.approver,
+      error: { code: 'approval-rejected', message: decision.reason ?? 'Rejected by the approver.' },
+    });
+    break;
+  }
+  return null;
+}
+
+/** Restate retries an invocation that throws; a Keel error no retry can fix fails it for good, with its message. */
+function asRestateError(error: unknown): unknown {
+  if (error instanceof restate.TerminalError) return error;
+  if (isKeelError(error) && !error.retryable) return new restate.TerminalError(`${error.code}: ${error.message}`, { errorCode: 500 });
+  return error;
+}
