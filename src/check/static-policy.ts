@@ -50,8 +50,9 @@ export class StaticPolicy {
 
 /** How a verdict reads in a fact or a counterexample. */
 export function describeVerdict(verdict: PossibleVerdict): string {
-  if (verdict.rule.startsWith('scope:')) return `deny: the agent lacks scope ${verdict.rule.slice('scope:'.length)}`;
-  if (verdict.rule === 'untrusted-source') return 'ask: the tool comes from an untrusted MCP server';
+  if (verdict.rule.startsWith('scope:')) return `denied: the agent lacks scope ${verdict.rule.slice('scope:'.length)}`;
+  if (verdict.rule === 'untrusted-source') return 'sent for approval: the tool comes from an untrusted MCP server';
   const rule = verdict.rule === 'default' ? 'the default for its risk' : verdict.rule.startsWith('risk:') ? `the default for ${verdict.rule.slice('risk:'.length)} tools` : `rule "${verdict.rule}"`;
-  return `${verdict.decision} by ${rule}${verdict.conditional ? ' when its condition holds' : ''}`;
+  const decided = verdict.decision === 'allow' ? 'allowed' : verdict.decision === 'ask' ? 'sent for approval' : 'denied';
+  return `${decided} by ${rule}${verdict.conditional ? ' when its condition holds' : ''}`;
 }
