@@ -147,31 +147,28 @@ export interface PgliteTransactionLike {
  */
 export function pgliteDatabase(instance: PgliteLike, options: { readonly schema?: string } = {}): PostgresDatabase {
   const schema = checkSchemaName(options.schema ?? 'public');
-  // PGlite is one connection: qualifying every statement through search_path is set once, after the schema exists.
-  let prepared: Promise<void> | undefined;
-  const prepare = (): Promise<void> =>
-    (prepared ??= (async () => {
-      await instance.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
-    })());
+  // PGlite is one connection, which several wrappers with different schemas may share: every statement runs in a
+  // transaction (PGlite runs one at a time) that sets its own search_path, so none sees another's tables.
+  const scoped = <T>(work: (transaction: PgliteTransactionLike) => Promise<T>): Promise<T> =>
+    instance.transaction(async (transaction) => {
+      await transaction.exec(`SET LOCAL search_path TO ${schema}`);
+      return work(transaction);
+    });
   const executor = (client: PgliteTransactionLike): SqlExecutor => ({
     async query<Row>(sql: string, params?: readonly unknown[]) {
-      await prepare();
       const result = await client.query<Row>(sql, params === undefined ? undefined : [...params]);
       return { rows: result.rows, rowCount: result.affectedRows !== undefined && result.affectedRows > 0 ? result.affectedRows : result.rows.length };
     },
     async exec(script) {
-      await prepare();
       await client.exec(script);
     },
   });
   return {
-    ...executor(instance),
+    query: (sql, params) => scoped((transaction) => executor(transaction).query(sql, params)),
+    exec: (script) => scoped((transaction) => executor(transaction).exec(script)),
     description: `PGlite database (schema ${schema})`,
     schema,
-    async transaction(work) {
-      await prepare();
-      return instance.transaction((transaction) => work(executor(transaction)));
-    },
+    transaction: (work) => scoped((transaction) => work(executor(transaction))),
     async close() {
       // The instance belongs to the caller.
     },
