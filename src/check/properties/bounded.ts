@@ -63,7 +63,7 @@ function checkCycles(context: PropertyContext, recorder: PropertyRecorder): void
   const { graph } = context;
   const all = cyclicComponents(graph);
   if (all.length === 0) {
-    recorder.fact('delegation graph', `no cycle among ${graph.nodes.length} agents and workflows (${graph.edges.length} delegations)`);
+    recorder.fact('delegation graph', `no cycle: ${graph.edges.length} delegation${graph.edges.length === 1 ? '' : 's'} among ${graph.nodes.length} agent${graph.nodes.length === 1 ? '' : 's'} and workflow${graph.nodes.length === 1 ? '' : 's'}`);
     return;
   }
   const budget = rootBudget(context);

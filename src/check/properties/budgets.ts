@@ -101,10 +101,9 @@ function tightestBounds(context: PropertyContext, kind: BudgetKind): (Tightest |
 function childClaims(graph: SystemGraph, edge: Delegation, kind: BudgetKind): { readonly value: number; readonly what: string }[] {
   const claims: { value: number; what: string }[] = [];
   const slice = edgeSlice(edge, kind);
-  if (slice !== null) claims.push({ value: slice, what: `a slice of ${slice}` });
+  if (slice !== null) claims.push({ value: slice, what: 'the slice it gives' });
   const own = agentLimit(graph, edge.to, kind);
-  const name = graph.nodes[edge.to]?.label;
-  if (own !== null) claims.push({ value: own, what: `${name}'s own ${kind === 'time' ? 'deadline' : 'limit'} of ${own}` });
+  if (own !== null) claims.push({ value: own, what: `the child's own ${kind === 'time' ? 'deadline' : 'limit'}` });
   return claims;
 }
 
@@ -135,16 +134,16 @@ export function checkBudgets(context: PropertyContext): PropertyResult {
       for (const claim of childClaims(graph, edge, kind)) {
         claimsSeen += 1;
         if (parent === null) {
-          recorder.fact(subject, `${kindNames[kind]}: ${claim.what}; nothing above ${graph.nodes[edge.from]?.label} bounds ${kindNames[kind]}, so it fits`);
+          recorder.fact(subject, `${kindNames[kind]}: ${claim.value} (${claim.what}); nothing above ${graph.nodes[edge.from]?.label} bounds ${kindNames[kind]}, so it fits`);
           continue;
         }
         if (claim.value <= parent.bound.value) {
-          recorder.fact(subject, `${kindNames[kind]}: ${claim.what} ≤ ${parent.bound.value}, ${parent.bound.source}`);
+          recorder.fact(subject, `${kindNames[kind]}: ${claim.value} (${claim.what}) ≤ ${parent.bound.value}, ${parent.bound.source}`);
           continue;
         }
         recorder.violation(
           [...boundPath(context, tightest, edge.from), edge.label],
-          `${edge.label} gives its child ${claim.what} ${kindNames[kind]}, more than its parent ${graph.nodes[edge.from]?.label} has: ${parent.bound.value}, ${parent.bound.source}. Give the child a smaller budget or raise the parent's.`,
+          `${edge.label}: ${kindNames[kind]} ${claim.value} (${claim.what}) is more than its parent ${graph.nodes[edge.from]?.label} has: ${parent.bound.value}, ${parent.bound.source}. Give the child a smaller budget or raise the parent's.`,
         );
       }
     }

@@ -22,7 +22,7 @@ function flowRule(agent: AgentDefinition, tool: ToolDefinition): { readonly cove
   if (!agent.injection.informationFlow) return { covers: false, gap: `information-flow control is off for agent "${agent.name}" (injection: false or informationFlow: false)` };
   if (tool.risk === 'read') return { covers: false, gap: `it is a read tool, and information-flow control traces the arguments of write and irreversible tools only (declare its risk as write)` };
   if (tool.sinks !== undefined && tool.sinks.length === 0) return { covers: false, gap: 'it declares sinks: [], so no argument is traced' };
-  const sinks = tool.sinks === undefined ? 'every argument' : `arguments ${tool.sinks.join(', ')}`;
+  const sinks = tool.sinks === undefined ? 'every argument' : `sink argument${tool.sinks.length === 1 ? '' : 's'} ${tool.sinks.join(', ')}`;
   return {
     covers: true,
     fact: `information-flow control: ${sinks} traced to untrusted content → ${agent.injection.escalate}; any write after a detection → ${agent.injection.escalate}; the system prompt or secret output in them → deny`,
