@@ -3,6 +3,7 @@ import type { Action, CliContext } from './cli-context.ts';
 import { registerAuditCommands } from './audit-commands.ts';
 import { registerCheckCommand } from './check-command.ts';
 import { registerDatabaseCommands } from './database-commands.ts';
+import { registerEvalCommands } from './eval-commands.ts';
 import { registerInspectCommands } from './inspect-commands.ts';
 import { registerMcpCommands } from './mcp-commands.ts';
 import { packageVersion } from './package-version.ts';
@@ -55,6 +56,7 @@ export function createProgram(context: CliContext): Command {
   registerScanCommand(program, context, action);
   registerCheckCommand(program, context, action);
   registerRestateCommands(program, context, action);
+  registerEvalCommands(program, context, action);
   pointToHelpAfterErrors(program, context.prefix);
   return program;
 }

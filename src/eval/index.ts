@@ -37,3 +37,5 @@ export { compareEvalRuns, renderComparison, significanceLevel } from './compare.
 export type { CaseComparison, ChangeVerdict, EvalComparison, MeasureChange, RateChange } from './compare.ts';
 export { fisherExact, mannWhitney } from './statistics.ts';
 export type { MannWhitneyResult } from './statistics.ts';
+export { renderEvalReport } from './report-html.ts';
+export type { EvalReportOptions } from './report-html.ts';
