@@ -138,6 +138,9 @@ export type { McpTransportConfig, McpStdioTransportConfig, McpHttpTransportConfi
 export type { RunnerPreference } from './sandbox/index.ts';
 export type { McpServerTrust } from './tools/mcp/mcp-server-config.ts';
 export type { ToolPolicyOptions, PolicyDefaults, PolicyRule, PolicyDecision, PolicyRequest, PolicyAgent, PolicyTool } from './security/tool-policy.ts';
+// The static checker behind `keel check` (docs/check.md): proves an agent system's properties without running it.
+export { checkSystem, formatCheckReport, systemFromModule } from './check/index.ts';
+export type { AgentSystem, CheckFact, CheckReport, CheckViolation, FormatOptions, PropertyId, PropertyResult } from './check/index.ts';
 export type { RedactionOptions } from './security/redaction.ts';
 export type { RedactionType } from './security/redaction-detectors.ts';
 export type { SecretType } from './security/redaction-secrets.ts';
@@ -263,3 +266,11 @@ export type {
 
 // Evaluation: suites, checks, judges, cassettes, stored runs, compare and the HTML report (docs/evaluation.md).
 export * from './eval/index.ts';
+
+// Sessions on a Restate cluster (docs/restate.md): the endpoint, the calls that start and approve sessions there, and
+// the seam a durable engine drives the loop through.
+export { createRestateEndpoint, serveRestate, sendSession, runSessionOnRestate, attachInvocation, approveOnRestate, registerDeployment, resolveRestateConfig } from './restate/index.ts';
+export type { RestateEndpoint, RestateEndpointOptions, RestateServer, ServeRestateOptions, RestateCall, Registration, RestateConfig, RestateApproval, RestateApprovalReply, RestateSessionRequest } from './restate/index.ts';
+export type { SessionDependencies } from './runtime/index.ts';
+export type { LoopDependencies } from './loop/index.ts';
+export type { AnomalyThresholds } from './tracing/index.ts';

@@ -17,6 +17,7 @@ interface ServeFlags {
   readonly host?: string;
   readonly serviceName?: string;
   readonly register?: boolean;
+  readonly identityKey?: readonly string[];
   readonly json?: boolean;
 }
 
@@ -36,6 +37,7 @@ export function registerRestateCommands(program: Command, context: CliContext, a
     .option('--host <address>', 'address to listen on; the endpoint trusts its callers, keep it private', '127.0.0.1')
     .option('--service-name <name>', 'the virtual object\'s name in the cluster', 'KeelSession')
     .option('--register', 'register the endpoint with the cluster at KEEL_RESTATE_ADMIN_URL once it listens')
+    .option('--identity-key <keys...>', "the cluster's request-identity public keys (publickeyv1_…): accept only requests it signed")
     .option('--json', 'print one JSON line when listening: {"url", "serviceName", "agents"}')
     .addHelpText('after', `
 Start a session once the endpoint is registered (the session id is the object key):
@@ -71,7 +73,7 @@ async function serve(context: CliContext, command: Command, options: ServeFlags)
   const database = chooseDatabase(context, command);
   const keel = createKeel({ database: database.path, env: context.env, cwd: context.cwd });
   try {
-    const server = await serveRestate({ agents, keel, port: config.port, host: options.host ?? '127.0.0.1', agentModules, ...(options.serviceName === undefined ? {} : { serviceName: options.serviceName }) });
+    const server = await serveRestate({ agents, keel, port: config.port, host: options.host ?? '127.0.0.1', agentModules, ...(options.serviceName === undefined ? {} : { serviceName: options.serviceName }), ...(options.identityKey === undefined ? {} : { identityKeys: options.identityKey }) });
     const stopped = stopSignal();
     try {
       if (options.register === true) {

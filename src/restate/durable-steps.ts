@@ -38,10 +38,11 @@ export class DurableSteps {
   }
 
   /**
-   * A step whose failures are retried by Restate (a throw means the action may not have completed). Steps started
-   * together (the calls of one message) are created at once and may run together, but are awaited one at a time in
-   * the order they started: the SDK allows one awaiting consumer at a time, and the loop must receive outcomes in the
-   * same order on every replay, since it journals each as it arrives.
+   * A step whose failures are retried by Restate (a throw means the action may not have completed). Steps are
+   * awaited one at a time, in the order they started: the SDK allows one awaiting consumer at a time (two concurrent
+   * awaits fail the attempt), and it runs a step's action when the step is awaited, so the calls of one message run
+   * one after another; their outcomes reach the loop, which journals each as it arrives, in the same order on every
+   * replay.
    */
   async run<T>(name: string, action: () => Promise<T>): Promise<T> {
     if (this.enclosing.getStore() !== undefined) return action();

@@ -56,7 +56,7 @@ export class RecallingJournal implements Journal {
       return events;
     }
     if (expectedSeq !== this.reached) {
-      throw new KeelError('journal-conflict', `Session ${sessionId}: an append expected sequence ${expectedSeq}, but this Restate attempt has reached ${this.reached}.`);
+      throw new KeelError('journal-conflict', `Session ${sessionId}: an append expected sequence ${expectedSeq}, but this Restate attempt has reached ${this.reached}.`, { retryable: false });
     }
     if (expectedSeq >= this.storedTail) {
       await journal.append(sessionId, events, expectedSeq);
@@ -114,6 +114,7 @@ function checkSameSteps(sessionId: string, stored: readonly SessionEvent[], repl
   throw new KeelError(
     'journal-conflict',
     `Session ${sessionId} holds ${found === undefined ? 'nothing' : stepOf(found)} at sequence ${expected?.seq ?? '?'} where the Restate replay of its invocation writes ${expected === undefined ? 'nothing' : stepOf(expected)}: another process wrote to this session while Restate ran it. Sessions that run on Restate must not be resumed or decided elsewhere.`,
-    { details: { sessionId, seq: expected?.seq ?? null } },
+    // A retry would replay into the same journal: the invocation fails instead, naming the conflict.
+    { details: { sessionId, seq: expected?.seq ?? null }, retryable: false },
   );
 }

@@ -1,14 +1,13 @@
-import './with-resolvers.ts';
 import { createServer } from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import * as restate from '@restatedev/restate-sdk';
 import { KeelError } from '../errors/index.ts';
 import type { AgentDefinition } from '../loop/index.ts';
 import type { Keel } from '../runtime/index.ts';
 import { defaultServiceName } from './restate-client.ts';
 import { resolveRestateConfig } from './restate-config.ts';
 import { createSessionObject } from './session-object.ts';
+import type { RestateSdk } from './session-object.ts';
 
 export interface RestateEndpointOptions {
   /** The agents this endpoint runs; a session names its agent in the `run` request. Names must differ. */
@@ -19,6 +18,11 @@ export interface RestateEndpointOptions {
   readonly serviceName?: string;
   /** The module of each agent by name (one that default-exports it), recorded in its sessions so that the CLI can load it. */
   readonly agentModules?: Readonly<Record<string, string>>;
+  /**
+   * The cluster's request-identity public keys (`publickeyv1_…`): with them the endpoint accepts only requests the
+   * cluster signed. Without them it trusts whoever can reach it, so keep it on a private address.
+   */
+  readonly identityKeys?: readonly string[];
 }
 
 /** A Restate endpoint that runs Keel sessions: mount `handler` on an HTTP/2 server, or use `serveRestate`. */
@@ -35,11 +39,11 @@ export interface RestateEndpoint {
  * @example
  * ```ts
  * const keel = createKeel({ database: '.keel/keel.db' });
- * const endpoint = createRestateEndpoint({ agents: [support], keel });
+ * const endpoint = await createRestateEndpoint({ agents: [support], keel });
  * http2.createServer(endpoint.handler).listen(9080, '127.0.0.1');
  * ```
  */
-export function createRestateEndpoint(options: RestateEndpointOptions): RestateEndpoint {
+export async function createRestateEndpoint(options: RestateEndpointOptions): Promise<RestateEndpoint> {
   const list = Array.isArray(options.agents) ? (options.agents as readonly AgentDefinition[]) : [options.agents as AgentDefinition];
   if (list.length === 0) throw new KeelError('invalid-config', 'A Restate endpoint needs at least one agent.');
   const agents = new Map<string, AgentDefinition>();
@@ -51,8 +55,9 @@ export function createRestateEndpoint(options: RestateEndpointOptions): RestateE
   if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,99}$/.test(serviceName)) {
     throw new KeelError('invalid-config', `The Restate service name "${serviceName.slice(0, 120)}" must start with a letter or underscore and hold only letters, digits, "_", "." and "-".`);
   }
-  const session = createSessionObject({ keel: options.keel, agents, serviceName, ...(options.agentModules === undefined ? {} : { agentModules: options.agentModules }) });
-  const handler = restate.createEndpointHandler({ services: [session] }) as (request: Http2ServerRequest, response: Http2ServerResponse) => void;
+  const sdk = await loadRestateSdk();
+  const session = createSessionObject(sdk, { keel: options.keel, agents, serviceName, ...(options.agentModules === undefined ? {} : { agentModules: options.agentModules }) });
+  const handler = sdk.createEndpointHandler({ services: [session], ...(options.identityKeys === undefined ? {} : { identityKeys: [...options.identityKeys] }) }) as (request: Http2ServerRequest, response: Http2ServerResponse) => void;
   return { handler, serviceName, agents: [...agents.keys()] };
 }
 
@@ -82,7 +87,7 @@ export interface RestateServer {
  * ```
  */
 export async function serveRestate(options: ServeRestateOptions): Promise<RestateServer> {
-  const endpoint = createRestateEndpoint(options);
+  const endpoint = await createRestateEndpoint(options);
   const port = options.port ?? resolveRestateConfig(options.env ?? process.env).port;
   const host = options.host ?? '127.0.0.1';
   const server = createServer(endpoint.handler);
@@ -110,4 +115,13 @@ export async function serveRestate(options: ServeRestateOptions): Promise<Restat
         for (const session of sessions) session.destroy();
       }),
   };
+}
+
+/**
+ * The SDK, loaded on first use rather than with Keel: it takes most of a second. On Node 20 it needs
+ * Promise.withResolvers, which the polyfill adds first.
+ */
+async function loadRestateSdk(): Promise<RestateSdk> {
+  await import('./with-resolvers.ts');
+  return import('@restatedev/restate-sdk');
 }

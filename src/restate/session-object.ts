@@ -1,5 +1,4 @@
-import './with-resolvers.ts';
-import * as restate from '@restatedev/restate-sdk';
+import type * as restate from '@restatedev/restate-sdk';
 import { KeelError, isKeelError, toKeelError } from '../errors/index.ts';
 import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
 import type { AgentDefinition, ApprovalDecision, PendingApproval, SessionResult, SessionUpdate } from '../loop/index.ts';
@@ -49,25 +48,28 @@ const approvalsKey = 'approvals';
  * waits on an awakeable that `approve` resolves, raced against the session's deadline as a durable timer. Keel's
  * journal receives every event, as when the session runs in process.
  */
-export function createSessionObject(options: SessionObjectOptions) {
-  return restate.object({
+/** The Restate SDK, loaded when an endpoint is created (it takes most of a second to load). */
+export type RestateSdk = typeof restate;
+
+export function createSessionObject(sdk: RestateSdk, options: SessionObjectOptions) {
+  return sdk.object({
     name: options.serviceName,
     description: 'Keel agent sessions, one virtual object per session id.',
     handlers: {
       run: async (ctx: restate.ObjectContext, request: RestateSessionRequest): Promise<SessionResult> => {
         try {
-          return await runSession(ctx, options, request);
+          return await runSession(ctx, { ...options, sdk }, request);
         } catch (error) {
-          throw asRestateError(error);
+          throw asRestateError(sdk, error);
         }
       },
-      approve: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext, approval: RestateApproval): Promise<RestateApprovalReply> => {
+      approve: sdk.handlers.object.shared(async (ctx: restate.ObjectSharedContext, approval: RestateApproval): Promise<RestateApprovalReply> => {
         const waiting = (await ctx.get<Record<string, string>>(approvalsKey)) ?? {};
         const awakeable = waiting[approval.callId];
         const others = Object.keys(waiting).filter((callId) => callId !== approval.callId);
         if (awakeable === undefined) return { handled: false, waiting: others };
         const refusal = await ctx.run('check approval', () => approvalRefusal(options, ctx.key, approval));
-        if (refusal !== null) throw new restate.TerminalError(refusal);
+        if (refusal !== null) throw new sdk.TerminalError(refusal);
         const decision: ApprovalDecision = {
           approved: approval.approved,
           approver: approval.approver,
@@ -77,7 +79,7 @@ export function createSessionObject(options: SessionObjectOptions) {
         ctx.resolveAwakeable(awakeable, decision);
         return { handled: true, waiting: others };
       }),
-      pending: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext): Promise<readonly string[]> => Object.keys((await ctx.get<Record<string, string>>(approvalsKey)) ?? {})),
+      pending: sdk.handlers.object.shared(async (ctx: restate.ObjectSharedContext): Promise<readonly string[]> => Object.keys((await ctx.get<Record<string, string>>(approvalsKey)) ?? {})),
     },
     options: {
       // A session waits for people: its journal must outlive the longest approval, and a crash is retried soon.
@@ -86,7 +88,7 @@ export function createSessionObject(options: SessionObjectOptions) {
   });
 }
 
-async function runSession(ctx: restate.ObjectContext, options: SessionObjectOptions, request: RestateSessionRequest): Promise<SessionResult> {
+async function runSession(ctx: restate.ObjectContext, options: SessionObjectOptions & { readonly sdk: RestateSdk }, request: RestateSessionRequest): Promise<SessionResult> {
   const { keel } = options;
   const sessionId = ctx.key;
   const agent = agentNamed(options, request.agent);
@@ -117,7 +119,7 @@ async function runSession(ctx: restate.ObjectContext, options: SessionObjectOpti
     const pending = ownApprovals(sessionId, result.pendingApprovals);
     for (const call of pending) if (!waits.has(call.callId)) waits.set(call.callId, ctx.awakeable<ApprovalDecision>());
     ctx.set(approvalsKey, Object.fromEntries(pending.map((call) => [call.callId, waits.get(call.callId)?.id ?? ''])));
-    const answer = await nextAnswer(ctx, { pending, waits, deadlineAt, clock });
+    const answer = await nextAnswer(ctx, { sdk: options.sdk, pending, waits, deadlineAt, clock });
     clock.advance(await ctx.date.now());
     for (const [callId, decision] of answer) {
       await recordApproval(journal, clock, agent, sessionId, callId, decision);
@@ -131,6 +133,7 @@ async function runSession(ctx: restate.ObjectContext, options: SessionObjectOpti
 }
 
 interface Waiting {
+  readonly sdk: RestateSdk;
   readonly pending: readonly PendingApproval[];
   readonly waits: ReadonlyMap<string, { readonly promise: restate.RestatePromise<ApprovalDecision> }>;
   readonly deadlineAt: number | null;
@@ -142,14 +145,18 @@ interface Waiting {
  * every waiting call is rejected in the deadline's name, and the loop's deadline guard ends the session.
  */
 async function nextAnswer(ctx: restate.ObjectContext, waiting: Waiting): Promise<ReadonlyArray<readonly [string, ApprovalDecision]>> {
-  const { pending, waits, deadlineAt, clock } = waiting;
+  const { sdk, pending, waits, deadlineAt, clock } = waiting;
   const decisions = pending.map((call) => {
     const wait = waits.get(call.callId);
     if (wait === undefined) throw new KeelError('internal', `No awakeable for call ${call.callId}.`);
-    return wait.promise.map((decision) => ({ callId: call.callId, decision: decision ?? null }));
+    return wait.promise.map((decision, failure) => {
+      // Only `approve` resolves these; a rejected awakeable (an operator's intervention in the cluster) fails the run.
+      if (failure !== undefined) throw failure;
+      return { callId: call.callId, decision: decision ?? null };
+    });
   });
   const timer = deadlineAt === null ? [] : [ctx.sleep(Math.max(0, deadlineAt - clock.now()), 'session deadline').map(() => ({ callId: null, decision: null }))];
-  const first = await restate.RestatePromise.race([...decisions, ...timer]);
+  const first = await sdk.RestatePromise.race([...decisions, ...timer]);
   if (first.callId !== null && first.decision !== null) return [[first.callId, first.decision]];
   const expired: ApprovalDecision = { approved: false, approver: 'keel:deadline', reason: 'the session deadline passed before a person decided' };
   return pending.map((call) => [call.callId, expired] as const);
@@ -232,8 +239,8 @@ async function auditRejection(options: SessionObjectOptions, rejection: Rejectio
 }
 
 /** Restate retries an invocation that throws; a Keel error no retry can fix fails it for good, with its message. */
-function asRestateError(error: unknown): unknown {
-  if (error instanceof restate.TerminalError) return error;
-  if (isKeelError(error) && !error.retryable) return new restate.TerminalError(`${error.code}: ${error.message}`, { errorCode: 500 });
+function asRestateError(sdk: RestateSdk, error: unknown): unknown {
+  if (error instanceof sdk.TerminalError) return error;
+  if (isKeelError(error) && !error.retryable) return new sdk.TerminalError(`${error.code}: ${error.message}`, { errorCode: 500 });
   return error;
 }
