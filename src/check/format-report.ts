@@ -7,7 +7,15 @@ export interface FormatOptions {
   readonly subject: string;
 }
 
-/** The report as lines for a person: one line per property, each counterexample path under it, and with `explain` the facts. */
+/**
+ * The report as lines for a person: one line per property, each counterexample path under it, and with `explain` the
+ * facts each proof relied on. This is what `keel check` prints.
+ * @example
+ * ```ts
+ * const report = checkSystem({ agents: [desk] });
+ * console.log(formatCheckReport(report, { explain: true, subject: 'support desk' }).join('\n'));
+ * ```
+ */
 export function formatCheckReport(report: CheckReport, options: FormatOptions): string[] {
   const { agents, workflows, tools, delegations } = report.counts;
   const lines = [`${options.subject}: ${agents} agent${plural(agents)}, ${workflows} workflow${plural(workflows)}, ${tools} tool${plural(tools)}, ${delegations} delegation${plural(delegations)}`, ''];

@@ -19,6 +19,11 @@ export function isWorkflowStep(value: unknown): value is WorkflowStep<never, unk
  * values are agents or workflows; its optional named exports are `policy` (the ToolPolicyOptions given to
  * `createKeel({ policy })`) and `budget` (the BudgetLimits of a root run). A CommonJS module compiled from
  * `export default` arrives with its exports under `default` and is unwrapped.
+ * @example
+ * ```ts
+ * const system = systemFromModule(await import('./system.ts'), 'system.ts');
+ * if (!checkSystem(system).holds) process.exitCode = 1;
+ * ```
  */
 export function systemFromModule(exports: Readonly<Record<string, unknown>>, modulePath: string): AgentSystem {
   const namespace = unwrapCommonJs(exports);
