@@ -11,6 +11,7 @@ import { registerRunCommands } from './run-commands.ts';
 import { registerScanCommand } from './scan-commands.ts';
 import { registerRestateCommands } from './restate-commands.ts';
 import { registerStatusCommands } from './status-commands.ts';
+import { registerWorkerCommands } from './worker-commands.ts';
 
 export const exitCodesHelp = `Exit codes:
   0    success (a session that completed, or stopped to wait for approval)
@@ -56,6 +57,7 @@ export function createProgram(context: CliContext): Command {
   registerScanCommand(program, context, action);
   registerCheckCommand(program, context, action);
   registerRestateCommands(program, context, action);
+  registerWorkerCommands(program, context, action);
   registerEvalCommands(program, context, action);
   pointToHelpAfterErrors(program, context.prefix);
   return program;

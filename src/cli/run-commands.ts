@@ -9,6 +9,8 @@ import type { DecideOptions, DriveOptions } from './session-driver.ts';
  */
 
 const driver = () => import('./session-driver.ts');
+const queueDriver = () => import('./worker-driver.ts');
+const queueHelp = 'queue it for a `keel worker` in PostgreSQL (KEEL_DATABASE_URL) instead of running it here';
 
 const modelHelp = 'model spec: anthropic:<model> | openai:<model> | openai-compatible:<model>@<baseURL> | scripted:<file.json>';
 
@@ -20,7 +22,11 @@ export function registerRunCommands(program: Command, context: CliContext, actio
     .argument('[task...]', "the task; without one, the agent's default task")
     .option('--model <spec>', modelHelp)
     .option('--json', 'print the outcome as one JSON line (progress goes to stderr)')
-    .action(action(async (modulePath: string, task: string[], options: DriveOptions, command: Command) => (await driver()).runAgent(context, command, modulePath, task, options)));
+    .option('--queue', queueHelp)
+    .action(action(async (modulePath: string, task: string[], options: DriveOptions & { queue?: boolean }, command: Command) =>
+      options.queue === true
+        ? (await queueDriver()).enqueueRun(context, { modulePath, task, ...(options.model === undefined ? {} : { model: options.model }), json: options.json === true })
+        : (await driver()).runAgent(context, command, modulePath, task, options)));
 
   program
     .command('resume')
@@ -48,6 +54,9 @@ function registerDecision(program: Command, context: CliContext, action: Action,
   command
     .option('--model <spec>', `${modelHelp} (default: the one the session started with)`)
     .option('--json', 'print the outcome as one JSON line (progress goes to stderr)')
-    .action(action(async (sessionId: string, callId: string, options: DecideOptions, invoked: Command) =>
-      (await driver()).decideCall(context, invoked, { sessionId, callId, approved }, options)));
+    .option('--queue', 'the session runs on workers: record the decision and wake it for the next free worker, instead of resuming it here')
+    .action(action(async (sessionId: string, callId: string, options: DecideOptions & { queue?: boolean }, invoked: Command) =>
+      options.queue === true
+        ? (await queueDriver()).decideQueued(context, { sessionId, callId, decision: (await driver()).decisionOf(context, approved, options), json: options.json === true })
+        : (await driver()).decideCall(context, invoked, { sessionId, callId, approved }, options)));
 }

@@ -40,13 +40,18 @@ export async function resumeSession(context: CliContext, command: Command, sessi
   return drive(context, command, options, (keel, signal) => keel.resume(agent, sessionId, { signal, ...modelOption(options) }));
 }
 
-export async function decideCall(context: CliContext, command: Command, call: { readonly sessionId: string; readonly callId: string; readonly approved: boolean }, options: DecideOptions): Promise<number> {
-  const decision: ApprovalDecision = {
-    approved: call.approved,
+/** The decision of `keel approve|reject` from its options; the approver defaults to $USER. */
+export function decisionOf(context: CliContext, approved: boolean, options: DecideOptions): ApprovalDecision {
+  return {
+    approved,
     approver: options.as ?? context.env.USER ?? 'operator',
     ...(options.reason === undefined ? {} : { reason: options.reason }),
     ...(options.input === undefined ? {} : { editedInput: options.input }),
   };
+}
+
+export async function decideCall(context: CliContext, command: Command, call: { readonly sessionId: string; readonly callId: string; readonly approved: boolean }, options: DecideOptions): Promise<number> {
+  const decision = decisionOf(context, call.approved, options);
   // A session that runs on Restate waits there: the decision resolves its awakeable instead of resuming it here.
   if (restateIngressConfigured(context.env)) {
     const onRestate = await decideOnRestate(context, { sessionId: call.sessionId, callId: call.callId, ...decision }, options.json === true);
@@ -101,7 +106,7 @@ async function resumableAgent(context: CliContext, command: Command, sessionId: 
   return agentOf(context.cwd, sessionId, start);
 }
 
-async function agentOf(cwd: string, sessionId: string, start: SessionEvent | undefined): Promise<AgentDefinition> {
+export async function agentOf(cwd: string, sessionId: string, start: SessionEvent | undefined): Promise<AgentDefinition> {
   const module = start?.type === 'session-start' ? start.agent.module : undefined;
   if (module === undefined) {
     throw new KeelError('invalid-argument', `Session ${sessionId} was not started from an agent module, so the CLI cannot load its agent; use the API (keel.resume / keel.decide).`);
