@@ -16,6 +16,10 @@ import {
   createSqliteCallLog,
   createSqliteIdempotencyStore,
   createSqliteStore,
+  createPostgresAuditLog,
+  createPostgresCallLog,
+  createPostgresIdempotencyStore,
+  createPostgresStore,
 } from '../store/index.ts';
 import type { KeelConfig, LimitStoreConfig, StorageConfig } from './keel-config.ts';
 import { createMemoryLimitStore, createRedisLimitStore } from '../model/index.ts';
@@ -33,6 +37,11 @@ export interface Backends {
   readonly leases: SessionLeaseStore;
   /** A call log of the given channel in the same backend (the sampled texts live beside the journal). */
   callLog(channel: CallLogChannel): CallLogStore;
+  /**
+   * Where full prompts and responses go when no access-controlled file is configured, for a backend that keeps them
+   * durably and under its own access control (PostgreSQL: a table the database's grants protect).
+   */
+  readonly durableAuditCallLog?: () => CallLogStore;
   /** Closes what this factory opened; what the caller passed in stays open. */
   close(): Promise<void>;
 }
@@ -58,6 +67,30 @@ const factories: { readonly [Kind in StorageConfig['kind']]: BackendFactory<Kind
       callLog: (channel) => createSqliteCallLog({ database: store.database, channel, clock: config.clock }),
       async close() {
         if (options.auditLog === undefined) await audit.close();
+        await store.close();
+      },
+    };
+  },
+  postgres(storage, config, options) {
+    const pool = storage.maxConnections === undefined ? {} : { maxConnections: storage.maxConnections };
+    const store = createPostgresStore({ url: storage.url, ...(storage.schema === undefined ? {} : { schema: storage.schema }), ...pool, clock: config.clock });
+    const { database } = store;
+    const signer = config.auditSigningKey === undefined ? {} : { signer: createAuditSigner(config.auditSigningKey) };
+    const audit = options.auditLog ?? createPostgresAuditLog({ database, clock: config.clock, ...signer });
+    const idempotency = createPostgresIdempotencyStore({ database });
+    const callLog = (channel: CallLogChannel): CallLogStore => createPostgresCallLog({ database, channel, clock: config.clock });
+    return {
+      databasePath: null,
+      journal: store.journal,
+      blobs: store.blobs,
+      audit,
+      idempotency: options.idempotency ?? idempotency,
+      leases: options.leases ?? store.leases,
+      callLog,
+      durableAuditCallLog: () => callLog('audit'),
+      async close() {
+        if (options.auditLog === undefined) await audit.close();
+        await idempotency.close();
         await store.close();
       },
     };
@@ -106,6 +139,8 @@ export function createBackends(config: KeelConfig, options: KeelOptions): Backen
   switch (storage.kind) {
     case 'sqlite':
       return factories.sqlite(storage, config, options);
+    case 'postgres':
+      return factories.postgres(storage, config, options);
     case 'memory':
       return factories.memory(storage, config, options);
     case 'given':

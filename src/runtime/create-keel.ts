@@ -66,7 +66,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
   if (options.callLog !== undefined) {
     const accessControlledPath = options.callLog.accessControlledPath ?? (databasePath === null ? null : `${databasePath}.calls.db`);
     const sampledLog = backends.callLog('sampled');
-    const auditCallLog = accessControlledPath === null ? createMemoryCallLog({ channel: 'audit', clock }) : createSqliteCallLog({ path: resolve(cwd, accessControlledPath), channel: 'audit', clock });
+    const auditCallLog = accessControlledPath === null ? (backends.durableAuditCallLog?.() ?? createMemoryCallLog({ channel: 'audit', clock })) : createSqliteCallLog({ path: resolve(cwd, accessControlledPath), channel: 'audit', clock });
     callLogStores.push(sampledLog, auditCallLog);
     callLog = createCallLogPolicy({
       ...(options.callLog.sampleRate === undefined ? {} : { sampleRate: options.callLog.sampleRate }),

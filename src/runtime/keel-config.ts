@@ -5,6 +5,7 @@ import type { BlobStore, Journal } from '../spec/journal.ts';
 import type { Model } from '../spec/model.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import type { ProviderLimitStore } from '../spec/provider-limits.ts';
+import { checkSchemaName, describeDatabaseUrl } from '../store/index.ts';
 import { systemClock } from '../util/index.ts';
 import { defaultLeaseTtlMs } from './leased-run.ts';
 import type { KeelOptions } from './keel-options.ts';
@@ -12,6 +13,7 @@ import type { KeelOptions } from './keel-options.ts';
 /** Where sessions are kept, decided once: each kind has one backend factory (backends.ts). */
 export type StorageConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly schema?: string; readonly maxConnections?: number }
   | { readonly kind: 'memory' }
   | { readonly kind: 'given'; readonly journal: Journal; readonly blobs: BlobStore };
 
@@ -73,8 +75,27 @@ function limitStoreOf(modelLimits: KeelOptions['modelLimits'], env: KeelConfig['
 
 function storageOf(options: KeelOptions, env: KeelConfig['env'], cwd: string): StorageConfig {
   if (options.journal !== undefined && options.blobs !== undefined) return { kind: 'given', journal: options.journal, blobs: options.blobs };
+  const postgres = postgresStorageOf(options, env);
+  if (postgres !== undefined) return postgres;
   const database = options.database ?? nonEmpty(env.KEEL_DB) ?? resolve(cwd, '.keel', 'keel.db');
   return database === ':memory:' ? { kind: 'memory' } : { kind: 'sqlite', path: resolve(cwd, database) };
+}
+
+/** `storage` from the options, else KEEL_DATABASE_URL unless a SQLite `database` was given as an argument. */
+function postgresStorageOf(options: KeelOptions, env: KeelConfig['env']): StorageConfig | undefined {
+  if (options.storage !== undefined) {
+    if (options.storage.kind !== 'postgres') throw new KeelError('invalid-config', `storage.kind must be 'postgres', got '${String(options.storage.kind)}'; for SQLite give \`database\`.`);
+    describeDatabaseUrl(options.storage.url, checkSchemaName(options.storage.schema ?? 'public'));
+    return { ...options.storage };
+  }
+  const url = options.database === undefined ? nonEmpty(env.KEEL_DATABASE_URL) : undefined;
+  if (url === undefined) return undefined;
+  if (nonEmpty(env.KEEL_DB) !== undefined) {
+    throw new KeelError('invalid-config', 'KEEL_DB and KEEL_DATABASE_URL are both set: sessions live in one database; unset KEEL_DB to use PostgreSQL, or KEEL_DATABASE_URL to use the SQLite file.');
+  }
+  const schema = nonEmpty(env.KEEL_DATABASE_SCHEMA);
+  describeDatabaseUrl(url, checkSchemaName(schema ?? 'public'));
+  return { kind: 'postgres', url, ...(schema === undefined ? {} : { schema }) };
 }
 
 /** The pipeline options `toolPipeline` replaces: given together, they would be ignored. */
@@ -90,6 +111,9 @@ function rejectConflicts(options: KeelOptions): void {
   if ((options.journal === undefined) !== (options.blobs === undefined)) {
     const given = options.journal === undefined ? 'blobs' : 'journal';
     throw conflict(`${given} was given without ${given === 'journal' ? 'blobs' : 'journal'}: a session's events and the blobs they name must live in one backend; give both, or neither (and a database).`);
+  }
+  if (options.storage !== undefined && (options.database !== undefined || options.journal !== undefined)) {
+    throw conflict(`storage and ${options.database !== undefined ? 'database' : 'journal/blobs'} were both given: sessions live in one backend; drop one of them.`);
   }
   if (options.journal !== undefined && options.database !== undefined) {
     throw conflict('database and journal/blobs were both given: with journal and blobs given directly the database is not used; drop one of them.');

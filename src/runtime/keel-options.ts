@@ -18,9 +18,26 @@ import type { WorkflowRun, WorkflowStep } from '../workflow/index.ts';
 import type { KeelWorkflowOptions, KeelWorkflowResumeOptions } from './workflow-runs.ts';
 import type { ModelLimitsOptions, RunPriority } from '../model/index.ts';
 
+/** `createKeel({ storage: { kind: 'postgres', url } })`: the PostgreSQL backend (docs/configuration.md). */
+export interface PostgresStorageOptions {
+  readonly kind: 'postgres';
+  /** `postgres://user:password@host:5432/database`. */
+  readonly url: string;
+  /** The schema of Keel's tables, created if missing. Default `public`. */
+  readonly schema?: string;
+  /** Connections in this process's pool. Default 10. */
+  readonly maxConnections?: number;
+}
+
 export interface KeelOptions {
   /** SQLite file for the journal and blobs; `:memory:` keeps everything in this process. Else `KEEL_DB`, else `.keel/keel.db` under `cwd`. */
   readonly database?: string;
+  /**
+   * Keeps sessions in PostgreSQL instead of a SQLite file: journal, blobs, leases, audit log, recorded tool outcomes
+   * and the call log, shared by every process given the same URL. Else `KEEL_DATABASE_URL` (and `KEEL_DATABASE_SCHEMA`).
+   * Not together with `database` or `journal`/`blobs`.
+   */
+  readonly storage?: PostgresStorageOptions;
   /** A journal and blob store given directly, instead of `database` (give both, and not `database`). */
   readonly journal?: Journal;
   readonly blobs?: BlobStore;

@@ -46,3 +46,5 @@ export { createSqliteResponseCache, responseCacheMigrations } from './sqlite-res
 export type { SqliteResponseCacheOptions } from './sqlite-response-cache.ts';
 export { createMemoryIdempotencyStore, createSqliteIdempotencyStore, idempotencyMigrations } from './idempotency-store.ts';
 export type { IdempotencyStore, RecordedToolOutcome, SqliteIdempotencyStoreOptions } from './idempotency-store.ts';
+// PostgreSQL: the same ports for several processes or hosts sharing one database.
+export * from './postgres/index.ts';

@@ -40,7 +40,9 @@ describeIdempotencyStoreContract(
     });
     return [stores[0]!, stores[1]!];
   },
-  (store) => databases.get(store)?.close(),
+  (store) => {
+    databases.get(store)?.close();
+  },
 );
 
 describeCallLogContract('memory', (clock) => ({ audit: createMemoryCallLog({ channel: 'audit', clock }), sampled: createMemoryCallLog({ channel: 'sampled', clock }) }));

@@ -1,4 +1,4 @@
-export { openPostgresDatabase, pgliteDatabase, checkSchemaName } from './postgres-database.ts';
+export { openPostgresDatabase, pgliteDatabase, checkSchemaName, describeDatabaseUrl } from './postgres-database.ts';
 export type { PostgresDatabase, PostgresConnectionOptions, SqlExecutor, SqlResult, PgliteLike, PgliteTransactionLike } from './postgres-database.ts';
 export { migratePostgres, postgresSchemaVersion } from './postgres-migrations.ts';
 export type { PostgresMigration } from './postgres-migrations.ts';
