@@ -14,7 +14,7 @@ import { createIdempotencyStage } from '../tools/stages/idempotency.ts';
 import { createRateLimitStage } from '../tools/stages/rate-limit.ts';
 import { createSanitizeStage } from '../tools/stages/sanitize.ts';
 import { createRedactor } from '../security/redaction.ts';
-import { createTelemetry } from './telemetry.ts';
+import { createMetricsRecording, createTelemetry } from './telemetry.ts';
 import { acquireSessionLease, leaseOwnerId, runUnderLease } from './leased-run.ts';
 import type { LeaseSettings } from './leased-run.ts';
 import { createCallLogPolicy } from './call-log.ts';
@@ -61,6 +61,8 @@ export function createKeel(options: KeelOptions = {}): Keel {
   // process, so it is always redacted, even when tool output is not (`redaction: false`).
   const spanRedactor = createRedactor(options.redaction === false || options.redaction === undefined ? {} : options.redaction);
   const telemetry = createTelemetry(env, (text) => spanRedactor.redactText(text).text);
+  // Every runtime records the session metrics; `metrics: false` turns them off.
+  const metrics = options.metrics === false ? null : createMetricsRecording(env, options.metrics ?? {});
   let callLog: CallLogPolicy | null = null;
   const callLogStores: { close(): Promise<void> }[] = [];
   if (options.callLog !== undefined) {
@@ -79,12 +81,13 @@ export function createKeel(options: KeelOptions = {}): Keel {
   const callLogObserver = callLog?.observer(resolvedBlobs) ?? null;
   const retentionPurge = callLog?.purge() ?? null;
   const withTelemetry = <T extends RunOptions>(runOptions: T): T => {
-    if (telemetry === null && callLogObserver === null) return runOptions;
+    if (telemetry === null && callLogObserver === null && metrics === null) return runOptions;
     const own = runOptions.onUpdate;
     return {
       ...runOptions,
       onUpdate: (update) => {
         telemetry?.observe(update);
+        metrics?.observe(update);
         if (update.type === 'event') callLogObserver?.observe(update.event);
         own?.(update);
       },
@@ -261,6 +264,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
         ...(resumeOptions.tenant === undefined ? {} : { tenant: resumeOptions.tenant }),
       });
       telemetry?.preload(events);
+      metrics?.preload(events);
       const treeBudget = TreeBudget.root(sessionId, start?.type === 'session-start' ? (start.budget ?? { tokens: null, costUsd: null }) : { tokens: null, costUsd: null });
       return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost: withHandOff(leaseLost, resumeOptions.handOff), treeBudget }));
     },
@@ -287,11 +291,13 @@ export function createKeel(options: KeelOptions = {}): Keel {
     async trace(sessionId) {
       return buildTraceTree(await readEvents(sessionId));
     },
+    metrics: () => metrics?.metrics ?? Promise.resolve(null),
     async close() {
       await retentionPurge;
       await callLogObserver?.flush();
       for (const store of callLogStores) await store.close();
       await telemetry?.close();
+      await metrics?.close();
       await backends.close();
       await limiter?.close();
     },

@@ -14,6 +14,7 @@ import type { RateLimitOptions } from '../tools/stages/rate-limit.ts';
 import type { OutputDetector } from '../tools/stages/sanitize.ts';
 import type { TraceTree } from '../tracing/index.ts';
 import type { CallLogPolicy } from './call-log.ts';
+import type { KeelMetrics, KeelMetricsOptions } from '../tracing/metrics.ts';
 import type { WorkflowRun, WorkflowStep } from '../workflow/index.ts';
 import type { KeelWorkflowOptions, KeelWorkflowResumeOptions } from './workflow-runs.ts';
 import type { ModelLimitsOptions, RunPriority } from '../model/index.ts';
@@ -95,6 +96,12 @@ export interface KeelOptions {
   readonly leases?: SessionLeaseStore;
   /** How long a lease lasts without renewal: a crashed holder's sessions can be resumed after it. Default 30 s. */
   readonly leaseTtlMs?: number;
+  /**
+   * Session metrics (tokens, latency, cost, turns, tool calls, anomalies, guard trips) as OpenTelemetry instruments,
+   * pushed over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `_METRICS_ENDPOINT`) is set, read with `keel.metrics()`.
+   * On by default; `false` turns them off.
+   */
+  readonly metrics?: false | Omit<KeelMetricsOptions, 'env'>;
 }
 
 export interface KeelRunOptions extends Omit<RunOptions, 'leaseLost' | 'treeBudget'> {
@@ -217,5 +224,12 @@ export interface Keel {
   events(sessionId: string): Promise<readonly SessionEvent[]>;
   sessions(options?: ListSessionsOptions): Promise<readonly SessionSummary[]>;
   trace(sessionId: string): Promise<TraceTree>;
+  /**
+   * The metrics this runtime records of every session it runs, resumes or decides; null when `metrics: false`.
+   * @example
+   * const metrics = await keel.metrics();
+   * const text = await metrics?.renderPrometheus(); // Prometheus text exposition, for a /metrics route
+   */
+  metrics(): Promise<KeelMetrics | null>;
   close(): Promise<void>;
 }

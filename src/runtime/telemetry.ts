@@ -3,6 +3,7 @@ import type { SessionEvent } from '../spec/events.ts';
 import { JournalSpanBuilder } from '../tracing/journal-spans.ts';
 import { observeMcpCalls } from '../tracing/mcp-call-telemetry.ts';
 import type { LiveTracer, TraceExport } from '../tracing/otel.ts';
+import type { KeelMetrics, KeelMetricsOptions } from '../tracing/metrics.ts';
 import { modelEndpointFromEnv } from './model-endpoint.ts';
 
 export interface Telemetry {
@@ -75,6 +76,58 @@ export function createTelemetry(env: Readonly<Record<string, string | undefined>
       tracer?.closeOpen();
       await tracer?.shutdown();
       await (traceExport as TraceExport | null)?.shutdown();
+    },
+  };
+}
+
+export interface MetricsRecording {
+  readonly observe: (update: SessionUpdate) => void;
+  /** A resumed session's earlier events: its figures continue from them without counting them again. */
+  preload(events: readonly SessionEvent[]): void;
+  /** The runtime's instruments, once the SDK has loaded. */
+  readonly metrics: Promise<KeelMetrics>;
+  close(): Promise<void>;
+}
+
+/**
+ * The session metrics every runtime records (pushed over OTLP when an endpoint is configured, scraped through
+ * `KeelMetrics.renderPrometheus`). The SDK loads asynchronously, so updates that arrive before it is ready are held
+ * and replayed in order.
+ */
+export function createMetricsRecording(env: Readonly<Record<string, string | undefined>>, options: Omit<KeelMetricsOptions, 'env'> = {}): MetricsRecording {
+  let loaded: KeelMetrics | null = null;
+  // Set when the metrics could not start (an invalid OTLP endpoint): sessions run on, nothing is held for them.
+  let failed = false;
+  const pending: ({ readonly history: readonly SessionEvent[] } | { readonly update: SessionUpdate })[] = [];
+  const metrics = import('../tracing/metrics.ts').then((module) => {
+    const created = module.createKeelMetrics({ ...options, env });
+    for (const item of pending.splice(0)) {
+      if ('history' in item) created.preload(item.history);
+      else created.observe(item.update);
+    }
+    loaded = created;
+    return created;
+  });
+  metrics.catch((error: unknown) => {
+    failed = true;
+    pending.length = 0;
+    process.emitWarning(`Keel metrics are off: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  return {
+    observe(update) {
+      if (update.type !== 'event' || failed) return;
+      if (loaded === null) pending.push({ update });
+      else loaded.observe(update);
+    },
+    preload(history) {
+      if (failed) return;
+      if (loaded === null) pending.push({ history });
+      else loaded.preload(history);
+    },
+    metrics,
+    async close() {
+      const created = await metrics.catch(() => null);
+      await created?.shutdown();
     },
   };
 }

@@ -70,6 +70,11 @@ export interface KeelMetrics {
   readonly observe: (update: TracedUpdate) => void;
   /** Records stored journals (one or more sessions), exactly as if their events had been observed live. */
   recordJournal(events: readonly SessionEvent[]): void;
+  /**
+   * The journal of a session this process resumes, written by an earlier run: its turn and session figures continue
+   * from there, and its earlier calls are not counted again.
+   */
+  preload(events: readonly SessionEvent[]): void;
   renderPrometheus(): Promise<string>;
   /** A `/metrics` handler for node:http (GET and HEAD). */
   readonly handler: (request: IncomingMessage, response: ServerResponse) => void;
@@ -149,20 +154,38 @@ class MetricsRecorder {
     this.instruments = instruments;
   }
 
-  push(event: SessionEvent): void {
+  tracks(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  /** Events another process already recorded (a resumed session): the session's fold only, nothing counted again. */
+  preload(events: readonly SessionEvent[]): void {
+    for (const event of events) {
+      const session = this.sessionOf(event);
+      if (session === undefined) continue;
+      if (session.fold.push(event).session !== null) this.sessions.delete(event.sessionId);
+    }
+  }
+
+  private sessionOf(event: SessionEvent): SessionRecorder | undefined {
     let session = this.sessions.get(event.sessionId);
-    if (session === undefined) {
-      if (event.type !== 'session-start') return;
+    if (session === undefined && event.type === 'session-start') {
       session = { fold: new SessionMetricsFold(event.sessionId), agent: event.agent.name, provider: event.model.provider, requestModel: event.model.modelId };
       this.sessions.set(event.sessionId, session);
     }
+    if (event.type === 'model-request' && session !== undefined) {
+      session.provider = event.provider;
+      session.requestModel = event.model;
+    }
+    return session;
+  }
+
+  push(event: SessionEvent): void {
+    const session = this.sessionOf(event);
+    if (session === undefined) return;
     const i = this.instruments;
     const agent = { 'gen_ai.agent.name': session.agent };
     switch (event.type) {
-      case 'model-request':
-        session.provider = event.provider;
-        session.requestModel = event.model;
-        break;
       case 'model-response': {
         const base: Attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': session.requestModel, 'gen_ai.response.model': event.model };
         i.tokenUsage.record(conventionInputTokens(event.usage), { ...base, 'gen_ai.token.type': 'input' });
@@ -203,6 +226,7 @@ class MetricsRecorder {
         i.guardTrips.add(1, { ...agent, 'keel.guard.name': event.guard });
         break;
       case 'session-start':
+      case 'model-request':
       case 'turn-start':
       case 'context-assemble':
       case 'context-summary':
@@ -333,6 +357,14 @@ export function createKeelMetrics(options: KeelMetricsOptions = {}): KeelMetrics
         else list.push(event);
       }
       for (const list of bySession.values()) for (const event of [...list].sort((left, right) => left.seq - right.seq)) recorder.push(event);
+    },
+    preload(events) {
+      if (events[0] !== undefined && recorder.tracks(events[0].sessionId)) return;
+      try {
+        recorder.preload(events);
+      } catch (error) {
+        onError(error);
+      }
     },
     renderPrometheus: render,
     handler(request, response) {
