@@ -1,0 +1,118 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { KeelError } from '../errors/index.ts';
+import type { SqliteDatabase } from '../store/index.ts';
+import { writeWhenFree } from './server-database.ts';
+import { createId } from '../util/index.ts';
+import { apiRoles } from './api-schemas.ts';
+import type { ApiRole, KeyView } from './api-schemas.ts';
+
+/** Who is calling: the key's id and name, its tenant and roles. */
+export interface ApiPrincipal {
+  readonly keyId: string;
+  readonly name: string;
+  readonly tenant: string;
+  readonly roles: readonly ApiRole[];
+}
+
+interface KeyRow {
+  readonly id: string;
+  readonly hash: string;
+  readonly name: string;
+  readonly tenant: string;
+  readonly roles: string;
+  readonly created_at: number;
+  readonly created_by: string | null;
+  readonly revoked_at: number | null;
+  readonly last_used_at: number | null;
+}
+
+/** API keys: `keel_<id>_<secret>`, 256 random bits of secret; only the SHA-256 of the whole key is stored. */
+export interface ApiKeyStore {
+  create(options: { readonly name: string; readonly tenant: string; readonly roles: readonly ApiRole[]; readonly createdBy: string | null }): Promise<{ key: string; view: KeyView }>;
+  /** The principal of a presented key, or null for an unknown, malformed or revoked one. */
+  authenticate(presented: string): ApiPrincipal | null;
+  list(tenant?: string): KeyView[];
+  revoke(keyId: string): Promise<KeyView | null>;
+  /** Keys that are not revoked and hold `admin`. */
+  countAdmins(): number;
+}
+
+const keyPattern = /^keel_(key_[0-9a-z]{26})_([A-Za-z0-9_-]{43})$/;
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function createApiKeyStore(database: SqliteDatabase, now: () => number = Date.now): ApiKeyStore {
+  const insert = database.prepare('INSERT INTO server_api_keys (id, hash, name, tenant, roles, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const byId = database.prepare<[string], KeyRow>('SELECT * FROM server_api_keys WHERE id = ?');
+  const touch = database.prepare('UPDATE server_api_keys SET last_used_at = ? WHERE id = ?');
+  const revoke = database.prepare('UPDATE server_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+  const all = database.prepare<[], KeyRow>('SELECT * FROM server_api_keys ORDER BY created_at, id');
+  const ofTenant = database.prepare<[string], KeyRow>('SELECT * FROM server_api_keys WHERE tenant = ? ORDER BY created_at, id');
+  const admins = database.prepare<[], { count: number }>("SELECT COUNT(*) AS count FROM server_api_keys WHERE revoked_at IS NULL AND roles LIKE '%\"admin\"%'");
+  // last_used_at is a hint for people, not an audit record: written at most once a minute per key.
+  const lastTouched = new Map<string, number>();
+
+  return {
+    async create({ name, tenant, roles, createdBy }) {
+      const unique = [...new Set(roles)];
+      for (const role of unique) if (!apiRoles.includes(role)) throw new KeelError('invalid-argument', `Unknown role "${role}"; roles are ${apiRoles.join(', ')}.`);
+      if (unique.length === 0) throw new KeelError('invalid-argument', `A key needs at least one role: ${apiRoles.join(', ')}.`);
+      const id = createId('key', now());
+      const key = `keel_${id}_${randomBytes(32).toString('base64url')}`;
+      await writeWhenFree(database, () => insert.run(id, hashApiKey(key), name, tenant, JSON.stringify(unique), now(), createdBy));
+      return { key, view: toView(byId.get(id) as KeyRow) };
+    },
+    authenticate(presented) {
+      const match = keyPattern.exec(presented);
+      if (match === null) return null;
+      const row = byId.get(match[1] as string);
+      if (row === undefined || row.revoked_at !== null) return null;
+      const expected = Buffer.from(row.hash, 'hex');
+      const actual = Buffer.from(hashApiKey(presented), 'hex');
+      if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return null;
+      const at = now();
+      if ((lastTouched.get(row.id) ?? 0) + 60_000 <= at) {
+        lastTouched.set(row.id, at);
+        // A hint only: a write that cannot get the lock is dropped rather than delaying the request.
+        writeWhenFree(database, () => touch.run(at, row.id)).catch(() => lastTouched.delete(row.id));
+      }
+      return { keyId: row.id, name: row.name, tenant: row.tenant, roles: parseRoles(row.roles) };
+    },
+    list(tenant) {
+      return (tenant === undefined ? all.all() : ofTenant.all(tenant)).map(toView);
+    },
+    async revoke(keyId) {
+      await writeWhenFree(database, () => revoke.run(now(), keyId));
+      const row = byId.get(keyId);
+      return row === undefined ? null : toView(row);
+    },
+    countAdmins() {
+      return admins.get()?.count ?? 0;
+    },
+  };
+}
+
+function parseRoles(text: string): ApiRole[] {
+  const parsed = JSON.parse(text) as unknown;
+  return Array.isArray(parsed) ? parsed.filter((role): role is ApiRole => apiRoles.includes(role as ApiRole)) : [];
+}
+
+function toView(row: KeyRow): KeyView {
+  return {
+    id: row.id,
+    name: row.name,
+    tenant: row.tenant,
+    roles: parseRoles(row.roles),
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+/** Whether a principal holds `role`; `admin` holds every role. */
+export function hasRole(principal: ApiPrincipal, role: ApiRole): boolean {
+  return principal.roles.includes(role) || principal.roles.includes('admin');
+}

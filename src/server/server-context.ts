@@ -1,0 +1,81 @@
+import type { Context } from 'hono';
+import type { Logger } from 'pino';
+import type { AgentDefinition } from '../loop/index.ts';
+import type { Keel } from '../runtime/index.ts';
+import { ApiProblem, sessionNotVisible } from './api-problem.ts';
+import { hasRole } from './api-keys.ts';
+import type { ApiKeyStore, ApiPrincipal } from './api-keys.ts';
+import type { ApiRole } from './api-schemas.ts';
+import type { SessionHub } from './session-hub.ts';
+import type { SessionOwner, SessionOwners } from './session-owners.ts';
+import type { ViewSources } from './session-views.ts';
+
+/** A session handed to workers instead of run here: what a queue needs to start it. */
+export interface EnqueueRequest {
+  readonly sessionId: string;
+  readonly agent: string;
+  readonly task: string;
+  readonly tenant: string;
+  readonly priority: 'interactive' | 'batch';
+  readonly budget?: { readonly tokens?: number; readonly costUsd?: number; readonly timeMs?: number };
+}
+
+/** Hands a session to workers; resolves once it is durably queued. */
+export type EnqueueSession = (request: EnqueueRequest) => Promise<void>;
+
+/** Everything a route handler needs, built once per server. */
+export interface ServerContext {
+  readonly keel: Keel;
+  readonly agents: ReadonlyMap<string, AgentDefinition>;
+  readonly hub: SessionHub;
+  readonly owners: SessionOwners;
+  readonly keys: ApiKeyStore;
+  readonly views: ViewSources;
+  readonly enqueue: EnqueueSession | null;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Environment and folder that counterfactual model calls resolve providers from. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** How long an SSE stream stays quiet before a keep-alive comment. */
+  readonly keepAliveMs: number;
+  /** How often a stream of a session running elsewhere (a worker) reads the journal for new events. */
+  readonly pollMs: number;
+}
+
+export interface ServerVariables {
+  requestId: string;
+  principal: ApiPrincipal;
+}
+
+export type ServerEnv = { Variables: ServerVariables };
+
+/** The caller's principal, refused with 403 when it lacks `role`. */
+export function requireRole(c: Context<ServerEnv>, role: ApiRole): ApiPrincipal {
+  const principal = c.get('principal');
+  if (!hasRole(principal, role)) {
+    throw new ApiProblem({ status: 403, code: 'forbidden', message: `This key (${principal.keyId}) lacks the "${role}" role; ask an admin for a key with it.` });
+  }
+  return principal;
+}
+
+/** The session's owner when the caller's tenant owns it; otherwise the same 404 as for a session that does not exist. */
+export function visibleSession(context: ServerContext, principal: ApiPrincipal, sessionId: string): SessionOwner {
+  const owner = context.owners.get(sessionId);
+  if (owner === undefined || owner.tenant !== principal.tenant) throw sessionNotVisible(sessionId);
+  return owner;
+}
+
+/** The agent a session runs, which must be loaded in this server to act on the session. */
+export function agentOf(context: ServerContext, owner: SessionOwner): AgentDefinition {
+  const agent = context.agents.get(owner.agent);
+  if (agent === undefined) {
+    throw new ApiProblem({ status: 409, code: 'not-found', message: `Session ${owner.sessionId} runs agent "${owner.agent}", which this server has not loaded; restart it with that agent in its agents folder.` });
+  }
+  return agent;
+}
+
+/** The approver recorded in the journal and the audit log for a decision made with this key. */
+export function approverOf(principal: ApiPrincipal): string {
+  return `api-key:${principal.keyId} (${principal.name}, tenant ${principal.tenant})`;
+}
