@@ -20,7 +20,7 @@ h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:2rem 0 .5rem;b
 .figure b{display:block;font-size:1.3rem}.ok{color:#17663a}.bad{color:#a3261b}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:1.5rem}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e6eaef;vertical-align:top}
-th{background:#f4f6f8}td.num{text-align:right;font-variant-numeric:tabular-nums}code{font:12px ui-monospace,Menlo,monospace;background:#f4f6f8;padding:0 .25rem;border-radius:3px}
+th{background:#f4f6f8}td.checks{min-width:26rem}td.num{text-align:right;font-variant-numeric:tabular-nums}code{font:12px ui-monospace,Menlo,monospace;background:#f4f6f8;padding:0 .25rem;border-radius:3px}
 details{margin:.25rem 0}summary{cursor:pointer}.check-fail{color:#a3261b}.check-pass{color:#17663a}
 svg .title{font-weight:600;font-size:12px;fill:#1d232b}svg .label{font-size:11px;fill:#3b4450}svg .track{fill:#eef1f4}
 svg .bar.pass{fill:#2f8f57}svg .bar.warn{fill:#c98a16}svg .bar.fail{fill:#c0392b}svg .bar.neutral{fill:#4a6fa5}
@@ -76,7 +76,7 @@ function caseTable(results: readonly EvalCaseResult[], options: EvalReportOption
   const rows = results.map((result) => {
     const failed = result.checks.filter((check) => !check.passed);
     const verdict = result.passed ? '<span class="check-pass">pass</span>' : `<span class="check-fail">fail (${failed.length} of ${result.checks.length})</span>`;
-    return `<tr id="${escapeHtml(`${result.caseId}-${result.repetition}`)}"><td>${escapeHtml(result.caseId)}${result.tags.length === 0 ? '' : ` <span class="meta">${escapeHtml(result.tags.join(', '))}</span>`}</td><td>${result.repetition}</td><td>${escapeHtml(result.status)}${result.error === null ? '' : `<br><span class="bad">${escapeHtml(result.error.code)}</span>`}</td><td>${verdict}${checkList(result.checks)}</td><td class="num">${result.costUsd === null ? '—' : `$${result.costUsd.toFixed(4)}`}</td><td class="num">${Math.round(result.latencyMs)} ms</td><td class="num">${result.inputTokens + result.outputTokens}</td><td>${result.passed ? '' : traceLinks(result.sessionId, options)}</td></tr>`;
+    return `<tr id="${escapeHtml(`${result.caseId}-${result.repetition}`)}"><td>${escapeHtml(result.caseId)}${result.tags.length === 0 ? '' : ` <span class="meta">${escapeHtml(result.tags.join(', '))}</span>`}</td><td>${result.repetition}</td><td>${escapeHtml(result.status)}${result.error === null ? '' : `<br><span class="bad">${escapeHtml(result.error.code)}</span>`}</td><td class="checks">${verdict}${checkList(result.checks)}</td><td class="num">${result.costUsd === null ? '—' : `$${result.costUsd.toFixed(4)}`}</td><td class="num">${Math.round(result.latencyMs)} ms</td><td class="num">${result.inputTokens + result.outputTokens}</td><td>${result.passed ? '' : traceLinks(result.sessionId, options)}</td></tr>`;
   });
   return `<table>${head}${rows.join('')}</table>`;
 }

@@ -11,14 +11,14 @@ export interface Bar {
   readonly caption: string;
 }
 
-/** Horizontal bars of rates (per-check pass rates): the label on the left, the caption on the right. */
+/** Horizontal bars of rates (per-check pass rates): the label on the left, the caption on the right. The page's heading names it. */
 export function rateBars(title: string, bars: readonly Bar[]): string {
   const rowHeight = 24;
   const labelWidth = 220;
   const barWidth = 360;
-  const height = bars.length * rowHeight + 30;
+  const height = bars.length * rowHeight + 8;
   const rows = bars.map((bar, index) => {
-    const y = 24 + index * rowHeight;
+    const y = 2 + index * rowHeight;
     const width = Math.max(0, Math.min(1, bar.value)) * barWidth;
     const tone = bar.value >= 1 ? 'pass' : bar.value >= 0.5 ? 'warn' : 'fail';
     return [
@@ -28,7 +28,7 @@ export function rateBars(title: string, bars: readonly Bar[]): string {
       `<text x="${labelWidth + barWidth + 8}" y="${y + 15}" class="label">${escapeHtml(bar.caption)}</text>`,
     ].join('');
   });
-  return `<svg role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${labelWidth + barWidth + 120} ${height}" width="100%" xmlns="http://www.w3.org/2000/svg"><text x="0" y="14" class="title">${escapeHtml(title)}</text>${rows.join('')}</svg>`;
+  return `<svg role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${labelWidth + barWidth + 120} ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">${rows.join('')}</svg>`;
 }
 
 /** A histogram of a distribution (cost, latency, tokens per case run) in up to 12 equal-width bins. */
