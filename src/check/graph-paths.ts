@@ -10,18 +10,22 @@ export interface GraphFilter {
 export interface SearchTree {
   readonly reached: readonly boolean[];
   readonly via: readonly (Delegation | null)[];
+  /** Edges from the nearest start; unreached nodes have Infinity. */
+  readonly distance: readonly number[];
 }
 
 /** Breadth first from `starts` (all at distance 0), so every reached node gets a shortest path. Linear in the graph. */
 export function searchFrom(graph: SystemGraph, starts: readonly number[], filter: GraphFilter = {}): SearchTree {
   const reached = graph.nodes.map(() => false);
   const via: (Delegation | null)[] = graph.nodes.map(() => null);
+  const distance: number[] = graph.nodes.map(() => Number.POSITIVE_INFINITY);
   const allowNode = filter.node ?? (() => true);
   const allowEdge = filter.edge ?? (() => true);
   const queue: number[] = [];
   for (const start of starts) {
     if (reached[start] === true || !allowNode(start)) continue;
     reached[start] = true;
+    distance[start] = 0;
     queue.push(start);
   }
   for (let head = 0; head < queue.length; head += 1) {
@@ -30,10 +34,11 @@ export function searchFrom(graph: SystemGraph, starts: readonly number[], filter
       if (reached[edge.to] === true || !allowEdge(edge) || !allowNode(edge.to)) continue;
       reached[edge.to] = true;
       via[edge.to] = edge;
+      distance[edge.to] = (distance[current] as number) + 1;
       queue.push(edge.to);
     }
   }
-  return { reached, via };
+  return { reached, via, distance };
 }
 
 /** The edges from the search's start to `node`, in order; empty when `node` is a start (or was not reached). */

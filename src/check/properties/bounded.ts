@@ -78,7 +78,7 @@ function checkCycles(context: PropertyContext, recorder: PropertyRecorder): void
   const offending = cyclicComponents(graph, restricted);
   const offendingMembers = new Set(offending.flat());
   for (const component of offending) {
-    const entry = component.reduce((best, member) => (edgesTo(open, member).length < edgesTo(open, best).length ? member : best));
+    const entry = component.reduce((best, member) => ((open.distance[member] as number) < (open.distance[best] as number) ? member : best));
     const approach = edgesTo(open, entry);
     const cycle = cycleThrough(graph, entry, restricted);
     recorder.violation(
