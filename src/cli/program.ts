@@ -9,6 +9,7 @@ import { registerMcpCommands } from './mcp-commands.ts';
 import { packageVersion } from './package-version.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerScanCommand } from './scan-commands.ts';
+import { registerServeCommands } from './serve-command.ts';
 import { registerRestateCommands } from './restate-commands.ts';
 import { registerStatusCommands } from './status-commands.ts';
 import { registerWorkerCommands } from './worker-commands.ts';
@@ -55,6 +56,7 @@ export function createProgram(context: CliContext): Command {
   registerDatabaseCommands(program, context, action);
   registerMcpCommands(program, context, action);
   registerScanCommand(program, context, action);
+  registerServeCommands(program, context, action);
   registerCheckCommand(program, context, action);
   registerRestateCommands(program, context, action);
   registerWorkerCommands(program, context, action);
