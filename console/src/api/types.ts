@@ -77,6 +77,8 @@ export interface TurnReplay {
   readonly provider: string;
   readonly model: string;
   readonly request: ModelRequestView;
+  /** The journaled answer to this request; null when the session stopped before it arrived. */
+  readonly response?: { readonly content: readonly ContentBlockView[]; readonly stopReason: string; readonly model: string; readonly costUsd: number | null; readonly latencyMs: number } | null;
 }
 
 export interface ReplaySummary {

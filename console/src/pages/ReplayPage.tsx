@@ -64,6 +64,21 @@ export function ReplayPage(props: { readonly sessionId: string; readonly turn: n
             <h3>Messages ({data.request.messages.length})</h3>
             <Messages messages={data.request.messages} label="Messages of the request" />
           </section>
+          <section aria-labelledby="response-title">
+            <h2 id="response-title">Journaled answer</h2>
+            {data.response === undefined || data.response === null ? (
+              <p className="muted">The session stopped before the answer to this request arrived.</p>
+            ) : (
+              <>
+                <p className="muted">
+                  {data.response.model}, stop {data.response.stopReason}, {formatCost(data.response.costUsd)}, {formatDuration(data.response.latencyMs)}
+                </p>
+                {data.response.content.map((block, index) => (
+                  <ContentBlock key={index} block={block} />
+                ))}
+              </>
+            )}
+          </section>
         </>
       )}
     </section>
@@ -116,7 +131,7 @@ function Counterfactual(props: { readonly sessionId: string; readonly turn: numb
           run();
         }}
       >
-        <label htmlFor="cf-model">Model (blank: the session’s own)</label>
+        <label htmlFor="cf-model">Model, as anthropic:&lt;id&gt; or openai:&lt;id&gt; (blank: the session’s own)</label>
         <input id="cf-model" value={model} placeholder="anthropic:claude-sonnet-4-6" onChange={(event) => setModel(event.target.value)} />
         <label htmlFor="cf-system">System prompt (blank: unchanged)</label>
         <textarea id="cf-system" rows={3} value={system} onChange={(event) => setSystem(event.target.value)} />
@@ -134,7 +149,7 @@ function Counterfactual(props: { readonly sessionId: string; readonly turn: numb
           </>
         ) : null}
         <div className="actions">
-          <button type="submit" className="primary" disabled={busy}>
+          <button type="submit" className="primary" disabled={busy || (model.trim() === '' && system.trim() === '' && strategy === '')}>
             {busy ? 'Running…' : 'Run counterfactual'}
           </button>
         </div>
