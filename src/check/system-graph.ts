@@ -13,6 +13,8 @@ export interface SystemNode {
   readonly label: string;
   readonly agent: AgentDefinition | null;
   readonly workflow: WorkflowStep<never, unknown> | null;
+  /** The agent's tools, its tool sources' included, read once so every property sees the same list. */
+  readonly tools: readonly ToolDefinition[];
 }
 
 /** One way a node starts another as a child session: a subagent tool (`asTool`, `handoff`) or a workflow's agent step. */
@@ -53,16 +55,16 @@ export function buildSystemGraph(system: AgentSystem): SystemGraph {
     const seen = (nameCounts.get(agent.name) ?? 0) + 1;
     nameCounts.set(agent.name, seen);
     const index = nodes.length;
-    nodes.push({ index, label: seen === 1 ? agent.name : `${agent.name}#${seen}`, agent, workflow: null });
+    nodes.push({ index, label: seen === 1 ? agent.name : `${agent.name}#${seen}`, agent, workflow: null, tools: toolsOf(agent) });
     byAgent.set(agent, index);
     return index;
   };
   const roots = (system.agents ?? []).map(addAgent);
   // Breadth first over subagent tools; the queue is the node list itself, which grows as agents are found.
   for (let index = 0; index < nodes.length; index += 1) {
-    const agent = nodes[index]?.agent;
-    if (agent === null || agent === undefined) continue;
-    for (const tool of agent.tools.values()) {
+    const node = nodes[index];
+    if (node === undefined) continue;
+    for (const tool of node.tools) {
       const spec = subagentOf(tool);
       if (spec === null) continue;
       const to = addAgent(spec.agent);
@@ -72,7 +74,7 @@ export function buildSystemGraph(system: AgentSystem): SystemGraph {
   }
   for (const workflow of system.workflows ?? []) {
     const index = nodes.length;
-    nodes.push({ index, label: `workflow:${workflow.name}`, agent: null, workflow });
+    nodes.push({ index, label: `workflow:${workflow.name}`, agent: null, workflow, tools: [] });
     roots.push(index);
     for (const { path, agentName, hash } of agentSteps(workflow.shape)) {
       const to = resolveStepAgent(byAgent, { workflow: workflow.name, path, agentName, hash });
@@ -84,11 +86,20 @@ export function buildSystemGraph(system: AgentSystem): SystemGraph {
   return { nodes, edges, outgoing, roots: [...new Set(roots)], tools: distinctTools(nodes) };
 }
 
+/** The agent's tools now; a tool source that fails to list them (a server not connected) is named in the error. */
+function toolsOf(agent: AgentDefinition): ToolDefinition[] {
+  try {
+    return [...agent.tools.values()];
+  } catch (error) {
+    throw new KeelError('invalid-config', `Agent "${agent.name}": listing its tools failed (${error instanceof Error ? error.message : String(error)}). keel check reads the tools a tool source lists when the module is imported; make its list available without a connection, or check the agent without that source.`, { cause: error });
+  }
+}
+
 function distinctTools(nodes: readonly SystemNode[]): { tool: ToolDefinition; holder: number }[] {
   const seen = new Set<ToolDefinition>();
   const tools: { tool: ToolDefinition; holder: number }[] = [];
   for (const node of nodes) {
-    for (const tool of node.agent?.tools.values() ?? []) {
+    for (const tool of node.tools) {
       if (seen.has(tool)) continue;
       seen.add(tool);
       tools.push({ tool, holder: node.index });

@@ -244,4 +244,9 @@ describe('workflows and the system', () => {
     expect(() => checkSystem({ workflows: [workflow] })).toThrow(/runs agent "ghost" in step report\/ghost/);
     expect(() => checkSystem({})).toThrow(/Nothing to check/);
   });
+
+  it('names the agent whose tool source fails to list its tools', () => {
+    const offline = agent('offline', { toolSources: [{ name: 'crm', tools: () => { throw new Error('not connected'); } }] });
+    expect(() => checkSystem({ agents: [offline] })).toThrow(/Agent "offline": listing its tools failed \(not connected\)/);
+  });
 });

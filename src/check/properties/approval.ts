@@ -14,7 +14,7 @@ export function checkApproval(context: PropertyContext): PropertyResult {
   const recorder = new PropertyRecorder('approval', title);
   let irreversible = 0;
   for (const node of agentNodes(context.graph)) {
-    for (const tool of node.agent.tools.values()) {
+    for (const tool of node.tools) {
       if (tool.risk !== 'irreversible') continue;
       irreversible += 1;
       const verdicts = context.policy.verdicts(node.agent, tool);

@@ -10,7 +10,7 @@ const title = 'No outbound tool can receive untrusted content without a provenan
 
 /** Where untrusted content enters the agent's context: each tool's output (by its provenance), memory, a handed-over conversation. */
 function untrustedSources(context: PropertyContext, index: number, agent: AgentDefinition): string[] {
-  const sources = [...agent.tools.values()].map((tool) => `${tool.name} (${outputProvenanceOf(tool)})`);
+  const sources = (context.graph.nodes[index]?.tools ?? []).map((tool) => `${tool.name} (${outputProvenanceOf(tool)})`);
   if (agent.memory !== null) sources.push('retrieved memories (memory)');
   const handedOver = context.graph.edges.filter((edge) => edge.to === index && edge.mode === 'handoff');
   if (handedOver.length > 0) sources.push(`the conversation handed over by ${handedOver.map((edge) => context.graph.nodes[edge.from]?.label).join(', ')}, tool results quoted in it included`);
@@ -38,7 +38,7 @@ export function checkOutbound(context: PropertyContext): PropertyResult {
   const recorder = new PropertyRecorder('outbound', title);
   let outbound = 0;
   for (const node of agentNodes(context.graph)) {
-    for (const tool of node.agent.tools.values()) {
+    for (const tool of node.tools) {
       if (tool.outbound !== true) continue;
       outbound += 1;
       const subject = `${node.label}/${tool.name}`;
