@@ -274,3 +274,6 @@ export type { RestateEndpoint, RestateEndpointOptions, RestateServer, ServeResta
 export type { SessionDependencies } from './runtime/index.ts';
 export type { LoopDependencies } from './loop/index.ts';
 export type { AnomalyThresholds } from './tracing/index.ts';
+// Stateless workers (docs/workers.md): the run queue in PostgreSQL and the worker that claims and runs its sessions.
+export { createRunQueue, createWorker, sweepApprovals } from './worker/index.ts';
+export type { ClaimRecord, ClaimRequest, EnqueueRequest, QueuedRun, QueueListener, QueueState, RunQueue, RunQueueOptions, Settlement, Worker, WorkerAgent, WorkerEvent, WorkerOptions, WorkerStopReport } from './worker/index.ts';
