@@ -4,7 +4,6 @@ import { KeelError } from '../errors/index.ts';
 import type { SessionStatusSources } from '../runtime/session-status.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { BlobStore, Journal } from '../spec/journal.ts';
-import type { ReadOnlyStore } from './read-only-store.ts';
 import { hintCommand } from './shell-hint.ts';
 
 export type Print = (line: string) => void;
@@ -42,6 +41,16 @@ export function chooseDatabase(context: CliContext, command: Command): DatabaseC
   return { path: named === ':memory:' ? named : resolve(context.cwd, named), named };
 }
 
+/**
+ * The PostgreSQL URL sessions live at: KEEL_DATABASE_URL, unless --db or KEEL_DB names a SQLite file (which wins,
+ * as an argument wins in createKeel). Undefined when sessions are in SQLite.
+ */
+export function choosePostgres(context: CliContext, command: Command): string | undefined {
+  if ((globalsOf(command).db ?? context.env.KEEL_DB) !== undefined) return undefined;
+  const url = context.env.KEEL_DATABASE_URL;
+  return url === undefined || url.trim() === '' ? undefined : url;
+}
+
 /** A command line to paste, with this process's prefix and the database in use. */
 export function hint(context: CliContext, database: DatabaseChoice, words: readonly string[]): string {
   return hintCommand({ prefix: context.prefix, database: database.named }, words);
@@ -58,8 +67,13 @@ export interface SessionAccess {
 }
 
 /** Runs `work` against the database opened read-only, and closes it after. */
-export async function withReadOnlyAccess<T>(context: CliContext, command: Command, work: (access: SessionAccess & { readonly store: ReadOnlyStore }, database: DatabaseChoice) => Promise<T>): Promise<T> {
+export async function withReadOnlyAccess<T>(context: CliContext, command: Command, work: (access: SessionAccess, database: DatabaseChoice) => Promise<T>): Promise<T> {
   const database = chooseDatabase(context, command);
+  const postgresUrl = choosePostgres(context, command);
+  if (postgresUrl !== undefined) {
+    const { withPostgresAccess } = await import('./postgres-access.ts');
+    return withPostgresAccess(context, postgresUrl, (access) => work(access, database));
+  }
   // Loaded on use, like every command's heavy parts: `keel --help` and usage errors answer at once.
   const { openReadOnlyStore } = await import('./read-only-store.ts');
   const store = openReadOnlyStore(database.path);

@@ -6,7 +6,7 @@ import { statusFromEvents } from '../runtime/session-status.ts';
 import type { AgentDefinition, ApprovalDecision, SessionRun } from '../loop/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { CliContext, DatabaseChoice } from './cli-context.ts';
-import { chooseDatabase, hint, withReadOnlyAccess } from './cli-context.ts';
+import { chooseDatabase, choosePostgres, hint, withReadOnlyAccess } from './cli-context.ts';
 import { watchInterrupt } from './interrupt.ts';
 import { loadAgentModule } from './load-agent.ts';
 import { findSubagent } from '../loop/index.ts';
@@ -76,7 +76,8 @@ async function drive(
   start: (keel: Keel, signal: AbortSignal, database: DatabaseChoice) => SessionRun | Promise<SessionRun>,
 ): Promise<number> {
   const database = chooseDatabase(context, command);
-  const keel = createKeel({ database: database.path, env: context.env, cwd: context.cwd });
+  // With KEEL_DATABASE_URL (and no --db or KEEL_DB), createKeel finds PostgreSQL in the environment itself.
+  const keel = createKeel({ ...(choosePostgres(context, command) === undefined ? { database: database.path } : {}), env: context.env, cwd: context.cwd });
   const interrupt = watchInterrupt(context.err);
   try {
     const session = await start(keel, interrupt.signal, database);
