@@ -6,6 +6,11 @@ import type { StepClock } from './step-clock.ts';
 /** What durable steps need of a Restate context: `ctx.run`, which journals an action's result and replays it. */
 export interface StepContext {
   run<T>(name: string, action: () => Promise<T>): PromiseLike<T>;
+  /**
+   * Awaits several steps as one (Restate's `RestatePromise.race`), which starts all their actions; settles when the
+   * first does. Without it steps run one after another.
+   */
+  startTogether?(steps: readonly PromiseLike<unknown>[]): PromiseLike<unknown>;
 }
 
 /** A KeelError as Restate journals it (JSON). */
@@ -31,6 +36,8 @@ export class DurableSteps {
   private readonly enclosing = new AsyncLocalStorage<string>();
   /** Settles when every step started so far has: steps are awaited one at a time, in the order they started. */
   private awaited: Promise<unknown> = Promise.resolve();
+  /** Steps created and not yet awaited: those created in one moment (the calls of one message) start together. */
+  private unstarted: PromiseLike<unknown>[] = [];
 
   constructor(context: StepContext, clock: StepClock) {
     this.context = context;
@@ -39,15 +46,16 @@ export class DurableSteps {
 
   /**
    * A step whose failures are retried by Restate (a throw means the action may not have completed). Steps are
-   * awaited one at a time, in the order they started: the SDK allows one awaiting consumer at a time (two concurrent
-   * awaits fail the attempt), and it runs a step's action when the step is awaited, so the calls of one message run
-   * one after another; their outcomes reach the loop, which journals each as it arrives, in the same order on every
-   * replay.
+   * awaited one at a time, in the order they were created: the SDK allows one awaiting consumer at a time (two
+   * concurrent awaits fail the attempt), and the loop, which journals each outcome as it arrives, must receive them in
+   * the same order on every replay. The SDK runs a step's action when the step is awaited, so steps created together
+   * are first awaited together once (`startTogether`), which starts them all: the calls of one message run at once.
    */
   async run<T>(name: string, action: () => Promise<T>): Promise<T> {
     if (this.enclosing.getStore() !== undefined) return action();
     const step = this.context.run(name, () => this.enclosing.run(name, async () => ({ value: await action(), at: Date.now() })));
-    const turn = this.awaited.then(() => step);
+    if (this.context.startTogether !== undefined) this.unstarted.push(step);
+    const turn = this.awaited.then(() => this.start(step)).then(() => step);
     this.awaited = turn.then(
       () => undefined,
       () => undefined,
@@ -55,6 +63,19 @@ export class DurableSteps {
     const record = await turn;
     this.clock.advance(record.at);
     return record.value;
+  }
+
+  /** Starts `step` together with the steps created alongside it; the caller then awaits it alone. */
+  private async start(step: PromiseLike<unknown>): Promise<void> {
+    const startTogether = this.context.startTogether;
+    if (startTogether === undefined || !this.unstarted.includes(step)) return;
+    // Let the other calls of the message reach their steps: they are created a few promise turns after the first.
+    await new Promise((resolve) => setImmediate(resolve));
+    const batch = this.unstarted.splice(0);
+    if (batch.length > 1) {
+      // Which step settles first differs between attempts, and is not used: combinators are not journaled.
+      await Promise.resolve(startTogether.call(this.context, batch)).catch(() => undefined);
+    }
   }
 
   /**

@@ -99,7 +99,7 @@ async function runSession(ctx: restate.ObjectContext, options: SessionObjectOpti
   const recordedStart = horizon === 0 ? null : await sessionStart(journal, sessionId);
   const model = recordedStart?.model.spec ?? request.model;
   const { dependencies: base, modelSpec, observe } = keel.sessionDependencies(agent, model === undefined ? {} : { model });
-  const steps = new DurableSteps(ctx, clock);
+  const steps = new DurableSteps({ run: (name, action) => ctx.run(name, action), startTogether: (started) => options.sdk.RestatePromise.race(started as restate.RestatePromise<unknown>[]) }, clock);
   const dependencies = durableDependencies({ base, steps, journal, clock });
   // Live telemetry saw the recalled events when the crashed attempt wrote them.
   const onUpdate = observe === undefined ? undefined : (update: SessionUpdate): void => {

@@ -65,7 +65,7 @@ function billing() {
       return `charged ${customer}`;
     },
   });
-  const agent = defineAgent({ name: 'biller', instructions: 'Charge the customers.', tools: [charge], context: { trustLayout: true } });
+  const agent = defineAgent({ name: 'biller', instructions: 'Charge the customers.', tools: [charge] });
   return { agent, executions };
 }
 

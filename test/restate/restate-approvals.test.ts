@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeel } from '../../src/runtime/index.ts';
 import type { Keel } from '../../src/runtime/index.ts';
-import { attachInvocation, registerDeployment, sendSession } from '../../src/restate/index.ts';
+import { attachInvocation, sendSession } from '../../src/restate/index.ts';
 import { freePort, startRestateServer } from '../helpers/restate-server.ts';
 import type { RestateServerProcess } from '../helpers/restate-server.ts';
 import { logLines } from './effects.ts';
@@ -19,9 +19,9 @@ describe('sessions on a real Restate server: approvals and deadlines', () => {
   let cliService: ServiceProcess | undefined;
   let keel: Keel;
   let cliPort: number;
-  const serviceEnv = (): Record<string, string> => ({ KEEL_TEST_EFFECTS_DIR: effects, KEEL_RESTATE_PORT: String(cliPort) });
+  const serviceEnv = (): Record<string, string> => ({ KEEL_TEST_EFFECTS_DIR: effects, KEEL_RESTATE_PORT: String(cliPort), KEEL_RESTATE_ADMIN_URL: restate.adminUrl });
   const startCliService = (): Promise<ServiceProcess> =>
-    startService([join(root, 'src', 'cli', 'bin.ts'), 'restate', 'serve', '--agents', join(here, 'refunder.ts'), join(here, 'deadline-refunder.ts'), '--db', database, '--json'], serviceEnv());
+    startService([join(root, 'src', 'cli', 'bin.ts'), 'restate', 'serve', '--agents', join(here, 'refunder.ts'), join(here, 'deadline-refunder.ts'), '--db', database, '--register', '--json'], serviceEnv());
 
   beforeAll(async () => {
     directory = mkdtempSync(join(tmpdir(), 'keel-restate-approvals-'));
@@ -29,8 +29,9 @@ describe('sessions on a real Restate server: approvals and deadlines', () => {
     effects = join(directory, 'effects');
     mkdirSync(effects);
     cliPort = await freePort();
-    [restate, cliService] = await Promise.all([startRestateServer(directory), startCliService()]);
-    await registerDeployment({ adminUrl: restate.adminUrl, endpointUrl: cliService.url });
+    restate = await startRestateServer(directory);
+    // `keel restate serve --register` registers the endpoint with the cluster before it reports that it listens.
+    cliService = await startCliService();
     keel = createKeel({ database });
   }, 60_000);
 
