@@ -20,7 +20,7 @@ import type { LeaseSettings } from './leased-run.ts';
 import { createCallLogPolicy } from './call-log.ts';
 import type { CallLogPolicy } from './call-log.ts';
 import { createMemoryCallLog, createSqliteCallLog } from '../store/index.ts';
-import { recordApproval, resumeSession, sessionBudgetOf, startSession, TreeBudget } from '../loop/index.ts';
+import { recordApproval, sessionBudgetOf, TreeBudget } from '../loop/index.ts';
 import { createChildRunner } from './child-runner.ts';
 import { refuseSelfApproval } from './approval-chain.ts';
 import { buildTraceTree } from '../tracing/index.ts';
@@ -35,6 +35,7 @@ import { resolveKeelConfig } from './keel-config.ts';
 import type { KeelConfig } from './keel-config.ts';
 import type { Keel, KeelOptions, KeelRunOptions } from './keel-options.ts';
 import { createWorkflowRuntime } from './workflow-runs.ts';
+import { recordPlanDecisionUnderLease, resumeAgentSession, startAgentSession } from './plan-runs.ts';
 
 export type { Keel, KeelOptions, KeelResumeOptions, KeelRunOptions, SessionDependencies } from './keel-options.ts';
 
@@ -237,7 +238,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       if (timeMs !== undefined && !(timeMs > 0 && Number.isFinite(timeMs))) throw new KeelError('invalid-config', `budget.timeMs must be a positive number of milliseconds, got ${timeMs}.`);
       const admission = limiter === undefined || options.modelLimits === false || options.modelLimits?.admission === undefined ? null : limiter;
       const leased = (): SessionRun => runUnderLease(leases, sessionId, (leaseLost) =>
-        startSession(agent, dependencies(caller), {
+        startAgentSession(agent, dependencies(caller), {
           ...withTelemetry(runOptions),
           sessionId,
           leaseLost: withHandOff(leaseLost, runOptions.handOff),
@@ -266,10 +267,14 @@ export function createKeel(options: KeelOptions = {}): Keel {
       telemetry?.preload(events);
       metrics?.preload(events);
       const treeBudget = TreeBudget.root(sessionId, start?.type === 'session-start' ? (start.budget ?? { tokens: null, costUsd: null }) : { tokens: null, costUsd: null });
-      return runUnderLease(leases, sessionId, (leaseLost) => resumeSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost: withHandOff(leaseLost, resumeOptions.handOff), treeBudget }));
+      return runUnderLease(leases, sessionId, (leaseLost) => resumeAgentSession(agent, dependencies(caller), sessionId, { ...withTelemetry(resumeOptions), leaseLost: withHandOff(leaseLost, resumeOptions.handOff), treeBudget }, start));
     },
     async decide(agent, sessionId, callId, decision, resumeOptions = {}) {
       await recordDecisionUnderLease(agent, sessionId, callId, decision);
+      return this.resume(agent, sessionId, resumeOptions);
+    },
+    async decidePlan(agent, sessionId, decision, resumeOptions = {}) {
+      await recordPlanDecisionUnderLease({ leases, journal: resolvedJournal, clock, readEvents }, agent, sessionId, decision);
       return this.resume(agent, sessionId, resumeOptions);
     },
     async recordDecision(agent, sessionId, callId, decision) {

@@ -16,6 +16,7 @@ import type { TraceTree } from '../tracing/index.ts';
 import type { CallLogPolicy } from './call-log.ts';
 import type { KeelMetrics, KeelMetricsOptions } from '../tracing/metrics.ts';
 import type { WorkflowRun, WorkflowStep } from '../workflow/index.ts';
+import type { PlanDecision } from '../planner/index.ts';
 import type { KeelWorkflowOptions, KeelWorkflowResumeOptions } from './workflow-runs.ts';
 import type { ModelLimitsOptions, RunPriority } from '../model/index.ts';
 
@@ -188,6 +189,16 @@ export interface Keel {
    * await queue.wake(sessionId);
    */
   recordDecision(agent: AgentDefinition, sessionId: string, callId: string, decision: ApprovalDecision): Promise<void>;
+  /**
+   * Answers the plan of a planner session that waits for a person (`defineAgent({ planner: { approval: true } })`):
+   * approve it, approve an edited plan (validated like a proposed one, then journaled), or reject it (the session ends
+   * `approval-rejected`); then resumes the session, as `decide` does for a call.
+   * @example
+   * ```ts
+   * const { status } = await (await keel.decidePlan(agent, sessionId, { approved: true, approver: 'ops@example.com' })).result;
+   * ```
+   */
+  decidePlan(agent: AgentDefinition, sessionId: string, decision: PlanDecision, options?: KeelResumeOptions): Promise<SessionRun>;
   /**
    * What this Keel's sessions of `agent` run with (journal, blobs, the model through the gateway, the tool pipeline,
    * clock, pricing, child sessions, side models), for a durable engine that drives the loop itself and wraps each model
