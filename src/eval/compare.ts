@@ -51,6 +51,12 @@ export interface EvalComparison {
 /**
  * Run B against run A, case by case and check by check: pass counts (Fisher's exact test), cost, latency and tokens
  * (Mann–Whitney U on the repetitions). A case present in one run only is `added` or `removed`.
+ * @example
+ * ```ts
+ * const comparison = compareEvalRuns({ run: runs.run(a), results: runs.results(a) }, { run: runs.run(b), results: runs.results(b) });
+ * console.log(renderComparison(comparison));
+ * if (comparison.regressions > 0) process.exitCode = 1;
+ * ```
  */
 export function compareEvalRuns(a: { readonly run: EvalRunRecord; readonly results: readonly EvalCaseResult[] }, b: { readonly run: EvalRunRecord; readonly results: readonly EvalCaseResult[] }): EvalComparison {
   const byCaseA = groupByCase(a.results);

@@ -30,7 +30,7 @@ export { createCassettePlayer, createCassetteRecorder, inCassetteScope, normaliz
 export type { CassetteEntry, CassettePlayer, CassetteRecorder } from './cassette.ts';
 export { runEvalSuite } from './runner.ts';
 export type { EvalKeelOptions, EvalProgress, EvalRunResult, RunEvalSuiteOptions } from './runner.ts';
-export { createEvalRunStore, evalMigrations } from './run-store.ts';
+export { createEvalRunStore } from './run-store.ts';
 export type { EvalRunStore, NewEvalRun } from './run-store.ts';
 export type { CassetteMode, EvalCaseResult, EvalCheckResult, EvalCheckSummary, EvalRunRecord, EvalRunSummary } from './run-types.ts';
 export { compareEvalRuns, renderComparison, significanceLevel } from './compare.ts';

@@ -30,6 +30,10 @@ svg .bar.pass{fill:#2f8f57}svg .bar.warn{fill:#c98a16}svg .bar.fail{fill:#c0392b
  * A self-contained HTML page of one eval run: summary figures, per-check pass rates and the distributions of cost,
  * latency and tokens as inline SVG, every case run with its checks, and for each failed one its trace as a command
  * (`keel trace <session>`) and as a link to `/sessions/<session>` of `keel serve`. No script, no network.
+ * @example
+ * ```ts
+ * writeFileSync('report.html', renderEvalReport({ run: runs.run(runId), results: runs.results(runId), serverUrl: 'http://localhost:8080' }));
+ * ```
  */
 export function renderEvalReport(options: EvalReportOptions): string {
   const { run, results } = options;

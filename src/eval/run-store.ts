@@ -85,7 +85,15 @@ interface RunRow {
   summary: string | null;
 }
 
-/** The eval tables on an open Keel database (migrated on first use). */
+/**
+ * The eval tables on an open Keel database (migrated on first use): runs, case results and cassettes.
+ * @example
+ * ```ts
+ * const store = createSqliteStore({ path: '.keel/keel.db' });
+ * const runs = createEvalRunStore(store.database);
+ * for (const run of runs.runs({ suite: 'support', limit: 5 })) console.log(run.runId, run.summary?.passRate);
+ * ```
+ */
 export function createEvalRunStore(database: SqliteDatabase): EvalRunStore {
   migrate(database, 'eval', evalMigrations);
   // Writes join the connection's group commit when it has one, so they never open a second transaction inside it.
