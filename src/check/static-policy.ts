@@ -32,7 +32,7 @@ export class StaticPolicy {
     this.policy = createToolPolicy({ ...options, rules });
   }
 
-  verdicts(agent: Pick<AgentDefinition, 'name' | 'scopes'>, tool: ToolDefinition): PossibleVerdict[] {
+  verdicts(agent: Pick<AgentDefinition, 'name' | 'scopes'>, tool: Pick<ToolDefinition, 'name' | 'risk' | 'scopes' | 'source' | 'requiresApproval'>): PossibleVerdict[] {
     this.consulted.length = 0;
     const final = this.policy.evaluate({
       agent: { name: agent.name, scopes: agent.scopes },

@@ -196,6 +196,20 @@ describe('outbound', () => {
   });
 });
 
+describe('outbound: the provider-hosted web_fetch', () => {
+  const hosted = (allowedDomains?: string[]): AgentDefinition =>
+    agent('browser', { scopes: ['hosted:web_fetch'], tools: [tool('notes')], modelSettings: { hostedTools: [{ name: 'web_fetch', ...(allowedDomains === undefined ? {} : { allowedDomains }) }] } });
+
+  it('fails without allowedDomains, holds with them, and holds when the policy refuses the run', () => {
+    const open = property({ agents: [hosted()] }, 'outbound');
+    expect(paths(open)).toEqual(['browser → web_fetch (hosted)']);
+    expect(open.violations[0]?.message).toContain('notes (tool)');
+    expect(facts(property({ agents: [hosted(['docs.example.com'])] }, 'outbound'))).toEqual(['browser/web_fetch (hosted): the provider fetches only from docs.example.com (allowedDomains)']);
+    const refused = { rules: [{ name: 'no-fetch', sources: ['hosted'], decision: 'deny' as const, reason: 'No hosted fetches.' }] };
+    expect(property({ agents: [hosted()], policy: refused }, 'outbound').holds).toBe(true);
+  });
+});
+
 describe('budgets', () => {
   it('fails a slice larger than the root budget, and one larger than a slice above it', () => {
     const leaf = agent('leaf');

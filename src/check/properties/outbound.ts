@@ -1,4 +1,5 @@
 import type { AgentDefinition } from '../../loop/index.ts';
+import { hostedToolScope } from '../../model/index.ts';
 import type { ToolDefinition } from '../../tools/index.ts';
 import { outputProvenanceOf } from '../../tools/stages/information-flow.ts';
 import type { PropertyResult } from '../check-types.ts';
@@ -60,6 +61,37 @@ export function checkOutbound(context: PropertyContext): PropertyResult {
       );
     }
   }
+  outbound += checkHostedFetch(context, recorder);
   if (outbound === 0) recorder.fact('system', 'no tool is declared outbound');
   return recorder.result();
+}
+
+/**
+ * The provider-hosted `web_fetch` sends requests to whatever URL the model writes, from inside the provider's answer,
+ * where neither information-flow control nor a person can stand: only its `allowedDomains` limit where content can go.
+ * The runtime refuses to start an agent whose policy does not allow the hosted tool. Returns how many were checked.
+ */
+function checkHostedFetch(context: PropertyContext, recorder: PropertyRecorder): number {
+  let checked = 0;
+  for (const node of agentNodes(context.graph)) {
+    const fetch = node.agent.modelSettings.hostedTools.find((tool) => tool.name === 'web_fetch');
+    if (fetch === undefined) continue;
+    checked += 1;
+    const subject = `${node.label}/web_fetch (hosted)`;
+    const verdicts = context.policy.verdicts(node.agent, { name: 'web_fetch', risk: 'read', scopes: [hostedToolScope('web_fetch')], source: 'hosted' });
+    if (verdicts.every((verdict) => verdict.decision !== 'allow')) {
+      recorder.fact(subject, `the run is refused before it starts: the policy does not allow the hosted tool (${verdicts.map(describeVerdict).join(', else ')})`);
+      continue;
+    }
+    const domains = fetch.allowedDomains ?? [];
+    if (domains.length > 0) {
+      recorder.fact(subject, `the provider fetches only from ${domains.join(', ')} (allowedDomains)`);
+      continue;
+    }
+    recorder.violation(
+      pathTo(context, node.index, 'web_fetch (hosted)'),
+      `the provider-hosted web_fetch of "${node.agent.name}" requests any URL the model writes, outside information-flow control and out of a person's reach, and untrusted content enters "${node.agent.name}" from ${untrustedSources(context, node.index, node.agent).join(', ')}. Give it allowedDomains, or remove it from modelSettings.hostedTools.`,
+    );
+  }
+  return checked;
 }
