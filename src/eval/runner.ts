@@ -9,7 +9,7 @@ import type { SqliteStore } from '../store/index.ts';
 import { createId } from '../util/index.ts';
 import { createCassettePlayer, createCassetteRecorder } from './cassette.ts';
 import type { CassettePlayer } from './cassette.ts';
-import { runCase } from './case-run.ts';
+import { caseScope, runCase } from './case-run.ts';
 import { createJudgeService } from './judge.ts';
 import { createRunModels, modelLabel } from './run-models.ts';
 import type { ModelSource } from './run-models.ts';
@@ -87,7 +87,7 @@ export async function runEvalSuite(suite: EvalSuite, options: RunEvalSuiteOption
         : { kind: 'live', recorder: mode === 'record' ? createCassetteRecorder(store.blobs, (entry) => runs.saveCassetteEntry(runId, entry)) : null };
     const suiteFolder = options.suitePath === undefined ? cwd : dirname(options.suitePath);
     const modelFor = createRunModels({ source, env, cwd: suite.model !== undefined && options.model === undefined ? suiteFolder : cwd, registered: options.models ?? {} });
-    const agentChoice = replayOf?.model ?? (await agentModelChoice(suite, cases, options, env));
+    const agentChoice = replayOf === null ? await agentModelChoice(suite, cases, options, env) : recordedModel(replayOf, options.model);
     const label = modelLabel(agentChoice);
     const agentModel = modelFor(agentChoice);
     keel = openKeel(store, options, { label, model: agentModel, env, cwd });
@@ -117,6 +117,7 @@ export async function runEvalSuite(suite: EvalSuite, options: RunEvalSuiteOption
     const summary = summarizeRun({ runId, suite: suite.name, results, thresholds: suite.thresholds, judgeCostUsd, cassette: mode, report: null });
     runs.finishRun(runId, Date.now(), summary);
     throwFirstMismatch(player);
+    throwUnplayed(player, work.map(({ evalCase, repetition }) => caseScope(evalCase.id, repetition)));
     return { runId, summary, results };
   } finally {
     await keel?.close();
@@ -188,6 +189,24 @@ async function inPool<T>(items: readonly T[], limit: number, work: (item: T) => 
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** A replay uses the model the recording used; another one given explicitly could only miss every call. */
+function recordedModel(recording: EvalRunRecord, given: string | Model | undefined): string {
+  if (recording.model === null) throw new KeelError('invalid-argument', `Eval run ${recording.runId} recorded no model name, so it cannot be replayed.`);
+  if (given !== undefined && modelLabel(given) !== recording.model) {
+    throw new KeelError('invalid-argument', `Eval run ${recording.runId} was recorded with model ${recording.model}, not ${modelLabel(given)}: a replay answers only the calls recorded. Drop --model, or record again with it.`);
+  }
+  return recording.model;
+}
+
+/** A replay that made fewer calls than were recorded did not reproduce the run either, even if each call matched. */
+function throwUnplayed(player: CassettePlayer | null, scopes: readonly string[]): void {
+  if (player === null) return;
+  const unplayed = scopes.map((scope) => ({ scope, count: player.unused(scope) })).filter((entry) => entry.count > 0);
+  if (unplayed.length === 0) return;
+  const list = unplayed.map((entry) => `${entry.scope} (${entry.count})`).join(', ');
+  throw new KeelError('cassette-mismatch', `The replay made fewer model calls than the recording: recorded calls never asked for in ${list}. The agent or the suite changed since the recording (a check removed, a loop that stops earlier); record again with --record if the change is intended.`, { details: { unplayed } });
 }
 
 function throwFirstMismatch(player: CassettePlayer | null): void {

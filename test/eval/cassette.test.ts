@@ -90,6 +90,18 @@ describe('cassettes', () => {
     }
   });
 
+  it('fails a replay that makes fewer calls than the recording, and one given another model', async () => {
+    const recorded = await recordWithJudge(ordersSuite({ judge: 'judge' }));
+    // The judge check is gone: every agent call matches, but the three recorded judgings are never asked for.
+    await expect(runEvalSuite(ordersSuite(), { database, env: {}, cassette: { replay: recorded.runId } })).rejects.toMatchObject({
+      code: 'cassette-mismatch',
+      message: expect.stringMatching(/fewer model calls than the recording: recorded calls never asked for in where-is#1 \(3\)/),
+    });
+    await expect(runEvalSuite(ordersSuite(), { database, env: {}, model: 'anthropic:claude-sonnet-4-6', cassette: { replay: recorded.runId } })).rejects.toThrow(
+      /was recorded with model scripted:claude-haiku-4-5, not anthropic:claude-sonnet-4-6/,
+    );
+  });
+
   it('refuses to replay a run that recorded nothing', async () => {
     const plain = await runEvalSuite(ordersSuite(), { database, env: {} });
     await expect(runEvalSuite(ordersSuite(), { database, env: {}, cassette: { replay: plain.runId } })).rejects.toThrow(/did not record a cassette/);
