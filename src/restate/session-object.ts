@@ -98,7 +98,7 @@ async function runSession(ctx: restate.ObjectContext, options: SessionObjectOpti
   const journal = await RecallingJournal.open({ journal: keel.journal, sessionId, horizon });
   const recordedStart = horizon === 0 ? null : await sessionStart(journal, sessionId);
   const model = recordedStart?.model.spec ?? request.model;
-  const { dependencies: base, modelSpec, observe } = keel.sessionDependencies(agent, model === undefined ? {} : { model });
+  const { dependencies: base, modelSpec, observe, underLease } = keel.sessionDependencies(agent, model === undefined ? {} : { model });
   const steps = new DurableSteps({ run: (name, action) => ctx.run(name, action), startTogether: (started) => options.sdk.RestatePromise.race(started as restate.RestatePromise<unknown>[]) }, clock);
   const dependencies = durableDependencies({ base, steps, journal, clock });
   // Live telemetry saw the recalled events when the crashed attempt wrote them.
@@ -109,10 +109,15 @@ async function runSession(ctx: restate.ObjectContext, options: SessionObjectOpti
   if (recordedStart === null && (request.task === undefined || request.task.trim() === '') && agent.defaultTask === undefined) {
     throw new KeelError('invalid-argument', `Session ${sessionId} does not exist yet and the request names no task; send {"agent": "${agent.name}", "task": "…"}.`);
   }
+  // Keel's session lease as well: `keel sessions` shows the session running, and `keel resume` elsewhere is refused.
+  const resume = (): Promise<SessionResult> => underLease(sessionId, (leaseLost) => resumeSession(agent, dependencies, sessionId, { ...runOptions, leaseLost })).result;
+  const agentModule = options.agentModules?.[agent.name];
   let result =
     recordedStart === null
-      ? await startSession(agent, dependencies, { ...runOptions, sessionId, input: request.task ?? agent.defaultTask ?? '', ...(modelSpec === undefined ? {} : { modelSpec }), ...(options.agentModules?.[agent.name] === undefined ? {} : { agentModule: options.agentModules[agent.name] }) }).result
-      : await resumeSession(agent, dependencies, sessionId, runOptions).result;
+      ? await underLease(sessionId, (leaseLost) =>
+          startSession(agent, dependencies, { ...runOptions, leaseLost, sessionId, input: request.task ?? agent.defaultTask ?? '', ...(modelSpec === undefined ? {} : { modelSpec }), ...(agentModule === undefined ? {} : { agentModule }) }),
+        ).result
+      : await resume();
   const deadlineAt = (recordedStart ?? (await sessionStart(journal, sessionId))).limits.deadlineAt;
   const waits = new Map<string, { readonly id: string; readonly promise: restate.RestatePromise<ApprovalDecision> }>();
   while (result.status === 'awaiting-approval') {
@@ -126,7 +131,7 @@ async function runSession(ctx: restate.ObjectContext, options: SessionObjectOpti
       if (!decision.approved) await steps.run(`audit rejection ${callId}`, () => auditRejection(options, { sessionId, agent, callId, decision }));
       waits.delete(callId);
     }
-    result = await resumeSession(agent, dependencies, sessionId, runOptions).result;
+    result = await resume();
   }
   ctx.clear(approvalsKey);
   return result;

@@ -286,7 +286,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
     },
     sessionDependencies(agent, dependencyOptions = {}) {
       const { caller, spec } = modelCaller(dependencyOptions.model ?? options.model, agent);
-      return { dependencies: dependencies(caller), modelSpec: spec, observe: withTelemetry<RunOptions>({}).onUpdate };
+      return { dependencies: dependencies(caller), modelSpec: spec, observe: withTelemetry<RunOptions>({}).onUpdate, underLease: (sessionId, start) => runUnderLease(leases, sessionId, start) };
     },
     runChild: (request) => childRunner.run(request),
     runWorkflow: (workflow, input, workflowOptions) => workflows.run(workflow, input, workflowOptions),

@@ -149,6 +149,8 @@ export interface SessionDependencies {
   readonly modelSpec: string | undefined;
   /** Feeds this Keel's live telemetry and call log, as the `onUpdate` of a run. */
   readonly observe: ((update: SessionUpdate) => void) | undefined;
+  /** Runs a session under this Keel's session lease (one writer per session), as `run` and `resume` do. */
+  readonly underLease: (sessionId: string, start: (leaseLost: AbortSignal) => SessionRun) => SessionRun;
 }
 
 export interface Keel {
