@@ -1,6 +1,7 @@
 import type { TraceTree, TraceTurn } from './trace-tree.ts';
 import { attemptLines, routingSuffix } from './trace-routing.ts';
 import { renderWorkflowTrace } from './workflow-trace.ts';
+import { renderPlanTrace } from './plan-trace.ts';
 
 const integer = new Intl.NumberFormat('en-US');
 
@@ -29,6 +30,7 @@ export function renderTraceTree(tree: TraceTree): string {
     renderTurn(turn, lastTurn ? '    ' : '│   ', lines, tree.children);
   });
   if (tree.workflow !== undefined) lines.push(...renderWorkflowTrace(tree.workflow));
+  if (tree.plan !== undefined) lines.push(...renderPlanTrace(tree.plan));
   // Child sessions not started by a tool call of a turn (a workflow's agent steps) are listed after the turns.
   const attached = new Set(tree.turns.flatMap((turn) => turn.tools.map((tool) => `${turn.turn}:${tool.callId}`)));
   const unattached = tree.children.filter((child) => !attached.has(`${child.turn}:${child.callId}`));

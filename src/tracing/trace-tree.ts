@@ -4,6 +4,8 @@ import type { ChildMode } from '../spec/events.ts';
 import type { StopReason } from '../spec/stop-reason.ts';
 import type { Usage } from '../spec/usage.ts';
 import { buildWorkflowTrace } from './workflow-trace.ts';
+import { buildPlanTrace } from './plan-trace.ts';
+import type { TracePlan } from './plan-trace.ts';
 import { routingOf } from './trace-routing.ts';
 import type { TraceRouting } from './trace-routing.ts';
 import type { TraceWorkflow } from './workflow-trace.ts';
@@ -76,6 +78,8 @@ export interface TraceTree {
   readonly error: ErrorRecord | null;
   /** A workflow run's steps; absent for agent sessions. */
   readonly workflow?: TraceWorkflow;
+  /** A planner session's plans, revisions, approvals, step runs and replans; absent for other sessions. */
+  readonly plan?: TracePlan;
   readonly totals: {
     readonly turns: number;
     readonly inputTokens: number;
@@ -274,6 +278,15 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
     cacheWriteTokens += workflow.usage.cacheWriteTokens;
     costUsd = costUsd === null || workflow.costUsd === null ? null : costUsd + workflow.costUsd;
   }
+  // A planner's own calls (plans and model checks); its steps' spend is their child sessions'.
+  const plan = buildPlanTrace(events);
+  if (plan !== undefined) {
+    inputTokens += plan.usage.inputTokens;
+    outputTokens += plan.usage.outputTokens;
+    cacheReadTokens += plan.usage.cacheReadTokens;
+    cacheWriteTokens += plan.usage.cacheWriteTokens;
+    costUsd = costUsd === null || plan.costUsd === null ? null : costUsd + plan.costUsd;
+  }
 
   return {
     sessionId: start.sessionId,
@@ -289,6 +302,7 @@ export function buildTraceTree(events: readonly SessionEvent[]): TraceTree {
     output,
     error,
     ...(workflow === undefined ? {} : { workflow }),
+    ...(plan === undefined ? {} : { plan }),
     totals: { turns: turns.length, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUsd, modelLatencyMs, cacheSavingsUsd: Math.round(cacheSavingsUsd * 1e8) / 1e8, toolCalls, toolErrors, contextPeakTokens, children: childTotals(children) },
   };
 }

@@ -77,7 +77,7 @@ export function plannerModel(script: PlannerScript): Model & { readonly planning
 }
 
 export const answer = (text: string): ScriptedResponseInput => ({ content: [{ type: 'text', text }], stop_reason: 'end_turn' });
-export const callTool = (name: string, input: unknown): ScriptedResponseInput => ({ content: [{ type: 'tool_use', name, input }], stop_reason: 'tool_use' });
+export const callTool = (name: string, input: Record<string, unknown>): ScriptedResponseInput => ({ content: [{ type: 'tool_use', name, input }], stop_reason: 'tool_use' });
 
 /** A plan step as the model writes it. */
 export function planStep(id: string, dependsOn: readonly string[] = [], extra: Record<string, unknown> = {}): Record<string, unknown> {
