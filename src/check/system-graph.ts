@@ -21,10 +21,10 @@ export interface SystemNode {
 export interface Delegation {
   readonly from: number;
   readonly to: number;
-  readonly mode: 'tool' | 'handoff' | 'step';
+  readonly mode: 'tool' | 'handoff' | 'step' | 'plan-step';
   /** The subagent tool's name, or the agent step's path in the workflow. */
   readonly via: string;
-  /** How a path prints this edge: `asTool(researcher)`, `handoff(billing)`, `step(report/draft → writer)`. */
+  /** How a path prints this edge: `asTool(researcher)`, `handoff(billing)`, `planStep(analyst)`, `step(report/draft → writer)`. */
   readonly label: string;
   /** The budget slice the edge gives its child (tokens, cost); null when the child draws on what is left. */
   readonly slice: SessionBudget | null;
@@ -70,6 +70,11 @@ export function buildSystemGraph(system: AgentSystem): SystemGraph {
       const to = addAgent(spec.agent);
       const kind = spec.mode === 'handoff' ? 'handoff' : 'asTool';
       edges.push({ from: index, to, mode: spec.mode === 'handoff' ? 'handoff' : 'tool', via: tool.name, label: `${kind}(${nodes[to]?.label ?? spec.agent.name})`, slice: spec.slice, timeMs: spec.timeMs });
+    }
+    // A planner's steps run its subagents as child sessions too (a step without one runs the agent itself, unplanned).
+    for (const subagent of node.agent?.planner?.subagents ?? []) {
+      const to = addAgent(subagent);
+      edges.push({ from: index, to, mode: 'plan-step', via: subagent.name, label: `planStep(${nodes[to]?.label ?? subagent.name})`, slice: null, timeMs: null });
     }
   }
   for (const workflow of system.workflows ?? []) {

@@ -144,6 +144,18 @@ describe('scopes', () => {
   });
 });
 
+describe('planner steps', () => {
+  it('follow a planner’s subagents as delegations, for scopes and bounds alike', () => {
+    const analyst = agent('analyst', { scopes: ['db:read', 'db:write'] });
+    const lead = agent('lead', { scopes: ['db:read'], planner: { maxSteps: 5, maxReplans: 1, subagents: [analyst] } });
+    const report = checkSystem({ agents: [lead] });
+    const scopes = report.properties.find((result) => result.id === 'scopes');
+    expect(scopes?.violations.map((violation) => violation.path.join(' → '))).toEqual(['lead → planStep(analyst)']);
+    const bounded = report.properties.find((result) => result.id === 'bounded');
+    expect(bounded?.facts.map((fact) => `${fact.subject}: ${fact.statement}`)).toContain('lead: plans at most 5 steps and replans at most once; each step is a child session of a subagent or of the agent without its planner');
+  });
+});
+
 describe('idempotency', () => {
   it('accepts idempotent, compensated and subagent tools, and ignores read tools', () => {
     const child = agent('child');

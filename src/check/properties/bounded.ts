@@ -51,6 +51,8 @@ export function checkBounded(context: PropertyContext): PropertyResult {
     const guards = sessionGuards(node.agent);
     if (guards.length > 0) recorder.fact(node.label, `one session ends by ${guards.join(', ')}`);
     else recorder.violation(pathTo(context, node.index), `agent "${node.agent.name}" has no max turns, deadline or budget: its loop can run for ever. Give it limits.maxTurns (or a deadline or cost budget).`);
+    const planner = node.agent.planner;
+    if (planner !== undefined) recorder.fact(node.label, `plans at most ${planner.maxSteps} steps and replans at most ${planner.maxReplans === 1 ? 'once' : `${planner.maxReplans} times`}; each step is a child session of a subagent or of the agent without its planner`);
   }
   for (const node of graph.nodes) {
     if (node.workflow !== null) recorder.fact(node.label, 'its steps form a finite tree (chain, route, parallel, vote); each gate sends a step back at most its retries (10 at most); agent steps are bounded as their agents');
