@@ -37,6 +37,17 @@ describe('the console waterfall fold', () => {
     expect(closed.totals).toEqual({ inputTokens: 100, outputTokens: 20, costUsd: 0.002, unpricedCalls: 0 });
   });
 
+  it('starts a turn where its context assembly began (the turn-start is journaled after it), never before the session', () => {
+    const assemble = (durationMs: number): EventBody => ({ type: 'context-assemble', turn: 1, requestHash: 'r1', messageCount: 1, tokens: { system: 10, tools: 10, history: 10, total: 30 }, tokenCounting: 'estimate', durationMs });
+    const short = foldWaterfall(journal([start, { type: 'turn-start', turn: 1 }, assemble(1_500)]));
+    expect(short.rows.map((row) => [row.kind, row.startAt, row.endAt])).toEqual([
+      ['turn', 1_500, 3_000],
+      ['context', 1_500, 3_000],
+    ]);
+    const long = foldWaterfall(journal([start, { type: 'turn-start', turn: 1 }, assemble(60_000)]));
+    expect(long.rows.map((row) => row.startAt)).toEqual([1_000, 1_000]);
+  });
+
   it('marks a call that waits for a person, then shows who approved it with edited arguments', () => {
     const events = journal([
       start,

@@ -10,10 +10,12 @@ const palette = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db2777
 export function ContextBar(props: { readonly plan: ExplainPlan }) {
   const { plan } = props;
   const window = Math.max(plan.window, 1);
-  const used = plan.segments.reduce((sum, segment) => sum + segment.tokens, 0);
+  // The plan lists the reserved output as a segment of its own (`output`); it is drawn hatched, after the input.
+  const inputSegments = plan.segments.filter((segment) => segment.segment !== 'output');
+  const used = inputSegments.reduce((sum, segment) => sum + segment.tokens, 0);
   const free = Math.max(window - used - plan.reservedOutput, 0);
   const blocks = [
-    ...plan.segments.map((segment, index) => ({ key: segment.segment, label: segment.segment, tokens: segment.tokens, className: 'segment', color: palette[index % palette.length] ?? '#2563eb' })),
+    ...inputSegments.map((segment, index) => ({ key: segment.segment, label: segment.segment, tokens: segment.tokens, className: 'segment', color: palette[index % palette.length] ?? '#2563eb' })),
     { key: 'reserved output', label: 'reserved output', tokens: plan.reservedOutput, className: 'reserved', color: '#94a3b8' },
     { key: 'free', label: 'free', tokens: free, className: 'free', color: 'transparent' },
   ];

@@ -11,6 +11,8 @@ export interface TimeChartProps {
   readonly title: string;
   readonly points: readonly ChartPoint[];
   readonly formatX: (x: number) => string;
+  /** A shorter form of x for the axis (a time without its date); `formatX` when not given. */
+  readonly formatTick?: (x: number) => string;
   readonly formatY: (y: number) => string;
   readonly yLabel: string;
   /** Draw a line through the points in x order (a running total); otherwise only points. */
@@ -19,7 +21,7 @@ export interface TimeChartProps {
 
 const width = 640;
 const height = 220;
-const margin = { top: 12, right: 16, bottom: 36, left: 72 };
+const margin = { top: 12, right: 16, bottom: 36, left: 84 };
 
 /** A small SVG chart of values over time, with its data as a table for screen readers and keyboard users. */
 export function TimeChart(props: TimeChartProps) {
@@ -33,7 +35,7 @@ export function TimeChart(props: TimeChartProps) {
   const x = (value: number): number => margin.left + (maxX === minX ? innerWidth / 2 : ((value - minX) / (maxX - minX)) * innerWidth);
   const y = (value: number): number => margin.top + innerHeight - (value / maxY) * innerHeight;
   const yTicks = [0, 0.25, 0.5, 0.75, 1].map((share) => share * maxY);
-  const xTicks = maxX === minX ? [minX] : [0, 1 / 3, 2 / 3, 1].map((share) => minX + share * (maxX - minX));
+  const xTicks = maxX === minX ? [minX] : [0, 0.5, 1].map((share) => minX + share * (maxX - minX));
   const path = points.map((point, index) => `${index === 0 ? 'M' : 'L'}${x(point.x).toFixed(1)},${y(point.y).toFixed(1)}`).join(' ');
 
   return (
@@ -51,12 +53,12 @@ export function TimeChart(props: TimeChartProps) {
               </text>
             </g>
           ))}
-          {xTicks.map((tick) => (
-            <text key={`x${tick}`} className="tick" x={x(tick)} y={height - margin.bottom + 18} textAnchor="middle">
-              {props.formatX(tick)}
+          {xTicks.map((tick, index) => (
+            <text key={`x${tick}`} className="tick" x={x(tick)} y={height - margin.bottom + 18} textAnchor={xTicks.length > 1 && index === xTicks.length - 1 ? 'end' : index === 0 && xTicks.length > 1 ? 'start' : 'middle'}>
+              {(props.formatTick ?? props.formatX)(tick)}
             </text>
           ))}
-          <text className="axis-label" transform={`translate(14 ${margin.top + innerHeight / 2}) rotate(-90)`} textAnchor="middle">
+          <text className="axis-label" transform={`translate(12 ${margin.top + innerHeight / 2}) rotate(-90)`} textAnchor="middle">
             {props.yLabel}
           </text>
           {props.line === true ? <path className="series-line" d={path} /> : null}

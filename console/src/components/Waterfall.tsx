@@ -23,6 +23,8 @@ export function Waterfall(props: { readonly waterfall: WaterfallData }) {
   const end = waterfall.end?.at ?? Math.max(now, waterfall.lastAt ?? now);
   const span = Math.max(end - start, 1);
   const turnsWithMarkers = new Set(waterfall.markers.map((marker) => marker.turn));
+  // A turn with a step still open (a call running or waiting for a person) lasts until now.
+  const openTurns = new Set(waterfall.rows.filter((row) => row.kind !== 'turn' && row.endAt === null).map((row) => row.turn));
 
   return (
     <table className="waterfall" aria-label="Waterfall of turns, model calls and tool calls">
@@ -48,12 +50,12 @@ export function Waterfall(props: { readonly waterfall: WaterfallData }) {
           </tr>
         ) : null}
         {waterfall.rows.map((row) => {
-          const rowEnd = row.endAt ?? end;
+          const rowEnd = row.kind === 'turn' && openTurns.has(row.turn) ? end : (row.endAt ?? end);
           const left = ((row.startAt - start) / span) * 100;
           const width = Math.max(((rowEnd - row.startAt) / span) * 100, 0.4);
           const flagged = row.flags.length > 0 || (row.kind === 'turn' && turnsWithMarkers.has(row.turn));
           return (
-            <tr key={row.key} className={`step step-${row.kind} state-${row.state}${flagged ? ' flagged' : ''}`} data-kind={row.kind} data-state={row.state}>
+            <tr key={row.key} className={`step step-${row.kind}${flagged ? ' flagged' : ''}`} data-kind={row.kind} data-state={row.state}>
               <th scope="row" className="step-name">
                 <span className="step-label">{row.label}</span>
                 {row.detail === '' ? null : <span className="step-detail">{row.detail}</span>}

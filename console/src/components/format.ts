@@ -33,3 +33,13 @@ export function formatPercent(ratio: number): string {
 export function truncate(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
 }
+
+/** A time of day, for chart axes whose range is within a day. */
+export function formatClock(at: number): string {
+  return new Date(at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** A day and time without the year, for chart axes that span days. */
+export function formatDayTime(at: number): string {
+  return new Date(at).toLocaleString('en-GB', { month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+}

@@ -152,7 +152,11 @@ export class WaterfallBuilder {
         return;
       case 'context-assemble': {
         const utilization = event.utilization === undefined ? '' : `, ${(event.utilization * 100).toFixed(1)}% of the window`;
-        this.#push({ key: `context:${event.seq}`, kind: 'context', turn: event.turn, label: 'Context assembly', detail: `${event.messageCount} messages, ${event.tokens.total} tokens${utilization}`, startAt: event.at - event.durationMs, endAt: event.at, state: 'ok', inputTokens: null });
+        // The turn-start is journaled with the assembly, after it: the turn really began when the assembly did.
+        const startAt = Math.max(event.at - event.durationMs, this.#start?.at ?? Number.NEGATIVE_INFINITY);
+        this.#push({ key: `context:${event.seq}`, kind: 'context', turn: event.turn, label: 'Context assembly', detail: `${event.messageCount} messages, ${event.tokens.total} tokens${utilization}`, startAt, endAt: event.at, state: 'ok', inputTokens: null });
+        const turn = this.#turnRow(event.turn);
+        if (turn !== undefined) turn.startAt = Math.min(turn.startAt, startAt);
         this.#extendTurn(event.turn, event.at);
         return;
       }

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useApi } from '../api/api-context.tsx';
 import type { SessionView } from '../api/types.ts';
 import { ErrorNotice, Figure, Loading, PageTitle } from '../components/common.tsx';
-import { formatCost, formatDuration, formatTime, formatTokens } from '../components/format.ts';
+import { formatClock, formatCost, formatDayTime, formatDuration, formatTime, formatTokens } from '../components/format.ts';
 import { TimeChart } from '../components/TimeChart.tsx';
 import { useResource } from '../hooks/use-resource.ts';
 
@@ -34,12 +34,12 @@ export function ChartsPage() {
       </form>
       <ErrorNotice error={list.error} title="Could not list sessions" />
       {list.loading ? <Loading what="sessions" /> : null}
-      {list.data === undefined ? null : <Charts sessions={sessions} truncated={list.data.nextCursor !== null} />}
+      {list.data === undefined ? null : <Charts sessions={sessions} truncated={list.data.nextCursor !== null} formatTick={range === '7d' ? formatDayTime : formatClock} />}
     </section>
   );
 }
 
-function Charts(props: { readonly sessions: readonly SessionView[]; readonly truncated: boolean }) {
+function Charts(props: { readonly sessions: readonly SessionView[]; readonly truncated: boolean; readonly formatTick: (at: number) => string }) {
   const sessions = [...props.sessions].sort((a, b) => a.createdAt - b.createdAt);
   const cumulative = runningTotals(sessions);
   const running = cumulative.at(-1)?.y ?? 0;
@@ -64,9 +64,9 @@ function Charts(props: { readonly sessions: readonly SessionView[]; readonly tru
         <Figure label="Duration p95">{formatDuration(percentile(0.95))}</Figure>
       </dl>
       <div className="charts">
-        <TimeChart title="Cost per session" yLabel="cost" points={sessions.map((session) => ({ x: session.createdAt, y: session.costUsd ?? 0, label: session.id }))} formatX={formatTime} formatY={formatCost} />
-        <TimeChart title="Cumulative cost" yLabel="cost" line points={cumulative} formatX={formatTime} formatY={formatCost} />
-        <TimeChart title="Session duration (ended sessions)" yLabel="duration" points={ended.map((session) => ({ x: session.createdAt, y: session.durationMs, label: session.id }))} formatX={formatTime} formatY={formatDuration} />
+        <TimeChart title="Cost per session" yLabel="cost" points={sessions.map((session) => ({ x: session.createdAt, y: session.costUsd ?? 0, label: session.id }))} formatX={formatTime} formatTick={props.formatTick} formatY={formatCost} />
+        <TimeChart title="Cumulative cost" yLabel="cost" line points={cumulative} formatX={formatTime} formatTick={props.formatTick} formatY={formatCost} />
+        <TimeChart title="Session duration (ended sessions)" yLabel="duration" points={ended.map((session) => ({ x: session.createdAt, y: session.durationMs, label: session.id }))} formatX={formatTime} formatTick={props.formatTick} formatY={formatDuration} />
       </div>
     </>
   );

@@ -54,7 +54,7 @@ export function ExplainPage(props: { readonly sessionId: string; readonly turn: 
                   <td />
                 </tr>,
                 ...segment.items.map((item) => (
-                  <tr key={`${segment.segment}:${item.id}`} className={`decision-${item.decision}`}>
+                  <tr key={`${segment.segment}:${item.id}`}>
                     <td />
                     <td className="mono">
                       {item.id}

@@ -3,7 +3,7 @@ import { useApi } from '../api/api-context.tsx';
 import { describeError } from '../api/client.ts';
 import { ApprovalCard } from '../components/ApprovalCard.tsx';
 import { ErrorNotice, Figure, Loading, PageTitle, StatusBadge } from '../components/common.tsx';
-import { formatCost, formatDuration, formatTime, formatTokens } from '../components/format.ts';
+import { formatClock, formatCost, formatDuration, formatTime, formatTokens } from '../components/format.ts';
 import { TimeChart } from '../components/TimeChart.tsx';
 import { Waterfall } from '../components/Waterfall.tsx';
 import { useAgents } from '../hooks/use-agents.ts';
@@ -137,8 +137,8 @@ function SessionBody(props: { readonly sessionId: string; readonly waterfall: Wa
         </p>
       </section>
       <div className="charts">
-        <TimeChart title="Model call latency" yLabel="latency" points={modelCalls.map((row) => ({ x: row.startAt, y: (row.endAt ?? row.startAt) - row.startAt, label: `turn ${row.turn}` }))} formatX={(at) => new Date(at).toLocaleTimeString('en-GB')} formatY={formatDuration} />
-        <TimeChart title="Cost per turn" yLabel="cost" line points={turns.map((row) => ({ x: row.startAt, y: row.costUsd ?? 0, label: `turn ${row.turn}` }))} formatX={(at) => new Date(at).toLocaleTimeString('en-GB')} formatY={formatCost} />
+        <TimeChart title="Model call latency" yLabel="latency" points={modelCalls.map((row) => ({ x: row.startAt, y: (row.endAt ?? row.startAt) - row.startAt, label: `turn ${row.turn}` }))} formatX={formatClock} formatY={formatDuration} />
+        <TimeChart title="Cost per turn" yLabel="cost" line points={turns.map((row) => ({ x: row.startAt, y: row.costUsd ?? 0, label: `turn ${row.turn}` }))} formatX={formatClock} formatY={formatCost} />
       </div>
     </>
   );
