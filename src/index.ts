@@ -2,6 +2,7 @@
 // One way to run a session: createKeel(...).run / resume / decide. The loop's own entry points are internal.
 export { createKeel } from './runtime/index.ts';
 export type { Keel, KeelOptions, KeelRunOptions, KeelResumeOptions } from './runtime/index.ts';
+export type { PostgresStorageOptions } from './runtime/keel-options.ts';
 export { defineAgent } from './loop/index.ts';
 // Multi-agent systems: an agent as another's tool, handoffs, child sessions, and budgets that flow down the tree.
 export { asTool, handoff, childSessionId, TreeBudget } from './loop/index.ts';
@@ -84,6 +85,38 @@ export { createSqliteStore, createMemoryJournal, createMemoryBlobStore, createMe
 export { createSqliteAuditLog, createMemoryAuditLog, createAuditSigner, createAuditVerifier, generateAuditKeyPair } from './store/index.ts';
 export type { SqliteStore, SqliteStoreOptions, SqliteAuditLogOptions, AuditSigner, AuditVerifier, AuditKeyPair } from './store/index.ts';
 export { backupDatabase, checkDatabase, reencryptDatabase, createSqliteSessionLeaseStore } from './store/index.ts';
+export {
+  createPostgresStore,
+  openPostgresStore,
+  createPostgresJournal,
+  createPostgresBlobStore,
+  createPostgresSessionLeaseStore,
+  createPostgresAuditLog,
+  createPostgresIdempotencyStore,
+  createPostgresCallLog,
+  openPostgresDatabase,
+  pgliteDatabase,
+  migratePostgres,
+} from './store/index.ts';
+export type {
+  PostgresStore,
+  PostgresStoreOptions,
+  PostgresStoreTarget,
+  PostgresConnectionOptions,
+  PostgresDatabase,
+  PostgresJournalOptions,
+  PostgresBlobStoreOptions,
+  PostgresSessionLeaseStoreOptions,
+  PostgresAuditLogOptions,
+  PostgresIdempotencyStore,
+  PostgresIdempotencyStoreOptions,
+  PostgresCallLogOptions,
+  PostgresMigration,
+  PgliteLike,
+  PgliteTransactionLike,
+  SqlExecutor,
+  SqlResult,
+} from './store/index.ts';
 export type { BackupDatabaseOptions, BackupResult, ReencryptDatabaseOptions, ReencryptResult, CheckDatabaseOptions, DatabaseCheckReport, DatabaseFinding, DatabaseFindingKind } from './store/index.ts';
 export { buildTraceTree, renderTraceTree } from './tracing/index.ts';
 export type { TraceTree } from './tracing/index.ts';
