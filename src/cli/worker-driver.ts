@@ -4,7 +4,6 @@ import { KeelError } from '../errors/index.ts';
 import type { ApprovalDecision } from '../loop/index.ts';
 import { createKeel } from '../runtime/index.ts';
 import type { Keel } from '../runtime/index.ts';
-import { createPostgresStore } from '../store/postgres/index.ts';
 import { createRunQueue, createWorker } from '../worker/index.ts';
 import type { RunQueue, WorkerAgent, WorkerEvent } from '../worker/index.ts';
 import type { CliContext } from './cli-context.ts';
@@ -101,13 +100,10 @@ interface QueuedKeelSettings {
   readonly model?: string;
 }
 
-/** A Keel whose journal, blobs and leases are in PostgreSQL, with the run queue beside them; all closed after `work`. */
+/** A Keel whose every store is in PostgreSQL, with the run queue beside them; all closed after `work`. */
 async function withQueuedKeel<T>(context: CliContext, settings: QueuedKeelSettings, work: (keel: Keel, queue: RunQueue) => Promise<T>): Promise<T> {
-  const store = createPostgresStore({ url: settings.url });
   const keel = createKeel({
-    journal: store.journal,
-    blobs: store.blobs,
-    leases: store.leases,
+    storage: { kind: 'postgres', url: settings.url },
     env: context.env,
     cwd: context.cwd,
     ...(settings.leaseTtlMs === undefined ? {} : { leaseTtlMs: settings.leaseTtlMs }),
@@ -119,7 +115,6 @@ async function withQueuedKeel<T>(context: CliContext, settings: QueuedKeelSettin
   } finally {
     await queue.close();
     await keel.close();
-    await store.close();
   }
 }
 

@@ -106,14 +106,12 @@ describe('three worker processes on one PostgreSQL', () => {
     const store = createPostgresStore({ url });
     try {
       await queue.migrate();
+      // The workers load while the sessions are queued; they poll an empty queue until then.
+      workers.push(startWorker('w1', url, payments.url), startWorker('w2', url, payments.url), startWorker('w3', url, payments.url));
       const ids: string[] = [];
       for (let index = 0; index < sessions; index += 1) ids.push((await queue.enqueue({ agent: 'biller', task: `Charge batch ${index}.` })).sessionId);
-
-      workers.push(startWorker('w1', url, payments.url), startWorker('w2', url, payments.url), startWorker('w3', url, payments.url));
       const [victim, ...survivors] = workers as [WorkerProcess, WorkerProcess, WorkerProcess];
-      const started = Date.now();
       await waitFor('the workers to start', async () => workers.every((worker) => worker.output.join('').includes('ready')), 60_000, async () => workers.map((worker) => worker.output.join('')).join('\n'));
-      console.log('ready after', Date.now() - started);
 
       // Kill w1 while it holds sessions, once the run is well under way.
       const count = async (sql: string, params: unknown[] = []) => Number((await store.database.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
