@@ -68,10 +68,10 @@ describe('bounded', () => {
   it('accepts a cycle bounded by a deadline on it, a slice on it, or the root budget, and says which', () => {
     const byDeadline = property({ agents: [cycle({ plannerLimits: { deadlineMs: 120_000 } })] }, 'bounded');
     expect(byDeadline.holds).toBe(true);
-    expect(facts(byDeadline).join('\n')).toContain('agent planner has a deadline of 120000 ms');
+    expect(facts(byDeadline).join('\n')).toContain('(on it: the deadline of agent planner, 120000 ms)');
     const bySlice = property({ agents: [cycle({ reviewBudget: { tokens: 10_000 } })] }, 'bounded');
     expect(bySlice.holds).toBe(true);
-    expect(facts(bySlice).join('\n')).toContain('a budget slice of 10000 tokens');
+    expect(facts(bySlice).join('\n')).toContain('(on it: planner → asTool(reviewer) gives a budget slice of 10000 tokens)');
     const byRoot = property({ agents: [cycle()], budget: { costUsd: 2 } }, 'bounded');
     expect(byRoot.holds).toBe(true);
     expect(facts(byRoot).join('\n')).toContain("the root runs' budget ($2)");
@@ -82,7 +82,7 @@ describe('bounded', () => {
     const outer = agent('outer', { limits: { deadlineMs: 30_000 }, tools: [...inner.tools.values()] });
     const result = property({ agents: [outer] }, 'bounded');
     expect(result.holds).toBe(true);
-    expect(facts(result).join('\n')).toContain('every path to it from an entry point passes a deadline or a budget slice');
+    expect(facts(result)).toContain('planner ⇄ reviewer: cycle bounded: every pass around it, or every way to it from an entry point, crosses a deadline or a budget slice, which every descendant inherits');
   });
 });
 

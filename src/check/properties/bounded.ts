@@ -100,11 +100,12 @@ function componentName(graph: SystemGraph, component: readonly number[]): string
 
 function cycleBound(graph: SystemGraph, component: readonly number[]): string {
   const members = new Set(component);
+  const general = 'every pass around it, or every way to it from an entry point, crosses a deadline or a budget slice, which every descendant inherits';
   const agent = component.map((member) => graph.nodes[member]).find((node) => agentBoundsRecursion(node?.agent ?? null));
-  if (agent?.agent != null) return `agent ${agent.label} has a deadline of ${agent.agent.limits.deadlineMs} ms, which every descendant inherits`;
+  if (agent?.agent != null) return `${general} (on it: the deadline of agent ${agent.label}, ${agent.agent.limits.deadlineMs} ms)`;
   const edge = graph.edges.find((candidate) => members.has(candidate.from) && members.has(candidate.to) && edgeBoundsRecursion(candidate));
-  if (edge !== undefined) return `${graph.nodes[edge.from]?.label} → ${edge.label} gives its child ${sliceText(edge)}, which every descendant draws on`;
-  return 'every path to it from an entry point passes a deadline or a budget slice, which every descendant inherits';
+  if (edge !== undefined) return `${general} (on it: ${graph.nodes[edge.from]?.label} → ${edge.label} gives ${sliceText(edge)})`;
+  return general;
 }
 
 export function sliceText(edge: Delegation): string {
