@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KeelError } from '../errors/index.ts';
@@ -46,7 +46,7 @@ export async function runEvalCommand(context: CliContext, command: Command, suit
   let report: string | null = null;
   if (options.report !== undefined) {
     report = resolve(context.cwd, options.report);
-    writeReport(database, runId, report, context, options.serverUrl);
+    await writeReport(database, runId, report, context, options.serverUrl);
   }
   const shown: EvalRunSummary = { ...summary, report };
   if (options.json === true) context.out(JSON.stringify(shown));
@@ -55,7 +55,7 @@ export async function runEvalCommand(context: CliContext, command: Command, suit
 }
 
 export async function compareCommand(context: CliContext, command: Command, runA: string, runB: string, options: { json?: boolean }): Promise<number> {
-  const comparison = withRuns(context, command, (runs) => compareEvalRuns({ run: runs.run(runA), results: runs.results(runA) }, { run: runs.run(runB), results: runs.results(runB) }));
+  const comparison = await withRuns(chooseDatabase(context, command), (runs) => compareEvalRuns({ run: runs.run(runA), results: runs.results(runA) }, { run: runs.run(runB), results: runs.results(runB) }));
   context.out(options.json === true ? JSON.stringify(comparison) : renderComparison(comparison));
   return comparison.regressions > 0 ? 1 : 0;
 }
@@ -63,13 +63,13 @@ export async function compareCommand(context: CliContext, command: Command, runA
 export async function reportCommand(context: CliContext, command: Command, runId: string, options: { out?: string; serverUrl?: string }): Promise<number> {
   const database = chooseDatabase(context, command);
   const file = resolve(context.cwd, options.out ?? `eval-${runId}.html`);
-  writeReport(database, runId, file, context, options.serverUrl);
+  await writeReport(database, runId, file, context, options.serverUrl);
   context.out(`Report of ${runId}: ${file}`);
   return 0;
 }
 
 export async function listRunsCommand(context: CliContext, command: Command, options: { suite?: string; limit?: number; json?: boolean }): Promise<number> {
-  const records = withRuns(context, command, (runs) => runs.runs({ ...(options.suite === undefined ? {} : { suite: options.suite }), limit: options.limit ?? 20 }));
+  const records = await withRuns(chooseDatabase(context, command), (runs) => runs.runs({ ...(options.suite === undefined ? {} : { suite: options.suite }), limit: options.limit ?? 20 }));
   if (records.length === 0 && options.json !== true) context.out('No eval runs yet; run a suite with `keel eval <suite>`.');
   for (const record of records) {
     if (options.json === true) {
@@ -83,26 +83,25 @@ export async function listRunsCommand(context: CliContext, command: Command, opt
   return 0;
 }
 
-function withRuns<T>(context: CliContext, command: Command, work: (runs: EvalRunStore) => T): T {
-  const database = chooseDatabase(context, command);
+/** Reads the eval tables of an existing database (never creates one for a command that only reads). */
+async function withRuns<T>(database: DatabaseChoice, work: (runs: EvalRunStore) => T): Promise<T> {
+  if (database.path !== ':memory:' && !existsSync(database.path)) {
+    throw new KeelError('invalid-argument', `No database at ${database.path}: pass the one the suite ran with (--db PATH or KEEL_DB).`, { details: { path: database.path } });
+  }
   const store = createSqliteStore({ path: database.path });
   try {
     return work(createEvalRunStore(store.database));
   } finally {
-    void store.close();
+    await store.close();
   }
 }
 
-function writeReport(database: DatabaseChoice, runId: string, file: string, context: CliContext, serverUrl: string | undefined): void {
-  const store = createSqliteStore({ path: database.path });
-  try {
-    const runs = createEvalRunStore(store.database);
+async function writeReport(database: DatabaseChoice, runId: string, file: string, context: CliContext, serverUrl: string | undefined): Promise<void> {
+  const html = await withRuns(database, (runs) => {
     const traceCommand = (sessionId: string): string => hint(context, database, ['trace', sessionId]);
-    const html = renderEvalReport({ run: runs.run(runId), results: runs.results(runId), traceCommand, ...(serverUrl === undefined ? {} : { serverUrl }) });
-    writeFileSync(file, html);
-  } finally {
-    void store.close();
-  }
+    return renderEvalReport({ run: runs.run(runId), results: runs.results(runId), traceCommand, ...(serverUrl === undefined ? {} : { serverUrl }) });
+  });
+  writeFileSync(file, html);
 }
 
 function printRun(context: CliContext, database: DatabaseChoice, summary: EvalRunSummary, results: readonly EvalCaseResult[]): void {
