@@ -21,6 +21,7 @@ import { createApiKeyStore } from './api-keys.ts';
 import type { ApiKeyStore } from './api-keys.ts';
 import { authenticate, errorResponse, logRequests, rateLimitPerKey } from './http-guards.ts';
 import { registerInspectRoutes } from './inspect-routes.ts';
+import { registerPlanRoutes } from './plan-routes.ts';
 import type { EnqueueSession, ServerContext, ServerEnv } from './server-context.ts';
 import { openServerDatabase } from './server-database.ts';
 import { SessionHub } from './session-hub.ts';
@@ -196,6 +197,7 @@ function buildApp(parts: { context: ServerContext; options: KeelServerOptions; i
   registerAccessRoutes(app, context);
   registerSessionRoutes(app, context);
   registerInspectRoutes(app, context);
+  registerPlanRoutes(app, context);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key: keel_<id>_<secret>.' });
   app.doc31('/v1/openapi.json', { openapi: '3.1.0', info: { title: 'Keel API', version: '1', description: 'Sessions, event streams, approvals and inspection of a Keel runtime.' } });
 

@@ -13,7 +13,7 @@ const endedStatuses = new Set(['completed', 'failed', 'cancelled']);
 const cancelWaitMs = 60_000;
 
 /** Runs a session here under the hub: streams wake on each journaled event, and `cancel` can abort it. */
-function track(context: ServerContext, sessionId: string, controller: AbortController, run: SessionRun): void {
+export function trackRun(context: ServerContext, sessionId: string, controller: AbortController, run: SessionRun): void {
   const done = run.result.then(
     (result) => {
       if (endedStatuses.has(result.status)) {
@@ -29,7 +29,8 @@ function track(context: ServerContext, sessionId: string, controller: AbortContr
   context.hub.track(sessionId, { controller, done });
 }
 
-function notifier(context: ServerContext, sessionId: string): (update: SessionUpdate) => void {
+/** Wakes the session's event streams on each journaled event. */
+export function runNotifier(context: ServerContext, sessionId: string): (update: SessionUpdate) => void {
   return (update) => {
     if (update.type === 'event') context.hub.notify(sessionId);
   };
@@ -60,9 +61,9 @@ export async function startSession(context: ServerContext, principal: ApiPrincip
     priority,
     tenant: principal.tenant,
     ...(body.budget === undefined ? {} : { budget: body.budget }),
-    onUpdate: notifier(context, sessionId),
+    onUpdate: runNotifier(context, sessionId),
   });
-  track(context, sessionId, controller, run);
+  trackRun(context, sessionId, controller, run);
   await firstEvent(context, sessionId, run, signal);
   await context.owners.record(owner);
   return { ...owner, endedStatus: null };
@@ -104,8 +105,8 @@ export async function cancelSession(context: ServerContext, principal: ApiPrinci
     if (status === 'running') throw new KeelError('session-busy', `Session ${owner.sessionId} is running in another process (a worker); cancel it there, or wait for it to stop.`);
     const controller = new AbortController();
     controller.abort(reason);
-    const run = await context.keel.resume(agentOf(context, owner), owner.sessionId, { signal: controller.signal, priority: owner.priority, tenant: owner.tenant, onUpdate: notifier(context, owner.sessionId) });
-    track(context, owner.sessionId, controller, run);
+    const run = await context.keel.resume(agentOf(context, owner), owner.sessionId, { signal: controller.signal, priority: owner.priority, tenant: owner.tenant, onUpdate: runNotifier(context, owner.sessionId) });
+    trackRun(context, owner.sessionId, controller, run);
     active = context.hub.active(owner.sessionId);
   } else {
     active.controller.abort(reason);
@@ -132,8 +133,8 @@ export async function decideCall(context: ServerContext, principal: ApiPrincipal
       ...(decision.reason === undefined ? {} : { reason: decision.reason }),
       ...(decision.editedInput === undefined ? {} : { editedInput: decision.editedInput }),
     },
-    { signal: controller.signal, priority: owner.priority, tenant: owner.tenant, onUpdate: notifier(context, owner.sessionId) },
+    { signal: controller.signal, priority: owner.priority, tenant: owner.tenant, onUpdate: runNotifier(context, owner.sessionId) },
   );
-  track(context, owner.sessionId, controller, run);
+  trackRun(context, owner.sessionId, controller, run);
   context.hub.notify(owner.sessionId);
 }

@@ -47,6 +47,8 @@ const sessionRoutes: readonly RouteCase[] = [
   { name: 'cancel', role: 'run', method: 'POST', path: () => `/v1/sessions/${done}/cancel`, session: true },
   { name: 'counterfactual', role: 'run', method: 'POST', path: () => `/v1/sessions/${done}/turns/1/counterfactual`, body: { model: 'openai:gpt-test' }, session: true },
   { name: 'approve', role: 'approve', method: 'POST', path: () => `/v1/sessions/${done}/approvals/toolu_x`, body: { decision: 'approve' }, session: true },
+  { name: 'plan', role: 'read', method: 'GET', path: () => `/v1/sessions/${done}/plan`, session: true },
+  { name: 'plan approval', role: 'approve', method: 'POST', path: () => `/v1/sessions/${done}/plan-approval`, body: { decision: 'approve' }, session: true },
   { name: 'reject', role: 'approve', method: 'POST', path: () => `/v1/sessions/${waiting}/approvals/toolu_unknown`, body: { decision: 'reject' }, session: true },
 ];
 
