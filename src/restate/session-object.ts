@@ -1,8 +1,8 @@
 import type * as restate from '@restatedev/restate-sdk';
 import { KeelError, isKeelError, toKeelError } from '../errors/index.ts';
 import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
-import type { AgentDefinition, ApprovalDecision, PendingApproval, SessionResult, SessionUpdate } from '../loop/index.ts';
-import type { Keel } from '../runtime/index.ts';
+import type { AgentDefinition, ApprovalDecision, LoopDependencies, PendingApproval, SessionResult, SessionUpdate } from '../loop/index.ts';
+import type { Keel, SessionDependencies } from '../runtime/index.ts';
 import { refuseSelfApproval } from '../runtime/approval-chain.ts';
 import type { SessionEvent, SessionStartEvent } from '../spec/events.ts';
 import { createRefusalRecorder } from '../tools/stages/audit.ts';
@@ -88,7 +88,49 @@ export function createSessionObject(sdk: RestateSdk, options: SessionObjectOptio
   });
 }
 
+/** One attempt of a session's invocation: what its steps run with. */
+interface Attempt {
+  readonly ctx: restate.ObjectContext;
+  readonly options: SessionObjectOptions & { readonly sdk: RestateSdk };
+  readonly sessionId: string;
+  readonly agent: AgentDefinition;
+  readonly journal: RecallingJournal;
+  readonly clock: StepClock;
+  readonly steps: DurableSteps;
+  /** The session-start the journal held when the invocation first ran; null for a new session. */
+  readonly recordedStart: SessionStartEvent | null;
+  readonly modelSpec: string | undefined;
+  readonly dependencies: LoopDependencies;
+  readonly runOptions: { readonly onUpdate?: (update: SessionUpdate) => void };
+  readonly underLease: SessionDependencies['underLease'];
+}
+
 async function runSession(ctx: restate.ObjectContext, options: SessionObjectOptions & { readonly sdk: RestateSdk }, request: RestateSessionRequest): Promise<SessionResult> {
+  const attempt = await prepareAttempt(ctx, options, request);
+  const { recordedStart, agent, sessionId } = attempt;
+  if (recordedStart === null && (request.task === undefined || request.task.trim() === '') && agent.defaultTask === undefined) {
+    throw new KeelError('invalid-argument', `Session ${sessionId} does not exist yet and the request names no task; send {"agent": "${agent.name}", "task": "…"}.`);
+  }
+  const agentModule = options.agentModules?.[agent.name];
+  const first =
+    recordedStart === null
+      ? await attempt.underLease(sessionId, (leaseLost) =>
+          startSession(agent, attempt.dependencies, {
+            ...attempt.runOptions,
+            leaseLost,
+            sessionId,
+            input: request.task ?? agent.defaultTask ?? '',
+            ...(attempt.modelSpec === undefined ? {} : { modelSpec: attempt.modelSpec }),
+            ...(agentModule === undefined ? {} : { agentModule }),
+          }),
+        ).result
+      : await resume(attempt);
+  const result = await waitForPeople(attempt, first);
+  ctx.clear(approvalsKey);
+  return result;
+}
+
+async function prepareAttempt(ctx: restate.ObjectContext, options: SessionObjectOptions & { readonly sdk: RestateSdk }, request: RestateSessionRequest): Promise<Attempt> {
   const { keel } = options;
   const sessionId = ctx.key;
   const agent = agentNamed(options, request.agent);
@@ -100,26 +142,38 @@ async function runSession(ctx: restate.ObjectContext, options: SessionObjectOpti
   const model = recordedStart?.model.spec ?? request.model;
   const { dependencies: base, modelSpec, observe, underLease } = keel.sessionDependencies(agent, model === undefined ? {} : { model });
   const steps = new DurableSteps({ run: (name, action) => ctx.run(name, action), startTogether: (started) => options.sdk.RestatePromise.race(started as restate.RestatePromise<unknown>[]) }, clock);
-  const dependencies = durableDependencies({ base, steps, journal, clock });
   // Live telemetry saw the recalled events when the crashed attempt wrote them.
   const onUpdate = observe === undefined ? undefined : (update: SessionUpdate): void => {
     if (update.type !== 'event' || !journal.wasRecalled(update.event)) observe(update);
   };
-  const runOptions = onUpdate === undefined ? {} : { onUpdate };
-  if (recordedStart === null && (request.task === undefined || request.task.trim() === '') && agent.defaultTask === undefined) {
-    throw new KeelError('invalid-argument', `Session ${sessionId} does not exist yet and the request names no task; send {"agent": "${agent.name}", "task": "…"}.`);
-  }
-  // Keel's session lease as well: `keel sessions` shows the session running, and `keel resume` elsewhere is refused.
-  const resume = (): Promise<SessionResult> => underLease(sessionId, (leaseLost) => resumeSession(agent, dependencies, sessionId, { ...runOptions, leaseLost })).result;
-  const agentModule = options.agentModules?.[agent.name];
-  let result =
-    recordedStart === null
-      ? await underLease(sessionId, (leaseLost) =>
-          startSession(agent, dependencies, { ...runOptions, leaseLost, sessionId, input: request.task ?? agent.defaultTask ?? '', ...(modelSpec === undefined ? {} : { modelSpec }), ...(agentModule === undefined ? {} : { agentModule }) }),
-        ).result
-      : await resume();
-  const deadlineAt = (recordedStart ?? (await sessionStart(journal, sessionId))).limits.deadlineAt;
+  return {
+    ctx,
+    options,
+    sessionId,
+    agent,
+    journal,
+    clock,
+    steps,
+    recordedStart,
+    modelSpec,
+    dependencies: durableDependencies({ base, steps, journal, clock }),
+    runOptions: onUpdate === undefined ? {} : { onUpdate },
+    underLease,
+  };
+}
+
+/** Continues the session under Keel's lease too: `keel sessions` shows it running, and `keel resume` elsewhere is refused. */
+function resume(attempt: Attempt): Promise<SessionResult> {
+  const { agent, dependencies, sessionId, runOptions } = attempt;
+  return attempt.underLease(sessionId, (leaseLost) => resumeSession(agent, dependencies, sessionId, { ...runOptions, leaseLost })).result;
+}
+
+/** While calls wait for a person: an awakeable per call, raced against the deadline; each answer is journaled, then the session continues. */
+async function waitForPeople(attempt: Attempt, first: SessionResult): Promise<SessionResult> {
+  const { ctx, options, agent, sessionId, journal, clock, steps } = attempt;
+  const deadlineAt = (attempt.recordedStart ?? (await sessionStart(journal, sessionId))).limits.deadlineAt;
   const waits = new Map<string, { readonly id: string; readonly promise: restate.RestatePromise<ApprovalDecision> }>();
+  let result = first;
   while (result.status === 'awaiting-approval') {
     const pending = ownApprovals(sessionId, result.pendingApprovals);
     for (const call of pending) if (!waits.has(call.callId)) waits.set(call.callId, ctx.awakeable<ApprovalDecision>());
@@ -131,9 +185,8 @@ async function runSession(ctx: restate.ObjectContext, options: SessionObjectOpti
       if (!decision.approved) await steps.run(`audit rejection ${callId}`, () => auditRejection(options, { sessionId, agent, callId, decision }));
       waits.delete(callId);
     }
-    result = await resume();
+    result = await resume(attempt);
   }
-  ctx.clear(approvalsKey);
   return result;
 }
 

@@ -8,6 +8,9 @@ import { attachInvocation, registerDeployment, sendSession } from '../../src/res
 import { freePort, startRestateServer } from '../helpers/restate-server.ts';
 import type { RestateServerProcess } from '../helpers/restate-server.ts';
 import { logLines } from './effects.ts';
+import { createBiller } from './restate-agents.ts';
+import { createScriptedModel } from '../../src/model/index.ts';
+import { isKeelError } from '../../src/errors/index.ts';
 import { expectWholeJournal, here, ofType, startService, waitFor } from './restate-harness.ts';
 import type { ServiceProcess } from './restate-harness.ts';
 
@@ -51,6 +54,9 @@ describe('sessions on a real Restate server: a crash of both processes mid-turn'
     });
     // Time for the SDK to send bob's finished step to the server.
     await new Promise((resolve) => setTimeout(resolve, 500));
+    // The invocation holds Keel's session lease: a resume from another process is refused.
+    const elsewhere = await (await keel.resume(createBiller(crashEffects), sessionId, { model: createScriptedModel([]) })).result.catch((error: unknown) => error);
+    expect(isKeelError(elsewhere, 'session-busy')).toBe(true);
 
     await Promise.all([crashService.kill(), restate.kill()]);
     rmSync(join(crashEffects, 'hold-ada'));
