@@ -8,6 +8,7 @@ import { registerInspectCommands } from './inspect-commands.ts';
 import { registerMcpCommands } from './mcp-commands.ts';
 import { packageVersion } from './package-version.ts';
 import { registerRunCommands } from './run-commands.ts';
+import { registerPlanCommands } from './plan-commands.ts';
 import { registerScanCommand } from './scan-commands.ts';
 import { registerServeCommands } from './serve-command.ts';
 import { registerRestateCommands } from './restate-commands.ts';
@@ -50,6 +51,7 @@ export function createProgram(context: CliContext): Command {
     context.exitCode = await handler(...args);
   };
   registerRunCommands(program, context, action);
+  registerPlanCommands(program, context, action);
   registerStatusCommands(program, context, action);
   registerInspectCommands(program, context, action);
   registerAuditCommands(program, context, action);

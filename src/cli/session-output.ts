@@ -42,7 +42,12 @@ function reportResult(context: CliContext, result: SessionResult, options: Follo
 
 /** Each waiting call with what the policy said and the two commands that answer it. */
 export function waitingCallLines(context: CliContext, database: DatabaseChoice, sessionId: string, waiting: readonly PendingApproval[]): string[] {
-  return waiting.flatMap((call) => [
+  return waiting.flatMap((call) => call.rule === 'planner:approval' ? [
+    `  ${call.callId}  a plan waits for approval`,
+    `    show:    ${hint(context, database, ['plan', 'show', sessionId])}`,
+    `    approve: ${hint(context, database, ['plan', 'approve', sessionId])} (or with --edit FILE)`,
+    `    reject:  ${hint(context, database, ['plan', 'reject', sessionId, '--reason', '…'])}`,
+  ] : [
     `  ${call.callId}  ${call.tool} ${JSON.stringify(call.input)}`,
     `    why: ${call.reason} (rule ${call.rule})`,
     `    approve: ${hint(context, database, ['approve', sessionId, call.callId])}`,
