@@ -9,6 +9,8 @@ export { createSqliteVecIndex } from './sqlite-vec-index.ts';
 export type { SqliteVecIndexOptions } from './sqlite-vec-index.ts';
 export { createPgvectorIndex } from './pgvector-index.ts';
 export type { PgvectorIndexOptions, SqlClient } from './pgvector-index.ts';
+export { createPostgresExactIndex } from './postgres-exact-index.ts';
+export type { PostgresExactIndexOptions } from './postgres-exact-index.ts';
 export { scoreMemories, minMax, resolveWeights, defaultRetrievalWeights, defaultRecencyDecay } from './retrieval-score.ts';
 export type { RetrievalCandidate, ScoredMemory, ScoreComponents, ScoreOptions } from './retrieval-score.ts';
 export { createMemoryStore, importancePrompt, parseImportance, scopeFilter } from './memory-store.ts';
