@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { KeelError } from '../errors/index.ts';
+import { isKeelError, KeelError } from '../errors/index.ts';
 import { compareEvalRuns, createEvalRunStore, isEvalSuite, renderComparison, renderEvalReport, runEvalSuite } from '../eval/index.ts';
 import type { EvalCaseResult, EvalProgress, EvalRunStore, EvalRunSummary } from '../eval/index.ts';
 import { createSqliteStore } from '../store/index.ts';
@@ -30,7 +30,7 @@ export async function runEvalCommand(context: CliContext, command: Command, suit
   const suite = defaultExport(loaded);
   if (!isEvalSuite(suite)) throw new KeelError('invalid-config', `${modulePath} must default-export a suite: \`export default defineEvalSuite({ name, agent, cases })\`.`);
   const progress = progressBar(options.json !== true && process.stderr.isTTY === true);
-  const { runId, summary, results } = await runEvalSuite(suite, {
+  const run = await runEvalSuite(suite, {
     database: database.path,
     suitePath: modulePath,
     env: context.env,
@@ -42,7 +42,11 @@ export async function runEvalCommand(context: CliContext, command: Command, suit
     ...(options.case === undefined ? {} : { cases: options.case }),
     cassette: options.record === true ? 'record' : options.replay === undefined || options.replay === false ? 'off' : { replay: options.replay === true ? 'latest' : options.replay },
     onProgress: progress.update,
-  }).finally(progress.done);
+  })
+    .catch((thrown: unknown) => replayFailure(context, thrown, options))
+    .finally(progress.done);
+  if (typeof run === 'number') return run;
+  const { runId, summary, results } = run;
   let report: string | null = null;
   if (options.report !== undefined) {
     report = resolve(context.cwd, options.report);
@@ -52,6 +56,19 @@ export async function runEvalCommand(context: CliContext, command: Command, suit
   if (options.json === true) context.out(JSON.stringify(shown));
   else printRun(context, database, shown, results);
   return summary.thresholdMet ? 0 : 1;
+}
+
+/**
+ * A replay that did not match its cassette still ran and was stored: the error goes to stderr, and with --json the
+ * run's summary is still the last line of stdout, with the error in it.
+ */
+function replayFailure(context: CliContext, thrown: unknown, options: EvalCommandOptions): number {
+  if (!isKeelError(thrown) || thrown.code !== 'cassette-mismatch' || thrown.details.summary === undefined) throw thrown;
+  context.err(`keel: ${thrown.code}: ${thrown.message}`);
+  const summary = thrown.details.summary as EvalRunSummary;
+  if (options.json === true) context.out(JSON.stringify({ ...summary, thresholdMet: false, error: { code: thrown.code, message: thrown.message.split('\n')[0] } }));
+  else context.out(`Run ${summary.run} of ${summary.suite} did not replay its cassette; see the error above.`);
+  return 1;
 }
 
 export async function compareCommand(context: CliContext, command: Command, runA: string, runB: string, options: { json?: boolean }): Promise<number> {

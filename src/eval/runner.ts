@@ -62,7 +62,7 @@ export interface EvalRunResult {
  * Runs a suite: every case (× repetitions) as a journaled session named after the run, at most `concurrency` at once,
  * then every check; stores the run, its results and (with `cassette: 'record'`) its cassette in the database.
  * A replay whose requests differ from the cassette rejects with `cassette-mismatch` showing the diff, after the run
- * is stored.
+ * is stored; the error's `details` carry `runId` and `summary`.
  * @example
  * ```ts
  * const { summary } = await runEvalSuite(suite, { database: '.keel/keel.db', cassette: 'record' });
@@ -116,8 +116,10 @@ export async function runEvalSuite(suite: EvalSuite, options: RunEvalSuiteOption
     results.sort((a, b) => (a.caseId === b.caseId ? a.repetition - b.repetition : a.caseId < b.caseId ? -1 : 1));
     const summary = summarizeRun({ runId, suite: suite.name, results, thresholds: suite.thresholds, judgeCostUsd, cassette: mode, report: null });
     runs.finishRun(runId, Date.now(), summary);
-    throwFirstMismatch(player);
-    throwUnplayed(player, work.map(({ evalCase, repetition }) => caseScope(evalCase.id, repetition)));
+    // The stored run and its summary travel with the error, so a caller can still report what the replay did.
+    const stored = { runId, summary };
+    throwFirstMismatch(player, stored);
+    throwUnplayed(player, work.map(({ evalCase, repetition }) => caseScope(evalCase.id, repetition)), stored);
     return { runId, summary, results };
   } finally {
     await keel?.close();
@@ -201,17 +203,22 @@ function recordedModel(recording: EvalRunRecord, given: string | Model | undefin
 }
 
 /** A replay that made fewer calls than were recorded did not reproduce the run either, even if each call matched. */
-function throwUnplayed(player: CassettePlayer | null, scopes: readonly string[]): void {
+function throwUnplayed(player: CassettePlayer | null, scopes: readonly string[], stored: StoredRun): void {
   if (player === null) return;
   const unplayed = scopes.map((scope) => ({ scope, count: player.unused(scope) })).filter((entry) => entry.count > 0);
   if (unplayed.length === 0) return;
   const list = unplayed.map((entry) => `${entry.scope} (${entry.count})`).join(', ');
-  throw new KeelError('cassette-mismatch', `The replay made fewer model calls than the recording: recorded calls never asked for in ${list}. The agent or the suite changed since the recording (a check removed, a loop that stops earlier); record again with --record if the change is intended.`, { details: { unplayed } });
+  throw new KeelError('cassette-mismatch', `The replay made fewer model calls than the recording: recorded calls never asked for in ${list}. The agent or the suite changed since the recording (a check removed, a loop that stops earlier); record again with --record if the change is intended.`, { details: { unplayed, ...stored } });
 }
 
-function throwFirstMismatch(player: CassettePlayer | null): void {
+interface StoredRun {
+  readonly runId: string;
+  readonly summary: EvalRunSummary;
+}
+
+function throwFirstMismatch(player: CassettePlayer | null, stored: StoredRun): void {
   const first = player?.mismatches[0];
   if (first === undefined) return;
   const more = (player?.mismatches.length ?? 1) - 1;
-  throw new KeelError('cassette-mismatch', more === 0 ? first.message : `${first.message}\n(${more} more request${more === 1 ? '' : 's'} did not match.)`, { details: first.details });
+  throw new KeelError('cassette-mismatch', more === 0 ? first.message : `${first.message}\n(${more} more request${more === 1 ? '' : 's'} did not match.)`, { details: { ...first.details, ...stored } });
 }

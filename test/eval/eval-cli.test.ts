@@ -44,6 +44,14 @@ describe('keel eval', () => {
     expect(lastJson(out)).toMatchObject({ passed: 3, cassette: 'replay' });
   });
 
+  it('still ends --json with the summary line when a replay does not match its cassette, and exits 1', async () => {
+    const { code, out, err } = await keel(['eval', join(fixtures, 'orders-changed-suite.ts'), '--json', '--replay', baseline]);
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(/keel: cassette-mismatch: Replay of case run [\w-]+#1[\s\S]*\+ {3}"system": "Answer questions about orders\. Be brief\./);
+    expect(out).toHaveLength(1);
+    expect(lastJson(out)).toMatchObject({ suite: 'orders', cassette: 'replay', thresholdMet: false, error: { code: 'cassette-mismatch' } });
+  });
+
   it('exits 1 when a threshold is missed and points at the failed case\'s trace', async () => {
     const { code, out } = await keel(['eval', join(fixtures, 'orders-regression-suite.ts'), '--case', 'where-is', '--case', 'refund']);
     expect(code).toBe(1);
@@ -74,7 +82,7 @@ describe('keel eval', () => {
     expect(html).toContain(`href="http://127.0.0.1:8080/sessions/${regressed}-where-is-1"`);
     const runs = await keel(['eval', 'runs', '--json']);
     expect(runs.out.map((line) => (JSON.parse(line) as { runId: string }).runId)).toContain(baseline);
-    expect(runs.out).toHaveLength(3);
+    expect(runs.out).toHaveLength(4);
   });
 
   it('refuses --record with --replay, an unknown case and an unknown run as usage errors', async () => {
