@@ -106,7 +106,10 @@ export interface ToolDefinition {
   /** Argument paths checked by information-flow control; absent means every argument of a write or irreversible tool. */
   readonly sinks?: readonly string[];
   readonly outbound?: boolean;
-  /** Declared: `execute` deduplicates on its idempotency key (see `ToolOptions.idempotent`). */
+  /**
+   * Declared: `execute` deduplicates on its idempotency key (see `ToolOptions.idempotent`); for an MCP tool, its
+   * trusted server marks it `idempotentHint`.
+   */
   readonly idempotent?: boolean;
 }
 

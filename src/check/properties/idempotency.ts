@@ -27,11 +27,14 @@ export function checkIdempotency(context: PropertyContext): PropertyResult {
       recorder.fact(subject, `${tool.risk}; ${declared.join('; ')}`);
       continue;
     }
-    recorder.violation(
-      pathTo(context, holder, tool.name),
-      `"${tool.name}" is a ${tool.risk} tool with neither idempotent: true nor a compensate: a call re-run after a crash may act twice, and a failed task cannot undo it. Deduplicate on context.idempotencyKey and declare idempotent: true, or give it a compensate.`,
-    );
+    recorder.violation(pathTo(context, holder, tool.name), tool.source.startsWith('mcp:') ? mcpAdvice(tool.name, tool.risk, tool.source) : `"${tool.name}" is a ${tool.risk} tool with neither idempotent: true nor a compensate: a call re-run after a crash may act twice, and a failed task cannot undo it. Deduplicate on context.idempotencyKey and declare idempotent: true, or give it a compensate.`);
   }
   if (effects === 0) recorder.fact('system', 'no tool changes anything: every tool is read-only');
   return recorder.result();
+}
+
+/** An MCP tool cannot declare anything in Keel: only its server's trusted hint, or the operator's risk override, can. */
+function mcpAdvice(name: string, risk: string, source: string): string {
+  const server = source.slice('mcp:'.length);
+  return `"${name}" is a ${risk} tool of MCP server "${server}", which does not vouch that repeating a call is harmless: a call re-run after a crash may act twice. Mark the server trusted if its idempotentHint on this tool can be believed, give the tool a riskOverrides entry of read if it changes nothing, or leave it out of this agent.`;
 }

@@ -94,6 +94,8 @@ export function toMcpToolDefinitions(config: ResolvedMcpServerConfig, listed: re
       maxOutputChars: 16_000,
       critical: false,
       source: `mcp:${config.name}`,
+      // A trusted server's idempotentHint is the server's own declaration that repeating a call changes nothing more.
+      ...(repeatable && risk !== 'read' ? { idempotent: true } : {}),
     });
   }
   return { tools, skipped };
