@@ -28,15 +28,32 @@ export function diffLines(recorded: string, actual: string): string {
   const lines: string[] = [`@@ line ${prefix + 1}: ${removed.length} recorded line${removed.length === 1 ? '' : 's'}, ${added.length} sent now @@`];
   const context = before.slice(Math.max(0, prefix - 2), prefix);
   for (const line of context) lines.push(`  ${cut(line)}`);
-  lines.push(...shown(removed, '-'), ...shown(added, '+'));
+  // A long line (a system prompt, a tool result) that changed deep inside is shown around its first difference.
+  const focus = removed.length === added.length ? removed.map((line, index) => firstDifference(line, added[index] ?? '')) : [];
+  lines.push(...shown(removed, '-', focus), ...shown(added, '+', focus));
   for (const line of before.slice(before.length - suffix, before.length - suffix + 2)) lines.push(`  ${cut(line)}`);
   return lines.join('\n');
 }
 
-function shown(lines: readonly string[], sign: '-' | '+'): string[] {
-  const out = lines.slice(0, maxShownLines).map((line) => `${sign} ${cut(line)}`);
+function shown(lines: readonly string[], sign: '-' | '+', focus: readonly number[]): string[] {
+  const out = lines.slice(0, maxShownLines).map((line, index) => `${sign} ${around(line, focus[index] ?? 0)}`);
   if (lines.length > maxShownLines) out.push(`${sign} … ${lines.length - maxShownLines} more lines`);
   return out;
+}
+
+/** Index of the first character where two lines differ. */
+function firstDifference(first: string, second: string): number {
+  let index = 0;
+  while (index < first.length && index < second.length && first[index] === second[index]) index += 1;
+  return index;
+}
+
+/** The line cut to its length limit, starting shortly before `from` when the difference lies past the limit. */
+function around(line: string, from: number): string {
+  if (from < maxLineChars - 60) return cut(line);
+  const start = from - 60;
+  const window = line.slice(start, start + maxLineChars - 1);
+  return `…${window}${start + maxLineChars - 1 < line.length ? '…' : ''}`;
 }
 
 function cut(line: string): string {
