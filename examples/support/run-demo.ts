@@ -1,4 +1,4 @@
-// `npx tsx examples/support-desk/run-demo.ts`: a routed support desk. The desk agent hands each ticket to billing,
+// `npx tsx examples/support/run-demo.ts`: a routed support desk. The desk agent hands each ticket to billing,
 // technical or fallback; billing hands refunds to the refunds agent, whose refund waits for a person's approval (the
 // demo plays the approver). Every agent runs as a child session of the desk's. Offline (no API key) the agents play
 // recorded replies; live (ANTHROPIC_API_KEY or OPENAI_API_KEY, or KEEL_MODEL) a real model routes and answers.

@@ -1,4 +1,4 @@
-// `npx tsx examples/research-orchestrator/run-demo.ts ["your question"]`: an orchestrator splits a question into three
+// `npx tsx examples/research/run-demo.ts ["your question"]`: an orchestrator splits a question into three
 // sub-questions, gives each to a researcher subagent (its own child session, clean context, a slice of the budget),
 // and synthesizes an answer citing their results. Offline (no API key) the agents play recorded replies; live
 // (ANTHROPIC_API_KEY or OPENAI_API_KEY, or KEEL_MODEL) a real model does the work.
