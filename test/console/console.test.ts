@@ -11,7 +11,8 @@ import { createKeel } from '../../src/index.ts';
 import type { Keel } from '../../src/index.ts';
 import { createKeelServer, createServerLogger } from '../../src/server/create-server.ts';
 import type { KeelServer } from '../../src/server/create-server.ts';
-import { buildConsole, launchChromium, openPage, screenshot } from './browser-harness.ts';
+import { buildConsole, launchChromium, openPage, screenshot, startDroppingProxy } from './browser-harness.ts';
+import type { DroppingProxy } from './browser-harness.ts';
 import { createSupportAgent, createSupportModel, maxRefund, ModelPacer } from './fixtures/support-agent.ts';
 
 let folder: string;
@@ -19,6 +20,8 @@ let keel: Keel;
 let server: KeelServer;
 let browser: Browser;
 let url: string;
+/** The browser reaches the server through this proxy, which the test can cut. */
+let proxy: DroppingProxy;
 let adminKey: string;
 const refunds: { order: string; amount: number }[] = [];
 const pacer = new ModelPacer();
@@ -32,11 +35,14 @@ beforeAll(async () => {
   const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
   server = createKeelServer({ keel, agents: [createSupportAgent(refunds)], consoleFolder, logger: createServerLogger(silent), rateLimit: false });
   adminKey = (await server.keys.create({ name: 'console test', tenant: 'default', roles: ['admin'], createdBy: null })).key;
-  url = (await server.listen({ port: 0 })).url;
+  const listening = await server.listen({ port: 0 });
+  proxy = await startDroppingProxy({ host: '127.0.0.1', port: listening.port });
+  url = proxy.url;
 }, 90_000);
 
 afterAll(async () => {
   await browser?.close();
+  await proxy?.close();
   await server?.close();
   await keel?.close();
   if (folder !== undefined) rmSync(folder, { recursive: true, force: true });
@@ -87,6 +93,10 @@ describe('the web console', () => {
     const openModelCall = page.locator('tr[data-kind="model"][data-state="running"]');
     await openModelCall.waitFor();
     const first = await waterfallRows(page, 3);
+    // The connection drops while the model thinks; the page reconnects with Last-Event-ID.
+    const dropped = proxy.dropAll();
+    expect(dropped).toBeGreaterThan(0);
+    await page.getByText(/\((reconnecting…|live)\)/).waitFor();
     // …then the answer, the lookup it asked for, and the next turn's call, open again…
     pacer.release();
     await page.locator('tr[data-kind="tool"][data-state="ok"]').filter({ hasText: 'Tool lookup_order' }).waitFor();
@@ -126,7 +136,10 @@ describe('the web console', () => {
     await page.getByRole('region', { name: 'Output' }).getByText('The refund for o-17 is done.').waitFor();
     expect(await page.locator('tr[data-kind="turn"]').count()).toBe(3);
     expect(await page.locator('tr[data-state="running"]').count()).toBe(0);
-    await page.getByText(/\(complete\)/).waitFor();
+    // Every journal event arrived exactly once across the reconnect: the count is the journal's last seq.
+    const view = (await (await fetch(`${url}/v1/sessions/${sessionId}`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { lastSeq: number };
+    await page.getByText(`${view.lastSeq} (complete)`).waitFor();
+    expect(await page.locator('tr[data-kind="tool"]').filter({ hasText: 'Tool lookup_order' }).count()).toBe(1);
     await screenshot(page, 'console-session', { forDocs: true });
 
     // Explain: the context plan of turn 1 as a stacked bar against the window.
@@ -183,7 +196,13 @@ describe('the web console', () => {
     await page.getByRole('img', { name: /Cost per session: 2 points/ }).waitFor();
     await screenshot(page, 'console-charts');
 
-    expect(errors).toEqual([]);
+    // Chromium reports each stream the proxy cut as a failed load; nothing else may be logged.
+    const cut = errors.filter((error) => droppedConnection.test(error));
+    expect(cut.length).toBeLessThanOrEqual(dropped);
+    expect(errors.filter((error) => !droppedConnection.test(error))).toEqual([]);
     await page.context().close();
   });
 });
+
+/** How Chromium logs a response whose connection was cut: the only console errors the dropped connection may cause. */
+const droppedConnection = /^console\.error: Failed to load resource: net::ERR_(INCOMPLETE_CHUNKED_ENCODING|CONNECTION_RESET|EMPTY_RESPONSE|CONNECTION_CLOSED)$/;
