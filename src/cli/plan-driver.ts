@@ -92,8 +92,8 @@ function readPlanFile(cwd: string, path: string): unknown {
   } catch (error) {
     throw new KeelError('invalid-argument', `${path} is not JSON: ${(error as Error).message}`);
   }
-  const wrapped = value as { plan?: unknown; steps?: unknown } | null;
-  return wrapped !== null && typeof wrapped === 'object' && wrapped.steps === undefined && wrapped.plan !== undefined ? wrapped.plan : value;
+  const inner = (value as { plan?: { steps?: unknown } } | null)?.plan;
+  return typeof inner === 'object' && inner !== null && Array.isArray(inner.steps) ? inner : value;
 }
 
 async function plannerAgent(cwd: string, sessionId: string, start: SessionEvent | undefined): Promise<AgentDefinition> {

@@ -22,7 +22,9 @@ export function stepAgent(context: PlannerContext, step: PlanStepRecord): AgentD
     if (subagent !== undefined) return subagent;
   }
   const { planner: _planner, ...plain } = context.agent;
-  return plain;
+  // The planning agent's steps call the model its session runs with (a `--model` of the run, say), as its own turns would.
+  const model = context.writer.state.start?.model.spec ?? plain.model;
+  return { ...plain, model };
 }
 
 /**
