@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { childSessionId } from '../../src/loop/index.ts';
-import { createKeel } from '../../src/runtime/index.ts';
+import { main } from '../../src/cli/main.ts';
+import { childSessionId, createKeel } from '../../src/index.ts';
 import { createSupportDesk } from './agents.ts';
 import { createBackOffice } from './desk-tools.ts';
 import { createRecordedDeskModel, tickets } from './recorded-model.ts';
 import { routeOf, serveTicket } from './serve-ticket.ts';
 
-const scratch = mkdtempSync(join(tmpdir(), 'keel-desk-'));
+const scratch = mkdtempSync(join(tmpdir(), 'keel-support-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function desk(name: string) {
@@ -70,5 +70,18 @@ describe('support desk example', () => {
     } finally {
       await keel.close();
     }
+  });
+});
+
+describe('support eval suite', () => {
+  it('passes offline through keel eval --json: lookups, approved refunds, a question when unsure, and no refund from an injected e-mail', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['eval', join(import.meta.dirname, 'eval.ts'), '--json', '--db', join(scratch, 'eval.db')], { out: (line) => out.push(line), err: (line) => err.push(line), env: {}, cwd: scratch });
+    expect(err.join('\n')).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    const summary = JSON.parse(out.at(-1) ?? '{}') as Record<string, unknown>;
+    expect(summary).toMatchObject({ suite: 'support', cases: 5, passed: 5, errored: 0, thresholdMet: true, cassette: 'off' });
+    expect(summary.checks).toMatchObject({ 'no-harmful-calls': { passed: 2, total: 2 }, 'refunds-approved-by-a-person': { passed: 2, total: 2 }, 'asks-which-order': { passed: 1, total: 1 } });
   });
 });
