@@ -312,3 +312,8 @@ export type { AnomalyThresholds } from './tracing/index.ts';
 // Stateless workers (docs/workers.md): the run queue in PostgreSQL and the worker that claims and runs its sessions.
 export { createRunQueue, createWorker, sweepApprovals } from './worker/index.ts';
 export type { ClaimRecord, ClaimRequest, EnqueueRequest, QueuedRun, QueueListener, QueueState, RunQueue, RunQueueOptions, Settlement, Worker, WorkerAgent, WorkerEvent, WorkerOptions, WorkerStopReport } from './worker/index.ts';
+// The planner: plan-then-execute as a mode of an agent (defineAgent({ planner })); keel.decidePlan answers a waiting plan.
+export type { PlannerOptions, ResolvedPlannerOptions, PlanStepCheck, PlanStepCheckInput, PlanStepVerdict } from './loop/planner-options.ts';
+export { validatePlan, planJsonSchema } from './planner/index.ts';
+export type { PlanDecision, PlanValidation, PlanValidationContext } from './planner/index.ts';
+export type { TracePlan, TracePlanRevision, TracePlanStep } from './tracing/plan-trace.ts';
