@@ -5,6 +5,7 @@ import type { Journal, SessionSummary } from '../../spec/journal.ts';
 import { eventPlace, keyringFor, missingKey } from '../encryption.ts';
 import type { EncryptionOptions, Keyring } from '../encryption.ts';
 import { chainHash, journalChainGenesis } from '../journal-chain.ts';
+import { LruCache } from '../../util/index.ts';
 import { checkAppendBatch, checkExpectedSeq, checkListOptions, summaryAfterAppend } from '../journal-rules.ts';
 import { isUniqueViolation } from './postgres-failure.ts';
 import { guardedQuery } from './postgres-database.ts';
@@ -82,11 +83,19 @@ interface StoredBody {
 }
 
 const readPageSize = 256;
+// Sessions whose head an appending process remembers; a forgotten one costs one locked append.
+const knownHeadCapacity = 10_000;
+
+interface KnownHead {
+  readonly summary: SessionSummary;
+  readonly head: string;
+}
 
 /**
  * The journal in PostgreSQL. An append locks the session's row (`FOR UPDATE`), checks `expectedSeq` against its
  * last seq and inserts the batch in one transaction; a first append races on the events' primary key instead, and
- * the loser gets the same retryable `journal-conflict` as a stale writer. Safe for any number of processes.
+ * the loser gets the same retryable `journal-conflict` as a stale writer. A process appending again to a session
+ * whose head it knows does it in one conditional statement. Safe for any number of processes.
  */
 export function createPostgresJournal(options: PostgresJournalOptions): Journal {
   const { database, owned } = databaseOf(options);
@@ -107,29 +116,66 @@ export function createPostgresJournal(options: PostgresJournalOptions): Journal 
     return Number(result.rows[0]?.last_seq ?? 0);
   }
 
+  // What this process last wrote or read of each session it appends to. The writer holding a session's lease
+  // appends again and again; knowing the head, it appends in one statement (below) instead of a locked transaction.
+  const knownHeads = new LruCache<KnownHead>(knownHeadCapacity);
+
+  /** The batch's rows, chained after `head`. */
+  function rowsOf(sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], head: string): { readonly parameters: unknown[]; readonly head: string } {
+    let next = head;
+    const hashes = events.map((event, index) => {
+      next = chainHash(next, { sessionId, seq: event.seq, keyId: stored[index]!.keyId, body: stored[index]!.body });
+      return next;
+    });
+    const parameters = [
+      sessionId,
+      events.map((event) => event.seq),
+      events.map((event) => event.type),
+      events.map((event) => event.at),
+      stored.map((body) => body.body),
+      stored.map((body) => body.keyId),
+      hashes,
+    ];
+    return { parameters, head: next };
+  }
+
+  /**
+   * One round trip: the session row advances only if it is still at `expectedSeq` with the head this process
+   * knows (the row lock makes a concurrent writer wait and then fail that condition), and the events are inserted
+   * only if it did. Undefined when the condition failed or the head is unknown: the locked path decides.
+   */
+  async function appendAfterKnownHead(sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], expectedSeq: number): Promise<number | undefined> {
+    const known = knownHeads.get(sessionId);
+    if (known === undefined || known.summary.lastSeq !== expectedSeq) return undefined;
+    const { parameters, head } = rowsOf(sessionId, events, stored, known.head);
+    const summary = summaryAfterAppend(known.summary, sessionId, events);
+    const result = await database.query(
+      `WITH advanced AS (
+         UPDATE sessions SET agent = $8, started_at = $9, updated_at = $10, last_seq = $11, status = $12, head_hash = $13
+          WHERE session_id = $1 AND last_seq = $14 AND head_hash = $15 RETURNING 1
+       )
+       INSERT INTO events (session_id, seq, type, at, body, key_id, hash)
+       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[]) WHERE EXISTS (SELECT 1 FROM advanced)`,
+      [...parameters, summary.agent, summary.startedAt, summary.updatedAt, summary.lastSeq, summary.status, head, expectedSeq, known.head],
+    );
+    if (result.rowCount !== events.length) return undefined;
+    knownHeads.set(sessionId, { summary, head });
+    return summary.lastSeq;
+  }
+
   async function appendBatch(sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], expectedSeq: number): Promise<number> {
+    const fast = await appendAfterKnownHead(sessionId, events, stored, expectedSeq);
+    if (fast !== undefined) return fast;
     try {
       return await database.transaction(async (transaction) => {
         const found = await transaction.query<SessionRow>('SELECT * FROM sessions WHERE session_id = $1 FOR UPDATE', [sessionId]);
         const row = found.rows[0];
         checkExpectedSeq(sessionId, expectedSeq, row === undefined ? 0 : Number(row.last_seq));
-        let head = row?.head_hash ?? journalChainGenesis;
-        const hashes = events.map((event, index) => {
-          head = chainHash(head, { sessionId, seq: event.seq, keyId: stored[index]!.keyId, body: stored[index]!.body });
-          return head;
-        });
+        const { parameters, head } = rowsOf(sessionId, events, stored, row?.head_hash ?? journalChainGenesis);
         await transaction.query(
           `INSERT INTO events (session_id, seq, type, at, body, key_id, hash)
            SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])`,
-          [
-            sessionId,
-            events.map((event) => event.seq),
-            events.map((event) => event.type),
-            events.map((event) => event.at),
-            stored.map((body) => body.body),
-            stored.map((body) => body.keyId),
-            hashes,
-          ],
+          parameters,
         );
         const summary = summaryAfterAppend(row === undefined ? undefined : toSummary(row), sessionId, events);
         await transaction.query(
@@ -138,6 +184,9 @@ export function createPostgresJournal(options: PostgresJournalOptions): Journal 
              updated_at = excluded.updated_at, last_seq = excluded.last_seq, status = excluded.status, head_hash = excluded.head_hash`,
           [sessionId, summary.agent, summary.startedAt, summary.updatedAt, summary.lastSeq, summary.status, head],
         );
+        return { summary, head };
+      }).then(({ summary, head }) => {
+        knownHeads.set(sessionId, { summary, head });
         return summary.lastSeq;
       });
     } catch (error) {

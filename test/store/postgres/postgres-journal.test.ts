@@ -94,4 +94,30 @@ describe('the PostgreSQL journal', () => {
     await first.close();
     await second.close();
   });
+
+  it('never lets a process append after a head it remembers once another process moved the session on', async () => {
+    schemas += 1;
+    const schema = `journal_${schemas}`;
+    const first = createPostgresJournal({ url: server.url, schema, maxConnections: 1, encryption: false });
+    const second = createPostgresJournal({ url: server.url, schema, maxConnections: 1, encryption: false });
+    const session = sampleSession('ses_moved');
+    await first.append('ses_moved', session.slice(0, 2), 0);
+    await first.append('ses_moved', session.slice(2, 3), 2);
+    // The second process takes over (a lease expired) and appends; the first still remembers seq 3.
+    await second.append('ses_moved', session.slice(3, 4), 3);
+    const stale = await expectKeelError(first.append('ses_moved', session.slice(3, 4), 3), 'journal-conflict');
+    expect(stale.details).toMatchObject({ expected: 3, actual: 4 });
+    expect(await first.append('ses_moved', session.slice(4, 5), 4)).toBe(5);
+    expect(await second.append('ses_moved', session.slice(5), 5)).toBe(session.length);
+    expect(await readAll(first, 'ses_moved')).toEqual(session);
+    const { chainHash, journalChainGenesis } = await import('../../../src/store/journal-chain.ts');
+    const rows = await second.read('ses_moved');
+    let head = journalChainGenesis;
+    for await (const event of rows) head = chainHash(head, { sessionId: 'ses_moved', seq: event.seq, keyId: null, body: JSON.stringify(event) });
+    const database = freshDatabase();
+    const stored = await database.query<{ head_hash: string }>(`SELECT head_hash FROM ${schema}.sessions WHERE session_id = 'ses_moved'`);
+    expect(stored.rows[0]?.head_hash).toBe(head);
+    await first.close();
+    await second.close();
+  });
 });
