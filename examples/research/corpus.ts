@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool } from '../../src/tools/index.ts';
+import { defineTool } from '../../src/index.ts';
 
 /** A small local library the researchers search: short passages, each with an id they cite. */
 export const corpus: readonly { readonly id: string; readonly title: string; readonly text: string }[] = [
@@ -16,6 +16,17 @@ function terms(text: string): string[] {
   return text.toLowerCase().match(/[a-z]{3,}/g) ?? [];
 }
 
+/** The passages a query finds, best first, at most three: the search tool's answer, and what a citation check recomputes. */
+export function searchPassages(query: string): (typeof corpus)[number][] {
+  const wanted = new Set(terms(query.slice(0, 500)));
+  return corpus
+    .map((doc) => ({ doc, score: terms(`${doc.title} ${doc.text}`).filter((term) => wanted.has(term)).length }))
+    .filter((entry) => entry.score > 0)
+    .sort((left, right) => right.score - left.score)
+    .slice(0, 3)
+    .map(({ doc }) => doc);
+}
+
 export const searchCorpus = defineTool({
   name: 'search_corpus',
   description: 'Searches the library. Returns up to three passages with their ids; cite a passage by its id, like [doc-journal].',
@@ -23,12 +34,19 @@ export const searchCorpus = defineTool({
   risk: 'read',
   provenance: 'retrieved',
   execute: ({ query }) => {
-    const wanted = new Set(terms(query));
-    const scored = corpus
-      .map((doc) => ({ doc, score: terms(`${doc.title} ${doc.text}`).filter((term) => wanted.has(term)).length }))
-      .filter((entry) => entry.score > 0)
-      .sort((left, right) => right.score - left.score)
-      .slice(0, 3);
-    return scored.length === 0 ? 'No passage matches; try other words.' : scored.map(({ doc }) => `[${doc.id}] ${doc.title}: ${doc.text}`).join('\n');
+    const found = searchPassages(query);
+    return found.length === 0 ? 'No passage matches; try other words.' : found.map((doc) => `[${doc.id}] ${doc.title}: ${doc.text}`).join('\n');
+  },
+});
+
+export const readSource = defineTool({
+  name: 'read_source',
+  description: 'Reads one passage of the library by its id, as search_corpus listed it.',
+  input: z.object({ id: z.string().regex(/^doc-[a-z-]{1,40}$/) }),
+  risk: 'read',
+  provenance: 'retrieved',
+  execute: ({ id }) => {
+    const doc = corpus.find((entry) => entry.id === id);
+    return doc === undefined ? `No passage ${id}; search first and use an id it lists.` : `[${doc.id}] ${doc.title}: ${doc.text}`;
   },
 });

@@ -1,10 +1,10 @@
 // `npx tsx examples/research/run-demo.ts ["your question"]`: an orchestrator splits a question into three
 // sub-questions, gives each to a researcher subagent (its own child session, clean context, a slice of the budget),
-// and synthesizes an answer citing their results. Offline (no API key) the agents play recorded replies; live
+// and synthesizes an answer citing the passages they retrieved. Offline (no API key) the agents play recorded replies; live
 // (ANTHROPIC_API_KEY or OPENAI_API_KEY, or KEEL_MODEL) a real model does the work.
-import { createKeel } from '../../src/runtime/index.ts';
-import { renderTraceTree } from '../../src/tracing/index.ts';
-import { citationsOf, createResearchAgents } from './agents.ts';
+import { createKeel, renderTraceTree } from '../../src/index.ts';
+import { createResearchAgents } from './agents.ts';
+import { citedSourceIds } from './citations.ts';
 import { createRecordedResearchModels, question as recordedQuestion } from './recorded-model.ts';
 
 const live = process.env.KEEL_MODEL ?? (process.env.ANTHROPIC_API_KEY ? 'anthropic:claude-sonnet-4-6' : process.env.OPENAI_API_KEY ? 'openai:gpt-4o' : undefined);
@@ -21,8 +21,9 @@ try {
   console.log(`Question: ${question}\n`);
   console.log(`Answer:\n${result.output ?? `(none: ${result.error?.message ?? result.status})`}\n`);
   results.forEach((each, index) => console.log(`[R${index + 1}] session ${each.childSessionId} (${each.status}): ${each.output ?? ''}`));
-  const { unknown } = citationsOf(result.output ?? '', results);
-  if (unknown.length > 0) console.log(`\nCitations that name no result: ${unknown.join(', ')}`);
+  // Every passage the answer cites must come from a researcher's result (the eval suite checks the searches themselves).
+  const unknown = citedSourceIds(result.output ?? '').filter((id) => !results.some((each) => (each.output ?? '').includes(`[${id}]`)));
+  if (unknown.length > 0) console.log(`\nCitations no researcher gave: ${unknown.join(', ')}`);
   console.log(`\n${renderTraceTree(await keel.trace(result.sessionId))}`);
   console.log(`\nThe tree: npm run keel -- sessions --tree${keel.databasePath === null ? '' : ` --db ${keel.databasePath}`}`);
   process.exitCode = result.status === 'completed' && unknown.length === 0 ? 0 : 1;
