@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { defineAgent } from '../../src/loop/index.ts';
 import { defineTool } from '../../src/tools/index.ts';
 import { validateJournal } from '../../src/store/index.ts';
-import { buildTraceTree, renderTraceTree } from '../../src/tracing/index.ts';
+import { buildSpans, buildTraceTree, renderTraceTree } from '../../src/tracing/index.ts';
 import { answer, callTool, plannerModel, planStep, planTimeline, scratchKeel } from './planner-fixtures.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -75,6 +75,14 @@ describe('plan steps run as a graph', () => {
     const rendered = renderTraceTree(buildTraceTree(events));
     expect(rendered).toContain('plan revision 1');
     expect(rendered).toMatch(/step compare ← north, south/);
+
+    // The OpenTelemetry export: one span per step under the session's span, the plan as a span event.
+    const spans = buildSpans(events);
+    const root = spans.find((span) => span.parentSpanId === null);
+    const stepSpans = spans.filter((span) => span.name.startsWith('plan_step '));
+    expect(stepSpans.map((span) => span.name).sort()).toEqual(['plan_step compare', 'plan_step north', 'plan_step south']);
+    for (const span of stepSpans) expect(span).toMatchObject({ parentSpanId: root?.spanId, attributes: { 'keel.plan.step.status': 'completed', 'keel.plan.step.passed': true } });
+    expect(root?.events.find((event) => event.name === 'keel.plan.proposed')?.attributes).toMatchObject({ 'keel.plan.revision': 1, 'keel.plan.step_ids': ['north', 'south', 'compare'] });
   });
 
   it('never runs more steps at once than maxParallel', async () => {
