@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeel } from '../../src/index.ts';
 import type { Keel } from '../../src/index.ts';
 import { createKeelServer, createServerLogger } from '../../src/server/create-server.ts';
+import { startMockAnthropicServer } from '../../src/testing/index.ts';
+import type { MockServer } from '../../src/testing/index.ts';
 import type { KeelServer } from '../../src/server/create-server.ts';
 import { buildConsole, launchChromium, openPage, screenshot, startDroppingProxy } from './browser-harness.ts';
 import type { DroppingProxy } from './browser-harness.ts';
@@ -22,6 +24,8 @@ let browser: Browser;
 let url: string;
 /** The browser reaches the server through this proxy, which the test can cut. */
 let proxy: DroppingProxy;
+/** The provider a counterfactual calls: a mock of Anthropic's Messages API. */
+let anthropic: MockServer;
 let adminKey: string;
 const refunds: { order: string; amount: number }[] = [];
 const pacer = new ModelPacer();
@@ -33,7 +37,9 @@ beforeAll(async () => {
   browser = launched;
   keel = createKeel({ database: join(folder, 'keel.db'), model: createSupportModel(pacer) });
   const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
-  server = createKeelServer({ keel, agents: [createSupportAgent(refunds)], consoleFolder, logger: createServerLogger(silent), rateLimit: false });
+  anthropic = await startMockAnthropicServer({ script: [{ content: [{ type: 'text', text: 'I would ask the customer before refunding.' }] }] });
+  const env = { ANTHROPIC_API_KEY: 'console-test-key', ANTHROPIC_BASE_URL: anthropic.baseURL };
+  server = createKeelServer({ keel, agents: [createSupportAgent(refunds)], consoleFolder, logger: createServerLogger(silent), rateLimit: false, env });
   adminKey = (await server.keys.create({ name: 'console test', tenant: 'default', roles: ['admin'], createdBy: null })).key;
   const listening = await server.listen({ port: 0 });
   proxy = await startDroppingProxy({ host: '127.0.0.1', port: listening.port });
@@ -43,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await proxy?.close();
+  await anthropic?.close();
   await server?.close();
   await keel?.close();
   if (folder !== undefined) rmSync(folder, { recursive: true, force: true });
@@ -101,7 +108,7 @@ describe('the web console', () => {
     pacer.release();
     await page.locator('tr[data-kind="tool"][data-state="ok"]').filter({ hasText: 'Tool lookup_order' }).waitFor();
     const second = await waterfallRows(page, first + 3);
-    expect(await openModelCall.count()).toBe(1);
+    await expect.poll(() => openModelCall.count()).toBe(1);
     // …then the refund the model asks for, which waits for a person.
     pacer.release();
     const awaiting = page.locator('tr[data-kind="tool"][data-state="awaiting-approval"]');
@@ -134,21 +141,21 @@ describe('the web console', () => {
     expect(refunds).toEqual([{ order: 'o-17', amount: 60 }]);
     await expect.poll(() => page.locator('tr[data-kind="tool"]').filter({ hasText: 'Tool refund' }).textContent()).toMatch(/approved by .*arguments edited/);
     await page.getByRole('region', { name: 'Output' }).getByText('The refund for o-17 is done.').waitFor();
-    expect(await page.locator('tr[data-kind="turn"]').count()).toBe(3);
-    expect(await page.locator('tr[data-state="running"]').count()).toBe(0);
     // Every journal event arrived exactly once across the reconnect: the count is the journal's last seq.
     const view = (await (await fetch(`${url}/v1/sessions/${sessionId}`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { lastSeq: number };
     await page.getByText(`${view.lastSeq} (complete)`).waitFor();
     expect(await page.locator('tr[data-kind="tool"]').filter({ hasText: 'Tool lookup_order' }).count()).toBe(1);
+    expect(await page.locator('tr[data-kind="turn"]').count()).toBe(3);
+    expect(await page.locator('tr[data-state="running"]').count()).toBe(0);
     await screenshot(page, 'console-session', { forDocs: true });
 
     // Explain: the context plan of turn 1 as a stacked bar against the window.
     await page.getByRole('link', { name: 'Explain turn 1' }).click();
     await page.getByRole('heading', { name: 'Context plan of turn 1' }).waitFor();
     const segments = page.getByRole('list', { name: 'Context segments against the window' }).getByRole('listitem');
-    expect(await segments.count()).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => segments.count()).toBeGreaterThanOrEqual(2);
     expect(await segments.first().getAttribute('aria-label')).toMatch(/tokens, \d+\.\d% of the window/);
-    expect(await page.getByRole('table', { name: 'Context items' }).locator('tbody tr').count()).toBeGreaterThan(1);
+    await expect.poll(() => page.getByRole('table', { name: 'Context items' }).locator('tbody tr').count()).toBeGreaterThan(1);
     await screenshot(page, 'console-explain');
 
     // Replay: turn 2's exact request, verified against its hash, with the lookup's result in it.
@@ -159,6 +166,14 @@ describe('the web console', () => {
     const messages = page.getByRole('list', { name: 'Messages of the request' });
     await expect.poll(() => messages.textContent()).toContain('lookup_order');
     await page.getByRole('region', { name: 'Journaled answer' }).getByText(/tool_use refund/).waitFor();
+    // Counterfactual: the same request to another model, which answers in text instead of calling the refund.
+    const counterfactual = page.getByRole('region', { name: 'Counterfactual' });
+    await counterfactual.getByLabel(/^Model/).fill('anthropic:claude-sonnet-4-5');
+    await counterfactual.getByRole('button', { name: 'Run counterfactual' }).click();
+    const differences = counterfactual.getByRole('list', { name: 'Differences' });
+    await expect.poll(() => differences.textContent(), { timeout: 30_000 }).toContain('tool calls: [refund] → [none]');
+    expect(await differences.textContent()).toContain('stop reason: tool_use → end_turn');
+    expect(anthropic.requests).toHaveLength(1);
     await screenshot(page, 'console-replay');
 
     // Diff: turn 1 against turn 3 of the same session: turn 3 saw the lookup, the refund and their results.
@@ -169,7 +184,7 @@ describe('the web console', () => {
     await compare.getByRole('button', { name: 'Show context diff' }).click();
     await page.getByRole('heading', { name: 'Context diff' }).waitFor();
     await expect.poll(() => page.locator('.diff-counts').textContent()).toMatch(/only in B/);
-    expect(await page.getByRole('article', { name: /only in B/ }).count()).toBeGreaterThan(0);
+    await expect.poll(() => page.getByRole('article', { name: /only in B/ }).count()).toBeGreaterThan(0);
     await screenshot(page, 'console-diff');
 
     // Audit: the refund with its approver and edited input, and the chain verified.
@@ -188,9 +203,18 @@ describe('the web console', () => {
     await sessions.getByRole('row', { name: new RegExp(waitingId) }).getByText('Waiting for approval').waitFor({ timeout: 30_000 });
     await page.getByRole('link', { name: 'Approvals' }).click();
     await page.getByRole('heading', { name: 'Approval queue' }).waitFor();
-    await page.getByRole('article', { name: /refund/ }).getByRole('link', { name: waitingId }).waitFor();
+    const queued = page.getByRole('article', { name: /refund/ });
+    await queued.getByRole('link', { name: waitingId }).waitFor();
+    await screenshot(page, 'console-approvals');
+    // Rejected with a reason: the model hears it and the session ends without refunding.
+    pacer.release();
+    await queued.getByRole('button', { name: 'Reject' }).click();
+    await queued.getByLabel(/Reason for rejecting/).fill('Already refunded in the first session.');
+    await queued.getByRole('button', { name: 'Reject call' }).click();
+    await page.getByText('Nothing is waiting for a person.').waitFor({ timeout: 30_000 });
+    expect(refunds).toHaveLength(1);
     await page.getByRole('link', { name: 'Sessions' }).click();
-    await sessions.getByRole('row', { name: new RegExp(waitingId) }).waitFor();
+    await sessions.getByRole('row', { name: new RegExp(waitingId) }).getByText('Completed').waitFor({ timeout: 30_000 });
     await screenshot(page, 'console-sessions', { forDocs: true });
     await page.getByRole('link', { name: 'Charts' }).click();
     await page.getByRole('img', { name: /Cost per session: 2 points/ }).waitFor();
