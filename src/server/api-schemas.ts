@@ -176,7 +176,17 @@ export const KeyViewSchema = z
     lastUsedAt: z.number().nullable(),
   })
   .openapi('KeyView');
-export type KeyView = z.infer<typeof KeyViewSchema>;
+/** An API key as listed: never the key itself, whose SHA-256 alone is stored. */
+export interface KeyView {
+  readonly id: string;
+  readonly name: string;
+  readonly tenant: string;
+  readonly roles: ApiRole[];
+  readonly createdAt: number;
+  readonly createdBy: string | null;
+  readonly revokedAt: number | null;
+  readonly lastUsedAt: number | null;
+}
 export const KeyListSchema = z.object({ keys: z.array(KeyViewSchema) }).openapi('KeyList');
 export const CreatedKeySchema = z
   .object({ key: z.string().openapi({ description: 'Shown once; only its hash is stored.' }), view: KeyViewSchema })

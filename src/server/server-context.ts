@@ -11,7 +11,7 @@ import type { SessionOwner, SessionOwners } from './session-owners.ts';
 import type { ViewSources } from './session-views.ts';
 
 /** A session handed to workers instead of run here: what a queue needs to start it. */
-export interface EnqueueRequest {
+export interface QueuedSessionRequest {
   readonly sessionId: string;
   readonly agent: string;
   readonly task: string;
@@ -21,7 +21,7 @@ export interface EnqueueRequest {
 }
 
 /** Hands a session to workers; resolves once it is durably queued. */
-export type EnqueueSession = (request: EnqueueRequest) => Promise<void>;
+export type EnqueueSession = (request: QueuedSessionRequest) => Promise<void>;
 
 /** Everything a route handler needs, built once per server. */
 export interface ServerContext {

@@ -63,7 +63,8 @@ export interface KeelMetricsOptions {
 
 export interface KeelMetrics {
   readonly meterProvider: MeterProvider;
-  readonly prometheus: PrometheusTextReader;
+  /** The pull reader `/metrics` is rendered from (OpenTelemetry's Prometheus exporter, its own server off). */
+  readonly prometheus: IMetricReader;
   /** The resolved OTLP/HTTP metrics URL, or null. */
   readonly otlpEndpoint: string | null;
   /** Live: feed every update (any session, in order). Usable as `RunOptions.onUpdate`. */

@@ -1,0 +1,121 @@
+// Load on the HTTP API's event streams (issue 17): N sessions running at once in a `keel serve` process (its own
+// process, so its memory is measured alone), one SSE client per session over loopback, for a fixed time. Every client
+// drops its connection once, at a random moment, and resumes with Last-Event-ID. At the end each client's received
+// sequence numbers are compared with the session's journal: missing and repeated events must both be 0.
+//
+//   npm run bench:serve                                   # short mode: 20 sessions × 30 s
+//   npm run bench:serve -- --sessions 200 --seconds 300   # the full load
+//
+// Prints the load average, the server's RSS over time, the p50/p99/max delivery latency (client receipt minus the
+// event's journal timestamp) and the totals. Exits 1 when an event was lost or repeated.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { readEventStream } from '../test/server/sse-client.ts';
+
+const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' } } });
+const sessions = Number(values.sessions);
+const seconds = Number(values.seconds);
+const intervalMs = Number(values['interval-ms']);
+const sampleSeconds = Number(values['sample-seconds']);
+if (!(Number.isInteger(sessions) && sessions > 0 && seconds > 0 && intervalMs > 0)) throw new Error('--sessions, --seconds and --interval-ms must be positive');
+
+const folder = mkdtempSync(join(tmpdir(), 'keel-serve-load-'));
+const server = spawn(process.execPath, ['--import', 'tsx', 'bench/serve-load/server-process.ts', '--db', join(folder, 'keel.db'), '--seconds', String(seconds), '--interval-ms', String(intervalMs)], { stdio: ['ignore', 'pipe', 'ignore'] });
+const { url, key } = await new Promise<{ url: string; key: string }>((resolve, reject) => {
+  createInterface({ input: server.stdout }).once('line', (line) => resolve(JSON.parse(line) as { url: string; key: string }));
+  server.once('exit', (code) => reject(new Error(`the server process exited with ${code}`)));
+});
+const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+
+const rssMb = (): number => {
+  const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+};
+const memory: { atSeconds: number; rssMb: number; load: number }[] = [];
+const started = Date.now();
+const sampler = setInterval(() => memory.push({ atSeconds: Math.round((Date.now() - started) / 1000), rssMb: rssMb(), load: loadavg()[0] as number }), sampleSeconds * 1000);
+
+interface ClientTally {
+  readonly sessionId: string;
+  readonly seqs: number[];
+  readonly latencies: number[];
+  reconnects: number;
+  ended: boolean;
+}
+
+async function startSession(index: number): Promise<string> {
+  const response = await fetch(`${url}/v1/sessions`, { method: 'POST', headers, body: JSON.stringify({ agent: 'ticker', task: `Tick ${index}.` }) });
+  if (response.status !== 201) throw new Error(`starting session ${index}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { id: string }).id;
+}
+
+/** Streams one session to its end, dropping the connection once after `dropAfter` events and resuming. */
+async function follow(tally: ClientTally, dropAfter: number): Promise<void> {
+  let last = 0;
+  let dropped = false;
+  while (!tally.ended) {
+    const outcome = await readEventStream(`${url}/v1/sessions/${tally.sessionId}/events`, {
+      key,
+      ...(last === 0 ? {} : { lastEventId: last }),
+      onEvent: (event) => {
+        if (event.event === 'end') {
+          tally.ended = true;
+          return;
+        }
+        if (event.event !== 'session-event') return;
+        const parsed = JSON.parse(event.data) as { seq: number; at: number };
+        tally.latencies.push(Date.now() - parsed.at);
+        tally.seqs.push(parsed.seq);
+        last = parsed.seq;
+        if (!dropped && tally.seqs.length >= dropAfter) {
+          dropped = true;
+          return false;
+        }
+      },
+    });
+    if (outcome.status !== 200) throw new Error(`stream of ${tally.sessionId}: HTTP ${outcome.status}`);
+    if (!tally.ended) tally.reconnects += 1;
+  }
+}
+
+const ids = await Promise.all(Array.from({ length: sessions }, (_unused, index) => startSession(index)));
+const tallies: ClientTally[] = ids.map((sessionId) => ({ sessionId, seqs: [], latencies: [], reconnects: 0, ended: false }));
+const eventsPerSecond = 7000 / intervalMs;
+await Promise.all(tallies.map((tally) => follow(tally, 5 + Math.floor(Math.random() * eventsPerSecond * seconds * 0.8))));
+clearInterval(sampler);
+memory.push({ atSeconds: Math.round((Date.now() - started) / 1000), rssMb: rssMb(), load: loadavg()[0] as number });
+
+let missing = 0;
+let repeated = 0;
+let total = 0;
+for (const tally of tallies) {
+  const response = await fetch(`${url}/v1/sessions/${tally.sessionId}/journal?limit=1000`, { headers });
+  let journalSeqs = ((await response.json()) as { events: { seq: number }[] }).events.map((event) => event.seq);
+  for (let after = journalSeqs.at(-1) ?? 0; journalSeqs.length % 1000 === 0 && journalSeqs.length > 0;) {
+    const next = ((await (await fetch(`${url}/v1/sessions/${tally.sessionId}/journal?limit=1000&after=${after}`, { headers })).json()) as { events: { seq: number }[] }).events.map((event) => event.seq);
+    if (next.length === 0) break;
+    journalSeqs = [...journalSeqs, ...next];
+    after = next.at(-1) as number;
+  }
+  const received = new Set(tally.seqs);
+  repeated += tally.seqs.length - received.size;
+  missing += journalSeqs.filter((seq) => !received.has(seq)).length;
+  total += tally.seqs.length;
+}
+const latencies = tallies.flatMap((tally) => tally.latencies).sort((left, right) => left - right);
+const percentile = (share: number): number => latencies[Math.min(latencies.length - 1, Math.floor(share * latencies.length))] ?? 0;
+
+server.kill('SIGTERM');
+await new Promise((resolve) => server.once('exit', resolve));
+rmSync(folder, { recursive: true, force: true });
+
+console.log(`serve-load: ${sessions} sessions, ${sessions} SSE clients (one per session, each dropped once and resumed), ${seconds} s, a tick every ${intervalMs} ms per session`);
+console.log(`events delivered ${total}, reconnects ${tallies.reduce((sum, tally) => sum + tally.reconnects, 0)}, missing ${missing}, repeated ${repeated}`);
+console.log(`delivery latency ms: p50 ${percentile(0.5)}, p99 ${percentile(0.99)}, max ${latencies.at(-1) ?? 0}`);
+console.log('server RSS over time:');
+for (const sample of memory) console.log(`  ${String(sample.atSeconds).padStart(4)} s  ${sample.rssMb.toFixed(1).padStart(7)} MB  load ${sample.load.toFixed(1)}`);
+process.exitCode = missing === 0 && repeated === 0 ? 0 : 1;

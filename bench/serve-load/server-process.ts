@@ -1,0 +1,49 @@
+// The server side of bench/serve-load.ts, in its own process so that its memory is measured alone: `keel serve`'s
+// composition (createKeel on a SQLite file + createKeelServer) with one agent, `ticker`, whose model keeps a
+// session running: every `--interval-ms` it calls the `tick` tool, until `--seconds` have passed, then answers.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createKeel, createKeelServer, createServerLogger, defineAgent, defineTool } from '../../src/index.ts';
+import type { Model, ModelResponse } from '../../src/index.ts';
+
+const { values } = parseArgs({ options: { db: { type: 'string' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' } } });
+if (values.db === undefined) throw new Error('--db is required');
+const runUntil = Date.now() + Number(values.seconds) * 1000;
+const intervalMs = Number(values['interval-ms']);
+const usage = { inputTokens: 50, outputTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 0 };
+
+/** Waits one interval (abortable), then asks for another tick, or answers once the run's time is up. */
+const tickerModel: Model = {
+  provider: 'scripted',
+  modelId: 'ticker',
+  async generate(request, signal) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, intervalMs);
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(new DOMException('aborted', 'AbortError'));
+      }, { once: true });
+    });
+    const turn = request.messages.filter((message) => message.role === 'assistant').length + 1;
+    const response: ModelResponse = Date.now() >= runUntil
+      ? { id: `msg_${turn}`, model: 'ticker', content: [{ type: 'text', text: `Done after ${turn} turns.` }], stopReason: 'end_turn', providerStopReason: 'end_turn', usage }
+      : { id: `msg_${turn}`, model: 'ticker', content: [{ type: 'tool_use', id: `toolu_${turn}`, name: 'tick', input: { n: turn } }], stopReason: 'tool_use', providerStopReason: 'tool_use', usage };
+    return response;
+  },
+  async *stream(request, signal) {
+    yield { type: 'finish', response: await this.generate(request, signal) };
+  },
+};
+
+const tick = defineTool({ name: 'tick', description: 'Counts.', input: z.object({ n: z.number() }), risk: 'read', execute: ({ n }) => `tick ${n}` });
+// The sliding window keeps each request small however long the session runs.
+const ticker = defineAgent({ name: 'ticker', instructions: 'Tick.', tools: [tick], model: 'ticker', streaming: false, limits: { maxTurns: 100_000 }, context: { strategies: ['sliding-window'], window: { contextWindow: 3_000, maxOutputTokens: 500 } } });
+
+const keel = createKeel({ database: values.db, models: { ticker: tickerModel }, env: {} });
+const server = createKeelServer({ keel, agents: [ticker], consoleFolder: null, rateLimit: false, logger: createServerLogger(process.stderr) });
+const key = await server.ensureAdminKey();
+const { url } = await server.listen({ port: 0 });
+process.stdout.write(`${JSON.stringify({ url, key })}\n`);
+process.on('SIGTERM', () => {
+  void server.close().then(() => keel.close()).then(() => process.exit(0));
+});
