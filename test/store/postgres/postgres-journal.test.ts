@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKeelError } from '../../../src/errors/index.ts';
-import { createPostgresBlobStore, createPostgresIdempotencyStore, createPostgresJournal, openPostgresDatabase } from '../../../src/store/postgres/index.ts';
+import { createPostgresBlobStore, createPostgresIdempotencyStore, createPostgresJournal, openPostgresDatabase, openPostgresStore } from '../../../src/store/postgres/index.ts';
 import type { PostgresDatabase } from '../../../src/store/postgres/index.ts';
 import { expectKeelError, readAll, sampleSession } from '../../../src/testing/contracts/index.ts';
 import { startPostgresServer, type PostgresServerProcess } from '../../helpers/postgres-server.ts';
@@ -120,4 +120,16 @@ describe('the PostgreSQL journal', () => {
     await first.close();
     await second.close();
   });
+
+  it('opens a store only once its tables exist, and fails at open for a database that does not exist', async () => {
+    const store = await openPostgresStore({ url: server.url, schema: 'opened', maxConnections: 2 });
+    const tables = await store.database.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'opened' ORDER BY 1");
+    expect(tables.rows.map((row) => row.name)).toEqual(['blobs', 'events', 'schema_migrations', 'session_leases', 'sessions']);
+    await store.close();
+    const missing = server.url.replace(/\/postgres$/, '/no_such_database');
+    const error = await expectKeelError(openPostgresStore({ url: missing, maxConnections: 1 }), 'storage-failure');
+    expect(error.message).toMatch(/PostgreSQL database no_such_database on 127\.0\.0\.1:\d+ \(schema public\) does not exist/);
+    expect(error.retryable).toBe(false);
+  });
 });
+
