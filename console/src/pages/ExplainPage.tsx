@@ -80,10 +80,13 @@ export function ExplainPage(props: { readonly sessionId: string; readonly turn: 
 }
 
 function TurnNavigation(props: { readonly sessionId: string; readonly turn: number }) {
+  const { client } = useApi();
+  const session = useResource(`session:${props.sessionId}`, () => client.session(props.sessionId));
+  const turns = session.data?.turns ?? 0;
   return (
     <>
       {props.turn > 1 ? <Link to={paths.explain(props.sessionId, props.turn - 1)}>Previous turn</Link> : null}
-      <Link to={paths.explain(props.sessionId, props.turn + 1)}>Next turn</Link>
+      {props.turn < turns ? <Link to={paths.explain(props.sessionId, props.turn + 1)}>Next turn</Link> : null}
       <Link to={paths.replay(props.sessionId, props.turn)}>Replay this turn</Link>
     </>
   );
