@@ -1,5 +1,5 @@
 import { KeelError } from '../errors/index.ts';
-import type { AgentDefinition } from '../loop/index.ts';
+import type { AgentDefinition, PendingApproval } from '../loop/index.ts';
 import { currentEventVersion } from '../spec/events.ts';
 import type { EventBody, PlanRecord, SessionEvent } from '../spec/events.ts';
 import type { Clock } from '../spec/clock.ts';
@@ -73,4 +73,23 @@ export async function recordPlanDecision(journal: Journal, clock: Clock, agent: 
   const at = clock.now();
   const stamped = bodies.map((body, index) => ({ ...body, v: currentEventVersion, sessionId, seq: state.lastSeq + index + 1, at }) as SessionEvent);
   await journal.append(sessionId, stamped, state.lastSeq);
+}
+
+/**
+ * The plan a session waits on a person for, as a pending approval, or null: what status views list next to waiting
+ * tool calls. A session that is not a planner's has no plan and waits for none.
+ */
+export function waitingPlanApproval(events: readonly SessionEvent[]): PendingApproval | null {
+  if (!events.some((event) => event.type === 'plan-proposed')) return null;
+  const state = PlanState.of(events);
+  const revision = state.current;
+  if (state.end !== null || revision === null || !revision.proposed.requiresApproval || revision.approval !== null) return null;
+  const sessionId = events[0]?.sessionId ?? '';
+  return {
+    callId: `plan-r${revision.revision}`,
+    tool: 'plan',
+    input: state.planOf(revision),
+    rule: 'planner:approval',
+    reason: `Plan revision ${revision.revision} waits for approval: \`keel plan show ${sessionId}\`, then \`keel plan approve ${sessionId}\` or \`keel plan reject ${sessionId} --reason ...\`.`,
+  };
 }

@@ -1,5 +1,6 @@
 // The fold itself, not the loop's index: listing sessions must not load the model providers and tools.
 import { foldEvents } from '../loop/session-state.ts';
+import { waitingPlanApproval } from '../planner/index.ts';
 import type { SessionState } from '../loop/session-state.ts';
 import type { PendingApproval } from '../loop/loop-types.ts';
 import type { SessionEvent, SessionStatus } from '../spec/events.ts';
@@ -32,6 +33,8 @@ export interface SessionStatusFacts {
   readonly lease: SessionLeaseRecord | undefined;
   /** Epoch milliseconds, to tell a live lease from an expired one. */
   readonly now: number;
+  /** A planner session's plan waiting for a person (`waitingPlanApproval`), when it has one. */
+  readonly plan?: PendingApproval | null;
 }
 
 /** The one place the status shown to people is decided; every command that shows a status goes through it. */
@@ -40,7 +43,7 @@ export function deriveSessionStatus(facts: SessionStatusFacts): SessionStatusVie
   if (state.end !== null) return { status: state.end.status, waiting: [], lease };
   // A live lease wins over waiting calls: a process that holds it is applying a decision right now.
   if (lease !== undefined && lease.expiresAt > now) return { status: 'running', waiting: [], lease };
-  const waiting = pendingApprovalsOf(state);
+  const waiting = [...pendingApprovalsOf(state), ...(facts.plan == null ? [] : [facts.plan])];
   if (waiting.length > 0) return { status: 'waiting-approval', waiting, lease };
   return { status: 'interrupted', waiting: [], lease };
 }
@@ -64,7 +67,7 @@ export async function statusFromEvents(sources: SessionStatusSources, events: re
   const state = foldEvents(events);
   if (state.end !== null) return { status: state.end.status, waiting: [], lease: undefined };
   const lease = await sources.leases?.current(state.sessionId);
-  return deriveSessionStatus({ state, lease, now: sources.now() });
+  return deriveSessionStatus({ state, lease, now: sources.now(), plan: waitingPlanApproval(events) });
 }
 
 /** The status of a listed session: an ended one is known from the summary, an open one needs its journal and lease. */

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineAgent } from '../../src/loop/index.ts';
+import { statusFromEvents } from '../../src/runtime/session-status.ts';
 import { answer, plannerModel, planStep, planTimeline, scratchKeel } from './planner-fixtures.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -27,6 +28,9 @@ describe('plan approval', () => {
     let events = await keel.events(first.sessionId);
     expect(planTimeline(events)).toEqual(['plan-proposed']);
     expect(events.some((event) => event.type === 'child-start')).toBe(false);
+    // Status views (keel sessions, keel pending) say what it waits for.
+    const view = await statusFromEvents({ journal: keel.journal, now: Date.now }, events);
+    expect(view).toMatchObject({ status: 'waiting-approval', waiting: [{ callId: 'plan-r1', tool: 'plan', rule: 'planner:approval' }] });
 
     // An edit that names a missing dependency is refused and journals nothing.
     await expect(keel.decidePlan(agent, first.sessionId, { approved: true, approver: 'dana', editedPlan: { goal: 'x', steps: [planStep('report', ['nowhere'])] } })).rejects.toMatchObject({
