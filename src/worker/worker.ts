@@ -173,7 +173,8 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       for (const row of rows) {
         if (row.claimId === null) continue;
-        if (stopping) void settle({ row, claimId: row.claimId, handOff: new AbortController(), done: Promise.resolve() }, { kind: 'retry', outcome: 'handed-off', delayMs: 0, error: null });
+        // Claimed as the worker began to stop: queued again at once, before stop() closes anything.
+        if (stopping) await settle({ row, claimId: row.claimId, handOff: new AbortController(), done: Promise.resolve() }, { kind: 'retry', outcome: 'handed-off', delayMs: 0, error: null });
         else launch(row, row.claimId);
       }
       if (rows.length > 0) {
