@@ -32,6 +32,12 @@ import { createConsoleHandler, defaultConsoleFolder } from './static-console.ts'
 export interface KeelServerOptions {
   /** The runtime the API drives; its database also holds the server's keys and session owners. */
   readonly keel: Keel;
+  /**
+   * SQLite file for the server's own tables (API keys, the tenant of each session) when the runtime's journal is not
+   * in a SQLite file (PostgreSQL, or given directly); by default they share the journal's database file, and a runtime
+   * without one keeps them in memory (keys then last as long as the process).
+   */
+  readonly serverDatabase?: string;
   /** The agents sessions can be started with, by name. */
   readonly agents: readonly AgentDefinition[];
   /** Structured JSON logs; a pino logger to stdout when not given. Keys and authorization headers are redacted. */
@@ -92,8 +98,9 @@ export function createKeelServer(options: KeelServerOptions): KeelServer {
   const now = options.now ?? Date.now;
   const logger = options.logger ?? createServerLogger();
   const agents = agentMap(options.agents);
-  const database = openServerDatabase(keel.databasePath);
-  const leases: SessionLeaseStore | null = keel.databasePath === null ? null : createSqliteSessionLeaseStore({ database });
+  const database = openServerDatabase(options.serverDatabase ?? keel.databasePath);
+  // The lease table tells a session another process runs from an interrupted one; it is there when the journal is.
+  const leases: SessionLeaseStore | null = options.serverDatabase === undefined && keel.databasePath !== null ? createSqliteSessionLeaseStore({ database }) : null;
   const hub = new SessionHub();
   const owners = createSessionOwners(database);
   const keys = createApiKeyStore(database, now);
