@@ -50,6 +50,17 @@ function readCapped(path: string): string {
   return text;
 }
 
+/**
+ * The test report without its timings: the same tests give the same report, so a recorded review replays bit for bit
+ * (a cassette matches each model request by hash, and the report is part of the next request).
+ */
+export function withoutTimings(report: string): string {
+  return report
+    .split('\n')
+    .filter((line) => !/^\s*(?:# )?duration_ms\b/.test(line))
+    .join('\n');
+}
+
 /** A path inside the repository, or an error naming the escape: neither `../` nor a symbolic link leaves the reviewed tree. */
 function insideRepository(repository: string, path: string): string {
   const root = realpathSync(repository);
@@ -109,7 +120,7 @@ export function createReviewTools(change: ReviewedChange, runner: SandboxRunner 
         const tests = Object.keys(files).filter((path) => /\.test\.m?js$/.test(path)).sort();
         if (tests.length === 0) return { exitCode: null, passed: false, report: 'The repository has no test files (*.test.mjs or *.test.js).' };
         const result = await runner.run({ kind: 'command', argv: ['node', '--test', '--test-reporter=tap', ...tests], files }, { timeoutMs: 60_000, memoryMb: 512 }, signal);
-        return { exitCode: result.exitCode, passed: result.exitCode === 0, report: `${result.stdout}${result.stderr === '' ? '' : `\n${result.stderr}`}` };
+        return { exitCode: result.exitCode, passed: result.exitCode === 0, report: withoutTimings(`${result.stdout}${result.stderr === '' ? '' : `\n${result.stderr}`}`) };
       },
     }),
   };
