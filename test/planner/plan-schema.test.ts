@@ -40,3 +40,18 @@ describe('validatePlan', () => {
     expect(planJsonSchema).toMatchObject({ type: 'object', required: ['goal', 'steps'] });
   });
 });
+
+describe('a v1 planner journal (test/fixtures/journals)', () => {
+  it('folds into the same plan state: two revisions, the approval, the reused step and the outcome', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { PlanState } = await import('../../src/planner/index.ts');
+    const text = readFileSync(new URL('../fixtures/journals/v1-planner-session.jsonl', import.meta.url), 'utf8');
+    const state = PlanState.of(text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line)));
+    expect([...state.revisions.keys()]).toEqual([1, 2]);
+    expect(state.revisions.get(1)).toMatchObject({ approval: { decision: 'approved', approver: 'dana' }, deviations: [{ stepId: 'draft', kind: 'criterion-missed' }] });
+    expect([...state.passedResults().keys()].sort()).toEqual(['draft-cited', 'gather']);
+    expect(state.passedResults().get('gather')?.revision).toBe(1);
+    expect(state.end).toMatchObject({ status: 'completed', output: 'a brief [source]' });
+    expect(state.needsPlan).toBe(false);
+  });
+});
