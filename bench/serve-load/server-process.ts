@@ -36,8 +36,9 @@ const tickerModel: Model = {
 };
 
 const tick = defineTool({ name: 'tick', description: 'Counts.', input: z.object({ n: z.number() }), risk: 'read', execute: ({ n }) => `tick ${n}` });
-// The sliding window keeps each request small however long the session runs.
-const ticker = defineAgent({ name: 'ticker', instructions: 'Tick.', tools: [tick], model: 'ticker', streaming: false, limits: { maxTurns: 100_000 }, context: { strategies: ['sliding-window'], window: { contextWindow: 6_000, maxOutputTokens: 4_096 } } });
+// No context planner: the load is the journal and the streams, not token counting (a session's requests grow by two
+// short messages a tick, a few hundred at most in a run).
+const ticker = defineAgent({ name: 'ticker', instructions: 'Tick.', tools: [tick], model: 'ticker', streaming: false, limits: { maxTurns: 100_000 } });
 
 const keel = createKeel({ database: values.db, models: { ticker: tickerModel }, env: {} });
 const server = createKeelServer({ keel, agents: [ticker], consoleFolder: null, rateLimit: false, logger: createServerLogger(process.stderr) });
