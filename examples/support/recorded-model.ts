@@ -1,6 +1,6 @@
-import { createTaskScriptedModel } from '../../src/model/task-scripted-model.ts';
+import { createTaskScriptedModel } from '../../src/testing/index.ts';
 import type { ScriptedResponseInput } from '../../src/model/index.ts';
-import type { Model } from '../../src/spec/model.ts';
+import type { Model } from '../../src/index.ts';
 
 export const tickets = {
   refund: 'I was charged twice for order 1042. Please refund the duplicate charge.',

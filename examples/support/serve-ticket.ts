@@ -1,6 +1,6 @@
 import type { Keel } from '../../src/runtime/index.ts';
 import type { SessionResult } from '../../src/loop/index.ts';
-import type { SessionEvent } from '../../src/spec/events.ts';
+import type { SessionEvent } from '../../src/index.ts';
 import type { SupportDesk } from './agents.ts';
 
 /** A person's answer to a refund waiting for approval. */
