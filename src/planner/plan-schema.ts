@@ -5,23 +5,56 @@ import type { AgentDefinition } from '../loop/index.ts';
 import { subagentOf } from '../loop/index.ts';
 import type { ResolvedPlannerOptions } from '../loop/planner-options.ts';
 
+/** The schema's limits, also what the planner's answer limit is derived from (so a valid plan is never cut). */
+export const planLimits = {
+  stepIdChars: 64,
+  goalChars: 4_000,
+  descriptionChars: 4_000,
+  nameChars: 128,
+  expectationChars: 2_000,
+  dependencies: 100,
+  steps: 100,
+} as const;
+
+/** Problems listed in a `plan-invalid` error; the rest are counted. A retry prompt stays small whatever the plan. */
+export const maxListedProblems = 20;
+
+/** The longest one listed problem, and all of them together, in characters. */
+const maxProblemChars = 600;
+const maxProblemsChars = 6_000;
+
 const stepId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a step id is 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit');
 const text = (max: number) => z.string().trim().min(1).max(max);
 
 const planStepSchema = z
   .object({
     id: stepId,
-    description: text(4_000),
-    dependsOn: z.array(stepId).max(100).default([]),
-    tool: text(128).optional(),
-    subagent: text(128).optional(),
-    expectedOutput: text(2_000),
-    successCriterion: text(2_000),
+    description: text(planLimits.descriptionChars),
+    dependsOn: z.array(stepId).max(planLimits.dependencies).default([]),
+    tool: text(planLimits.nameChars).optional(),
+    subagent: text(planLimits.nameChars).optional(),
+    expectedOutput: text(planLimits.expectationChars),
+    successCriterion: text(planLimits.expectationChars),
     rerun: z.boolean().optional(),
   })
   .strict();
 
-const planSchema = z.object({ goal: text(4_000), steps: z.array(planStepSchema).min(1).max(100) }).strict();
+const planSchema = z.object({ goal: text(planLimits.goalChars), steps: z.array(planStepSchema).min(1).max(planLimits.steps) }).strict();
+
+/** Room in an answer for prose or a Markdown fence around the plan's JSON. */
+const answerSlackChars = 16 * 1024;
+
+/**
+ * The longest planner answer read: a plan of `maxSteps` steps with every field at its limit, written as JSON with
+ * escapes and indentation (counted as twice its text), plus prose around it. Any plan the schema accepts fits.
+ */
+export function maxPlanAnswerChars(maxSteps: number): number {
+  const { stepIdChars, goalChars, descriptionChars, nameChars, expectationChars, dependencies } = planLimits;
+  const keysAndPunctuation = 256;
+  const stepChars = stepIdChars + descriptionChars + dependencies * (stepIdChars + 4) + 2 * nameChars + 2 * expectationChars + keysAndPunctuation;
+  const steps = Math.min(Math.max(1, Math.floor(maxSteps)), planLimits.steps);
+  return answerSlackChars + 2 * (goalChars + keysAndPunctuation + steps * stepChars);
+}
 
 /** The plan's shape as the model is told it (JSON Schema), so the prompt and the validation never disagree. */
 export const planJsonSchema: Readonly<Record<string, unknown>> = z.toJSONSchema(planSchema, { io: 'input' }) as Record<string, unknown>;
@@ -48,11 +81,11 @@ export function subagentsOf(context: PlanValidationContext): ReadonlyMap<string,
 /**
  * Checks a plan: its shape, then what the shape cannot say. Ids are unique, dependencies name steps of the same plan
  * and form no cycle, named tools and subagents exist, and the plan has at most `maxSteps` steps. Every problem is
- * listed, so one retry can fix them all.
+ * listed up to `maxListedProblems` (then counted), so one retry can fix them without the list flooding its prompt.
  */
 export function validatePlan(value: unknown, context: PlanValidationContext): PlanValidation {
   const parsed = planSchema.safeParse(value);
-  if (!parsed.success) return { ok: false, problems: parsed.error.issues.slice(0, 20).map((issue) => `${issue.path.length === 0 ? 'plan' : issue.path.join('.')}: ${issue.message}`) };
+  if (!parsed.success) return { ok: false, problems: cappedProblems(parsed.error.issues.map((issue) => `${issue.path.length === 0 ? 'plan' : issue.path.join('.')}: ${issue.message}`)) };
   const steps: PlanStepRecord[] = parsed.data.steps.map((step) => ({
     id: step.id,
     description: step.description,
@@ -64,7 +97,7 @@ export function validatePlan(value: unknown, context: PlanValidationContext): Pl
     ...(step.rerun === true ? { rerun: true } : {}),
   }));
   const problems = [...shapeProblems(steps, context), ...cycleProblems(steps)];
-  return problems.length === 0 ? { ok: true, plan: { goal: parsed.data.goal, steps } } : { ok: false, problems };
+  return problems.length === 0 ? { ok: true, plan: { goal: parsed.data.goal, steps } } : { ok: false, problems: cappedProblems(problems) };
 }
 
 function shapeProblems(steps: readonly PlanStepRecord[], context: PlanValidationContext): string[] {
@@ -120,8 +153,32 @@ function listed(names: readonly string[]): string {
   return names.length > 20 ? `${shown} and ${names.length - 20} more` : shown;
 }
 
+/** Starts the last entry of a capped list; no problem starts with it, so a capped list is recognised. */
+const omittedMarker = '… and ';
+
+/**
+ * At most `maxListedProblems` problems of at most `maxProblemChars` each and `maxProblemsChars` in all; when some are
+ * left out, the last entry says how many. A list capped before passes through unchanged.
+ */
+export function cappedProblems(problems: readonly string[]): string[] {
+  const last = problems.at(-1);
+  const earlier = last?.startsWith(omittedMarker) === true ? Number(/^… and (\d{1,9}) more/.exec(last)?.[1] ?? 0) : 0;
+  const given = earlier > 0 ? problems.slice(0, -1) : problems;
+  const kept: string[] = [];
+  let total = 0;
+  for (const problem of given) {
+    const shown = problem.length > maxProblemChars ? `${problem.slice(0, maxProblemChars)}… (cut)` : problem;
+    if (kept.length === maxListedProblems || total + shown.length > maxProblemsChars) break;
+    kept.push(shown);
+    total += shown.length + 2;
+  }
+  const omitted = given.length - kept.length + earlier;
+  return omitted > 0 ? [...kept, `${omittedMarker}${omitted} more problem${omitted === 1 ? '' : 's'}, not listed: fix these and check the rest by the same rules`] : kept;
+}
+
 /** A plan that fails validation, as the error the retry shows the model and the session ends with. */
 export function invalidPlanError(problems: readonly string[], attempt: number): KeelError {
   const retry = attempt === 1 ? ' The planner asks the model once more, showing it these problems.' : ' The one retry also failed; the session ends.';
-  return new KeelError('plan-invalid', `The plan is invalid: ${problems.join('; ')}.${retry}`, { details: { problems: [...problems], attempt } });
+  const listedProblems = cappedProblems(problems);
+  return new KeelError('plan-invalid', `The plan is invalid: ${listedProblems.join('; ')}.${retry}`, { details: { problems: listedProblems, attempt } });
 }

@@ -4,7 +4,7 @@ import type { Message } from '../spec/message.ts';
 import type { PlanInvalidEvent, PlanRecord } from '../spec/events.ts';
 import { planningMessage, planningSystemPrompt, retryMessages } from './plan-prompt.ts';
 import type { ReplanFacts } from './plan-prompt.ts';
-import { invalidPlanError, validatePlan } from './plan-schema.ts';
+import { invalidPlanError, maxPlanAnswerChars, validatePlan } from './plan-schema.ts';
 import type { PlannerContext } from './planner-context.ts';
 
 /** The model's answer kept in `plan-invalid` (and shown to it again in the retry). */
@@ -41,7 +41,7 @@ async function attempt(context: PlannerContext, revision: number, previous: Plan
   context.ledger?.charge(response.usage, costUsd);
   const spend = { model: response.model, usage: response.usage, costUsd, latencyMs };
   const answer = answerText(response.content);
-  const json = firstJsonObject(answer);
+  const json = firstJsonObject(answer, { maxChars: maxPlanAnswerChars(options.maxSteps) });
   const validation = json.ok ? validatePlan(json.value, { agent, options }) : { ok: false as const, problems: [`the answer is not a JSON object (${json.problem})`] };
   if (validation.ok) {
     const requiresApproval = options.approval === 'every-plan' || (options.approval === 'first-plan' && revision === 1);
