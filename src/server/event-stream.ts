@@ -35,16 +35,21 @@ export function streamSessionEvents(c: Context<ServerEnv>, context: ServerContex
       const version = context.hub.version(sessionId);
       let written = 0;
       let endStatus: string | null = null;
+      // One write per batch: each write waits for the socket to take it, so events read together go out together.
+      let batch = '';
       // From the resume point itself (not after it): a client that already saw `session-end` still gets `end`.
       for await (const event of context.keel.journal.read(sessionId, Math.max(1, cursor))) {
         if (event.type === 'session-end') endStatus = event.status;
         if (event.seq <= cursor) continue;
-        await output.write(`id: ${event.seq}\nevent: session-event\ndata: ${JSON.stringify(event)}\n\n`);
+        batch += `id: ${event.seq}\nevent: session-event\ndata: ${JSON.stringify(event)}\n\n`;
         cursor = event.seq;
         written += 1;
-        if (written >= batchSize || closed.signal.aborted) break;
+        if (written >= batchSize) break;
       }
-      if (written > 0) lastWriteAt = context.now();
+      if (written > 0) {
+        await output.write(batch);
+        lastWriteAt = context.now();
+      }
       if (endStatus !== null) {
         await output.write(`event: end\ndata: ${JSON.stringify({ status: endStatus, lastSeq: cursor })}\n\n`);
         return;
