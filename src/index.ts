@@ -311,7 +311,7 @@ export type { LoopDependencies } from './loop/index.ts';
 export type { AnomalyThresholds } from './tracing/index.ts';
 // Stateless workers (docs/workers.md): the run queue in PostgreSQL and the worker that claims and runs its sessions.
 export { createRunQueue, createWorker, sweepApprovals } from './worker/index.ts';
-export type { ClaimRecord, ClaimRequest, EnqueueRequest, QueuedRun, QueueListener, QueueState, RunQueue, RunQueueOptions, Settlement, Worker, WorkerAgent, WorkerEvent, WorkerOptions, WorkerStopReport } from './worker/index.ts';
+export type { ApprovalSweepOptions, ClaimRecord, ClaimRequest, EnqueueRequest, QueuedRun, QueueListener, QueueState, RunQueue, RunQueueOptions, Settlement, Worker, WorkerAgent, WorkerEvent, WorkerOptions, WorkerStopReport } from './worker/index.ts';
 // The HTTP API server (docs/server.md): sessions, event streams, approvals and inspection under /v1, API keys with
 // tenants and roles, /metrics, and the console's files.
 export { createKeelServer, createServerLogger, keelCodeStatus, apiRoles } from './server/index.ts';

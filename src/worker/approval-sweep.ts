@@ -3,7 +3,8 @@ import type { SessionEvent } from '../spec/events.ts';
 import type { Journal } from '../spec/journal.ts';
 import type { RunQueue } from './run-queue.ts';
 
-interface SweepContext {
+/** What one approval sweep reads and how many waiting sessions it checks. */
+export interface ApprovalSweepOptions {
   readonly queue: RunQueue;
   readonly journal: Journal;
   readonly limit: number;
@@ -14,7 +15,7 @@ interface SweepContext {
  * process, or a waker that crashed between the two) is found here. A waiting session none of whose waiting sessions
  * still has an unanswered call is queued again. Each sweep checks the least recently checked `limit` sessions.
  */
-export async function sweepApprovals(context: SweepContext): Promise<readonly string[]> {
+export async function sweepApprovals(context: ApprovalSweepOptions): Promise<readonly string[]> {
   const woken: string[] = [];
   for (const row of await context.queue.waitingForApproval(context.limit)) {
     const sessions = row.waitingSessions.length === 0 ? [row.sessionId] : row.waitingSessions;
