@@ -2,6 +2,7 @@ import { KeelError, toKeelError } from '../errors/index.ts';
 import { createGateway } from '../model/index.ts';
 import type { Model, ModelRequest } from '../spec/model.ts';
 import type { Usage } from '../spec/usage.ts';
+import { firstFenceBody } from './code-fence.ts';
 import type { JudgeRecord, JudgeRequest, JudgeService, JudgeVerdict } from './judge-types.ts';
 
 export interface JudgeServiceOptions {
@@ -116,8 +117,8 @@ export function parseJudgeAnswer(text: string, passScore: number): Omit<JudgeVer
 function jsonObjectText(text: string): string | null {
   const trimmed = text.trim();
   if (trimmed.startsWith('{') && trimmed.endsWith('}')) return trimmed;
-  const fence = /```(?:json)?\s*\n([^`]{0,50000})```/.exec(trimmed);
-  if (fence?.[1] !== undefined && fence[1].trim().startsWith('{')) return fence[1].trim();
+  const fenced = firstFenceBody(trimmed)?.trim();
+  if (fenced?.startsWith('{') === true) return fenced;
   const start = trimmed.indexOf('{');
   const end = trimmed.lastIndexOf('}');
   return start >= 0 && end > start ? trimmed.slice(start, end + 1) : null;

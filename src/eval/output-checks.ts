@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KeelError } from '../errors/index.ts';
+import { wholeFenceBody } from './code-fence.ts';
 import type { EvalCheck, EvalCheckContext, EvalCheckOutcome } from './suite.ts';
 
 /** Longest output a regular expression runs over: a pathological pattern cannot stall the run on a huge answer. */
@@ -122,6 +123,5 @@ function toZod(schema: Readonly<Record<string, unknown>> | z.ZodType): z.ZodType
 }
 
 function unfence(text: string): string {
-  const fence = /^```(?:json)?\s*\n([\s\S]*?)\n?```$/.exec(text);
-  return fence?.[1] ?? text;
+  return wholeFenceBody(text) ?? text;
 }

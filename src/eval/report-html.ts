@@ -93,8 +93,15 @@ function checkList(checks: readonly EvalCheckResult[]): string {
   return `<details${checks.every((check) => check.passed) ? '' : ' open'}><summary>checks</summary><ul>${items.join('')}</ul></details>`;
 }
 
+/** A loop, not /\/+$/: that pattern retries from every slash of a long run, quadratic in its length. */
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url[end - 1] === '/') end -= 1;
+  return url.slice(0, end);
+}
+
 function traceLinks(sessionId: string, options: EvalReportOptions): string {
-  const base = (options.serverUrl ?? '').replace(/\/+$/, '');
+  const base = withoutTrailingSlashes(options.serverUrl ?? '');
   const href = `${base}/sessions/${encodeURIComponent(sessionId)}`;
   return `<code>${escapeHtml(options.traceCommand?.(sessionId) ?? `keel trace ${sessionId}`)}</code><br><a href="${escapeHtml(href)}">${escapeHtml(href)}</a>`;
 }
