@@ -70,7 +70,23 @@ export function createRecordedResearchModels(): { lead: Model; researcher: Model
   return { lead: createTaskScriptedModel(leadScripts, { modelId: leadModel }), researcher: createTaskScriptedModel([...researcherScripts, sagaScript], { modelId: researcherModel }) };
 }
 
-/** The same replies as one model for a whole tree (the lead's scripts first: a sub-question never contains a question). */
-export function createRecordedResearchModel(): Model {
-  return createTaskScriptedModel([...leadScripts, ...researcherScripts, sagaScript], { modelId: leadModel });
+/** The crash answer with a planted regression: its last sentence cites the sagas passage, which no search returned. */
+const regressedLeadScript: TaskScript = {
+  whenTaskIncludes: question,
+  responses: [
+    leadScripts[0]?.responses[0] as ScriptedResponseInput,
+    answer(
+      "It writes down every step before and after it acts, so a restarted process folds the journal and continues from the first step without an outcome [doc-journal]. Each side effect carries a key derived from the session, turn and call, so the repeated call changes nothing twice [doc-idempotency]. Completed steps are undone by compensating actions [doc-sagas].",
+      leadModel,
+    ),
+  ],
+};
+
+/**
+ * The same replies as one model for a whole tree (the lead's scripts first: a sub-question never contains a question).
+ * `regression: true` plants a citation to a source the run never retrieved, for `keel eval compare` to catch.
+ */
+export function createRecordedResearchModel(options: { readonly regression?: boolean } = {}): Model {
+  const lead = options.regression === true ? [regressedLeadScript, ...leadScripts.slice(1)] : leadScripts;
+  return createTaskScriptedModel([...lead, ...researcherScripts, sagaScript], { modelId: leadModel });
 }

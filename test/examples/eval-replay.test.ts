@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runEvalSuite } from '../../src/index.ts';
+import { compareEvalRuns, createEvalRunStore, createSqliteStore, runEvalSuite } from '../../src/index.ts';
 import type { EvalRunResult, EvalSuite } from '../../src/index.ts';
 import codeReview from '../../examples/code-review/eval.ts';
 import research from '../../examples/research/eval.ts';
+import { createRecordedResearchModel } from '../../examples/research/recorded-model.ts';
 import support from '../../examples/support/eval.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'keel-example-replay-'));
@@ -33,5 +34,28 @@ describe.each([
     expect(first.summary.cassette).toBe('replay');
     expect(fingerprint(first)).toEqual(fingerprint(recorded));
     expect(fingerprint(second)).toEqual(fingerprint(first));
+  });
+});
+
+describe('a planted regression in the research example', () => {
+  it('is caught by compare: the case and the citation check regressed, nothing else', async () => {
+    const database = join(folder, 'research-regression.db');
+    const baseline = await runEvalSuite(research, { database, env: {} });
+    const regressed = await runEvalSuite({ ...research, model: createRecordedResearchModel({ regression: true }) }, { database, env: {} });
+    expect(regressed.summary).toMatchObject({ thresholdMet: false, passed: 1, failed: 1 });
+    const failed = regressed.results.find((result) => result.caseId === 'crash-safety')?.checks.find((check) => check.name === 'cites-retrieved-sources');
+    expect(failed).toMatchObject({ passed: false, detail: expect.stringContaining('Cites [doc-sagas], never retrieved in this run') });
+    const store = createSqliteStore({ path: database });
+    try {
+      const runs = createEvalRunStore(store.database);
+      const comparison = compareEvalRuns({ run: runs.run(baseline.runId), results: runs.results(baseline.runId) }, { run: runs.run(regressed.runId), results: runs.results(regressed.runId) });
+      expect(comparison.regressions).toBe(1);
+      const crash = comparison.cases.find((entry) => entry.caseId === 'crash-safety');
+      expect(crash?.outcome.verdict).toBe('regressed');
+      expect(crash?.checks.filter((check) => check.verdict === 'regressed').map((check) => check.name)).toEqual(['cites-retrieved-sources', 'covers-leases']);
+      expect(comparison.cases.find((entry) => entry.caseId === 'multi-agent-safety')?.outcome.verdict).toBe('unchanged');
+    } finally {
+      await store.close();
+    }
   });
 });
