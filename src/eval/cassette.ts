@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { KeelError } from '../errors/index.ts';
+import { isKeelError, KeelError } from '../errors/index.ts';
 import type { BlobStore } from '../spec/journal.ts';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
 import { canonicalJson, sha256 } from '../util/index.ts';
+import { recordedResponse } from './recorded-response.ts';
 import { diffLines, prettyRequest, sharedLeadingLines } from './request-diff.ts';
 
 /**
@@ -90,7 +91,7 @@ interface Slot {
 export interface CassettePlayer {
   /** A model that answers from the cassette only: it never reaches a provider. */
   model(label: string, fallback: { readonly provider: string; readonly modelId: string }): Model;
-  /** Every request the cassette did not hold, in the order they were refused. */
+  /** Every call the cassette could not answer (a request it does not hold, a recorded response altered), in order. */
   readonly mismatches: readonly KeelError[];
   /** Recorded calls a scope never asked for again (the replay made fewer calls). */
   unused(scope: string): number;
@@ -125,9 +126,13 @@ export function createCassettePlayer(entries: readonly CassetteEntry[], blobs: B
       throw error;
     }
     slot.used = true;
-    const stored = await blobs.get(slot.entry.responseHash);
-    if (stored === undefined) throw new KeelError('journal-corrupt', `The cassette's response ${slot.entry.responseHash} (case run ${scope}) is missing from the blob store.`, { details: { scope, responseHash: slot.entry.responseHash } });
-    return JSON.parse(stored) as ModelResponse;
+    try {
+      return await recordedResponse(blobs, { scope, label, call: slots.indexOf(slot) + 1, responseHash: slot.entry.responseHash });
+    } catch (thrown) {
+      // Kept with the mismatches, so the run's error names the altered call rather than the calls it left unasked.
+      if (isKeelError(thrown)) mismatches.push(thrown);
+      throw thrown;
+    }
   };
 
   return {
