@@ -1,5 +1,5 @@
 import type * as restate from '@restatedev/restate-sdk';
-import { KeelError, isKeelError, toKeelError } from '../errors/index.ts';
+import { KeelError, toKeelError } from '../errors/index.ts';
 import { recordApproval, resumeSession, startSession } from '../loop/index.ts';
 import type { AgentDefinition, ApprovalDecision, LoopDependencies, PendingApproval, SessionResult, SessionUpdate } from '../loop/index.ts';
 import type { Keel, SessionDependencies } from '../runtime/index.ts';
@@ -11,6 +11,7 @@ import { DurableSteps } from './durable-steps.ts';
 import { durableDependencies } from './durable-dependencies.ts';
 import { RecallingJournal } from './recalling-journal.ts';
 import { StepClock } from './step-clock.ts';
+import { asRestateError, parseApproval, parseSessionRequest } from './session-request.ts';
 
 /** The body of `run`: which agent, and the task of a new session (ignored when the session exists: it continues). */
 export interface RestateSessionRequest {
@@ -56,14 +57,20 @@ export function createSessionObject(sdk: RestateSdk, options: SessionObjectOptio
     name: options.serviceName,
     description: 'Keel agent sessions, one virtual object per session id.',
     handlers: {
-      run: async (ctx: restate.ObjectContext, request: RestateSessionRequest): Promise<SessionResult> => {
+      run: async (ctx: restate.ObjectContext, body: unknown): Promise<SessionResult> => {
         try {
-          return await runSession(ctx, { ...options, sdk }, request);
+          return await runSession(ctx, { ...options, sdk }, parseSessionRequest(body, ctx.key));
         } catch (error) {
           throw asRestateError(sdk, error);
         }
       },
-      approve: sdk.handlers.object.shared(async (ctx: restate.ObjectSharedContext, approval: RestateApproval): Promise<RestateApprovalReply> => {
+      approve: sdk.handlers.object.shared(async (ctx: restate.ObjectSharedContext, body: unknown): Promise<RestateApprovalReply> => {
+        let approval: RestateApproval;
+        try {
+          approval = parseApproval(body, ctx.key);
+        } catch (error) {
+          throw asRestateError(sdk, error);
+        }
         const waiting = (await ctx.get<Record<string, string>>(approvalsKey)) ?? {};
         const awakeable = waiting[approval.callId];
         const others = Object.keys(waiting).filter((callId) => callId !== approval.callId);
@@ -294,11 +301,4 @@ async function auditRejection(options: SessionObjectOptions, rejection: Rejectio
     break;
   }
   return null;
-}
-
-/** Restate retries an invocation that throws; a Keel error no retry can fix fails it for good, with its message. */
-function asRestateError(sdk: RestateSdk, error: unknown): unknown {
-  if (error instanceof sdk.TerminalError) return error;
-  if (isKeelError(error) && !error.retryable) return new sdk.TerminalError(`${error.code}: ${error.message}`, { errorCode: 500 });
-  return error;
 }
