@@ -41,7 +41,14 @@ function httpUrl(value: string, name: string): string {
     throw new KeelError('invalid-config', `${name} must be an http(s) URL such as http://127.0.0.1:8080, got "${value.slice(0, 200)}".`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KeelError('invalid-config', `${name} must be an http(s) URL, got "${value.slice(0, 200)}".`);
-  return url.href.replace(/\/+$/, '');
+  return withoutTrailingSlashes(url.href);
+}
+
+/** A loop, not /\/+$/: that regex backtracks quadratically over a long run of slashes not at the end. */
+function withoutTrailingSlashes(href: string): string {
+  let end = href.length;
+  while (end > 0 && href[end - 1] === '/') end -= 1;
+  return href.slice(0, end);
 }
 
 function portNumber(value: string | number, name: string): number {

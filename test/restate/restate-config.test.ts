@@ -8,6 +8,8 @@ describe('Restate configuration', () => {
     const env = { KEEL_RESTATE_INGRESS_URL: 'https://restate.internal:8080/', KEEL_RESTATE_ADMIN_URL: 'http://10.0.0.5:9070', KEEL_RESTATE_PORT: '9181', KEEL_RESTATE_SERVICE: 'Sessions' };
     expect(resolveRestateConfig(env)).toEqual({ ingressUrl: 'https://restate.internal:8080', adminUrl: 'http://10.0.0.5:9070', port: 9181, serviceName: 'Sessions' });
     expect(resolveRestateConfig(env, { port: 0, ingressUrl: 'http://127.0.0.1:1' })).toMatchObject({ port: 0, ingressUrl: 'http://127.0.0.1:1' });
+    expect(resolveRestateConfig({ KEEL_RESTATE_INGRESS_URL: 'http://h:1/a//b///' }).ingressUrl).toBe('http://h:1/a//b');
+    expect(resolveRestateConfig({ KEEL_RESTATE_INGRESS_URL: `http://h:1/${'/'.repeat(50_000)}x` }).ingressUrl).toBe(`http://h:1/${'/'.repeat(50_000)}x`);
     expect(restateIngressConfigured(env)).toBe(true);
     expect(restateIngressConfigured({ KEEL_RESTATE_INGRESS_URL: '  ' })).toBe(false);
   });
