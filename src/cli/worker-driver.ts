@@ -31,7 +31,7 @@ export async function runWorker(context: CliContext, options: WorkerCommandOptio
   const url = databaseUrlOf(context, options.databaseUrl);
   const agents = await loadWorkerAgents(options.agents, context.cwd);
   return withQueuedKeel(context, { url, leaseTtlMs: options.leaseTtl, ...(options.model === undefined ? {} : { model: options.model }) }, async (keel, queue) => {
-    const worker = createWorker({ keel, queue, agents, concurrency: options.concurrency, claimTtlMs: options.leaseTtl, onEvent: (event) => printEvent(context, event, options.json === true) });
+    const worker = createWorker({ keel, queue, agents, concurrency: options.concurrency, claimTtlMs: options.leaseTtl, queueModels: options.model === undefined ? [] : [options.model], onEvent: (event) => printEvent(context, event, options.json === true) });
     const stopRequested = new Promise<number>((resolveStop) => {
       const onSignal = (code: number) => () => {
         process.once('SIGINT', () => process.exit(130));

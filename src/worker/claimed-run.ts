@@ -13,6 +13,8 @@ export interface ClaimedRunContext {
   readonly maxAttempts: number;
   /** Delay before retrying a run that failed without reaching an end, doubling with each attempt. */
   readonly retryBaseMs: number;
+  /** Model specs a queue row may name besides provider specs (exact matches). */
+  readonly queueModels: ReadonlySet<string>;
 }
 
 const maxRetryDelayMs = 60_000;
@@ -24,6 +26,8 @@ const maxRetryDelayMs = 60_000;
  * continues where that worker stopped.
  */
 export async function runClaimedSession(row: QueuedRun, context: ClaimedRunContext): Promise<Settlement> {
+  const refusedModel = modelProblem(row.model, context.queueModels);
+  if (refusedModel !== undefined) return { kind: 'gave-up', error: { code: 'invalid-argument', message: refusedModel } };
   const known = context.agents.get(row.agent);
   if (known === undefined) {
     const error = { code: 'invalid-config', message: `This worker has no agent named "${row.agent}" (it has ${context.agents.names().join(', ')}); run a worker that loads it.` };
@@ -72,6 +76,20 @@ function failureSettlement(row: QueuedRun, error: unknown, context: ClaimedRunCo
   const permanent = isKeelError(error) && !error.retryable && error.fault === 'user';
   if (permanent || row.attempts >= context.maxAttempts) return { kind: 'gave-up', error: record };
   return { kind: 'retry', outcome: 'error', delayMs: retryDelay(row, context), error: record };
+}
+
+const providerSpec = /^(?:anthropic|openai|openai-compatible):\S/;
+
+/**
+ * Why a queue row's model spec is refused, or undefined. Provider specs only name a remote model; any other spec
+ * (`scripted:<file>` reads a local file) must be one this worker was configured with, since the queue is written by
+ * clients. The message names the spec by its provider prefix and never quotes what it points at.
+ */
+function modelProblem(model: string | null, allowed: ReadonlySet<string>): string | undefined {
+  if (model === null || allowed.has(model) || providerSpec.test(model.trim())) return undefined;
+  const colon = model.indexOf(':');
+  const prefix = colon > 0 && colon <= 40 ? `'${model.slice(0, colon)}:'` : 'without a known provider prefix';
+  return `The queued model spec (${prefix}) is not accepted from the run queue: a queued session may name anthropic:, openai: or openai-compatible: models, or a spec the worker was started with (queueModels, or keel worker --model).`;
 }
 
 function retryDelay(row: QueuedRun, context: ClaimedRunContext): number {

@@ -33,6 +33,11 @@ export interface ClaimRequest {
   readonly limit: number;
   /** The claim lasts this long unless renewed; an expired claim may be taken by another worker. */
   readonly ttlMs: number;
+  /**
+   * Claims of one session before it is given up: a ready row already claimed this often (its last claims expired or
+   * failed) is settled `failed` instead of claimed again. Default 5.
+   */
+  readonly maxAttempts?: number;
 }
 
 /** The run queue in PostgreSQL: sessions waiting to be started or resumed by a worker. */
@@ -54,7 +59,12 @@ export interface RunQueue {
   wake(sessionId: string): Promise<readonly string[]>;
   /** The queue's row of a session, or undefined when it was never queued. */
   status(sessionId: string): Promise<QueuedRun | undefined>;
-  /** Claims up to `limit` ready sessions, oldest first, skipping rows other workers hold locked (`FOR UPDATE SKIP LOCKED`). */
+  /**
+   * Claims up to `limit` ready sessions, oldest first, skipping rows other workers hold locked (`FOR UPDATE SKIP LOCKED`).
+   * Ready rows that `enqueue` would have refused (written to the table directly: a task over its size cap, a malformed
+   * session id or agent name, an oversized model spec) or that used up their attempts are settled `failed` first, with
+   * the reason in `lastError`, judged on their sizes alone so that an oversized row is never loaded.
+   */
   claim(request: ClaimRequest): Promise<readonly QueuedRun[]>;
   /** Extends this worker's claims; returns the claim ids it still holds (the others expired and were taken over). */
   renew(request: { readonly worker: string; readonly claimIds: readonly number[]; readonly ttlMs: number }): Promise<ReadonlySet<number>>;
@@ -86,7 +96,50 @@ export type RunQueueOptions =
     };
 
 const maxTaskBytes = 1 << 20;
+const maxModelSpecBytes = 2000;
+const defaultMaxAttempts = 5;
 const sessionIdPattern = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+/**
+ * Why a ready row must not be claimed, or NULL. Sizes come first and are read with octet_length, which PostgreSQL
+ * answers from the stored length without loading the value, so a 20 MB task costs nothing to refuse.
+ */
+function invalidRowReason(maxTask: string): string {
+  return `(CASE
+    WHEN octet_length(task) > ${maxTask} THEN 'The queued task is ' || octet_length(task) || ' bytes; a task may have at most ' || ${maxTask} || ' bytes (enqueue refuses larger ones, so this row was written to the table directly).'
+    WHEN octet_length(agent) > 800 OR char_length(agent) > 200 OR btrim(agent) = '' THEN 'The queued agent name must be 1 to 200 characters.'
+    WHEN octet_length(model) > ${maxModelSpecBytes} THEN 'The queued model spec is ' || octet_length(model) || ' bytes; a model spec may have at most ${maxModelSpecBytes}.'
+    WHEN octet_length(agent_module) > 4096 THEN 'The queued agent module path is longer than 4096 bytes.'
+    WHEN session_id !~ '^[A-Za-z0-9_.:-]{1,200}$' THEN 'A session id is 1 to 200 letters, digits and . _ : -; this queued row''s id is not.'
+  END)`;
+}
+
+/**
+ * Settles `failed` the ready rows that must not be claimed: invalid ones as `invalid-argument`, and those claimed
+ * `maxAttempts` times already (claims that expired, such as a worker's that could not renew, count too) with their
+ * last error kept. An expired claim's history is closed as `expired`.
+ */
+const failUnclaimableSql = `
+  WITH bad AS (
+    SELECT session_id, claim_id AS previous_claim, claim_expires_at AS previous_expiry, state AS previous_state, attempts, last_error,
+      ${invalidRowReason('$2')} AS reason
+    FROM keel_run_queue
+    WHERE ((state = 'queued' AND available_at <= clock_timestamp()) OR (state = 'claimed' AND claim_expires_at < clock_timestamp()))
+      AND (${invalidRowReason('$2')} IS NOT NULL OR attempts >= $1)
+    LIMIT 100
+    FOR UPDATE SKIP LOCKED
+  ), expired AS (
+    UPDATE keel_run_claims c SET ended_at = b.previous_expiry, outcome = 'expired'
+    FROM bad b WHERE b.previous_state = 'claimed' AND c.claim_id = b.previous_claim AND c.ended_at IS NULL
+  )
+  UPDATE keel_run_queue q SET state = 'failed',
+    last_error = CASE WHEN b.reason IS NOT NULL THEN jsonb_build_object('code', 'invalid-argument', 'message', b.reason)
+      ELSE jsonb_build_object('code', COALESCE(b.last_error->>'code', 'session-busy'), 'message',
+        'Given up after ' || b.attempts || ' claims (the limit is ' || $1 || ') that ended neither in a result nor in a wait for approval: '
+        || COALESCE('the last error was: ' || left(b.last_error->>'message', 2000), 'each claim expired before its worker settled it (the worker died or could not renew its claim in time).'))
+    END,
+    claimed_by = NULL, claim_expires_at = NULL, wake_requested = false, updated_at = clock_timestamp()
+  FROM bad b WHERE q.session_id = b.session_id`;
 
 /**
  * Opens the run queue. Connections are made on first use.
@@ -165,11 +218,14 @@ export function createRunQueue(options: RunQueueOptions): RunQueue {
     claim: (request) =>
       run('claiming sessions', async () => {
         checkClaim(request);
+        const maxAttempts = request.maxAttempts ?? defaultMaxAttempts;
+        await database.query(failUnclaimableSql, [maxAttempts, maxTaskBytes]);
         const claimed = await database.query<QueueRow>(
           `WITH picked AS (
              SELECT session_id, claim_id AS previous_claim, claim_expires_at AS previous_expiry, state AS previous_state
              FROM keel_run_queue
-             WHERE (state = 'queued' AND available_at <= clock_timestamp()) OR (state = 'claimed' AND claim_expires_at < clock_timestamp())
+             WHERE ((state = 'queued' AND available_at <= clock_timestamp()) OR (state = 'claimed' AND claim_expires_at < clock_timestamp()))
+               AND ${invalidRowReason('$5')} IS NULL AND attempts < $4
              ORDER BY available_at
              LIMIT $2
              FOR UPDATE SKIP LOCKED
@@ -185,7 +241,7 @@ export function createRunQueue(options: RunQueueOptions): RunQueue {
              attempts = q.attempts + 1, wake_requested = false, updated_at = clock_timestamp()
            FROM history h WHERE q.session_id = h.session_id
            RETURNING q.*`,
-          [request.worker, request.limit, request.ttlMs],
+          [request.worker, request.limit, request.ttlMs, maxAttempts, maxTaskBytes],
         );
         return claimed.rows.map(queuedRunOf).sort((left, right) => left.availableAt - right.availableAt);
       }),
@@ -284,4 +340,7 @@ function checkClaim(request: ClaimRequest): void {
   if (typeof request.worker !== 'string' || request.worker === '') throw new KeelError('invalid-argument', 'A claim needs the worker id.');
   if (!(Number.isInteger(request.limit) && request.limit >= 1 && request.limit <= 10_000)) throw new KeelError('invalid-argument', `A claim's limit must be 1 to 10000, got ${request.limit}.`);
   if (!(Number.isInteger(request.ttlMs) && request.ttlMs >= 100)) throw new KeelError('invalid-argument', `A claim's ttlMs must be at least 100, got ${request.ttlMs}.`);
+  if (request.maxAttempts !== undefined && !(Number.isInteger(request.maxAttempts) && request.maxAttempts >= 1)) {
+    throw new KeelError('invalid-argument', `A claim's maxAttempts must be an integer of at least 1, got ${request.maxAttempts}.`);
+  }
 }

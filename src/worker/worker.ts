@@ -38,6 +38,12 @@ export interface WorkerOptions {
   readonly approvalSweepMs?: number;
   /** LISTEN for ready sessions (default true); without it the worker only polls. */
   readonly listen?: boolean;
+  /**
+   * Model specs beyond provider specs (`anthropic:`, `openai:`, `openai-compatible:`) that a queue row may name,
+   * compared exactly: typically the `scripted:` spec the worker itself was started with. A queue row naming any other
+   * spec fails as `invalid-argument`, so whoever can write to the queue cannot make a worker read local files.
+   */
+  readonly queueModels?: readonly string[];
   /** Called for each thing the worker does, for logs and metrics; must not throw. */
   readonly onEvent?: (event: WorkerEvent) => void;
 }
@@ -92,6 +98,7 @@ interface ActiveRun {
 export function createWorker(options: WorkerOptions): Worker {
   const settings = resolveSettings(options);
   const agents = new AgentCatalog(options.agents);
+  const queueModels = new Set(options.queueModels ?? []);
   const { keel, queue } = options;
   const emit = (event: WorkerEvent): void => {
     try {
@@ -144,7 +151,7 @@ export function createWorker(options: WorkerOptions): Worker {
     active.set(claimId, run);
     emit({ type: 'claimed', sessionId: row.sessionId, claimId, attempt: row.attempts });
     run.done = (async () => {
-      const settlement = await runClaimedSession(row, { keel, agents, handOff: run.handOff.signal, maxAttempts: settings.maxAttempts, retryBaseMs: settings.retryBaseMs });
+      const settlement = await runClaimedSession(row, { keel, agents, handOff: run.handOff.signal, maxAttempts: settings.maxAttempts, retryBaseMs: settings.retryBaseMs, queueModels });
       const kept = await settle(run, settlement);
       if (stopping && settlement.kind !== 'retry') finishedDuringStop += 1;
       emit({ type: 'settled', sessionId: row.sessionId, claimId, settlement, kept });
@@ -164,7 +171,7 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       let rows: readonly QueuedRun[];
       try {
-        rows = await queue.claim({ worker: settings.id, limit: free, ttlMs: settings.claimTtlMs });
+        rows = await queue.claim({ worker: settings.id, limit: free, ttlMs: settings.claimTtlMs, maxAttempts: settings.maxAttempts });
       } catch (error) {
         emit({ type: 'queue-error', error: toKeelError(error) });
         await sleep(idleMs);

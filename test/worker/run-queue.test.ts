@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgresDatabase } from '../../src/store/postgres/index.ts';
 import { createRunQueue } from '../../src/worker/index.ts';
 import type { RunQueue } from '../../src/worker/index.ts';
 import { startPostgresServer } from '../helpers/postgres-server.ts';
@@ -141,6 +142,53 @@ describe('the run queue on PostgreSQL', () => {
     expect((await queue.status(doomed))?.attempts).toBe(0);
   });
 
+  it('fails rows written past enqueue (oversized task, bad id or agent) at claim time without claiming them, and claims the healthy row', async () => {
+    const url = await server.createDatabase();
+    const queue = createRunQueue({ url });
+    opened.push(queue);
+    await queue.migrate();
+    const database = openPostgresDatabase({ url });
+    try {
+      const insert = 'INSERT INTO keel_run_queue (session_id, agent, task, state, available_at) VALUES ($1, $2, $3, \'queued\', $4)';
+      // The poison row is the oldest, so a claim that loaded it would meet it first.
+      await database.query(insert, ['q-huge', 'support', 'x'.repeat(3 * (1 << 20)), new Date(Date.now() - 60_000)]);
+      await database.query(insert, ['../../etc/passwd', 'support', 'dots', new Date(Date.now() - 50_000)]);
+      await database.query(insert, ['q-noagent', '  ', 'hi', new Date(Date.now() - 40_000)]);
+      const { sessionId: healthy } = await queue.enqueue({ agent: 'support', task: 'check order 1042' });
+      const claimed = await queue.claim({ worker: 'w', limit: 10, ttlMs: 30_000 });
+      expect(claimed.map((row) => row.sessionId)).toEqual([healthy]);
+      const huge = await queue.status('q-huge');
+      expect(huge?.state).toBe('failed');
+      expect(huge?.lastError?.code).toBe('invalid-argument');
+      expect(huge?.lastError?.message).toContain(`${3 * (1 << 20)} bytes`);
+      expect(huge?.attempts).toBe(0);
+      expect((await queue.status('../../etc/passwd'))?.lastError?.message).toContain('session id');
+      expect((await queue.status('q-noagent'))?.lastError?.message).toContain('agent name');
+      // Never claimed: no claim history for the refused rows.
+      expect((await queue.claims()).map((claim) => claim.sessionId)).toEqual([healthy]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('fails a row whose claims keep expiring once it reaches its attempts limit, instead of claiming it again', async () => {
+    const queue = await freshQueue();
+    const { sessionId } = await queue.enqueue({ agent: 'support', task: 'check order 1042' });
+    for (let attempt = 1; attempt <= 2; attempt += 1) {
+      const [row] = await queue.claim({ worker: `w${attempt}`, limit: 1, ttlMs: 100, maxAttempts: 2 });
+      expect(row?.attempts).toBe(attempt);
+      await sleep(250);
+    }
+    expect(await queue.claim({ worker: 'w3', limit: 1, ttlMs: 100, maxAttempts: 2 })).toEqual([]);
+    const row = await queue.status(sessionId);
+    expect(row?.state).toBe('failed');
+    expect(row?.lastError).toMatchObject({ code: 'session-busy' });
+    expect(row?.lastError?.message).toContain('Given up after 2 claims');
+    expect(row?.lastError?.message).toContain('expired');
+    expect(row?.claimedBy).toBeNull();
+    expect((await queue.claims(sessionId)).map((claim) => [claim.worker, claim.outcome])).toEqual([['w1', 'expired'], ['w2', 'expired']]);
+  });
+
   it('refuses a duplicate session id and malformed requests with typed errors', async () => {
     const queue = await freshQueue();
     await queue.enqueue({ agent: 'support', sessionId: 'ses_fixed' });
@@ -148,6 +196,7 @@ describe('the run queue on PostgreSQL', () => {
     await expect(queue.enqueue({ agent: '' })).rejects.toMatchObject({ code: 'invalid-argument' });
     await expect(queue.enqueue({ agent: 'a', sessionId: "x'; DROP TABLE keel_run_queue; --" })).rejects.toMatchObject({ code: 'invalid-argument' });
     await expect(queue.claim({ worker: 'w', limit: 0, ttlMs: 1000 })).rejects.toMatchObject({ code: 'invalid-argument' });
+    await expect(queue.claim({ worker: 'w', limit: 1, ttlMs: 1000, maxAttempts: 0 })).rejects.toMatchObject({ code: 'invalid-argument' });
   });
 
   it('reports an unreachable server as a retryable storage failure', async () => {

@@ -1,10 +1,13 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineAgent } from '../../src/loop/index.ts';
 import type { AgentDefinition } from '../../src/loop/index.ts';
 import { createKeel } from '../../src/runtime/index.ts';
 import type { Keel } from '../../src/runtime/index.ts';
-import { createPostgresStore } from '../../src/store/postgres/index.ts';
+import { createPostgresStore, openPostgresDatabase } from '../../src/store/postgres/index.ts';
 import type { PostgresStore } from '../../src/store/postgres/index.ts';
 import { createScriptedModel } from '../../src/testing/index.ts';
 import { defineTool } from '../../src/tools/index.ts';
@@ -171,5 +174,48 @@ describe('a worker', () => {
     const row = await queue.status(sessionId);
     expect(row?.lastError?.code).toBe('invalid-config');
     expect(row?.lastError?.message).toContain('no agent named "nobody"');
+  });
+
+  it('fails a poison row written past enqueue and a model spec that points at a local file, and still runs the healthy row', async () => {
+    const { queue, worker, url } = await rig();
+    await queue.migrate();
+    const database = openPostgresDatabase({ url });
+    try {
+      const insert = 'INSERT INTO keel_run_queue (session_id, agent, task, model, state) VALUES ($1, $2, $3, $4, \'queued\')';
+      await database.query(insert, ['q-huge', 'refunder', 'x'.repeat(20_000_000), null]);
+      await database.query(insert, ['q-model-file', 'refunder', 'Refund order 1042.', 'scripted:/etc/passwd']);
+      await database.query(insert, ['q-model-unknown', 'refunder', 'Refund order 1042.', 'nope:zzz']);
+    } finally {
+      await database.close();
+    }
+    const { sessionId: healthy } = await queue.enqueue({ agent: 'refunder', task: 'Refund order 1042.' });
+    const events: string[] = [];
+    await worker(refundAgent(new FarEnd(), { risk: 'write', delayMs: 0 }), { maxAttempts: 2, onEvent: (event) => events.push(`${event.type}:${'sessionId' in event ? event.sessionId : ''}`) }).start();
+    await waitForState(queue, healthy, 'done');
+    for (const sessionId of ['q-huge', 'q-model-file', 'q-model-unknown']) await waitForState(queue, sessionId, 'failed');
+    // The poison row was refused by its size and never handed to the worker.
+    expect(events.filter((event) => event.endsWith(':q-huge'))).toEqual([]);
+    expect((await queue.status('q-huge'))?.lastError).toMatchObject({ code: 'invalid-argument', message: expect.stringContaining('20000000 bytes') });
+    const fileModel = await queue.status('q-model-file');
+    expect(fileModel?.lastError?.code).toBe('invalid-argument');
+    expect(fileModel?.lastError?.message).toContain("'scripted:'");
+    expect(fileModel?.lastError?.message).not.toContain('root:');
+    expect(fileModel?.lastError?.message).not.toContain('/etc/passwd');
+    expect(fileModel?.attempts).toBe(1);
+    expect((await queue.status('q-model-unknown'))?.lastError?.code).toBe('invalid-argument');
+    expect(events).not.toContain('claim-lost:' + healthy);
+  });
+
+  it('accepts from the queue a scripted model spec the worker was started with', async () => {
+    const { queue, worker, keel } = await rig();
+    const directory = await mkdtemp(join(tmpdir(), 'keel-worker-model-'));
+    cleanup.push(() => rm(directory, { recursive: true, force: true }));
+    const scriptFile = join(directory, 'answers.json');
+    await writeFile(scriptFile, JSON.stringify([{ role: 'assistant', content: [{ type: 'text', text: 'Nothing to refund.' }] }]));
+    await worker(refundAgent(new FarEnd(), { risk: 'write', delayMs: 0 }), { queueModels: [`scripted:${scriptFile}`] }).start();
+    const { sessionId } = await queue.enqueue({ agent: 'refunder', task: 'Anything to refund?', model: `scripted:${scriptFile}` });
+    await waitForState(queue, sessionId, 'done');
+    expect((await queue.status(sessionId))?.resultStatus).toBe('completed');
+    expect(JSON.stringify(await keel.events(sessionId))).toContain('Nothing to refund.');
   });
 });
