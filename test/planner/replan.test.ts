@@ -125,6 +125,32 @@ describe('invalid plans', () => {
     expect(JSON.stringify(retry[2])).toContain('not a JSON object');
   });
 
+  it('a plan with thousands of problems is journaled and shown to the model with 20 of them and a count of the rest', async () => {
+    const unknown = Array.from({ length: 100 }, (_, index) => `u${'x'.repeat(60)}${index}`);
+    const flawed = { goal: 'g', steps: Array.from({ length: 100 }, (_, index) => planStep(`s${index}`, unknown)) };
+    const { keel, model } = setup({ plans: [flawed, flawed], steps: {} });
+    const agent = defineAgent({ name: 'flawed', instructions: 'Work.', model: 'planner', streaming: false, planner: { maxSteps: 100 } });
+    const result = await keel.run(agent, 'Plan something.').result;
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'plan-invalid', message: expect.stringContaining('… and 9980 more problems') } });
+    const invalid = (await keel.events(result.sessionId)).filter((event) => event.type === 'plan-invalid');
+    expect(invalid).toHaveLength(2);
+    for (const event of invalid) expect(event.type === 'plan-invalid' && event.error.message.length).toBeLessThan(8_000);
+    const shownProblems = JSON.stringify(model.planning[1]?.messages.at(-1));
+    expect(shownProblems.length).toBeLessThan(8_000);
+  });
+
+  it('a valid plan longer than a short answer limit is read whole and proposed', async () => {
+    const long = { goal: 'g', steps: Array.from({ length: 60 }, (_, index) => planStep(`s${index}`, [], { description: 'x'.repeat(1_200) })) };
+    expect(JSON.stringify(long).length).toBeGreaterThan(64 * 1024);
+    const { keel } = setup({ plans: [long], steps: {} });
+    const agent = defineAgent({ name: 'thorough', instructions: 'Work.', model: 'planner', streaming: false, planner: { maxSteps: 60, approval: 'first-plan' } });
+    const result = await keel.run(agent, 'Plan something.').result;
+    expect(result.status).toBe('awaiting-approval');
+    const events = await keel.events(result.sessionId);
+    expect(planTimeline(events)).toEqual(['plan-proposed']);
+    expect(events.find((event) => event.type === 'plan-proposed')).toMatchObject({ attempt: 1, plan: { steps: expect.arrayContaining([expect.objectContaining({ id: 's59' })]) } });
+  });
+
   it('a retry that succeeds runs the plan; the proposal records attempt 2', async () => {
     const { keel } = setup({ plans: [{ goal: 'g', steps: [planStep('a', ['ghost'])] }, { goal: 'g', steps: [planStep('a')] }], steps: { a: [answer('done')] } });
     const agent = defineAgent({ name: 'second-try', instructions: 'Work.', model: 'planner', streaming: false, planner: true });
