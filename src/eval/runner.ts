@@ -17,6 +17,7 @@ import { createEvalRunStore } from './run-store.ts';
 import type { EvalRunStore } from './run-store.ts';
 import { summarizeRun } from './run-summary.ts';
 import type { CassetteMode, EvalCaseResult, EvalRunRecord, EvalRunSummary } from './run-types.ts';
+import { checkRunCounts } from './suite.ts';
 import type { EvalCase, EvalSuite } from './suite.ts';
 
 /** Keel options an eval run passes through to the sessions it runs (tool policy, redaction, limits…). */
@@ -73,6 +74,7 @@ export async function runEvalSuite(suite: EvalSuite, options: RunEvalSuiteOption
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const cases = selectCases(suite, options.cases);
+  checkRunCounts(`Eval run of suite "${suite.name}"`, { concurrency: options.concurrency, repetitions: options.repetitions ?? suite.repetitions, cases: cases.length });
   const store = createSqliteStore({ path: options.database });
   let keel: Keel | null = null;
   try {

@@ -163,9 +163,8 @@ export function defineEvalSuite(options: EvalSuiteOptions): EvalSuite {
   if (typeof options.agent !== 'function' && (options.agent as { kind?: unknown } | null)?.kind !== 'keel-agent') {
     throw invalid(`${where}: agent must be defineAgent({...}) or a function returning one for a case.`);
   }
-  positiveInteger(`${where} concurrency`, options.concurrency);
-  positiveInteger(`${where} repetitions`, options.repetitions);
-  positiveInteger(`${where} judge.repetitions`, options.judge?.repetitions);
+  checkRunCounts(where, { concurrency: options.concurrency, repetitions: options.repetitions, cases: options.cases.length });
+  wholeNumber(`${where} judge.repetitions`, options.judge?.repetitions, maxJudgeRepetitions);
   checkThresholds(where, options.thresholds);
   if (options.cases.length === 0) throw invalid(`${where} has no cases.`);
   const ids = new Set<string>();
@@ -218,8 +217,28 @@ function checkThresholds(where: string, thresholds: EvalThresholds | undefined):
   if (thresholds.maxCostUsd !== undefined && !(thresholds.maxCostUsd >= 0)) throw invalid(`${where}: threshold maxCostUsd must be a number >= 0.`);
 }
 
-function positiveInteger(name: string, value: number | undefined): void {
-  if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw invalid(`${name} must be a positive integer, got ${value}.`);
+/** Most runs of one case: every run is a session of its own, and the run keeps every result in memory. */
+export const maxRepetitions = 1_000;
+/** Most case runs (cases × repetitions) in one eval run, for the same reason. */
+export const maxCaseRuns = 100_000;
+/** Most cases running at once; more only opens more sessions against the same provider limits. */
+export const maxConcurrency = 1_000;
+/** Most judgings of one judge check, as judgeRubric allows. */
+const maxJudgeRepetitions = 20;
+
+/**
+ * Refuses a concurrency or repetition count that is not a whole number from 1 to its maximum, and a run of more than
+ * `maxCaseRuns` case runs, with `invalid-config` naming where the number came from.
+ */
+export function checkRunCounts(where: string, counts: { readonly concurrency?: number | undefined; readonly repetitions?: number | undefined; readonly cases?: number }): void {
+  wholeNumber(`${where} concurrency`, counts.concurrency, maxConcurrency);
+  wholeNumber(`${where} repetitions`, counts.repetitions, maxRepetitions);
+  const caseRuns = (counts.cases ?? 1) * (counts.repetitions ?? 1);
+  if (caseRuns > maxCaseRuns) throw invalid(`${where}: ${counts.cases ?? 1} cases × ${counts.repetitions ?? 1} repetitions is ${caseRuns} case runs, over the limit of ${maxCaseRuns}; select fewer cases (--case) or lower the repetitions.`);
+}
+
+function wholeNumber(name: string, value: number | undefined, max: number): void {
+  if (value !== undefined && !(Number.isInteger(value) && value > 0 && value <= max)) throw invalid(`${name} must be a whole number from 1 to ${max}, got ${value}.`);
 }
 
 function invalid(message: string): KeelError {

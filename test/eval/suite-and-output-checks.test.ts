@@ -22,7 +22,7 @@ describe('defineEvalSuite', () => {
     expect(() => defineEvalSuite({ ...base, cases: [{ id: 'a', task: 'x', checks: [toolCalled('x'), toolCalled('x')] }] })).toThrow(/two checks are named "called:x"/);
     expect(() => defineEvalSuite({ ...base, cases: [{ id: 'a', task: 'Order {{id}}', checks: [toolCalled('x')] }] })).toThrow(/names \{\{id\}\} but inputs give no value/);
     expect(() => defineEvalSuite({ ...base, thresholds: { passRate: 1.5 } })).toThrow(/between 0 and 1/);
-    expect(() => defineEvalSuite({ ...base, concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
+    expect(() => defineEvalSuite({ ...base, concurrency: 0 })).toThrow(/concurrency must be a whole number from 1 to 1000, got 0/);
     expect(() => defineEvalSuite({ ...base, agent: {} as never })).toThrow(/agent must be defineAgent/);
     expect(() => defineEvalSuite({ ...base, cases: [{ id: 'a', task: 'x', checks: [toolCalled('x')], inject: { tools: [], payload: 'p' } }] })).toThrow(/inject needs at least one tool/);
   });
