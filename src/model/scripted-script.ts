@@ -78,7 +78,9 @@ export function readScriptFile(filePath: string): ScriptedResponse[] {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new KeelError('invalid-config', `The model script ${filePath} is not valid JSON: ${error instanceof Error ? error.message : String(error)}.`, { cause: error, details: { source: filePath } });
+    // JSON.parse's message quotes the text it choked on; the file may not be a script at all, so only its position is kept.
+    const position = /position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+    throw new KeelError('invalid-config', `The model script ${filePath} is not valid JSON${position === undefined ? '' : ` (at character ${position})`}; it must be a JSON array of assistant messages.`, { details: { source: filePath } });
   }
   return parseScript(value, filePath);
 }
