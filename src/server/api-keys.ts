@@ -31,8 +31,10 @@ export interface ApiKeyStore {
   create(options: { readonly name: string; readonly tenant: string; readonly roles: readonly ApiRole[]; readonly createdBy: string | null }): Promise<{ key: string; view: KeyView }>;
   /** The principal of a presented key, or null for an unknown, malformed or revoked one. */
   authenticate(presented: string): ApiPrincipal | null;
+  /** Every key, or only those of `tenant`. */
   list(tenant?: string): KeyView[];
-  revoke(keyId: string): Promise<KeyView | null>;
+  /** Revokes a key; with `tenant`, only a key of that tenant (another tenant's key answers null, as an unknown one). */
+  revoke(keyId: string, tenant?: string): Promise<KeyView | null>;
   /** Keys that are not revoked and hold `admin`. */
   countAdmins(): number;
 }
@@ -83,7 +85,9 @@ export function createApiKeyStore(database: SqliteDatabase, now: () => number = 
     list(tenant) {
       return (tenant === undefined ? all.all() : ofTenant.all(tenant)).map(toView);
     },
-    async revoke(keyId) {
+    async revoke(keyId, tenant) {
+      const existing = byId.get(keyId);
+      if (existing === undefined || (tenant !== undefined && existing.tenant !== tenant)) return null;
       await writeWhenFree(database, () => revoke.run(now(), keyId));
       const row = byId.get(keyId);
       return row === undefined ? null : toView(row);

@@ -158,7 +158,7 @@ export const JsonObjectSchema = z.record(z.string(), z.unknown()).openapi('JsonO
 export const KeyCreateBodySchema = z
   .object({
     name: z.string().min(1).max(100),
-    tenant: tenantName,
+    tenant: tenantName.optional().openapi({ description: "The calling key's tenant, the only one allowed (the default); other tenants' keys are made with `keel keys create --tenant`." }),
     roles: z.array(z.enum(apiRoles)).min(1).max(4),
   })
   .strict()

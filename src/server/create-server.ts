@@ -1,3 +1,4 @@
+import type { ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
@@ -19,6 +20,7 @@ import { registerAccessRoutes } from './access-routes.ts';
 import { ApiProblem } from './api-problem.ts';
 import { createApiKeyStore } from './api-keys.ts';
 import type { ApiKeyStore } from './api-keys.ts';
+import { guardRequestBodies } from './body-guard.ts';
 import { authenticate, errorResponse, logRequests, rateLimitPerKey } from './http-guards.ts';
 import { registerInspectRoutes } from './inspect-routes.ts';
 import { registerPlanRoutes } from './plan-routes.ts';
@@ -50,6 +52,8 @@ export interface KeelServerOptions {
   readonly rateLimit?: TokenBucketLimit | false;
   /** Largest request body in bytes (default 1 MiB); larger bodies are refused with 413. */
   readonly maxBodyBytes?: number;
+  /** Limits on the sockets `listen()` accepts, against clients that hold connections open without finishing requests. */
+  readonly connections?: ConnectionLimits;
   /** Quiet time before an event stream sends a keep-alive comment (default 15 s). */
   readonly keepAliveMs?: number;
   /** How often a stream reads the journal of a session another process runs (default 1 s). */
@@ -58,6 +62,18 @@ export interface KeelServerOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly cwd?: string;
   readonly now?: () => number;
+}
+
+/** Socket limits of the listening server; each has a default, so pass only what you change. */
+export interface ConnectionLimits {
+  /** Open sockets at most (default 10,000); further ones are closed as they arrive. */
+  readonly maxConnections?: number;
+  /** Time a client has to send all request headers (default 10 s); a slower one gets 408 and is closed. */
+  readonly headersTimeoutMs?: number;
+  /** Time a client has to send the whole request, body included (default 30 s); an event stream's response is not limited. */
+  readonly requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open between requests (default 5 s). */
+  readonly keepAliveTimeoutMs?: number;
 }
 
 export interface KeelServer {
@@ -119,6 +135,7 @@ export function createKeelServer(options: KeelServerOptions): KeelServer {
     keepAliveMs: positive(options.keepAliveMs ?? 15_000, 'keepAliveMs'),
     pollMs: positive(options.pollMs ?? 1_000, 'pollMs'),
   };
+  const limits = connectionLimits(options.connections ?? {});
   let closing = false;
   const app = buildApp({ context, options, isClosing: () => closing, database });
   let server: ServerType | null = null;
@@ -133,7 +150,9 @@ export function createKeelServer(options: KeelServerOptions): KeelServer {
     },
     async listen(listenOptions = {}) {
       const host = listenOptions.host ?? '127.0.0.1';
-      const created = createAdaptorServer({ fetch: app.fetch });
+      const created = createAdaptorServer({ fetch: app.fetch, serverOptions: nodeServerOptions(limits) });
+      created.maxConnections = limits.maxConnections;
+      if ('keepAliveTimeout' in created) created.keepAliveTimeout = limits.keepAliveTimeoutMs;
       created.on('request', (_request, response) => {
         if (!String(response.req.url ?? '').includes('/events')) return;
         openStreams += 1;
@@ -200,6 +219,7 @@ function buildApp(parts: { context: ServerContext; options: KeelServerOptions; i
   app.use('/v1/*', bodyLimit({ maxSize, onError: () => { throw new ApiProblem({ status: 413, code: 'payload-too-large', message: `The request body is over ${maxSize} bytes.` }); } }));
   app.use('/v1/*', authenticate(context.keys));
   if (options.rateLimit !== false) app.use('/v1/*', rateLimitPerKey(checkTokenBucketLimit(options.rateLimit ?? { capacity: 120, refillPerSecond: 20 }, 'rateLimit'), context.now));
+  app.use('/v1/*', guardRequestBodies());
 
   registerAccessRoutes(app, context);
   registerSessionRoutes(app, context);
@@ -224,6 +244,27 @@ function agentMap(agents: readonly AgentDefinition[]): ReadonlyMap<string, Agent
     map.set(agent.name, agent);
   }
   return map;
+}
+
+function connectionLimits(given: ConnectionLimits): Required<ConnectionLimits> {
+  const limits = {
+    maxConnections: given.maxConnections ?? 10_000,
+    headersTimeoutMs: positive(given.headersTimeoutMs ?? 10_000, 'connections.headersTimeoutMs'),
+    requestTimeoutMs: positive(given.requestTimeoutMs ?? 30_000, 'connections.requestTimeoutMs'),
+    keepAliveTimeoutMs: positive(given.keepAliveTimeoutMs ?? 5_000, 'connections.keepAliveTimeoutMs'),
+  };
+  if (!(Number.isInteger(limits.maxConnections) && limits.maxConnections > 0)) throw new KeelError('invalid-config', `connections.maxConnections must be a positive integer, got ${limits.maxConnections}.`);
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) throw new KeelError('invalid-config', `connections.headersTimeoutMs (${limits.headersTimeoutMs}) must not exceed connections.requestTimeoutMs (${limits.requestTimeoutMs}).`);
+  return limits;
+}
+
+/** Node checks the header and request timeouts on an interval; it must be shorter than the timeouts to enforce them. */
+function nodeServerOptions(limits: Required<ConnectionLimits>): ServerOptions {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
 }
 
 function positive(value: number, name: string): number {

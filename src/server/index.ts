@@ -1,5 +1,5 @@
 export { createKeelServer, createServerLogger } from './create-server.ts';
-export type { KeelServer, KeelServerOptions } from './create-server.ts';
+export type { ConnectionLimits, KeelServer, KeelServerOptions } from './create-server.ts';
 export type { ApiKeyStore, ApiPrincipal } from './api-keys.ts';
 export type { QueuedSessionRequest, EnqueueSession, ServerEnv, ServerVariables } from './server-context.ts';
 export { keelCodeStatus } from './error-status.ts';
