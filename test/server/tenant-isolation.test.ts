@@ -120,7 +120,10 @@ describe('tenant isolation: every route × every role × own and other tenant', 
     const key = await harness.key('acme', ['read']);
     const me = (await harness.request('/v1/me', { key })).body as { keyId: string; tenant: string; roles: string[] };
     expect(me).toMatchObject({ tenant: 'acme', roles: ['read'] });
-    expect((await harness.request(`/v1/keys/${me.keyId}`, { method: 'DELETE' })).status).toBe(200);
+    // An admin of another tenant cannot revoke it (404, as for an unknown key); the tenant's own admin can.
+    expect((await harness.request(`/v1/keys/${me.keyId}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await harness.request('/v1/me', { key })).status).toBe(200);
+    expect((await harness.request(`/v1/keys/${me.keyId}`, { method: 'DELETE', key: keys.get('acme:admin') as string })).status).toBe(200);
     expect((await harness.request('/v1/me', { key })).status).toBe(401);
   });
 });
