@@ -1,4 +1,6 @@
 import type { SessionResult } from '../loop/index.ts';
+import { StreamLimits } from './stream-limits.ts';
+import type { StreamLimitOptions } from './stream-limits.ts';
 
 /** A session this server process is running: its cancel switch and its end. */
 export interface ActiveRun {
@@ -15,6 +17,12 @@ export class SessionHub {
   private readonly versions = new Map<string, number>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly runs = new Map<string, ActiveRun>();
+  /** Event streams open per key and per tenant. */
+  readonly streams: StreamLimits;
+
+  constructor(options: { readonly streams?: StreamLimitOptions } = {}) {
+    this.streams = new StreamLimits(options.streams);
+  }
 
   /** Something was journaled for the session (or it ended): wake its streams. */
   notify(sessionId: string): void {

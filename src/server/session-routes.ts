@@ -122,11 +122,12 @@ export function registerSessionRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
       request: { params: SessionIdParamsSchema, query: EventStreamQuerySchema, headers: z.object({ 'last-event-id': z.string().max(40).optional() }) },
       responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } }, ...errors },
     }),
-    (c) => {
+    async (c) => {
       const principal = requireRole(c, 'read');
       const owner = visibleSession(context, principal, c.req.valid('param').id);
       const after = resumePoint(c.req.header('last-event-id'), c.req.valid('query').after);
-      return streamSessionEvents(c, context, owner.sessionId, after) as never;
+      const presentedKey = /^Bearer[ \t]+(\S+)/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+      return (await streamSessionEvents(c, context, { sessionId: owner.sessionId, after, principal, presentedKey })) as never;
     },
   );
 
