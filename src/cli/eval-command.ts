@@ -26,7 +26,7 @@ export interface EvalCommandOptions {
 export async function runEvalCommand(context: CliContext, command: Command, suitePath: string, options: EvalCommandOptions): Promise<number> {
   if (options.record === true && options.replay !== undefined) throw new KeelError('invalid-argument', '--record and --replay exclude each other: record a run once, then replay it.');
   const database = chooseDatabase(context, command);
-  const { loaded, modulePath } = await importUserModule(suitePath, context.cwd);
+  const { loaded, modulePath } = await importUserModule(suitePath, context.cwd, 'eval suite');
   const suite = defaultExport(loaded);
   if (!isEvalSuite(suite)) throw new KeelError('invalid-config', `${modulePath} must default-export a suite: \`export default defineEvalSuite({ name, agent, cases })\`.`);
   const progress = progressBar(options.json !== true && process.stderr.isTTY === true);

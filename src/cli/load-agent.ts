@@ -22,15 +22,18 @@ export async function loadAgentModule(path: string, cwd: string): Promise<{ agen
   return { agent, modulePath };
 }
 
-/** Imports a user's module (JavaScript, or TypeScript as described above) and returns its namespace. */
-export async function importUserModule(path: string, cwd: string): Promise<{ loaded: Record<string, unknown>; modulePath: string }> {
+/**
+ * Imports a user's module (JavaScript, or TypeScript as described above) and returns its namespace. `what` names
+ * the module in errors ("agent module", "eval suite").
+ */
+export async function importUserModule(path: string, cwd: string, what = 'agent module'): Promise<{ loaded: Record<string, unknown>; modulePath: string }> {
   const modulePath = resolve(cwd, path);
-  if (!existsSync(modulePath)) throw new KeelError('invalid-argument', `Agent module not found: ${modulePath}.`);
+  if (!existsSync(modulePath)) throw new KeelError('invalid-argument', `${what.charAt(0).toUpperCase()}${what.slice(1)} not found: ${modulePath}.`);
   if (needsTypeScriptLoader(modulePath)) await registerTsx(modulePath);
   try {
     return { loaded: (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>, modulePath };
   } catch (error) {
-    throw new KeelError('invalid-config', `Could not load agent module ${modulePath}: ${describeLoadFailure(error, modulePath)}`, { cause: error });
+    throw new KeelError('invalid-config', `Could not load ${what} ${modulePath}: ${describeLoadFailure(error, modulePath)}`, { cause: error });
   }
 }
 
