@@ -10,6 +10,7 @@ import { CounterfactualBodySchema, DiffQuerySchema, JsonObjectSchema, SessionIdP
 import { errorResponses } from './session-routes.ts';
 import { requireRole, visibleSession } from './server-context.ts';
 import type { ServerContext, ServerEnv } from './server-context.ts';
+import { verifySessionRecords } from './session-audit.ts';
 import { readAllEvents } from './session-views.ts';
 
 const security = [{ bearer: [] }];
@@ -116,14 +117,14 @@ export function registerInspectRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
     return c.json(contextDiffToJson(diffContexts(left.request, right.request), { labelA: `${left.sessionId}:${left.turn}`, labelB: `${right.sessionId}:${right.turn}` }), 200);
   });
 
-  app.openapi(createRoute({ method: 'get', path: '/v1/sessions/{id}/audit', tags: ['inspect'], security, summary: "The session's audit records and the verification of the whole signed chain (role read)", request: { params: SessionIdParamsSchema }, responses: jsonObject('{ entries, verification }') }), async (c) => {
+  app.openapi(createRoute({ method: 'get', path: '/v1/sessions/{id}/audit', tags: ['inspect'], security, summary: "The session's audit records and the verification of those records (role read; the whole chain: keel audit verify)", request: { params: SessionIdParamsSchema }, responses: jsonObject('{ entries, verification }') }), async (c) => {
     const owner = visibleSession(context, requireRole(c, 'read'), c.req.valid('param').id);
     const entries: AuditRecord[] = [];
     for await (const record of context.keel.audit.readSession(owner.sessionId)) {
       entries.push(record);
       if (entries.length >= maxAuditRecords) break;
     }
-    const verification = await context.keel.audit.verify();
+    const verification = await verifySessionRecords(context.keel.audit, entries);
     return c.json({ entries, verification } as unknown as JsonObject, 200);
   });
 }
