@@ -9,14 +9,14 @@
 // Prints the load average, the server's RSS over time, the p50/p99/max delivery latency (client receipt minus the
 // event's journal timestamp) and the totals. Exits 1 when an event was lost or repeated.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { readEventStream } from '../test/server/sse-client.ts';
 
-const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' }, 'snapshot-dir': { type: 'string' }, 'snapshot-at': { type: 'string', default: '' } } });
 const sessions = Number(values.sessions);
 const seconds = Number(values.seconds);
 const intervalMs = Number(values['interval-ms']);
@@ -24,20 +24,34 @@ const sampleSeconds = Number(values['sample-seconds']);
 if (!(Number.isInteger(sessions) && sessions > 0 && seconds > 0 && intervalMs > 0)) throw new Error('--sessions, --seconds and --interval-ms must be positive');
 
 const folder = mkdtempSync(join(tmpdir(), 'keel-serve-load-'));
-const server = spawn(process.execPath, ['--import', 'tsx', 'bench/serve-load/server-process.ts', '--db', join(folder, 'keel.db'), '--seconds', String(seconds), '--interval-ms', String(intervalMs)], { stdio: ['ignore', 'pipe', 'ignore'] });
+// --expose-gc: the server samples its memory after a full collection; SIGUSR2 writes a heap snapshot into its cwd.
+const snapshotDir = values['snapshot-dir'];
+const server = spawn(process.execPath, ['--expose-gc', '--heapsnapshot-signal=SIGUSR2', ...(snapshotDir === undefined ? [] : [`--diagnostic-dir=${snapshotDir}`]), '--import', 'tsx', 'bench/serve-load/server-process.ts', '--db', join(folder, 'keel.db'), '--seconds', String(seconds), '--interval-ms', String(intervalMs), '--sample-seconds', String(sampleSeconds)], { stdio: ['ignore', 'pipe', 'ignore'] });
+// The server must not outlive a run that fails midway.
+process.once('exit', () => server.kill('SIGKILL'));
+interface MemorySample {
+  readonly atSeconds: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly rss: number;
+  readonly load: number;
+}
+const memory: MemorySample[] = [];
+let started = Date.now();
+// --snapshot-dir <folder> --snapshot-at 20,80: heap snapshots of the server at those seconds, to compare by constructor.
+const snapshotTimers = snapshotDir === undefined ? [] : values['snapshot-at'].split(',').filter((text) => text !== '').map((text) => setTimeout(() => server.kill('SIGUSR2'), Number(text) * 1000));
+const lines = createInterface({ input: server.stdout });
 const { url, key } = await new Promise<{ url: string; key: string }>((resolve, reject) => {
-  createInterface({ input: server.stdout }).once('line', (line) => resolve(JSON.parse(line) as { url: string; key: string }));
+  lines.once('line', (line) => resolve(JSON.parse(line) as { url: string; key: string }));
   server.once('exit', (code) => reject(new Error(`the server process exited with ${code}`)));
+});
+lines.on('line', (line) => {
+  const sample = (JSON.parse(line) as { memory?: { heapUsed: number; external: number; rss: number } }).memory;
+  if (sample !== undefined) memory.push({ atSeconds: Math.round((Date.now() - started) / 1000), ...sample, load: loadavg()[0] as number });
 });
 const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
 
-const rssMb = (): number => {
-  const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-};
-const memory: { atSeconds: number; rssMb: number; load: number }[] = [];
-const started = Date.now();
-const sampler = setInterval(() => memory.push({ atSeconds: Math.round((Date.now() - started) / 1000), rssMb: rssMb(), load: loadavg()[0] as number }), sampleSeconds * 1000);
+started = Date.now();
 
 interface ClientTally {
   readonly sessionId: string;
@@ -90,8 +104,6 @@ const ids = await Promise.all(Array.from({ length: sessions }, (_unused, index) 
 const tallies: ClientTally[] = ids.map((sessionId) => ({ sessionId, seqs: [], latencies: [], catchUp: [], reconnects: 0, ended: false }));
 const eventsPerSecond = 7000 / intervalMs;
 await Promise.all(tallies.map((tally) => follow(tally, 5 + Math.floor(Math.random() * eventsPerSecond * seconds * 0.8))));
-clearInterval(sampler);
-memory.push({ atSeconds: Math.round((Date.now() - started) / 1000), rssMb: rssMb(), load: loadavg()[0] as number });
 
 let missing = 0;
 let repeated = 0;
@@ -115,6 +127,9 @@ const latencies = sorted(tallies.flatMap((tally) => tally.latencies));
 const catchUp = sorted(tallies.flatMap((tally) => tally.catchUp));
 const percentile = (values: readonly number[], share: number): number => values[Math.min(values.length - 1, Math.floor(share * values.length))] ?? 0;
 
+for (const timer of snapshotTimers) clearTimeout(timer);
+// One more sample once every session has ended: what the server keeps of ended sessions.
+await new Promise((resolve) => setTimeout(resolve, sampleSeconds * 1000 + 500));
 server.kill('SIGTERM');
 await new Promise((resolve) => server.once('exit', resolve));
 rmSync(folder, { recursive: true, force: true });
@@ -123,6 +138,7 @@ console.log(`serve-load: ${sessions} sessions, ${sessions} SSE clients (one per 
 console.log(`events delivered ${total}, reconnects ${tallies.reduce((sum, tally) => sum + tally.reconnects, 0)}, missing ${missing}, repeated ${repeated}`);
 console.log(`delivery latency of live events (journaled while connected), ms: p50 ${percentile(latencies, 0.5)}, p99 ${percentile(latencies, 0.99)}, max ${latencies.at(-1) ?? 0} (${latencies.length} events)`);
 console.log(`age of catch-up events sent after a reconnect, ms: p50 ${percentile(catchUp, 0.5)}, p99 ${percentile(catchUp, 0.99)} (${catchUp.length} events)`);
-console.log('server RSS over time:');
-for (const sample of memory) console.log(`  ${String(sample.atSeconds).padStart(4)} s  ${sample.rssMb.toFixed(1).padStart(7)} MB  load ${sample.load.toFixed(1)}`);
+const megabytes = (bytes: number): string => (bytes / 1048576).toFixed(1).padStart(7);
+console.log('server memory over time, after a full GC (heap used / external / RSS, MB):');
+for (const sample of memory) console.log(`  ${String(sample.atSeconds).padStart(4)} s  heap ${megabytes(sample.heapUsed)}  external ${megabytes(sample.external)}  RSS ${megabytes(sample.rss)}  load ${sample.load.toFixed(1)}`);
 process.exitCode = missing === 0 && repeated === 0 ? 0 : 1;

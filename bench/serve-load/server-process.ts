@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { createKeel, createKeelServer, createServerLogger, defineAgent, defineTool } from '../../src/index.ts';
 import type { Model, ModelResponse } from '../../src/index.ts';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' } } });
+const { values } = parseArgs({ options: { db: { type: 'string' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' } } });
 if (values.db === undefined) throw new Error('--db is required');
 const runUntil = Date.now() + Number(values.seconds) * 1000;
 const intervalMs = Number(values['interval-ms']);
@@ -45,6 +45,15 @@ const server = createKeelServer({ keel, agents: [ticker], consoleFolder: null, r
 const key = await server.ensureAdminKey();
 const { url } = await server.listen({ port: 0 });
 process.stdout.write(`${JSON.stringify({ url, key })}\n`);
+// Memory after a full collection (the parent starts this process with --expose-gc): heapUsed is what the process
+// retains; RSS alone also counts freed pages the allocator has not returned.
+const collect = (globalThis as { gc?: () => void }).gc;
+const sampler = setInterval(() => {
+  collect?.();
+  const { heapUsed, external, arrayBuffers, rss } = process.memoryUsage();
+  process.stdout.write(`${JSON.stringify({ memory: { heapUsed, external, arrayBuffers, rss, collected: collect !== undefined } })}\n`);
+}, Number(values['sample-seconds']) * 1000);
+sampler.unref();
 process.on('SIGTERM', () => {
   void server.close().then(() => keel.close()).then(() => process.exit(0));
 });

@@ -98,7 +98,10 @@ export interface RunOptions {
   readonly treeBudget?: TreeBudget;
 }
 
-/** A running session: iterate it for live updates, await `result` for the outcome. */
+/**
+ * A running session: iterate it for live updates (from the start, if iterated right after it starts; a run nobody
+ * iterates keeps only its first 128 updates, then none, and refuses a late iterator), await `result` for the outcome.
+ */
 export interface SessionRun extends AsyncIterable<SessionUpdate> {
   readonly sessionId: string;
   /** Resolves with the session's outcome, including failures the session recorded; rejects only when the journal itself cannot be written. */
