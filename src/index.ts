@@ -315,7 +315,7 @@ export type { ApprovalSweepOptions, ClaimRecord, ClaimRequest, EnqueueRequest, Q
 // The HTTP API server (docs/server.md): sessions, event streams, approvals and inspection under /v1, API keys with
 // tenants and roles, /metrics, and the console's files.
 export { createKeelServer, createServerLogger, keelCodeStatus, apiRoles } from './server/index.ts';
-export type { ConnectionLimits, KeelServer, KeelServerOptions, ApiKeyStore, ApiPrincipal, QueuedSessionRequest, EnqueueSession, ServerEnv, ServerVariables, ApiRole, KeyView } from './server/index.ts';
+export type { ConnectionLimits, KeelServer, KeelServerOptions, StreamLimitOptions, ApiKeyStore, ApiPrincipal, QueuedSessionRequest, EnqueueSession, ServerEnv, ServerVariables, ApiRole, KeyView } from './server/index.ts';
 export type { KeelMetrics, KeelMetricsOptions } from './tracing/metrics.ts';
 export type { TracedUpdate } from './tracing/span-exporter.ts';
 export type { TokenBucketLimit } from './security/token-bucket.ts';
