@@ -6,8 +6,9 @@
 //   npm run bench:serve                                   # short mode: 20 sessions × 30 s
 //   npm run bench:serve -- --sessions 200 --seconds 300   # the full load
 //
-// Prints the load average, the server's RSS over time, the p50/p99/max delivery latency (client receipt minus the
-// event's journal timestamp) and the totals. Exits 1 when an event was lost or repeated.
+// Prints the load average, the server's heap used after a full GC (and RSS) over time, the p50/p99/max delivery
+// latency (client receipt minus the event's journal timestamp) and the totals. Exits 1 when an event was lost or
+// repeated. `--snapshot-dir <folder> --snapshot-at 15,55` also writes heap snapshots of the server at those seconds.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -55,6 +56,8 @@ started = Date.now();
 
 interface ClientTally {
   readonly sessionId: string;
+  /** The read key this client streams with. */
+  readonly key: string;
   readonly seqs: number[];
   /** Events journaled while the client was connected: delivery latency proper. */
   readonly latencies: number[];
@@ -77,7 +80,7 @@ async function follow(tally: ClientTally, dropAfter: number): Promise<void> {
   while (!tally.ended) {
     const connectedAt = Date.now();
     const outcome = await readEventStream(`${url}/v1/sessions/${tally.sessionId}/events`, {
-      key,
+      key: tally.key,
       ...(last === 0 ? {} : { lastEventId: last }),
       onEvent: (event) => {
         if (event.event === 'end') {
@@ -100,8 +103,16 @@ async function follow(tally: ClientTally, dropAfter: number): Promise<void> {
   }
 }
 
+// The server caps open event streams per key (32), as it would for real clients: one read key per 25 clients.
+const clientsPerKey = 25;
+async function readKey(index: number): Promise<string> {
+  const response = await fetch(`${url}/v1/keys`, { method: 'POST', headers, body: JSON.stringify({ name: `bench-reader-${index}`, roles: ['read'] }) });
+  if (response.status !== 201) throw new Error(`creating read key ${index}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { key: string }).key;
+}
+const readKeys = await Promise.all(Array.from({ length: Math.ceil(sessions / clientsPerKey) }, (_unused, index) => readKey(index)));
 const ids = await Promise.all(Array.from({ length: sessions }, (_unused, index) => startSession(index)));
-const tallies: ClientTally[] = ids.map((sessionId) => ({ sessionId, seqs: [], latencies: [], catchUp: [], reconnects: 0, ended: false }));
+const tallies: ClientTally[] = ids.map((sessionId, index) => ({ sessionId, key: readKeys[Math.floor(index / clientsPerKey)] as string, seqs: [], latencies: [], catchUp: [], reconnects: 0, ended: false }));
 const eventsPerSecond = 7000 / intervalMs;
 await Promise.all(tallies.map((tally) => follow(tally, 5 + Math.floor(Math.random() * eventsPerSecond * seconds * 0.8))));
 
