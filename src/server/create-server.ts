@@ -27,6 +27,7 @@ import { registerPlanRoutes } from './plan-routes.ts';
 import type { EnqueueSession, ServerContext, ServerEnv } from './server-context.ts';
 import { openServerDatabase } from './server-database.ts';
 import { SessionHub } from './session-hub.ts';
+import type { StreamLimitOptions } from './stream-limits.ts';
 import { createSessionOwners } from './session-owners.ts';
 import { registerSessionRoutes } from './session-routes.ts';
 import { createConsoleHandler, defaultConsoleFolder } from './static-console.ts';
@@ -54,6 +55,8 @@ export interface KeelServerOptions {
   readonly maxBodyBytes?: number;
   /** Limits on the sockets `listen()` accepts, against clients that hold connections open without finishing requests. */
   readonly connections?: ConnectionLimits;
+  /** Caps on concurrent event streams per key and per tenant (default 32 and 256); one more is refused with 429. */
+  readonly streams?: StreamLimitOptions;
   /** Quiet time before an event stream sends a keep-alive comment (default 15 s). */
   readonly keepAliveMs?: number;
   /** How often a stream reads the journal of a session another process runs (default 1 s). */
@@ -117,7 +120,7 @@ export function createKeelServer(options: KeelServerOptions): KeelServer {
   const database = openServerDatabase(options.serverDatabase ?? keel.databasePath);
   // The lease table tells a session another process runs from an interrupted one; it is there when the journal is.
   const leases: SessionLeaseStore | null = options.serverDatabase === undefined && keel.databasePath !== null ? createSqliteSessionLeaseStore({ database }) : null;
-  const hub = new SessionHub();
+  const hub = new SessionHub(options.streams === undefined ? {} : { streams: options.streams });
   const owners = createSessionOwners(database);
   const keys = createApiKeyStore(database, now);
   const context: ServerContext = {

@@ -121,6 +121,25 @@ describe('open streams per key', () => {
   });
 });
 
+describe('stream caps set on the server', () => {
+  it('createKeelServer({ streams }) applies its own per-key cap', async () => {
+    const own = await startHarness({ server: { streams: { perKey: 1 } } });
+    try {
+      const started = (await own.request('/v1/sessions', { body: { agent: 'refunder', task: 'Refund order 1042.' } })).body as View;
+      const waiting = await eventually(async () => (await own.request(`/v1/sessions/${started.id}`)).body as View, (view) => view.status === 'waiting-approval');
+      const key = await own.key('default', ['read']);
+      const first = await openStream(`${own.url}/v1/sessions/${waiting.id}/events`, key);
+      expect(first.status).toBe(200);
+      const refused = await own.request(`/v1/sessions/${waiting.id}/events`, { key });
+      expect(refused.status).toBe(429);
+      expect(refused.body).toMatchObject({ error: { code: 'rate-limited', message: expect.stringContaining('already holds 1 open event streams') } });
+      first.close();
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('revoked keys', () => {
   it('closes the open stream of a key revoked while it reads', async () => {
     const waiting = await waitingSession();
