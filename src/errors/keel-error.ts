@@ -60,6 +60,8 @@ export const keelCodes = {
   'plan-invalid': { fault: 'model', retryable: false },
   /** An eval replay sent a model request its cassette does not hold: the agent, suite or tools changed since recording. */
   'cassette-mismatch': { fault: 'user', retryable: false },
+  /** A session's agent is not among those this process loaded (a server or worker started without it). */
+  'agent-not-loaded': { fault: 'user', retryable: false },
   internal: { fault: 'system', retryable: false },
 } as const satisfies Record<string, { fault: Fault; retryable: boolean }>;
 

@@ -59,5 +59,6 @@ export const keelCodeStatus: Readonly<Record<KeelCode, ContentfulStatusCode>> = 
   'quorum-not-met': 422,
   'plan-invalid': 422,
   'cassette-mismatch': 409,
+  'agent-not-loaded': 503,
   internal: 500,
 };

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { KeelError } from '../errors/index.ts';
 import type { Logger } from 'pino';
 import type { AgentDefinition } from '../loop/index.ts';
 import type { Keel } from '../runtime/index.ts';
@@ -70,7 +71,7 @@ export function visibleSession(context: ServerContext, principal: ApiPrincipal, 
 export function agentOf(context: ServerContext, owner: SessionOwner): AgentDefinition {
   const agent = context.agents.get(owner.agent);
   if (agent === undefined) {
-    throw new ApiProblem({ status: 409, code: 'not-found', message: `Session ${owner.sessionId} runs agent "${owner.agent}", which this server has not loaded; restart it with that agent in its agents folder.` });
+    throw new KeelError('agent-not-loaded', `Session ${owner.sessionId} runs agent "${owner.agent}", which this server has not loaded; restart it with that agent in its agents folder.`);
   }
   return agent;
 }
