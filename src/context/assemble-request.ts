@@ -1,4 +1,4 @@
-import { canonicalJson } from '../util/index.ts';
+import { canonicalJson, canonicalJsonOfImmutable } from '../util/index.ts';
 import type { Message } from '../spec/message.ts';
 import type { ModelRequest, ToolSpec } from '../spec/model.ts';
 
@@ -29,9 +29,46 @@ export function assembleRequest(input: {
     tools: input.tools,
     maxOutputTokens: input.maxOutputTokens,
   };
-  const serialized = canonicalJson(request);
-  const system = estimateTokens(input.system);
-  const tools = input.tools.length === 0 ? 0 : estimateTokens(JSON.stringify(input.tools));
-  const history = estimateTokens(JSON.stringify(input.messages));
-  return { request, serialized, tokens: { system, tools, history, total: system + tools + history } };
+  const messages = Array.isArray(input.messages) ? `[${input.messages.map(canonicalMessage).join(',')}]` : canonicalJson(input.messages);
+  const tools = canonicalArray(input.tools);
+  // The same text as canonicalJson(request), whose keys sort as maxOutputTokens, messages, system, tools; each message
+  // is serialised once in the session's life rather than once per turn.
+  const serialized =
+    typeof input.maxOutputTokens === 'number' && typeof input.system === 'string'
+      ? `{"maxOutputTokens":${JSON.stringify(input.maxOutputTokens)},"messages":${messages},"system":${JSON.stringify(input.system)},"tools":${tools}}`
+      : canonicalJson(request);
+  const systemTokens = estimateTokens(input.system);
+  // Key order does not change a serialisation's length: these are the lengths JSON.stringify would give.
+  const toolTokens = input.tools.length === 0 ? 0 : estimateTokens(tools);
+  const history = estimateTokens(messages);
+  return { request, serialized, tokens: { system: systemTokens, tools: toolTokens, history, total: systemTokens + toolTokens + history } };
+}
+
+/** An array of objects each made once (the tool specs): a new array around them costs only the join. */
+function canonicalArray(items: readonly object[]): string {
+  if (!Array.isArray(items)) return canonicalJson(items);
+  const texts: string[] = [];
+  for (let index = 0; index < items.length; index += 1) {
+    const item: unknown = items[index];
+    if (typeof item !== 'object' || item === null) return canonicalJson(items);
+    texts.push(canonicalJsonOfImmutable(item));
+  }
+  return `[${texts.join(',')}]`;
+}
+
+/**
+ * A message's canonical JSON, from the cached text of each content block: the trust layout copies a message to fence
+ * its results, but the fenced blocks themselves are made once. Anything but a plain message takes the general path.
+ */
+function canonicalMessage(message: Message): string {
+  const keys = Object.keys(message);
+  const { role, content } = message;
+  if (keys.length !== 2 || !keys.includes('role') || !keys.includes('content') || typeof role !== 'string' || !Array.isArray(content)) return canonicalJson(message);
+  const blocks: string[] = [];
+  for (let index = 0; index < content.length; index += 1) {
+    const block: unknown = content[index];
+    if (typeof block !== 'object' || block === null) return canonicalJson(message);
+    blocks.push(canonicalJsonOfImmutable(block));
+  }
+  return `{"content":[${blocks.join(',')}],"role":${JSON.stringify(role)}}`;
 }

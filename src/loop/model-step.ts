@@ -2,6 +2,8 @@ import { KeelError, toKeelError } from '../errors/index.ts';
 import { linkedSignal } from '../util/index.ts';
 import { toToolSpec } from '../tools/index.ts';
 import type { EventBody } from '../spec/events.ts';
+import type { ToolSpec } from '../spec/model.ts';
+import type { ToolDefinition } from '../tools/index.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
 import type { ModelStreamPart } from '../spec/model.ts';
 import { contextForTurn } from './plan-turn-context.ts';
@@ -12,6 +14,18 @@ import type { LoopContext } from './loop-context.ts';
 import { toolRequestBodies } from './tool-requests.ts';
 import { applyModelSettings, attemptsOfError, callHints, effectiveModelSettings, parametersRecord, responseFacts } from './model-settings.ts';
 import { treeBudgetTrip } from './tree-guard.ts';
+
+/** One spec object per tool definition: its canonical JSON in each turn's request is then computed once. */
+const toolSpecs = new WeakMap<ToolDefinition, ToolSpec>();
+
+function toolSpecOf(tool: ToolDefinition): ToolSpec {
+  let spec = toolSpecs.get(tool);
+  if (spec === undefined) {
+    spec = toToolSpec(tool);
+    toolSpecs.set(tool, spec);
+  }
+  return spec;
+}
 
 /** Ends the session failed on a guard trip, with the figures that tripped it journaled first. */
 export function guardEnd(context: LoopContext, trip: GuardTrip, leading: readonly EventBody[] = []): Promise<void> {
@@ -26,7 +40,7 @@ export function guardEnd(context: LoopContext, trip: GuardTrip, leading: readonl
 export async function callModel(context: LoopContext, leading: readonly EventBody[]): Promise<void> {
   const { agent, dependencies, writer, signal } = context;
   const state = leading.length === 0 ? writer.state : writer.preview(leading);
-  const toolSpecs = [...agent.tools.values()].map(toToolSpec);
+  const toolSpecs = [...agent.tools.values()].map(toolSpecOf);
   let turnContext;
   try {
     turnContext = await contextForTurn(agent, dependencies, state, toolSpecs, signal);

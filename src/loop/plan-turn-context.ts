@@ -19,6 +19,14 @@ export interface TurnContext {
   readonly events: (requestHash: string) => EventBody[];
 }
 
+/** The hash of the last instructions seen: an agent's instructions are the same every turn, and hashing them was not free. */
+let lastInstructions: { readonly text: string; readonly hash: string } | null = null;
+
+function instructionsHashOf(instructions: string): string {
+  if (lastInstructions?.text !== instructions) lastInstructions = { text: instructions, hash: contentHash(instructions) };
+  return lastInstructions.hash;
+}
+
 const summaryInstructions =
   'Summarize the conversation below for your own later use: keep every finding, number, identifier, decision and open question; drop pleasantries. Write plain text, at most 300 words.';
 
@@ -65,7 +73,7 @@ export async function contextForTurn(
           tokens: assembled.tokens,
           tokenCounting: 'estimate',
           durationMs,
-          instructionsHash: contentHash(agent.instructions),
+          instructionsHash: instructionsHashOf(agent.instructions),
         },
       ],
     };
@@ -133,7 +141,7 @@ export async function contextForTurn(
         durationMs,
         windowTokens: plan.windowTokens,
         utilization: counted.utilization,
-        instructionsHash: contentHash(agent.instructions),
+        instructionsHash: instructionsHashOf(agent.instructions),
         planHash,
       },
     ],

@@ -32,8 +32,20 @@ export function flowContextFor(agent: AgentDefinition, state: SessionState): Inf
     tracker.index.add({ id: 'system', provenance: 'system', text: agent.instructions, description: "the agent's instructions" });
     trackers.set(state.start, tracker);
   }
-  catchUp(tracker, agent, state);
-  return { index: tracker.index, taint: taintOf(state.injections), escalate: policy.escalate };
+  const indexed = tracker;
+  let taint: readonly TaintSource[] | undefined;
+  // Indexed when a stage reads it: only calls that write or send data out are traced, and most calls only read.
+  return {
+    get index(): ProvenanceIndex {
+      catchUp(indexed, agent, state);
+      return indexed.index;
+    },
+    get taint(): readonly TaintSource[] {
+      taint ??= taintOf(state.injections);
+      return taint;
+    },
+    escalate: policy.escalate,
+  };
 }
 
 function catchUp(tracker: Tracker, agent: AgentDefinition, state: SessionState): void {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * JSON with object keys sorted at every depth, so equal values always serialise to equal bytes. It writes what
@@ -114,10 +114,27 @@ function isArrayIndex(key: string): boolean {
   return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4_294_967_295;
 }
 
+/** One-shot `hash` (Node 20.12 and later) rather than a Hash object: several times faster for the short texts hashed per turn. */
 export function sha256(content: string): string {
-  return createHash('sha256').update(content).digest('hex');
+  return hash('sha256', content, 'hex');
 }
 
 export function hashValue(value: unknown): string {
   return sha256(canonicalJson(value));
+}
+
+const canonicalTexts = new WeakMap<object, string>();
+
+/**
+ * `canonicalJson` of a value that is never changed after it is made (a journaled message, one of its content blocks,
+ * a tool list), computed once per object: a request resends the whole conversation every turn, and most of it was
+ * serialised the turn before.
+ */
+export function canonicalJsonOfImmutable(value: object): string {
+  let text = canonicalTexts.get(value);
+  if (text === undefined) {
+    text = canonicalJson(value);
+    canonicalTexts.set(value, text);
+  }
+  return text;
 }
