@@ -1,5 +1,5 @@
 import { isKeelError } from '../errors/index.ts';
-import type { SessionResult, SessionRun } from '../loop/index.ts';
+import type { SessionResult, SessionRun, SessionUpdate } from '../loop/index.ts';
 import type { Keel } from '../runtime/index.ts';
 import type { AgentCatalog, WorkerAgent } from './agent-catalog.ts';
 import type { QueuedRun, Settlement } from './queue-rows.ts';
@@ -9,6 +9,10 @@ export interface ClaimedRunContext {
   readonly agents: AgentCatalog;
   /** Aborted to hand the session off (the worker stops, or lost its claim): the run stops before its next write. */
   readonly handOff: AbortSignal;
+  /** Aborted when a cancel of the session is requested: the model call and tools stop, compensations run, it ends `cancelled`. */
+  readonly cancel: AbortSignal;
+  /** Told of each update of the run (journaled events wake the session's event streams elsewhere). */
+  readonly onUpdate?: (update: SessionUpdate) => void;
   /** Claims of one session before it is given up as `failed`. */
   readonly maxAttempts: number;
   /** Delay before retrying a run that failed without reaching an end, doubling with each attempt. */
@@ -42,12 +46,20 @@ export async function runClaimedSession(row: QueuedRun, context: ClaimedRunConte
 }
 
 async function startOrResume(row: QueuedRun, known: WorkerAgent, context: ClaimedRunContext): Promise<SessionRun> {
-  const { keel, handOff } = context;
-  if ((await keel.journal.lastSeq(row.sessionId)) > 0) return keel.resume(known.agent, row.sessionId, { handOff });
+  const { keel, handOff, cancel } = context;
+  const common = {
+    handOff,
+    signal: cancel,
+    ...(row.tenant === null ? {} : { tenant: row.tenant }),
+    ...(row.priority === null ? {} : { priority: row.priority }),
+    ...(context.onUpdate === undefined ? {} : { onUpdate: context.onUpdate }),
+  };
+  if ((await keel.journal.lastSeq(row.sessionId)) > 0) return keel.resume(known.agent, row.sessionId, common);
   const agentModule = row.agentModule ?? known.module;
   return keel.run(known.agent, {
     sessionId: row.sessionId,
-    handOff,
+    ...common,
+    ...(row.budget === null ? {} : { budget: row.budget }),
     ...(row.task === null ? {} : { task: row.task }),
     ...(agentModule === undefined ? {} : { agentModule }),
     ...(row.model === null ? {} : { model: row.model }),

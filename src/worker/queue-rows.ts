@@ -1,6 +1,13 @@
 /** Where a queued session stands. */
 export type QueueState = 'queued' | 'claimed' | 'waiting-approval' | 'done' | 'failed';
 
+/** The budget of a queued session's tree, as `keel.run` takes it. */
+export interface QueuedBudget {
+  readonly tokens?: number;
+  readonly costUsd?: number;
+  readonly timeMs?: number;
+}
+
 /** A session's row in the run queue. Times are epoch milliseconds, from the database's clock. */
 export interface QueuedRun {
   readonly sessionId: string;
@@ -8,6 +15,14 @@ export interface QueuedRun {
   readonly agentModule: string | null;
   readonly task: string | null;
   readonly model: string | null;
+  /** Whose token budget the run spends (the API key's tenant of a session started over HTTP). */
+  readonly tenant: string | null;
+  /** In the model queue, batch runs wait behind interactive ones. */
+  readonly priority: 'interactive' | 'batch' | null;
+  readonly budget: QueuedBudget | null;
+  /** When a cancel was requested: the worker that holds the session stops it, and it ends `cancelled`. */
+  readonly cancelRequestedAt: number | null;
+  readonly cancelReason: string | null;
   readonly state: QueueState;
   /** Claims so far since it was queued (reset when a run ends or waits for approval). */
   readonly attempts: number;
@@ -53,6 +68,11 @@ export interface QueueRow {
   readonly agent_module: string | null;
   readonly task: string | null;
   readonly model: string | null;
+  readonly tenant: string | null;
+  readonly priority: string | null;
+  readonly budget: QueuedBudget | null;
+  readonly cancel_requested_at: Date | null;
+  readonly cancel_reason: string | null;
   readonly state: QueueState;
   readonly available_at: Date;
   readonly enqueued_at: Date;
@@ -83,6 +103,11 @@ export function queuedRunOf(row: QueueRow): QueuedRun {
     agentModule: row.agent_module,
     task: row.task,
     model: row.model,
+    tenant: row.tenant ?? null,
+    priority: row.priority === 'batch' || row.priority === 'interactive' ? row.priority : null,
+    budget: row.budget ?? null,
+    cancelRequestedAt: row.cancel_requested_at == null ? null : row.cancel_requested_at.getTime(),
+    cancelReason: row.cancel_reason ?? null,
     state: row.state,
     attempts: row.attempts,
     claimedBy: row.claimed_by,

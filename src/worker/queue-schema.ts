@@ -10,6 +10,12 @@ export const queueSchemaComponent = 'run-queue';
 /** The NOTIFY channel of the queue: a payload is the id of a session that became ready to run. */
 export const queueChannel = 'keel_run_queue';
 
+/** The NOTIFY channel of cancel requests: a payload is the id of a session whose run must stop and end `cancelled`. */
+export const cancelChannel = 'keel_run_cancel';
+
+/** The NOTIFY channel of journal activity: a payload is the id of a session a worker just journaled events of. */
+export const sessionEventsChannel = 'keel_session_events';
+
 export const queueMigrations: readonly PostgresMigration[] = [
   {
     version: 1,
@@ -47,6 +53,18 @@ export const queueMigrations: readonly PostgresMigration[] = [
       outcome text
     );
     CREATE INDEX keel_run_claims_session ON keel_run_claims (session_id, claimed_at);
+    `,
+  },
+  {
+    version: 2,
+    name: 'tenant, priority and budget of a queued session; cancel requests',
+    sql: `
+    ALTER TABLE keel_run_queue
+      ADD COLUMN tenant text,
+      ADD COLUMN priority text CHECK (priority IS NULL OR priority IN ('interactive', 'batch')),
+      ADD COLUMN budget jsonb,
+      ADD COLUMN cancel_requested_at timestamptz,
+      ADD COLUMN cancel_reason text;
     `,
   },
 ];

@@ -3,14 +3,17 @@ import { migratePostgres, openPostgresDatabase } from '../store/postgres/index.t
 import type { PostgresDatabase } from '../store/postgres/index.ts';
 import { guardedQuery } from '../store/postgres/postgres-database.ts';
 import { createId } from '../util/index.ts';
-import { queueChannel, queueMigrations, queueSchemaComponent } from './queue-schema.ts';
+import { queueChannel, queueMigrations, queueSchemaComponent, sessionEventsChannel } from './queue-schema.ts';
 import { listenForReadySessions } from './queue-listener.ts';
-import type { QueueListener } from './queue-listener.ts';
+import type { QueueListener, QueueSubscription } from './queue-listener.ts';
 import { claimRecordOf, queuedRunOf, settlementValues } from './queue-rows.ts';
-import type { ClaimRecord, ClaimRow, QueuedRun, QueueRow, Settlement } from './queue-rows.ts';
+import type { ClaimRecord, ClaimRow, QueuedBudget, QueuedRun, QueueRow, Settlement } from './queue-rows.ts';
+import { checkBudget, checkPriority, checkTenant, queueCancels } from './queue-cancel.ts';
+import type { CancelRequest, ClaimForCancelRequest } from './queue-cancel.ts';
 
-export type { ClaimRecord, QueuedRun, QueueState, Settlement } from './queue-rows.ts';
-export type { QueueListener } from './queue-listener.ts';
+export type { ClaimRecord, QueuedBudget, QueuedRun, QueueState, Settlement } from './queue-rows.ts';
+export type { QueueListener, QueueSubscription } from './queue-listener.ts';
+export type { CancelRequest, ClaimForCancelRequest } from './queue-cancel.ts';
 
 /** What to run: an agent the workers know by name, and the task of a new session. */
 export interface EnqueueRequest {
@@ -24,6 +27,12 @@ export interface EnqueueRequest {
   readonly agentModule?: string;
   /** The model spec the session runs with; else the agent's, else the workers' default. */
   readonly model?: string;
+  /** Whose token budget the run spends (`modelLimits.admission.tenantBudget`); the HTTP API records the key's tenant. */
+  readonly tenant?: string;
+  /** In the model queue, batch runs wait behind interactive ones. Default `interactive`. */
+  readonly priority?: 'interactive' | 'batch';
+  /** The budget of the session's tree (tokens, cost, wall-clock time from its start). */
+  readonly budget?: QueuedBudget;
 }
 
 export interface ClaimRequest {
@@ -74,8 +83,26 @@ export interface RunQueue {
   waitingForApproval(limit: number): Promise<readonly QueuedRun[]>;
   /** The claim history (who held which session when), of one session or of all, oldest first. */
   claims(sessionId?: string): Promise<readonly ClaimRecord[]>;
+  /**
+   * Records a request to cancel a queued or running session and announces it (NOTIFY): the worker holding it aborts
+   * the run (its model call and tools stop, compensations run, it ends `cancelled`); a session no worker holds is made
+   * ready, so the next claim runs it already cancelled (a session never started ends without a model call). Returns
+   * the row, or undefined when the session is not in the queue or has ended (`done`).
+   */
+  requestCancel(request: CancelRequest): Promise<QueuedRun | undefined>;
+  /**
+   * Claims one session whose cancel was requested, when no live claim holds it, for a process that ends it itself
+   * (the HTTP server, so that a cancel needs no free worker). Undefined when a worker holds it or it ended.
+   */
+  claimForCancel(request: ClaimForCancelRequest): Promise<QueuedRun | undefined>;
+  /** Which of these sessions have a cancel request (a worker's fallback for a lost notification). */
+  cancelRequested(sessionIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Announces that events of `sessionId` were journaled (NOTIFY), so that event streams read them at once. */
+  notifySessionEvents(sessionId: string): Promise<void>;
   /** Calls `onReady` with a session id whenever one becomes ready (LISTEN/NOTIFY); reconnects after a lost connection. */
   listen(onReady: (sessionId: string) => void): Promise<QueueListener>;
+  /** LISTENs for ready sessions, cancel requests and journal activity on one connection of its own; reconnects after a lost one. */
+  subscribe(subscription: QueueSubscription): Promise<QueueListener>;
   close(): Promise<void>;
 }
 
@@ -110,6 +137,8 @@ function invalidRowReason(maxTask: string): string {
     WHEN octet_length(agent) > 800 OR char_length(agent) > 200 OR btrim(agent) = '' THEN 'The queued agent name must be 1 to 200 characters.'
     WHEN octet_length(model) > ${maxModelSpecBytes} THEN 'The queued model spec is ' || octet_length(model) || ' bytes; a model spec may have at most ${maxModelSpecBytes}.'
     WHEN octet_length(agent_module) > 4096 THEN 'The queued agent module path is longer than 4096 bytes.'
+    WHEN octet_length(tenant) > 200 THEN 'The queued tenant is longer than 200 bytes.'
+    WHEN pg_column_size(budget) > 1000 THEN 'The queued budget is larger than 1000 bytes.'
     WHEN session_id !~ '^[A-Za-z0-9_.:-]{1,200}$' THEN 'A session id is 1 to 200 letters, digits and . _ : -; this queued row''s id is not.'
   END)`;
 }
@@ -164,6 +193,7 @@ export function createRunQueue(options: RunQueueOptions): RunQueue {
     return guardedQuery(database, action, work);
   };
   const notify = (sessionId: string) => database.query('SELECT pg_notify($1, $2)', [queueChannel, sessionId]);
+  const cancels = queueCancels(database, notify);
 
   return {
     migrate,
@@ -171,9 +201,9 @@ export function createRunQueue(options: RunQueueOptions): RunQueue {
       run('enqueueing a session', async () => {
         const sessionId = checkEnqueue(request);
         const inserted = await database.query(
-          `INSERT INTO keel_run_queue (session_id, agent, agent_module, task, model, state) VALUES ($1, $2, $3, $4, $5, 'queued')
+          `INSERT INTO keel_run_queue (session_id, agent, agent_module, task, model, tenant, priority, budget, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 'queued')
            ON CONFLICT (session_id) DO NOTHING`,
-          [sessionId, request.agent, request.agentModule ?? null, request.task ?? null, request.model ?? null],
+          [sessionId, request.agent, request.agentModule ?? null, request.task ?? null, request.model ?? null, request.tenant ?? null, request.priority ?? null, request.budget === undefined ? null : JSON.stringify(request.budget)],
         );
         if (inserted.rowCount === 0) throw new KeelError('invalid-argument', `Session ${sessionId} is already in the run queue; queue a resume with enqueueResume, or choose another session id.`, { details: { sessionId } });
         await notify(sessionId);
@@ -303,10 +333,20 @@ export function createRunQueue(options: RunQueueOptions): RunQueue {
           : await database.query<ClaimRow>('SELECT * FROM keel_run_claims WHERE session_id = $1 ORDER BY claim_id', [sessionId]);
         return rows.rows.map(claimRecordOf);
       }),
-    async listen(onReady) {
+    requestCancel: (request) => run(`requesting the cancel of session ${request.sessionId}`, () => cancels.request(request)),
+    claimForCancel: (request) => run(`claiming session ${request.sessionId} to cancel it`, () => cancels.claim(request)),
+    cancelRequested: (sessionIds) => run('reading cancel requests', () => cancels.requested(sessionIds)),
+    notifySessionEvents: (sessionId) =>
+      run(`announcing events of session ${sessionId}`, async () => {
+        await database.query('SELECT pg_notify($1, $2)', [sessionEventsChannel, sessionId]);
+      }),
+    listen(onReady) {
+      return this.subscribe({ onReady });
+    },
+    async subscribe(subscription) {
       if (url === undefined) throw new KeelError('invalid-config', 'The run queue was opened on a database without its URL, so it cannot LISTEN for ready sessions; pass url to createRunQueue (workers then poll only).');
       await migrate();
-      return listenForReadySessions({ url, channel: queueChannel, onReady });
+      return listenForReadySessions({ url, subscription });
     },
     async close() {
       if (owned) await database.close();
@@ -316,6 +356,9 @@ export function createRunQueue(options: RunQueueOptions): RunQueue {
 
 function checkEnqueue(request: EnqueueRequest): string {
   checkAgentName(request.agent);
+  if (request.tenant !== undefined) checkTenant(request.tenant);
+  if (request.priority !== undefined) checkPriority(request.priority);
+  if (request.budget !== undefined) checkBudget(request.budget);
   if (request.task !== undefined && (typeof request.task !== 'string' || Buffer.byteLength(request.task) > maxTaskBytes)) {
     throw new KeelError('invalid-argument', `A queued session's task must be a string of at most ${maxTaskBytes} bytes.`);
   }

@@ -7,6 +7,7 @@ import { AgentCatalog } from './agent-catalog.ts';
 import type { WorkerAgent } from './agent-catalog.ts';
 import { sweepApprovals } from './approval-sweep.ts';
 import { runClaimedSession } from './claimed-run.ts';
+import { SessionEventAnnouncer } from './event-announcer.ts';
 import type { QueuedRun, Settlement } from './queue-rows.ts';
 import type { QueueListener, RunQueue } from './run-queue.ts';
 
@@ -80,6 +81,7 @@ interface ActiveRun {
   readonly row: QueuedRun;
   readonly claimId: number;
   readonly handOff: AbortController;
+  readonly cancel: AbortController;
   done: Promise<void>;
 }
 
@@ -108,6 +110,13 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   };
   const active = new Map<number, ActiveRun>();
+  const bySession = new Map<string, ActiveRun>();
+  const announcer = new SessionEventAnnouncer(queue, (error) => emit({ type: 'queue-error', error: toKeelError(error) }));
+  const cancelRun = (sessionId: string, reason: string | null): void => {
+    const run = bySession.get(sessionId);
+    if (run === undefined || run.cancel.signal.aborted) return;
+    run.cancel.abort(new KeelError('cancelled', reason ?? `A cancel of session ${sessionId} was requested.`));
+  };
   let stopping = false;
   let started: Promise<void> | undefined;
   let stopped: Promise<WorkerStopReport> | undefined;
@@ -147,16 +156,31 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const launch = (row: QueuedRun, claimId: number): void => {
-    const run: ActiveRun = { row, claimId, handOff: new AbortController(), done: Promise.resolve() };
+    const run: ActiveRun = { row, claimId, handOff: new AbortController(), cancel: new AbortController(), done: Promise.resolve() };
     active.set(claimId, run);
+    bySession.set(row.sessionId, run);
+    if (row.cancelRequestedAt !== null) cancelRun(row.sessionId, row.cancelReason);
     emit({ type: 'claimed', sessionId: row.sessionId, claimId, attempt: row.attempts });
     run.done = (async () => {
-      const settlement = await runClaimedSession(row, { keel, agents, handOff: run.handOff.signal, maxAttempts: settings.maxAttempts, retryBaseMs: settings.retryBaseMs, queueModels });
+      const settlement = await runClaimedSession(row, {
+        keel,
+        agents,
+        handOff: run.handOff.signal,
+        cancel: run.cancel.signal,
+        onUpdate: (update) => {
+          if (update.type === 'event') announcer.announce(row.sessionId);
+        },
+        maxAttempts: settings.maxAttempts,
+        retryBaseMs: settings.retryBaseMs,
+        queueModels,
+      });
+      announcer.announce(row.sessionId);
       const kept = await settle(run, settlement);
       if (stopping && settlement.kind !== 'retry') finishedDuringStop += 1;
       emit({ type: 'settled', sessionId: row.sessionId, claimId, settlement, kept });
     })().finally(() => {
       active.delete(claimId);
+      if (bySession.get(row.sessionId) === run) bySession.delete(row.sessionId);
       wake(false);
     });
   };
@@ -181,7 +205,7 @@ export function createWorker(options: WorkerOptions): Worker {
       for (const row of rows) {
         if (row.claimId === null) continue;
         // Claimed as the worker began to stop: queued again at once, before stop() closes anything.
-        if (stopping) await settle({ row, claimId: row.claimId, handOff: new AbortController(), done: Promise.resolve() }, { kind: 'retry', outcome: 'handed-off', delayMs: 0, error: null });
+        if (stopping) await settle({ row, claimId: row.claimId, handOff: new AbortController(), cancel: new AbortController(), done: Promise.resolve() }, { kind: 'retry', outcome: 'handed-off', delayMs: 0, error: null });
         else launch(row, row.claimId);
       }
       if (rows.length > 0) {
@@ -204,11 +228,23 @@ export function createWorker(options: WorkerOptions): Worker {
       emit({ type: 'queue-error', error: toKeelError(error) });
       return;
     }
+    await checkCancelRequests();
     for (const claimId of claimIds) {
       const run = active.get(claimId);
       if (held.has(claimId) || run === undefined || run.handOff.signal.aborted) continue;
       emit({ type: 'claim-lost', sessionId: run.row.sessionId, claimId });
       run.handOff.abort(new KeelError('session-busy', `Worker ${settings.id} lost its claim on session ${run.row.sessionId} (not renewed within ${settings.claimTtlMs} ms, and another worker took it over); it stopped before writing more.`));
+    }
+  };
+
+  /** The fallback of cancel notifications: a request whose NOTIFY was lost is found at the next renewal. */
+  const checkCancelRequests = async (): Promise<void> => {
+    const open = [...bySession.values()].filter((run) => !run.cancel.signal.aborted).map((run) => run.row.sessionId);
+    if (open.length === 0) return;
+    try {
+      for (const sessionId of await queue.cancelRequested(open)) cancelRun(sessionId, null);
+    } catch (error) {
+      emit({ type: 'queue-error', error: toKeelError(error) });
     }
   };
 
@@ -243,7 +279,7 @@ export function createWorker(options: WorkerOptions): Worker {
       started ??= (async () => {
         if (stopping) throw new KeelError('invalid-argument', `Worker ${settings.id} was stopped; create a new worker to start again.`);
         await queue.migrate();
-        if (settings.listen) listener = await queue.listen(() => wake(true));
+        if (settings.listen) listener = await queue.subscribe({ onReady: () => wake(true), onCancel: (sessionId) => cancelRun(sessionId, null) });
         renewal = setInterval(() => void renewClaims(), Math.max(50, Math.floor(settings.claimTtlMs / 3)));
         if (settings.approvalSweepMs > 0) {
           sweep = setInterval(() => {
