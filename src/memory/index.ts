@@ -15,6 +15,10 @@ export { scoreMemories, minMax, resolveWeights, defaultRetrievalWeights, default
 export type { RetrievalCandidate, ScoredMemory, ScoreComponents, ScoreOptions } from './retrieval-score.ts';
 export { createMemoryStore, importancePrompt, parseImportance, scopeFilter } from './memory-store.ts';
 export type { MemoryStore, MemoryStoreOptions, MemoryListOptions, SqliteMemoryStore, RememberInput, RecallInput, SequencedMemory } from './memory-store.ts';
+export { createPostgresMemoryStore, openPostgresMemoryStore, postgresMemoryMigrations } from './postgres-memory-store.ts';
+export type { PostgresMemoryStore, PostgresMemoryStoreOptions, PostgresMemoryVectors } from './postgres-memory-store.ts';
+export { migrateMemoryTables, memorySchemaVersion } from './postgres-memory-database.ts';
+export type { MemoryMigration, MemorySqlExecutor, PostgresMemoryDatabase } from './postgres-memory-database.ts';
 export { createReflector, parseInsights, reflectionPrompt } from './reflection.ts';
 export type { Insight, Reflector, ReflectorOptions, ReflectionOutcome } from './reflection.ts';
 export { createProceduralMemory, contentHash } from './procedural-memory.ts';

@@ -1,8 +1,8 @@
 import { KeelError } from '../errors/index.ts';
-import { createId } from '../util/index.ts';
-import type { Embedder, MemoryKind, MemoryRecord, MemoryScope, VectorFilter, VectorIndex } from './memory-types.ts';
-import { scoreMemories } from './retrieval-score.ts';
-import type { MemoryListOptions, MemoryStore, RecallInput, RememberInput, ScoredMemory, SequencedMemory } from '../spec/memory-store.ts';
+import type { Embedder, MemoryKind, MemoryRecord, VectorIndex } from './memory-types.ts';
+import type { MemoryStore } from '../spec/memory-store.ts';
+import { checkDimensions, createMemoryStoreCore, embedderMismatch } from './memory-store-core.ts';
+import type { MemoryRecordTable } from './memory-store-core.ts';
 import { migrate, openOwnedDatabase, toStorageFailure } from './sqlite-migrations.ts';
 import type { SqliteDatabase } from './sqlite-migrations.ts';
 
@@ -21,6 +21,7 @@ export interface MemoryStoreOptions {
 }
 
 export type { RememberInput, RecallInput, SequencedMemory, MemoryListOptions, MemoryStore } from '../spec/memory-store.ts';
+export { checkImportance, scopeFilter } from './memory-store-core.ts';
 
 /** The SQLite memory store: the port, plus the database it lives in (shared with a sqlite-vec index, backups). */
 export interface SqliteMemoryStore extends MemoryStore {
@@ -69,12 +70,7 @@ function checkEmbedder(database: SqliteDatabase, embedder: Embedder): void {
     database.prepare(`INSERT INTO memory_settings (name, value) VALUES ('embedder', ?)`).run(embedder.id);
     return;
   }
-  if (recorded !== embedder.id) {
-    throw new KeelError(
-      'invalid-config',
-      `This memory store holds vectors of the embedder "${recorded}", but it was opened with "${embedder.id}"; their vectors cannot be compared. Open it with "${recorded}", or re-embed into a new store.`,
-    );
-  }
+  if (recorded !== embedder.id) throw embedderMismatch(recorded, embedder.id);
 }
 
 interface MemoryRow {
@@ -107,9 +103,7 @@ interface MemoryRow {
  */
 export function createMemoryStore(options: MemoryStoreOptions): SqliteMemoryStore {
   const { embedder, index } = options;
-  if (embedder.dimensions !== index.dimensions) {
-    throw new KeelError('invalid-config', `The embedder makes ${embedder.dimensions}-dimensional vectors but the index holds ${index.dimensions}.`);
-  }
+  checkDimensions(embedder, index);
   const { database, owned } = openOwnedDatabase(options, 'the memory store');
   migrate(database, 'memory', memoryMigrations);
   try {
@@ -118,10 +112,25 @@ export function createMemoryStore(options: MemoryStoreOptions): SqliteMemoryStor
     if (owned) database.close();
     throw error instanceof KeelError ? error : toStorageFailure(error, 'reading the memory store\'s embedder');
   }
-  const clock = options.clock ?? { now: () => Date.now() };
+  const core = createMemoryStoreCore({
+    embedder,
+    index,
+    records: sqliteRecordTable(database, owned),
+    ...(options.rateImportance === undefined ? {} : { rateImportance: options.rateImportance }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.candidatePool === undefined ? {} : { candidatePool: options.candidatePool }),
+    ...(options.recencyDecay === undefined ? {} : { recencyDecay: options.recencyDecay }),
+  });
+  return { ...core, database };
+}
+
+/** The records in SQLite. Each statement is synchronous underneath; the table answers through promises like any backend. */
+function sqliteRecordTable(database: SqliteDatabase, owned: boolean): MemoryRecordTable {
   const insert = database.prepare(
-    `INSERT INTO memories (id, agent, session_id, kind, text, importance, created_at, last_accessed_at, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO memories (id, agent, session_id, kind, text, importance, created_at, last_accessed_at, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO NOTHING`,
   );
+  const readOne = database.prepare<[string], MemoryRow>('SELECT * FROM memories WHERE id = ?');
   const removeRow = database.prepare('DELETE FROM memories WHERE id = ?');
   const touch = database.prepare('UPDATE memories SET last_accessed_at = ? WHERE id = ?');
   const readReflectionMark = database.prepare<[string, string], number>('SELECT last_sequence FROM memory_reflection_state WHERE agent = ? AND session_key = ?').pluck();
@@ -129,8 +138,11 @@ export function createMemoryStore(options: MemoryStoreOptions): SqliteMemoryStor
     `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES (?, ?, ?)
      ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence`,
   );
+  const listRows = database.prepare<[string, string | null, string | null, number, number], MemoryRow>(
+    `SELECT * FROM memories WHERE agent = ? AND (? IS NULL OR session_id = ?) AND sequence > ? ORDER BY sequence LIMIT ?`,
+  );
 
-  function run<T>(action: string, body: () => T): T {
+  async function run<T>(action: string, body: () => T): Promise<T> {
     try {
       return body();
     } catch (error) {
@@ -138,121 +150,32 @@ export function createMemoryStore(options: MemoryStoreOptions): SqliteMemoryStor
     }
   }
 
-  function get(ids: readonly string[]): MemoryRecord[] {
-    if (ids.length === 0) return [];
-    const rows = run('reading memories', () =>
-      database.prepare(`SELECT * FROM memories WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)) as MemoryRow[],
-    );
-    const byId = new Map(rows.map((row) => [row.id, toRecord(row)]));
-    return ids.flatMap((id) => byId.get(id) ?? []);
-  }
-
-  async function resolveImportance(input: RememberInput): Promise<number> {
-    if (input.importance !== undefined) {
-      checkImportance(input.importance, 'importance');
-      return input.importance;
-    }
-    if (options.rateImportance === undefined) return 5;
-    const rated = await options.rateImportance(input.text, input.signal);
-    if (!Number.isFinite(rated)) return 5;
-    return Math.min(10, Math.max(1, Math.round(rated)));
-  }
-
   return {
-    database,
-    embedder,
-    async remember(input: RememberInput): Promise<MemoryRecord> {
-      checkScope(input.scope);
-      if (typeof input.text !== 'string' || input.text.trim() === '') throw new KeelError('invalid-argument', 'A memory needs non-empty text.');
-      if (input.id !== undefined) {
-        if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(input.id)) throw new KeelError('invalid-argument', `A memory id must be 1–200 letters, digits or _.:-, got ${JSON.stringify(input.id)}.`);
-        const [existing] = get([input.id]);
-        if (existing !== undefined) return existing;
-      }
-      const importance = await resolveImportance(input);
-      const [vector] = await embedder.embed([input.text], input.signal);
-      const now = clock.now();
-      const record: MemoryRecord = {
-        id: input.id ?? createId('mem', now),
-        scope: input.scope.sessionId === undefined ? { agent: input.scope.agent } : { agent: input.scope.agent, sessionId: input.scope.sessionId },
-        kind: input.kind ?? 'observation',
-        text: input.text,
-        importance,
-        createdAt: now,
-        lastAccessedAt: now,
-        ...(input.sources === undefined ? {} : { sources: [...input.sources] }),
-      };
-      run('storing a memory', () =>
-        insert.run(record.id, record.scope.agent, record.scope.sessionId ?? null, record.kind, record.text, importance, now, now, record.sources === undefined ? null : JSON.stringify(record.sources)),
-      );
-      try {
-        await index.upsert([{ id: record.id, vector: vector as Float32Array, metadata: { ...scopeFilter(record.scope), kind: record.kind } }]);
-      } catch (error) {
-        run('undoing a memory', () => removeRow.run(record.id));
-        throw error;
-      }
-      return record;
-    },
-    async recall(input: RecallInput): Promise<ScoredMemory[]> {
-      checkScope(input.scope);
-      const k = input.k ?? 5;
-      if (!(Number.isInteger(k) && k > 0)) throw new KeelError('invalid-argument', `k must be a positive integer, got ${k}.`);
-      const pool = options.candidatePool ?? Math.max(50, 5 * k);
-      const [vector] = await embedder.embed([input.query], input.signal);
-      const filter: VectorFilter = scopeFilter(input.scope);
-      const kinds = input.kinds === undefined ? undefined : new Set(input.kinds);
-      const matches = (await index.search(vector as Float32Array, pool, filter)).filter((match) => kinds === undefined || kinds.has(match.metadata.kind as MemoryKind));
-      const records = new Map(get(matches.map((match) => match.id)).map((record) => [record.id, record]));
-      const candidates = matches.flatMap((match) => {
-        const record = records.get(match.id);
-        return record === undefined ? [] : [{ record, relevance: match.score }];
-      });
-      const now = clock.now();
-      const best = scoreMemories(candidates, { now, ...(input.weights === undefined ? {} : { weights: input.weights }), ...(options.recencyDecay === undefined ? {} : { recencyDecay: options.recencyDecay }) }).slice(0, k);
-      run('marking memories accessed', () => database.transaction(() => best.forEach((entry) => touch.run(now, entry.record.id)))());
-      return best;
-    },
-    get,
-    list(scope: MemoryScope, listOptions: MemoryListOptions = {}): SequencedMemory[] {
-      checkScope(scope);
-      const rows = run('listing memories', () =>
-        database
-          .prepare(
-            `SELECT * FROM memories WHERE agent = ? AND (? IS NULL OR session_id = ?) AND sequence > ? ORDER BY sequence LIMIT ?`,
-          )
-          .all(scope.agent, scope.sessionId ?? null, scope.sessionId ?? null, listOptions.afterSequence ?? 0, listOptions.limit ?? -1) as MemoryRow[],
-      );
-      return rows.map((row) => ({ ...toRecord(row), sequence: row.sequence }));
-    },
-    reflectedThrough(scope: MemoryScope): number {
-      checkScope(scope);
-      return run('reading the reflection state', () => readReflectionMark.get(scope.agent, scope.sessionId ?? '') ?? 0);
-    },
-    markReflected(scope: MemoryScope, sequence: number): void {
-      checkScope(scope);
-      if (!(Number.isInteger(sequence) && sequence >= 0)) throw new KeelError('invalid-argument', `A reflection mark must be a memory sequence number (an integer of 0 or more), got ${sequence}.`);
-      run('saving the reflection state', () => writeReflectionMark.run(scope.agent, scope.sessionId ?? '', sequence));
-    },
-    async close(): Promise<void> {
-      await index.close();
+    read: (ids) =>
+      run('reading memories', () =>
+        (database.prepare(`SELECT * FROM memories WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(ids)) as MemoryRow[]).map(toRecord),
+      ),
+    insert: (record) =>
+      run('storing a memory', () => {
+        const sources = record.sources === undefined ? null : JSON.stringify(record.sources);
+        const { changes } = insert.run(record.id, record.scope.agent, record.scope.sessionId ?? null, record.kind, record.text, record.importance, record.createdAt, record.lastAccessedAt, sources);
+        if (changes === 1) return record;
+        return toRecord(readOne.get(record.id) as MemoryRow);
+      }),
+    remove: (id) => run('undoing a memory', () => void removeRow.run(id)),
+    touch: (ids, now) => run('marking memories accessed', () => database.transaction(() => ids.forEach((id) => touch.run(now, id)))()),
+    list: (scope, listOptions) =>
+      run('listing memories', () =>
+        listRows
+          .all(scope.agent, scope.sessionId ?? null, scope.sessionId ?? null, listOptions.afterSequence ?? 0, listOptions.limit ?? -1)
+          .map((row) => ({ ...toRecord(row), sequence: row.sequence })),
+      ),
+    reflectedThrough: (scope) => run('reading the reflection state', () => readReflectionMark.get(scope.agent, scope.sessionId ?? '') ?? 0),
+    markReflected: (scope, sequence) => run('saving the reflection state', () => void writeReflectionMark.run(scope.agent, scope.sessionId ?? '', sequence)),
+    async close() {
       if (owned && database.open) database.close();
     },
   };
-}
-
-export function scopeFilter(scope: MemoryScope): { agent: string; sessionId?: string } {
-  return scope.sessionId === undefined ? { agent: scope.agent } : { agent: scope.agent, sessionId: scope.sessionId };
-}
-
-function checkScope(scope: MemoryScope): void {
-  if (typeof scope?.agent !== 'string' || scope.agent === '') throw new KeelError('invalid-argument', 'A memory scope needs an agent.');
-  if (scope.sessionId !== undefined && (typeof scope.sessionId !== 'string' || scope.sessionId === '')) {
-    throw new KeelError('invalid-argument', 'A memory scope’s sessionId, when given, must be a non-empty string.');
-  }
-}
-
-export function checkImportance(value: number, name: string): void {
-  if (!(Number.isFinite(value) && value >= 1 && value <= 10)) throw new KeelError('invalid-argument', `${name} must be a number from 1 to 10, got ${value}.`);
 }
 
 function toRecord(row: MemoryRow): MemoryRecord {

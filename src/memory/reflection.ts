@@ -33,7 +33,7 @@ export interface ReflectionOutcome {
 
 export interface Reflector {
   /** The importance of memories (other than reflections) written to the scope since its last reflection. */
-  accumulated(scope: MemoryScope): number;
+  accumulated(scope: MemoryScope): Promise<number>;
   /** Reflects if the accumulated importance has reached the threshold (or `force`), storing each insight as a `reflection` memory. */
   maybeReflect(scope: MemoryScope, options?: { readonly force?: boolean; readonly signal?: AbortSignal }): Promise<ReflectionOutcome>;
 }
@@ -48,16 +48,17 @@ export function createReflector(options: ReflectorOptions): Reflector {
   const threshold = options.threshold ?? 150;
   const maxMemories = options.maxMemories ?? 100;
   if (!(threshold > 0)) throw new KeelError('invalid-config', `threshold must be positive, got ${threshold}.`);
-  function pending(scope: MemoryScope): SequencedMemory[] {
-    return store.list(scope, { afterSequence: store.reflectedThrough(scope) }).filter((memory) => memory.kind !== 'reflection');
+  async function pending(scope: MemoryScope): Promise<SequencedMemory[]> {
+    const memories = await store.list(scope, { afterSequence: await store.reflectedThrough(scope) });
+    return memories.filter((memory) => memory.kind !== 'reflection');
   }
 
   return {
-    accumulated(scope: MemoryScope): number {
-      return pending(scope).reduce((sum, memory) => sum + memory.importance, 0);
+    async accumulated(scope: MemoryScope): Promise<number> {
+      return (await pending(scope)).reduce((sum, memory) => sum + memory.importance, 0);
     },
     async maybeReflect(scope, reflectOptions = {}): Promise<ReflectionOutcome> {
-      const memories = pending(scope);
+      const memories = await pending(scope);
       const accumulated = memories.reduce((sum, memory) => sum + memory.importance, 0);
       if (memories.length === 0 || (accumulated < threshold && reflectOptions.force !== true)) {
         return { reflected: false, accumulated, reflections: [], invalidCitations: [], droppedInsights: [] };
@@ -67,8 +68,7 @@ export function createReflector(options: ReflectorOptions): Reflector {
       const lastSequence = (memories.at(-1) as SequencedMemory).sequence;
       const cited = [...new Set(insights.flatMap((insight) => insight.sourceIds))];
       const existing = new Set(
-        store
-          .get(cited)
+        (await store.get(cited))
           .filter((memory) => memory.scope.agent === scope.agent && (scope.sessionId === undefined || memory.scope.sessionId === scope.sessionId))
           .map((memory) => memory.id),
       );
@@ -93,7 +93,7 @@ export function createReflector(options: ReflectorOptions): Reflector {
           }),
         );
       }
-      store.markReflected(scope, lastSequence);
+      await store.markReflected(scope, lastSequence);
       return { reflected: true, accumulated, reflections, invalidCitations, droppedInsights };
     },
   };

@@ -1,5 +1,7 @@
 // The memory store port: what the loop, the memory tools and reflection need from a store of an agent's memories.
-// The SQLite implementation is src/memory/memory-store.ts; another backend implements this interface alone.
+// Backends: SQLite (src/memory/memory-store.ts) and PostgreSQL (src/memory/postgres-memory-store.ts); another
+// backend implements this interface alone and passes describeMemoryStoreContract. Every read is asynchronous, since a
+// shared backend answers over the network.
 import type { Embedder } from './vector.ts';
 
 export type MemoryKind = 'observation' | 'reflection' | 'fact' | 'tool-result';
@@ -88,14 +90,14 @@ export interface MemoryStore {
   /** Nearest memories by vector, re-ranked by `α·recency + β·importance + γ·relevance`; marks the returned ones accessed. */
   recall(input: RecallInput): Promise<ScoredMemory[]>;
   /** The memories with these ids, in the order asked; unknown ids are left out. */
-  get(ids: readonly string[]): MemoryRecord[];
+  get(ids: readonly string[]): Promise<MemoryRecord[]>;
   /** Memories in the scope in insertion order, after `afterSequence` when given. */
-  list(scope: MemoryScope, options?: MemoryListOptions): SequencedMemory[];
+  list(scope: MemoryScope, options?: MemoryListOptions): Promise<SequencedMemory[]>;
   /**
    * The sequence of the last memory reflection has covered in the scope (0 when none). Kept by the store beside the
    * memories, so reflection resumes where it stopped after a restart and never reflects on the same memories twice.
    */
-  reflectedThrough(scope: MemoryScope): number;
-  markReflected(scope: MemoryScope, sequence: number): void;
+  reflectedThrough(scope: MemoryScope): Promise<number>;
+  markReflected(scope: MemoryScope, sequence: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -21,7 +21,7 @@ describe('memory tools', () => {
     const found = (await recall.execute(recall.input.parse({ query: 'who holds the Orion pager', limit: 1 }), context)) as { id: string; text: string }[];
     expect(found).toHaveLength(1);
     expect(found[0]?.id).toBe(stored.id);
-    expect(store.list({ agent: 'ops', sessionId: 'ses_1' })).toHaveLength(2);
+    expect(await store.list({ agent: 'ops', sessionId: 'ses_1' })).toHaveLength(2);
     expect(recall.input.safeParse({ query: 'x', limit: 4 }).success).toBe(false);
     expect(remember.input.safeParse({ text: 'x', importance: 11 }).success).toBe(false);
     await store.close();

@@ -18,7 +18,7 @@ describe('a memory store remembers its embedder', () => {
     await first.close();
 
     const again = createMemoryStore({ path, embedder: createHashingEmbedder({ dimensions: 64 }), index: createExactScanIndex({ dimensions: 64 }) });
-    expect(again.list({ agent: 'a' })).toHaveLength(1);
+    expect(await again.list({ agent: 'a' })).toHaveLength(1);
     await again.close();
 
     const other = { id: 'openai:text-embedding-3-small@64', dimensions: 64, embed: () => Promise.resolve([]) };

@@ -88,7 +88,7 @@ describe('tool results kept in the episodic store (memory.recordToolResults)', (
     const writes = events.filter((event) => event.type === 'memory-write');
     expect(writes).toHaveLength(1);
     expect(writes[0]).toMatchObject({ reason: 'tool-result', records: [{ callId: 'c1', importance: 4 }, { callId: 'c2', importance: 4 }] });
-    const memories = store.list({ agent: 'ops', sessionId: 's2' });
+    const memories = await store.list({ agent: 'ops', sessionId: 's2' });
     expect(memories.map((memory) => memory.id)).toEqual([toolResultMemoryId('s2', 'c1'), toolResultMemoryId('s2', 'c2')]);
     expect(memories[1]?.text).toContain('fetch_log({"host":"web-2"}) at turn 1 returned: host web-2');
     const { buildSpans } = await import('../../src/tracing/index.ts');
@@ -114,7 +114,7 @@ describe('tool results kept in the episodic store (memory.recordToolResults)', (
     expect(resumed.status).toBe('completed');
     const after = await readAll(replayed, 's3');
     expect(after.filter((event) => event.type === 'memory-write')).toHaveLength(1);
-    expect(store.list({ agent: 'ops' })).toHaveLength(1);
+    expect(await store.list({ agent: 'ops' })).toHaveLength(1);
     await store.close();
   });
 
@@ -154,7 +154,7 @@ describe('reflection triggered by the loop (memory.reflection)', () => {
     const events = await readAll(dependencies, 's5');
     const reflection = events.find((event) => event.type === 'memory-write' && event.reason === 'reflection');
     expect(reflection).toMatchObject({ records: [{ kind: 'reflection', importance: 7, sources: [toolResultMemoryId('s5', 'c0'), toolResultMemoryId('s5', 'c1')] }], invalidCitations: ['mem_nope'] });
-    expect(store.list({ agent: 'ops' }).filter((memory) => memory.kind === 'reflection').map((memory) => memory.text)).toEqual(['Disk quotas are the recurring problem.']);
+    expect((await store.list({ agent: 'ops' })).filter((memory) => memory.kind === 'reflection').map((memory) => memory.text)).toEqual(['Disk quotas are the recurring problem.']);
     expect(validateJournal(events).problems).toEqual([]);
     await store.close();
   });

@@ -62,7 +62,7 @@ describe('memory store', () => {
     const byRecency = await store.recall({ scope, query: 'Vega deploy window', k: 2, weights: { recency: 1, importance: 0, relevance: 0 } });
     // The first recall touched `old` too (both were returned), so recency ties; the input order (relevance) decides.
     expect(byRecency.map((entry) => entry.components.recency)).toEqual([0.5, 0.5]);
-    expect(store.get([old.id, fresh.id]).map((record) => record.lastAccessedAt)).toEqual([now, now]);
+    expect((await store.get([old.id, fresh.id])).map((record) => record.lastAccessedAt)).toEqual([now, now]);
     const balanced = await store.recall({ scope, query: 'Vega deploy window', k: 1 });
     expect(balanced[0]?.record.id).toBe(old.id);
     expect(balanced[0]?.raw.importance).toBe(0.9);
@@ -85,7 +85,7 @@ describe('memory store', () => {
     await expectKeelError(store.remember({ scope, text: 'bad', importance: 11 }), 'invalid-argument');
     await expectKeelError(store.remember({ scope: { agent: '' }, text: 'no agent' }), 'invalid-argument');
     await expectKeelError(store.remember({ scope, text: '  ' }), 'invalid-argument');
-    expect(store.list(scope).map((record) => record.text)).toEqual(['given', 'an outage began', 'coffee']);
+    expect((await store.list(scope)).map((record) => record.text)).toEqual(['given', 'an outage began', 'coffee']);
   });
 
   it('rates with a model through the Park et al. prompt and parses its answer', () => {
@@ -106,18 +106,18 @@ describe('memory store', () => {
   it('keeps reflection progress per scope in the store, beside the memories', async () => {
     const store = open();
     const session = { agent: 'ops', sessionId: 'ses_1' };
-    expect(store.reflectedThrough(session)).toBe(0);
-    store.markReflected(session, 7);
-    expect(store.reflectedThrough(session)).toBe(7);
-    expect(store.reflectedThrough({ agent: 'ops' })).toBe(0);
-    expect(store.reflectedThrough({ agent: 'ops', sessionId: 'ses_2' })).toBe(0);
+    expect(await store.reflectedThrough(session)).toBe(0);
+    await store.markReflected(session, 7);
+    expect(await store.reflectedThrough(session)).toBe(7);
+    expect(await store.reflectedThrough({ agent: 'ops' })).toBe(0);
+    expect(await store.reflectedThrough({ agent: 'ops', sessionId: 'ses_2' })).toBe(0);
     // A second store on the same database sees the same progress, as a restarted process would.
     const reopened = createMemoryStore({ database: store.database, embedder: createHashingEmbedder(), index: createExactScanIndex({ dimensions: 384 }) });
-    expect(reopened.reflectedThrough(session)).toBe(7);
+    expect(await reopened.reflectedThrough(session)).toBe(7);
     await reopened.close();
-    expect(() => store.markReflected(session, -1)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
-    expect(() => store.markReflected(session, 1.5)).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
-    expect(() => store.reflectedThrough({ agent: '' })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+    await expectKeelError(store.markReflected(session, -1), 'invalid-argument');
+    await expectKeelError(store.markReflected(session, 1.5), 'invalid-argument');
+    await expectKeelError(store.reflectedThrough({ agent: '' }), 'invalid-argument');
   });
 
   it('refuses an embedder and index of different dimensions', () => {

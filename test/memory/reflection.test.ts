@@ -32,7 +32,7 @@ describe('reflection', () => {
     for (const [text, importance] of [['Orion backup failed', 7], ['Orion disk at 97 %', 6], ['Disk alert fired for Orion', 5]] as const) {
       written.push(await store.remember({ scope, text, importance }));
     }
-    expect(reflector.accumulated(scope)).toBe(18);
+    expect(await reflector.accumulated(scope)).toBe(18);
     expect((await reflector.maybeReflect(scope)).reflected).toBe(false);
     expect(seen).toHaveLength(0);
 
@@ -49,11 +49,11 @@ describe('reflection', () => {
     expect(outcome.droppedInsights.map((insight) => insight.text)).toEqual(['An insight citing nothing real.']);
 
     // Every stored reflection cites memories that exist.
-    for (const reflection of store.list(scope).filter((memory) => memory.kind === 'reflection')) {
-      expect(store.get(reflection.sources ?? [])).toHaveLength(reflection.sources?.length ?? -1);
+    for (const reflection of (await store.list(scope)).filter((memory) => memory.kind === 'reflection')) {
+      expect(await store.get(reflection.sources ?? [])).toHaveLength(reflection.sources?.length ?? -1);
     }
     // The counter restarts, and reflections themselves do not count toward it.
-    expect(reflector.accumulated(scope)).toBe(0);
+    expect(await reflector.accumulated(scope)).toBe(0);
     expect((await reflector.maybeReflect(scope)).reflected).toBe(false);
     const recalled = await store.recall({ scope, query: 'why do Orion backups fail', kinds: ['reflection'] });
     expect(recalled.every((entry) => entry.record.kind === 'reflection')).toBe(true);
@@ -76,7 +76,7 @@ describe('reflection', () => {
     expect((await reflector.maybeReflect({ agent: 'a' })).reflected).toBe(false);
     await store.remember({ scope: { agent: 'a' }, text: 'event 14', importance: 10 });
     expect((await reflector.maybeReflect({ agent: 'a' })).reflected).toBe(true);
-    const [first] = store.list({ agent: 'a' });
-    expect(reflectionPrompt(store.list({ agent: 'a' }))).toContain(`[${first?.id}] event 0`);
+    const [first] = await store.list({ agent: 'a' });
+    expect(reflectionPrompt(await store.list({ agent: 'a' }))).toContain(`[${first?.id}] event 0`);
   });
 });

@@ -10,3 +10,5 @@ export { describeProviderLimitStoreContract } from './provider-limit-store.contr
 export { describeAuditLogContract, sampleAuditEntry } from './audit-log.contract.ts';
 export { describeIdempotencyStoreContract } from './idempotency-store.contract.ts';
 export { describeCallLogContract, sampleCallLogEntry } from './call-log.contract.ts';
+export { describeMemoryStoreContract } from './memory-store.contract.ts';
+export type { MemoryStoreContractContext, MemoryStoreContractOptions } from './memory-store.contract.ts';
