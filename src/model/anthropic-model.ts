@@ -1,36 +1,46 @@
 import Anthropic from '@anthropic-ai/sdk';
+import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
+import { anthropicDirectSettings, createAnthropicDirectClient } from './anthropic-direct.ts';
+import type { AnthropicDirectClient } from './anthropic-direct.ts';
 import { toAnthropicParams } from './anthropic-request.ts';
 import { fromAnthropicMessage } from './anthropic-response.ts';
 import type { AnthropicMessageShape } from './anthropic-response.ts';
 import { assembleAnthropicStream } from './anthropic-stream.ts';
 import { anthropicTokenCounting } from './anthropic-token-count.ts';
 import type { AnthropicStreamEvent } from './anthropic-stream.ts';
+import { defaultMaxResponseBytes, positiveOption } from './direct-settings.ts';
+import type { DirectClientOptions } from './direct-settings.ts';
 import { sharedNodeHttpFetch } from './node-http-fetch.ts';
 import { reportingFetch } from './limits/response-headers.ts';
 import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
 import type { ProviderErrorContext } from './provider-errors.ts';
 
-export interface AnthropicModelOptions {
+export interface AnthropicModelOptions extends DirectClientOptions {
   readonly modelId: string;
-  /** Defaults to the SDK's own lookup (ANTHROPIC_API_KEY). */
+  /** Defaults to ANTHROPIC_API_KEY (then ANTHROPIC_AUTH_TOKEN, then the SDK's own credential lookup). */
   readonly apiKey?: string;
   /** Defaults to ANTHROPIC_BASE_URL, then the public API. */
   readonly baseURL?: string;
   /**
-   * The HTTP transport under the SDK. Defaults to Keel's keep-alive transport on node:http (`sharedNodeHttpFetch`),
-   * which costs less CPU per call than undici; pass `globalThis.fetch` for the SDK's usual transport.
+   * The HTTP transport. Defaults to Keel's keep-alive transport on node:http (`sharedNodeHttpFetch`), which costs
+   * less CPU per call than undici; pass `globalThis.fetch` for the usual one.
    */
   readonly fetch?: typeof globalThis.fetch;
   readonly headers?: Readonly<Record<string, string>>;
-  /** Time to wait for the response headers of one attempt. Defaults to 10 minutes: long generations are normal. */
+  /** Time to wait for the response headers of one attempt (and the whole body of a plain response). Defaults to 10 minutes: long generations are normal. */
   readonly timeoutMs?: number;
 }
 
 const defaultTimeoutMs = 600_000;
 
+/** What sends a model's Messages requests: the direct client or the SDK, behind one shape. */
+type AnthropicTransport = AnthropicDirectClient;
+
 /**
- * The Messages API through the official SDK, with the SDK's retries off: the gateway owns retrying.
+ * The Messages API, sent by Keel's direct client on node:http (or, with `client: 'sdk'`, by the official SDK), with
+ * no retries of its own: the gateway owns retrying. Models whose credentials only the SDK can resolve (no key or
+ * token given or in the environment) always use the SDK.
  * @example
  * ```ts
  * const model = createAnthropicModel({ modelId: 'claude-sonnet-4-6', apiKey: process.env.ANTHROPIC_API_KEY });
@@ -39,6 +49,8 @@ const defaultTimeoutMs = 600_000;
  * ```
  */
 export function createAnthropicModel(options: AnthropicModelOptions): Model {
+  const timeoutMs = positiveOption('timeoutMs', options.timeoutMs, defaultTimeoutMs);
+  // The SDK client also counts tokens, on either path.
   const client = new Anthropic({
     ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
     ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
@@ -46,9 +58,10 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
     fetch: reportingFetch(options.fetch ?? sharedNodeHttpFetch()),
     ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
     maxRetries: 0,
-    timeout: options.timeoutMs ?? defaultTimeoutMs,
+    timeout: timeoutMs,
   });
   const modelId = options.modelId;
+  const transport = anthropicTransport(options, client, timeoutMs);
   const context = (signal: AbortSignal): ProviderErrorContext => ({
     provider: 'anthropic',
     modelId,
@@ -65,8 +78,7 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
     async generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse> {
       if (signal.aborted) throw cancellationError(signal);
       try {
-        const message = await client.messages.create({ ...toAnthropicParams(modelId, request), stream: false }, { signal });
-        return fromAnthropicMessage(message as unknown as AnthropicMessageShape);
+        return fromAnthropicMessage(await transport.create(toAnthropicParams(modelId, request), signal));
       } catch (error) {
         throw mapProviderError(error, context(signal));
       }
@@ -76,8 +88,7 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
       if (signal.aborted) throw cancellationError(signal);
       let events: AsyncIterable<AnthropicStreamEvent>;
       try {
-        const stream = await client.messages.create({ ...toAnthropicParams(modelId, request), stream: true }, { signal });
-        events = stream as unknown as AsyncIterable<AnthropicStreamEvent>;
+        events = await transport.stream(toAnthropicParams(modelId, request), signal);
       } catch (error) {
         throw mapProviderError(error, context(signal));
       }
@@ -92,5 +103,25 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
         throw mapStreamError(error, context(signal));
       }
     },
+  };
+}
+
+function anthropicTransport(options: AnthropicModelOptions, client: Anthropic, timeoutMs: number): AnthropicTransport {
+  if (options.client !== 'sdk') {
+    const settings = anthropicDirectSettings({
+      modelId: options.modelId,
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      headers: options.headers,
+      fetch: options.fetch,
+      timeoutMs,
+      streamIdleTimeoutMs: positiveOption('streamIdleTimeoutMs', options.streamIdleTimeoutMs, timeoutMs),
+      maxResponseBytes: positiveOption('maxResponseBytes', options.maxResponseBytes, defaultMaxResponseBytes),
+    });
+    if (settings !== null) return createAnthropicDirectClient(settings, options.modelId);
+  }
+  return {
+    create: async (params: MessageCreateParamsBase, signal) => (await client.messages.create({ ...params, stream: false }, { signal })) as unknown as AnthropicMessageShape,
+    stream: async (params: MessageCreateParamsBase, signal) => (await client.messages.create({ ...params, stream: true }, { signal })) as unknown as AsyncIterable<AnthropicStreamEvent>,
   };
 }

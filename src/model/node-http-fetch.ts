@@ -31,6 +31,8 @@ export interface NodeHttpFetchOptions {
 
 export interface NodeHttpFetch {
   readonly fetch: typeof globalThis.fetch;
+  /** The keep-alive agent this transport sends a URL's requests through; Keel's direct clients share them. */
+  agentFor(url: URL): http.Agent;
   /** Closes the idle connections; requests still running finish. */
   close(): void;
 }
@@ -63,6 +65,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
   };
   return {
     fetch,
+    agentFor: (url) => (url.protocol === 'https:' ? httpsAgent : httpAgent),
     close() {
       httpAgent.destroy();
       httpsAgent.destroy();
@@ -74,8 +77,13 @@ let shared: NodeHttpFetch | undefined;
 
 /** One transport for every model of the process, so that connections are reused across sessions and clients. */
 export function sharedNodeHttpFetch(): typeof globalThis.fetch {
+  return sharedNodeHttpTransport().fetch;
+}
+
+/** The shared transport itself, whose agents the direct clients send through. */
+export function sharedNodeHttpTransport(): NodeHttpFetch {
   shared ??= createNodeHttpFetch();
-  return shared.fetch;
+  return shared;
 }
 
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1');
@@ -84,7 +92,7 @@ const globalDispatcher = Symbol.for('undici.globalDispatcher.1');
  * Whether someone replaced fetch's dispatcher (undici's setGlobalDispatcher: a proxy, a mock agent in tests). Such a
  * choice was made for fetch, so fetch keeps serving the requests. Node's own default is a plain `Agent`.
  */
-function hasCustomDispatcher(): boolean {
+export function hasCustomDispatcher(): boolean {
   const dispatcher = (globalThis as Record<symbol, unknown>)[globalDispatcher];
   return dispatcher !== undefined && dispatcher !== null && (dispatcher as { constructor?: { name?: string } }).constructor?.name !== 'Agent';
 }
@@ -252,7 +260,7 @@ function withUrl(response: Response, url: string): Response {
 }
 
 /** The body with its content coding undone, as fetch does; the request asks for none, but a server may send one. */
-function decoded(incoming: IncomingMessage): Readable {
+export function decoded(incoming: IncomingMessage): Readable {
   const coding = (incoming.headers['content-encoding'] ?? '').trim().toLowerCase();
   const decoder = coding === 'gzip' || coding === 'x-gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : coding === 'br' ? createBrotliDecompress() : null;
   if (decoder === null) return incoming;

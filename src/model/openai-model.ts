@@ -1,6 +1,11 @@
 import OpenAI from 'openai';
+import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import { KeelError } from '../errors/index.ts';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
+import { defaultMaxResponseBytes, positiveOption } from './direct-settings.ts';
+import type { DirectClientOptions } from './direct-settings.ts';
+import { createOpenAIDirectClient, openAIDirectSettings } from './openai-direct.ts';
+import type { OpenAIDirectClient } from './openai-direct.ts';
 import { toOpenAIParams } from './openai-request.ts';
 import { fromOpenAICompletion } from './openai-response.ts';
 import type { OpenAICompletionShape } from './openai-response.ts';
@@ -13,28 +18,35 @@ import type { ProviderErrorContext } from './provider-errors.ts';
 
 export type OpenAIProviderName = 'openai' | 'openai-compatible';
 
-export interface OpenAIModelOptions {
+export interface OpenAIModelOptions extends DirectClientOptions {
   readonly modelId: string;
-  /** Defaults to the SDK's lookup of OPENAI_API_KEY. */
+  /** Defaults to OPENAI_API_KEY. */
   readonly apiKey?: string;
   /** Defaults to OPENAI_BASE_URL, then the public API. An Ollama or vLLM server ends in `/v1`. */
   readonly baseURL?: string;
   /**
-   * The HTTP transport under the SDK. Defaults to Keel's keep-alive transport on node:http (`sharedNodeHttpFetch`),
-   * which costs less CPU per call than undici; pass `globalThis.fetch` for the SDK's usual transport.
+   * The HTTP transport. Defaults to Keel's keep-alive transport on node:http (`sharedNodeHttpFetch`), which costs
+   * less CPU per call than undici; pass `globalThis.fetch` for the usual one.
    */
   readonly fetch?: typeof globalThis.fetch;
   readonly headers?: Readonly<Record<string, string>>;
   /** `openai-compatible` for any other server speaking Chat Completions. Defaults to `openai`. */
   readonly provider?: OpenAIProviderName;
-  /** Time to wait for the response headers of one attempt. Defaults to 10 minutes. */
+  /** Time to wait for the response headers of one attempt (and the whole body of a plain response). Defaults to 10 minutes. */
   readonly timeoutMs?: number;
 }
 
 const defaultTimeoutMs = 600_000;
 
+/** What sends a model's Chat Completions requests: the direct client or the SDK, behind one shape. */
+interface OpenAITransport {
+  create(params: ChatCompletionCreateParamsBase, signal: AbortSignal): Promise<OpenAICompletionShape>;
+  stream(params: ChatCompletionCreateParamsBase, signal: AbortSignal): Promise<AsyncIterable<OpenAIChunkShape>>;
+}
+
 /**
- * Chat Completions through the official SDK, with the SDK's retries off: the gateway owns retrying.
+ * Chat Completions, sent by Keel's direct client on node:http (or, with `client: 'sdk'`, by the official SDK), with
+ * no retries of its own: the gateway owns retrying.
  * @example
  * ```ts
  * // Ollama (like vLLM) speaks Chat Completions under /v1.
@@ -45,21 +57,7 @@ const defaultTimeoutMs = 600_000;
 export function createOpenAIModel(options: OpenAIModelOptions): Model {
   const provider = options.provider ?? 'openai';
   const modelId = options.modelId;
-  let client: OpenAI;
-  try {
-    client = new OpenAI({
-      ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
-      ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-      // Response headers reach the gateway's rate limiter (its buckets follow the provider's rate-limit headers).
-      fetch: reportingFetch(options.fetch ?? sharedNodeHttpFetch()),
-      ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
-      maxRetries: 0,
-      timeout: options.timeoutMs ?? defaultTimeoutMs,
-    });
-  } catch (error) {
-    // The SDK refuses to build a client without a key.
-    throw new KeelError('missing-credentials', `OpenAI needs an API key: set OPENAI_API_KEY, or choose another model with --model. (${error instanceof Error ? error.message : String(error)})`, { cause: error });
-  }
+  const transport = openAITransport(options, provider);
   const context = (signal: AbortSignal): ProviderErrorContext => ({
     provider,
     modelId,
@@ -74,8 +72,7 @@ export function createOpenAIModel(options: OpenAIModelOptions): Model {
     async generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse> {
       if (signal.aborted) throw cancellationError(signal);
       try {
-        const completion = await client.chat.completions.create({ ...toOpenAIParams(modelId, request, provider), stream: false }, { signal });
-        return fromOpenAICompletion(completion as unknown as OpenAICompletionShape);
+        return fromOpenAICompletion(await transport.create({ ...toOpenAIParams(modelId, request, provider), stream: false }, signal));
       } catch (error) {
         throw mapProviderError(error, context(signal));
       }
@@ -85,11 +82,7 @@ export function createOpenAIModel(options: OpenAIModelOptions): Model {
       if (signal.aborted) throw cancellationError(signal);
       let chunks: AsyncIterable<OpenAIChunkShape>;
       try {
-        const stream = await client.chat.completions.create(
-          { ...toOpenAIParams(modelId, request, provider), stream: true, stream_options: { include_usage: true } },
-          { signal },
-        );
-        chunks = stream as unknown as AsyncIterable<OpenAIChunkShape>;
+        chunks = await transport.stream({ ...toOpenAIParams(modelId, request, provider), stream: true, stream_options: { include_usage: true } }, signal);
       } catch (error) {
         throw mapProviderError(error, context(signal));
       }
@@ -104,5 +97,44 @@ export function createOpenAIModel(options: OpenAIModelOptions): Model {
         throw mapStreamError(error, context(signal));
       }
     },
+  };
+}
+
+function openAITransport(options: OpenAIModelOptions, provider: OpenAIProviderName): OpenAITransport {
+  const timeoutMs = positiveOption('timeoutMs', options.timeoutMs, defaultTimeoutMs);
+  if (options.client !== 'sdk') {
+    const settings = openAIDirectSettings({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      headers: options.headers,
+      fetch: options.fetch,
+      timeoutMs,
+      streamIdleTimeoutMs: positiveOption('streamIdleTimeoutMs', options.streamIdleTimeoutMs, timeoutMs),
+      maxResponseBytes: positiveOption('maxResponseBytes', options.maxResponseBytes, defaultMaxResponseBytes),
+    });
+    if (settings !== null) return createOpenAIDirectClient(settings, `${provider === 'openai' ? 'OpenAI' : 'The OpenAI-compatible server'} (${options.modelId})`) satisfies OpenAIDirectClient;
+  }
+  return sdkTransport(options, timeoutMs);
+}
+
+function sdkTransport(options: OpenAIModelOptions, timeoutMs: number): OpenAITransport {
+  let client: OpenAI;
+  try {
+    client = new OpenAI({
+      ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+      ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
+      // Response headers reach the gateway's rate limiter (its buckets follow the provider's rate-limit headers).
+      fetch: reportingFetch(options.fetch ?? sharedNodeHttpFetch()),
+      ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
+      maxRetries: 0,
+      timeout: timeoutMs,
+    });
+  } catch (error) {
+    // The SDK refuses to build a client without a key.
+    throw new KeelError('missing-credentials', `OpenAI needs an API key: set OPENAI_API_KEY, or choose another model with --model. (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
+  return {
+    create: async (params, signal) => (await client.chat.completions.create({ ...params, stream: false }, { signal })) as unknown as OpenAICompletionShape,
+    stream: async (params, signal) => (await client.chat.completions.create({ ...params, stream: true }, { signal })) as unknown as AsyncIterable<OpenAIChunkShape>,
   };
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KeelError } from '../../src/errors/index.ts';
 import { createAnthropicModel, createGateway, createOpenAIModel } from '../../src/model/index.ts';
 import type { GatewayRetry } from '../../src/model/index.ts';
@@ -8,6 +8,8 @@ import type { AnthropicMockReply, MockFault, MockServer, OpenAIMockReply } from 
 import { recordingClock, rejectionOf, simpleRequest } from './helpers.ts';
 
 let server: MockServer | undefined;
+/** The client the tests of the current `describe.each` run use. */
+let client: 'direct' | 'sdk' = 'direct';
 afterEach(async () => {
   await server?.close();
   server = undefined;
@@ -25,15 +27,25 @@ async function modelFor(provider: Provider, script: readonly (Fault | 'answer')[
   const replies = script.map((entry) => (entry === 'answer' ? answers[provider] : entry));
   if (provider === 'anthropic') {
     server = await startMockAnthropicServer({ script: replies as AnthropicMockReply[] });
-    return createAnthropicModel({ modelId: 'claude-haiku-4-5', apiKey: 'k', baseURL: server.baseURL, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    return createAnthropicModel({ client, modelId: 'claude-haiku-4-5', apiKey: 'k', baseURL: server.baseURL, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
   }
   server = await startMockOpenAIServer({ script: replies as OpenAIMockReply[] });
-  return createOpenAIModel({ modelId: 'gpt-4o', apiKey: 'k', baseURL: server.baseURL, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  return createOpenAIModel({ client, modelId: 'gpt-4o', apiKey: 'k', baseURL: server.baseURL, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
 }
 
 const text = (parts: readonly ModelStreamPart[]): string => parts.flatMap((part) => (part.type === 'text-delta' ? [part.text] : [])).join('');
 
-describe.each(['anthropic', 'openai'] as const)('gateway over %s', (provider) => {
+// Both clients (Keel's direct one, the default, and the official SDK's) over both providers.
+describe.each([
+  ['anthropic', 'direct'],
+  ['anthropic', 'sdk'],
+  ['openai', 'direct'],
+  ['openai', 'sdk'],
+] as const)('gateway over %s, %s client', (provider, kind) => {
+  beforeEach(() => {
+    client = kind;
+  });
+
   const retryable: Fault[] = [
     { fault: 'rate-limit' },
     { fault: 'overloaded' },

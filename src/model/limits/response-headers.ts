@@ -15,18 +15,22 @@ export function observeResponseHeaders<T>(observer: ResponseHeaderObserver, call
   return observers.run(observer, call);
 }
 
+/** Hands one response's headers to whoever observes the current asynchronous context (Keel's direct clients call it). */
+export function reportResponseHeaders(headers: HeaderLookup, status: number): void {
+  const observer = observers.getStore();
+  if (observer === undefined) return;
+  try {
+    observer(headers, status);
+  } catch {
+    // An observer's failure must never fail the call it observes.
+  }
+}
+
 /** Wraps a fetch so that the rate-limit headers of its responses reach the gateway's limiter. */
 export function reportingFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
   const reporting = async (input: Parameters<typeof globalThis.fetch>[0], init?: Parameters<typeof globalThis.fetch>[1]): Promise<Response> => {
     const response = await fetch(input, init);
-    const observer = observers.getStore();
-    if (observer !== undefined) {
-      try {
-        observer(response.headers, response.status);
-      } catch {
-        // An observer's failure must never fail the call it observes.
-      }
-    }
+    reportResponseHeaders(response.headers, response.status);
     return response;
   };
   return reporting as typeof globalThis.fetch;

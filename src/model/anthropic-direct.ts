@@ -1,0 +1,110 @@
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
+import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
+import type { ErrorType } from '@anthropic-ai/sdk/resources/shared';
+import { openEventStream, postJson } from './direct-client.ts';
+import type { DirectCallOptions, WireErrorFactory } from './direct-client.ts';
+import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
+import type { DirectSettings } from './direct-settings.ts';
+import type { AnthropicMessageShape } from './anthropic-response.ts';
+import type { AnthropicStreamEvent } from './anthropic-stream.ts';
+import type { ServerSentEvent } from './sse-decoder.ts';
+
+/** The Messages API version the SDK in use speaks; the direct client sends the same one. */
+export const anthropicApiVersion = '2026-10-21';
+
+export interface AnthropicDirectInput {
+  readonly modelId: string;
+  readonly apiKey: string | undefined;
+  readonly baseURL: string | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly timeoutMs: number;
+  readonly streamIdleTimeoutMs: number;
+  readonly maxResponseBytes: number;
+}
+
+export interface AnthropicDirectClient {
+  create(params: MessageCreateParamsBase, signal: AbortSignal): Promise<AnthropicMessageShape>;
+  stream(params: MessageCreateParamsBase, signal: AbortSignal): Promise<AsyncIterable<AnthropicStreamEvent>>;
+}
+
+/**
+ * The settings of a direct client, or null when the credentials are not a plain key or token (none given, or only
+ * the SDK's own credential chain could find them): such a model keeps the SDK, which resolves them or says what is
+ * missing.
+ */
+export function anthropicDirectSettings(input: AnthropicDirectInput): DirectSettings | null {
+  const credential = input.apiKey ?? readEnvironment('ANTHROPIC_API_KEY') ?? readEnvironment('ANTHROPIC_AUTH_TOKEN');
+  if (credential === undefined || credential === '') return null;
+  const headers = mergeHeaders(
+    { accept: 'application/json', 'user-agent': directUserAgent, 'anthropic-version': anthropicApiVersion },
+    { authorization: `Bearer ${credential}` },
+    customHeadersFromEnvironment(),
+    input.headers,
+    { 'content-type': 'application/json' },
+  );
+  return {
+    url: endpointUrl(input.baseURL ?? readEnvironment('ANTHROPIC_BASE_URL') ?? 'https://api.anthropic.com', '/v1/messages'),
+    headers,
+    fetch: input.fetch,
+    timeoutMs: input.timeoutMs,
+    streamIdleTimeoutMs: input.streamIdleTimeoutMs,
+    maxResponseBytes: input.maxResponseBytes,
+  };
+}
+
+/** `ANTHROPIC_CUSTOM_HEADERS`, one `Name: value` a line, which the SDK adds under the configured headers. */
+function customHeadersFromEnvironment(): Record<string, string> | undefined {
+  const text = readEnvironment('ANTHROPIC_CUSTOM_HEADERS');
+  if (text === undefined) return undefined;
+  const headers: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon >= 0) headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+const anthropicErrors: WireErrorFactory = {
+  connection: (cause) => new APIConnectionError({ cause: cause as Error }),
+  timeout: () => new APIConnectionTimeoutError(),
+  status: (status, json, text, headers) => APIError.generate(status, json as object | undefined, text, headers),
+};
+
+/** The Messages API over Keel's direct transport, raising the SDK's error classes. */
+export function createAnthropicDirectClient(settings: DirectSettings, modelId: string): AnthropicDirectClient {
+  const call = (params: MessageCreateParamsBase, stream: boolean, signal: AbortSignal): DirectCallOptions => ({
+    request: { url: settings.url, headers: settings.headers, body: JSON.stringify({ ...params, stream }), fetch: settings.fetch },
+    signal,
+    timeoutMs: settings.timeoutMs,
+    streamIdleTimeoutMs: settings.streamIdleTimeoutMs,
+    maxResponseBytes: settings.maxResponseBytes,
+    errors: anthropicErrors,
+    label: `Anthropic (${modelId})`,
+  });
+  return {
+    create: async (params, signal) => (await postJson(call(params, false, signal))) as unknown as AnthropicMessageShape,
+    stream: (params, signal) => openEventStream(call(params, true, signal), anthropicEvent),
+  };
+}
+
+/** One server-sent event as the SDK's stream yields it: pings and unnamed events skipped, `error` raised. */
+function anthropicEvent(event: ServerSentEvent, headers: () => Headers): AnthropicStreamEvent | undefined {
+  if (event.event === null || event.event === 'ping') return undefined;
+  if (event.event === 'error') {
+    const body = parseOrText(event.data);
+    const type = typeof body === 'object' && body !== null ? (body as { error?: { type?: unknown } }).error?.type : undefined;
+    throw new APIError(undefined, body as object, undefined, headers(), typeof type === 'string' ? (type as ErrorType) : undefined);
+  }
+  if (event.data === '') return undefined;
+  // A SyntaxError here maps to model-malformed-response, as in the SDK.
+  return JSON.parse(event.data) as AnthropicStreamEvent;
+}
+
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,185 @@
+import { KeelError } from '../errors/index.ts';
+import { bodyFailure, startExchange } from './direct-transport.ts';
+import type { PendingExchange, WireExchange, WireRequest } from './direct-transport.ts';
+import { reportResponseHeaders } from './limits/response-headers.ts';
+import { createSseDecoder } from './sse-decoder.ts';
+import type { ServerSentEvent } from './sse-decoder.ts';
+
+/**
+ * The provider SDK's own error classes, built from what the direct client saw, so that `mapProviderError` reads a
+ * direct call's failure exactly as it reads the SDK's: the same codes, retryability, retry-after and messages.
+ */
+export interface WireErrorFactory {
+  /** A connection that failed (before or while reading a response the SDK reads whole). */
+  connection(cause: unknown): Error;
+  /** The attempt's timeout fired before the response (or, for a plain response, its whole body) arrived. */
+  timeout(): Error;
+  /** A non-2xx status, with the body as JSON when it parses, else as text. */
+  status(status: number, json: unknown, text: string | undefined, headers: Headers): Error;
+}
+
+export interface DirectCallOptions {
+  readonly request: WireRequest;
+  readonly signal: AbortSignal;
+  /** Until the response headers of a stream, or the whole body of a plain response, as the SDKs time an attempt. */
+  readonly timeoutMs: number;
+  /** How long a stream may send nothing at all before it is abandoned as stalled. */
+  readonly streamIdleTimeoutMs: number;
+  /** The largest plain response body read; a stream's single events are capped at this too. */
+  readonly maxResponseBytes: number;
+  readonly errors: WireErrorFactory;
+  /** Names the call in errors: "Anthropic (claude-sonnet-4-6)". */
+  readonly label: string;
+}
+
+/** Read of an error body: enough for any provider's error JSON; the rest of a huge body is not waited for. */
+const maxErrorBodyBytes = 64 * 1024;
+/** Of that, what an error message quotes when the body is not JSON (an HTML page from a proxy, say). */
+const maxQuotedErrorText = 2_000;
+
+/** Arms the attempt's timeout and the caller's signal on a pending exchange; both drop its connection. */
+function watch(pending: PendingExchange, options: DirectCallOptions): { timedOut: () => boolean; disarmTimeout: () => void; release: () => void } {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    pending.destroy(new Error(`no response within ${options.timeoutMs} ms`));
+  }, options.timeoutMs);
+  const onAbort = (): void => pending.destroy(new Error('aborted'));
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    timedOut: () => timedOut,
+    disarmTimeout: () => clearTimeout(timer),
+    release: () => {
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** What a failed transport step becomes: the timeout, or the connection error the SDK would have raised. */
+function transportError(error: unknown, options: DirectCallOptions, timedOut: boolean): unknown {
+  if (options.signal.aborted) return error;
+  if (timedOut) return options.errors.timeout();
+  // As the SDKs do: a connection error whose text speaks of a timeout (a connect timeout) is a timeout.
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (/timed? ?out/i.test(`${String(error)}${cause === undefined ? '' : String(cause)}`)) return options.errors.timeout();
+  return options.errors.connection(error);
+}
+
+/** A non-2xx response as the SDK's status error. */
+async function statusError(exchange: WireExchange, options: DirectCallOptions): Promise<Error> {
+  const { bytes } = await exchange.readAll(maxErrorBodyBytes);
+  const text = bytes.toString('utf8');
+  const json = parseJsonOrUndefined(text);
+  const quoted = text.length > maxQuotedErrorText ? `${text.slice(0, maxQuotedErrorText)}…` : text;
+  return options.errors.status(exchange.status, json, json === undefined ? quoted : undefined, exchange.fullHeaders());
+}
+
+/** POSTs the request and returns the parsed JSON object of a 2xx response. */
+export async function postJson(options: DirectCallOptions): Promise<Record<string, unknown>> {
+  const pending = startExchange(options.request);
+  const guard = watch(pending, options);
+  const step = transportStep(options, guard.timedOut);
+  try {
+    const exchange = await step(pending.response);
+    reportResponseHeaders(exchange.headers, exchange.status);
+    if (exchange.status < 200 || exchange.status > 299) throw await step(statusError(exchange, options));
+    const { bytes, truncated } = await step(exchange.readAll(options.maxResponseBytes));
+    if (truncated) {
+      throw new KeelError('model-malformed-response', `${options.label} sent a response body larger than ${options.maxResponseBytes} bytes; it was not read. Raise maxResponseBytes if such responses are expected.`, {
+        retryable: false,
+        details: { maxResponseBytes: options.maxResponseBytes },
+      });
+    }
+    // A SyntaxError here maps to model-malformed-response, as the SDK's own parse failure does.
+    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new KeelError('model-malformed-response', `${options.label} answered with JSON that is not a response object (${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}); the call can be retried.`);
+    }
+    return parsed as Record<string, unknown>;
+  } finally {
+    guard.release();
+  }
+}
+
+/** Awaits one transport step, turning its failure into the error the SDK would have raised. */
+function transportStep(options: DirectCallOptions, timedOut: () => boolean): <R>(promise: Promise<R>) => Promise<R> {
+  return async (promise) => {
+    try {
+      return await promise;
+    } catch (error) {
+      throw transportError(error, options, timedOut());
+    }
+  };
+}
+
+/**
+ * POSTs the request and, once a 2xx response's headers arrive, returns its server-sent events as `decode` turns them
+ * into values (`undefined` skips one; a throw ends the stream). The body is read with bounded buffers; a stream that
+ * sends nothing for `streamIdleTimeoutMs` fails with `model-stream-cut`. Leaving the iteration early drops the
+ * connection, as the SDKs do.
+ */
+export async function openEventStream<T>(options: DirectCallOptions, decode: (event: ServerSentEvent, headers: () => Headers) => T | undefined): Promise<AsyncGenerator<T>> {
+  const pending = startExchange(options.request);
+  const guard = watch(pending, options);
+  const step = transportStep(options, guard.timedOut);
+  let exchange: WireExchange;
+  try {
+    exchange = await step(pending.response);
+    reportResponseHeaders(exchange.headers, exchange.status);
+    if (exchange.status < 200 || exchange.status > 299) throw await step(statusError(exchange, options));
+  } catch (error) {
+    guard.release();
+    throw error;
+  }
+  guard.disarmTimeout();
+  return events(exchange, pending, guard.release, options, decode);
+}
+
+async function* events<T>(
+  exchange: WireExchange,
+  pending: PendingExchange,
+  release: () => void,
+  options: DirectCallOptions,
+  decode: (event: ServerSentEvent, headers: () => Headers) => T | undefined,
+): AsyncGenerator<T> {
+  const decoder = createSseDecoder({ maxEventBytes: options.maxResponseBytes, streamName: `The stream of ${options.label}` });
+  const headers = (): Headers => exchange.fullHeaders();
+  let stalled = false;
+  let finished = false;
+  const stall = setTimeout(() => {
+    stalled = true;
+    pending.destroy(new Error(`nothing received for ${options.streamIdleTimeoutMs} ms`));
+  }, options.streamIdleTimeoutMs);
+  try {
+    for await (const chunk of exchange.chunks()) {
+      stall.refresh();
+      for (const event of decoder.push(chunk)) {
+        const value = decode(event, headers);
+        if (value !== undefined) yield value;
+      }
+    }
+    if (!exchange.complete()) throw bodyFailure(null);
+    finished = true;
+  } catch (error) {
+    if (stalled && !options.signal.aborted) {
+      throw new KeelError('model-stream-cut', `The stream of ${options.label} stalled: nothing arrived for ${options.streamIdleTimeoutMs} ms, so it was abandoned; the call can be retried. If the model legitimately pauses this long, raise streamIdleTimeoutMs.`, {
+        cause: error,
+        details: { streamIdleTimeoutMs: options.streamIdleTimeoutMs },
+      });
+    }
+    throw error;
+  } finally {
+    clearTimeout(stall);
+    release();
+    if (!finished) pending.destroy(new Error('the stream was left before its end'));
+  }
+}
+
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

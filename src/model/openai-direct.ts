@@ -1,0 +1,95 @@
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
+import { openEventStream, postJson } from './direct-client.ts';
+import type { DirectCallOptions, WireErrorFactory } from './direct-client.ts';
+import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
+import type { DirectSettings } from './direct-settings.ts';
+import type { OpenAICompletionShape } from './openai-response.ts';
+import type { OpenAIChunkShape } from './openai-stream.ts';
+import type { ServerSentEvent } from './sse-decoder.ts';
+
+export interface OpenAIDirectInput {
+  readonly apiKey: string | undefined;
+  readonly baseURL: string | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly timeoutMs: number;
+  readonly streamIdleTimeoutMs: number;
+  readonly maxResponseBytes: number;
+}
+
+export interface OpenAIDirectClient {
+  create(params: ChatCompletionCreateParamsBase, signal: AbortSignal): Promise<OpenAICompletionShape>;
+  stream(params: ChatCompletionCreateParamsBase, signal: AbortSignal): Promise<AsyncIterable<OpenAIChunkShape>>;
+}
+
+/** The settings of a direct client, or null without an API key (the SDK then refuses to build, naming the variable). */
+export function openAIDirectSettings(input: OpenAIDirectInput): DirectSettings | null {
+  const apiKey = input.apiKey ?? readEnvironment('OPENAI_API_KEY');
+  if (apiKey === undefined) return null;
+  const organization = readEnvironment('OPENAI_ORG_ID');
+  const project = readEnvironment('OPENAI_PROJECT_ID');
+  const headers = mergeHeaders(
+    {
+      accept: 'application/json',
+      'user-agent': directUserAgent,
+      ...(organization === undefined ? {} : { 'openai-organization': organization }),
+      ...(project === undefined ? {} : { 'openai-project': project }),
+    },
+    { authorization: `Bearer ${apiKey}` },
+    input.headers,
+    { 'content-type': 'application/json' },
+  );
+  return {
+    url: endpointUrl(input.baseURL ?? readEnvironment('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1', '/chat/completions'),
+    headers,
+    fetch: input.fetch,
+    timeoutMs: input.timeoutMs,
+    streamIdleTimeoutMs: input.streamIdleTimeoutMs,
+    maxResponseBytes: input.maxResponseBytes,
+  };
+}
+
+const openAIErrors: WireErrorFactory = {
+  connection: (cause) => new APIConnectionError({ cause: cause as Error }),
+  timeout: () => new APIConnectionTimeoutError(),
+  status: (status, json, text, headers) => APIError.generate(status, json as object | undefined, text, headers),
+};
+
+/** Chat Completions over Keel's direct transport, raising the SDK's error classes. */
+export function createOpenAIDirectClient(settings: DirectSettings, label: string): OpenAIDirectClient {
+  const call = (params: ChatCompletionCreateParamsBase, signal: AbortSignal): DirectCallOptions => ({
+    request: { url: settings.url, headers: settings.headers, body: JSON.stringify(params), fetch: settings.fetch },
+    signal,
+    timeoutMs: settings.timeoutMs,
+    streamIdleTimeoutMs: settings.streamIdleTimeoutMs,
+    maxResponseBytes: settings.maxResponseBytes,
+    errors: openAIErrors,
+    label,
+  });
+  return {
+    create: async (params, signal) => (await postJson(call(params, signal))) as unknown as OpenAICompletionShape,
+    stream: (params, signal) => openEventStream(call(params, signal), openAIEventDecoder()),
+  };
+}
+
+/**
+ * The SDK's reading of a Chat Completions stream: everything after `[DONE]` ignored (but still read, so the
+ * connection can be reused), `{"error": …}` raised, Assistants `thread.*` events (never sent here) passed as JSON.
+ */
+function openAIEventDecoder(): (event: ServerSentEvent, headers: () => Headers) => OpenAIChunkShape | undefined {
+  let done = false;
+  return (event, headers) => {
+    if (done) return undefined;
+    if (event.data.startsWith('[DONE]')) {
+      done = true;
+      return undefined;
+    }
+    // A SyntaxError here maps to model-malformed-response, as in the SDK.
+    const data = JSON.parse(event.data) as { error?: unknown } | null;
+    if (data !== null && typeof data === 'object' && Boolean(data.error)) {
+      throw new APIError(undefined, data.error as object, undefined, headers());
+    }
+    return data as OpenAIChunkShape;
+  };
+}
