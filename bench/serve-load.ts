@@ -16,25 +16,32 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { readEventStream } from '../test/server/sse-client.ts';
+import { summarizeAllocationProfile } from './serve-load/allocation-sites.ts';
+import type { MemoryBreakdown } from './serve-load/memory-breakdown.ts';
 
-const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' }, 'snapshot-dir': { type: 'string' }, 'snapshot-at': { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' }, 'snapshot-dir': { type: 'string' }, 'snapshot-at': { type: 'string', default: '' }, clients: { type: 'string' }, 'after-seconds': { type: 'string' }, 'server-node-options': { type: 'string', default: '' }, 'allocation-profile': { type: 'string' } } });
 const sessions = Number(values.sessions);
 const seconds = Number(values.seconds);
 const intervalMs = Number(values['interval-ms']);
 const sampleSeconds = Number(values['sample-seconds']);
+// Fewer clients than sessions isolates what the streams cost from what the sessions cost (0: no stream at all).
+const clients = values.clients === undefined ? sessions : Number(values.clients);
+// How long the server keeps sampling once every session has ended: V8 gives committed heap back when it goes idle.
+const afterSeconds = values['after-seconds'] === undefined ? sampleSeconds : Number(values['after-seconds']);
+// V8 or allocator flags for the server process alone, e.g. "--max-semi-space-size=4".
+const serverNodeOptions = values['server-node-options'].split(' ').filter((option) => option !== '');
+if (!(Number.isInteger(clients) && clients >= 0 && clients <= sessions && afterSeconds >= 0)) throw new Error('--clients must be a whole number from 0 to --sessions, --after-seconds at least 0');
 if (!(Number.isInteger(sessions) && sessions > 0 && seconds > 0 && intervalMs > 0)) throw new Error('--sessions, --seconds and --interval-ms must be positive');
 
 const folder = mkdtempSync(join(tmpdir(), 'keel-serve-load-'));
 // --expose-gc: the server samples its memory after a full collection; SIGUSR2 writes a heap snapshot into its cwd.
 const snapshotDir = values['snapshot-dir'];
-const server = spawn(process.execPath, ['--expose-gc', '--heapsnapshot-signal=SIGUSR2', ...(snapshotDir === undefined ? [] : [`--diagnostic-dir=${snapshotDir}`]), '--import', 'tsx', 'bench/serve-load/server-process.ts', '--db', join(folder, 'keel.db'), '--seconds', String(seconds), '--interval-ms', String(intervalMs), '--sample-seconds', String(sampleSeconds)], { stdio: ['ignore', 'pipe', 'ignore'] });
+const server = spawn(process.execPath, [...serverNodeOptions, '--expose-gc', '--heapsnapshot-signal=SIGUSR2', ...(snapshotDir === undefined ? [] : [`--diagnostic-dir=${snapshotDir}`]), '--import', 'tsx', 'bench/serve-load/server-process.ts', '--db', join(folder, 'keel.db'), '--seconds', String(seconds), '--interval-ms', String(intervalMs), '--sample-seconds', String(sampleSeconds), ...(values['allocation-profile'] === undefined ? [] : ['--allocation-profile', values['allocation-profile']])], { stdio: ['ignore', 'pipe', 'ignore'] });
 // The server must not outlive a run that fails midway.
 process.once('exit', () => server.kill('SIGKILL'));
-interface MemorySample {
+console.error(`serve-load: server process ${server.pid}`);
+interface MemorySample extends MemoryBreakdown {
   readonly atSeconds: number;
-  readonly heapUsed: number;
-  readonly external: number;
-  readonly rss: number;
   readonly load: number;
 }
 const memory: MemorySample[] = [];
@@ -47,7 +54,7 @@ const { url, key } = await new Promise<{ url: string; key: string }>((resolve, r
   server.once('exit', (code) => reject(new Error(`the server process exited with ${code}`)));
 });
 lines.on('line', (line) => {
-  const sample = (JSON.parse(line) as { memory?: { heapUsed: number; external: number; rss: number } }).memory;
+  const sample = (JSON.parse(line) as { memory?: MemoryBreakdown }).memory;
   if (sample !== undefined) memory.push({ atSeconds: Math.round((Date.now() - started) / 1000), ...sample, load: loadavg()[0] as number });
 });
 const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
@@ -112,9 +119,22 @@ async function readKey(index: number): Promise<string> {
 }
 const readKeys = await Promise.all(Array.from({ length: Math.ceil(sessions / clientsPerKey) }, (_unused, index) => readKey(index)));
 const ids = await Promise.all(Array.from({ length: sessions }, (_unused, index) => startSession(index)));
-const tallies: ClientTally[] = ids.map((sessionId, index) => ({ sessionId, key: readKeys[Math.floor(index / clientsPerKey)] as string, seqs: [], latencies: [], catchUp: [], reconnects: 0, ended: false }));
+const tallies: ClientTally[] = ids.slice(0, clients).map((sessionId, index) => ({ sessionId, key: readKeys[Math.floor(index / clientsPerKey)] as string, seqs: [], latencies: [], catchUp: [], reconnects: 0, ended: false }));
 const eventsPerSecond = 7000 / intervalMs;
-await Promise.all(tallies.map((tally) => follow(tally, 5 + Math.floor(Math.random() * eventsPerSecond * seconds * 0.8))));
+await Promise.all([
+  ...tallies.map((tally) => follow(tally, 5 + Math.floor(Math.random() * eventsPerSecond * seconds * 0.8))),
+  ...ids.slice(clients).map((sessionId) => untilEnded(sessionId)),
+]);
+
+/** A session nobody streams: polled until it has ended. */
+async function untilEnded(sessionId: string): Promise<void> {
+  for (;;) {
+    const response = await fetch(`${url}/v1/sessions/${sessionId}`, { headers });
+    const { status } = (await response.json()) as { status: string };
+    if (status !== 'running' && status !== 'waiting-approval') return;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
 
 let missing = 0;
 let repeated = 0;
@@ -139,17 +159,31 @@ const catchUp = sorted(tallies.flatMap((tally) => tally.catchUp));
 const percentile = (values: readonly number[], share: number): number => values[Math.min(values.length - 1, Math.floor(share * values.length))] ?? 0;
 
 for (const timer of snapshotTimers) clearTimeout(timer);
-// One more sample once every session has ended: what the server keeps of ended sessions.
-await new Promise((resolve) => setTimeout(resolve, sampleSeconds * 1000 + 500));
+// Samples once every session has ended: what the server keeps of ended sessions, and what V8 gives back when idle.
+const endedAt = Math.round((Date.now() - started) / 1000);
+await new Promise((resolve) => setTimeout(resolve, afterSeconds * 1000 + 500));
 server.kill('SIGTERM');
 await new Promise((resolve) => server.once('exit', resolve));
 rmSync(folder, { recursive: true, force: true });
 
-console.log(`serve-load: ${sessions} sessions, ${sessions} SSE clients (one per session, each dropped once and resumed), ${seconds} s, a tick every ${intervalMs} ms per session`);
+console.log(`serve-load: ${sessions} sessions, ${clients} SSE clients (one per session, each dropped once and resumed), ${seconds} s, a tick every ${intervalMs} ms per session${serverNodeOptions.length === 0 ? '' : `; server node options ${serverNodeOptions.join(' ')}`}${process.env.MALLOC_ARENA_MAX === undefined ? '' : `; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}`}`);
 console.log(`events delivered ${total}, reconnects ${tallies.reduce((sum, tally) => sum + tally.reconnects, 0)}, missing ${missing}, repeated ${repeated}`);
 console.log(`delivery latency of live events (journaled while connected), ms: p50 ${percentile(latencies, 0.5)}, p99 ${percentile(latencies, 0.99)}, max ${latencies.at(-1) ?? 0} (${latencies.length} events)`);
 console.log(`age of catch-up events sent after a reconnect, ms: p50 ${percentile(catchUp, 0.5)}, p99 ${percentile(catchUp, 0.99)} (${catchUp.length} events)`);
-const megabytes = (bytes: number): string => (bytes / 1048576).toFixed(1).padStart(7);
-console.log('server memory over time, after a full GC (heap used / external / RSS, MB):');
-for (const sample of memory) console.log(`  ${String(sample.atSeconds).padStart(4)} s  heap ${megabytes(sample.heapUsed)}  external ${megabytes(sample.external)}  RSS ${megabytes(sample.rss)}  load ${sample.load.toFixed(1)}`);
+const megabytes = (bytes: number): string => (bytes / 1048576).toFixed(1).padStart(6);
+console.log('server memory over time, after a full GC, MB: RSS = file-backed + malloc main arena + malloc thread arenas (count) + other anonymous (V8 heap pages, large mallocs, stacks)');
+console.log('  JS heap: used / committed (of it new space) / resident; external (of it array buffers); V8 malloced');
+memory.forEach((sample, index) => {
+  if (sample.atSeconds > endedAt && (index === 0 || (memory[index - 1] as MemorySample).atSeconds <= endedAt)) console.log(`  -- every session has ended (${endedAt} s) --`);
+  const smaps = sample.smaps === null ? 'smaps n/a' : `= file ${megabytes(sample.smaps.fileBacked)} + main arena ${megabytes(sample.smaps.mainArena)} + arenas ${megabytes(sample.smaps.threadArenas)} (${sample.smaps.threadArenaCount}) + other anon ${megabytes(sample.smaps.otherAnonymous)}`;
+  console.log(`  ${String(sample.atSeconds).padStart(4)} s  RSS ${megabytes(sample.rss)} ${smaps}`);
+  console.log(`          heap ${megabytes(sample.heapUsed)} / ${megabytes(sample.heapTotal)} (new ${megabytes(sample.newSpace)}) / ${megabytes(sample.heapPhysical)}  external ${megabytes(sample.external)} (${megabytes(sample.arrayBuffers)})  V8 malloced ${megabytes(sample.v8Malloced)}  load ${sample.load.toFixed(1)}`);
+});
+if (values['allocation-profile'] !== undefined) {
+  const summary = summarizeAllocationProfile(values['allocation-profile']);
+  console.log(`allocations that reached the old generation or are alive at the end (sampled), ${megabytes(summary.totalBytes)} MB in all; by allocating frame:`);
+  for (const site of summary.byFrame) console.log(`  ${megabytes(site.bytes)} MB  ${site.site}`);
+  console.log('by the nearest Keel frame on the stack:');
+  for (const site of summary.byKeelFrame) console.log(`  ${megabytes(site.bytes)} MB  ${site.site}`);
+}
 process.exitCode = missing === 0 && repeated === 0 ? 0 : 1;

@@ -1,12 +1,15 @@
 // The server side of bench/serve-load.ts, in its own process so that its memory is measured alone: `keel serve`'s
 // composition (createKeel on a SQLite file + createKeelServer) with one agent, `ticker`, whose model keeps a
 // session running: every `--interval-ms` it calls the `tick` tool, until `--seconds` have passed, then answers.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createKeel, createKeelServer, createServerLogger, defineAgent, defineTool } from '../../src/index.ts';
 import type { Model, ModelResponse } from '../../src/index.ts';
+import { memoryBreakdown } from './memory-breakdown.ts';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { db: { type: 'string' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' }, 'allocation-profile': { type: 'string' } } });
 if (values.db === undefined) throw new Error('--db is required');
 const runUntil = Date.now() + Number(values.seconds) * 1000;
 const intervalMs = Number(values['interval-ms']);
@@ -46,14 +49,26 @@ const key = await server.ensureAdminKey();
 const { url } = await server.listen({ port: 0 });
 process.stdout.write(`${JSON.stringify({ url, key })}\n`);
 // Memory after a full collection (the parent starts this process with --expose-gc): heapUsed is what the process
-// retains; RSS alone also counts freed pages the allocator has not returned.
+// retains; RSS also counts pages V8 and the C allocator keep committed after freeing, broken down by memoryBreakdown.
 const collect = (globalThis as { gc?: () => void }).gc;
 const sampler = setInterval(() => {
   collect?.();
-  const { heapUsed, external, arrayBuffers, rss } = process.memoryUsage();
-  process.stdout.write(`${JSON.stringify({ memory: { heapUsed, external, arrayBuffers, rss, collected: collect !== undefined } })}\n`);
+  process.stdout.write(`${JSON.stringify({ memory: { ...memoryBreakdown(), collected: collect !== undefined } })}\n`);
 }, Number(values['sample-seconds']) * 1000);
 sampler.unref();
+// --allocation-profile <file>: V8's sampling heap profiler for the whole run, counting the objects full GCs collected
+// too (not only what is alive at the end): what the run allocates that lives long enough to reach the old generation.
+const profiler = values['allocation-profile'] === undefined ? null : new Session();
+if (profiler !== null) {
+  profiler.connect();
+  await profiler.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+}
 process.on('SIGTERM', () => {
-  void server.close().then(() => keel.close()).then(() => process.exit(0));
+  void writeAllocationProfile().then(() => server.close()).then(() => keel.close()).then(() => process.exit(0));
 });
+
+async function writeAllocationProfile(): Promise<void> {
+  if (profiler === null || values['allocation-profile'] === undefined) return;
+  const { profile } = await profiler.post('HeapProfiler.stopSampling');
+  writeFileSync(values['allocation-profile'], JSON.stringify(profile));
+}
