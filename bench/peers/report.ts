@@ -1,5 +1,5 @@
 // The summary file of `npm run bench:peers`: how the run went (machine, load, installs), the peer baseline's tables
-// with Keel's rows, Keel's ratios to each peer, and the issue-6 target check. Pure: the caller
+// with Keel's rows, Keel's ratios to each peer, and the performance target check. Pure: the caller
 // gathers the run's facts and writes the text.
 import {
   adapterOrder, checkTargets, concurrentTable, failedMeasurements, fixed, journalFootprints, keelSqlite, keelVersusPeersTable,
@@ -82,7 +82,7 @@ export function renderSummary(results: readonly HarnessResult[], facts: RunFacts
     if (measuredCount(results, keel, 'seq') + measuredCount(results, keel, 'conc') === 0) continue;
     sections.push(`## ${keel} ÷ each peer (same repetition; below 1.00: Keel used less)`, '', keelVersusPeersTable(results, keel), '');
   }
-  sections.push('## Issue-6 targets', '', targetTable(checkTargets(results)), '');
+  sections.push('## Performance targets', '', targetTable(checkTargets(results)), '');
   const footprints = journalFootprints(results, keelSqlite);
   if (footprints.length > 0) sections.push('## Keel journal footprint (warm-up sessions included)', '', ...footprints, '');
   if (failures.length > 0) sections.push('## Failed measurements', '', ...failures.map((line) => `- ${line}`), '');

@@ -4,6 +4,7 @@
 //
 //   tsx bench/peers/run-peers.ts [--quick] [--reps N] [--modes seq,conc] [--seq-sessions N] [--conc-sessions N]
 //                                [--peers oai,aisdk,lg,mastra] [--harness DIR] [--scratch DIR] [--name NAME]
+//                                [--baseline DIR]
 //   tsx bench/peers/run-peers.ts --summarize bench/results/peers/peers.jsonl      (tables and chart only)
 //
 // It copies the harness (bench/peers/suite, or --harness DIR / KEEL_PEER_HARNESS) to a scratch folder
@@ -11,6 +12,8 @@
 // adapters (scratch/keel/*.mjs), runs harness/run-all.mjs, and writes bench/results/peers/NAME.{jsonl,md,svg,log}
 // plus NAME-harness-summary.md when the harness has its own summarize.mjs. A peer whose install fails is not measured.
 // --quick: one repetition, each peer's main adapter only, 100 seq and 200 conc sessions.
+// --baseline DIR: also measures the Keel of another checkout (an earlier commit, with its node_modules) in the same
+// run, as keel-sqlite@<commit> and so on: a before-and-after comparison whose ratios come from one repetition.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { peerChartPanels, renderChart } from './chart.ts';
 import { renderSummary } from './report.ts';
 import type { PeerInstall, RunFacts } from './report.ts';
-import { copyHarness, installedPeers, installPeer, keelAdapters, locateHarness, peerAdapters, writeKeelAdapters } from './scratch.ts';
+import { copyHarness, installedPeers, installPeer, locateHarness, peerAdapters, writeKeelAdapters } from './scratch.ts';
 import { checkTargets, parseResultLines, preferredOrder } from './summary.ts';
 import type { HarnessResult } from './summary.ts';
 
@@ -38,9 +41,10 @@ interface Options {
   readonly scratch: string | undefined;
   readonly name: string;
   readonly summarize: string | undefined;
+  readonly baseline: string | undefined;
 }
 
-const usage = 'usage: tsx bench/peers/run-peers.ts [--quick] [--reps N] [--modes seq,conc] [--seq-sessions N] [--conc-sessions N] [--peers oai,aisdk,lg,mastra] [--harness DIR] [--scratch DIR] [--name NAME] [--summarize FILE.jsonl]';
+const usage = 'usage: tsx bench/peers/run-peers.ts [--quick] [--reps N] [--modes seq,conc] [--seq-sessions N] [--conc-sessions N] [--peers oai,aisdk,lg,mastra] [--harness DIR] [--scratch DIR] [--name NAME] [--baseline DIR] [--summarize FILE.jsonl]';
 
 function parseOptions(argv: readonly string[]): Options {
   const values = new Map<string, string>();
@@ -57,7 +61,7 @@ function parseOptions(argv: readonly string[]): Options {
     console.log(usage);
     process.exit(0);
   }
-  const known = new Set(['reps', 'modes', 'seq-sessions', 'conc-sessions', 'peers', 'harness', 'scratch', 'name', 'summarize']);
+  const known = new Set(['reps', 'modes', 'seq-sessions', 'conc-sessions', 'peers', 'harness', 'scratch', 'name', 'summarize', 'baseline']);
   for (const key of values.keys()) if (!known.has(key)) throw new Error(`unknown option --${key}\n${usage}`);
   const count = (key: string, fallback: number) => {
     const value = Number(values.get(key) ?? fallback);
@@ -80,7 +84,17 @@ function parseOptions(argv: readonly string[]): Options {
     scratch: values.get('scratch'),
     name: values.get('name') ?? (quick ? 'peers-quick' : 'peers'),
     summarize: values.get('summarize'),
+    baseline: values.get('baseline'),
   };
+}
+
+/** The short commit of a checkout, or its folder's name when it is not a git work tree. */
+function commitOf(folder: string): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: folder, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return basename(folder);
+  }
 }
 
 function gitCommit(): string {
@@ -111,10 +125,10 @@ function machine(): string {
 }
 
 /** The adapters for run-all.mjs. Its --adapters replaces its default list, so every peer adapter is named here. */
-function adapterList(options: Options, measuredPeers: readonly string[]): string[] {
+function adapterList(options: Options, measuredPeers: readonly string[], keelFiles: readonly string[]): string[] {
   const folders = ['raw', ...measuredPeers];
   const peers = folders.flatMap((folder) => (options.quick ? (peerAdapters[folder] ?? []).slice(0, 1) : (peerAdapters[folder] ?? [])));
-  return [...peers, ...keelAdapters.map((adapter) => adapter.file)];
+  return [...peers, ...keelFiles];
 }
 
 /** Runs run-all.mjs, echoing its progress and keeping a log, while sampling the load average every 15 s. */
@@ -167,7 +181,7 @@ function writeOutputs(results: readonly HarnessResult[], facts: RunFacts, name: 
   const repetitions = new Set(results.map((result) => result.rep)).size;
   const subtitle = `${facts.date.slice(0, 10)}, ${repetitions} rep(s), medians; dashed line: raw-fetch; ${facts.machine.split(',')[0] ?? ''}, load ${facts.load.start[0]?.toFixed(1) ?? '?'}`;
   writeFileSync(chartFile, renderChart('Keel and peer agent frameworks: client overhead on the same mock workload', subtitle, peerChartPanels(results, preferredOrder)));
-  console.log('\nIssue-6 targets:');
+  console.log('\nPerformance targets:');
   for (const check of checkTargets(results)) console.log(`  ${check.status.padEnd(12)} ${check.target}: ${check.measured}`);
   console.log(`\nsummary ${relative(process.cwd(), summaryFile)}\nchart   ${relative(process.cwd(), chartFile)}`);
 }
@@ -205,7 +219,13 @@ async function main(): Promise<void> {
   const scratch = resolve(options.scratch ?? mkdtempSync(join(os.tmpdir(), 'keel-peers-')));
   console.log(`harness ${harness}\nscratch ${scratch}  (pass --scratch ${scratch} to reuse its installs)`);
   copyHarness(harness, scratch, repositoryRoot);
-  writeKeelAdapters(scratch, repositoryRoot);
+  const keelFiles = writeKeelAdapters(scratch, repositoryRoot);
+  if (options.baseline !== undefined) {
+    const baseline = resolve(options.baseline);
+    const label = commitOf(baseline);
+    keelFiles.push(...writeKeelAdapters(scratch, baseline, { folder: 'keel-baseline', suffix: `@${label}` }));
+    console.log(`baseline Keel ${baseline} (measured as keel-*@${label})`);
+  }
 
   const installs: PeerInstall[] = [];
   const notMeasured: string[] = [];
@@ -221,7 +241,7 @@ async function main(): Promise<void> {
   console.log(`installs took ${((performance.now() - installStarted) / 1000).toFixed(0)} s`);
 
   const measuredPeers = options.peers.filter((peer) => installs.find((install) => install.peer === peer)?.status !== 'failed');
-  const adapters = adapterList(options, measuredPeers);
+  const adapters = adapterList(options, measuredPeers, keelFiles);
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const scratchResults = join(scratch, 'results', `${options.name}-${stamp}.jsonl`);
   const args = ['--reps', String(options.reps), '--modes', options.modes.join(','), '--seqSessions', String(options.seqSessions), '--concSessions', String(options.concSessions), '--adapters', adapters.join(','), '--out', scratchResults];

@@ -4,8 +4,8 @@
 // harness adapters next to the peers'. Nothing a peer installs ever lands in the repository.
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The peer folders and the adapters run-all.mjs measures for each; the first is the peer's main adapter. */
 export const peerAdapters: Readonly<Record<string, readonly string[]>> = {
@@ -130,23 +130,34 @@ export async function installPeer(scratch: string, peer: string): Promise<Instal
   return { peer, status: 'failed', seconds, detail: `npm install exited ${code}${after === null ? '' : `; ${after}`}; log ${logFile}:\n${tail}` };
 }
 
-/** Writes the Keel adapters into scratch/keel/; each imports the repository's bridge by absolute file URL. */
-export function writeKeelAdapters(scratch: string, repositoryRoot: string): string[] {
-  const bridge = pathToFileURL(join(repositoryRoot, 'bench', 'peers', 'keel-harness-adapter.mjs')).href;
+/** Where Keel's adapters are written in the scratch folder, and what their measurements are called. */
+export interface KeelAdapterSet {
+  /** The folder under scratch: `keel` for this checkout. */
+  readonly folder: string;
+  /** Appended to each adapter's name (`keel-sqlite@21b084d`), so an earlier Keel can be measured in the same run. */
+  readonly suffix: string;
+}
+
+/** Writes the Keel adapters into scratch/<folder>/; each imports the bridge of the Keel tree `keelRoot` by absolute file URL. */
+export function writeKeelAdapters(scratch: string, keelRoot: string, set: KeelAdapterSet = { folder: 'keel', suffix: '' }): string[] {
+  const bridge = pathToFileURL(join(keelRoot, 'bench', 'peers', 'keel-harness-adapter.mjs')).href;
+  if (!existsSync(fileURLToPath(bridge))) throw new Error(`${keelRoot} has no bench/peers/keel-harness-adapter.mjs: it is not a Keel checkout this harness can measure.`);
   const written: string[] = [];
-  for (const { file, ...options } of keelAdapters) {
-    const path = join(scratch, file);
+  for (const { file, ...adapter } of keelAdapters) {
+    const options = { ...adapter, name: `${adapter.name}${set.suffix}` };
+    const relativeFile = join(set.folder, basename(file));
+    const path = join(scratch, relativeFile);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(
       path,
       [
-        `// Written by bench/peers/run-peers.ts: ${options.description}. Keel comes from ${repositoryRoot}.`,
+        `// Written by bench/peers/run-peers.ts: ${options.description}. Keel comes from ${keelRoot}.`,
         `import { harnessAdapter } from ${JSON.stringify(bridge)};`,
         `export const { name, versions, setup, runSession, teardown } = harnessAdapter(${JSON.stringify(options)});`,
         '',
       ].join('\n'),
     );
-    written.push(file);
+    written.push(relativeFile);
   }
   return written;
 }

@@ -1,6 +1,6 @@
 // The pure part of `npm run bench:peers`: from the peer harness's result lines (one JSON object per measurement,
 // as harness/run-all.mjs writes them) to the tables of the peer baseline, Keel's ratios to each peer and the
-// issue-6 target check. No I/O here, so the test can feed it a small fixture.
+// performance target check. No I/O here, so the test can feed it a small fixture.
 
 export type Mode = 'seq' | 'conc';
 
@@ -34,7 +34,9 @@ export const keelSqlite = 'keel-sqlite';
 export const keelSqliteStream = 'keel-sqlite-stream';
 export const rssLimitMB = 350;
 export const rssTargetSessions = 1000;
-export const streamingAllowance = 1.1;
+export const streamingAllowance = 1.05;
+/** Sequential wall per turn may exceed raw fetch's by this much: a durable commit per step is not free. */
+export const sequentialWallAllowance = 1.2;
 
 /** Table and chart order: the baseline, the other raw loops, the peers as the peer baseline lists them, then Keel. */
 export const preferredOrder: readonly string[] = [
@@ -222,7 +224,7 @@ function ratioCheck(results: readonly HarnessResult[], target: string, mode: Mod
   return { target, measured: `${fixed(ratio)}× (median ${fixed(top, digits)} vs ${fixed(bottom, digits)})`, status: judge(ratio, limit) };
 }
 
-/** The issue-6 targets for Keel with its durable journal, judged on same-repetition ratios. */
+/** The performance targets for Keel with its durable journal, judged on same-repetition ratios. */
 export function checkTargets(results: readonly HarnessResult[]): TargetCheck[] {
   const rss = medianOf(results, keelSqlite, 'conc', 'peakRssMB');
   // Peak RSS grows with the number of sessions at once, and the limit is set for the baseline's 1,000.
@@ -232,6 +234,7 @@ export function checkTargets(results: readonly HarnessResult[]): TargetCheck[] {
     : { target: `keel-sqlite conc peak RSS ≤ ${rssLimitMB} MB`, measured: `${fixed(rss, 0)} MB at ${concSessions} sessions; the limit is for ${rssTargetSessions.toLocaleString('en-US')}`, status: 'NOT MEASURED' };
   return [
     ratioCheck(results, 'keel-sqlite seq client CPU ms/turn ≤ raw-fetch', 'seq', keelSqlite, baselineAdapter, 'clientCpuMsPerTurn', 1, 3),
+    ratioCheck(results, `keel-sqlite seq wall ms/turn ≤ ${sequentialWallAllowance}× raw-fetch`, 'seq', keelSqlite, baselineAdapter, 'msPerTurn', sequentialWallAllowance, 3),
     ratioCheck(results, 'keel-sqlite conc wall ≤ raw-fetch', 'conc', keelSqlite, baselineAdapter, 'totalMs', 1, 0),
     rssCheck,
     ratioCheck(results, 'keel-sqlite conc ELD p99 ≤ raw-fetch', 'conc', keelSqlite, baselineAdapter, 'eldP99Ms', 1, 0),
