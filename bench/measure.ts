@@ -12,11 +12,17 @@
 // Prints one line "RESULT <json>"; exits 1 when the measurement failed.
 // With BENCH_CPU_PROFILE=<file.cpuprofile> it also records a V8 CPU profile of the measured phase alone (no module
 // loading, no warm-up), through node:inspector; the figures of such a run are inflated by the profiler.
+// A conc measurement also reports `memoryAtPeak`: the V8 heap (used, committed per space), external buffers and, on
+// Linux, anonymous against file-backed memory at the highest RSS sampled (bench/lib/memory-probe.ts). Heap snapshots
+// and sampling heap profiles of the measured phase: BENCH_HEAP_SNAPSHOT / BENCH_HEAP_PROFILE (bench/lib/heap-capture.ts).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { adapterLoaders, adapterNames, isAdapterName } from './adapters/index.ts';
 import type { BenchAdapter } from './adapters/types.ts';
+import { startHeapCapture } from './lib/heap-capture.ts';
+import { memoryBreakdown, startPeakBreakdown } from './lib/memory-probe.ts';
+import type { MemoryBreakdown } from './lib/memory-probe.ts';
 import { turnsPerSession } from './adapters/workload.ts';
 import type { MockStatsReport } from './workload-mock.ts';
 
@@ -45,6 +51,9 @@ export interface MeasureResult {
   readonly sessionP50Ms?: number;
   readonly sessionP99Ms?: number;
   readonly retainedHeapKBPerSession?: number;
+  readonly memoryBefore?: MemoryBreakdown;
+  readonly memoryAtPeak?: MemoryBreakdown;
+  readonly heapCaptures?: readonly string[];
   readonly extra?: Readonly<Record<string, number | string>>;
   readonly error: string | null;
 }
@@ -121,12 +130,13 @@ async function runSequential(adapter: BenchAdapter, baseURL: string, count: numb
   for (let index = 0; index < count; index += 1) await adapter.runSession(baseURL);
 }
 
-async function runConcurrent(adapter: BenchAdapter, baseURL: string, count: number, durations?: number[]): Promise<void> {
+async function runConcurrent(adapter: BenchAdapter, baseURL: string, count: number, durations?: number[], sessionEnded?: () => void): Promise<void> {
   await Promise.all(
     Array.from({ length: count }, async () => {
       const started = performance.now();
       await adapter.runSession(baseURL);
       durations?.push(performance.now() - started);
+      sessionEnded?.();
     }),
   );
 }
@@ -191,15 +201,20 @@ async function measure(adapter: BenchAdapter, mode: Mode, root: string, sessions
   const delay = monitorEventLoopDelay({ resolution: resolutionMs });
   delay.enable();
   const durations: number[] = [];
+  const breakdownBefore = memoryBreakdown();
+  const peakBreakdown = startPeakBreakdown();
+  const heapCapture = await startHeapCapture();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  await runConcurrent(adapter, baseURL, sessions, durations);
+  await runConcurrent(adapter, baseURL, sessions, durations, heapCapture.sessionEnded);
   const totalMs = performance.now() - started;
   const clientCpuMs = cpuMs(process.cpuUsage(cpuBefore));
   await stopProfiler();
   delay.disable();
   clearInterval(sampler);
   sample();
+  const memoryAtPeak = peakBreakdown.stop();
+  const heapCaptures = await heapCapture.finish();
   const stats = await mockStats(root);
   // The histogram records whole timer intervals; the lag is what exceeds the 10 ms resolution.
   const lag = (nanoseconds: number): number => Math.max(0, nanoseconds / 1e6 - resolutionMs);
@@ -221,6 +236,9 @@ async function measure(adapter: BenchAdapter, mode: Mode, root: string, sessions
     sessionP50Ms: percentile(durations, 50),
     sessionP99Ms: percentile(durations, 99),
     retainedHeapKBPerSession: (memoryAfter.heapUsed - memoryBefore.heapUsed) / 1024 / sessions,
+    memoryBefore: breakdownBefore,
+    ...(memoryAtPeak === undefined ? {} : { memoryAtPeak }),
+    ...(heapCaptures.length === 0 ? {} : { heapCaptures }),
     extra,
     error: checkStats('measured', stats, sessions, adapter.streaming),
   };
