@@ -80,7 +80,7 @@ export {
   parseModelSpec,
   costOf,
 } from './model/index.ts';
-export type { Gateway, GatewayOptions, AnthropicModelOptions, OpenAIModelOptions } from './model/index.ts';
+export type { Gateway, GatewayOptions, AnthropicModelOptions, OpenAIModelOptions, DirectClientOptions, ModelClientKind } from './model/index.ts';
 export { createSqliteStore, createMemoryJournal, createMemoryBlobStore, createMemorySessionLeaseStore, validateJournal } from './store/index.ts';
 export { createSqliteAuditLog, createMemoryAuditLog, createAuditSigner, createAuditVerifier, generateAuditKeyPair } from './store/index.ts';
 export type { SqliteStore, SqliteStoreOptions, SqliteAuditLogOptions, AuditSigner, AuditVerifier, AuditKeyPair } from './store/index.ts';

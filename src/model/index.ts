@@ -2,6 +2,7 @@ export { createAnthropicModel } from './anthropic-model.ts';
 export type { AnthropicModelOptions } from './anthropic-model.ts';
 export { createOpenAIModel } from './openai-model.ts';
 export type { OpenAIModelOptions, OpenAIProviderName } from './openai-model.ts';
+export type { DirectClientOptions, ModelClientKind } from './direct-settings.ts';
 export { mapProviderError, mapStreamError, cancellationError } from './provider-errors.ts';
 export type { ProviderErrorContext } from './provider-errors.ts';
 export { createGateway } from './gateway.ts';

@@ -3,6 +3,7 @@ import { KeelError } from '../errors/index.ts';
 import type { Model } from '../spec/model.ts';
 import { createAnthropicModel } from './anthropic-model.ts';
 import { createOpenAIModel } from './openai-model.ts';
+import type { ModelClientKind } from './direct-settings.ts';
 import { loadScriptedModel } from './scripted-model.ts';
 
 export type ParsedModelSpec =
@@ -49,6 +50,8 @@ export interface ModelFromSpecOptions {
   /** Relative script paths resolve against it. */
   readonly cwd: string;
   readonly fetch?: typeof globalThis.fetch;
+  /** Which client sends the requests; defaults to `KEEL_MODEL_CLIENT` of `env`, then `direct`. */
+  readonly client?: ModelClientKind;
 }
 
 /**
@@ -63,18 +66,19 @@ export interface ModelFromSpecOptions {
 export function createModelFromSpec(spec: string, options: ModelFromSpecOptions): Model {
   const parsed = parseModelSpec(spec);
   const { env } = options;
-  const fetchOption = options.fetch === undefined ? {} : { fetch: options.fetch };
+  const client = options.client ?? clientFromEnvironment(env);
+  const transportOptions = { ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(client === undefined ? {} : { client }) };
   switch (parsed.provider) {
     case 'anthropic': {
       const apiKey = requireKey(env, 'ANTHROPIC_API_KEY', spec);
       // Passed explicitly so the SDK does not consult process.env behind the given environment's back.
       const baseURL = nonEmpty(env.ANTHROPIC_BASE_URL) ?? 'https://api.anthropic.com';
-      return createAnthropicModel({ modelId: parsed.modelId, apiKey, baseURL, ...fetchOption });
+      return createAnthropicModel({ modelId: parsed.modelId, apiKey, baseURL, ...transportOptions });
     }
     case 'openai': {
       const apiKey = requireKey(env, 'OPENAI_API_KEY', spec);
       const baseURL = nonEmpty(env.OPENAI_BASE_URL) ?? 'https://api.openai.com/v1';
-      return createOpenAIModel({ modelId: parsed.modelId, apiKey, baseURL, provider: 'openai', ...fetchOption });
+      return createOpenAIModel({ modelId: parsed.modelId, apiKey, baseURL, provider: 'openai', ...transportOptions });
     }
     case 'openai-compatible':
       // Local servers (Ollama, vLLM) usually take no key, but the SDK insists on one.
@@ -83,7 +87,7 @@ export function createModelFromSpec(spec: string, options: ModelFromSpecOptions)
         apiKey: nonEmpty(env.OPENAI_API_KEY) ?? 'not-needed',
         baseURL: parsed.baseURL,
         provider: 'openai-compatible',
-        ...fetchOption,
+        ...transportOptions,
       });
     case 'scripted':
       return loadScriptedModel(isAbsolute(parsed.filePath) ? parsed.filePath : resolve(options.cwd, parsed.filePath));
@@ -98,6 +102,14 @@ export function defaultModelSpec(env: Environment): string {
     'missing-credentials',
     'No model is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or choose a model with --model (for example --model openai-compatible:llama3.1@http://localhost:11434/v1, or --model scripted:responses.json to play recorded responses without any provider).',
   );
+}
+
+function clientFromEnvironment(env: Environment): ModelClientKind | undefined {
+  const value = nonEmpty(env.KEEL_MODEL_CLIENT)?.trim();
+  if (value === undefined || value === 'direct' || value === 'sdk') return value;
+  throw new KeelError('invalid-config', `KEEL_MODEL_CLIENT is '${value}': it must be 'direct' (Keel's own client for the provider's wire format, the default) or 'sdk' (the provider's official SDK).`, {
+    details: { variable: 'KEEL_MODEL_CLIENT', value },
+  });
 }
 
 function requireKey(env: Environment, variable: string, spec: string): string {

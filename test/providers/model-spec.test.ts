@@ -85,6 +85,17 @@ describe('createModelFromSpec', () => {
     expect(error.message).toContain('--model');
   });
 
+  it('sends through the direct client by default, and through the SDK with KEEL_MODEL_CLIENT=sdk or the client option', async () => {
+    server = await startMockOpenAIServer({ script: () => ({ content: 'hi' }) });
+    const env = { OPENAI_API_KEY: 'sk', OPENAI_BASE_URL: server.baseURL };
+    for (const options of [{ env }, { env: { ...env, KEEL_MODEL_CLIENT: 'sdk' } }, { env: { ...env, KEEL_MODEL_CLIENT: 'sdk' }, client: 'direct' as const }]) {
+      await createModelFromSpec('openai:gpt-4o', { ...options, cwd: '/' }).generate(simpleRequest, new AbortController().signal);
+    }
+    expect(server.requests.map((request) => request.headers['user-agent']?.split(/[ /]/)[0])).toEqual(['keel', 'OpenAI', 'keel']);
+    const error = thrownBy(() => createModelFromSpec('openai:gpt-4o', { env: { ...env, KEEL_MODEL_CLIENT: 'undici' }, cwd: '/' }));
+    expect([error.code, error.message]).toEqual(['invalid-config', expect.stringMatching(/KEEL_MODEL_CLIENT is 'undici'.*'direct'.*'sdk'/)]);
+  });
+
   it('loads a scripted model relative to cwd', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'keel-spec-'));
     writeFileSync(join(directory, 'script.json'), JSON.stringify([{ role: 'assistant', content: [{ type: 'text', text: 'scripted hello' }], model: 'claude-sonnet-4-5' }]));
