@@ -277,6 +277,13 @@ export function createKeel(options: KeelOptions = {}): Keel {
       await recordPlanDecisionUnderLease({ leases, journal: resolvedJournal, clock, readEvents }, agent, sessionId, decision);
       return this.resume(agent, sessionId, resumeOptions);
     },
+    async recordPlanDecision(agent, sessionId, decision) {
+      try {
+        await recordPlanDecisionUnderLease({ leases, journal: resolvedJournal, clock, readEvents }, agent, sessionId, decision);
+      } finally {
+        await leases.store.release(sessionId, leases.owner);
+      }
+    },
     async recordDecision(agent, sessionId, callId, decision) {
       try {
         await recordDecisionUnderLease(agent, sessionId, callId, decision);

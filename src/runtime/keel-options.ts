@@ -202,6 +202,14 @@ export interface Keel {
    */
   decidePlan(agent: AgentDefinition, sessionId: string, decision: PlanDecision, options?: KeelResumeOptions): Promise<SessionRun>;
   /**
+   * Journals a person's decision on a waiting plan like `decidePlan`, without resuming the session in this process:
+   * for a planner session that a worker runs (the run queue wakes it, wherever it is claimed next).
+   * @example
+   * await keel.recordPlanDecision(agent, sessionId, { approved: true, approver: 'ops@example.com' });
+   * await queue.wake(sessionId);
+   */
+  recordPlanDecision(agent: AgentDefinition, sessionId: string, decision: PlanDecision): Promise<void>;
+  /**
    * What this Keel's sessions of `agent` run with (journal, blobs, the model through the gateway, the tool pipeline,
    * clock, pricing, child sessions, side models), for a durable engine that drives the loop itself and wraps each model
    * and tool call in a durable step (the Restate endpoint). Leases and admission are then the engine's concern.
