@@ -141,7 +141,7 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
 
   // IMMEDIATE takes the write lock before reading last_seq. A deferred transaction would read first, and
   // its upgrade to a writer fails at once with SQLITE_BUSY, without waiting, when another process writes meanwhile.
-  const appendInTransaction = database.transaction((sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], expectedSeq: number): number => {
+  function appendRows(sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], expectedSeq: number): number {
     const row = selectSession.get(sessionId);
     checkExpectedSeq(sessionId, expectedSeq, row?.last_seq ?? 0);
     let head = row?.head_hash ?? journalChainGenesis;
@@ -157,7 +157,8 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
       upsertSession.run(sessionId, summary.agent, summary.startedAt, summary.updatedAt, summary.lastSeq, summary.status, head);
     }
     return summary.lastSeq;
-  });
+  }
+  const appendInTransaction = database.transaction(appendRows);
 
   const groupCommit = groupCommitOf(database);
   let closed = false;
@@ -174,6 +175,14 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
     }
   }
 
+  // Serialized and encrypted when the append is made, before any lock is taken, so other writers wait less.
+  function storedBodies(sessionId: string, events: readonly SessionEvent[]): StoredBody[] {
+    return events.map((event): StoredBody => {
+      const json = JSON.stringify(event);
+      return keyring === undefined ? { keyId: null, body: json } : keyring.encrypt(json, eventPlace(path, sessionId, event.seq));
+    });
+  }
+
   function appendSync(sessionId: string, events: readonly SessionEvent[], expectedSeq: number): number {
     checkAppendBatch(sessionId, events, expectedSeq);
     return guarded(`appending to session ${sessionId}`, () => {
@@ -181,15 +190,24 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
         checkExpectedSeq(sessionId, expectedSeq, selectLastSeq.get(sessionId) ?? 0);
         return expectedSeq;
       }
-      // Serialized and encrypted before the write lock is taken, so other writers wait less.
-      const stored = events.map((event): StoredBody => {
-        const json = JSON.stringify(event);
-        return keyring === undefined ? { keyId: null, body: json } : keyring.encrypt(json, eventPlace(path, sessionId, event.seq));
-      });
+      const stored = storedBodies(sessionId, events);
       if (groupCommit === undefined) return appendInTransaction.immediate(sessionId, events, stored, expectedSeq);
-      // Commits the deferred writes of the other stores on this connection with it.
+      // Commits the deferred and queued writes of the stores on this connection with it.
       return groupCommit.durable(() => appendInTransaction.immediate(sessionId, events, stored, expectedSeq));
     });
+  }
+
+  /** With group commit, an append shares one commit with every append made in the same turn of the event loop. */
+  async function append(sessionId: string, events: readonly SessionEvent[], expectedSeq: number): Promise<number> {
+    if (groupCommit === undefined || events.length === 0) return appendSync(sessionId, events, expectedSeq);
+    checkAppendBatch(sessionId, events, expectedSeq);
+    const action = `appending to session ${sessionId}`;
+    const stored = guarded(action, () => storedBodies(sessionId, events));
+    try {
+      return await groupCommit.queued(() => appendRows(sessionId, events, stored, expectedSeq));
+    } catch (error) {
+      throw toStorageFailure(error, { path, action });
+    }
   }
 
   function lastSeqSync(sessionId: string): number {
@@ -226,9 +244,7 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
   return {
     appendSync,
     lastSeqSync,
-    async append(sessionId, events, expectedSeq) {
-      return appendSync(sessionId, events, expectedSeq);
-    },
+    append,
     async *read(sessionId, fromSeq = 1) {
       let next = fromSeq;
       for (;;) {
