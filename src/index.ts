@@ -204,6 +204,7 @@ export type {
 } from './model/index.ts';
 export type {
   SqliteDatabase,
+  SqliteSynchronous,
   SqliteJournal,
   EncryptionOptions,
   JournalValidation,

@@ -5,7 +5,7 @@ export type { SqliteJournal, SqliteJournalOptions } from './sqlite-journal.ts';
 export { createSqliteBlobStore, blobMigrations } from './sqlite-blob-store.ts';
 export type { SqliteBlobStoreOptions } from './sqlite-blob-store.ts';
 export { openSqliteDatabase, migrate, defaultBusyTimeoutMs, databaseFileMode, databaseFolderMode } from './sqlite-database.ts';
-export type { SqliteDatabase, SqliteDatabaseOptions, Migration } from './sqlite-database.ts';
+export type { SqliteDatabase, SqliteDatabaseOptions, SqliteSynchronous, Migration } from './sqlite-database.ts';
 export { toStorageFailure } from './storage-failure.ts';
 export type { StorageContext } from './storage-failure.ts';
 export { createMemoryJournal } from './memory-journal.ts';

@@ -16,7 +16,20 @@ export interface SqliteDatabaseOptions {
    * written, not even a migration. A missing file is an `invalid-argument` error naming the path.
    */
   readonly readOnly?: boolean;
+  /**
+   * How far a commit is on disk when it returns (SQLite's `synchronous`, in WAL mode). `normal`, the default: every
+   * commit survives a crash of the process, but a power loss or an operating-system crash may undo the commits since
+   * the last checkpoint (the database stays consistent: it rolls back to a commit boundary). `full`: the write-ahead
+   * log is flushed to the disk (fsync) at every commit, so a commit that returned also survives a power loss, at the
+   * cost of one flush per commit (group commit shares it between the sessions writing at the same time).
+   * See docs/storage.md.
+   */
+  readonly synchronous?: SqliteSynchronous;
 }
+
+/** How far a SQLite commit is on disk when it returns: `normal` survives a process crash, `full` also a power loss. */
+export type SqliteSynchronous = 'normal' | 'full';
+const synchronousLevels: readonly SqliteSynchronous[] = ['normal', 'full'];
 
 export const defaultBusyTimeoutMs = 5_000;
 
@@ -39,13 +52,18 @@ export function createPrivateDatabaseFile(path: string): void {
 /**
  * Opens (creating if needed) a database tuned for one journal writer per session across processes:
  * WAL lets readers run beside the writer, and synchronous=NORMAL in WAL mode keeps every commit
- * atomic and durable against a process crash, at the risk of the last commits on power loss only.
+ * atomic and durable against a process crash, at the risk of the last commits on power loss only
+ * (`synchronous: 'full'` closes that window).
  */
 export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDatabase {
   const { path } = options;
   const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs;
   if (!(Number.isInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
     throw new KeelError('invalid-config', `busyTimeoutMs must be a non-negative integer of milliseconds, got ${busyTimeoutMs}.`);
+  }
+  const synchronous = options.synchronous ?? 'normal';
+  if (!synchronousLevels.includes(synchronous)) {
+    throw new KeelError('invalid-config', `synchronous must be ${synchronousLevels.map((level) => `'${level}'`).join(' or ')}, got ${String(synchronous)}.`);
   }
   if (options.readOnly === true) return openReadOnly(path, busyTimeoutMs);
   try {
@@ -58,7 +76,7 @@ export function openSqliteDatabase(options: SqliteDatabaseOptions): SqliteDataba
     // `timeout` is SQLite's busy_timeout, applied before the pragmas below so that they wait too.
     database = new Database(path, { timeout: busyTimeoutMs });
     database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = NORMAL');
+    database.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
     return database;
   } catch (error) {

@@ -4,7 +4,7 @@ import type { EncryptionOptions } from './encryption.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import { createSqliteBlobStore } from './sqlite-blob-store.ts';
 import { openSqliteDatabase } from './sqlite-database.ts';
-import type { SqliteDatabase } from './sqlite-database.ts';
+import type { SqliteDatabase, SqliteSynchronous } from './sqlite-database.ts';
 import { enableGroupCommit } from './sqlite-group-commit.ts';
 import { createSqliteJournal } from './sqlite-journal.ts';
 import { createSqliteSessionLeaseStore } from './sqlite-session-lease.ts';
@@ -14,6 +14,11 @@ import type { SqliteJournal } from './sqlite-journal.ts';
 export interface SqliteStoreOptions {
   readonly path: string;
   readonly busyTimeoutMs?: number;
+  /**
+   * `normal` (the default): a commit survives a crash of the process; a power loss may undo the commits since the
+   * last checkpoint. `full`: it also survives a power loss (one fsync per commit). See docs/storage.md.
+   */
+  readonly synchronous?: SqliteSynchronous;
   readonly clock?: Pick<Clock, 'now'>;
   /**
    * Whether writes other than journal appends (blobs, and the idempotency records and audit log created on

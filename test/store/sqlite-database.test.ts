@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isKeelError } from '../../src/errors/index.ts';
 import type { KeelError } from '../../src/errors/index.ts';
-import { createSqliteBlobStore, createSqliteJournal, journalMigrations, migrate, openSqliteDatabase } from '../../src/store/index.ts';
+import { createSqliteBlobStore, createSqliteJournal, createSqliteStore, journalMigrations, migrate, openSqliteDatabase } from '../../src/store/index.ts';
 import type { Migration } from '../../src/store/index.ts';
 import { expectKeelError } from '../../src/testing/contracts/journal.contract.ts';
 import { sampleSession } from '../../src/testing/contracts/journal-samples.ts';
@@ -62,6 +62,22 @@ describe('openSqliteDatabase', () => {
 
   it('rejects a negative busy timeout as a configuration error', () => {
     expect(thrown(() => openSqliteDatabase({ path: ':memory:', busyTimeoutMs: -1 })).code).toBe('invalid-config');
+  });
+
+  it('flushes the write-ahead log at every commit when asked for synchronous full, and refuses an unknown level', async () => {
+    const path = folders.databasePath();
+    const database = openSqliteDatabase({ path, synchronous: 'full' });
+    // 2 is FULL: the level at which a returned commit survives a power loss.
+    expect(database.pragma('synchronous', { simple: true })).toBe(2);
+    database.close();
+    const store = createSqliteStore({ path, synchronous: 'full' });
+    expect(store.database.pragma('synchronous', { simple: true })).toBe(2);
+    await store.journal.append('ses_a', sampleSession('ses_a'), 0);
+    expect(await store.journal.lastSeq('ses_a')).toBe(sampleSession('ses_a').length);
+    await store.close();
+    const error = thrown(() => openSqliteDatabase({ path, synchronous: 'extra' as 'full' }));
+    expect(error.code).toBe('invalid-config');
+    expect(error.message).toContain('extra');
   });
 });
 
