@@ -14,6 +14,11 @@ export interface PgvectorIndexOptions {
   readonly table?: string;
   /** Runs `CREATE EXTENSION IF NOT EXISTS vector` and creates the table. Defaults to true; turn off where a migration tool owns the schema. */
   readonly setup?: boolean;
+  /**
+   * The schema pgvector is installed in, when it is not on the connection's search path (installed in `public`,
+   * Keel's tables in another schema): its type and operator are then named with the schema.
+   */
+  readonly extensionSchema?: string;
 }
 
 const tablePattern = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -29,6 +34,10 @@ export async function createPgvectorIndex(options: PgvectorIndexOptions): Promis
   checkPositiveInteger(dimensions, 'dimensions', 'invalid-config');
   const table = options.table ?? 'keel_vectors';
   if (!tablePattern.test(table)) throw new KeelError('invalid-config', `table "${table}" must match ${tablePattern}.`);
+  const extensionSchema = options.extensionSchema;
+  if (extensionSchema !== undefined && !tablePattern.test(extensionSchema)) throw new KeelError('invalid-config', `extensionSchema "${extensionSchema}" must match ${tablePattern}.`);
+  const vectorType = extensionSchema === undefined ? 'vector' : `${extensionSchema}.vector`;
+  const cosineDistance = extensionSchema === undefined ? '<=>' : `OPERATOR(${extensionSchema}.<=>)`;
   const query = async <Row>(action: string, sql: string, params?: unknown[]): Promise<Row[]> => {
     try {
       return (await client.query(sql, params)).rows as Row[];
@@ -42,10 +51,10 @@ export async function createPgvectorIndex(options: PgvectorIndexOptions): Promis
   };
 
   if (options.setup ?? true) {
-    await query('creating the extension', 'CREATE EXTENSION IF NOT EXISTS vector');
+    await query('creating the extension', `CREATE EXTENSION IF NOT EXISTS vector${extensionSchema === undefined ? '' : ` SCHEMA ${extensionSchema}`}`);
     await query(
       'creating the table',
-      `CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY, embedding vector(${dimensions}) NOT NULL, metadata jsonb NOT NULL DEFAULT '{}'::jsonb)`,
+      `CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY, embedding ${vectorType}(${dimensions}) NOT NULL, metadata jsonb NOT NULL DEFAULT '{}'::jsonb)`,
     );
   }
   const [column] = await query<{ atttypmod: number }>(
@@ -74,7 +83,7 @@ export async function createPgvectorIndex(options: PgvectorIndexOptions): Promis
         const rows = batch.map(([id, { vector, metadata }]) => {
           params.push(id, toLiteral(vector), JSON.stringify(metadata));
           const base = params.length - 3;
-          return `($${base + 1}, $${base + 2}::vector, $${base + 3}::jsonb)`;
+          return `($${base + 1}, $${base + 2}::${vectorType}, $${base + 3}::jsonb)`;
         });
         await query(
           'upserting',
@@ -91,7 +100,7 @@ export async function createPgvectorIndex(options: PgvectorIndexOptions): Promis
       const literal = toLiteral(toVector(vector, dimensions, 'query vector'));
       const rows = await query<{ id: string; metadata: VectorMetadata; distance: number }>(
         'searching',
-        `SELECT id, metadata, embedding <=> $1::vector AS distance FROM ${table}
+        `SELECT id, metadata, embedding ${cosineDistance} $1::${vectorType} AS distance FROM ${table}
           WHERE metadata @> $2::jsonb ORDER BY distance LIMIT $3`,
         [literal, JSON.stringify(filter ?? {}), k],
       );

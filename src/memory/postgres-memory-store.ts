@@ -179,8 +179,12 @@ async function prepare(options: PostgresMemoryStoreOptions): Promise<{ vectors: 
   );
   if (vectors === 'given') return { vectors, index: options.index as VectorIndex };
   const open = { client: database, dimensions: embedder.dimensions, table: vectorTables[vectors], setup: false };
-  const index = await (vectors === 'pgvector' ? createPgvectorIndex(open) : createPostgresExactIndex(open));
-  return { vectors, index };
+  if (vectors === 'exact') return { vectors, index: await createPostgresExactIndex(open) };
+  const extensionSchema = await guardedMemoryQuery(database, 'finding the pgvector extension', () => pgvectorSchema(database));
+  if (extensionSchema === undefined) {
+    throw new KeelError('storage-failure', `The memory store on the ${database.description} keeps its vectors with pgvector, but the extension is no longer installed: reinstall it (CREATE EXTENSION vector).`, { retryable: false });
+  }
+  return { vectors, index: await createPgvectorIndex({ ...open, extensionSchema }) };
 }
 
 function describeVectors(vectors: PostgresMemoryVectors): string {
@@ -188,17 +192,19 @@ function describeVectors(vectors: PostgresMemoryVectors): string {
 }
 
 /**
- * The vector table of a new store: pgvector when the `vector` type is usable from the schema (installed there, or
- * available to install), an exact-scan table otherwise. Creating the extension needs a privilege the user may lack;
- * it is tried under a savepoint, and without `vectors: 'pgvector'` a refusal falls back to the exact table.
+ * The vector table of a new store: pgvector when the server has the extension (installed in any schema, or available
+ * to install), an exact-scan table otherwise. Creating the extension needs a privilege the user may lack; it is tried
+ * under a savepoint, and without `vectors: 'pgvector'` a refusal falls back to the exact table.
  */
 async function createVectorTable(transaction: MemorySqlExecutor, options: PostgresMemoryStoreOptions): Promise<PostgresMemoryVectors> {
   const dimensions = options.embedder.dimensions;
-  const wanted = options.vectors ?? ((await pgvectorUsable(transaction)) ? 'pgvector' : 'exact');
+  const wanted = options.vectors ?? ((await pgvectorAvailable(transaction)) ? 'pgvector' : 'exact');
   if (wanted === 'pgvector') {
     await transaction.exec('SAVEPOINT keel_memory_vectors');
     try {
-      await createPgvectorIndex({ client: transaction, dimensions, table: vectorTables.pgvector });
+      if ((await pgvectorSchema(transaction)) === undefined) await transaction.exec('CREATE EXTENSION vector');
+      const extensionSchema = await pgvectorSchema(transaction);
+      await createPgvectorIndex({ client: transaction, dimensions, table: vectorTables.pgvector, ...(extensionSchema === undefined ? {} : { extensionSchema }) });
       await transaction.exec('RELEASE SAVEPOINT keel_memory_vectors');
       return 'pgvector';
     } catch (error) {
@@ -212,15 +218,17 @@ async function createVectorTable(transaction: MemorySqlExecutor, options: Postgr
   return 'exact';
 }
 
-async function pgvectorUsable(transaction: MemorySqlExecutor): Promise<boolean> {
-  const { rows } = await transaction.query<{ visible: boolean; installed: boolean; available: boolean }>(
-    `SELECT to_regtype('vector') IS NOT NULL AS visible,
-            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS installed,
-            EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') AS available`,
+async function pgvectorAvailable(client: MemorySqlExecutor): Promise<boolean> {
+  const { rows } = await client.query<{ available: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') OR EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') AS available`,
   );
-  const row = rows[0];
-  // Installed in another schema, its type and operator are not on this store's search path: scan exactly instead.
-  return row !== undefined && (row.visible || (row.available && !row.installed));
+  return rows[0]?.available === true;
+}
+
+/** The schema pgvector is installed in (its type and operator are named with it), or undefined when it is not installed. */
+async function pgvectorSchema(client: MemorySqlExecutor): Promise<string | undefined> {
+  const { rows } = await client.query<{ schema: string }>(`SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'`);
+  return rows[0]?.schema;
 }
 
 /** A vector index that opens on first use, since the PostgreSQL store decides its table asynchronously. */

@@ -25,6 +25,9 @@ import type { KeelConfig, LimitStoreConfig, StorageConfig } from './keel-config.
 import { createMemoryLimitStore, createRedisLimitStore } from '../model/index.ts';
 import type { ProviderLimitStore } from '../spec/provider-limits.ts';
 import type { KeelOptions } from './keel-options.ts';
+import type { MemoryStore } from '../spec/memory-store.ts';
+import { openMemoryBackend } from './memory-backends.ts';
+import type { KeelMemoryStoreOptions, MemoryDatabases } from './memory-backends.ts';
 
 /** Everything a Keel instance stores, behind the ports of spec/, from one backend. */
 export interface Backends {
@@ -42,8 +45,28 @@ export interface Backends {
    * durably and under its own access control (PostgreSQL: a table the database's grants protect).
    */
   readonly durableAuditCallLog?: () => CallLogStore;
+  /**
+   * A memory store in the same storage: PostgreSQL tables shared by every process on the database, the SQLite file
+   * (sqlite-vec), or this process only. Closed with the backends.
+   */
+  memoryStore(options: KeelMemoryStoreOptions): MemoryStore;
   /** Closes what this factory opened; what the caller passed in stays open. */
   close(): Promise<void>;
+}
+
+/** Memory stores opened in one backend's database, closed before it. */
+function memoryStores(storage: StorageConfig, databases: MemoryDatabases): { open(options: KeelMemoryStoreOptions): MemoryStore; close(): Promise<void> } {
+  const opened: MemoryStore[] = [];
+  return {
+    open(options) {
+      const store = openMemoryBackend(storage, databases, options);
+      opened.push(store);
+      return store;
+    },
+    async close() {
+      for (const store of opened.splice(0)) await store.close();
+    },
+  };
 }
 
 type BackendFactory<Kind extends StorageConfig['kind']> = (storage: Extract<StorageConfig, { kind: Kind }>, config: KeelConfig, options: KeelOptions) => Backends;
@@ -57,6 +80,7 @@ const factories: { readonly [Kind in StorageConfig['kind']]: BackendFactory<Kind
     const store = createSqliteStore({ path: storage.path });
     const signer = config.auditSigningKey === undefined ? {} : { signer: createAuditSigner(config.auditSigningKey) };
     const audit = options.auditLog ?? createSqliteAuditLog({ database: store.database, ...signer });
+    const memory = memoryStores(storage, { sqlite: store.database });
     return {
       databasePath: storage.path,
       journal: store.journal,
@@ -65,7 +89,9 @@ const factories: { readonly [Kind in StorageConfig['kind']]: BackendFactory<Kind
       idempotency: options.idempotency ?? createSqliteIdempotencyStore(store.database, storage.path),
       leases: options.leases ?? store.leases,
       callLog: (channel) => createSqliteCallLog({ database: store.database, channel, clock: config.clock }),
+      memoryStore: (memoryOptions) => memory.open({ clock: config.clock, ...memoryOptions }),
       async close() {
+        await memory.close();
         if (options.auditLog === undefined) await audit.close();
         await store.close();
       },
@@ -79,6 +105,7 @@ const factories: { readonly [Kind in StorageConfig['kind']]: BackendFactory<Kind
     const audit = options.auditLog ?? createPostgresAuditLog({ database, clock: config.clock, ...signer });
     const idempotency = createPostgresIdempotencyStore({ database });
     const callLog = (channel: CallLogChannel): CallLogStore => createPostgresCallLog({ database, channel, clock: config.clock });
+    const memory = memoryStores(storage, { postgres: database });
     return {
       databasePath: null,
       journal: store.journal,
@@ -88,22 +115,25 @@ const factories: { readonly [Kind in StorageConfig['kind']]: BackendFactory<Kind
       leases: options.leases ?? store.leases,
       callLog,
       durableAuditCallLog: () => callLog('audit'),
+      memoryStore: (memoryOptions) => memory.open({ clock: config.clock, ...memoryOptions }),
       async close() {
+        await memory.close();
         if (options.auditLog === undefined) await audit.close();
         await idempotency.close();
         await store.close();
       },
     };
   },
-  memory(_storage, config, options) {
-    return inProcess({ journal: createMemoryJournal(), blobs: createMemoryBlobStore(), clock: config.clock, options, ownsJournal: true });
+  memory(storage, config, options) {
+    return inProcess({ storage, journal: createMemoryJournal(), blobs: createMemoryBlobStore(), clock: config.clock, options, ownsJournal: true });
   },
   given(storage, config, options) {
-    return inProcess({ journal: storage.journal, blobs: storage.blobs, clock: config.clock, options, ownsJournal: false });
+    return inProcess({ storage, journal: storage.journal, blobs: storage.blobs, clock: config.clock, options, ownsJournal: false });
   },
 };
 
 interface InProcessParts {
+  readonly storage: StorageConfig;
   readonly journal: Journal;
   readonly blobs: BlobStore;
   readonly clock: Clock;
@@ -115,6 +145,7 @@ function inProcess(parts: InProcessParts): Backends {
   const { options, clock } = parts;
   const audit = options.auditLog ?? createMemoryAuditLog({ clock });
   const leases = options.leases ?? createMemorySessionLeaseStore({ clock });
+  const memory = memoryStores(parts.storage, {});
   return {
     databasePath: null,
     journal: parts.journal,
@@ -123,7 +154,9 @@ function inProcess(parts: InProcessParts): Backends {
     idempotency: options.idempotency ?? createMemoryIdempotencyStore(),
     leases,
     callLog: (channel) => createMemoryCallLog({ channel, clock }),
+    memoryStore: (memoryOptions) => memory.open({ clock, ...memoryOptions }),
     async close() {
+      await memory.close();
       if (options.leases === undefined) await leases.close();
       if (options.auditLog === undefined) await audit.close();
       if (parts.ownsJournal) {
