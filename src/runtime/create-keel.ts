@@ -304,6 +304,7 @@ export function createKeel(options: KeelOptions = {}): Keel {
       return buildTraceTree(await readEvents(sessionId));
     },
     metrics: () => metrics?.metrics ?? Promise.resolve(null),
+    memoryStore: (memoryOptions) => backends.memoryStore(memoryOptions),
     async close() {
       await retentionPurge;
       await callLogObserver?.flush();

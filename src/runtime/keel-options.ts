@@ -19,6 +19,8 @@ import type { WorkflowRun, WorkflowStep } from '../workflow/index.ts';
 import type { PlanDecision } from '../planner/index.ts';
 import type { KeelWorkflowOptions, KeelWorkflowResumeOptions } from './workflow-runs.ts';
 import type { ModelLimitsOptions, RunPriority } from '../model/index.ts';
+import type { MemoryStore } from '../spec/memory-store.ts';
+import type { KeelMemoryStoreOptions } from './memory-backends.ts';
 
 /** `createKeel({ storage: { kind: 'postgres', url } })`: the PostgreSQL backend (docs/configuration.md). */
 export interface PostgresStorageOptions {
@@ -252,5 +254,13 @@ export interface Keel {
    * const text = await metrics?.renderPrometheus(); // Prometheus text exposition, for a /metrics route
    */
   metrics(): Promise<KeelMetrics | null>;
+  /**
+   * A memory store in this Keel's storage, closed with it: with PostgreSQL its tables are shared by every process on
+   * the database (workers see each other's memories); with SQLite it lives in the same file (sqlite-vec).
+   * @example
+   * const memory = keel.memoryStore({ embedder: createHashingEmbedder() });
+   * const agent = defineAgent({ name: 'ops', instructions: '…', memory: { store: memory, recordToolResults: true } });
+   */
+  memoryStore(options: KeelMemoryStoreOptions): MemoryStore;
   close(): Promise<void>;
 }
