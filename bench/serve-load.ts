@@ -6,9 +6,17 @@
 //   npm run bench:serve                                   # short mode: 20 sessions × 30 s
 //   npm run bench:serve -- --sessions 200 --seconds 300   # the full load
 //
-// Prints the load average, the server's heap used after a full GC (and RSS) over time, the p50/p99/max delivery
-// latency (client receipt minus the event's journal timestamp) and the totals. Exits 1 when an event was lost or
-// repeated. `--snapshot-dir <folder> --snapshot-at 15,55` also writes heap snapshots of the server at those seconds.
+// Prints the delivery latency p50/p99/max (client receipt minus the event's journal timestamp), the totals, and the
+// server's memory over time after a full GC, RSS broken down (bench/serve-load/memory-breakdown.ts): file-backed
+// pages, glibc malloc's arenas, V8's heap (used after GC, committed, new space), external buffers. Exits 1 when an
+// event was lost or repeated. More options:
+//   --clients <n>                    stream only the first n sessions (0: none; the rest are polled until they end)
+//   --after-seconds <s>              keep sampling s seconds after every session has ended (default: one sample)
+//   --server-node-options=<flags>    node/V8 flags for the server process alone, e.g. --max-old-space-size=512
+//                                    (the environment, e.g. MALLOC_ARENA_MAX, reaches it as well)
+//   --allocation-profile <file>      sample allocations that reach a full GC, then print them by site
+//   --sqlite-cache-kib <n>           PRAGMA cache_size = -n on every SQLite connection of the server (default 16,000)
+//   --snapshot-dir <folder> --snapshot-at 15,55   heap snapshots of the server at those seconds
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -19,7 +27,7 @@ import { readEventStream } from '../test/server/sse-client.ts';
 import { summarizeAllocationProfile } from './serve-load/allocation-sites.ts';
 import type { MemoryBreakdown } from './serve-load/memory-breakdown.ts';
 
-const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' }, 'snapshot-dir': { type: 'string' }, 'snapshot-at': { type: 'string', default: '' }, clients: { type: 'string' }, 'after-seconds': { type: 'string' }, 'server-node-options': { type: 'string', default: '' }, 'allocation-profile': { type: 'string' } } });
+const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' }, 'snapshot-dir': { type: 'string' }, 'snapshot-at': { type: 'string', default: '' }, clients: { type: 'string' }, 'after-seconds': { type: 'string' }, 'server-node-options': { type: 'string', default: '' }, 'allocation-profile': { type: 'string' }, 'sqlite-cache-kib': { type: 'string' } } });
 const sessions = Number(values.sessions);
 const seconds = Number(values.seconds);
 const intervalMs = Number(values['interval-ms']);
@@ -36,7 +44,7 @@ if (!(Number.isInteger(sessions) && sessions > 0 && seconds > 0 && intervalMs > 
 const folder = mkdtempSync(join(tmpdir(), 'keel-serve-load-'));
 // --expose-gc: the server samples its memory after a full collection; SIGUSR2 writes a heap snapshot into its cwd.
 const snapshotDir = values['snapshot-dir'];
-const server = spawn(process.execPath, [...serverNodeOptions, '--expose-gc', '--heapsnapshot-signal=SIGUSR2', ...(snapshotDir === undefined ? [] : [`--diagnostic-dir=${snapshotDir}`]), '--import', 'tsx', 'bench/serve-load/server-process.ts', '--db', join(folder, 'keel.db'), '--seconds', String(seconds), '--interval-ms', String(intervalMs), '--sample-seconds', String(sampleSeconds), ...(values['allocation-profile'] === undefined ? [] : ['--allocation-profile', values['allocation-profile']])], { stdio: ['ignore', 'pipe', 'ignore'] });
+const server = spawn(process.execPath, [...serverNodeOptions, '--expose-gc', '--heapsnapshot-signal=SIGUSR2', ...(snapshotDir === undefined ? [] : [`--diagnostic-dir=${snapshotDir}`]), '--import', 'tsx', 'bench/serve-load/server-process.ts', '--db', join(folder, 'keel.db'), '--seconds', String(seconds), '--interval-ms', String(intervalMs), '--sample-seconds', String(sampleSeconds), ...(values['allocation-profile'] === undefined ? [] : ['--allocation-profile', values['allocation-profile']]), ...(values['sqlite-cache-kib'] === undefined ? [] : ['--sqlite-cache-kib', values['sqlite-cache-kib']])], { stdio: ['ignore', 'pipe', 'ignore'] });
 // The server must not outlive a run that fails midway.
 process.once('exit', () => server.kill('SIGKILL'));
 console.error(`serve-load: server process ${server.pid}`);
@@ -166,18 +174,18 @@ server.kill('SIGTERM');
 await new Promise((resolve) => server.once('exit', resolve));
 rmSync(folder, { recursive: true, force: true });
 
-console.log(`serve-load: ${sessions} sessions, ${clients} SSE clients (one per session, each dropped once and resumed), ${seconds} s, a tick every ${intervalMs} ms per session${serverNodeOptions.length === 0 ? '' : `; server node options ${serverNodeOptions.join(' ')}`}${process.env.MALLOC_ARENA_MAX === undefined ? '' : `; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}`}`);
+console.log(`serve-load: ${sessions} sessions, ${clients} SSE clients (one per session, each dropped once and resumed), ${seconds} s, a tick every ${intervalMs} ms per session${serverNodeOptions.length === 0 ? '' : `; server node options ${serverNodeOptions.join(' ')}`}${process.env.MALLOC_ARENA_MAX === undefined ? '' : `; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}`}${values['sqlite-cache-kib'] === undefined ? '' : `; SQLite cache ${values['sqlite-cache-kib']} KiB per connection`}`);
 console.log(`events delivered ${total}, reconnects ${tallies.reduce((sum, tally) => sum + tally.reconnects, 0)}, missing ${missing}, repeated ${repeated}`);
 console.log(`delivery latency of live events (journaled while connected), ms: p50 ${percentile(latencies, 0.5)}, p99 ${percentile(latencies, 0.99)}, max ${latencies.at(-1) ?? 0} (${latencies.length} events)`);
 console.log(`age of catch-up events sent after a reconnect, ms: p50 ${percentile(catchUp, 0.5)}, p99 ${percentile(catchUp, 0.99)} (${catchUp.length} events)`);
 const megabytes = (bytes: number): string => (bytes / 1048576).toFixed(1).padStart(6);
-console.log('server memory over time, after a full GC, MB: RSS = file-backed + malloc main arena + malloc thread arenas (count) + other anonymous (V8 heap pages, large mallocs, stacks)');
+console.log('server memory over time, after a full GC, MB: RSS = file-backed + malloc main arena + malloc thread arenas (count) + V8 pages (256 KiB mappings) + other anonymous (large objects, code, big mallocs, stacks)');
 console.log('  JS heap: used / committed (of it new space) / resident; external (of it array buffers); V8 malloced');
 memory.forEach((sample, index) => {
   if (sample.atSeconds > endedAt && (index === 0 || (memory[index - 1] as MemorySample).atSeconds <= endedAt)) console.log(`  -- every session has ended (${endedAt} s) --`);
-  const smaps = sample.smaps === null ? 'smaps n/a' : `= file ${megabytes(sample.smaps.fileBacked)} + main arena ${megabytes(sample.smaps.mainArena)} + arenas ${megabytes(sample.smaps.threadArenas)} (${sample.smaps.threadArenaCount}) + other anon ${megabytes(sample.smaps.otherAnonymous)}`;
+  const smaps = sample.smaps === null ? 'smaps n/a' : `= file ${megabytes(sample.smaps.fileBacked)} + main arena ${megabytes(sample.smaps.mainArena)} + arenas ${megabytes(sample.smaps.threadArenas)} (${sample.smaps.threadArenaCount}) + V8 pages ${megabytes(sample.smaps.v8Pages)} + other ${megabytes(sample.smaps.otherAnonymous)}`;
   console.log(`  ${String(sample.atSeconds).padStart(4)} s  RSS ${megabytes(sample.rss)} ${smaps}`);
-  console.log(`          heap ${megabytes(sample.heapUsed)} / ${megabytes(sample.heapTotal)} (new ${megabytes(sample.newSpace)}) / ${megabytes(sample.heapPhysical)}  external ${megabytes(sample.external)} (${megabytes(sample.arrayBuffers)})  V8 malloced ${megabytes(sample.v8Malloced)}  load ${sample.load.toFixed(1)}`);
+  console.log(`          heap ${megabytes(sample.heapUsed)} / ${megabytes(sample.heapTotal)} (new ${megabytes(sample.newSpace)}) / ${megabytes(sample.heapPhysical)}  external ${megabytes(sample.external)} (${megabytes(sample.arrayBuffers)})  V8 malloced ${megabytes(sample.v8Malloced)}  SQLite connections ${sample.databaseHandles ?? 'n/a'}  load ${sample.load.toFixed(1)}`);
 });
 if (values['allocation-profile'] !== undefined) {
   const summary = summarizeAllocationProfile(values['allocation-profile']);

@@ -1,13 +1,15 @@
 // Where a process's resident memory is, from its own point of view (V8's statistics) and the kernel's
 // (/proc/self/smaps): the JS heap it retains, the heap pages V8 keeps committed, buffers outside the heap, the C
 // allocator's arenas (glibc malloc: the main arena grows the brk `[heap]`, every other arena is a 64 MiB-aligned
-// mapping), other anonymous mappings, and file-backed pages (the node binary, shared libraries, SQLite's
+// mapping), V8's 256 KiB heap pages, other anonymous mappings, and file-backed pages (the node binary, shared libraries, SQLite's
 // shared-memory WAL index). Linux only; elsewhere the smaps part is null.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 /** glibc's HEAP_MAX_SIZE on 64-bit: a thread arena reserves this much, aligned to it. */
 const arenaReservation = 64 * 1024 * 1024;
+/** V8's regular page size on 64-bit (Node 20 to 24); each page is its own mapping. */
+const v8PageSize = 256 * 1024;
 
 export interface SmapsBreakdown {
   /** Resident pages mapped from files (executable, libraries, SQLite's -shm index, ...). */
@@ -18,7 +20,9 @@ export interface SmapsBreakdown {
   readonly threadArenas: number;
   /** How many such arenas are mapped. */
   readonly threadArenaCount: number;
-  /** Every other resident anonymous page: V8's heap pages, large (mmapped) mallocs, thread stacks. */
+  /** Resident anonymous 256 KiB mappings: V8's heap pages (its page size), including free pages V8 pools for reuse. */
+  readonly v8Pages: number;
+  /** Every other resident anonymous page: V8's large-object and code pages, large (mmapped) mallocs, thread stacks. */
   readonly otherAnonymous: number;
 }
 
@@ -38,6 +42,8 @@ export interface MemoryBreakdown {
   readonly external: number;
   readonly arrayBuffers: number;
   readonly smaps: SmapsBreakdown | null;
+  /** Open file descriptors on SQLite database files (`*.db`): one per connection (null off Linux). */
+  readonly databaseHandles: number | null;
 }
 
 export function memoryBreakdown(): MemoryBreakdown {
@@ -54,7 +60,22 @@ export function memoryBreakdown(): MemoryBreakdown {
     external: usage.external,
     arrayBuffers: usage.arrayBuffers,
     smaps: readSmaps(),
+    databaseHandles: countDatabaseHandles(),
   };
+}
+
+function countDatabaseHandles(): number | null {
+  try {
+    return readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).endsWith('.db');
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return null;
+  }
 }
 
 interface Mapping {
@@ -78,6 +99,7 @@ function readSmaps(): SmapsBreakdown | null {
   let mainArena = 0;
   let threadArenas = 0;
   let threadArenaCount = 0;
+  let v8Pages = 0;
   let otherAnonymous = 0;
   mappings.forEach((mapping, index) => {
     if (mapping.inode !== '0') fileBacked += mapping.rss;
@@ -85,9 +107,10 @@ function readSmaps(): SmapsBreakdown | null {
     else if (isThreadArena(mapping, mappings[index + 1])) {
       threadArenas += mapping.rss;
       threadArenaCount += 1;
-    } else otherAnonymous += mapping.rss;
+    } else if (mapping.name === '' && mapping.end - mapping.start === BigInt(v8PageSize)) v8Pages += mapping.rss;
+    else otherAnonymous += mapping.rss;
   });
-  return { fileBacked, mainArena, threadArenas, threadArenaCount, otherAnonymous };
+  return { fileBacked, mainArena, threadArenas, threadArenaCount, v8Pages, otherAnonymous };
 }
 
 /** A glibc arena: a read-write start aligned to 64 MiB whose reservation (with the inaccessible rest after it) is 64 MiB. */

@@ -4,12 +4,13 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { createKeel, createKeelServer, createServerLogger, defineAgent, defineTool } from '../../src/index.ts';
 import type { Model, ModelResponse } from '../../src/index.ts';
 import { memoryBreakdown } from './memory-breakdown.ts';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' }, 'allocation-profile': { type: 'string' } } });
+const { values } = parseArgs({ options: { db: { type: 'string' }, seconds: { type: 'string', default: '30' }, 'interval-ms': { type: 'string', default: '1000' }, 'sample-seconds': { type: 'string', default: '5' }, 'allocation-profile': { type: 'string' }, 'sqlite-cache-kib': { type: 'string' } } });
 if (values.db === undefined) throw new Error('--db is required');
 const runUntil = Date.now() + Number(values.seconds) * 1000;
 const intervalMs = Number(values['interval-ms']);
@@ -42,6 +43,23 @@ const tick = defineTool({ name: 'tick', description: 'Counts.', input: z.object(
 // No context planner: the load is the journal and the streams, not token counting (a session's requests grow by two
 // short messages a tick, a few hundred at most in a run).
 const ticker = defineAgent({ name: 'ticker', instructions: 'Tick.', tools: [tick], model: 'ticker', streaming: false, limits: { maxTurns: 100_000 } });
+
+// --sqlite-cache-kib <n>: every SQLite connection this process opens gets `PRAGMA cache_size = -n` first (better-sqlite3's
+// build default is 16,000 KiB per connection), to measure how much of the C heap is SQLite's page cache. A bench-only
+// hook on better-sqlite3's prototype: Keel's stores take no cache size option.
+if (values['sqlite-cache-kib'] !== undefined) limitSqliteCache(Number(values['sqlite-cache-kib']));
+function limitSqliteCache(kibibytes: number): void {
+  if (!(Number.isInteger(kibibytes) && kibibytes > 0)) throw new Error('--sqlite-cache-kib must be a positive whole number');
+  const configured = new WeakSet<object>();
+  const pragma = Database.prototype.pragma;
+  Database.prototype.pragma = function pragmaAfterCacheSize(this: Database.Database, source: string, options?: Database.PragmaOptions) {
+    if (!configured.has(this)) {
+      configured.add(this);
+      pragma.call(this, `cache_size = -${kibibytes}`);
+    }
+    return pragma.call(this, source, options);
+  } as typeof pragma;
+}
 
 const keel = createKeel({ database: values.db, models: { ticker: tickerModel }, env: {} });
 const server = createKeelServer({ keel, agents: [ticker], consoleFolder: null, rateLimit: false, logger: createServerLogger(process.stderr) });
