@@ -154,6 +154,10 @@ export type {
   Reflector,
   ProceduralMemory,
 } from './memory/index.ts';
+export { createPostgresMemoryStore, openPostgresMemoryStore } from './memory/index.ts';
+export type { PostgresMemoryStore, PostgresMemoryStoreOptions, PostgresMemoryVectors, PostgresMemoryDatabase, MemorySqlExecutor } from './memory/index.ts';
+export { createKeelMemoryStore } from './runtime/memory-backends.ts';
+export type { KeelMemoryStoreOptions, KeelMemoryLocation } from './runtime/memory-backends.ts';
 export { createMemoryTools } from './tools/memory-tools.ts';
 export type { MemoryToolsOptions } from './tools/memory-tools.ts';
 export type { AgentMemoryOptions } from './loop/define-agent.ts';
