@@ -69,9 +69,12 @@ function nativeExchange(request: WireRequest): PendingExchange {
       incoming.on('error', () => undefined);
       const status = incoming.statusCode ?? 0;
       if (redirectStatuses.has(status) && incoming.headers.location !== undefined) {
-        // Following a redirect has rules of its own (method changes, dropped headers): fetch applies them.
+        // Following a redirect has rules of its own (method changes, credentials dropped across origins): fetch
+        // applies them. A 307 or 308 within the origin keeps method, body and headers, so fetch starts at its target.
         incoming.resume();
-        redirected = fetchExchange(request, (input, init) => globalThis.fetch(input, init));
+        const target = URL.canParse(incoming.headers.location, request.url.href) ? new URL(incoming.headers.location, request.url) : null;
+        const direct = (status === 307 || status === 308) && target !== null && target.origin === request.url.origin;
+        redirected = fetchExchange(direct ? { ...request, url: target } : request, (input, init) => globalThis.fetch(input, init));
         resolve(redirected.response);
         return;
       }

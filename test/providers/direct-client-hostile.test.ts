@@ -198,6 +198,30 @@ describe('the direct client against hostile servers', () => {
   });
 });
 
+describe('the direct client and redirects', () => {
+  it('follows a 307 to where the API moved, with the same body, as fetch under the SDK does', async () => {
+    const bodies: string[] = [];
+    const url = await serve((request, response) => {
+      if (request.url === '/old/v1/messages') {
+        response.writeHead(307, { location: '/new/v1/messages' });
+        response.end();
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ id: 'msg_moved', model: 'm', content: [{ type: 'text', text: 'moved' }], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } }));
+    });
+    plain?.prependListener('request', (request: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => bodies.push(Buffer.concat(chunks).toString('utf8')));
+    });
+    const response = await anthropic(`${url}/old`).generate(simpleRequest, signal());
+    expect(response.content).toEqual([{ type: 'text', text: 'moved' }]);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[1]).toBe(bodies[0]);
+  });
+});
+
 describe('the direct client and the SDK on the wire', () => {
   it('send the same body and the headers that matter, for both providers, streaming and not', async () => {
     for (const provider of ['anthropic', 'openai'] as const) {
