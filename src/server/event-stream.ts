@@ -82,7 +82,7 @@ async function pump(state: PumpState): Promise<void> {
   let quietPolls = 0;
   await state.write(': connected\n\n');
   while (!closed.aborted) {
-    if (context.keys.authenticate(request.presentedKey) === null) {
+    if ((await context.keys.authenticate(request.presentedKey)) === null) {
       await state.write(`event: error\ndata: ${JSON.stringify({ code: 'unauthorized', message: `Key ${request.principal.keyId} was revoked; this stream is closed.` })}\n\n`);
       return;
     }
