@@ -50,7 +50,7 @@ export function registerServeCommands(program: Command, context: CliContext, act
     .action(action(async (_options: unknown, command: Command) => {
       const { withKeyStore } = await import('./serve-keys.ts');
       return withKeyStore(chooseDatabase(context, command), async (store) => {
-        for (const key of store.list()) context.out(`${key.id}  ${key.tenant}  ${key.roles.join(',')}  ${key.name}${key.revokedAt === null ? '' : '  revoked'}`);
+        for (const key of await store.list()) context.out(`${key.id}  ${key.tenant}  ${key.roles.join(',')}  ${key.name}${key.revokedAt === null ? '' : '  revoked'}`);
         return 0;
       });
     }));

@@ -28,9 +28,9 @@ export function registerAccessRoutes(app: OpenAPIHono<ServerEnv>, context: Serve
     return c.json({ agents }, 200);
   });
 
-  app.openapi(createRoute({ method: 'get', path: '/v1/keys', tags: ['keys'], security, summary: "The caller's tenant's API keys (never the key itself) (role admin)", responses: { 200: { description: 'Keys', content: { 'application/json': { schema: KeyListSchema } } }, ...errorResponses } }), (c) => {
+  app.openapi(createRoute({ method: 'get', path: '/v1/keys', tags: ['keys'], security, summary: "The caller's tenant's API keys (never the key itself) (role admin)", responses: { 200: { description: 'Keys', content: { 'application/json': { schema: KeyListSchema } } }, ...errorResponses } }), async (c) => {
     const principal = requireRole(c, 'admin');
-    return c.json({ keys: context.keys.list(principal.tenant) }, 200);
+    return c.json({ keys: await context.keys.list(principal.tenant) }, 200);
   });
 
   app.openapi(createRoute({ method: 'post', path: '/v1/keys', tags: ['keys'], security, summary: "Create a key of the caller's tenant with roles; the key is in this answer only (role admin)", request: { body: { content: { 'application/json': { schema: KeyCreateBodySchema } }, required: true } }, responses: { 201: { description: 'The new key', content: { 'application/json': { schema: CreatedKeySchema } } }, ...errorResponses } }), async (c) => {

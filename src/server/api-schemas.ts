@@ -6,8 +6,8 @@ import { z } from '@hono/zod-openapi';
 export const apiRoles = ['read', 'run', 'approve', 'admin'] as const;
 export type ApiRole = (typeof apiRoles)[number];
 
-/** Statuses a session can be listed by; `running`, `waiting-approval` and `interrupted` are derived from the journal and the lease. */
-export const sessionStatuses = ['running', 'waiting-approval', 'interrupted', 'completed', 'failed', 'cancelled'] as const;
+/** Statuses a session can be listed by; `queued`, `running`, `waiting-approval` and `interrupted` are derived from the journal, the lease and the workers' run queue. */
+export const sessionStatuses = ['queued', 'running', 'waiting-approval', 'interrupted', 'completed', 'failed', 'cancelled'] as const;
 
 const identifier = z.string().min(1).max(200);
 const tenantName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a tenant is 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit');

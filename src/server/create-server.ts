@@ -10,25 +10,23 @@ import type { Logger } from 'pino';
 import { KeelError } from '../errors/index.ts';
 import type { AgentDefinition } from '../loop/index.ts';
 import type { Keel } from '../runtime/index.ts';
-import { createSqliteSessionLeaseStore } from '../store/index.ts';
-import type { SqliteDatabase } from '../store/index.ts';
 import { checkTokenBucketLimit } from '../security/token-bucket.ts';
 import type { TokenBucketLimit } from '../security/token-bucket.ts';
-import type { SessionLeaseStore } from '../spec/session-lease.ts';
-import { prometheusContentType } from '../tracing/metrics.ts';
+import { createId } from '../util/index.ts';
+import { prometheusContentType } from '../tracing/prometheus-content-type.ts';
 import { registerAccessRoutes } from './access-routes.ts';
 import { ApiProblem } from './api-problem.ts';
-import { createApiKeyStore } from './api-keys.ts';
 import type { ApiKeyStore } from './api-keys.ts';
 import { guardRequestBodies } from './body-guard.ts';
 import { authenticate, errorResponse, logRequests, rateLimitPerKey } from './http-guards.ts';
 import { registerInspectRoutes } from './inspect-routes.ts';
 import { registerPlanRoutes } from './plan-routes.ts';
-import type { EnqueueSession, ServerContext, ServerEnv } from './server-context.ts';
-import { openServerDatabase } from './server-database.ts';
+import type { ServerContext, ServerEnv } from './server-context.ts';
+import { openServerTables } from './server-database.ts';
+import type { ServerDatabaseTarget, ServerTables } from './server-database.ts';
 import { SessionHub } from './session-hub.ts';
+import type { SessionQueue, SessionQueueListener } from './session-queue.ts';
 import type { StreamLimitOptions } from './stream-limits.ts';
-import { createSessionOwners } from './session-owners.ts';
 import { registerSessionRoutes } from './session-routes.ts';
 import { createConsoleHandler, defaultConsoleFolder } from './static-console.ts';
 
@@ -36,19 +34,25 @@ export interface KeelServerOptions {
   /** The runtime the API drives; its database also holds the server's keys and session owners. */
   readonly keel: Keel;
   /**
-   * SQLite file for the server's own tables (API keys, the tenant of each session) when the runtime's journal is not
-   * in a SQLite file (PostgreSQL, or given directly); by default they share the journal's database file, and a runtime
-   * without one keeps them in memory (keys then last as long as the process).
+   * Where the server's own tables (API keys, the tenant of each session) live when the runtime's journal is not in a
+   * SQLite file: `{ url }` of the runtime's PostgreSQL storage (every server process on it then shares keys and
+   * sessions), or a SQLite file. By default they share the journal's SQLite file; a runtime without one keeps them in
+   * memory (keys then last as long as the process), which a server with a `queue` refuses.
    */
-  readonly serverDatabase?: string;
+  readonly serverDatabase?: ServerDatabaseTarget;
+  /**
+   * The workers' run queue (`createRunQueue` on the runtime's PostgreSQL database): POST /v1/sessions enqueues
+   * sessions for `keel worker` processes instead of running them here (unless a request asks for `"mode": "in-process"`),
+   * and every other route follows a queued session wherever a worker runs it: status from the journal and the queue,
+   * events announced by workers, approvals recorded and woken, cancels sent to the worker that holds the session.
+   */
+  readonly queue?: SessionQueue;
   /** The agents sessions can be started with, by name. */
   readonly agents: readonly AgentDefinition[];
   /** Structured JSON logs; a pino logger to stdout when not given. Keys and authorization headers are redacted. */
   readonly logger?: Logger;
   /** The console's built files; `dist/console` under the package by default; null serves no console. */
   readonly consoleFolder?: string | null;
-  /** Hands sessions started with `mode: "queue"` to workers; without it such a request is refused. */
-  readonly enqueue?: EnqueueSession;
   /** Requests per key: a burst of `capacity`, then `refillPerSecond` (default 120 and 20); `false` turns it off. */
   readonly rateLimit?: TokenBucketLimit | false;
   /** Largest request body in bytes (default 1 MiB); larger bodies are refused with 413. */
@@ -117,20 +121,23 @@ export function createKeelServer(options: KeelServerOptions): KeelServer {
   const now = options.now ?? Date.now;
   const logger = options.logger ?? createServerLogger();
   const agents = agentMap(options.agents);
-  const database = openServerDatabase(options.serverDatabase ?? keel.databasePath);
-  // The lease table tells a session another process runs from an interrupted one; it is there when the journal is.
-  const leases: SessionLeaseStore | null = options.serverDatabase === undefined && keel.databasePath !== null ? createSqliteSessionLeaseStore({ database }) : null;
+  const queue = options.queue ?? null;
+  if (queue !== null && options.serverDatabase === undefined && keel.databasePath === null) {
+    throw new KeelError('invalid-config', 'A server with a run queue keeps its API keys and session owners where every server and worker process sees them: pass serverDatabase: { url } (the PostgreSQL database of the runtime\'s storage).');
+  }
+  const tables: ServerTables = openServerTables(options.serverDatabase, keel.databasePath, now);
   const hub = new SessionHub(options.streams === undefined ? {} : { streams: options.streams });
-  const owners = createSessionOwners(database);
-  const keys = createApiKeyStore(database, now);
+  const { owners, keys } = tables;
   const context: ServerContext = {
     keel,
     agents,
     hub,
     owners,
     keys,
-    views: { journal: keel.journal, hub, owners, leases, now },
-    enqueue: options.enqueue ?? null,
+    views: { journal: keel.journal, hub, owners, leases: tables.leases, queue, now },
+    queue,
+    defaultMode: queue === null ? 'in-process' : 'queue',
+    serverId: `keel-server:${createId('srv', now())}`,
     logger,
     now,
     env: options.env ?? process.env,
@@ -140,19 +147,29 @@ export function createKeelServer(options: KeelServerOptions): KeelServer {
   };
   const limits = connectionLimits(options.connections ?? {});
   let closing = false;
-  const app = buildApp({ context, options, isClosing: () => closing, database });
+  const app = buildApp({ context, options, isClosing: () => closing, tables });
   let server: ServerType | null = null;
   let openStreams = 0;
+  // Workers announce the events they journal: the streams of those sessions read them at once instead of at their next poll.
+  let listening: Promise<SessionQueueListener | null> | undefined;
+  const listenToWorkers = (): Promise<SessionQueueListener | null> =>
+    (listening ??= queue === null
+      ? Promise.resolve(null)
+      : queue.subscribe({ onSessionEvents: (sessionId) => hub.notify(sessionId) }).catch((error: unknown) => {
+          logger.warn({ err: error }, 'cannot LISTEN for session events of workers; event streams of queued sessions poll the journal');
+          return null;
+        }));
 
   return {
     app,
     keys,
     async ensureAdminKey() {
-      if (keys.countAdmins() > 0) return null;
+      if ((await keys.countAdmins()) > 0) return null;
       return (await keys.create({ name: 'first admin', tenant: 'default', roles: ['admin'], createdBy: null })).key;
     },
     async listen(listenOptions = {}) {
       const host = listenOptions.host ?? '127.0.0.1';
+      await listenToWorkers();
       const created = createAdaptorServer({ fetch: app.fetch, serverOptions: nodeServerOptions(limits) });
       created.maxConnections = limits.maxConnections;
       if ('keepAliveTimeout' in created) created.keepAliveTimeout = limits.keepAliveTimeoutMs;
@@ -180,13 +197,13 @@ export function createKeelServer(options: KeelServerOptions): KeelServer {
         await closed;
       }
       await hub.cancelAll('The server is shutting down.');
-      await leases?.close();
-      database.close();
+      await (await listening)?.close();
+      await tables.close();
     },
   };
 }
 
-function buildApp(parts: { context: ServerContext; options: KeelServerOptions; isClosing: () => boolean; database: SqliteDatabase }): OpenAPIHono<ServerEnv> {
+function buildApp(parts: { context: ServerContext; options: KeelServerOptions; isClosing: () => boolean; tables: ServerTables }): OpenAPIHono<ServerEnv> {
   const { context, options } = parts;
   const app = new OpenAPIHono<ServerEnv>({
     defaultHook: (result) => {
@@ -205,7 +222,7 @@ function buildApp(parts: { context: ServerContext; options: KeelServerOptions; i
   app.get('/readyz', async (c) => {
     if (parts.isClosing()) return c.json({ status: 'shutting-down' }, 503);
     try {
-      parts.database.prepare('SELECT 1').get();
+      await parts.tables.ping();
       await context.keel.journal.lastSeq('ses_readiness_probe');
       return c.json({ status: 'ready', runningSessions: context.hub.activeCount() });
     } catch (error) {

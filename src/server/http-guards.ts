@@ -17,7 +17,7 @@ const bearer = /^Bearer[ \t]+([!-~]{1,512})[ \t]*$/i;
 export function authenticate(keys: ApiKeyStore): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
     const match = bearer.exec(c.req.header('authorization') ?? '');
-    const principal = match === null ? null : keys.authenticate(match[1] as string);
+    const principal = match === null ? null : await keys.authenticate(match[1] as string);
     if (principal === null) {
       throw new ApiProblem({
         status: 401,

@@ -27,13 +27,13 @@ export function registerInspectRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
   const { journal, blobs } = context.keel;
 
   app.openapi(createRoute({ method: 'get', path: '/v1/sessions/{id}/trace', tags: ['inspect'], security, summary: 'The trace tree: turns, model calls, tool calls, children (role read)', request: { params: SessionIdParamsSchema }, responses: jsonObject('TraceTree') }), async (c) => {
-    const owner = visibleSession(context, requireRole(c, 'read'), c.req.valid('param').id);
+    const owner = await visibleSession(context, requireRole(c, 'read'), c.req.valid('param').id);
     return c.json(buildTraceTree(await readAllEvents(journal, owner.sessionId)) as unknown as JsonObject, 200);
   });
 
   app.openapi(createRoute({ method: 'get', path: '/v1/sessions/{id}/turns/{turn}/explain', tags: ['inspect'], security, summary: "A turn's context plan: segments, tokens, what was kept and dropped (role read)", request: { params: TurnParamsSchema }, responses: jsonObject('ExplainPlan') }), async (c) => {
     const { id, turn } = c.req.valid('param');
-    const owner = visibleSession(context, requireRole(c, 'read'), id);
+    const owner = await visibleSession(context, requireRole(c, 'read'), id);
     const events = await readAllEvents(journal, owner.sessionId);
     const assemble = events.filter((event) => event.type === 'context-assemble' && event.turn === turn).at(-1);
     if (assemble?.type !== 'context-assemble') {
@@ -49,7 +49,7 @@ export function registerInspectRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
   });
 
   app.openapi(createRoute({ method: 'get', path: '/v1/sessions/{id}/replay', tags: ['inspect'], security, summary: "Every turn's request rebuilt and checked against its hash (role read)", request: { params: SessionIdParamsSchema }, responses: jsonObject('{ turns: [...] }') }), async (c) => {
-    const owner = visibleSession(context, requireRole(c, 'read'), c.req.valid('param').id);
+    const owner = await visibleSession(context, requireRole(c, 'read'), c.req.valid('param').id);
     const turns = await replayAllTurns(journal, blobs, owner.sessionId);
     return c.json({
       turns: turns.map((turn) => (turn.status === 'verified'
@@ -60,14 +60,14 @@ export function registerInspectRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
 
   app.openapi(createRoute({ method: 'get', path: '/v1/sessions/{id}/turns/{turn}/replay', tags: ['inspect'], security, summary: 'The exact request a turn sent, verified against its hash (role read)', request: { params: TurnParamsSchema }, responses: jsonObject('The replayed request') }), async (c) => {
     const { id, turn } = c.req.valid('param');
-    const owner = visibleSession(context, requireRole(c, 'read'), id);
+    const owner = await visibleSession(context, requireRole(c, 'read'), id);
     const replay = await replayRequest(journal, blobs, owner.sessionId, turn);
     return c.json({ sessionId: owner.sessionId, turn: replay.turn, seq: replay.seq, attempts: replay.attempts, requestHash: replay.requestHash, verified: replay.verified, provider: replay.provider, model: replay.model, request: replay.request, response: replay.response } as unknown as JsonObject, 200);
   });
 
   app.openapi(createRoute({ method: 'post', path: '/v1/sessions/{id}/turns/{turn}/counterfactual', tags: ['inspect'], security, summary: 'Re-run one turn with another model, system prompt or context strategy; nothing is journaled (role run: it calls a model)', request: { params: TurnParamsSchema, body: { content: { 'application/json': { schema: CounterfactualBodySchema } }, required: true } }, responses: jsonObject('The counterfactual and how it differs') }), async (c) => {
     const { id, turn } = c.req.valid('param');
-    const owner = visibleSession(context, requireRole(c, 'run'), id);
+    const owner = await visibleSession(context, requireRole(c, 'run'), id);
     const body = c.req.valid('json');
     if (body.model !== undefined && !counterfactualModelPattern.test(body.model)) {
       throw new KeelError('invalid-argument', `A counterfactual model over the API is "anthropic:<model id>" or "openai:<model id>", got "${body.model.slice(0, 120)}".`);
@@ -106,7 +106,7 @@ export function registerInspectRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
     const load = async (text: string) => {
       const match = /^(.+):(\d{1,9})$/.exec(text);
       const sessionId = match === null ? text : (match[1] as string);
-      const owner = visibleSession(context, principal, sessionId);
+      const owner = await visibleSession(context, principal, sessionId);
       const events = await readAllEvents(journal, owner.sessionId);
       const turn = match === null ? replayableTurns(events).at(-1) : Number(match[2]);
       if (turn === undefined) throw new KeelError('invalid-argument', `Session ${sessionId} has no model request to compare.`);
@@ -118,7 +118,7 @@ export function registerInspectRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
   });
 
   app.openapi(createRoute({ method: 'get', path: '/v1/sessions/{id}/audit', tags: ['inspect'], security, summary: "The session's audit records and the verification of those records (role read; the whole chain: keel audit verify)", request: { params: SessionIdParamsSchema }, responses: jsonObject('{ entries, verification }') }), async (c) => {
-    const owner = visibleSession(context, requireRole(c, 'read'), c.req.valid('param').id);
+    const owner = await visibleSession(context, requireRole(c, 'read'), c.req.valid('param').id);
     const entries: AuditRecord[] = [];
     for await (const record of context.keel.audit.readSession(owner.sessionId)) {
       entries.push(record);

@@ -11,18 +11,7 @@ import type { SessionHub } from './session-hub.ts';
 import type { SessionOwner, SessionOwners } from './session-owners.ts';
 import type { ViewSources } from './session-views.ts';
 
-/** A session handed to workers instead of run here: what a queue needs to start it. */
-export interface QueuedSessionRequest {
-  readonly sessionId: string;
-  readonly agent: string;
-  readonly task: string;
-  readonly tenant: string;
-  readonly priority: 'interactive' | 'batch';
-  readonly budget?: { readonly tokens?: number; readonly costUsd?: number; readonly timeMs?: number };
-}
-
-/** Hands a session to workers; resolves once it is durably queued. */
-export type EnqueueSession = (request: QueuedSessionRequest) => Promise<void>;
+import type { SessionQueue } from './session-queue.ts';
 
 /** Everything a route handler needs, built once per server. */
 export interface ServerContext {
@@ -32,7 +21,12 @@ export interface ServerContext {
   readonly owners: SessionOwners;
   readonly keys: ApiKeyStore;
   readonly views: ViewSources;
-  readonly enqueue: EnqueueSession | null;
+  /** The workers' run queue; null when every session runs in this process. */
+  readonly queue: SessionQueue | null;
+  /** Where POST /v1/sessions runs a session that names no mode. */
+  readonly defaultMode: 'in-process' | 'queue';
+  /** This server's id in the claim history, for a session it claims to cancel. */
+  readonly serverId: string;
   readonly logger: Logger;
   readonly now: () => number;
   /** Environment and folder that counterfactual model calls resolve providers from. */
@@ -61,8 +55,8 @@ export function requireRole(c: Context<ServerEnv>, role: ApiRole): ApiPrincipal 
 }
 
 /** The session's owner when the caller's tenant owns it; otherwise the same 404 as for a session that does not exist. */
-export function visibleSession(context: ServerContext, principal: ApiPrincipal, sessionId: string): SessionOwner {
-  const owner = context.owners.get(sessionId);
+export async function visibleSession(context: ServerContext, principal: ApiPrincipal, sessionId: string): Promise<SessionOwner> {
+  const owner = await context.owners.get(sessionId);
   if (owner === undefined || owner.tenant !== principal.tenant) throw sessionNotVisible(sessionId);
   return owner;
 }

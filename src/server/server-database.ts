@@ -1,5 +1,12 @@
-import { migrate, openSqliteDatabase, toStorageFailure } from '../store/index.ts';
+import type { SessionLeaseStore } from '../spec/session-lease.ts';
+import { createSqliteSessionLeaseStore, migrate, openSqliteDatabase, toStorageFailure } from '../store/index.ts';
 import type { Migration, SqliteDatabase } from '../store/index.ts';
+import { createPostgresSessionLeaseStore, openPostgresDatabase } from '../store/postgres/index.ts';
+import { createApiKeyStore } from './api-keys.ts';
+import type { ApiKeyStore } from './api-keys.ts';
+import { createPostgresApiKeyStore, createPostgresSessionOwners, postgresServerQueries } from './postgres-server-tables.ts';
+import { createSessionOwners } from './session-owners.ts';
+import type { SessionOwners } from './session-owners.ts';
 
 /**
  * The server's own tables, in the same database as the journal, on their own version line (`server` in
@@ -70,4 +77,62 @@ export async function writeWhenFree<T>(database: SqliteDatabase, work: () => T):
       await new Promise((resolve) => setTimeout(resolve, Math.min(25, 1 + attempt)));
     }
   }
+}
+
+/** Where the server keeps its keys and session owners: a SQLite file, or a PostgreSQL database. */
+export type ServerDatabaseTarget =
+  | string
+  | {
+      /** `postgres://user:password@host:5432/database`: the database of the runtime's PostgreSQL storage. */
+      readonly url: string;
+      /** The schema of the tables; default `public` (use the runtime's `KEEL_DATABASE_SCHEMA`). */
+      readonly schema?: string;
+      /** Connections of the server's own pool; default 4. */
+      readonly maxConnections?: number;
+    };
+
+/** The server's tables, wherever they are, with what readiness and session views need. */
+export interface ServerTables {
+  readonly keys: ApiKeyStore;
+  readonly owners: SessionOwners;
+  /** Session leases, to tell a session another process runs from an interrupted one; null when they are elsewhere. */
+  readonly leases: Pick<SessionLeaseStore, 'current'> | null;
+  /** Resolves when the database answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the server's tables: in `target` (a SQLite file, or PostgreSQL), else in the journal's SQLite file
+ * (`journalPath`), else in memory. The lease table is read where the journal's leases are: in the journal's SQLite
+ * file, or in the PostgreSQL database when the tables are there.
+ */
+export function openServerTables(target: ServerDatabaseTarget | undefined, journalPath: string | null, now: () => number): ServerTables {
+  if (target !== undefined && typeof target !== 'string') {
+    const database = openPostgresDatabase({ url: target.url, maxConnections: target.maxConnections ?? 4, ...(target.schema === undefined ? {} : { schema: target.schema }) });
+    const run = postgresServerQueries(database);
+    const leases = createPostgresSessionLeaseStore({ database });
+    return {
+      keys: createPostgresApiKeyStore(database, run, now),
+      owners: createPostgresSessionOwners(database, run),
+      leases,
+      ping: () => run('checking the database', async () => void (await database.query('SELECT 1'))),
+      async close() {
+        await leases.close();
+        await database.close();
+      },
+    };
+  }
+  const database = openServerDatabase(target ?? journalPath);
+  const leases = target === undefined && journalPath !== null ? createSqliteSessionLeaseStore({ database }) : null;
+  return {
+    keys: createApiKeyStore(database, now),
+    owners: createSessionOwners(database),
+    leases,
+    ping: async () => void database.prepare('SELECT 1').get(),
+    async close() {
+      await leases?.close();
+      database.close();
+    },
+  };
 }

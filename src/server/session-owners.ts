@@ -15,7 +15,7 @@ export interface SessionOwner {
   readonly endedStatus: SessionStatus | null;
 }
 
-interface OwnerRow {
+export interface OwnerRow {
   readonly session_id: string;
   readonly tenant: string;
   readonly agent: string;
@@ -43,11 +43,34 @@ export interface OwnerCursor {
   readonly sessionId: string;
 }
 
+/** The tenant of each session the API started, in the journal's database (SQLite or PostgreSQL). */
 export interface SessionOwners {
   record(owner: Omit<SessionOwner, 'endedStatus'>): Promise<void>;
-  get(sessionId: string): SessionOwner | undefined;
+  get(sessionId: string): Promise<SessionOwner | undefined>;
   markEnded(sessionId: string, status: SessionStatus): Promise<void>;
-  page(query: OwnerPageQuery): SessionOwner[];
+  page(query: OwnerPageQuery): Promise<SessionOwner[]>;
+}
+
+/** The WHERE clause and values of a page query; `placeholder(n)` writes the n-th parameter (`?` or `$n`). */
+export function pageFilter(query: OwnerPageQuery, placeholder: (index: number) => string): { where: string; values: (string | number)[] } {
+  const where: string[] = [];
+  const values: (string | number)[] = [];
+  const next = (value: string | number): string => {
+    values.push(value);
+    return placeholder(values.length);
+  };
+  where.push(`tenant = ${next(query.tenant)}`);
+  if (query.agent !== undefined) where.push(`agent = ${next(query.agent)}`);
+  if (query.since !== undefined) where.push(`created_at >= ${next(query.since)}`);
+  if (query.until !== undefined) where.push(`created_at < ${next(query.until)}`);
+  if (query.ended === 'open') where.push('ended_status IS NULL');
+  else if (query.ended !== undefined) where.push(`ended_status = ${next(query.ended)}`);
+  if (query.after !== undefined) {
+    const createdAt = next(query.after.createdAt);
+    const again = next(query.after.createdAt);
+    where.push(`(created_at < ${createdAt} OR (created_at = ${again} AND session_id < ${next(query.after.sessionId)}))`);
+  }
+  return { where: where.join(' AND '), values };
 }
 
 export function createSessionOwners(database: SqliteDatabase): SessionOwners {
@@ -63,51 +86,29 @@ export function createSessionOwners(database: SqliteDatabase): SessionOwners {
         throw error;
       }
     },
-    get(sessionId) {
+    async get(sessionId) {
       const row = byId.get(sessionId);
       return row === undefined ? undefined : toOwner(row);
     },
     async markEnded(sessionId, status) {
       await writeWhenFree(database, () => ended.run(status, sessionId));
     },
-    page(query) {
-      const where = ['tenant = ?'];
-      const values: (string | number)[] = [query.tenant];
-      if (query.agent !== undefined) {
-        where.push('agent = ?');
-        values.push(query.agent);
-      }
-      if (query.since !== undefined) {
-        where.push('created_at >= ?');
-        values.push(query.since);
-      }
-      if (query.until !== undefined) {
-        where.push('created_at < ?');
-        values.push(query.until);
-      }
-      if (query.ended === 'open') where.push('ended_status IS NULL');
-      else if (query.ended !== undefined) {
-        where.push('ended_status = ?');
-        values.push(query.ended);
-      }
-      if (query.after !== undefined) {
-        where.push('(created_at < ? OR (created_at = ? AND session_id < ?))');
-        values.push(query.after.createdAt, query.after.createdAt, query.after.sessionId);
-      }
-      const sql = `SELECT * FROM server_sessions WHERE ${where.join(' AND ')} ORDER BY created_at DESC, session_id DESC LIMIT ?`;
+    async page(query) {
+      const { where, values } = pageFilter(query, () => '?');
+      const sql = `SELECT * FROM server_sessions WHERE ${where} ORDER BY created_at DESC, session_id DESC LIMIT ?`;
       return database.prepare<(string | number)[], OwnerRow>(sql).all(...values, query.limit).map(toOwner);
     },
   };
 }
 
-function toOwner(row: OwnerRow): SessionOwner {
+export function toOwner(row: OwnerRow): SessionOwner {
   return {
     sessionId: row.session_id,
     tenant: row.tenant,
     agent: row.agent,
     keyId: row.key_id,
     priority: row.priority === 'batch' ? 'batch' : 'interactive',
-    createdAt: row.created_at,
+    createdAt: Number(row.created_at),
     endedStatus: row.ended_status === null ? null : (row.ended_status as SessionStatus),
   };
 }

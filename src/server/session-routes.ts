@@ -42,7 +42,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 const security = [{ bearer: [] }];
 
 /** Statuses only the journal and lease can tell apart; listing them reads each candidate's journal. */
-const openStatuses = new Set<string>(['running', 'waiting-approval', 'interrupted']);
+const openStatuses = new Set<string>(['queued', 'running', 'waiting-approval', 'interrupted']);
 /** Rows a list request reads at most before it answers with a cursor (bounds the work of a sparse filter). */
 const maxScannedRows = 1_000;
 
@@ -70,7 +70,7 @@ export function registerSessionRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
       let scanned = 0;
       let exhausted = false;
       while (sessions.length < limit && scanned < maxScannedRows) {
-        const rows: SessionOwner[] = context.owners.page({ tenant: principal.tenant, agent: query.agent, since: query.since, until: query.until, ended, after, limit: Math.min(200, limit - sessions.length + (status === undefined ? 0 : 50)) });
+        const rows: SessionOwner[] = await context.owners.page({ tenant: principal.tenant, agent: query.agent, since: query.since, until: query.until, ended, after, limit: Math.min(200, limit - sessions.length + (status === undefined ? 0 : 50)) });
         if (rows.length === 0) {
           exhausted = true;
           break;
@@ -91,7 +91,7 @@ export function registerSessionRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
     createRoute({ method: 'get', path: '/v1/sessions/{id}', tags: ['sessions'], security, summary: 'Read a session (role read)', request: { params: SessionIdParamsSchema }, responses: { 200: json(SessionViewSchema, 'The session'), ...errors } }),
     async (c) => {
       const principal = requireRole(c, 'read');
-      const owner = visibleSession(context, principal, c.req.valid('param').id);
+      const owner = await visibleSession(context, principal, c.req.valid('param').id);
       return c.json(await viewSession(context.views, owner), 200);
     },
   );
@@ -100,7 +100,7 @@ export function registerSessionRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
     createRoute({ method: 'get', path: '/v1/sessions/{id}/journal', tags: ['sessions'], security, summary: 'Journal events after a sequence number, as JSON (role read)', request: { params: SessionIdParamsSchema, query: JournalQuerySchema }, responses: { 200: json(JournalPageSchema, 'Events in seq order'), ...errors } }),
     async (c) => {
       const principal = requireRole(c, 'read');
-      const owner = visibleSession(context, principal, c.req.valid('param').id);
+      const owner = await visibleSession(context, principal, c.req.valid('param').id);
       const { after = 0, limit = 1000 } = c.req.valid('query');
       const events: SessionEvent[] = [];
       for await (const event of context.keel.journal.read(owner.sessionId, after + 1)) {
@@ -124,7 +124,7 @@ export function registerSessionRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
     }),
     async (c) => {
       const principal = requireRole(c, 'read');
-      const owner = visibleSession(context, principal, c.req.valid('param').id);
+      const owner = await visibleSession(context, principal, c.req.valid('param').id);
       const after = resumePoint(c.req.header('last-event-id'), c.req.valid('query').after);
       const presentedKey = /^Bearer[ \t]+(\S+)/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
       return (await streamSessionEvents(c, context, { sessionId: owner.sessionId, after, principal, presentedKey })) as never;
@@ -135,7 +135,7 @@ export function registerSessionRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
     createRoute({ method: 'post', path: '/v1/sessions/{id}/cancel', tags: ['sessions'], security, summary: 'Cancel a session: the model call and tools are aborted, compensations run, it ends cancelled (role run)', request: { params: SessionIdParamsSchema }, responses: { 200: json(CancelResultSchema, 'The session after it ended'), ...errors } }),
     async (c) => {
       const principal = requireRole(c, 'run');
-      const owner = visibleSession(context, principal, c.req.valid('param').id);
+      const owner = await visibleSession(context, principal, c.req.valid('param').id);
       const before = await viewSession(context.views, owner);
       await cancelSession(context, principal, owner, before.status);
       return c.json({ session: await viewSession(context.views, owner) }, 200);
@@ -147,7 +147,7 @@ export function registerSessionRoutes(app: OpenAPIHono<ServerEnv>, context: Serv
     async (c) => {
       const principal = requireRole(c, 'approve');
       const { id, callId } = c.req.valid('param');
-      const owner = visibleSession(context, principal, id);
+      const owner = await visibleSession(context, principal, id);
       const body = c.req.valid('json');
       if (body.decision === 'reject' && body.editedInput !== undefined) {
         throw new ApiProblem({ status: 400, code: 'invalid-request', message: 'editedInput goes with decision "approve" (approve with these arguments); a rejection takes only a reason.' });

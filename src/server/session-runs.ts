@@ -6,6 +6,7 @@ import type { StartSessionBody } from './api-schemas.ts';
 import { agentOf, approverOf } from './server-context.ts';
 import type { ServerContext } from './server-context.ts';
 import type { SessionOwner } from './session-owners.ts';
+import { cancelQueued, decideQueuedCall, queuedRow } from './queued-sessions.ts';
 
 const endedStatuses = new Set(['completed', 'failed', 'cancelled']);
 
@@ -46,11 +47,11 @@ export async function startSession(context: ServerContext, principal: ApiPrincip
   const sessionId = createId('ses', context.now());
   const priority = body.priority ?? 'interactive';
   const owner = { sessionId, tenant: principal.tenant, agent: agent.name, keyId: principal.keyId, priority, createdAt: context.now() } as const;
-  if (body.mode === 'queue') {
-    if (context.enqueue === null) throw new KeelError('invalid-argument', 'This server has no worker queue; start the session with mode "in-process" (the default).');
+  if ((body.mode ?? context.defaultMode) === 'queue') {
+    if (context.queue === null) throw new KeelError('invalid-argument', 'This server has no worker queue (start it with `keel serve --queue`); start the session with mode "in-process" (the default).');
     // Owned before it is queued: a worker may start it at once, and its stream must already be visible to the tenant.
     await context.owners.record(owner);
-    await context.enqueue({ sessionId, agent: agent.name, task: body.task, tenant: principal.tenant, priority, ...(body.budget === undefined ? {} : { budget: body.budget }) });
+    await context.queue.enqueue({ sessionId, agent: agent.name, task: body.task, tenant: principal.tenant, priority, ...(body.budget === undefined ? {} : { budget: body.budget }) });
     return { ...owner, endedStatus: null };
   }
   const controller = new AbortController();
@@ -102,6 +103,11 @@ export async function cancelSession(context: ServerContext, principal: ApiPrinci
   let active = context.hub.active(owner.sessionId);
   if (active === undefined) {
     if (endedStatuses.has(status)) throw new KeelError('session-finished', `Session ${owner.sessionId} has already ended (${status}); there is nothing to cancel.`);
+    const queued = await queuedRow(context, owner.sessionId);
+    if (queued !== undefined) {
+      await cancelQueued(context, queued.queue, { owner, agent: agentOf(context, owner), reason, waitMs: cancelWaitMs });
+      return;
+    }
     if (status === 'running') throw new KeelError('session-busy', `Session ${owner.sessionId} is running in another process (a worker); cancel it there, or wait for it to stop.`);
     const controller = new AbortController();
     controller.abort(reason);
@@ -122,19 +128,20 @@ export async function decideCall(context: ServerContext, principal: ApiPrincipal
   if (context.hub.active(owner.sessionId) !== undefined) {
     throw new KeelError('session-busy', `Session ${owner.sessionId} is running; a decision applies only to a session that waits for approval.`);
   }
+  const agent = agentOf(context, owner);
+  const approval = {
+    approved: decision.approved,
+    approver: approverOf(principal),
+    ...(decision.reason === undefined ? {} : { reason: decision.reason }),
+    ...(decision.editedInput === undefined ? {} : { editedInput: decision.editedInput }),
+  };
+  const queued = await queuedRow(context, owner.sessionId);
+  if (queued !== undefined) {
+    await decideQueuedCall(context, queued.queue, { owner, agent, callId, decision: approval });
+    return;
+  }
   const controller = new AbortController();
-  const run = await context.keel.decide(
-    agentOf(context, owner),
-    owner.sessionId,
-    callId,
-    {
-      approved: decision.approved,
-      approver: approverOf(principal),
-      ...(decision.reason === undefined ? {} : { reason: decision.reason }),
-      ...(decision.editedInput === undefined ? {} : { editedInput: decision.editedInput }),
-    },
-    { signal: controller.signal, priority: owner.priority, tenant: owner.tenant, onUpdate: runNotifier(context, owner.sessionId) },
-  );
+  const run = await context.keel.decide(agent, owner.sessionId, callId, approval, { signal: controller.signal, priority: owner.priority, tenant: owner.tenant, onUpdate: runNotifier(context, owner.sessionId) });
   trackRun(context, owner.sessionId, controller, run);
   context.hub.notify(owner.sessionId);
 }

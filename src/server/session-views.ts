@@ -7,6 +7,7 @@ import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import type { SessionView } from './api-schemas.ts';
 import type { SessionHub } from './session-hub.ts';
 import type { SessionOwner, SessionOwners } from './session-owners.ts';
+import type { QueuedSessionState, SessionQueue } from './session-queue.ts';
 
 export interface ViewSources {
   readonly journal: Journal;
@@ -14,7 +15,27 @@ export interface ViewSources {
   readonly owners: SessionOwners;
   /** The lease table, to tell a session another process runs from an interrupted one; absent for in-memory journals. */
   readonly leases: Pick<SessionLeaseStore, 'current'> | null;
+  /** The workers' run queue: where a queued session stands while its journal has not ended. */
+  readonly queue: Pick<SessionQueue, 'status'> | null;
   readonly now: () => number;
+}
+
+/** What the queue row says of a session whose journal has not ended; undefined when the queue has no say. */
+function queueStatus(row: QueuedSessionState | undefined, now: number): SessionView['status'] | undefined {
+  if (row === undefined) return undefined;
+  switch (row.state) {
+    case 'queued':
+      return 'queued';
+    case 'claimed':
+      // An expired claim is a worker that died: the next worker to claim the session resumes it.
+      return row.claimExpiresAt !== null && row.claimExpiresAt >= now ? 'running' : 'queued';
+    case 'waiting-approval':
+      return 'waiting-approval';
+    case 'failed':
+      return 'failed';
+    case 'done':
+      return undefined;
+  }
 }
 
 export async function readAllEvents(journal: Journal, sessionId: string): Promise<SessionEvent[]> {
@@ -35,8 +56,12 @@ export async function viewSession(sources: ViewSources, owner: SessionOwner): Pr
     startedBy: owner.keyId,
   };
   const first = events[0];
+  const running = sources.hub.active(owner.sessionId) !== undefined;
+  const row = running || (first !== undefined && events[events.length - 1]?.type === 'session-end') ? undefined : await sources.queue?.status(owner.sessionId);
+  const queued = queueStatus(row, sources.now());
+  const queueError = queued === 'failed' && row?.lastError != null ? { code: row.lastError.code, message: row.lastError.message } : null;
   if (first === undefined) {
-    return { ...base, status: sources.hub.active(owner.sessionId) === undefined ? 'interrupted' : 'running', updatedAt: owner.createdAt, durationMs: 0, lastSeq: 0, turns: 0, usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, costUsd: null, output: null, error: null, pendingApprovals: [] };
+    return { ...base, status: running ? 'running' : (queued ?? 'interrupted'), updatedAt: owner.createdAt, durationMs: 0, lastSeq: 0, turns: 0, usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, costUsd: null, output: null, error: queueError, pendingApprovals: [] };
   }
   const state = foldEvents(events);
   const last = events[events.length - 1] ?? first;
@@ -45,8 +70,10 @@ export async function viewSession(sources: ViewSources, owner: SessionOwner): Pr
     status = state.end.status;
     // Remembered for status filters; the journal stays the truth, so a failed write only costs a later re-read.
     if (owner.endedStatus === null) sources.owners.markEnded(owner.sessionId, state.end.status).catch(() => undefined);
-  } else if (sources.hub.active(owner.sessionId) !== undefined) {
+  } else if (running) {
     status = 'running';
+  } else if (queued !== undefined) {
+    status = queued;
   } else {
     const lease = await sources.leases?.current(owner.sessionId);
     status = deriveSessionStatus({ state, lease, now: sources.now() }).status;
@@ -63,7 +90,7 @@ export async function viewSession(sources: ViewSources, owner: SessionOwner): Pr
     usage: end?.usage ?? state.usage,
     costUsd: end === null ? state.costUsd : end.costUsd,
     output: end?.output ?? null,
-    error: end?.error === null || end?.error === undefined ? null : { code: end.error.code, message: end.error.message },
+    error: end?.error === null || end?.error === undefined ? queueError : { code: end.error.code, message: end.error.message },
     pendingApprovals: status === 'waiting-approval' ? pendingApprovalsOf(state).map(({ callId, tool, input, rule, reason }) => ({ callId, tool, input, rule, reason })) : [],
   };
 }

@@ -28,7 +28,7 @@ describe('key management stays inside the caller tenant', () => {
     expect(foreign.status).toBe(403);
     expect(foreign.body).toMatchObject({ error: { code: 'forbidden' } });
     expect(JSON.stringify(foreign.body)).toContain('keel keys create --tenant default');
-    expect(harness.server.keys.list('default').map((key) => key.name)).not.toContain('takeover');
+    expect((await harness.server.keys.list('default')).map((key) => key.name)).not.toContain('takeover');
 
     const own = await harness.request('/v1/keys', { key: acmeAdmin, body: { name: 'acme-reader', roles: ['read'] } });
     expect(own.status).toBe(201);
@@ -36,7 +36,7 @@ describe('key management stays inside the caller tenant', () => {
     const named = await harness.request('/v1/keys', { key: acmeAdmin, body: { name: 'acme-runner', tenant: 'acme', roles: ['run'] } });
     expect(named.status).toBe(201);
 
-    for (const victim of [defaultAdminId, (harness.server.keys.list('globex')[0] as { id: string }).id]) {
+    for (const victim of [defaultAdminId, ((await harness.server.keys.list('globex'))[0] as { id: string }).id]) {
       const revoked = await harness.request(`/v1/keys/${victim}`, { key: acmeAdmin, method: 'DELETE' });
       expect(revoked.status).toBe(404);
       expect(revoked.body).toMatchObject({ error: { code: 'not-found' } });
