@@ -9,8 +9,9 @@ import type { SqliteDatabase } from './sqlite-database.ts';
  * writes share commits, in three kinds:
  * - *Queued* writes (journal appends): held until the end of the current turn of the event loop, then written
  *   together, each in a savepoint of its own, and committed in one transaction. Each caller's promise settles only
- *   after that commit: a session's append is acknowledged when it is on disk, and every session that appended in
- *   the same turn of the event loop pays for one commit together.
+ *   after that commit: a session's append is acknowledged when it is on disk, and the sessions that appended in
+ *   the same turn of the event loop share one commit. A session writing alone commits at once instead (it would
+ *   only wait), so a single session pays no extra latency.
  * - *Deferred* writes (request blobs, audit records): nothing depends on them being on disk before the journal
  *   event that follows them, so they run at once, inside a transaction that stays open, and commit with the next
  *   commit.
@@ -41,9 +42,11 @@ export interface GroupCommit {
   /**
    * Holds a write for the next commit (at the latest at the end of this turn of the event loop), where it runs in
    * a savepoint of its own. Resolves with its result once that commit is done; rejects with its own error alone,
-   * or with the error of the commit that carried it.
+   * or with the error of the commit that carried it. `writer` names who writes (a session): a writer writing alone
+   * commits at once, having nothing to share a commit with; once another writer writes in the same turn of the event
+   * loop, writes are held until the turn's end and committed together.
    */
-  queued<T>(work: () => T): Promise<T>;
+  queued<T>(work: () => T, writer: string): Promise<T>;
   /** Commits the deferred and queued writes now; throws when the commit fails (deferred writes are kept for the next transaction). */
   flush(): void;
 }
@@ -94,6 +97,11 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
   /** Whether the open transaction is this one's; a transaction someone else opened is left to them. */
   let own = false;
   let scheduled = false;
+  /**
+   * The writer whose writes commit at once, until another writer's write has to wait: from then on writes wait for
+   * the end of the turn of the event loop, where this resets. Nothing else runs per turn for a single writer.
+   */
+  let firstWriter: string | undefined;
   /** The deferred writes since the last commit, run again if that commit fails. */
   let pending: (() => unknown)[] = [];
   /** Queued writes not yet run, in the order they were queued. */
@@ -160,20 +168,22 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
     const { savepoint, release, rollbackTo } = sql();
     for (let index = 0; index < writes.length; index += 1) {
       const write = writes[index]!;
+      // A write alone in its transaction needs no savepoint: rolling the transaction back undoes only it.
+      const alone = pending.length === 0 && carried.length === 0;
       try {
-        savepoint.run();
+        if (!alone) savepoint.run();
         const value = write.work();
-        release.run();
+        if (!alone) release.run();
         carried.push({ write, value });
       } catch (error) {
         write.reject(error);
-        if (database.inTransaction) {
+        if (database.inTransaction && !alone) {
           rollbackTo.run();
           release.run();
           continue;
         }
         queue = [...writes.slice(index + 1), ...queue];
-        lost();
+        abandon();
         return false;
       }
     }
@@ -214,6 +224,7 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
+      firstWriter = undefined;
       try {
         flush();
       } catch {
@@ -289,10 +300,20 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
       commitNow();
       return result;
     },
-    queued<T>(work: () => T): Promise<T> {
+    queued<T>(work: () => T, writer: string): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-        schedule();
+        if (queue.length > 1 || (firstWriter !== undefined && firstWriter !== writer)) {
+          // Reset at the end of the turn, with the flush: until then, this writer's writes wait for others'.
+          schedule();
+          return;
+        }
+        firstWriter = writer;
+        try {
+          flush();
+        } catch {
+          // The write got the error.
+        }
       });
     },
     flush,

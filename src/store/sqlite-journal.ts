@@ -197,14 +197,14 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
     });
   }
 
-  /** With group commit, an append shares one commit with every append made in the same turn of the event loop. */
+  /** With group commit, an append shares one commit with the appends of other sessions made in the same turn of the event loop. */
   async function append(sessionId: string, events: readonly SessionEvent[], expectedSeq: number): Promise<number> {
     if (groupCommit === undefined || events.length === 0) return appendSync(sessionId, events, expectedSeq);
     checkAppendBatch(sessionId, events, expectedSeq);
     const action = `appending to session ${sessionId}`;
     const stored = guarded(action, () => storedBodies(sessionId, events));
     try {
-      return await groupCommit.queued(() => appendRows(sessionId, events, stored, expectedSeq));
+      return await groupCommit.queued(() => appendRows(sessionId, events, stored, expectedSeq), sessionId);
     } catch (error) {
       throw toStorageFailure(error, { path, action });
     }

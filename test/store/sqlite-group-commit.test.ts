@@ -138,16 +138,16 @@ const settle = <T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: 
   );
 
 describe('group commit of journal appends across sessions', () => {
-  it('commits the appends of every session made in one turn of the event loop together, and resolves each after that commit', async () => {
+  it('commits the appends of the other sessions made in one turn of the event loop together, and resolves each after that commit', async () => {
     const path = folders.databasePath();
     const { store } = openStore(path);
-    const sessions = ['ses_a', 'ses_b', 'ses_c'];
+    const sessions = ['ses_a', 'ses_b', 'ses_c', 'ses_d'];
     const appends = sessions.map((id) => store.journal.append(id, sampleSession(id), 0));
-    // Nothing is on disk while the turn of the event loop that made the appends goes on.
-    expect(committed(path).events).toBe(0);
-    const first = await appends[0];
-    // Resolved only once on disk, and the other sessions' events went with it.
-    expect(first).toBe(sampleSession('ses_a').length);
+    // The turn's first writer committed at once (alone, it would only wait); the others wait for the turn's end.
+    expect([...storedSeqs(path).keys()]).toEqual(['ses_a']);
+    const second = await appends[1];
+    // Resolved only once on disk, and the other waiting sessions' events went with it.
+    expect(second).toBe(sampleSession('ses_b').length);
     for (const [id, seqs] of storedSeqs(path)) expect(seqs, id).toEqual(sampleSession(id).map((event) => event.seq));
     expect([...storedSeqs(path).keys()]).toEqual(sessions);
     expect(await Promise.all(appends)).toEqual(sessions.map((id) => sampleSession(id).length));
@@ -178,6 +178,22 @@ describe('group commit of journal appends across sessions', () => {
     expect((await store.journal.listSessions()).map((summary) => [summary.sessionId, summary.lastSeq])).toEqual(
       expect.arrayContaining([['ses_a', 2], ['ses_b', events.length], ['ses_c', sampleSession('ses_c').length]]),
     );
+    await store.close();
+  });
+
+  it('keeps the deferred writes of the transaction when an append committing at once conflicts', async () => {
+    const path = folders.databasePath();
+    const { store } = openStore(path);
+    await store.journal.append('ses_a', sampleSession('ses_a').slice(0, 2), 0);
+    const hash = await store.blobs.put('the next request');
+    await expect(store.journal.append('ses_a', sampleSession('ses_a').slice(1, 3), 1)).rejects.toMatchObject({ code: 'journal-conflict' });
+    await nextTurnOfTheEventLoop();
+    expect(committed(path)).toMatchObject({ blobs: 1, events: 2 });
+    expect(await store.blobs.get(hash)).toBe('the next request');
+    // Alone in its transaction, a conflicting append leaves nothing behind either.
+    await expect(store.journal.append('ses_a', sampleSession('ses_a').slice(1, 3), 1)).rejects.toMatchObject({ code: 'journal-conflict' });
+    expect(await store.journal.append('ses_a', sampleSession('ses_a').slice(2), 2)).toBe(sampleSession('ses_a').length);
+    expect(storedSeqs(path).get('ses_a')).toEqual(sampleSession('ses_a').map((event) => event.seq));
     await store.close();
   });
 
@@ -212,40 +228,45 @@ describe('group commit of journal appends across sessions', () => {
     store.database.exec('CREATE TABLE parents (id INTEGER PRIMARY KEY); CREATE TABLE children (parent INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)');
     const group = groupCommitOf(store.database)!;
     const insertOrphan = store.database.prepare('INSERT INTO children (parent) VALUES (7)');
-    const carried = [
+    const results = await Promise.all([
+      // The turn's first writer commits at once, before the failing commit.
+      settle(store.journal.append('ses_z', sampleSession('ses_z').slice(0, 1), 0)),
       settle(store.journal.append('ses_a', sampleSession('ses_a').slice(0, 2), 0)),
-      settle(group.queued(() => insertOrphan.run())),
+      settle(group.queued(() => insertOrphan.run(), 'orphans')),
       settle(store.journal.append('ses_b', sampleSession('ses_b').slice(0, 1), 0)),
-    ];
-    const results = await Promise.all(carried);
-    expect(results.every((result) => !result.ok)).toBe(true);
-    expect(results.map((result) => (result.ok ? null : (result.error as { code?: string }).code))).toEqual(['storage-failure', 'SQLITE_CONSTRAINT_FOREIGNKEY', 'storage-failure']);
-    expect(committed(path).events).toBe(0);
+    ]);
+    expect(results.map((result) => result.ok)).toEqual([true, false, false, false]);
+    expect(results.map((result) => (result.ok ? null : (result.error as { code?: string }).code))).toEqual([null, 'storage-failure', 'SQLITE_CONSTRAINT_FOREIGNKEY', 'storage-failure']);
+    expect(storedSeqs(path)).toEqual(new Map([['ses_z', [1]]]));
     expect(await store.journal.lastSeq('ses_a')).toBe(0);
     // The next turn of the event loop starts afresh: the same batches go in, once.
     await store.journal.append('ses_a', sampleSession('ses_a').slice(0, 2), 0);
     await store.journal.append('ses_b', sampleSession('ses_b').slice(0, 1), 0);
-    expect(storedSeqs(path)).toEqual(new Map([['ses_a', [1, 2]], ['ses_b', [1]]]));
+    expect(storedSeqs(path)).toEqual(new Map([['ses_a', [1, 2]], ['ses_b', [1]], ['ses_z', [1]]]));
     await store.close();
   });
 
   it('rejects, instead of leaving pending, appends whose database was closed before their commit', async () => {
     const path = folders.databasePath();
     const { store } = openStore(path);
+    const first = store.journal.append('ses_z', sampleSession('ses_z').slice(0, 1), 0);
     const append = settle(store.journal.append('ses_a', sampleSession('ses_a'), 0));
     store.database.close();
+    expect(await first).toBe(1);
     const result = await append;
     expect(!result.ok && isKeelError(result.error, 'storage-failure')).toBe(true);
-    expect(committed(path).events).toBe(0);
+    expect(committed(path).events).toBe(1);
   });
 
   it('commits queued appends with a durable write made before the end of the turn', async () => {
     const path = folders.databasePath();
     const { store, outcomes } = openStore(path);
+    const first = store.journal.append('ses_z', sampleSession('ses_z').slice(0, 1), 0);
     const append = store.journal.append('ses_a', sampleSession('ses_a'), 0);
     await outcomes.put('idem_1', outcome);
-    // The idempotency record committed before returning, and the append made before it went in the same commit.
-    expect(committed(path)).toMatchObject({ events: sampleSession('ses_a').length, outcomes: 1 });
+    // The idempotency record committed before returning, and the append waiting before it went in the same commit.
+    expect(committed(path)).toMatchObject({ events: 1 + sampleSession('ses_a').length, outcomes: 1 });
+    expect(await first).toBe(1);
     expect(await append).toBe(sampleSession('ses_a').length);
     await store.close();
   });
