@@ -2,9 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KeelError } from '../errors/index.ts';
-import { checkSystem, formatCheckReport, systemFromModule } from '../check/index.ts';
 import type { Action, CliContext } from './cli-context.ts';
-import { importUserModule } from './load-agent.ts';
 
 /** The module a folder stands for, in this order: the system it declares, else its agent. */
 export const systemModuleNames: readonly string[] = ['system.ts', 'system.mts', 'system.js', 'system.mjs', 'agent.ts', 'agent.mts', 'agent.js', 'agent.mjs'];
@@ -29,6 +27,9 @@ export function registerCheckCommand(program: Command, context: CliContext, acti
 
 export async function runCheckCommand(context: CliContext, options: CheckCommandOptions): Promise<number> {
   const path = resolveSystemModule(options.module, context.cwd);
+  // Imported when the command runs, so that registering it does not load the checker and the loop for every command.
+  const { checkSystem, formatCheckReport, systemFromModule } = await import('../check/index.ts');
+  const { importUserModule } = await import('./load-agent.ts');
   const { loaded, modulePath } = await importUserModule(path, context.cwd);
   const report = checkSystem(systemFromModule(loaded, modulePath));
   if (options.json) {

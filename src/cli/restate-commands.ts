@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { KeelError } from '../errors/index.ts';
-import { createKeel } from '../runtime/index.ts';
 import type { AgentDefinition } from '../loop/index.ts';
 import type { Action, CliContext } from './cli-context.ts';
 import { chooseDatabase } from './cli-context.ts';
-import { loadAgentModule } from './load-agent.ts';
 
 /*
  * Sessions on a Restate cluster: `keel restate serve` runs agents as a Restate endpoint, `keel restate register`
@@ -62,6 +60,9 @@ Environment:
 
 async function serve(context: CliContext, command: Command, options: ServeFlags): Promise<number> {
   const { registerDeployment, resolveRestateConfig, serveRestate } = await import('../restate/index.ts');
+  // The runtime and the agent loader are imported here, not at the top: every other command's start stays light.
+  const { createKeel } = await import('../runtime/index.ts');
+  const { loadAgentModule } = await import('./load-agent.ts');
   const config = resolveRestateConfig(context.env, options.port === undefined ? {} : { port: portFlag(options.port) });
   const agents: AgentDefinition[] = [];
   const agentModules: Record<string, string> = {};

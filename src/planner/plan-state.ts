@@ -1,4 +1,4 @@
-import { addUsage, zeroUsage } from '../loop/index.ts';
+import { addUsage, zeroUsage } from '../loop/session-state.ts';
 import type {
   ChildEndEvent,
   PlanApprovalEvent,

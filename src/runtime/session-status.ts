@@ -1,6 +1,6 @@
 // The fold itself, not the loop's index: listing sessions must not load the model providers and tools.
 import { foldEvents } from '../loop/session-state.ts';
-import { waitingPlanApproval } from '../planner/index.ts';
+import { waitingPlanApproval } from '../planner/plan-decision.ts';
 import type { SessionState } from '../loop/session-state.ts';
 import type { PendingApproval } from '../loop/loop-types.ts';
 import type { SessionEvent, SessionStatus } from '../spec/events.ts';

@@ -13,6 +13,7 @@ import { SessionMetricsFold } from './session-metrics.ts';
 import type { SessionMetrics, TurnMetrics } from './session-metrics.ts';
 import { createResource, instrumentationScope } from './otel-resource.ts';
 import type { TracedUpdate } from './span-exporter.ts';
+import { prometheusContentType } from './prometheus-content-type.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -26,8 +27,7 @@ const ratioBuckets = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1
 const countBuckets = [0, 1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 100];
 const costBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
 
-/** The content type of Prometheus text exposition format 0.0.4. */
-export const prometheusContentType = 'text/plain; version=0.0.4; charset=utf-8';
+export { prometheusContentType };
 
 /**
  * OpenTelemetry's own Prometheus exporter as a pull reader, without its HTTP server: Keel serves `/metrics` itself

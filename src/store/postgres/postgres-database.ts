@@ -1,4 +1,6 @@
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type * as PgModule from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { KeelError } from '../../errors/index.ts';
 import { toPostgresFailure } from './postgres-failure.ts';
 
@@ -77,6 +79,8 @@ export function openPostgresDatabase(options: PostgresConnectionOptions): Postgr
   const description = describeDatabaseUrl(options.url, schema);
   const maxConnections = options.maxConnections ?? 10;
   if (!(Number.isInteger(maxConnections) && maxConnections >= 1)) throw new KeelError('invalid-config', `maxConnections must be a positive integer, got ${maxConnections}.`);
+  // pg (CommonJS) is loaded by the first PostgreSQL store only: a process on SQLite never pays for it.
+  const pg = createRequire(import.meta.url)('pg') as typeof PgModule;
   const pool = new pg.Pool({
     connectionString: options.url,
     max: maxConnections,
@@ -88,7 +92,7 @@ export function openPostgresDatabase(options: PostgresConnectionOptions): Postgr
   // process. The pool drops it, and the next operation opens a new one.
   pool.on('error', () => undefined);
   let closed: Promise<void> | undefined;
-  const executor = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
+  const executor = (client: Pool | PoolClient): SqlExecutor => ({
     async query<Row>(sql: string, params?: readonly unknown[]) {
       const result = await client.query(sql, params === undefined ? undefined : [...params]);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };

@@ -1,6 +1,8 @@
-import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type * as AjvModule from 'ajv';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import type * as Ajv2019Module from 'ajv/dist/2019.js';
+import type * as Ajv2020Module from 'ajv/dist/2020.js';
 import { z } from 'zod';
 import { canonicalJson, jsonTextDepth } from '../../util/index.ts';
 
@@ -13,6 +15,26 @@ import { canonicalJson, jsonTextDepth } from '../../util/index.ts';
 const options: Options = { strict: false, allErrors: true, validateFormats: false, validateSchema: false, verbose: true };
 
 type Dialect = new (options: Options) => Ajv;
+
+interface Dialects {
+  readonly draft07: Dialect;
+  readonly draft2019: Dialect;
+  readonly draft2020: Dialect;
+}
+
+let loadedDialects: Dialects | undefined;
+
+/** Ajv (CommonJS) is loaded by the first MCP tool schema only: a process without MCP tools never pays for it. */
+function dialects(): Dialects {
+  if (loadedDialects !== undefined) return loadedDialects;
+  const require = createRequire(import.meta.url);
+  loadedDialects = {
+    draft07: (require('ajv') as typeof AjvModule).Ajv,
+    draft2019: (require('ajv/dist/2019.js') as typeof Ajv2019Module).Ajv2019,
+    draft2020: (require('ajv/dist/2020.js') as typeof Ajv2020Module).Ajv2020,
+  };
+  return loadedDialects;
+}
 
 /** Schemas are compiled to code, so a hostile server could send a huge one to stall the runtime. */
 const maxSchemaChars = 100_000;
@@ -39,7 +61,7 @@ export function compileInputSchema(schema: Readonly<Record<string, unknown>>): C
   const depth = jsonTextDepth(text);
   if (depth > maxSchemaDepth) return { ok: false, reason: `its input schema nests ${depth} levels deep, over the ${maxSchemaDepth} allowed` };
   const declared = typeof schema.$schema === 'string' ? schema.$schema : undefined;
-  const attempts: Dialect[] = declared === undefined ? [Ajv2020, Ajv] : [dialectFor(declared)];
+  const attempts: Dialect[] = declared === undefined ? [dialects().draft2020, dialects().draft07] : [dialectFor(declared)];
   let lastError: unknown;
   for (const Dialect of attempts) {
     try {
@@ -88,9 +110,9 @@ function withoutUnboundedChecks(schema: unknown): unknown {
 }
 
 function dialectFor(uri: string): Dialect {
-  if (/draft-0[67]/.test(uri)) return Ajv;
-  if (uri.includes('2019-09')) return Ajv2019;
-  return Ajv2020;
+  if (/draft-0[67]/.test(uri)) return dialects().draft07;
+  if (uri.includes('2019-09')) return dialects().draft2019;
+  return dialects().draft2020;
 }
 
 function validatingSchema(validate: ValidateFunction): z.ZodType {
