@@ -40,8 +40,13 @@ const memoryIdPattern = /^[A-Za-z0-9_.:-]{1,200}$/;
 export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemoryStore {
   const { embedder, index, records } = options;
   const clock = options.clock ?? { now: () => Date.now() };
+  let closed = false;
+  function ensureOpen(): void {
+    if (closed) throw new KeelError('storage-failure', 'The memory store is closed; open a new one.', { retryable: false });
+  }
 
   async function get(ids: readonly string[]): Promise<MemoryRecord[]> {
+    ensureOpen();
     if (ids.length === 0) return [];
     const byId = new Map((await records.read([...new Set(ids)])).map((record) => [record.id, record]));
     return ids.flatMap((id) => byId.get(id) ?? []);
@@ -61,6 +66,7 @@ export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemorySt
   return {
     embedder,
     async remember(input: RememberInput): Promise<MemoryRecord> {
+      ensureOpen();
       checkScope(input.scope);
       if (typeof input.text !== 'string' || input.text.trim() === '') throw new KeelError('invalid-argument', 'A memory needs non-empty text.');
       if (input.id !== undefined) {
@@ -93,6 +99,7 @@ export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemorySt
       return record;
     },
     async recall(input: RecallInput): Promise<ScoredMemory[]> {
+      ensureOpen();
       checkScope(input.scope);
       const k = input.k ?? 5;
       if (!(Number.isInteger(k) && k > 0)) throw new KeelError('invalid-argument', `k must be a positive integer, got ${k}.`);
@@ -117,6 +124,7 @@ export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemorySt
     },
     get,
     async list(scope: MemoryScope, listOptions: MemoryListOptions = {}): Promise<SequencedMemory[]> {
+      ensureOpen();
       checkScope(scope);
       const { afterSequence, limit } = listOptions;
       if (afterSequence !== undefined && !(Number.isInteger(afterSequence) && afterSequence >= 0)) {
@@ -126,15 +134,19 @@ export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemorySt
       return records.list(scope, listOptions);
     },
     async reflectedThrough(scope: MemoryScope): Promise<number> {
+      ensureOpen();
       checkScope(scope);
       return records.reflectedThrough(scope);
     },
     async markReflected(scope: MemoryScope, sequence: number): Promise<void> {
+      ensureOpen();
       checkScope(scope);
       if (!(Number.isInteger(sequence) && sequence >= 0)) throw new KeelError('invalid-argument', `A reflection mark must be a memory sequence number (an integer of 0 or more), got ${sequence}.`);
       await records.markReflected(scope, sequence);
     },
     async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
       await index.close();
       await records.close();
     },

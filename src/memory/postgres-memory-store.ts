@@ -132,6 +132,7 @@ export function createPostgresMemoryStore(options: PostgresMemoryStoreOptions): 
     async close() {
       if (closed) return;
       closed = true;
+      await core.close();
       const started = preparing === undefined ? undefined : await preparing.catch(() => undefined);
       if (started !== undefined) await started.index.close();
       else if (options.index !== undefined) await options.index.close();

@@ -8,6 +8,10 @@ import { createPostgresMemoryStore, openPostgresMemoryStore, postgresMemoryMigra
 import { createReflector } from '../../src/memory/reflection.ts';
 import { createKeelMemoryStore } from '../../src/runtime/memory-backends.ts';
 import { createKeel } from '../../src/runtime/index.ts';
+import { defineAgent } from '../../src/loop/index.ts';
+import { createScriptedModel } from '../../src/model/index.ts';
+import { defineTool } from '../../src/tools/index.ts';
+import { z } from 'zod';
 import { createPostgresStore, openPostgresDatabase } from '../../src/store/postgres/index.ts';
 import type { PostgresDatabase } from '../../src/store/postgres/index.ts';
 import { describeMemoryStoreContract, expectKeelError } from '../../src/testing/contracts/index.ts';
@@ -150,4 +154,27 @@ describe('PostgreSQL memory store', () => {
       await memory.close();
     }
   }, 60_000);
+
+  it('records a session’s tool results through keel.memoryStore, and a Keel on another pool recalls them', async () => {
+    const storage = { kind: 'postgres' as const, url: server.url, schema: freshSchema(), maxConnections: 3 };
+    const model = createScriptedModel([
+      { role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'tool_use', id: 'toolu_1', name: 'inspect', input: { host: 'db-7' } }], usage: { input_tokens: 10, output_tokens: 5 } },
+      { role: 'assistant', model: 'claude-sonnet-4-6', content: [{ type: 'text', text: 'db-7 is out of disk' }], usage: { input_tokens: 10, output_tokens: 5 } },
+    ]);
+    const inspect = defineTool({ name: 'inspect', description: 'Inspects a host.', input: z.object({ host: z.string() }), risk: 'read', execute: ({ host }) => `${host}: disk quota exceeded on /var/lib/postgresql` });
+    const writer = createKeel({ storage, model, env: {}, metrics: false });
+    const agent = defineAgent({ name: 'ops', instructions: 'Investigate.', tools: [inspect], memory: { store: writer.memoryStore({ embedder: embedder() }), recordToolResults: { importance: 7 } } });
+    const result = await writer.run(agent, 'Why is db-7 failing?').result;
+    expect(result.status).toBe('completed');
+    const writes = (await writer.events(result.sessionId)).filter((event) => event.type === 'memory-write');
+    expect(writes).toHaveLength(1);
+    await writer.close();
+
+    const reader = createKeel({ storage, env: {}, metrics: false });
+    const memory = reader.memoryStore({ embedder: embedder() });
+    const [found] = await memory.recall({ scope: { agent: 'ops' }, query: 'disk quota /var', k: 1 });
+    expect(found?.record).toMatchObject({ kind: 'tool-result', importance: 7, scope: { agent: 'ops', sessionId: result.sessionId } });
+    expect(found?.record.text).toContain('db-7: disk quota exceeded on /var/lib/postgresql');
+    await reader.close();
+  });
 });
