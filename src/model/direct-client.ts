@@ -36,6 +36,8 @@ export interface DirectCallOptions {
 const maxErrorBodyBytes = 64 * 1024;
 /** Of that, what an error message quotes when the body is not JSON (an HTML page from a proxy, say). */
 const maxQuotedErrorText = 2_000;
+/** The longest delay one timer can hold; a longer one would fire at once. */
+const maxTimerMs = 2_147_483_647;
 
 /** Arms the attempt's timeout and the caller's signal on a pending exchange; both drop its connection. */
 function watch(pending: PendingExchange, options: DirectCallOptions): { timedOut: () => boolean; disarmTimeout: () => void; release: () => void } {
@@ -43,7 +45,7 @@ function watch(pending: PendingExchange, options: DirectCallOptions): { timedOut
   const timer = setTimeout(() => {
     timedOut = true;
     pending.destroy(new Error(`no response within ${options.timeoutMs} ms`));
-  }, options.timeoutMs);
+  }, Math.min(options.timeoutMs, maxTimerMs));
   const onAbort = (): void => pending.destroy(new Error('aborted'));
   options.signal.addEventListener('abort', onAbort, { once: true });
   return {
@@ -150,7 +152,7 @@ async function* events<T>(
   const stall = setTimeout(() => {
     stalled = true;
     pending.destroy(new Error(`nothing received for ${options.streamIdleTimeoutMs} ms`));
-  }, options.streamIdleTimeoutMs);
+  }, Math.min(options.streamIdleTimeoutMs, maxTimerMs));
   try {
     for await (const chunk of exchange.chunks()) {
       stall.refresh();
