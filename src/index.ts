@@ -316,11 +316,11 @@ export type { LoopDependencies } from './loop/index.ts';
 export type { AnomalyThresholds } from './tracing/index.ts';
 // Stateless workers (docs/workers.md): the run queue in PostgreSQL and the worker that claims and runs its sessions.
 export { createRunQueue, createWorker, sweepApprovals } from './worker/index.ts';
-export type { ApprovalSweepOptions, ClaimRecord, ClaimRequest, EnqueueRequest, QueuedRun, QueueListener, QueueState, RunQueue, RunQueueOptions, Settlement, Worker, WorkerAgent, WorkerEvent, WorkerOptions, WorkerStopReport } from './worker/index.ts';
+export type { ApprovalSweepOptions, CancelRequest, ClaimForCancelRequest, ClaimRecord, ClaimRequest, EnqueueRequest, QueuedBudget, QueuedRun, QueueListener, QueueState, QueueSubscription, RunQueue, RunQueueOptions, Settlement, Worker, WorkerAgent, WorkerEvent, WorkerOptions, WorkerStopReport } from './worker/index.ts';
 // The HTTP API server (docs/server.md): sessions, event streams, approvals and inspection under /v1, API keys with
 // tenants and roles, /metrics, and the console's files.
 export { createKeelServer, createServerLogger, keelCodeStatus, apiRoles } from './server/index.ts';
-export type { ConnectionLimits, KeelServer, KeelServerOptions, StreamLimitOptions, ApiKeyStore, ApiPrincipal, QueuedSessionRequest, EnqueueSession, ServerEnv, ServerVariables, ApiRole, KeyView } from './server/index.ts';
+export type { ConnectionLimits, KeelServer, KeelServerOptions, StreamLimitOptions, ApiKeyStore, ApiPrincipal, KeyCreation, QueuedSessionRequest, QueuedSessionState, ServerDatabaseTarget, ServerSettlement, SessionQueue, SessionQueueListener, ServerEnv, ServerVariables, ApiRole, KeyView } from './server/index.ts';
 export type { KeelMetrics, KeelMetricsOptions } from './tracing/metrics.ts';
 export type { TracedUpdate } from './tracing/span-exporter.ts';
 export type { TokenBucketLimit } from './security/token-bucket.ts';
