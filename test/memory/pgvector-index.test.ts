@@ -12,7 +12,7 @@ let tables = 0;
 
 beforeAll(async () => {
   database = await PGlite.create({ extensions: { vector } });
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   await database.close();
