@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 /**
@@ -17,11 +17,14 @@ export interface ChainedRecord {
   readonly body: string;
 }
 
+/** Above this many characters a body is hashed in a stream rather than copied into one string first. */
+const oneShotLimit = 64 * 1024;
+
 export function chainHash(previous: string, record: ChainedRecord): string {
-  return createHash('sha256')
-    .update(`${previous}\n${record.sessionId}\n${record.seq}\n${record.keyId ?? ''}\n`)
-    .update(record.body)
-    .digest('hex');
+  const prefix = `${previous}\n${record.sessionId}\n${record.seq}\n${record.keyId ?? ''}\n`;
+  // The same bytes either way; the one-shot hash skips a Hash object per event, about three times faster for events of a few hundred bytes.
+  if (record.body.length <= oneShotLimit) return hash('sha256', prefix + record.body, 'hex');
+  return createHash('sha256').update(prefix).update(record.body).digest('hex');
 }
 
 interface StoredEventRow {
