@@ -77,7 +77,15 @@ async function drive(
 ): Promise<number> {
   const database = chooseDatabase(context, command);
   // With KEEL_DATABASE_URL (and no --db or KEEL_DB), createKeel finds PostgreSQL in the environment itself.
-  const keel = createKeel({ ...(choosePostgres(context, command) === undefined ? { database: database.path } : {}), env: context.env, cwd: context.cwd });
+  // Nothing in this process reads the metrics: record them only to push them to a collector, since loading the
+  // OpenTelemetry SDK competes with the run's start for the CPU.
+  const pushesMetrics = [context.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, context.env.OTEL_EXPORTER_OTLP_ENDPOINT].some((value) => value !== undefined && value.trim() !== '');
+  const keel = createKeel({
+    ...(choosePostgres(context, command) === undefined ? { database: database.path } : {}),
+    ...(pushesMetrics ? {} : { metrics: false as const }),
+    env: context.env,
+    cwd: context.cwd,
+  });
   const interrupt = watchInterrupt(context.err);
   try {
     const session = await start(keel, interrupt.signal, database);
