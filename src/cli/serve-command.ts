@@ -3,14 +3,18 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KeelError } from '../errors/index.ts';
 import type { AgentDefinition } from '../loop/index.ts';
-import { chooseDatabase, hint } from './cli-context.ts';
-import type { Action, CliContext, DatabaseChoice } from './cli-context.ts';
+import { chooseDatabase, choosePostgres, hint } from './cli-context.ts';
+import type { Action, CliContext } from './cli-context.ts';
+import type { KeyStoreLocation } from './serve-keys.ts';
+import type { ServeStorage } from './serve-runtime.ts';
 
 interface ServeOptions {
   readonly port: string;
   readonly host: string;
   readonly agents: string;
   readonly model?: string;
+  readonly queue?: boolean;
+  readonly databaseUrl?: string;
 }
 
 const agentModulePattern = /\.(?:m?js|m?ts|cjs|cts)$/;
@@ -25,7 +29,9 @@ export function registerServeCommands(program: Command, context: CliContext, act
     .option('--host <host>', 'address to listen on; keep 127.0.0.1 unless a proxy in front does TLS', '127.0.0.1')
     .option('--agents <folder>', 'folder of agent modules (each default-exports defineAgent(...))', './agents')
     .option('--model <spec>', 'model for agents that name none (else KEEL_MODEL, else from the API keys present)')
-    .action(action(async (options: ServeOptions, command: Command) => serve(context, chooseDatabase(context, command), options)));
+    .option('--database-url <url>', 'keep sessions, keys and tenants in PostgreSQL (default KEEL_DATABASE_URL unless --db names a SQLite file)')
+    .option('--queue', 'hand sessions started over the API to `keel worker` processes on the PostgreSQL database instead of running them here')
+    .action(action(async (options: ServeOptions, command: Command) => serve(context, serveStorage(context, command, options), options)));
 
   const keys = program.command('keys').description('API keys of `keel serve`: create, list, revoke (only hashes are stored)');
   keys
@@ -34,9 +40,10 @@ export function registerServeCommands(program: Command, context: CliContext, act
     .requiredOption('--tenant <tenant>', 'the tenant whose sessions the key sees')
     .requiredOption('--role <role...>', 'roles: read, run, approve, admin')
     .option('--name <name>', 'who or what uses the key', 'cli')
-    .action(action(async (options: { tenant: string; role: string[]; name: string }, command: Command) => {
+    .option('--database-url <url>', 'the keys of a server on PostgreSQL (default KEEL_DATABASE_URL unless --db names a SQLite file)')
+    .action(action(async (options: { tenant: string; role: string[]; name: string; databaseUrl?: string }, command: Command) => {
       const { withKeyStore } = await import('./serve-keys.ts');
-      return withKeyStore(chooseDatabase(context, command), async (store) => {
+      return withKeyStore(keyStoreLocation(context, command, options.databaseUrl), async (store) => {
         const { validRoles } = await import('./serve-keys.ts');
         const created = await store.create({ name: options.name, tenant: options.tenant, roles: validRoles(options.role), createdBy: 'cli' });
         context.out(created.key);
@@ -47,9 +54,10 @@ export function registerServeCommands(program: Command, context: CliContext, act
   keys
     .command('list')
     .description('List keys (never the keys themselves)')
-    .action(action(async (_options: unknown, command: Command) => {
+    .option('--database-url <url>', 'the keys of a server on PostgreSQL (default KEEL_DATABASE_URL unless --db names a SQLite file)')
+    .action(action(async (options: { databaseUrl?: string }, command: Command) => {
       const { withKeyStore } = await import('./serve-keys.ts');
-      return withKeyStore(chooseDatabase(context, command), async (store) => {
+      return withKeyStore(keyStoreLocation(context, command, options.databaseUrl), async (store) => {
         for (const key of await store.list()) context.out(`${key.id}  ${key.tenant}  ${key.roles.join(',')}  ${key.name}${key.revokedAt === null ? '' : '  revoked'}`);
         return 0;
       });
@@ -58,9 +66,10 @@ export function registerServeCommands(program: Command, context: CliContext, act
     .command('revoke')
     .description('Revoke a key: refused from its next request on')
     .argument('<key-id>', 'the id (key_…) from keel keys list')
-    .action(action(async (keyId: string, _options: unknown, command: Command) => {
+    .option('--database-url <url>', 'the keys of a server on PostgreSQL (default KEEL_DATABASE_URL unless --db names a SQLite file)')
+    .action(action(async (keyId: string, options: { databaseUrl?: string }, command: Command) => {
       const { withKeyStore } = await import('./serve-keys.ts');
-      return withKeyStore(chooseDatabase(context, command), async (store) => {
+      return withKeyStore(keyStoreLocation(context, command, options.databaseUrl), async (store) => {
         const revoked = await store.revoke(keyId);
         if (revoked === null) throw new KeelError('invalid-argument', `No key ${keyId}; list them with \`keel keys list\`.`);
         context.out(`Revoked ${keyId}.`);
@@ -69,31 +78,43 @@ export function registerServeCommands(program: Command, context: CliContext, act
     }));
 }
 
-async function serve(context: CliContext, database: DatabaseChoice, options: ServeOptions): Promise<number> {
+/** PostgreSQL when a URL is given (or KEEL_DATABASE_URL is set and --db is not), else the SQLite file; --queue needs PostgreSQL. */
+function serveStorage(context: CliContext, command: Command, options: ServeOptions): ServeStorage {
+  const url = options.databaseUrl ?? choosePostgres(context, command);
+  if (url !== undefined && url.trim() !== '') return { kind: 'postgres', url, queue: options.queue === true };
+  if (options.queue === true) throw new KeelError('invalid-argument', '--queue hands sessions to `keel worker` processes through PostgreSQL: set KEEL_DATABASE_URL (postgres://user:password@host:5432/database) or pass --database-url.');
+  return { kind: 'sqlite', database: chooseDatabase(context, command) };
+}
+
+function keyStoreLocation(context: CliContext, command: Command, databaseUrl: string | undefined): KeyStoreLocation {
+  const url = databaseUrl ?? choosePostgres(context, command);
+  return url !== undefined && url.trim() !== '' ? { kind: 'postgres', url, schema: context.env.KEEL_DATABASE_SCHEMA } : { kind: 'sqlite', database: chooseDatabase(context, command) };
+}
+
+async function serve(context: CliContext, storage: ServeStorage, options: ServeOptions): Promise<number> {
   const port = Number(options.port);
   if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new KeelError('invalid-argument', `--port must be a port number from 0 to 65535, got "${options.port}".`);
   const agents = await loadAgentsFolder(resolve(context.cwd, options.agents), context.cwd);
-  const [{ createKeel }, { createKeelServer }, { watchInterrupt }] = await Promise.all([import('../runtime/index.ts'), import('../server/index.ts'), import('./interrupt.ts')]);
-  const keel = createKeel({ database: database.path, env: context.env, cwd: context.cwd, ...(options.model === undefined ? {} : { model: options.model }) });
-  const server = createKeelServer({ keel, agents, env: context.env, cwd: context.cwd });
+  const [{ openServedRuntime }, { watchInterrupt }] = await Promise.all([import('./serve-runtime.ts'), import('./interrupt.ts')]);
+  const served = await openServedRuntime(context, storage, { agents, ...(options.model === undefined ? {} : { model: options.model }) });
+  const { server } = served;
   const interrupt = watchInterrupt(context.err);
   try {
     const adminKey = await server.ensureAdminKey();
     const { url } = await server.listen({ port, host: options.host });
-    context.out(`Keel is serving ${database.path} on ${url}`);
+    context.out(`Keel is serving ${served.description} on ${url}`);
     context.out(`  console  ${url}/`);
     context.out(`  API      ${url}/v1 (OpenAPI document at ${url}/v1/openapi.json)`);
     context.out(`  metrics  ${url}/metrics`);
     context.out(`  agents   ${agents.length === 0 ? `none (put agent modules in ${options.agents})` : agents.map((agent) => agent.name).join(', ')}`);
     if (adminKey !== null) context.out(`First admin key (shown only now; only its hash is stored):\n  ${adminKey}`);
-    else context.out(`Admin keys exist already; create another with \`${hint(context, database, ['keys', 'create', '--tenant', 'default', '--role', 'admin', '--name', '<who>'])}\`.`);
+    else context.out(`Admin keys exist already; create another with \`${storage.kind === 'sqlite' ? hint(context, storage.database, ['keys', 'create', '--tenant', 'default', '--role', 'admin', '--name', '<who>']) : `${context.prefix} keys create --database-url <url> --tenant default --role admin --name <who>`}\`.`);
     await new Promise<void>((done) => interrupt.signal.addEventListener('abort', () => done(), { once: true }));
     context.err('keel: stopping: cancelling the sessions running here…');
     return interrupt.exitCode() ?? 0;
   } finally {
     interrupt.dispose();
-    await server.close();
-    await keel.close();
+    await served.close();
   }
 }
 
