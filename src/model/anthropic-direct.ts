@@ -13,7 +13,6 @@ import type { ServerSentEvent } from './sse-decoder.ts';
 export const anthropicApiVersion = '2026-10-21';
 
 export interface AnthropicDirectInput {
-  readonly modelId: string;
   readonly apiKey: string | undefined;
   readonly baseURL: string | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;

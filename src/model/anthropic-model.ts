@@ -109,7 +109,6 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
 function anthropicTransport(options: AnthropicModelOptions, client: Anthropic, timeoutMs: number): AnthropicTransport {
   if (options.client !== 'sdk') {
     const settings = anthropicDirectSettings({
-      modelId: options.modelId,
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       headers: options.headers,
