@@ -155,3 +155,22 @@ describe('credentials in a base URL', () => {
     }
   });
 });
+
+describe('a response naming two tool calls by one id', () => {
+  it('does not leave the gateway with the duplicate: it is refused as a model error', async () => {
+    const call = (index: number, to: string): string =>
+      event('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: 'toolu_same', name: 'send', input: {} } }) +
+      event('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify({ to }) } }) +
+      event('content_block_stop', { type: 'content_block_stop', index });
+    const server = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end(
+        messageStart + call(0, 'alice') + call(1, 'bob') + event('message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 2 } }) + event('message_stop', { type: 'message_stop' }),
+      );
+    });
+    const gateway = createGateway(createAnthropicModel({ modelId: 'claude-haiku-4-5', apiKey: 'k', baseURL: server.url }), { maxRetries: 0 });
+    const error = await failureOf(gateway.call(request, { signal: signal(), streaming: true }));
+    expect(isKeelError(error)).toBe(true);
+    expect(String((error as { code?: string }).code)).toMatch(/^model-/);
+  });
+});
