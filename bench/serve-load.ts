@@ -187,6 +187,17 @@ memory.forEach((sample, index) => {
   console.log(`  ${String(sample.atSeconds).padStart(4)} s  RSS ${megabytes(sample.rss)} ${smaps}`);
   console.log(`          heap ${megabytes(sample.heapUsed)} / ${megabytes(sample.heapTotal)} (new ${megabytes(sample.newSpace)}) / ${megabytes(sample.heapPhysical)}  external ${megabytes(sample.external)} (${megabytes(sample.arrayBuffers)})  V8 malloced ${megabytes(sample.v8Malloced)}  SQLite connections ${sample.databaseHandles ?? 'n/a'}  load ${sample.load.toFixed(1)}`);
 });
+printMemorySummary();
+/** One line to read boundedness from: where RSS started, peaked (and what it was made of), and ended. */
+function printMemorySummary(): void {
+  const first = memory[0];
+  const last = memory.at(-1);
+  if (first === undefined || last === undefined) return;
+  const running = memory.filter((sample) => sample.atSeconds <= endedAt);
+  const peak = (running.length === 0 ? memory : running).reduce((highest, sample) => (sample.rss > highest.rss ? sample : highest), first);
+  const malloc = (sample: MemorySample): string => (sample.smaps === null ? 'n/a' : megabytes(sample.smaps.mainArena + sample.smaps.threadArenas).trim());
+  console.log(`memory: RSS ${megabytes(first.rss).trim()} MB at ${first.atSeconds} s; peak while running ${megabytes(peak.rss).trim()} MB at ${peak.atSeconds} s (V8 heap committed ${megabytes(peak.heapTotal).trim()} MB for ${megabytes(peak.heapUsed).trim()} MB used, malloc ${malloc(peak)} MB); ${megabytes(last.rss).trim()} MB at ${last.atSeconds} s, ${last.atSeconds - endedAt} s after every session ended (heap used ${megabytes(last.heapUsed).trim()} MB, committed ${megabytes(last.heapTotal).trim()} MB)`);
+}
 if (values['allocation-profile'] !== undefined) {
   const summary = summarizeAllocationProfile(values['allocation-profile']);
   console.log(`allocations that reached the old generation or are alive at the end (sampled), ${megabytes(summary.totalBytes)} MB in all; by allocating frame:`);
