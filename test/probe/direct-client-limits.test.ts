@@ -174,3 +174,57 @@ describe('a response naming two tool calls by one id', () => {
     expect(String((error as { code?: string }).code)).toMatch(/^model-/);
   });
 });
+
+describe('an error body that never ends, on the SDK path', () => {
+  it('is not buffered whole: the client stops reading long before the server stops writing', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 'a');
+    let written = 0;
+    const server = await serve((_request, response) => {
+      response.writeHead(500, { 'content-type': 'application/json' });
+      // Up to 100 MiB, then the body stays open.
+      const pump = (): void => {
+        while (written < 100) {
+          written += 1;
+          if (!response.write(chunk)) {
+            response.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    const model = createAnthropicModel({ modelId: 'claude-haiku-4-5', apiKey: 'k', baseURL: server.url, client: 'sdk', timeoutMs: 10_000 });
+    const error = await failureOf(model.generate(request, signal()));
+    expect(isKeelError(error)).toBe(true);
+    expect(written).toBeLessThan(100);
+  });
+});
+
+describe('a Retry-After header that is not a number of seconds or an HTTP date', () => {
+  it('neither makes the gateway retry at once nor reads a list of values as a date', async () => {
+    const cases: [string, number][] = [
+      ['-5', 1],
+      ['3, 4', 3_000],
+    ];
+    for (const [value, least] of cases) {
+      const server = await serve((_request, response) => {
+        response.writeHead(429, { 'content-type': 'application/json', 'retry-after': value });
+        response.end(JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } }));
+      });
+      const sleeps: number[] = [];
+      let now = 0;
+      const clock = {
+        now: () => 1_800_000_000_000 + now,
+        monotonic: () => now,
+        sleep: async (milliseconds: number) => {
+          sleeps.push(milliseconds);
+          now += milliseconds;
+        },
+      };
+      const gateway = createGateway(createAnthropicModel({ modelId: 'claude-haiku-4-5', apiKey: 'k', baseURL: server.url }), { maxRetries: 1, clock, random: () => 0 });
+      await failureOf(gateway.call(request, { signal: signal(), streaming: false }));
+      expect(sleeps).toHaveLength(1);
+      expect(sleeps[0]).toBeGreaterThanOrEqual(least);
+    }
+  });
+});
