@@ -35,6 +35,8 @@ export interface MemoryStoreCoreOptions {
 }
 
 const memoryIdPattern = /^[A-Za-z0-9_.:-]{1,200}$/;
+/** The most memories one recall returns; it scores a pool of five times as many. */
+const maxRecall = 1_000;
 
 /** The MemoryStore port over a record table and a vector index. */
 export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemoryStore {
@@ -69,6 +71,11 @@ export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemorySt
       ensureOpen();
       checkScope(input.scope);
       if (typeof input.text !== 'string' || input.text.trim() === '') throw new KeelError('invalid-argument', 'A memory needs non-empty text.');
+      if (input.sources !== undefined) {
+        for (const source of input.sources) {
+          if (typeof source !== 'string' || !memoryIdPattern.test(source)) throw new KeelError('invalid-argument', `A memory's sources must be memory ids (1–200 letters, digits or _.:-), got ${JSON.stringify(String(source).slice(0, 210))}.`);
+        }
+      }
       if (input.id !== undefined) {
         if (!memoryIdPattern.test(input.id)) throw new KeelError('invalid-argument', `A memory id must be 1–200 letters, digits or _.:-, got ${JSON.stringify(input.id.slice(0, 210))}.`);
         const [existing] = await get([input.id]);
@@ -102,7 +109,7 @@ export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemorySt
       ensureOpen();
       checkScope(input.scope);
       const k = input.k ?? 5;
-      if (!(Number.isInteger(k) && k > 0)) throw new KeelError('invalid-argument', `k must be a positive integer, got ${k}.`);
+      if (!(Number.isInteger(k) && k > 0 && k <= maxRecall)) throw new KeelError('invalid-argument', `k must be an integer from 1 to ${maxRecall}, got ${k}.`);
       const pool = options.candidatePool ?? Math.max(50, 5 * k);
       const [vector] = await embedder.embed([input.query], input.signal);
       const filter: VectorFilter = scopeFilter(input.scope);
@@ -158,11 +165,25 @@ export function scopeFilter(scope: MemoryScope): { agent: string; sessionId?: st
   return scope.sessionId === undefined ? { agent: scope.agent } : { agent: scope.agent, sessionId: scope.sessionId };
 }
 
+/** Longest agent name or session id of a scope: both are indexed, and an index row has a size limit. */
+const maxScopeLength = 512;
+// A lone surrogate: text that is not well-formed UTF-16, which no UTF-8 database can store as given.
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function checkScope(scope: MemoryScope): void {
   if (typeof scope?.agent !== 'string' || scope.agent === '') throw new KeelError('invalid-argument', 'A memory scope needs an agent.');
-  if (scope.sessionId !== undefined && (typeof scope.sessionId !== 'string' || scope.sessionId === '')) {
-    throw new KeelError('invalid-argument', 'A memory scope’s sessionId, when given, must be a non-empty string.');
+  checkScopePart(scope.agent, 'agent');
+  if (scope.sessionId !== undefined) {
+    if (typeof scope.sessionId !== 'string' || scope.sessionId === '') throw new KeelError('invalid-argument', 'A memory scope’s sessionId, when given, must be a non-empty string.');
+    checkScopePart(scope.sessionId, 'sessionId');
   }
+}
+
+/** The same refusals on every backend, before any query: what one database could store and another not. */
+function checkScopePart(value: string, name: string): void {
+  if (value.length > maxScopeLength) throw new KeelError('invalid-argument', `A memory scope’s ${name} must be at most ${maxScopeLength} characters, got ${value.length}.`);
+  if (value.includes('\u0000')) throw new KeelError('invalid-argument', `A memory scope’s ${name} may not contain the character U+0000.`);
+  if (loneSurrogate.test(value)) throw new KeelError('invalid-argument', `A memory scope’s ${name} must be well-formed Unicode (it has an unpaired surrogate).`);
 }
 
 export function checkImportance(value: number, name: string): void {

@@ -174,6 +174,11 @@ export function describeMemoryStoreContract(
       await expectKeelError(store.remember({ scope: { agent: '' }, text: 'x' }), 'invalid-argument');
       await expectKeelError(store.remember({ scope: { agent: 'a', sessionId: '' }, text: 'x' }), 'invalid-argument');
       await expectKeelError(store.recall({ scope, query: 'x', k: 0 }), 'invalid-argument');
+      await expectKeelError(store.recall({ scope, query: 'x', k: 1e300 }), 'invalid-argument');
+      await expectKeelError(store.remember({ scope: { agent: 'a\u0000b' }, text: 'x' }), 'invalid-argument');
+      await expectKeelError(store.remember({ scope: { agent: 'a', sessionId: 's\uD800' }, text: 'x' }), 'invalid-argument');
+      await expectKeelError(store.remember({ scope: { agent: 'a'.repeat(513) }, text: 'x' }), 'invalid-argument');
+      await expectKeelError(store.remember({ scope, text: 'x', sources: ['evt\u0000'] }), 'invalid-argument');
       await expectKeelError(store.list(scope, { afterSequence: -1 }), 'invalid-argument');
       await expectKeelError(store.list(scope, { limit: 0 }), 'invalid-argument');
       await expectKeelError(store.markReflected(scope, -1), 'invalid-argument');
