@@ -34,8 +34,22 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
   if (retryAfter === null) return undefined;
   const seconds = Number.parseFloat(retryAfter);
   if (Number.isFinite(seconds)) return seconds >= 0 && seconds <= 60 ? seconds * 1000 : undefined;
-  const date = Date.parse(retryAfter);
-  if (Number.isNaN(date)) return undefined;
+  const date = parseHttpDate(retryAfter);
+  if (date === undefined) return undefined;
   const wait = date - now;
   return wait >= 0 && wait <= 60_000 ? wait : 0;
+}
+
+// The three forms RFC 9110 allows an HTTP-date to take. Date.parse alone also reads "-5" (year -5) or "3, 4" (a list of
+// two values, as a proxy joins repeated headers) as dates in the past, which would turn a wait into none.
+const imfFixdate = /^[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const rfc850Date = /^[A-Za-z]{6,9}, \d{1,2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
+const asctimeDate = /^[A-Za-z]{3} [A-Za-z]{3} [ \d]?\d \d{2}:\d{2}:\d{2} \d{4}$/;
+
+/** An HTTP-date (epoch milliseconds), or undefined for text in none of its three forms. */
+export function parseHttpDate(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed.length > 40 || !(imfFixdate.test(trimmed) || rfc850Date.test(trimmed) || asctimeDate.test(trimmed))) return undefined;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : date;
 }

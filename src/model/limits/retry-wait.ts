@@ -1,5 +1,6 @@
 import { KeelError } from '../../errors/index.ts';
 import { backoffDelay } from '../../util/index.ts';
+import { parseHttpDate } from '../../util/backoff.ts';
 import type { BackoffOptions } from '../../util/index.ts';
 import type { HeaderLookup } from './rate-limit-headers.ts';
 
@@ -22,9 +23,11 @@ export function readRetryAfter(headers: HeaderLookup | undefined, now: number = 
   }
   const retryAfter = headers.get('retry-after');
   if (retryAfter === null || retryAfter.length > 64) return undefined;
-  if (/^\s*\d+(\.\d+)?\s*$/.test(retryAfter)) return Math.min(Number.parseFloat(retryAfter) * 1000, longestWaitMs);
-  const date = Date.parse(retryAfter);
-  return Number.isNaN(date) ? undefined : Math.min(Math.max(0, date - now), longestWaitMs);
+  // Seconds; of a list (repeated headers joined by a proxy), the first.
+  const seconds = /^\s*(\d+(?:\.\d+)?)\s*(?:,|$)/.exec(retryAfter);
+  if (seconds !== null) return Math.min(Number.parseFloat(seconds[1] as string) * 1000, longestWaitMs);
+  const date = parseHttpDate(retryAfter);
+  return date === undefined ? undefined : Math.min(Math.max(0, date - now), longestWaitMs);
 }
 
 /** The wait a failed call's provider asked for, long ones included (they are in the SDK error's headers). */
