@@ -60,7 +60,7 @@ function watch(pending: PendingExchange, options: DirectCallOptions): { timedOut
 
 /** What a failed transport step becomes: the timeout, or the connection error the SDK would have raised. */
 function transportError(error: unknown, options: DirectCallOptions, timedOut: boolean): unknown {
-  if (options.signal.aborted) return error;
+  if (options.signal.aborted || error instanceof KeelError) return error;
   if (timedOut) return options.errors.timeout();
   // As the SDKs do: a connection error whose text speaks of a timeout (a connect timeout) is a timeout.
   const cause = error instanceof Error ? error.cause : undefined;
@@ -121,7 +121,10 @@ function transportStep(options: DirectCallOptions, timedOut: () => boolean): <R>
  * sends nothing for `streamIdleTimeoutMs` fails with `model-stream-cut`. Leaving the iteration early drops the
  * connection, as the SDKs do.
  */
-export async function openEventStream<T>(options: DirectCallOptions, decode: (event: ServerSentEvent, headers: () => Headers) => T | undefined): Promise<AsyncGenerator<T>> {
+/** What a stream's `decode` returns for the event that ends it (OpenAI's `[DONE]`). */
+export const streamEnd: unique symbol = Symbol('keel.streamEnd');
+
+export async function openEventStream<T>(options: DirectCallOptions, decode: (event: ServerSentEvent, headers: () => Headers) => T | typeof streamEnd | undefined): Promise<AsyncGenerator<T>> {
   const pending = startExchange(options.request);
   const guard = watch(pending, options);
   const step = transportStep(options, guard.timedOut);
@@ -143,7 +146,7 @@ async function* events<T>(
   pending: PendingExchange,
   release: () => void,
   options: DirectCallOptions,
-  decode: (event: ServerSentEvent, headers: () => Headers) => T | undefined,
+  decode: (event: ServerSentEvent, headers: () => Headers) => T | typeof streamEnd | undefined,
 ): AsyncGenerator<T> {
   const decoder = createSseDecoder({ maxEventBytes: options.maxResponseBytes, streamName: `The stream of ${options.label}` });
   const headers = (): Headers => exchange.fullHeaders();
@@ -153,11 +156,28 @@ async function* events<T>(
     stalled = true;
     pending.destroy(new Error(`nothing received for ${options.streamIdleTimeoutMs} ms`));
   }, Math.min(options.streamIdleTimeoutMs, maxTimerMs));
+  let received = 0;
+  let over = false;
   try {
     for await (const chunk of exchange.chunks()) {
       stall.refresh();
+      received += chunk.byteLength;
+      if (received > options.maxResponseBytes) {
+        throw new KeelError('model-malformed-response', `The stream of ${options.label} went past ${options.maxResponseBytes} bytes; it was abandoned. Raise maxResponseBytes if such responses are expected.`, {
+          retryable: false,
+          details: { maxResponseBytes: options.maxResponseBytes },
+        });
+      }
+      if (over) continue;
       for (const event of decoder.push(chunk)) {
         const value = decode(event, headers);
+        if (value === streamEnd) {
+          // The provider said the stream is over. A body already complete is read to its end, so that its connection
+          // is reused; one still open (a proxy's keep-alive comments) is not waited for.
+          if (!exchange.complete()) return;
+          over = true;
+          break;
+        }
         if (value !== undefined) yield value;
       }
     }

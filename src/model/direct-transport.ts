@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import { KeelError } from '../errors/index.ts';
 import type { HeaderLookup } from './limits/rate-limit-headers.ts';
 import { decoded, hasCustomDispatcher, sharedNodeHttpTransport } from './node-http-fetch.ts';
 
@@ -69,13 +70,22 @@ function nativeExchange(request: WireRequest): PendingExchange {
       incoming.on('error', () => undefined);
       const status = incoming.statusCode ?? 0;
       if (redirectStatuses.has(status) && incoming.headers.location !== undefined) {
-        // Following a redirect has rules of its own (method changes, credentials dropped across origins): fetch
-        // applies them. A 307 or 308 within the origin keeps method, body and headers, so fetch starts at its target.
+        // Only a 307 or 308 within the origin is followed (method, body and headers kept, once): another origin would
+        // receive the credentials, and the other redirects turn the POST into a GET the API cannot answer.
         incoming.resume();
-        const target = URL.canParse(incoming.headers.location, request.url.href) ? new URL(incoming.headers.location, request.url) : null;
-        const direct = (status === 307 || status === 308) && target !== null && target.origin === request.url.origin;
-        redirected = fetchExchange(direct ? { ...request, url: target } : request, (input, init) => globalThis.fetch(input, init));
-        resolve(redirected.response);
+        const location = incoming.headers.location;
+        const target = URL.canParse(location, request.url.href) ? new URL(location, request.url.href) : null;
+        if ((status === 307 || status === 308) && target !== null && target.origin === request.url.origin) {
+          redirected = fetchExchange({ ...request, url: target }, (input, init) => globalThis.fetch(input, init), 'error');
+          resolve(redirected.response);
+          return;
+        }
+        reject(
+          new KeelError('model-connection', `The model endpoint ${request.url.origin} redirected (HTTP ${status}) to ${target === null ? 'an invalid location' : target.origin}, which Keel does not follow: only a 307 or 308 within the same origin is. Set the base URL to the final address.`, {
+            retryable: false,
+            details: { status },
+          }),
+        );
         return;
       }
       if (status < 200 || status > 599) {
@@ -154,9 +164,9 @@ async function* chunksOf(source: Readable, incoming: IncomingMessage): AsyncGene
   if (!incoming.complete) throw bodyFailure(null);
 }
 
-function fetchExchange(request: WireRequest, fetch: typeof globalThis.fetch): PendingExchange {
+function fetchExchange(request: WireRequest, fetch: typeof globalThis.fetch, redirect: 'follow' | 'error' = 'follow'): PendingExchange {
   const controller = new AbortController();
-  const response = fetch(request.url.href, { method: 'POST', headers: request.headers, body: request.body, signal: controller.signal }).then((answer): WireExchange => {
+  const response = fetch(request.url.href, { method: 'POST', headers: request.headers, body: request.body, signal: controller.signal, redirect }).then((answer): WireExchange => {
     let ended = false;
     const body = answer.body;
     async function* chunks(): AsyncGenerator<Uint8Array> {

@@ -1,6 +1,6 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
-import { openEventStream, postJson } from './direct-client.ts';
+import { openEventStream, postJson, streamEnd } from './direct-client.ts';
 import type { DirectCallOptions, WireErrorFactory } from './direct-client.ts';
 import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
 import type { DirectSettings } from './direct-settings.ts';
@@ -74,17 +74,12 @@ export function createOpenAIDirectClient(settings: DirectSettings, label: string
 }
 
 /**
- * The SDK's reading of a Chat Completions stream: everything after `[DONE]` ignored (but still read, so the
- * connection can be reused), `{"error": …}` raised, Assistants `thread.*` events (never sent here) passed as JSON.
+ * The SDK's reading of a Chat Completions stream, `{"error": …}` raised, except that `[DONE]` ends it at once: a proxy
+ * that keeps the body open after it (keep-alive comments) cannot hold the answer back.
  */
-function openAIEventDecoder(): (event: ServerSentEvent, headers: () => Headers) => OpenAIChunkShape | undefined {
-  let done = false;
+function openAIEventDecoder(): (event: ServerSentEvent, headers: () => Headers) => OpenAIChunkShape | typeof streamEnd {
   return (event, headers) => {
-    if (done) return undefined;
-    if (event.data.startsWith('[DONE]')) {
-      done = true;
-      return undefined;
-    }
+    if (event.data.startsWith('[DONE]')) return streamEnd;
     // A SyntaxError here maps to model-malformed-response, as in the SDK.
     const data = JSON.parse(event.data) as { error?: unknown } | null;
     if (data !== null && typeof data === 'object' && Boolean(data.error)) {

@@ -24,8 +24,9 @@ export interface ProviderErrorContext {
 }
 
 /** Turns whatever an SDK call threw into a KeelError whose code, retryability and message say what to do next. */
-export function mapProviderError(error: unknown, context: ProviderErrorContext): KeelError {
+export function mapProviderError(error: unknown, given: ProviderErrorContext): KeelError {
   if (error instanceof KeelError) return error;
+  const context = given.baseURL === undefined ? given : { ...given, baseURL: withoutCredentials(given.baseURL) };
   if (context.signal?.aborted === true) return cancellationError(context.signal, error);
   if (error instanceof AnthropicAbortError || error instanceof OpenAIAbortError || isAbortError(error)) {
     return new KeelError('cancelled', 'The model call was cancelled.', { cause: error });
@@ -39,7 +40,7 @@ export function mapProviderError(error: unknown, context: ProviderErrorContext):
   }
   if (error instanceof AnthropicConnectionError || error instanceof OpenAIConnectionError) {
     const target = context.baseURL === undefined ? label : `${label} at ${context.baseURL}`;
-    return new KeelError('model-connection', `Could not reach ${target}: ${causeText(error)}. Check the network and the base URL (${baseUrlVariable(context.provider)}).`, {
+    return new KeelError('model-connection', `Could not reach ${target}: ${withoutCredentials(causeText(error))}. Check the network and the base URL (${baseUrlVariable(context.provider)}).`, {
       cause: error,
       details: compact({ provider: context.provider, model: context.modelId }),
     });
@@ -60,7 +61,7 @@ export function mapProviderError(error: unknown, context: ProviderErrorContext):
   if (error instanceof Error && /could not resolve authentication|api[_ ]key/i.test(error.message)) {
     return new KeelError('missing-credentials', `${label} has no API key: set ${apiKeyVariable(context.provider)}, or choose another model with --model. (${error.message})`, { cause: error });
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = withoutCredentials(error instanceof Error ? error.message : String(error));
   return new KeelError('internal', `Calling ${label} (${context.modelId}) failed unexpectedly: ${message}`, { cause: error });
 }
 
@@ -236,6 +237,11 @@ function isBrokenBody(error: unknown): boolean {
 
 function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || (error as { code?: unknown }).code === 'ABORT_ERR');
+}
+
+/** A user name and password written into a URL (`http://user:secret@proxy/`) never reach an error message. */
+function withoutCredentials(text: string): string {
+  return text.replace(/\/\/[^/@\s]+@/g, '//***@');
 }
 
 function compact(record: Record<string, unknown>): Record<string, unknown> {
