@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { defaultMaxResponseBytes } from './direct-settings.ts';
 
 /**
  * A `fetch` for the official SDKs on `node:http` / `node:https` with keep-alive agents. The SDKs keep building the
@@ -11,12 +12,14 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
  *
  * What it handles itself: http(s) URLs given as a string or URL, bodies that are absent, a string or bytes, and
  * responses that are not redirects. Anything else (a `Request` object, stream or form bodies, credentials in the
- * URL, a redirect to follow, redirect modes other than `follow`) goes to `fallback`, by default the global fetch,
- * so the result is always what fetch would give. So does every request once a dispatcher other than a plain
+ * URL, redirect modes other than `follow`) goes to `fallback`, by default the global fetch. Redirects are stricter
+ * than fetch's: only a 307 or 308 within the origin is followed (by `fallback`, which then refuses another); any
+ * other fails as a connection error, since following it would send the conversation and the credentials elsewhere. So does every request once a dispatcher other than a plain
  * `Agent` (a proxy, a mock agent) has been installed with undici's `setGlobalDispatcher`.
  *
  * JSON and error responses are read whole before the `Response` is returned (they are small, and the SDK reads
- * them whole at once anyway); any other body, such as server-sent events, streams as it arrives.
+ * them whole at once anyway; an error body up to 64 KiB, a JSON body up to 64 MiB); any other body, such as
+ * server-sent events, streams as it arrives.
  */
 export interface NodeHttpFetchOptions {
   /**
@@ -49,6 +52,8 @@ const defaultIdleTimeoutMs = 4_000;
 /** Statuses whose response has no body by definition; a Response with one would be refused. */
 const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+/** An error body is a message for a person: what is past this is not read (a hostile server may never end one). */
+const maxErrorBodyBytes = 64 * 1024;
 
 export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch {
   const idleTimeoutMs = options.idleTimeoutMs ?? defaultIdleTimeoutMs;
@@ -61,7 +66,8 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
   const fetch: typeof globalThis.fetch = (input, init) => {
     const planned = hasCustomDispatcher() ? null : planRequest(input, init);
     if (planned === null) return fallback(input, init);
-    return send(planned, planned.url.protocol === 'https:' ? httpsAgent : httpAgent, () => fallback(input, init));
+    // A redirect the rules below allow is followed by fetch, which refuses any further one.
+    return send(planned, planned.url.protocol === 'https:' ? httpsAgent : httpAgent, (target) => fallback(target.href, { ...init, redirect: 'error' }));
   };
   return {
     fetch,
@@ -166,7 +172,27 @@ function bodyFailure(cause: unknown): TypeError {
   return new TypeError('terminated', { cause: cause ?? Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
 }
 
-function send(planned: PlannedRequest, agent: http.Agent, redirect: () => Promise<Response>): Promise<Response> {
+/**
+ * Where a redirect may be followed: only a 307 or 308 (the method and body are kept) within the same origin. A model
+ * API never legitimately sends a request to another host, and following one would hand that host the conversation
+ * and every custom credential header (fetch drops only `authorization` and `cookie` across origins).
+ */
+function allowedRedirect(from: URL, status: number, location: string): { readonly target: URL | null; readonly allowed: boolean } {
+  let target: URL | null;
+  try {
+    target = new URL(location, from);
+  } catch {
+    target = null;
+  }
+  return { target, allowed: target !== null && (status === 307 || status === 308) && target.origin === from.origin };
+}
+
+function redirectRefused(status: number, target: URL | null): TypeError {
+  const where = target === null ? 'an unreadable Location' : `${target.protocol}//${target.host}`;
+  return connectionFailure(new Error(`the server answered ${status}, redirecting to ${where}; a model request is followed only by a 307 or 308 within the same origin, so set baseURL to the address the provider now uses`));
+}
+
+function send(planned: PlannedRequest, agent: http.Agent, redirect: (target: URL) => Promise<Response>): Promise<Response> {
   const { url, method, headers, body, signal } = planned;
   return new Promise<Response>((resolve, reject) => {
     if (signal?.aborted === true) {
@@ -210,10 +236,14 @@ function send(planned: PlannedRequest, agent: http.Agent, redirect: () => Promis
       }
       const status = incoming.statusCode ?? 0;
       if (redirectStatuses.has(status) && incoming.headers.location !== undefined) {
-        // Following a redirect has rules of its own (method changes, dropped headers): fetch applies them.
         incoming.resume();
+        const { target, allowed } = allowedRedirect(url, status, incoming.headers.location);
+        if (!allowed || target === null) {
+          fail(redirectRefused(status, target));
+          return;
+        }
         release();
-        succeed(redirect());
+        succeed(redirect(target));
         return;
       }
       if (status < 200 || status > 599) {
@@ -235,7 +265,8 @@ function send(planned: PlannedRequest, agent: http.Agent, redirect: () => Promis
       const source = decoded(incoming);
       const contentType = incoming.headers['content-type'] ?? '';
       if (status >= 400 || (/json/i.test(contentType) && !/ndjson|jsonl/i.test(contentType))) {
-        readWhole(incoming, source, (error, bytes) => {
+        const limit = status >= 400 ? maxErrorBodyBytes : defaultMaxResponseBytes;
+        readWhole({ incoming, source, limit, stop: () => request.destroy() }, (error, bytes) => {
           if (error !== null) fail(bodyFailure(error));
           else {
             release();
@@ -287,10 +318,44 @@ function watchBody(incoming: IncomingMessage, source: Readable, ended: (error: u
   });
 }
 
-function readWhole(incoming: IncomingMessage, source: Readable, done: (error: unknown, bytes: Uint8Array<ArrayBuffer>) => void): void {
+interface WholeBody {
+  readonly incoming: IncomingMessage;
+  readonly source: Readable;
+  /** Bytes past this are not read: an error body is kept up to it, any other body fails. */
+  readonly limit: number;
+  /** Drops the connection, so that a body that never ends stops arriving. */
+  readonly stop: () => void;
+}
+
+function readWhole(body: WholeBody, done: (error: unknown, bytes: Uint8Array<ArrayBuffer>) => void): void {
+  const { incoming, source, limit, stop } = body;
   const parts: Buffer[] = [];
-  source.on('data', (part: Buffer) => parts.push(part));
-  watchBody(incoming, source, (error) => done(error, parts.length === 1 ? unsharedBytes(parts[0] as Buffer) : Buffer.concat(parts)));
+  let received = 0;
+  let finished = false;
+  const finish = (error: unknown): void => {
+    if (finished) return;
+    finished = true;
+    done(error, parts.length === 1 ? unsharedBytes(parts[0] as Buffer) : Buffer.concat(parts));
+  };
+  source.on('data', (part: Buffer) => {
+    if (finished) return;
+    const room = limit - received;
+    received += part.byteLength;
+    if (received <= limit) {
+      parts.push(part);
+      return;
+    }
+    const status = incoming.statusCode ?? 0;
+    if (status >= 400) {
+      // An error body's beginning says what went wrong; the rest is dropped with the connection.
+      if (room > 0) parts.push(part.subarray(0, room));
+      finish(null);
+    } else {
+      finish(new Error(`the response body went past ${limit} bytes and was abandoned`));
+    }
+    stop();
+  });
+  watchBody(incoming, source, (error) => finish(error));
 }
 
 /**

@@ -9,7 +9,7 @@ import type { OpenAIDirectClient } from './openai-direct.ts';
 import { toOpenAIParams } from './openai-request.ts';
 import { fromOpenAICompletion } from './openai-response.ts';
 import type { OpenAICompletionShape } from './openai-response.ts';
-import { assembleOpenAIStream } from './openai-stream.ts';
+import { assembleOpenAIStream, endAfterFinish, finishedStreamGraceMs } from './openai-stream.ts';
 import type { OpenAIChunkShape } from './openai-stream.ts';
 import { sharedNodeHttpFetch } from './node-http-fetch.ts';
 import { reportingFetch } from './limits/response-headers.ts';
@@ -135,6 +135,9 @@ function sdkTransport(options: OpenAIModelOptions, timeoutMs: number): OpenAITra
   }
   return {
     create: async (params, signal) => (await client.chat.completions.create({ ...params, stream: false }, { signal })) as unknown as OpenAICompletionShape,
-    stream: async (params, signal) => (await client.chat.completions.create({ ...params, stream: true }, { signal })) as unknown as AsyncIterable<OpenAIChunkShape>,
+    stream: async (params, signal) => {
+      const stream = await client.chat.completions.create({ ...params, stream: true }, { signal });
+      return endAfterFinish(stream as unknown as AsyncIterable<OpenAIChunkShape>, { graceMs: finishedStreamGraceMs, abort: () => stream.controller.abort() });
+    },
   };
 }

@@ -137,3 +137,47 @@ function* applyToolFragment(
   }
   if (fragment !== '') yield { type: 'tool-call-delta', index: call.ordinal, argumentsDelta: fragment };
 }
+
+/** How long a stream that sent its finish reason may take to end its body before it is ended here. */
+export const finishedStreamGraceMs = 2_000;
+
+export interface EndAfterFinishOptions {
+  readonly graceMs: number;
+  /** Stops the underlying request; a pending read then fails, and that failure is dropped. */
+  readonly abort: () => void;
+}
+
+/**
+ * Ends a chunk stream `graceMs` after its finish reason when the body itself does not end. The SDK's stream waits
+ * for the end of the body, so a proxy holding a finished stream open (keep-alive comments after `[DONE]`) would
+ * otherwise keep a complete, paid answer waiting forever. A stream that ends in time is read to its end as before.
+ */
+export async function* endAfterFinish(chunks: AsyncIterable<OpenAIChunkShape>, options: EndAfterFinishOptions): AsyncGenerator<OpenAIChunkShape> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let graceOver: Promise<'grace-over'> | null = null;
+  let abandoned = false;
+  try {
+    for (;;) {
+      const next = iterator.next();
+      const result = graceOver === null ? await next : await Promise.race([next, graceOver]);
+      if (result === 'grace-over') {
+        abandoned = true;
+        next.catch(() => undefined);
+        options.abort();
+        return;
+      }
+      if (result.done === true) return;
+      yield result.value;
+      if (graceOver === null && result.value.choices?.some((choice) => typeof choice.finish_reason === 'string') === true) {
+        graceOver = new Promise((resolve) => {
+          timer = setTimeout(() => resolve('grace-over'), options.graceMs);
+        });
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    // An async generator's return() waits behind a pending read, so an abandoned stream is only aborted.
+    if (!abandoned) await iterator.return?.();
+  }
+}

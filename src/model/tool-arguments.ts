@@ -62,6 +62,8 @@ export function toolCallLimitsFrom(limits: Partial<ToolCallLimits> = {}): ToolCa
  * Applied where responses enter Keel, before the journal, whose serialiser would overflow on deep arguments.
  */
 export function boundModelResponse(response: ModelResponse, limits: ToolCallLimits = defaultToolCallLimits): ModelResponse {
+  refuseRepeatedCallIds(response.content);
+  for (const block of response.content) if (block.type === 'hosted_tool') refuseDeepHostedData(block);
   let changed = false;
   // The message's calls share one budget, so a message of many calls each under the limit cannot flood the journal.
   let messageBytes = 0;
@@ -79,6 +81,35 @@ export function boundModelResponse(response: ModelResponse, limits: ToolCallLimi
     return bounded;
   });
   return changed ? { ...response, content } : response;
+}
+
+/**
+ * Every later step keys a call by its id (the journal's tool-request, the decision, the result sent back), so two calls
+ * of one message under one id would run one call twice and drop the other. Such a response is refused, not repaired:
+ * which call the model meant under the id is unknowable.
+ */
+function refuseRepeatedCallIds(content: readonly ContentBlock[]): void {
+  const seen = new Set<string>();
+  for (const block of content) {
+    if (block.type !== 'tool_use') continue;
+    if (seen.has(block.id)) {
+      throw new KeelError('model-malformed-response', `The model's response names two tool calls by the same id "${boundText(block.id)}"; the response was refused so that neither call runs in the other's place.`, { details: { callId: boundText(block.id) } });
+    }
+    seen.add(block.id);
+  }
+}
+
+/**
+ * A hosted tool's result (web search, code execution, citations) is kept as the provider sent it, to be sent back;
+ * nesting past what any serialiser survives is refused before it reaches the journal.
+ */
+function refuseDeepHostedData(block: Extract<ContentBlock, { type: 'hosted_tool' }>): void {
+  const measure = measureArgumentText(canonicalJson(block.data) ?? '');
+  if (measure.depth > maxConfigurableArgumentDepth) {
+    throw new KeelError('model-malformed-response', `The model's response has a ${block.name ?? block.kind} result nested ${measure.depth} levels deep (at most ${maxConfigurableArgumentDepth} are accepted); it was refused before it reached the journal.`, {
+      details: { tool: block.name ?? block.kind, depth: measure.depth },
+    });
+  }
 }
 
 /**
