@@ -141,6 +141,9 @@ export async function openEventStream<T>(options: DirectCallOptions, decode: (ev
   return events(exchange, pending, guard.release, options, decode);
 }
 
+/** How long the end of a body may take to arrive after the provider's end-of-stream event. */
+const afterEndGraceMs = 500;
+
 async function* events<T>(
   exchange: WireExchange,
   pending: PendingExchange,
@@ -158,6 +161,9 @@ async function* events<T>(
   }, Math.min(options.streamIdleTimeoutMs, maxTimerMs));
   let received = 0;
   let over = false;
+  // Set when a body that went on after the provider's end of stream was dropped: the answer is complete all the same.
+  let droppedAfterEnd = false;
+  let endGrace: ReturnType<typeof setTimeout> | undefined;
   try {
     for await (const chunk of exchange.chunks()) {
       stall.refresh();
@@ -172,9 +178,15 @@ async function* events<T>(
       for (const event of decoder.push(chunk)) {
         const value = decode(event, headers);
         if (value === streamEnd) {
-          // The provider said the stream is over. A body already complete is read to its end, so that its connection
-          // is reused; one still open (a proxy's keep-alive comments) is not waited for.
-          if (!exchange.complete()) return;
+          // The provider said the stream is over. The body is read to its end, so that its connection is reused (the
+          // end of a chunked body often arrives a moment after the last event); one that goes on past a short grace
+          // (a proxy's keep-alive comments) is dropped instead of waited for.
+          if (!exchange.complete()) {
+            endGrace = setTimeout(() => {
+              droppedAfterEnd = true;
+              pending.destroy(new Error('the body went on after the end of the stream'));
+            }, afterEndGraceMs);
+          }
           over = true;
           break;
         }
@@ -184,6 +196,7 @@ async function* events<T>(
     if (!exchange.complete()) throw bodyFailure(null);
     finished = true;
   } catch (error) {
+    if (droppedAfterEnd) return;
     if (stalled && !options.signal.aborted) {
       throw new KeelError('model-stream-cut', `The stream of ${options.label} stalled: nothing arrived for ${options.streamIdleTimeoutMs} ms, so it was abandoned; the call can be retried. If the model legitimately pauses this long, raise streamIdleTimeoutMs.`, {
         cause: error,
@@ -193,6 +206,7 @@ async function* events<T>(
     throw error;
   } finally {
     clearTimeout(stall);
+    clearTimeout(endGrace);
     release();
     if (!finished) pending.destroy(new Error('the stream was left before its end'));
   }

@@ -196,6 +196,25 @@ describe('the direct client against hostile servers', () => {
     expect(error.code).toBe('cancelled');
     await clientClosed;
   });
+
+  it('reuses the connection of a stream whose body ends a moment after its last event', async () => {
+    const url = await serve((_request, response) => {
+      sse(response);
+      response.write(`${anthropicStart}${anthropicText('hello')}${anthropicEnd}`);
+      // The end of the chunked body in a packet of its own, as real servers often send it.
+      setTimeout(() => response.end(), 20);
+    });
+    let connections = 0;
+    plain?.on('connection', () => {
+      connections += 1;
+    });
+    const model = anthropic(url);
+    for (let call = 0; call < 4; call += 1) {
+      const finish = finishOf(await collectParts(model, simpleRequest));
+      expect(finish.response.content).toEqual([{ type: 'text', text: 'hello' }]);
+    }
+    expect(connections).toBe(1);
+  });
 });
 
 describe('the direct client and redirects', () => {
