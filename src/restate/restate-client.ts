@@ -28,9 +28,26 @@ export function runSessionOnRestate(call: RestateCall, request: RestateSessionRe
   return post<SessionResult>(`${objectPath(call)}/run`, request, call);
 }
 
-/** Waits for the outcome of an invocation sent earlier. */
-export function attachInvocation(call: Omit<RestateCall, 'sessionId' | 'serviceName'>, invocationId: string): Promise<SessionResult> {
-  return request<SessionResult>(`${call.ingressUrl}/restate/invocation/${encodeURIComponent(invocationId)}/attach`, { method: 'GET' }, call.timeoutMs);
+/**
+ * Node's fetch gives up on a response whose headers take longer than 300 s, whatever the caller's own timeout, and an
+ * attach answers only when the session ends; so a long wait is made of attaches shorter than that, one after another
+ * (attaching again only waits for the same invocation).
+ */
+const attachSliceMs = 240_000;
+
+/** Waits for the outcome of an invocation sent earlier, up to `timeoutMs` (default 30 s) in all. */
+export async function attachInvocation(call: Omit<RestateCall, 'sessionId' | 'serviceName'>, invocationId: string): Promise<SessionResult> {
+  const url = `${call.ingressUrl}/restate/invocation/${encodeURIComponent(invocationId)}/attach`;
+  const deadline = Date.now() + (call.timeoutMs ?? defaultTimeoutMs);
+  for (;;) {
+    const remaining = deadline - Date.now();
+    try {
+      return await request<SessionResult>(url, { method: 'GET' }, Math.max(1, Math.min(remaining, attachSliceMs)));
+    } catch (error) {
+      const timedOut = error instanceof KeelError && error.details?.timedOut === true;
+      if (!timedOut || remaining <= attachSliceMs) throw error;
+    }
+  }
 }
 
 /** Sends a person's decision to the session's waiting awakeable; `handled` is false when that call was not waiting on Restate. */
@@ -69,11 +86,27 @@ function post<T>(url: string, body: unknown, call: { readonly timeoutMs?: number
 /** Replies larger than this are refused: a session result is small, and a reply must not exhaust memory. */
 const maxReplyBytes = 16 * 1024 * 1024;
 
-async function request<T>(url: string, init: RequestInit, timeoutMs = 30_000): Promise<T> {
+const defaultTimeoutMs = 30_000;
+
+/** Whether fetch failed because a timeout ran out (ours, or Node's own 300 s limit on a response's headers). */
+function isTimeout(error: unknown): boolean {
+  if (error instanceof Error && error.name === 'TimeoutError') return true;
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return cause?.code === 'UND_ERR_HEADERS_TIMEOUT';
+}
+
+async function request<T>(url: string, init: RequestInit, timeoutMs = defaultTimeoutMs): Promise<T> {
   let response: Response;
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
+    if (isTimeout(error)) {
+      throw new KeelError('deadline-exceeded', `Restate at ${new URL(url).origin} did not answer ${init.method ?? 'GET'} ${new URL(url).pathname} within ${timeoutMs} ms; the cluster or the endpoint may be overloaded (raise timeoutMs to wait longer).`, {
+        cause: error,
+        retryable: true,
+        details: { timedOut: true, timeoutMs },
+      });
+    }
     throw new KeelError('invalid-config', `Restate at ${new URL(url).origin} did not answer (${error instanceof Error ? error.message : String(error)}); check that the cluster runs and that KEEL_RESTATE_INGRESS_URL / KEEL_RESTATE_ADMIN_URL point at it.`, { cause: error, retryable: true });
   }
   const text = await response.text();
