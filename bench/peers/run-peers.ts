@@ -20,6 +20,8 @@ import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, re
 import os from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startPostgresServer } from '../../src/testing/postgres-server.ts';
+import type { PostgresServerProcess } from '../../src/testing/postgres-server.ts';
 import { peerChartPanels, renderChart } from './chart.ts';
 import { renderSummary } from './report.ts';
 import type { PeerInstall, RunFacts } from './report.ts';
@@ -29,6 +31,8 @@ import type { HarnessResult } from './summary.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const resultsFolder = join(repositoryRoot, 'bench', 'results', 'peers');
+/** Measured only when a local PostgreSQL can be started (startPeerPostgres). */
+const postgresPeerAdapter = 'lg/adapter-postgres.mjs';
 
 interface Options {
   readonly quick: boolean;
@@ -125,10 +129,26 @@ function machine(): string {
 }
 
 /** The adapters for run-all.mjs. Its --adapters replaces its default list, so every peer adapter is named here. */
-function adapterList(options: Options, measuredPeers: readonly string[], keelFiles: readonly string[]): string[] {
+function adapterList(options: Options, measuredPeers: readonly string[], extraPeerFiles: readonly string[], keelFiles: readonly string[]): string[] {
   const folders = ['raw', ...measuredPeers];
   const peers = folders.flatMap((folder) => (options.quick ? (peerAdapters[folder] ?? []).slice(0, 1) : (peerAdapters[folder] ?? [])));
-  return [...peers, ...keelFiles];
+  return [...peers, ...extraPeerFiles, ...keelFiles];
+}
+
+/**
+ * LangGraph with its PostgreSQL checkpointer needs a server: a throwaway local cluster (the test kit's, on 127.0.0.1,
+ * stopped at the end) when PostgreSQL's binaries are installed; without them that adapter is left out and said so.
+ */
+async function startPeerPostgres(options: Options, measuredPeers: readonly string[], notMeasured: string[]): Promise<PostgresServerProcess | undefined> {
+  if (options.quick || !measuredPeers.includes('lg')) return undefined;
+  try {
+    const server = await startPostgresServer({ settings: { max_connections: '400' } });
+    process.env.KEEL_PEER_POSTGRES_URL = server.url;
+    return server;
+  } catch (error) {
+    notMeasured.push(`langgraph+PostgresSaver (no local PostgreSQL could be started: ${(error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''})`);
+    return undefined;
+  }
 }
 
 /** Runs run-all.mjs, echoing its progress and keeping a log, while sampling the load average every 15 s. */
@@ -241,7 +261,8 @@ async function main(): Promise<void> {
   console.log(`installs took ${((performance.now() - installStarted) / 1000).toFixed(0)} s`);
 
   const measuredPeers = options.peers.filter((peer) => installs.find((install) => install.peer === peer)?.status !== 'failed');
-  const adapters = adapterList(options, measuredPeers, keelFiles);
+  const postgres = await startPeerPostgres(options, measuredPeers, notMeasured);
+  const adapters = adapterList(options, measuredPeers, postgres === undefined ? [] : [postgresPeerAdapter], keelFiles);
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const scratchResults = join(scratch, 'results', `${options.name}-${stamp}.jsonl`);
   const args = ['--reps', String(options.reps), '--modes', options.modes.join(','), '--seqSessions', String(options.seqSessions), '--concSessions', String(options.concSessions), '--adapters', adapters.join(','), '--out', scratchResults];
@@ -268,7 +289,7 @@ async function main(): Promise<void> {
     writeFileSync(join(resultsFolder, `${options.name}.run.json`), `${JSON.stringify(factsNow('running'), null, 2)}\n`);
   };
   rmSync(jsonl, { force: true });
-  const code = await runHarness(scratch, args, join(resultsFolder, `${options.name}.log`), loadSamples, keepCurrent);
+  const code = await runHarness(scratch, args, join(resultsFolder, `${options.name}.log`), loadSamples, keepCurrent).finally(() => postgres?.stop());
   if (code !== 0) console.error(`run-all.mjs exited ${code}; summarising what it wrote.`);
 
   if (existsSync(scratchResults)) copyFileSync(scratchResults, jsonl);

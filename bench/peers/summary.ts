@@ -43,13 +43,13 @@ export const preferredOrder: readonly string[] = [
   'raw-fetch', 'raw-node-http', 'raw-fetch-stream',
   'openai-agents', 'openai-agents+trace-noop', 'openai-agents+trace-batch',
   'ai-sdk(openai-compatible)', 'ai-sdk(@ai-sdk/openai chat)', 'ai-sdk-stream(openai-compatible)',
-  'langgraph', 'langgraph+MemorySaver', 'langgraph+SqliteSaver(file)',
+  'langgraph', 'langgraph+MemorySaver', 'langgraph+SqliteSaver(file)', 'langgraph+PostgresSaver',
   'mastra',
   'keel-sqlite', 'keel-sqlite-stream', 'keel-memory',
 ];
 
 /** The adapter each peer is compared by (its plain configuration), and LangGraph's durable variant, Keel's closest kin. */
-export const peerMainAdapters: readonly string[] = ['raw-fetch', 'raw-node-http', 'openai-agents', 'ai-sdk(openai-compatible)', 'langgraph', 'langgraph+SqliteSaver(file)', 'mastra'];
+export const peerMainAdapters: readonly string[] = ['raw-fetch', 'raw-node-http', 'openai-agents', 'ai-sdk(openai-compatible)', 'langgraph', 'langgraph+SqliteSaver(file)', 'langgraph+PostgresSaver', 'mastra'];
 
 export function parseResultLines(text: string): HarnessResult[] {
   const results: HarnessResult[] = [];
