@@ -1,8 +1,8 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
 import type { ErrorType } from '@anthropic-ai/sdk/resources/shared';
-import { openEventStream, postJson } from './direct-client.ts';
-import type { DirectCallOptions, WireErrorFactory } from './direct-client.ts';
+import { finalEvent, openEventStream, postJson } from './direct-client.ts';
+import type { DirectCallOptions, FinalEvent, WireErrorFactory } from './direct-client.ts';
 import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
 import type { DirectSettings } from './direct-settings.ts';
 import type { AnthropicMessageShape } from './anthropic-response.ts';
@@ -88,7 +88,7 @@ export function createAnthropicDirectClient(settings: DirectSettings, modelId: s
 }
 
 /** One server-sent event as the SDK's stream yields it: pings and unnamed events skipped, `error` raised. */
-function anthropicEvent(event: ServerSentEvent, headers: () => Headers): AnthropicStreamEvent | undefined {
+function anthropicEvent(event: ServerSentEvent, headers: () => Headers): AnthropicStreamEvent | FinalEvent<AnthropicStreamEvent> | undefined {
   if (event.event === null || event.event === 'ping') return undefined;
   if (event.event === 'error') {
     const body = parseOrText(event.data);
@@ -97,7 +97,9 @@ function anthropicEvent(event: ServerSentEvent, headers: () => Headers): Anthrop
   }
   if (event.data === '') return undefined;
   // A SyntaxError here maps to model-malformed-response, as in the SDK.
-  return JSON.parse(event.data) as AnthropicStreamEvent;
+  const parsed = JSON.parse(event.data) as AnthropicStreamEvent;
+  // message_stop ends the stream: it is passed on once the body has ended, so the connection is kept for reuse.
+  return parsed.type === 'message_stop' ? finalEvent(parsed) : parsed;
 }
 
 function parseOrText(text: string): unknown {

@@ -121,10 +121,29 @@ function transportStep(options: DirectCallOptions, timedOut: () => boolean): <R>
  * sends nothing for `streamIdleTimeoutMs` fails with `model-stream-cut`. Leaving the iteration early drops the
  * connection, as the SDKs do.
  */
-/** What a stream's `decode` returns for the event that ends it (OpenAI's `[DONE]`). */
+/** What a stream's `decode` returns for the event that ends it and carries nothing (OpenAI's `[DONE]`). */
 export const streamEnd: unique symbol = Symbol('keel.streamEnd');
 
-export async function openEventStream<T>(options: DirectCallOptions, decode: (event: ServerSentEvent, headers: () => Headers) => T | typeof streamEnd | undefined): Promise<AsyncGenerator<T>> {
+const finalBrand: unique symbol = Symbol('keel.finalEvent');
+
+/** An event that ends the stream and is itself a value (Anthropic's `message_stop`). */
+export interface FinalEvent<T> {
+  readonly [finalBrand]: true;
+  readonly value: T;
+}
+
+/** Marks the value of the event that ends a stream: it is passed on once the body has ended (or been dropped). */
+export function finalEvent<T>(value: T): FinalEvent<T> {
+  return { [finalBrand]: true, value };
+}
+
+function isFinalEvent<T>(value: T | FinalEvent<T>): value is FinalEvent<T> {
+  return typeof value === 'object' && value !== null && finalBrand in value;
+}
+
+export type EventDecoder<T> = (event: ServerSentEvent, headers: () => Headers) => T | FinalEvent<T> | typeof streamEnd | undefined;
+
+export async function openEventStream<T>(options: DirectCallOptions, decode: EventDecoder<T>): Promise<AsyncGenerator<T>> {
   const pending = startExchange(options.request);
   const guard = watch(pending, options);
   const step = transportStep(options, guard.timedOut);
@@ -149,7 +168,7 @@ async function* events<T>(
   pending: PendingExchange,
   release: () => void,
   options: DirectCallOptions,
-  decode: (event: ServerSentEvent, headers: () => Headers) => T | typeof streamEnd | undefined,
+  decode: EventDecoder<T>,
 ): AsyncGenerator<T> {
   const decoder = createSseDecoder({ maxEventBytes: options.maxResponseBytes, streamName: `The stream of ${options.label}` });
   const headers = (): Headers => exchange.fullHeaders();
@@ -164,6 +183,9 @@ async function* events<T>(
   // Set when a body that went on after the provider's end of stream was dropped: the answer is complete all the same.
   let droppedAfterEnd = false;
   let endGrace: ReturnType<typeof setTimeout> | undefined;
+  // The ending event's value, held until the body has ended: a consumer that stops at it would otherwise drop the
+  // connection before its last bytes arrive.
+  let last: { readonly value: T } | undefined;
   try {
     for await (const chunk of exchange.chunks()) {
       stall.refresh();
@@ -177,7 +199,9 @@ async function* events<T>(
       if (over) continue;
       for (const event of decoder.push(chunk)) {
         const value = decode(event, headers);
-        if (value === streamEnd) {
+        if (value === undefined) continue;
+        if (value === streamEnd || isFinalEvent(value)) {
+          if (value !== streamEnd && isFinalEvent(value)) last = { value: value.value };
           // The provider said the stream is over. The body is read to its end, so that its connection is reused (the
           // end of a chunked body often arrives a moment after the last event); one that goes on past a short grace
           // (a proxy's keep-alive comments) is dropped instead of waited for.
@@ -190,13 +214,17 @@ async function* events<T>(
           over = true;
           break;
         }
-        if (value !== undefined) yield value;
+        yield value;
       }
     }
     if (!exchange.complete()) throw bodyFailure(null);
     finished = true;
+    if (last !== undefined) yield last.value;
   } catch (error) {
-    if (droppedAfterEnd) return;
+    if (droppedAfterEnd) {
+      if (last !== undefined) yield last.value;
+      return;
+    }
     if (stalled && !options.signal.aborted) {
       throw new KeelError('model-stream-cut', `The stream of ${options.label} stalled: nothing arrived for ${options.streamIdleTimeoutMs} ms, so it was abandoned; the call can be retried. If the model legitimately pauses this long, raise streamIdleTimeoutMs.`, {
         cause: error,

@@ -197,23 +197,33 @@ describe('the direct client against hostile servers', () => {
     await clientClosed;
   });
 
-  it('reuses the connection of a stream whose body ends a moment after its last event', async () => {
-    const url = await serve((_request, response) => {
-      sse(response);
-      response.write(`${anthropicStart}${anthropicText('hello')}${anthropicEnd}`);
-      // The end of the chunked body in a packet of its own, as real servers often send it.
-      setTimeout(() => response.end(), 20);
-    });
-    let connections = 0;
-    plain?.on('connection', () => {
-      connections += 1;
-    });
-    const model = anthropic(url);
-    for (let call = 0; call < 4; call += 1) {
-      const finish = finishOf(await collectParts(model, simpleRequest));
-      expect(finish.response.content).toEqual([{ type: 'text', text: 'hello' }]);
+  it('reuses the connection of a stream whose body ends a moment after its last event, for both providers', async () => {
+    const openAIChunk = (body: unknown): string => `data: ${JSON.stringify(body)}\n\n`;
+    const openAIStream =
+      openAIChunk({ id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'hello' }, finish_reason: 'stop' }] }) +
+      openAIChunk({ id: 'c', choices: [], usage: { prompt_tokens: 1, completion_tokens: 1 } }) +
+      'data: [DONE]\n\n';
+    for (const provider of ['anthropic', 'openai'] as const) {
+      const url = await serve((_request, response) => {
+        sse(response);
+        response.write(provider === 'anthropic' ? `${anthropicStart}${anthropicText('hello')}${anthropicEnd}` : openAIStream);
+        // The end of the chunked body in a packet of its own, as real servers often send it.
+        setTimeout(() => response.end(), 20);
+      });
+      let connections = 0;
+      plain?.on('connection', () => {
+        connections += 1;
+      });
+      const model = provider === 'anthropic' ? anthropic(url) : openAI(url);
+      for (let call = 0; call < 4; call += 1) {
+        const finish = finishOf(await collectParts(model, simpleRequest));
+        expect(finish.response.content).toEqual([{ type: 'text', text: 'hello' }]);
+      }
+      expect(connections).toBe(1);
+      plain?.closeAllConnections();
+      await new Promise<void>((resolve) => plain?.close(() => resolve()));
+      plain = undefined;
     }
-    expect(connections).toBe(1);
   });
 });
 
