@@ -9,7 +9,7 @@ export type { AgentInfo, Me, SessionList, SessionView } from '../../../src/serve
 import type { SessionView } from '../../../src/server/api-schemas.ts';
 
 export type SessionStatus = SessionView['status'];
-export const sessionStatuses: readonly SessionStatus[] = ['running', 'waiting-approval', 'interrupted', 'completed', 'failed', 'cancelled'];
+export const sessionStatuses: readonly SessionStatus[] = ['queued', 'running', 'waiting-approval', 'interrupted', 'completed', 'failed', 'cancelled'];
 export type PendingApproval = SessionView['pendingApprovals'][number];
 
 export type Segment = string;

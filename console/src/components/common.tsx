@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { describeError } from '../api/client.ts';
 
 const statusLabels: Record<string, string> = {
+  queued: 'Queued',
   running: 'Running',
   'waiting-approval': 'Waiting for approval',
   interrupted: 'Interrupted',
