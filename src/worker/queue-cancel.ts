@@ -1,5 +1,6 @@
 import { KeelError } from '../errors/index.ts';
 import type { PostgresDatabase } from '../store/postgres/index.ts';
+import { claimStatement } from './claim-statement.ts';
 import { cancelChannel } from './queue-schema.ts';
 import { queuedRunOf } from './queue-rows.ts';
 import type { QueuedBudget, QueuedRun, QueueRow } from './queue-rows.ts';
@@ -40,25 +41,16 @@ const requestSql = `
   WHERE session_id = $1 AND state <> 'done'
   RETURNING *`;
 
-const claimSql = `
-  WITH picked AS (
+const claimSql = claimStatement({
+  picked: `
     SELECT session_id, claim_id AS previous_claim, claim_expires_at AS previous_expiry, state AS previous_state
     FROM keel_run_queue
     WHERE session_id = $1 AND cancel_requested_at IS NOT NULL
       AND (state = 'queued' OR (state = 'claimed' AND claim_expires_at < clock_timestamp()))
-    FOR UPDATE SKIP LOCKED
-  ), expired AS (
-    UPDATE keel_run_claims c SET ended_at = p.previous_expiry, outcome = 'expired'
-    FROM picked p WHERE p.previous_state = 'claimed' AND c.claim_id = p.previous_claim AND c.ended_at IS NULL
-  ), history AS (
-    INSERT INTO keel_run_claims (session_id, worker, claimed_at, expires_at)
-    SELECT session_id, $2, clock_timestamp(), clock_timestamp() + make_interval(secs => $3::double precision / 1000) FROM picked
-    RETURNING claim_id, session_id, expires_at
-  )
-  UPDATE keel_run_queue q SET state = 'claimed', claimed_by = $2, claim_id = h.claim_id, claim_expires_at = h.expires_at,
-    attempts = q.attempts + 1, wake_requested = false, updated_at = clock_timestamp()
-  FROM history h WHERE q.session_id = h.session_id
-  RETURNING q.*`;
+    FOR UPDATE SKIP LOCKED`,
+  worker: '$2',
+  ttlMs: '$3',
+});
 
 /** The cancel requests of the run queue, on its database; `notify` wakes workers for a session made ready. */
 export function queueCancels(database: PostgresDatabase, notify: (sessionId: string) => Promise<unknown>) {

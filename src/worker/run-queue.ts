@@ -8,6 +8,7 @@ import { listenForReadySessions } from './queue-listener.ts';
 import type { QueueListener, QueueSubscription } from './queue-listener.ts';
 import { claimRecordOf, queuedRunOf, settlementValues } from './queue-rows.ts';
 import type { ClaimRecord, ClaimRow, QueuedBudget, QueuedRun, QueueRow, Settlement } from './queue-rows.ts';
+import { claimStatement } from './claim-statement.ts';
 import { checkBudget, checkPriority, checkTenant, queueCancels } from './queue-cancel.ts';
 import type { CancelRequest, ClaimForCancelRequest } from './queue-cancel.ts';
 
@@ -251,26 +252,18 @@ export function createRunQueue(options: RunQueueOptions): RunQueue {
         const maxAttempts = request.maxAttempts ?? defaultMaxAttempts;
         await database.query(failUnclaimableSql, [maxAttempts, maxTaskBytes]);
         const claimed = await database.query<QueueRow>(
-          `WITH picked AS (
+          claimStatement({
+            picked: `
              SELECT session_id, claim_id AS previous_claim, claim_expires_at AS previous_expiry, state AS previous_state
              FROM keel_run_queue
              WHERE ((state = 'queued' AND available_at <= clock_timestamp()) OR (state = 'claimed' AND claim_expires_at < clock_timestamp()))
                AND ${invalidRowReason('$5')} IS NULL AND attempts < $4
              ORDER BY available_at
              LIMIT $2
-             FOR UPDATE SKIP LOCKED
-           ), expired AS (
-             UPDATE keel_run_claims c SET ended_at = p.previous_expiry, outcome = 'expired'
-             FROM picked p WHERE p.previous_state = 'claimed' AND c.claim_id = p.previous_claim AND c.ended_at IS NULL
-           ), history AS (
-             INSERT INTO keel_run_claims (session_id, worker, claimed_at, expires_at)
-             SELECT session_id, $1, clock_timestamp(), clock_timestamp() + make_interval(secs => $3::double precision / 1000) FROM picked
-             RETURNING claim_id, session_id, expires_at
-           )
-           UPDATE keel_run_queue q SET state = 'claimed', claimed_by = $1, claim_id = h.claim_id, claim_expires_at = h.expires_at,
-             attempts = q.attempts + 1, wake_requested = false, updated_at = clock_timestamp()
-           FROM history h WHERE q.session_id = h.session_id
-           RETURNING q.*`,
+             FOR UPDATE SKIP LOCKED`,
+            worker: '$1',
+            ttlMs: '$3',
+          }),
           [request.worker, request.limit, request.ttlMs, maxAttempts, maxTaskBytes],
         );
         return claimed.rows.map(queuedRunOf).sort((left, right) => left.availableAt - right.availableAt);
