@@ -4,23 +4,13 @@ import type { ErrorType } from '@anthropic-ai/sdk/resources/shared';
 import { finalEvent, openEventStream, postJson } from './direct-client.ts';
 import type { DirectCallOptions, FinalEvent, WireErrorFactory } from './direct-client.ts';
 import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
-import type { DirectSettings } from './direct-settings.ts';
+import type { DirectInput, DirectSettings } from './direct-settings.ts';
 import type { AnthropicMessageShape } from './anthropic-response.ts';
 import type { AnthropicStreamEvent } from './anthropic-stream.ts';
 import type { ServerSentEvent } from './sse-decoder.ts';
 
 /** The Messages API version the SDK in use speaks; the direct client sends the same one. */
 export const anthropicApiVersion = '2026-10-21';
-
-export interface AnthropicDirectInput {
-  readonly apiKey: string | undefined;
-  readonly baseURL: string | undefined;
-  readonly headers: Readonly<Record<string, string>> | undefined;
-  readonly fetch: typeof globalThis.fetch | undefined;
-  readonly timeoutMs: number;
-  readonly streamIdleTimeoutMs: number;
-  readonly maxResponseBytes: number;
-}
 
 export interface AnthropicDirectClient {
   create(params: MessageCreateParamsBase, signal: AbortSignal): Promise<AnthropicMessageShape>;
@@ -32,7 +22,7 @@ export interface AnthropicDirectClient {
  * the SDK's own credential chain could find them): such a model keeps the SDK, which resolves them or says what is
  * missing.
  */
-export function anthropicDirectSettings(input: AnthropicDirectInput): DirectSettings | null {
+export function anthropicDirectSettings(input: DirectInput): DirectSettings | null {
   const credential = input.apiKey ?? readEnvironment('ANTHROPIC_API_KEY') ?? readEnvironment('ANTHROPIC_AUTH_TOKEN');
   if (credential === undefined || credential === '') return null;
   const headers = mergeHeaders(

@@ -9,7 +9,7 @@ import type { AnthropicMessageShape } from './anthropic-response.ts';
 import { assembleAnthropicStream } from './anthropic-stream.ts';
 import { anthropicTokenCounting } from './anthropic-token-count.ts';
 import type { AnthropicStreamEvent } from './anthropic-stream.ts';
-import { defaultMaxResponseBytes, positiveOption } from './direct-settings.ts';
+import { directInputOf, positiveOption } from './direct-settings.ts';
 import type { DirectClientOptions } from './direct-settings.ts';
 import { sharedNodeHttpFetch } from './node-http-fetch.ts';
 import { reportingFetch } from './limits/response-headers.ts';
@@ -108,15 +108,7 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
 
 function anthropicTransport(options: AnthropicModelOptions, client: Anthropic, timeoutMs: number): AnthropicTransport {
   if (options.client !== 'sdk') {
-    const settings = anthropicDirectSettings({
-      apiKey: options.apiKey,
-      baseURL: options.baseURL,
-      headers: options.headers,
-      fetch: options.fetch,
-      timeoutMs,
-      streamIdleTimeoutMs: positiveOption('streamIdleTimeoutMs', options.streamIdleTimeoutMs, timeoutMs),
-      maxResponseBytes: positiveOption('maxResponseBytes', options.maxResponseBytes, defaultMaxResponseBytes),
-    });
+    const settings = anthropicDirectSettings(directInputOf(options, timeoutMs));
     if (settings !== null) return createAnthropicDirectClient(settings, options.modelId);
   }
   return {

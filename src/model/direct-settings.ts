@@ -29,6 +29,38 @@ export interface DirectClientOptions {
 
 export const defaultMaxResponseBytes = 64 * 1024 * 1024;
 
+/** What both providers' direct settings are built from: the model's options, limits resolved. */
+export interface DirectInput {
+  readonly apiKey: string | undefined;
+  readonly baseURL: string | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly timeoutMs: number;
+  readonly streamIdleTimeoutMs: number;
+  readonly maxResponseBytes: number;
+}
+
+/** The options of a provider's model that the direct client reads. */
+export interface DirectModelOptions extends DirectClientOptions {
+  readonly apiKey?: string;
+  readonly baseURL?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly fetch?: typeof globalThis.fetch;
+}
+
+/** A model's options as a direct client's input; the stream idle limit defaults to the call's timeout. */
+export function directInputOf(options: DirectModelOptions, timeoutMs: number): DirectInput {
+  return {
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    headers: options.headers,
+    fetch: options.fetch,
+    timeoutMs,
+    streamIdleTimeoutMs: positiveOption('streamIdleTimeoutMs', options.streamIdleTimeoutMs, timeoutMs),
+    maxResponseBytes: positiveOption('maxResponseBytes', options.maxResponseBytes, defaultMaxResponseBytes),
+  };
+}
+
 /** The identification the direct clients send, in place of the SDKs' own. */
 export const directUserAgent = `keel (node ${process.versions.node})`;
 

@@ -3,20 +3,10 @@ import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/compl
 import { openEventStream, postJson, streamEnd } from './direct-client.ts';
 import type { DirectCallOptions, WireErrorFactory } from './direct-client.ts';
 import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
-import type { DirectSettings } from './direct-settings.ts';
+import type { DirectInput, DirectSettings } from './direct-settings.ts';
 import type { OpenAICompletionShape } from './openai-response.ts';
 import type { OpenAIChunkShape } from './openai-stream.ts';
 import type { ServerSentEvent } from './sse-decoder.ts';
-
-export interface OpenAIDirectInput {
-  readonly apiKey: string | undefined;
-  readonly baseURL: string | undefined;
-  readonly headers: Readonly<Record<string, string>> | undefined;
-  readonly fetch: typeof globalThis.fetch | undefined;
-  readonly timeoutMs: number;
-  readonly streamIdleTimeoutMs: number;
-  readonly maxResponseBytes: number;
-}
 
 export interface OpenAIDirectClient {
   create(params: ChatCompletionCreateParamsBase, signal: AbortSignal): Promise<OpenAICompletionShape>;
@@ -24,7 +14,7 @@ export interface OpenAIDirectClient {
 }
 
 /** The settings of a direct client, or null without an API key (the SDK then refuses to build, naming the variable). */
-export function openAIDirectSettings(input: OpenAIDirectInput): DirectSettings | null {
+export function openAIDirectSettings(input: DirectInput): DirectSettings | null {
   const apiKey = input.apiKey ?? readEnvironment('OPENAI_API_KEY');
   if (apiKey === undefined) return null;
   const organization = readEnvironment('OPENAI_ORG_ID');

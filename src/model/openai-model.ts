@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import { KeelError } from '../errors/index.ts';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
-import { defaultMaxResponseBytes, positiveOption } from './direct-settings.ts';
+import { directInputOf, positiveOption } from './direct-settings.ts';
 import type { DirectClientOptions } from './direct-settings.ts';
 import { createOpenAIDirectClient, openAIDirectSettings } from './openai-direct.ts';
 import type { OpenAIDirectClient } from './openai-direct.ts';
@@ -103,15 +103,7 @@ export function createOpenAIModel(options: OpenAIModelOptions): Model {
 function openAITransport(options: OpenAIModelOptions, provider: OpenAIProviderName): OpenAITransport {
   const timeoutMs = positiveOption('timeoutMs', options.timeoutMs, defaultTimeoutMs);
   if (options.client !== 'sdk') {
-    const settings = openAIDirectSettings({
-      apiKey: options.apiKey,
-      baseURL: options.baseURL,
-      headers: options.headers,
-      fetch: options.fetch,
-      timeoutMs,
-      streamIdleTimeoutMs: positiveOption('streamIdleTimeoutMs', options.streamIdleTimeoutMs, timeoutMs),
-      maxResponseBytes: positiveOption('maxResponseBytes', options.maxResponseBytes, defaultMaxResponseBytes),
-    });
+    const settings = openAIDirectSettings(directInputOf(options, timeoutMs));
     if (settings !== null) return createOpenAIDirectClient(settings, `${provider === 'openai' ? 'OpenAI' : 'The OpenAI-compatible server'} (${options.modelId})`) satisfies OpenAIDirectClient;
   }
   return sdkTransport(options, timeoutMs);
