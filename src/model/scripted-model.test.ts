@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { KeelError } from '../errors/index.ts';
 import type { Message } from '../spec/message.ts';
 import type { ModelRequest, ModelStreamPart } from '../spec/model.ts';
@@ -112,6 +112,7 @@ describe('createScriptedModel', () => {
 
 describe('loadScriptedModel', () => {
   const directory = mkdtempSync(join(tmpdir(), 'keel-script-'));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
   it('loads a script file', async () => {
     const file = join(directory, 'ok.json');

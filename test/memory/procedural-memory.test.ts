@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,7 +25,8 @@ describe('procedural memory', () => {
   });
 
   it('hashes few-shot sets by canonical JSON, so key order does not make a new version, and persists across reopen', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'keel-procedures-')), 'memory.db');
+    const directory = mkdtempSync(join(tmpdir(), 'keel-procedures-'));
+    const path = join(directory, 'memory.db');
     const procedures = createProceduralMemory({ path });
     const shots = procedures.publish('triage-shots', [{ input: 'disk full', output: 'page storage' }]);
     expect(procedures.publish('triage-shots', [{ output: 'page storage', input: 'disk full' }]).version).toBe(1);
@@ -34,5 +35,6 @@ describe('procedural memory', () => {
     const reopened = createProceduralMemory({ path });
     expect(reopened.get('triage-shots')).toEqual(shots);
     reopened.close();
+    rmSync(directory, { recursive: true, force: true });
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -104,6 +104,7 @@ describe('createModelFromSpec', () => {
     expect(response.content).toEqual([{ type: 'text', text: 'scripted hello' }]);
     expect(response.model).toBe('claude-sonnet-4-5');
     expect(thrownBy(() => createModelFromSpec('scripted:absent.json', { env: {}, cwd: directory })).message).toContain(join(directory, 'absent.json'));
+    rmSync(directory, { recursive: true, force: true });
   });
 });
 
