@@ -10,6 +10,7 @@ import { checkAppendBatch, checkExpectedSeq, checkListOptions, summaryAfterAppen
 import { migrate, openSqliteDatabase } from './sqlite-database.ts';
 import type { Migration, SqliteDatabase } from './sqlite-database.ts';
 import { groupCommitOf } from './sqlite-group-commit.ts';
+import { serializeEvent } from './journal-serialize.ts';
 import { toStorageFailure } from './storage-failure.ts';
 
 export type SqliteJournalOptions = (
@@ -176,21 +177,22 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
   }
 
   // Serialized and encrypted when the append is made, before any lock is taken, so other writers wait less.
+  // Serialised outside `guarded`: an event that is not JSON is the caller's error, not the store's.
   function storedBodies(sessionId: string, events: readonly SessionEvent[]): StoredBody[] {
-    return events.map((event): StoredBody => {
-      const json = JSON.stringify(event);
-      return keyring === undefined ? { keyId: null, body: json } : keyring.encrypt(json, eventPlace(path, sessionId, event.seq));
-    });
+    const bodies = events.map((event) => serializeEvent(sessionId, event));
+    return guarded(`encrypting events of session ${sessionId}`, () =>
+      bodies.map((json, index): StoredBody => (keyring === undefined ? { keyId: null, body: json } : keyring.encrypt(json, eventPlace(path, sessionId, events[index]!.seq)))),
+    );
   }
 
   function appendSync(sessionId: string, events: readonly SessionEvent[], expectedSeq: number): number {
     checkAppendBatch(sessionId, events, expectedSeq);
+    const stored = events.length === 0 ? [] : storedBodies(sessionId, events);
     return guarded(`appending to session ${sessionId}`, () => {
       if (events.length === 0) {
         checkExpectedSeq(sessionId, expectedSeq, selectLastSeq.get(sessionId) ?? 0);
         return expectedSeq;
       }
-      const stored = storedBodies(sessionId, events);
       if (groupCommit === undefined) return appendInTransaction.immediate(sessionId, events, stored, expectedSeq);
       // Commits the deferred and queued writes of the stores on this connection with it.
       return groupCommit.durable(() => appendInTransaction.immediate(sessionId, events, stored, expectedSeq));
@@ -202,7 +204,7 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
     if (groupCommit === undefined || events.length === 0) return appendSync(sessionId, events, expectedSeq);
     checkAppendBatch(sessionId, events, expectedSeq);
     const action = `appending to session ${sessionId}`;
-    const stored = guarded(action, () => storedBodies(sessionId, events));
+    const stored = storedBodies(sessionId, events);
     try {
       return await groupCommit.queued(() => appendRows(sessionId, events, stored, expectedSeq), sessionId);
     } catch (error) {
