@@ -1,6 +1,5 @@
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { KeelError } from '../../errors/index.ts';
+import { isMcpError, isStreamableHttpError, mcpSdk } from './mcp-sdk.ts';
 
 const networkErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
 
@@ -11,8 +10,8 @@ const networkErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTF
  * expired session or a failing endpoint as `StreamableHTTPError`.
  */
 export function isTransportFailure(error: unknown): boolean {
-  if (error instanceof McpError) return error.code === ErrorCode.ConnectionClosed;
-  if (error instanceof StreamableHTTPError) return true;
+  if (isMcpError(error)) return error.code === mcpSdk().ErrorCode.ConnectionClosed;
+  if (isStreamableHttpError(error)) return true;
   if (!(error instanceof Error)) return false;
   if (error.message === 'Not connected') return true;
   const cause = (error as { cause?: unknown }).cause;
@@ -31,10 +30,10 @@ export function callFailure(error: unknown, label: string, signal: AbortSignal):
     return new KeelError('cancelled', `${label} was cancelled.`, { cause: error });
   }
   if (error instanceof KeelError) return error;
-  if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+  if (isMcpError(error) && error.code === mcpSdk().ErrorCode.RequestTimeout) {
     return new KeelError('tool-timeout', `${label} did not answer in time.`, { cause: error });
   }
-  if (error instanceof McpError) {
+  if (isMcpError(error)) {
     // A JSON-RPC error from the server (unknown tool, invalid arguments) or the SDK's check of the declared output schema.
     return new KeelError('tool-failed', `${label} failed: ${error.message}`, { cause: error, details: { mcpCode: error.code } });
   }

@@ -1,8 +1,7 @@
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { isKeelError } from '../../errors/index.ts';
 import { mcpTraceparent, recordMcpCall } from '../../tracing/mcp-call-telemetry.ts';
 import type { McpConnection } from './mcp-connection.ts';
+import { isMcpError, isStreamableHttpError } from './mcp-sdk.ts';
 import type { ResolvedMcpServerConfig } from './mcp-server-config.ts';
 import type { McpToolCall } from './mcp-tool-definition.ts';
 
@@ -42,7 +41,7 @@ export function reportCall(report: CallReport): void {
     attributes['server.port'] = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
     attributes['network.protocol.name'] = 'http';
   }
-  if (report.error instanceof McpError) {
+  if (isMcpError(report.error)) {
     attributes['error.type'] = String(report.error.code);
     attributes['rpc.response.status_code'] = String(report.error.code);
   } else if (isKeelError(report.error, 'tool-failed')) {
@@ -53,7 +52,7 @@ export function reportCall(report: CallReport): void {
 
 /** A failure that proves the server never took the request: refused connection, or a session it does not know. */
 export function deliveryFailed(error: unknown): boolean {
-  if (error instanceof StreamableHTTPError) return error.code === 404;
+  if (isStreamableHttpError(error)) return error.code === 404;
   const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
   const code = (error as { code?: unknown } | null)?.code ?? cause?.code;
   return code === 'ECONNREFUSED';

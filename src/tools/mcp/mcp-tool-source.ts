@@ -4,10 +4,11 @@ import { hashValue } from '../../util/index.ts';
 import type { ToolDefinition } from '../define-tool.ts';
 import { callResultOutput } from './mcp-call-result.ts';
 import { callFailure, isTransportFailure } from './mcp-call-error.ts';
-import { McpConnection } from './mcp-connection.ts';
+import type { McpConnection } from './mcp-connection.ts';
 import { resolveMcpServerConfig, type McpServerConfig, type ResolvedMcpServerConfig } from './mcp-server-config.ts';
-import { toMcpToolDefinitions, type McpToolCall, type SkippedMcpTool } from './mcp-tool-definition.ts';
+import type { McpToolCall, SkippedMcpTool, toMcpToolDefinitions } from './mcp-tool-definition.ts';
 import { callRequest, deliveryFailed, reportCall } from './mcp-call-telemetry.ts';
+import { loadMcpSdk } from './mcp-sdk.ts';
 
 export interface McpSourceStatus {
   /** `disconnected`: the server died or could not be reached; the next `refresh()` tries to reconnect. */
@@ -51,7 +52,8 @@ export interface McpToolSource {
  * ```
  */
 export async function connectMcpServer(config: McpServerConfig): Promise<McpToolSource> {
-  const source = new McpServerToolSource(resolveMcpServerConfig(config));
+  const resolved = resolveMcpServerConfig(config);
+  const source = new McpServerToolSource({ config: resolved, modules: await loadConnectionModules() });
   try {
     await source.refresh();
   } catch (error) {
@@ -66,6 +68,25 @@ const listResultSchema = z.object({ tools: z.array(z.unknown()), nextCursor: z.s
 /** A server that hands out cursors forever must not keep a refresh running forever. */
 const maxListPages = 100;
 
+/** The modules that import the MCP SDK, loaded with the first server connected so that importing Keel does not load it. */
+interface ConnectionModules {
+  readonly McpConnection: typeof McpConnection;
+  readonly toMcpToolDefinitions: typeof toMcpToolDefinitions;
+}
+
+let connectionModules: Promise<ConnectionModules> | undefined;
+
+function loadConnectionModules(): Promise<ConnectionModules> {
+  connectionModules ??= Promise.all([loadMcpSdk(), import('./mcp-connection.ts'), import('./mcp-tool-definition.ts')]).then(
+    ([, connection, definitions]) => ({ McpConnection: connection.McpConnection, toMcpToolDefinitions: definitions.toMcpToolDefinitions }),
+    (error: unknown) => {
+      connectionModules = undefined;
+      throw error;
+    },
+  );
+  return connectionModules;
+}
+
 class McpServerToolSource implements McpToolSource {
   private connection: McpConnection | null = null;
   private cached: readonly ToolDefinition[] = [];
@@ -79,8 +100,10 @@ class McpServerToolSource implements McpToolSource {
   private waiting: Promise<readonly ToolDefinition[]> | null = null;
 
   private readonly config: ResolvedMcpServerConfig;
-  constructor(config: ResolvedMcpServerConfig) {
-    this.config = config;
+  private readonly modules: ConnectionModules;
+  constructor(parts: { readonly config: ResolvedMcpServerConfig; readonly modules: ConnectionModules }) {
+    this.config = parts.config;
+    this.modules = parts.modules;
   }
 
   get name(): string {
@@ -160,7 +183,7 @@ class McpServerToolSource implements McpToolSource {
     this.connection = null;
     await previous?.close();
     let connection: McpConnection | null = null;
-    connection = await McpConnection.open(this.config, {
+    connection = await this.modules.McpConnection.open(this.config, {
       onToolsChanged: () => {
         // The server asked for a re-list; nobody awaits it, so a failure is kept for `status()` instead of thrown.
         this.refresh().catch(() => undefined);
@@ -201,7 +224,7 @@ class McpServerToolSource implements McpToolSource {
     const signature = hashValue(listed);
     if (signature === this.listSignature) return;
     const changed = this.listSignature !== null;
-    const { tools, skipped } = toMcpToolDefinitions(this.config, listed, (call) => this.invoke(call));
+    const { tools, skipped } = this.modules.toMcpToolDefinitions(this.config, listed, (call) => this.invoke(call));
     this.cached = tools;
     this.skipped = skipped;
     this.listSignature = signature;

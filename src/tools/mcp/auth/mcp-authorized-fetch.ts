@@ -1,13 +1,16 @@
-import { ClientCredentialsProvider, PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { KeelError } from '../../../errors/index.ts';
+import { mcpSdk } from '../mcp-sdk.ts';
 import type { McpAuthConfig } from './mcp-auth-config.ts';
 import { createOAuthFetch } from './mcp-oauth-fetch.ts';
 import { KeelOAuthProvider } from './mcp-oauth-provider.ts';
 import { defaultTokenDirectory, McpTokenStore } from './mcp-token-store.ts';
 
-/** The fetch an HTTP transport uses for a server with `auth` configured: bearer tokens, renewal and challenges handled. */
+/**
+ * The fetch an HTTP transport uses for a server with `auth` configured: bearer tokens, renewal and challenges handled.
+ * Called while a connection opens, after the MCP SDK is loaded.
+ */
 export function authorizedFetch(serverName: string, serverUrl: string, config: McpAuthConfig): FetchLike {
   return createOAuthFetch({ serverName, serverUrl: new URL(serverUrl), provider: providerFor(serverName, serverUrl, config) });
 }
@@ -17,6 +20,7 @@ function providerFor(serverName: string, serverUrl: string, config: McpAuthConfi
     const store = new McpTokenStore({ directory: config.tokenDirectory ?? defaultTokenDirectory(), serverName, serverUrl });
     return new KeelOAuthProvider({ serverName, config, store });
   }
+  const { ClientCredentialsProvider, PrivateKeyJwtProvider } = mcpSdk();
   const scope = { ...(config.scope === undefined ? {} : { scope: config.scope }), ...(config.expectedIssuer === undefined ? {} : { expectedIssuer: config.expectedIssuer }) };
   if (config.privateKey !== undefined) {
     return new PrivateKeyJwtProvider({ clientId: config.clientId, privateKey: config.privateKey, algorithm: config.algorithm ?? 'RS256', clientName: 'keel', ...scope });

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { KeelError } from '../../../errors/index.ts';
+import { loadMcpSdk } from '../mcp-sdk.ts';
 import type { McpAuthorizationHandler, McpOAuthConfig } from './mcp-auth-config.ts';
 import { authorizeOnce } from './mcp-oauth-fetch.ts';
 import { KeelOAuthProvider } from './mcp-oauth-provider.ts';
@@ -119,6 +118,7 @@ export async function loginMcpServer(options: McpLoginOptions): Promise<McpLogin
   const store = new McpTokenStore({ directory: config.tokenDirectory ?? defaultTokenDirectory(), serverName: options.name, serverUrl: options.url });
   const stored = store.read();
   const fetchFn = options.fetch ?? fetch;
+  const { LATEST_PROTOCOL_VERSION, extractWWWAuthenticateParams } = await loadMcpSdk();
   const probe = await fetchFn(options.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },

@@ -1,6 +1,7 @@
-import { auth, extractWWWAuthenticateParams, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { KeelError } from '../../../errors/index.ts';
+import { loadMcpSdk } from '../mcp-sdk.ts';
 import { KeelOAuthProvider, loginNeeded } from './mcp-oauth-provider.ts';
 
 export interface OAuthFetchOptions {
@@ -45,7 +46,7 @@ export function createOAuthFetch(options: OAuthFetchOptions): FetchLike {
     const provider = options.provider;
     if (provider instanceof KeelOAuthProvider && provider.needsRefresh()) await authorize({});
     const response = await send(url, init);
-    const challenge = extractWWWAuthenticateParams(response);
+    const challenge = (await loadMcpSdk()).extractWWWAuthenticateParams(response);
     if (response.status === 401) {
       await response.body?.cancel().catch(() => undefined);
       await authorize(challenge);
@@ -79,6 +80,7 @@ export async function authorizeOnce(options: Pick<OAuthFetchOptions, 'serverName
     ...(challenge.scope === undefined ? {} : { scope: challenge.scope }),
   };
   try {
+    const { auth } = await loadMcpSdk();
     let result = await auth(provider, request);
     if (result === 'REDIRECT') {
       const code = provider instanceof KeelOAuthProvider ? provider.takeAuthorizationCode() : null;

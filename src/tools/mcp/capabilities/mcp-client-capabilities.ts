@@ -1,8 +1,9 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, ErrorCode, ListRootsRequestSchema, McpError, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Model } from '../../../spec/model.ts';
 import { hashValue } from '../../../util/index.ts';
 import type { ToolContext } from '../../define-tool.ts';
+import { mcpSdk } from '../mcp-sdk.ts';
 import { ElicitationInbox, type ElicitationAnswer } from './elicitation-inbox.ts';
 import { SamplingBudget, sample } from './mcp-sampling.ts';
 
@@ -78,6 +79,7 @@ export function clientCapabilities(config: McpClientCapabilityConfig): ClientCap
 
 /** Registers the handlers for the capabilities declared; requests for the others are refused by the SDK. */
 export function registerCapabilityHandlers(client: Client, config: McpClientCapabilityConfig, calls: InFlightCalls): void {
+  const { CreateMessageRequestSchema, ElicitRequestSchema, ErrorCode, ListRootsRequestSchema, McpError } = mcpSdk();
   const roots = config.roots;
   if (roots !== undefined) {
     client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: roots.map((root) => ({ uri: root.uri, ...(root.name === undefined ? {} : { name: root.name }) })) }));

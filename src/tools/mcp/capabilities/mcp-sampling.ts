@@ -1,8 +1,8 @@
-import type { CreateMessageRequest, CreateMessageResult } from '@modelcontextprotocol/sdk/types.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { CreateMessageRequest, CreateMessageResult, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ContentBlock, Message } from '../../../spec/message.ts';
 import type { ModelRequest } from '../../../spec/model.ts';
 import type { ToolContext } from '../../define-tool.ts';
+import { mcpSdk } from '../mcp-sdk.ts';
 import type { McpSamplingConfig } from './mcp-client-capabilities.ts';
 
 /** What one server's sampling has spent; a request past a limit is refused before it reaches the model. */
@@ -86,5 +86,6 @@ function stopReasonOf(reason: string): string {
 }
 
 function refused(message: string): McpError {
+  const { McpError, ErrorCode } = mcpSdk();
   return new McpError(ErrorCode.InvalidRequest, `${message}; Keel refuses further sampling on this connection.`);
 }
