@@ -7,6 +7,7 @@ import { guardedMemoryQuery, migrateMemoryTables } from './postgres-memory-datab
 import type { MemoryMigration, MemorySqlExecutor, PostgresMemoryDatabase } from './postgres-memory-database.ts';
 import { createPgvectorIndex } from './pgvector-index.ts';
 import { createPostgresExactIndex } from './postgres-exact-index.ts';
+import { migrationLockKey } from '../util/sql-migrations.ts';
 
 /** Where a PostgreSQL memory store keeps vectors: pgvector's `vector` column, or `float8[]` scanned exactly in SQL. */
 export type PostgresMemoryVectors = 'pgvector' | 'exact';
@@ -158,7 +159,7 @@ async function prepare(options: PostgresMemoryStoreOptions): Promise<{ vectors: 
   const vectors = await guardedMemoryQuery(database, 'checking the embedder and the vector table', () =>
     database.transaction(async (transaction) => {
       // The migration lock again: two processes opening a new database agree on one vector table.
-      await transaction.query('SELECT pg_advisory_xact_lock($1)', [0x6b65656c]);
+      await transaction.query('SELECT pg_advisory_xact_lock($1)', [migrationLockKey]);
       const settings = new Map(
         (await transaction.query<{ name: string; value: string }>(`SELECT name, value FROM memory_settings WHERE name IN ('embedder', 'vectors')`)).rows.map((row) => [row.name, row.value]),
       );

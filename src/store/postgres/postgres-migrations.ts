@@ -1,4 +1,6 @@
 import { KeelError } from '../../errors/index.ts';
+import { applySqlMigrations, sqlSchemaVersion } from '../../util/sql-migrations.ts';
+import type { MigrationRefusal } from '../../util/sql-migrations.ts';
 import type { PostgresDatabase, SqlExecutor } from './postgres-database.ts';
 import { guardedQuery } from './postgres-database.ts';
 
@@ -12,9 +14,6 @@ export interface PostgresMigration {
   readonly run?: (transaction: SqlExecutor) => Promise<void>;
 }
 
-// One key for every Keel process migrating any schema of the database: migrations are rare and short.
-const migrationLockKey = 0x6b65656c; // "keel"
-
 /**
  * Brings one component's tables (`journal`, `blobs`, …) up to `upTo` (default: the latest version). Components
  * share a schema but migrate independently, each with its own version line in `schema_migrations`. Pending
@@ -25,77 +24,23 @@ export async function migratePostgres(
   database: PostgresDatabase,
   component: string,
   migrations: readonly PostgresMigration[],
-  upTo: number = migrations.at(-1)?.version ?? 0,
+  upTo?: number,
 ): Promise<readonly number[]> {
-  checkMigrationList(component, migrations);
   return guardedQuery(database, `migrating the ${component} tables`, () =>
-    database.transaction(async (transaction) => {
-      await transaction.query('SELECT pg_advisory_xact_lock($1)', [migrationLockKey]);
-      await createSchemaIfMissing(transaction, database.schema);
-      await transaction.exec(
-        `CREATE TABLE IF NOT EXISTS schema_migrations (
-          component text NOT NULL,
-          version integer NOT NULL,
-          name text NOT NULL,
-          applied_at bigint NOT NULL,
-          PRIMARY KEY (component, version)
-        )`,
-      );
-      const applied = await appliedVersions(transaction, component);
-      const newest = Math.max(0, ...applied);
-      const latest = migrations.at(-1)?.version ?? 0;
-      if (newest > latest) {
-        throw new KeelError(
-          'storage-failure',
-          `The ${component} tables in the ${database.description} are at schema version ${newest}, newer than this Keel knows (${latest}). Upgrade Keel to use this database.`,
-          { retryable: false, details: { database: database.description, component, databaseVersion: newest, knownVersion: latest } },
-        );
-      }
-      const appliedNow: number[] = [];
-      for (const migration of migrations) {
-        if (applied.has(migration.version) || migration.version > upTo) continue;
-        await transaction.exec(migration.sql);
-        await migration.run?.(transaction);
-        await transaction.query('INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)', [
-          component,
-          migration.version,
-          migration.name,
-          Date.now(),
-        ]);
-        appliedNow.push(migration.version);
-      }
-      return appliedNow;
-    }),
+    applySqlMigrations(database, { component, migrations, ...(upTo === undefined ? {} : { upTo }), refuse: migrationRefusalError }),
   );
 }
 
 /** The component's schema version in this database: 0 before its first migration. */
 export async function postgresSchemaVersion(database: PostgresDatabase, component: string): Promise<number> {
-  return guardedQuery(database, `reading the ${component} schema version`, async () => {
-    const table = await database.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [`${database.schema}.schema_migrations`]);
-    if (table.rows[0]?.present !== true) return 0;
-    const result = await database.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations WHERE component = $1', [component]);
-    return Number(result.rows[0]?.version ?? 0);
-  });
+  return guardedQuery(database, `reading the ${component} schema version`, () => sqlSchemaVersion(database, component));
 }
 
-async function appliedVersions(transaction: SqlExecutor, component: string): Promise<Set<number>> {
-  const result = await transaction.query<{ version: number }>('SELECT version FROM schema_migrations WHERE component = $1', [component]);
-  return new Set(result.rows.map((row) => Number(row.version)));
-}
-
-/** CREATE SCHEMA needs a privilege on the database that a user of an existing schema may lack: only when missing. */
-async function createSchemaIfMissing(transaction: SqlExecutor, schema: string): Promise<void> {
-  const present = await transaction.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-  if (present.rows.length === 0) await transaction.exec(`CREATE SCHEMA ${schema}`);
-}
-
-function checkMigrationList(component: string, migrations: readonly PostgresMigration[]): void {
-  migrations.forEach((migration, index) => {
-    if (migration.version !== index + 1) {
-      throw new KeelError('internal', `Migrations of ${component} must be numbered 1, 2, 3… in order; position ${index + 1} has version ${migration.version}.`);
-    }
-  });
+/** A migration refusal as Keel reports it: a newer schema is the operator's to fix, a misnumbered list is a bug. */
+function migrationRefusalError(refusal: MigrationRefusal): KeelError {
+  return refusal.kind === 'newer-schema'
+    ? new KeelError('storage-failure', refusal.message, { retryable: false, details: refusal.details })
+    : new KeelError('internal', refusal.message, { details: refusal.details });
 }
 
 /**
