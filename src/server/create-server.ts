@@ -1,11 +1,11 @@
 import type { ServerOptions } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
-import { pino } from 'pino';
+import type * as PinoModule from 'pino';
 import type { Logger } from 'pino';
 import { KeelError } from '../errors/index.ts';
 import type { AgentDefinition } from '../loop/index.ts';
@@ -100,8 +100,13 @@ export interface KeelServer {
 
 const redactedPaths = ['authorization', 'key', 'apiKey', '*.authorization', '*.key', '*.apiKey', 'req.headers.authorization', 'headers.authorization', 'req.headers.cookie'];
 
+/** pino (CommonJS) and its transports load with the first logger a server creates, not with `import 'keel'`. */
+let pinoModule: typeof PinoModule | undefined;
+
 /** A pino logger with Keel's redaction of keys and authorization headers. */
 export function createServerLogger(destination?: NodeJS.WritableStream): Logger {
+  pinoModule ??= createRequire(import.meta.url)('pino') as typeof PinoModule;
+  const { pino } = pinoModule;
   const options = { name: 'keel-server', redact: { paths: redactedPaths, censor: '[redacted]' } };
   return destination === undefined ? pino(options) : pino(options, destination);
 }
@@ -170,6 +175,8 @@ export function createKeelServer(options: KeelServerOptions): KeelServer {
     async listen(listenOptions = {}) {
       const host = listenOptions.host ?? '127.0.0.1';
       await listenToWorkers();
+      // The Node adapter is needed only by a server that listens on a socket; `app.fetch` works without it.
+      const { createAdaptorServer } = await import('@hono/node-server');
       const created = createAdaptorServer({ fetch: app.fetch, serverOptions: nodeServerOptions(limits) });
       created.maxConnections = limits.maxConnections;
       if ('keepAliveTimeout' in created) created.keepAliveTimeout = limits.keepAliveTimeoutMs;
