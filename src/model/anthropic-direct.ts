@@ -1,12 +1,11 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
-import type { ErrorType } from '@anthropic-ai/sdk/resources/shared';
 import { finalEvent, openEventStream, postJson } from './direct-client.ts';
 import type { DirectCallOptions, FinalEvent, WireErrorFactory } from './direct-client.ts';
 import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
 import type { DirectInput, DirectSettings } from './direct-settings.ts';
 import type { AnthropicMessageShape } from './anthropic-response.ts';
 import type { AnthropicStreamEvent } from './anthropic-stream.ts';
+import { anthropicApiError, ProviderConnectionError, ProviderTimeoutError } from './provider-failures.ts';
 import type { ServerSentEvent } from './sse-decoder.ts';
 
 /** The Messages API version the SDK in use speaks; the direct client sends the same one. */
@@ -55,12 +54,12 @@ function customHeadersFromEnvironment(): Record<string, string> | undefined {
 }
 
 const anthropicErrors: WireErrorFactory = {
-  connection: (cause) => new APIConnectionError({ cause: cause as Error }),
-  timeout: () => new APIConnectionTimeoutError(),
-  status: (status, json, text, headers) => APIError.generate(status, json as object | undefined, text, headers),
+  connection: (cause) => new ProviderConnectionError({ cause }),
+  timeout: () => new ProviderTimeoutError(),
+  status: (status, json, text, headers) => anthropicApiError(status, json, text, headers),
 };
 
-/** The Messages API over Keel's direct transport, raising the SDK's error classes. */
+/** The Messages API over Keel's direct transport, raising errors with the fields of the SDK's. */
 export function createAnthropicDirectClient(settings: DirectSettings, modelId: string): AnthropicDirectClient {
   const call = (params: MessageCreateParamsBase, stream: boolean, signal: AbortSignal): DirectCallOptions => ({
     request: { url: settings.url, headers: settings.headers, body: JSON.stringify({ ...params, stream }), fetch: settings.fetch },
@@ -83,7 +82,7 @@ function anthropicEvent(event: ServerSentEvent, headers: () => Headers): Anthrop
   if (event.event === 'error') {
     const body = parseOrText(event.data);
     const type = typeof body === 'object' && body !== null ? (body as { error?: { type?: unknown } }).error?.type : undefined;
-    throw new APIError(undefined, body as object, undefined, headers(), typeof type === 'string' ? (type as ErrorType) : undefined);
+    throw anthropicApiError(undefined, body, undefined, headers(), typeof type === 'string' ? type : undefined);
   }
   if (event.data === '') return undefined;
   // A SyntaxError here maps to model-malformed-response, as in the SDK.

@@ -1,4 +1,4 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
 import { anthropicDirectSettings, createAnthropicDirectClient } from './anthropic-direct.ts';
@@ -9,10 +9,8 @@ import type { AnthropicMessageShape } from './anthropic-response.ts';
 import { assembleAnthropicStream } from './anthropic-stream.ts';
 import { anthropicTokenCounting } from './anthropic-token-count.ts';
 import type { AnthropicStreamEvent } from './anthropic-stream.ts';
-import { directInputOf, positiveOption } from './direct-settings.ts';
+import { directInputOf, positiveOption, readEnvironment } from './direct-settings.ts';
 import type { DirectClientOptions } from './direct-settings.ts';
-import { sharedNodeHttpFetch } from './node-http-fetch.ts';
-import { reportingFetch } from './limits/response-headers.ts';
 import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
 import type { ProviderErrorContext } from './provider-errors.ts';
 
@@ -50,18 +48,20 @@ type AnthropicTransport = AnthropicDirectClient;
  */
 export function createAnthropicModel(options: AnthropicModelOptions): Model {
   const timeoutMs = positiveOption('timeoutMs', options.timeoutMs, defaultTimeoutMs);
-  // The SDK client also counts tokens, on either path.
-  const client = new Anthropic({
-    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
-    ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-    // Response headers reach the gateway's rate limiter (its buckets follow the provider's rate-limit headers).
-    fetch: reportingFetch(options.fetch ?? sharedNodeHttpFetch()),
-    ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
-    maxRetries: 0,
-    timeout: timeoutMs,
-  });
+  // The SDK client also counts tokens, on either path; it is built, and the SDK loaded, on its first use.
+  let client: Promise<Anthropic> | undefined;
+  const sdkClient = (): Promise<Anthropic> => {
+    client ??= import('./anthropic-sdk.ts').then(
+      (sdk) => sdk.createAnthropicSdkClient({ ...pickDefined(options), timeoutMs }),
+      (error: unknown) => {
+        client = undefined;
+        throw error;
+      },
+    );
+    return client;
+  };
   const modelId = options.modelId;
-  const transport = anthropicTransport(options, client, timeoutMs);
+  const transport = anthropicTransport(options, sdkClient, timeoutMs);
   const context = (signal: AbortSignal): ProviderErrorContext => ({
     provider: 'anthropic',
     modelId,
@@ -73,7 +73,7 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
     provider: 'anthropic',
     modelId,
     // countTokens, only when a key is configured: the context planner's exact fit check.
-    ...anthropicTokenCounting(client, modelId, options.baseURL),
+    ...anthropicTokenCounting({ client: sdkClient, credentialed: hasSdkCredential(options.apiKey), modelId, ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }) }),
 
     async generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse> {
       if (signal.aborted) throw cancellationError(signal);
@@ -106,13 +106,32 @@ export function createAnthropicModel(options: AnthropicModelOptions): Model {
   };
 }
 
-function anthropicTransport(options: AnthropicModelOptions, client: Anthropic, timeoutMs: number): AnthropicTransport {
+function anthropicTransport(options: AnthropicModelOptions, sdkClient: () => Promise<Anthropic>, timeoutMs: number): AnthropicTransport {
   if (options.client !== 'sdk') {
     const settings = anthropicDirectSettings(directInputOf(options, timeoutMs));
     if (settings !== null) return createAnthropicDirectClient(settings, options.modelId);
   }
   return {
-    create: async (params: MessageCreateParamsBase, signal) => (await client.messages.create({ ...params, stream: false }, { signal })) as unknown as AnthropicMessageShape,
-    stream: async (params: MessageCreateParamsBase, signal) => (await client.messages.create({ ...params, stream: true }, { signal })) as unknown as AsyncIterable<AnthropicStreamEvent>,
+    create: async (params: MessageCreateParamsBase, signal) => (await (await sdkClient()).messages.create({ ...params, stream: false }, { signal })) as unknown as AnthropicMessageShape,
+    stream: async (params: MessageCreateParamsBase, signal) => (await (await sdkClient()).messages.create({ ...params, stream: true }, { signal })) as unknown as AsyncIterable<AnthropicStreamEvent>,
   };
+}
+
+/** The options the SDK client is built from, without the absent ones. */
+function pickDefined(options: AnthropicModelOptions): { apiKey?: string; baseURL?: string; fetch?: typeof globalThis.fetch; headers?: Readonly<Record<string, string>> } {
+  return {
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+    ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
+  };
+}
+
+/**
+ * Whether the SDK client will hold an API key or auth token, read as its constructor reads them: the key given, or
+ * else ANTHROPIC_API_KEY, then ANTHROPIC_AUTH_TOKEN (trimmed, empty meaning absent).
+ */
+function hasSdkCredential(apiKey: string | undefined): boolean {
+  if (apiKey !== undefined) return apiKey.trim() !== '';
+  return (readEnvironment('ANTHROPIC_API_KEY') ?? readEnvironment('ANTHROPIC_AUTH_TOKEN')) !== undefined;
 }

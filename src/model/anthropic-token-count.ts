@@ -21,19 +21,29 @@ export function toAnthropicCountParams(modelId: string, request: ModelRequest): 
   };
 }
 
+export interface AnthropicTokenCountingOptions {
+  /** The model's SDK client, built (and the SDK loaded) on first use. */
+  readonly client: () => Promise<Anthropic>;
+  /** Whether that client holds an API key or auth token. */
+  readonly credentialed: boolean;
+  readonly modelId: string;
+  readonly baseURL?: string;
+}
+
 /**
  * Anthropic's exact count (`POST /v1/messages/count_tokens` through the official SDK), offered only when the client
  * holds an API key or auth token: without one every call would be a 401, and the local estimate is the better answer.
  * Spread the result into the model; it is `{}` when there is nothing to offer, so the model has no `countTokens`.
  */
-export function anthropicTokenCounting(client: Anthropic, modelId: string, baseURL?: string): Partial<ExactTokenCounter> {
-  if (!hasCredential(client.apiKey) && !hasCredential(client.authToken)) return {};
+export function anthropicTokenCounting(options: AnthropicTokenCountingOptions): Partial<ExactTokenCounter> {
+  if (!options.credentialed) return {};
+  const { modelId, baseURL } = options;
   return {
     async countTokens(request: ModelRequest, signal: AbortSignal): Promise<number> {
       if (signal.aborted) throw cancellationError(signal);
       let counted: { input_tokens: unknown };
       try {
-        counted = await client.messages.countTokens(toAnthropicCountParams(modelId, request), { signal });
+        counted = await (await options.client()).messages.countTokens(toAnthropicCountParams(modelId, request), { signal });
       } catch (error) {
         throw mapProviderError(error, { provider: 'anthropic', modelId, signal, ...(baseURL === undefined ? {} : { baseURL }) });
       }
@@ -45,8 +55,4 @@ export function anthropicTokenCounting(client: Anthropic, modelId: string, baseU
       return tokens;
     },
   };
-}
-
-function hasCredential(value: string | null | undefined): boolean {
-  return typeof value === 'string' && value.trim() !== '';
 }

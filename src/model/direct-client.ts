@@ -6,8 +6,9 @@ import { createSseDecoder } from './sse-decoder.ts';
 import type { ServerSentEvent } from './sse-decoder.ts';
 
 /**
- * The provider SDK's own error classes, built from what the direct client saw, so that `mapProviderError` reads a
- * direct call's failure exactly as it reads the SDK's: the same codes, retryability, retry-after and messages.
+ * The failures a provider's direct client raises (src/model/provider-failures.ts), with the fields of the SDK's own
+ * error classes, so that `mapProviderError` reads a direct call's failure exactly as it reads the SDK's: the same
+ * codes, retryability, retry-after and messages.
  */
 export interface WireErrorFactory {
   /** A connection that failed (before or while reading a response the SDK reads whole). */

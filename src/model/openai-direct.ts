@@ -1,4 +1,3 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import { openEventStream, postJson, streamEnd } from './direct-client.ts';
 import type { DirectCallOptions, WireErrorFactory } from './direct-client.ts';
@@ -6,6 +5,7 @@ import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './d
 import type { DirectInput, DirectSettings } from './direct-settings.ts';
 import type { OpenAICompletionShape } from './openai-response.ts';
 import type { OpenAIChunkShape } from './openai-stream.ts';
+import { openAIApiError, openAIErrorObject, ProviderConnectionError, ProviderTimeoutError } from './provider-failures.ts';
 import type { ServerSentEvent } from './sse-decoder.ts';
 
 export interface OpenAIDirectClient {
@@ -41,12 +41,12 @@ export function openAIDirectSettings(input: DirectInput): DirectSettings | null 
 }
 
 const openAIErrors: WireErrorFactory = {
-  connection: (cause) => new APIConnectionError({ cause: cause as Error }),
-  timeout: () => new APIConnectionTimeoutError(),
-  status: (status, json, text, headers) => APIError.generate(status, json as object | undefined, text, headers),
+  connection: (cause) => new ProviderConnectionError({ cause }),
+  timeout: () => new ProviderTimeoutError(),
+  status: (status, json, text, headers) => openAIApiError(status, openAIErrorObject(json), text, headers),
 };
 
-/** Chat Completions over Keel's direct transport, raising the SDK's error classes. */
+/** Chat Completions over Keel's direct transport, raising errors with the fields of the SDK's. */
 export function createOpenAIDirectClient(settings: DirectSettings, label: string): OpenAIDirectClient {
   const call = (params: ChatCompletionCreateParamsBase, signal: AbortSignal): DirectCallOptions => ({
     request: { url: settings.url, headers: settings.headers, body: JSON.stringify(params), fetch: settings.fetch },
@@ -73,7 +73,7 @@ function openAIEventDecoder(): (event: ServerSentEvent, headers: () => Headers) 
     // A SyntaxError here maps to model-malformed-response, as in the SDK.
     const data = JSON.parse(event.data) as { error?: unknown } | null;
     if (data !== null && typeof data === 'object' && Boolean(data.error)) {
-      throw new APIError(undefined, data.error as object, undefined, headers());
+      throw openAIApiError(undefined, data.error, undefined, headers());
     }
     return data as OpenAIChunkShape;
   };

@@ -1,8 +1,11 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError as AnthropicApiError, APIUserAbortError } from '@anthropic-ai/sdk';
-import { APIError as OpenAIApiError } from 'openai';
+import { APIConnectionError as OpenAIConnectionError, APIConnectionTimeoutError as OpenAITimeoutError, APIError as OpenAIApiError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { KeelError } from '../errors/index.ts';
+// Loading the SDK's module is what makes the mapping recognise the Anthropic SDK's errors, as on a model's first call.
+import './anthropic-sdk.ts';
 import { mapProviderError, mapStreamError } from './provider-errors.ts';
+import { anthropicApiError, openAIApiError, openAIErrorObject, ProviderConnectionError, ProviderTimeoutError } from './provider-failures.ts';
 
 const anthropic = { provider: 'anthropic', modelId: 'claude-haiku-4-5' };
 const openai = { provider: 'openai', modelId: 'gpt-4o' };
@@ -84,5 +87,45 @@ describe('mapProviderError', () => {
     expect(mapProviderError(new RangeError('surprise'), openai).code).toBe('internal');
     const keel = new KeelError('model-stream-cut', 'already mapped');
     expect(mapStreamError(keel, openai)).toBe(keel);
+  });
+});
+
+describe('the direct clients\' errors map exactly as the SDKs\' do', () => {
+  const mapped = (error: unknown, context: { provider: string; modelId: string }): unknown => {
+    const keel = mapProviderError(error, context);
+    return { code: keel.code, message: keel.message, retryable: keel.retryable, retryAfterMs: keel.retryAfterMs, details: keel.details };
+  };
+  const bodies: readonly [number, unknown, string | undefined, Record<string, string>][] = [
+    [429, { type: 'error', error: { type: 'rate_limit_error', message: 'Slow down.' } }, undefined, { 'retry-after': '7', 'request-id': 'req_1' }],
+    [529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, undefined, { 'x-should-retry': 'false' }],
+    [400, { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 300000 tokens', details: { error_code: 'too_long' } } }, undefined, {}],
+    [401, { error: { message: 'Incorrect API key', type: 'invalid_request_error', code: 'invalid_api_key' } }, undefined, { 'x-request-id': 'req_2' }],
+    [429, { error: { message: 'You exceeded your quota', type: 'insufficient_quota', code: 'insufficient_quota' } }, undefined, {}],
+    [502, undefined, '<html>Bad gateway</html>', {}],
+    [500, undefined, undefined, {}],
+    [404, 'not an object', undefined, {}],
+    [403, { message: 'no error key' }, undefined, {}],
+  ];
+
+  it('for every status and body, on both providers', () => {
+    for (const [status, body, text, headerRecord] of bodies) {
+      const headers = new Headers(headerRecord);
+      expect(mapped(anthropicApiError(status, body, text, headers), anthropic)).toEqual(mapped(AnthropicApiError.generate(status, body as object | undefined, text, headers), anthropic));
+      expect(mapped(openAIApiError(status, openAIErrorObject(body), text, headers), openai)).toEqual(mapped(OpenAIApiError.generate(status, body as object | undefined, text, headers), openai));
+    }
+  });
+
+  it('for error events inside a stream, connection failures and timeouts', () => {
+    const headers = new Headers({ 'request-id': 'req_3', 'x-request-id': 'req_4' });
+    const anthropicEvent = { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } };
+    expect(mapped(anthropicApiError(undefined, anthropicEvent, undefined, headers, 'overloaded_error'), anthropic)).toEqual(mapped(new AnthropicApiError(undefined, anthropicEvent, undefined, headers, 'overloaded_error'), anthropic));
+    expect(mapStreamError(anthropicApiError(undefined, anthropicEvent, undefined, headers), anthropic).code).toBe('model-overloaded');
+    const openAIEvent = { message: 'The server had an error', type: 'server_error', code: null };
+    expect(mapped(openAIApiError(undefined, openAIEvent, undefined, headers), openai)).toEqual(mapped(new OpenAIApiError(undefined, openAIEvent, undefined, headers), openai));
+    const cause = new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') });
+    expect(mapped(new ProviderConnectionError({ cause }), openai)).toEqual(mapped(new OpenAIConnectionError({ cause }), openai));
+    expect(mapped(new ProviderConnectionError({ cause }), anthropic)).toEqual(mapped(new APIConnectionError({ cause }), anthropic));
+    expect(mapped(new ProviderTimeoutError(), openai)).toEqual(mapped(new OpenAITimeoutError(), openai));
+    expect(mapStreamError(new ProviderConnectionError({ cause }), anthropic).code).toBe(mapStreamError(new APIConnectionError({ cause }), anthropic).code);
   });
 });

@@ -1,10 +1,4 @@
 import {
-  APIConnectionError as AnthropicConnectionError,
-  APIConnectionTimeoutError as AnthropicTimeoutError,
-  APIError as AnthropicApiError,
-  APIUserAbortError as AnthropicAbortError,
-} from '@anthropic-ai/sdk';
-import {
   APIConnectionError as OpenAIConnectionError,
   APIConnectionTimeoutError as OpenAITimeoutError,
   APIError as OpenAIApiError,
@@ -13,6 +7,55 @@ import {
 import { KeelError } from '../errors/index.ts';
 import type { KeelCode } from '../errors/index.ts';
 import { parseRetryAfter } from '../util/index.ts';
+import { ProviderApiError, ProviderConnectionError, ProviderTimeoutError } from './provider-failures.ts';
+
+/** The fields of an SDK's `APIError` (and of Keel's `ProviderApiError`) that the mapping reads. */
+interface ApiErrorShape extends Error {
+  readonly status: number | undefined;
+  readonly error: unknown;
+  readonly headers: Headers | undefined;
+  readonly type?: string | null | undefined;
+  /** OpenAI's `code`; Anthropic's SDK calls it `errorCode`. */
+  readonly code?: string | null | undefined;
+  readonly errorCode?: string | null | undefined;
+  readonly requestID?: string | null | undefined;
+}
+
+type ErrorClass = abstract new (...parameters: never[]) => Error;
+
+/** The error classes of one provider SDK, from the most to the least specific. */
+export interface SdkErrorClasses {
+  /** Keel's direct clients have none: a cancelled call is reported from its signal. */
+  readonly abort?: ErrorClass;
+  readonly timeout: ErrorClass;
+  readonly connection: ErrorClass;
+  readonly api: ErrorClass;
+}
+
+/**
+ * The SDKs whose errors are recognised. The Anthropic SDK adds itself when the module that uses it is loaded (on a
+ * model's first call through it), so that importing Keel does not load it; Keel's direct clients raise their own.
+ */
+const sdkErrorClasses: SdkErrorClasses[] = [
+  { abort: OpenAIAbortError, timeout: OpenAITimeoutError, connection: OpenAIConnectionError, api: OpenAIApiError },
+  { timeout: ProviderTimeoutError, connection: ProviderConnectionError, api: ProviderApiError },
+];
+
+/** Makes `mapProviderError` recognise an SDK's errors; called by the module that loads that SDK. */
+export function recogniseSdkErrors(classes: SdkErrorClasses): void {
+  if (!sdkErrorClasses.includes(classes)) sdkErrorClasses.push(classes);
+}
+
+type ErrorKind = 'abort' | 'timeout' | 'connection' | 'api';
+
+/** Which kind of SDK failure an error is; the checks go from subclass to base class, as the classes derive. */
+function kindOf(error: unknown): ErrorKind | undefined {
+  if (!(error instanceof Error)) return undefined;
+  for (const kind of ['abort', 'timeout', 'connection', 'api'] as const) {
+    if (sdkErrorClasses.some((classes) => classes[kind] !== undefined && error instanceof classes[kind])) return kind;
+  }
+  return undefined;
+}
 
 export interface ProviderErrorContext {
   /** `anthropic`, `openai` or `openai-compatible`: decides the wording and the environment variable named. */
@@ -28,24 +71,25 @@ export function mapProviderError(error: unknown, given: ProviderErrorContext): K
   if (error instanceof KeelError) return error;
   const context = given.baseURL === undefined ? given : { ...given, baseURL: withoutCredentials(given.baseURL) };
   if (context.signal?.aborted === true) return cancellationError(context.signal, error);
-  if (error instanceof AnthropicAbortError || error instanceof OpenAIAbortError || isAbortError(error)) {
+  const kind = kindOf(error);
+  if (kind === 'abort' || isAbortError(error)) {
     return new KeelError('cancelled', 'The model call was cancelled.', { cause: error });
   }
   const label = providerLabel(context.provider);
-  if (error instanceof AnthropicTimeoutError || error instanceof OpenAITimeoutError) {
+  if (kind === 'timeout') {
     return new KeelError('model-timeout', `${label} did not answer ${context.modelId} in time. Retry; if it keeps happening, check the network or raise the model timeout.`, {
       cause: error,
       details: compact({ provider: context.provider, model: context.modelId }),
     });
   }
-  if (error instanceof AnthropicConnectionError || error instanceof OpenAIConnectionError) {
+  if (kind === 'connection') {
     const target = context.baseURL === undefined ? label : `${label} at ${context.baseURL}`;
-    return new KeelError('model-connection', `Could not reach ${target}: ${withoutCredentials(causeText(error))}. Check the network and the base URL (${baseUrlVariable(context.provider)}).`, {
+    return new KeelError('model-connection', `Could not reach ${target}: ${withoutCredentials(causeText(error as Error))}. Check the network and the base URL (${baseUrlVariable(context.provider)}).`, {
       cause: error,
       details: compact({ provider: context.provider, model: context.modelId }),
     });
   }
-  if (error instanceof AnthropicApiError || error instanceof OpenAIApiError) return fromApiError(error, context);
+  if (kind === 'api') return fromApiError(error as ApiErrorShape, context);
   if (error instanceof SyntaxError) {
     return new KeelError('model-malformed-response', `${label} sent a response for ${context.modelId} that is not valid JSON (${error.message}); the call can be retried.`, {
       cause: error,
@@ -71,7 +115,8 @@ export function mapProviderError(error: unknown, given: ProviderErrorContext): K
  */
 export function mapStreamError(error: unknown, context: ProviderErrorContext): KeelError {
   if (context.signal?.aborted === true) return cancellationError(context.signal, error);
-  if (error instanceof KeelError || error instanceof AnthropicApiError || error instanceof OpenAIApiError || error instanceof SyntaxError) {
+  // Every SDK error class derives from its APIError, so any of them is mapped as a call's failure.
+  if (error instanceof KeelError || error instanceof SyntaxError || kindOf(error) !== undefined) {
     return mapProviderError(error, context);
   }
   const message = error instanceof Error ? causeText(error) : String(error);
@@ -97,7 +142,7 @@ interface ApiErrorFacts {
   readonly headers: Headers | undefined;
 }
 
-function fromApiError(error: AnthropicApiError | OpenAIApiError, context: ProviderErrorContext): KeelError {
+function fromApiError(error: ApiErrorShape, context: ProviderErrorContext): KeelError {
   const facts = readFacts(error);
   const status = facts.status ?? statusForType(facts.type, facts.code);
   const code = codeFor(status, facts);
@@ -120,11 +165,11 @@ function fromApiError(error: AnthropicApiError | OpenAIApiError, context: Provid
   });
 }
 
-function readFacts(error: AnthropicApiError | OpenAIApiError): ApiErrorFacts {
+function readFacts(error: ApiErrorShape): ApiErrorFacts {
   const body = error.error as { message?: unknown; error?: { message?: unknown } } | undefined;
   // Anthropic keeps the whole body (`{type:"error", error:{type, message}}`); OpenAI keeps its inner `error` object.
   const bodyMessage = body?.error?.message ?? body?.message;
-  const code = error instanceof OpenAIApiError ? error.code : error.errorCode;
+  const code = 'errorCode' in error ? error.errorCode : error.code;
   return {
     status: error.status,
     type: error.type ?? undefined,

@@ -1,6 +1,7 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { KeelError } from '../errors/index.ts';
 import type { CachedModelResponse, ResponseCacheStore } from '../spec/response-cache.ts';
+import { connectRedis } from './redis-connection.ts';
 
 export interface RedisResponseCacheOptions {
   /** `redis://host:port/db`; `KEEL_REDIS_URL` in the composition root. */
@@ -22,7 +23,7 @@ export function createRedisResponseCache(options: RedisResponseCacheOptions): Re
   if (options.client === undefined && options.url === undefined) {
     throw new KeelError('invalid-config', 'The Redis response cache needs a url (KEEL_REDIS_URL, e.g. redis://127.0.0.1:6379) or a client.');
   }
-  const client = options.client ?? new Redis(options.url as string, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  const client = options.client ?? connectRedis(options.url as string, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
   const owned = options.client === undefined;
   // Connection errors reach callers from the command that met them.
   if (owned) client.on('error', () => undefined);

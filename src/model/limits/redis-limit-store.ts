@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { KeelError } from '../../errors/index.ts';
 import { limitDimensions } from '../../spec/provider-limits.ts';
 import type { AcquireLimitRequest, AcquireLimitResult, BudgetState, LimitCost, ObserveLimitRequest, ProviderLimits, ProviderLimitStore, SettleLimitRequest, WindowBudget } from '../../spec/provider-limits.ts';
+import { connectRedis } from '../redis-connection.ts';
 import { queueTuning } from './queue-tuning.ts';
 import { acquireScript, budgetScript, cancelScript, observeScript, queueLengthScript, settleScript } from './redis-limit-scripts.ts';
 
@@ -33,7 +34,7 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): Provider
   if (options.client === undefined && options.url === undefined) {
     throw new KeelError('invalid-config', 'The Redis limit store needs a url (KEEL_REDIS_URL, e.g. redis://127.0.0.1:6379) or a client.');
   }
-  const client = options.client ?? new Redis(options.url as string, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+  const client = options.client ?? connectRedis(options.url as string, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
   const owned = options.client === undefined;
   // Connection errors reach callers as storage-failure from the command that met them; the event itself is not news.
   if (owned) client.on('error', () => undefined);
