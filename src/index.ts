@@ -146,6 +146,7 @@ export type {
   MemoryKind,
   MemoryStore,
   MemoryStoreOptions,
+  MarkReflectedOptions,
   RememberInput,
   RecallInput,
   RetrievalWeights,

@@ -14,7 +14,7 @@ export type { PostgresExactIndexOptions } from './postgres-exact-index.ts';
 export { scoreMemories, minMax, resolveWeights, defaultRetrievalWeights, defaultRecencyDecay } from './retrieval-score.ts';
 export type { RetrievalCandidate, ScoredMemory, ScoreComponents, ScoreOptions } from './retrieval-score.ts';
 export { createMemoryStore, importancePrompt, parseImportance, scopeFilter } from './memory-store.ts';
-export type { MemoryStore, MemoryStoreOptions, MemoryListOptions, SqliteMemoryStore, RememberInput, RecallInput, SequencedMemory } from './memory-store.ts';
+export type { MemoryStore, MemoryStoreOptions, MemoryListOptions, MarkReflectedOptions, SqliteMemoryStore, RememberInput, RecallInput, SequencedMemory } from './memory-store.ts';
 export { createPostgresMemoryStore, openPostgresMemoryStore, postgresMemoryMigrations } from './postgres-memory-store.ts';
 export type { PostgresMemoryStore, PostgresMemoryStoreOptions, PostgresMemoryVectors } from './postgres-memory-store.ts';
 export { migrateMemoryTables, memorySchemaVersion } from './postgres-memory-database.ts';

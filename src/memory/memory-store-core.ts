@@ -2,7 +2,7 @@ import { KeelError } from '../errors/index.ts';
 import { createId } from '../util/index.ts';
 import type { Embedder, MemoryKind, MemoryRecord, MemoryScope, VectorFilter, VectorIndex } from './memory-types.ts';
 import { scoreMemories } from './retrieval-score.ts';
-import type { MemoryListOptions, MemoryStore, RecallInput, RememberInput, ScoredMemory, SequencedMemory } from '../spec/memory-store.ts';
+import type { MarkReflectedOptions, MemoryListOptions, MemoryStore, RecallInput, RememberInput, ScoredMemory, SequencedMemory } from '../spec/memory-store.ts';
 
 /**
  * Where a memory store keeps its records (not their vectors): one implementation per database. The rules every
@@ -19,7 +19,8 @@ export interface MemoryRecordTable {
   touch(ids: readonly string[], now: number): Promise<void>;
   list(scope: MemoryScope, options: MemoryListOptions): Promise<SequencedMemory[]>;
   reflectedThrough(scope: MemoryScope): Promise<number>;
-  markReflected(scope: MemoryScope, sequence: number): Promise<void>;
+  /** Sets the mark; with `expected`, only when the mark is at it (0: no mark yet). True when it was set. */
+  markReflected(scope: MemoryScope, sequence: number, expected?: number): Promise<boolean>;
   /** Releases what the table owns (not the vector index, which the core closes). */
   close(): Promise<void>;
 }
@@ -145,11 +146,12 @@ export function createMemoryStoreCore(options: MemoryStoreCoreOptions): MemorySt
       checkScope(scope);
       return records.reflectedThrough(scope);
     },
-    async markReflected(scope: MemoryScope, sequence: number): Promise<void> {
+    async markReflected(scope: MemoryScope, sequence: number, markOptions: MarkReflectedOptions = {}): Promise<boolean> {
       ensureOpen();
       checkScope(scope);
-      if (!(Number.isInteger(sequence) && sequence >= 0)) throw new KeelError('invalid-argument', `A reflection mark must be a memory sequence number (an integer of 0 or more), got ${sequence}.`);
-      await records.markReflected(scope, sequence);
+      checkMark(sequence, 'A reflection mark');
+      if (markOptions.expected !== undefined) checkMark(markOptions.expected, 'The expected reflection mark');
+      return records.markReflected(scope, sequence, markOptions.expected);
     },
     async close(): Promise<void> {
       if (closed) return;
@@ -203,4 +205,8 @@ export function embedderMismatch(recorded: string, given: string): KeelError {
     'invalid-config',
     `This memory store holds vectors of the embedder "${recorded}", but it was opened with "${given}"; their vectors cannot be compared. Open it with "${recorded}", or re-embed into a new store.`,
   );
+}
+
+function checkMark(sequence: number, what: string): void {
+  if (!(Number.isInteger(sequence) && sequence >= 0)) throw new KeelError('invalid-argument', `${what} must be a memory sequence number (an integer of 0 or more), got ${sequence}.`);
 }

@@ -20,7 +20,7 @@ export interface MemoryStoreOptions {
   readonly recencyDecay?: number;
 }
 
-export type { RememberInput, RecallInput, SequencedMemory, MemoryListOptions, MemoryStore } from '../spec/memory-store.ts';
+export type { RememberInput, RecallInput, SequencedMemory, MemoryListOptions, MarkReflectedOptions, MemoryStore } from '../spec/memory-store.ts';
 export { checkImportance, scopeFilter } from './memory-store-core.ts';
 
 /** The SQLite memory store: the port, plus the database it lives in (shared with a sqlite-vec index, backups). */
@@ -138,6 +138,12 @@ function sqliteRecordTable(database: SqliteDatabase, owned: boolean): MemoryReco
     `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES (?, ?, ?)
      ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence`,
   );
+  // Compare-and-set in one statement: from no mark (0) the row may be missing, from any other mark it must hold it.
+  const moveReflectionMarkFromNone = database.prepare(
+    `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES (?, ?, ?)
+     ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence WHERE memory_reflection_state.last_sequence = 0`,
+  );
+  const moveReflectionMark = database.prepare('UPDATE memory_reflection_state SET last_sequence = ? WHERE agent = ? AND session_key = ? AND last_sequence = ?');
   const listRows = database.prepare<[string, string | null, string | null, number, number], MemoryRow>(
     `SELECT * FROM memories WHERE agent = ? AND (? IS NULL OR session_id = ?) AND sequence > ? ORDER BY sequence LIMIT ?`,
   );
@@ -171,7 +177,16 @@ function sqliteRecordTable(database: SqliteDatabase, owned: boolean): MemoryReco
           .map((row) => ({ ...toRecord(row), sequence: row.sequence })),
       ),
     reflectedThrough: (scope) => run('reading the reflection state', () => readReflectionMark.get(scope.agent, scope.sessionId ?? '') ?? 0),
-    markReflected: (scope, sequence) => run('saving the reflection state', () => void writeReflectionMark.run(scope.agent, scope.sessionId ?? '', sequence)),
+    markReflected: (scope, sequence, expected) =>
+      run('saving the reflection state', () => {
+        const sessionKey = scope.sessionId ?? '';
+        if (expected === undefined) {
+          writeReflectionMark.run(scope.agent, sessionKey, sequence);
+          return true;
+        }
+        if (expected === 0) return moveReflectionMarkFromNone.run(scope.agent, sessionKey, sequence).changes === 1;
+        return moveReflectionMark.run(sequence, scope.agent, sessionKey, expected).changes === 1;
+      }),
     async close() {
       if (owned && database.open) database.close();
     },

@@ -306,13 +306,28 @@ function postgresRecordTable(database: PostgresMemoryDatabase, ready: () => Prom
         ]);
         return rows[0] === undefined ? 0 : Number(rows[0].last_sequence);
       }),
-    markReflected: (scope, sequence) =>
+    markReflected: (scope, sequence, expected) =>
       guarded('saving the reflection state', async () => {
-        await database.query(
-          `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES ($1, $2, $3)
-           ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence`,
-          [scope.agent, scope.sessionId ?? '', sequence],
-        );
+        const key = [scope.agent, scope.sessionId ?? '', sequence];
+        if (expected === undefined) {
+          await database.query(
+            `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES ($1, $2, $3)
+             ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence`,
+            key,
+          );
+          return true;
+        }
+        // Compare-and-set in one statement (the row lock orders racing writers): from no mark (0) the row may be
+        // missing, from any other mark it must hold it.
+        const moved =
+          expected === 0
+            ? await database.query(
+                `INSERT INTO memory_reflection_state (agent, session_key, last_sequence) VALUES ($1, $2, $3)
+                 ON CONFLICT (agent, session_key) DO UPDATE SET last_sequence = excluded.last_sequence WHERE memory_reflection_state.last_sequence = 0`,
+                key,
+              )
+            : await database.query('UPDATE memory_reflection_state SET last_sequence = $3 WHERE agent = $1 AND session_key = $2 AND last_sequence = $4', [...key, expected]);
+        return moved.rowCount === 1;
       }),
     // The database belongs to the caller.
     close: async () => undefined,

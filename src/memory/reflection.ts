@@ -29,6 +29,11 @@ export interface ReflectionOutcome {
   /** Citations that named no memory of this scope, and insights dropped for citing none that exist. */
   readonly invalidCitations: readonly string[];
   readonly droppedInsights: readonly Insight[];
+  /**
+   * Another reflector (another process, say) reflected on these memories first, between this one's reading them and
+   * storing its insights: this one stored nothing, and its insights are in `droppedInsights`.
+   */
+  readonly superseded: boolean;
 }
 
 export interface Reflector {
@@ -48,55 +53,93 @@ export function createReflector(options: ReflectorOptions): Reflector {
   const threshold = options.threshold ?? 150;
   const maxMemories = options.maxMemories ?? 100;
   if (!(threshold > 0)) throw new KeelError('invalid-config', `threshold must be positive, got ${threshold}.`);
-  async function pending(scope: MemoryScope): Promise<SequencedMemory[]> {
-    const memories = await store.list(scope, { afterSequence: await store.reflectedThrough(scope) });
+  async function pending(scope: MemoryScope, after: number): Promise<SequencedMemory[]> {
+    const memories = await store.list(scope, { afterSequence: after });
     return memories.filter((memory) => memory.kind !== 'reflection');
   }
 
   return {
     async accumulated(scope: MemoryScope): Promise<number> {
-      return (await pending(scope)).reduce((sum, memory) => sum + memory.importance, 0);
+      return (await pending(scope, await store.reflectedThrough(scope))).reduce((sum, memory) => sum + memory.importance, 0);
     },
     async maybeReflect(scope, reflectOptions = {}): Promise<ReflectionOutcome> {
-      const memories = await pending(scope);
+      const from = await store.reflectedThrough(scope);
+      const memories = await pending(scope, from);
       const accumulated = memories.reduce((sum, memory) => sum + memory.importance, 0);
-      if (memories.length === 0 || (accumulated < threshold && reflectOptions.force !== true)) {
-        return { reflected: false, accumulated, reflections: [], invalidCitations: [], droppedInsights: [] };
-      }
-      const recent = memories.slice(-maxMemories);
-      const insights = await options.reflect(recent, reflectOptions.signal);
+      const nothing = { reflected: false, accumulated, reflections: [], invalidCitations: [], droppedInsights: [], superseded: false };
+      if (memories.length === 0 || (accumulated < threshold && reflectOptions.force !== true)) return nothing;
+      const insights = await options.reflect(memories.slice(-maxMemories), reflectOptions.signal);
       const lastSequence = (memories.at(-1) as SequencedMemory).sequence;
-      const cited = [...new Set(insights.flatMap((insight) => insight.sourceIds))];
-      const existing = new Set(
-        (await store.get(cited))
-          .filter((memory) => memory.scope.agent === scope.agent && (scope.sessionId === undefined || memory.scope.sessionId === scope.sessionId))
-          .map((memory) => memory.id),
-      );
-      const invalidCitations = cited.filter((id) => !existing.has(id));
-      const reflections: MemoryRecord[] = [];
-      const droppedInsights: Insight[] = [];
-      for (const insight of insights) {
-        const sources = [...new Set(insight.sourceIds)].filter((id) => existing.has(id));
-        if (sources.length === 0 || typeof insight.text !== 'string' || insight.text.trim() === '') {
-          droppedInsights.push(insight);
-          continue;
-        }
-        if (insight.importance !== undefined) checkImportance(insight.importance, 'An insight’s importance');
-        reflections.push(
-          await store.remember({
-            scope,
-            text: insight.text,
-            kind: 'reflection',
-            sources,
-            ...(insight.importance === undefined ? {} : { importance: insight.importance }),
-            ...(reflectOptions.signal === undefined ? {} : { signal: reflectOptions.signal }),
-          }),
-        );
+      const { existing, invalidCitations } = await checkCitations(store, scope, insights);
+      const planned = planInsights(insights, existing);
+      // The mark moves only if no other reflector moved it since `from` was read: one of two racing reflectors keeps
+      // its insights, the other stores nothing. A model call may be spent twice, a memory is never reflected twice.
+      if (!(await store.markReflected(scope, lastSequence, { expected: from }))) return { ...nothing, droppedInsights: insights, superseded: true };
+      try {
+        const reflections = await storeInsights({ store, scope, writes: planned.writes, ...(reflectOptions.signal === undefined ? {} : { signal: reflectOptions.signal }) });
+        return { reflected: true, accumulated, reflections, invalidCitations, droppedInsights: planned.dropped, superseded: false };
+      } catch (error) {
+        // Hand the memories back to the next reflection, unless another reflector has moved on since.
+        await store.markReflected(scope, from, { expected: lastSequence }).catch(() => false);
+        throw error;
       }
-      await store.markReflected(scope, lastSequence);
-      return { reflected: true, accumulated, reflections, invalidCitations, droppedInsights };
     },
   };
+}
+
+async function checkCitations(store: MemoryStore, scope: MemoryScope, insights: readonly Insight[]): Promise<{ existing: Set<string>; invalidCitations: string[] }> {
+  const cited = [...new Set(insights.flatMap((insight) => insight.sourceIds))];
+  const existing = new Set(
+    (await store.get(cited))
+      .filter((memory) => memory.scope.agent === scope.agent && (scope.sessionId === undefined || memory.scope.sessionId === scope.sessionId))
+      .map((memory) => memory.id),
+  );
+  return { existing, invalidCitations: cited.filter((id) => !existing.has(id)) };
+}
+
+interface PlannedInsights {
+  readonly writes: readonly { readonly insight: Insight; readonly sources: readonly string[] }[];
+  readonly dropped: Insight[];
+}
+
+/** Keeps each insight's valid sources, drops insights left with none; checked before anything is written. */
+function planInsights(insights: readonly Insight[], existing: ReadonlySet<string>): PlannedInsights {
+  const writes: { insight: Insight; sources: string[] }[] = [];
+  const dropped: Insight[] = [];
+  for (const insight of insights) {
+    const sources = [...new Set(insight.sourceIds)].filter((id) => existing.has(id));
+    if (sources.length === 0 || typeof insight.text !== 'string' || insight.text.trim() === '') {
+      dropped.push(insight);
+      continue;
+    }
+    if (insight.importance !== undefined) checkImportance(insight.importance, 'An insight’s importance');
+    writes.push({ insight, sources });
+  }
+  return { writes, dropped };
+}
+
+interface InsightWrite {
+  readonly store: MemoryStore;
+  readonly scope: MemoryScope;
+  readonly writes: PlannedInsights['writes'];
+  readonly signal?: AbortSignal;
+}
+
+async function storeInsights({ store, scope, writes, signal }: InsightWrite): Promise<MemoryRecord[]> {
+  const reflections: MemoryRecord[] = [];
+  for (const { insight, sources } of writes) {
+    reflections.push(
+      await store.remember({
+        scope,
+        text: insight.text,
+        kind: 'reflection',
+        sources,
+        ...(insight.importance === undefined ? {} : { importance: insight.importance }),
+        ...(signal === undefined ? {} : { signal }),
+      }),
+    );
+  }
+  return reflections;
 }
 
 /** A prompt for `reflect` in the spirit of Park et al.: insights that cite memory ids, answered as JSON. */

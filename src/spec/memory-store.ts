@@ -98,6 +98,16 @@ export interface MemoryStore {
    * memories, so reflection resumes where it stopped after a restart and never reflects on the same memories twice.
    */
   reflectedThrough(scope: MemoryScope): Promise<number>;
-  markReflected(scope: MemoryScope, sequence: number): Promise<void>;
+  /**
+   * Moves the scope's reflection mark to `sequence`. With `expected`, only when the mark is still there (an atomic
+   * compare-and-set), so of two processes reflecting the same memories at once one keeps its insights. Resolves
+   * false when `expected` did not match and nothing changed, else true.
+   */
+  markReflected(scope: MemoryScope, sequence: number, options?: MarkReflectedOptions): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export interface MarkReflectedOptions {
+  /** The mark the caller read (`reflectedThrough`, 0 when none) and reflected after. */
+  readonly expected?: number;
 }

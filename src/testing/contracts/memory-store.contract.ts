@@ -166,6 +166,49 @@ export function describeMemoryStoreContract(
       expect(listed.at(-1)).toMatchObject({ kind: 'reflection', text: 'Disk quotas are the recurring problem.', sources: [listed[0]?.id] });
     });
 
+    it('moves the reflection mark only from the expected mark, so of two racing reflectors exactly one stores insights', async () => {
+      const { store, context } = await fresh();
+      const marked = { agent: 'cas' };
+      expect(await store.markReflected(marked, 5, { expected: 0 })).toBe(true);
+      expect(await store.markReflected(marked, 6, { expected: 0 })).toBe(false);
+      expect(await store.markReflected(marked, 9, { expected: 4 })).toBe(false);
+      expect(await store.reflectedThrough(marked)).toBe(5);
+      expect(await store.markReflected(marked, 9, { expected: 5 })).toBe(true);
+      expect(await store.markReflected({ agent: 'cas', sessionId: 's' }, 3, { expected: 2 })).toBe(false);
+      expect(await store.reflectedThrough({ agent: 'cas', sessionId: 's' })).toBe(0);
+
+      // A second handle (another process) when the storage has one; both read the memories before either stores.
+      const other = options.reopen === undefined ? store : await options.reopen(store, context);
+      if (other !== store) opened.push(other);
+      const scope = { agent: 'racing' };
+      for (let index = 0; index < 4; index += 1) await store.remember({ scope, text: `the orion queue stalled for the ${index + 1}th time`, importance: 9 });
+      let waiting = 0;
+      let release: () => void = () => undefined;
+      const bothRead = new Promise<void>((resolve) => (release = resolve));
+      const reflectorOn = (handle: MemoryStore, name: string) =>
+        createReflector({
+          store: handle,
+          threshold: 10,
+          reflect: async (memories) => {
+            waiting += 1;
+            if (waiting === 2) release();
+            await bothRead;
+            return [{ text: `${name}: the orion queue stalls repeatedly.`, sourceIds: memories.map((memory) => memory.id) }];
+          },
+        });
+      const outcomes = await Promise.all([reflectorOn(store, 'first').maybeReflect(scope), reflectorOn(other, 'second').maybeReflect(scope)]);
+      expect(outcomes.filter((outcome) => outcome.reflected)).toHaveLength(1);
+      const loser = outcomes.find((outcome) => !outcome.reflected);
+      expect(loser).toMatchObject({ superseded: true, reflections: [] });
+      expect(loser?.droppedInsights).toHaveLength(1);
+      const reflections = (await store.list(scope)).filter((memory) => memory.kind === 'reflection');
+      expect(reflections).toHaveLength(1);
+      expect(reflections[0]?.text).toBe(outcomes.find((outcome) => outcome.reflected)?.reflections[0]?.text);
+      const sources = (await store.list(scope)).filter((memory) => memory.kind !== 'reflection');
+      expect(await store.reflectedThrough(scope)).toBe(sources.at(-1)?.sequence);
+      expect(await reflectorOn(other, 'third').accumulated(scope)).toBe(0);
+    });
+
     it('refuses invalid arguments with invalid-argument', async () => {
       const { store } = await fresh();
       const scope = { agent: 'a' };
@@ -183,6 +226,7 @@ export function describeMemoryStoreContract(
       await expectKeelError(store.list(scope, { limit: 0 }), 'invalid-argument');
       await expectKeelError(store.markReflected(scope, -1), 'invalid-argument');
       await expectKeelError(store.markReflected(scope, 1.5), 'invalid-argument');
+      await expectKeelError(store.markReflected(scope, 1, { expected: -1 }), 'invalid-argument');
       await expectKeelError(store.reflectedThrough({ agent: '' }), 'invalid-argument');
       expect(await store.list(scope)).toEqual([]);
     });
