@@ -1,5 +1,7 @@
 // Starting the benchmark's processes and reading their READY / RESULT / METRICS lines.
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { ProcessMetrics } from './process-metrics.ts';
 
@@ -17,6 +19,12 @@ export interface BenchChild {
 export function startChild(script: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): BenchChild {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
+  // SCALE_OUT_LOG_DIR keeps each process's whole output (the SDK's invocation log included) for a later look.
+  const logDirectory = process.env.SCALE_OUT_LOG_DIR;
+  const logFile = logDirectory === undefined ? undefined : join(logDirectory, `${args[0] ?? 'child'}-${child.pid ?? 0}.log`);
+  const keep = (chunk: Buffer): void => {
+    if (logFile !== undefined) appendFileSync(logFile, chunk);
+  };
   let buffered = '';
   const waiters = new Map<string, { resolve: (value: string) => void; reject: (error: Error) => void }>();
   const promised = new Map<string, Promise<string>>();
@@ -30,12 +38,14 @@ export function startChild(script: string, args: readonly string[], env: Readonl
     if (tag !== null) waiters.get(tag[1] ?? '')?.resolve(tag[2] ?? '');
   };
   child.stdout?.on('data', (chunk: Buffer) => {
+    keep(chunk);
     buffered += chunk.toString('utf8');
     const parts = buffered.split('\n');
     buffered = parts.pop() ?? '';
     for (const part of parts) onLine(part);
   });
   child.stderr?.on('data', (chunk: Buffer) => {
+    keep(chunk);
     if (lines.length < 400) lines.push(chunk.toString('utf8').trimEnd());
   });
   const exited = new Promise<number | null>((resolve) =>
