@@ -11,8 +11,37 @@ import { costOf } from './queue-tuning.ts';
  * The difference is given back when the usage is known.
  */
 export function estimateCallCost(request: ModelRequest): LimitCost {
-  const text = JSON.stringify({ system: request.system ?? '', messages: request.messages, tools: request.tools });
-  return costOf({ requests: 1, inputTokens: Math.ceil(utf8ByteLength(text) / 3), outputTokens: request.maxOutputTokens });
+  return costOf({ requests: 1, inputTokens: Math.ceil(requestJsonBytes(request) / 3), outputTokens: request.maxOutputTokens });
+}
+
+/**
+ * The UTF-8 size of `JSON.stringify({ system, messages, tools })`, summed from the sizes of its parts: a request resends
+ * the whole conversation every turn, and its messages and tool specs are never changed once made, so each is
+ * serialised once, not once per call.
+ */
+function requestJsonBytes(request: ModelRequest): number {
+  // {"system":…,"messages":[…],"tools":[…]}
+  let bytes = '{"system":,"messages":[],"tools":[]}'.length + utf8ByteLength(JSON.stringify(request.system ?? ''));
+  bytes += listBytes(request.messages) + listBytes(request.tools);
+  return bytes;
+}
+
+/** The elements of a JSON array and the commas between them. */
+function listBytes(items: readonly object[]): number {
+  let bytes = items.length > 0 ? items.length - 1 : 0;
+  for (const item of items) bytes += immutableJsonBytes(item);
+  return bytes;
+}
+
+const jsonBytes = new WeakMap<object, number>();
+
+function immutableJsonBytes(value: object): number {
+  let bytes = jsonBytes.get(value);
+  if (bytes === undefined) {
+    bytes = utf8ByteLength(JSON.stringify(value));
+    jsonBytes.set(value, bytes);
+  }
+  return bytes;
 }
 
 /** What the call really took: cache writes count as input (cache reads do not count against the input limits). */
