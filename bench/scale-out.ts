@@ -32,7 +32,18 @@ interface Options {
   readonly out: string;
 }
 
+const usage = `npx tsx bench/scale-out.ts [--size small|full] [--sessions N] [--latency MS] [--only ${configurationNames.join(',')}] [--scratch DIR] [--out FILE]
+  --size small   100 sessions (default); full: 1,000
+  --sessions N   overrides the size's count
+  --only …       the configurations to measure, in this order
+  environment: SCALE_OUT_LOG_DIR=DIR keeps every child process's output; SCALE_OUT_MEMORY_TRACE_MS=2000 makes each
+  child print its memory breakdown (RSS, V8 heap, external, array buffers) that often.`;
+
 function parseOptions(argv: readonly string[]): Options {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage);
+    process.exit(0);
+  }
   const value = (flag: string): string | undefined => {
     const index = argv.indexOf(flag);
     return index === -1 ? undefined : argv[index + 1];
@@ -100,7 +111,8 @@ function loadAverage(): string {
 
 function row(measurement: Measurement): string {
   const seconds = measurement.wallMs / 1000;
-  const memory = measurement.processes.map((entry) => entry.peakRssMB.toFixed(0)).join(' / ');
+  const servers = (measurement.servers ?? []).map((server) => ` (+ ${server.role} ${server.peakRssMB === null ? 'unmeasured' : server.peakRssMB.toFixed(0)})`).join('');
+  const memory = `${measurement.processes.map((entry) => entry.peakRssMB.toFixed(0)).join(' / ')}${servers}`;
   const lag = measurement.processes.map((entry) => entry.eventLoopLagP99Ms.toFixed(1)).join(' / ');
   return `| ${measurement.configuration} | ${measurement.processes.length} | ${seconds.toFixed(2)} | ${(measurement.sessions / seconds).toFixed(1)} | ${((measurement.sessions * 10) / seconds).toFixed(0)} | ${memory} | ${lag} |`;
 }

@@ -10,12 +10,16 @@ import { taskFor } from '../adapters/workload.ts';
 import { startChild } from './child-process.ts';
 import type { BenchChild } from './child-process.ts';
 import type { ProcessMetrics } from './process-metrics.ts';
+import { watchServerMemory } from './server-memory.ts';
+import type { ServerMemory } from './server-memory.ts';
 
 export interface Measurement {
   readonly configuration: string;
   readonly sessions: number;
   readonly wallMs: number;
   readonly processes: readonly ProcessMetrics[];
+  /** Engine processes beside Keel's (restate-server), measured from outside from the first warm-up session on. */
+  readonly servers?: readonly ServerMemory[];
 }
 
 export interface RunContext {
@@ -100,6 +104,7 @@ export async function measureRestate(context: RunContext): Promise<Measurement> 
   const folder = mkdtempSync(join(tmpdir(), 'keel-scale-restate-'));
   const server = await startRestateServer(folder);
   const endpoint = startChild(nodeProcess, ['restate', context.mockURL, server.ingressUrl, server.adminUrl, join(folder, 'keel.db')]);
+  const serverMemory = watchServerMemory('restate-server', server.pid());
   try {
     await endpoint.ready;
     const runBatch = async (offset: number, count: number): Promise<number> => {
@@ -117,7 +122,7 @@ export async function measureRestate(context: RunContext): Promise<Measurement> 
     };
     await runBatch(0, warmupSessions);
     const wallMs = await runBatch(warmupSessions, context.sessions);
-    return { configuration: 'Keel on Restate (1 endpoint process)', sessions: context.sessions, wallMs, processes: await finish([endpoint]) };
+    return { configuration: 'Keel on Restate (1 endpoint process)', sessions: context.sessions, wallMs, processes: await finish([endpoint]), servers: [serverMemory.stop()] };
   } finally {
     await finish([endpoint]).catch(() => undefined);
     await server.stop();
