@@ -108,9 +108,38 @@ function isBase64Unit(code: number): boolean {
   return (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 43 || code === 47 || code === 45 || code === 95;
 }
 
+/** Characters of a run decoded first: its bytes are the first bytes of the whole run's decoding. */
+const probeLength = 32;
+
+/**
+ * Whether `bytes` hold a sequence no continuation could make valid UTF-8: a byte that cannot start a character, or
+ * a character cut short by a byte that cannot continue it. A character cut only by the end of `bytes` is not one.
+ */
+function breaksUtf8(bytes: Uint8Array): boolean {
+  let index = 0;
+  while (index < bytes.length) {
+    const lead = bytes[index]!;
+    const length = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    if (length === 0) return true;
+    for (let offset = 1; offset < length && index + offset < bytes.length; offset += 1) {
+      const next = bytes[index + offset]!;
+      // The second byte of E0, ED, F0 and F4 has a narrower range (no overlong forms, surrogates, or code points past U+10FFFF).
+      const low = offset === 1 && lead === 0xe0 ? 0xa0 : offset === 1 && lead === 0xf0 ? 0x90 : 0x80;
+      const high = offset === 1 && lead === 0xed ? 0x9f : offset === 1 && lead === 0xf4 ? 0x8f : 0xbf;
+      if (next < low || next > high) return true;
+    }
+    index += length;
+  }
+  return false;
+}
+
 /** Text is accepted as hidden prose when it is valid UTF-8, mostly printable and has letters and a space. */
 function decodedProse(run: string): string | undefined {
-  const bytes = Buffer.from(run.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  // Most runs (hashes, identifiers, filler) break UTF-8 within their first bytes: a short probe rejects them before
+  // the whole run is decoded.
+  if (run.length > probeLength && breaksUtf8(Buffer.from(run.slice(0, probeLength), 'base64'))) return undefined;
+  // Node's base64 decoder also reads the URL-safe alphabet (`-`, `_`).
+  const bytes = Buffer.from(run, 'base64');
   // Checked before decoding: most runs (hashes, identifiers, padding) are not UTF-8, and a throwing decode cost ~5× more.
   if (bytes.length < 8 || !isUtf8(bytes)) return undefined;
   let decoded: string;
