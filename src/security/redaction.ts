@@ -84,9 +84,16 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
     return chosen;
   }
 
+  const clean = createCleanTexts();
+
   function redactString(text: string, revealed: ReadonlySet<PersonalDataType>, path: string | undefined): Redaction {
-    const claims = findClaims(text, detectorsFor(revealed));
-    if (claims.length === 0) return { text, findings: [], locations: [] };
+    // Without a reveal every detector runs, so a text found clean once is clean again (object keys, enum values).
+    const remembered = revealed.size === 0 && clean.has(text);
+    const claims = remembered ? [] : findClaims(text, detectorsFor(revealed));
+    if (claims.length === 0) {
+      if (revealed.size === 0 && !remembered) clean.add(text);
+      return { text, findings: [], locations: [] };
+    }
     const pieces: string[] = [];
     const locations: RedactionLocation[] = [];
     let position = 0;
@@ -185,6 +192,27 @@ function createRecentResults(): { get(text: string): Redaction | undefined; reme
         if (entries.size <= rememberedEntries && characters <= rememberedCharacters) break;
         entries.delete(oldest);
         characters -= oldest.length;
+      }
+    },
+  };
+}
+
+const cleanTextMaximumLength = 128;
+const cleanTextEntries = 1_024;
+
+/** Short texts the redactor found nothing in, the most recent `cleanTextEntries` of them. */
+function createCleanTexts(): { has(text: string): boolean; add(text: string): void } {
+  const texts = new Set<string>();
+  return {
+    has: (text) => text.length <= cleanTextMaximumLength && texts.has(text),
+    add(text) {
+      if (text.length > cleanTextMaximumLength) return;
+      texts.add(text);
+      if (texts.size > cleanTextEntries) {
+        for (const oldest of texts) {
+          texts.delete(oldest);
+          break;
+        }
       }
     },
   };
