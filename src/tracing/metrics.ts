@@ -10,6 +10,8 @@ import type { SessionEvent } from '../spec/events.ts';
 import { conventionInputTokens } from './journal-spans.ts';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { SessionMetricsFold } from './session-metrics.ts';
+import { SessionAttributes } from './metric-attributes.ts';
+import type { ChatModels } from './metric-attributes.ts';
 import type { SessionMetrics, TurnMetrics } from './session-metrics.ts';
 import { createResource, instrumentationScope } from './otel-resource.ts';
 import type { TracedUpdate } from './span-exporter.ts';
@@ -139,11 +141,9 @@ function createInstruments(meter: Meter): Instruments {
   };
 }
 
-interface SessionRecorder {
+interface SessionRecorder extends ChatModels {
   readonly fold: SessionMetricsFold;
-  agent: string;
-  provider: string;
-  requestModel: string;
+  readonly attributes: SessionAttributes;
 }
 
 /** Records one session's events into the instruments; per-call values at once, per-turn and per-session ones when they end. */
@@ -171,7 +171,7 @@ class MetricsRecorder {
   private sessionOf(event: SessionEvent): SessionRecorder | undefined {
     let session = this.sessions.get(event.sessionId);
     if (session === undefined && event.type === 'session-start') {
-      session = { fold: new SessionMetricsFold(event.sessionId), agent: event.agent.name, provider: event.model.provider, requestModel: event.model.modelId };
+      session = { fold: new SessionMetricsFold(event.sessionId), provider: event.model.provider, requestModel: event.model.modelId, attributes: new SessionAttributes(event.agent.name) };
       this.sessions.set(event.sessionId, session);
     }
     if (event.type === 'model-request' && session !== undefined) {
@@ -185,15 +185,15 @@ class MetricsRecorder {
     const session = this.sessionOf(event);
     if (session === undefined) return;
     const i = this.instruments;
-    const agent = { 'gen_ai.agent.name': session.agent };
+    const agent = session.attributes.agent;
     switch (event.type) {
       case 'model-response': {
-        const base: Attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': session.requestModel, 'gen_ai.response.model': event.model };
-        i.tokenUsage.record(conventionInputTokens(event.usage), { ...base, 'gen_ai.token.type': 'input' });
-        i.tokenUsage.record(event.usage.outputTokens, { ...base, 'gen_ai.token.type': 'output' });
-        i.operationDuration.record(event.latencyMs / 1000, base);
-        if (event.firstTokenMs !== undefined) i.timeToFirstChunk.record(event.firstTokenMs / 1000, base);
-        if (event.costUsd !== null) i.cost.add(event.costUsd, { ...agent, 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': session.requestModel });
+        const chat = session.attributes.chat(session, event.model);
+        i.tokenUsage.record(conventionInputTokens(event.usage), chat.input);
+        i.tokenUsage.record(event.usage.outputTokens, chat.output);
+        i.operationDuration.record(event.latencyMs / 1000, chat.base);
+        if (event.firstTokenMs !== undefined) i.timeToFirstChunk.record(event.firstTokenMs / 1000, chat.base);
+        if (event.costUsd !== null) i.cost.add(event.costUsd, chat.cost);
         break;
       }
       case 'verifier-decision':
@@ -212,9 +212,14 @@ class MetricsRecorder {
         break;
       case 'tool-result':
       case 'tool-error': {
-        const failed = event.type === 'tool-error';
-        i.operationDuration.record(event.latencyMs / 1000, { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': event.tool, ...(failed ? { 'error.type': event.error.code } : {}) });
-        i.toolCalls.add(1, { 'gen_ai.tool.name': event.tool, 'keel.tool.outcome': failed ? 'error' : 'ok' });
+        const tool = session.attributes.tool(event.tool);
+        if (event.type === 'tool-error') {
+          i.operationDuration.record(event.latencyMs / 1000, { ...tool.duration, 'error.type': event.error.code });
+          i.toolCalls.add(1, tool.error);
+        } else {
+          i.operationDuration.record(event.latencyMs / 1000, tool.duration);
+          i.toolCalls.add(1, tool.ok);
+        }
         break;
       }
       case 'child-start':
@@ -272,10 +277,10 @@ class MetricsRecorder {
 
   private recordTurn(turn: TurnMetrics, session: SessionRecorder): void {
     const i = this.instruments;
-    const agent = { 'gen_ai.agent.name': session.agent };
+    const { agent, agentInput, agentOutput } = session.attributes;
     i.turns.add(1, agent);
-    i.turnTokens.record(turn.inputTokens, { ...agent, 'gen_ai.token.type': 'input' });
-    i.turnTokens.record(turn.outputTokens, { ...agent, 'gen_ai.token.type': 'output' });
+    i.turnTokens.record(turn.inputTokens, agentInput);
+    i.turnTokens.record(turn.outputTokens, agentOutput);
     i.turnLlmLatency.record(turn.llmLatencyMs / 1000, agent);
     i.turnToolCalls.record(turn.toolCalls, agent);
     if (turn.toolErrorRate !== null) i.turnToolErrorRate.record(turn.toolErrorRate, agent);
