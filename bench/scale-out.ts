@@ -37,7 +37,8 @@ const usage = `npx tsx bench/scale-out.ts [--size small|full] [--sessions N] [--
   --sessions N   overrides the size's count
   --only …       the configurations to measure, in this order
   environment: SCALE_OUT_LOG_DIR=DIR keeps every child process's output; SCALE_OUT_MEMORY_TRACE_MS=2000 makes each
-  child print its memory breakdown (RSS, V8 heap, external, array buffers) that often.`;
+  child print its memory breakdown (RSS, V8 heap, external, array buffers) that often; SCALE_OUT_NODE_FLAGS="--cpu-prof
+  --cpu-prof-dir=DIR" passes Node flags to the children.`;
 
 function parseOptions(argv: readonly string[]): Options {
   if (argv.includes('--help') || argv.includes('-h')) {

@@ -17,7 +17,9 @@ export interface BenchChild {
 
 /** Starts `node --import tsx <script> …args` and watches its lines; a process that exits early rejects what it owes. */
 export function startChild(script: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): BenchChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // SCALE_OUT_NODE_FLAGS adds Node flags NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/profiles".
+  const flags = (process.env.SCALE_OUT_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   // SCALE_OUT_LOG_DIR keeps each process's whole output (the SDK's invocation log included) for a later look.
   const logDirectory = process.env.SCALE_OUT_LOG_DIR;
