@@ -20,6 +20,8 @@ export interface ProcessMetrics {
   readonly memoryAtPeak: MemoryAtPeak;
   readonly eventLoopLagP99Ms: number;
   readonly eventLoopLagMaxMs: number;
+  /** V8 heap in use after a full collection when the process reports (its sessions over); only with --expose-gc. */
+  readonly heapAfterCollectionMB?: number;
   /** Sessions this process finished (ran to their end). */
   readonly sessions: number;
 }
@@ -55,7 +57,11 @@ export function startProcessMetrics(role: string): { stop(sessions: number): Pro
       clearInterval(sampler);
       clearInterval(tracer);
       sample();
-      return { role, pid: process.pid, peakRssMB: peak.rssMB, memoryAtPeak: peak, eventLoopLagP99Ms: lag(delay.percentile(99)), eventLoopLagMaxMs: lag(delay.max), sessions };
+      // What the finished sessions left behind, with SCALE_OUT_NODE_FLAGS=--expose-gc.
+      const collect = (globalThis as { gc?: () => void }).gc;
+      collect?.();
+      const after = collect === undefined ? {} : { heapAfterCollectionMB: megabytes(process.memoryUsage().heapUsed) };
+      return { role, pid: process.pid, peakRssMB: peak.rssMB, memoryAtPeak: peak, eventLoopLagP99Ms: lag(delay.percentile(99)), eventLoopLagMaxMs: lag(delay.max), ...after, sessions };
     },
   };
 }
