@@ -5,14 +5,19 @@ import { crossCheckAudit } from '../runtime/audit-cross-check.ts';
 import type { AuditCrossCheck } from '../runtime/audit-cross-check.ts';
 import {
   createAuditVerifier,
+  createPostgresAuditLog,
+  createPostgresJournal,
   createSqliteAuditLog,
   createSqliteJournal,
   defaultCheckpointPath,
   generateAuditKeyPair,
+  openPostgresDatabase,
   openSqliteDatabase,
+  postgresSchemaVersion,
   readCheckpoints,
 } from '../store/index.ts';
 import type { AuditHead, AuditLog, AuditRecord, AuditVerification, AuditVerifyOptions } from '../store/index.ts';
+import type { DatabaseLocation, PostgresLocation } from './database-location.ts';
 
 export interface AuditCommandOptions {
   /** The SQLite database holding the audit log, already resolved (argument, KEEL_DB, default). */
@@ -42,7 +47,8 @@ Options:
 
 /** Everything `keel audit verify` can check against; each proof is optional. */
 export interface AuditVerifyCommandOptions {
-  readonly database: string;
+  /** A SQLite file (opened read-only) or a PostgreSQL database. */
+  readonly database: DatabaseLocation;
   readonly json: boolean;
   readonly expectHead?: string;
   readonly publicKey?: string;
@@ -104,24 +110,70 @@ function parsePositiveIntegers(values: Record<string, string | undefined>, err: 
   return parsed;
 }
 
-/** Opens the log read-only, runs `work`, maps Keel errors to exit codes (2 for the caller's mistakes, 1 otherwise). */
-async function withAuditLog(database: string, err: Print, work: (log: AuditLog) => Promise<number>): Promise<number> {
-  let log: AuditLog | undefined;
+/** An audit log opened for a command, with the journal beside it when the database has one. */
+interface AuditSource {
+  readonly log: AuditLog;
+  /** For messages: the file, or the PostgreSQL database without credentials. */
+  readonly label: string;
+  /** The log compared with the journal's tool events; undefined when the database holds no journal. */
+  crossCheck(): Promise<AuditCrossCheck | undefined>;
+  close(): Promise<void>;
+}
+
+/** Opens the log (read-only on SQLite), runs `work`, maps Keel errors to exit codes (2 for the caller's mistakes, 1 otherwise). */
+async function withAuditLog(database: DatabaseLocation, err: Print, work: (source: AuditSource) => Promise<number>): Promise<number> {
+  let source: AuditSource | undefined;
   try {
-    log = createSqliteAuditLog({ path: database, readOnly: true });
-    return await work(log);
+    source = typeof database === 'string' ? sqliteAuditSource(database) : await postgresAuditSource(database);
+    return await work(source);
   } catch (error) {
     if (!isKeelError(error)) throw error;
     err(`keel audit: ${error.code}: ${error.message}`);
     return error.fault === 'user' ? 2 : 1;
   } finally {
-    await log?.close();
+    await source?.close();
   }
 }
 
+function sqliteAuditSource(path: string): AuditSource {
+  const log = createSqliteAuditLog({ path, readOnly: true });
+  return { log, label: path, crossCheck: () => crossCheckWithJournal(path, log), close: () => log.close() };
+}
+
+/** The audit log of a PostgreSQL schema; a schema without one is refused rather than given empty tables. */
+async function postgresAuditSource(location: PostgresLocation): Promise<AuditSource> {
+  const database = openPostgresDatabase({ url: location.url, schema: location.schema, maxConnections: 2 });
+  try {
+    if ((await postgresSchemaVersion(database, 'audit')) === 0) {
+      throw new KeelError('invalid-argument', `The ${database.description} has no Keel audit log; check the URL and KEEL_DATABASE_SCHEMA.`);
+    }
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const log = createPostgresAuditLog({ database });
+  return {
+    log,
+    label: database.description,
+    async crossCheck() {
+      if ((await postgresSchemaVersion(database, 'journal')) === 0) return undefined;
+      const journal = createPostgresJournal({ database });
+      try {
+        return await crossCheckAudit({ journal, audit: log });
+      } finally {
+        await journal.close();
+      }
+    },
+    async close() {
+      await log.close();
+      await database.close();
+    },
+  };
+}
+
 /** `keel audit head`: the head to copy somewhere the log's writers cannot reach, as `seq:hash`. */
-export async function runAuditHead(options: { readonly database: string; readonly json: boolean; readonly out: Print; readonly err: Print }): Promise<number> {
-  return withAuditLog(options.database, options.err, async (log) => {
+export async function runAuditHead(options: { readonly database: DatabaseLocation; readonly json: boolean; readonly out: Print; readonly err: Print }): Promise<number> {
+  return withAuditLog(options.database, options.err, async ({ log }) => {
     const head = await log.head();
     options.out(options.json ? JSON.stringify(head) : `${head.seq}:${head.hash}`);
     return 0;
@@ -146,16 +198,17 @@ export async function runAuditVerify(options: AuditVerifyCommandOptions): Promis
     err(`keel audit: ${error.message}`);
     return 2;
   }
-  return withAuditLog(options.database, err, async (log) => {
-    const result = await log.verify(verifyOptions);
-    const crossCheck = result.ok && options.crossCheck !== false ? await crossCheckWithJournal(options.database, log) : undefined;
+  return withAuditLog(options.database, err, async (source) => {
+    const result = await source.log.verify(verifyOptions);
+    const crossCheck = result.ok && options.crossCheck !== false ? await source.crossCheck() : undefined;
     return reportVerification({ result, crossCheck, signed: verifyOptions.verifier !== undefined, options });
   });
 }
 
 function verifyOptionsFrom(options: AuditVerifyCommandOptions): AuditVerifyOptions {
   const publicKey = options.publicKey ?? options.env?.KEEL_AUDIT_PUBLIC_KEY;
-  const checkpointPath = options.checkpoints ?? defaultCheckpointPath(options.database);
+  // A SQLite log keeps checkpoints beside its file; a PostgreSQL log has them only where --checkpoints says.
+  const checkpointPath = options.checkpoints ?? (typeof options.database === 'string' ? defaultCheckpointPath(options.database) : undefined);
   if (options.checkpoints !== undefined && !existsSync(options.checkpoints)) {
     throw new KeelError('invalid-argument', `--checkpoints: no file at ${options.checkpoints}.`);
   }
@@ -163,7 +216,7 @@ function verifyOptionsFrom(options: AuditVerifyCommandOptions): AuditVerifyOptio
     ...(publicKey === undefined || publicKey === '' ? {} : { verifier: createAuditVerifier(publicKey) }),
     ...(options.allowUnsignedBefore === undefined ? {} : { allowUnsignedBefore: options.allowUnsignedBefore }),
     ...(options.expectHead === undefined ? {} : { expectHead: parseHead(options.expectHead) }),
-    checkpoints: readCheckpoints(checkpointPath),
+    ...(checkpointPath === undefined ? {} : { checkpoints: readCheckpoints(checkpointPath) }),
   };
 }
 
@@ -221,8 +274,8 @@ function reportVerification({ result, crossCheck, signed, options }: Verificatio
   return 0;
 }
 
-export async function runAuditList(options: { readonly database: string; readonly sessionId: string | undefined; readonly fromSeq: number; readonly json: boolean; readonly out: Print; readonly err: Print }): Promise<number> {
-  return withAuditLog(options.database, options.err, (log) => list(log, options, options.out));
+export async function runAuditList(options: { readonly database: DatabaseLocation; readonly sessionId: string | undefined; readonly fromSeq: number; readonly json: boolean; readonly out: Print; readonly err: Print }): Promise<number> {
+  return withAuditLog(options.database, options.err, (source) => list(source.log, { ...options, database: source.label }, options.out));
 }
 
 interface ListOptions {

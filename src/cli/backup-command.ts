@@ -1,9 +1,10 @@
-import { isKeelError } from '../errors/index.ts';
-import { backupDatabase } from '../store/index.ts';
+import { KeelError, isKeelError } from '../errors/index.ts';
+import { backupDatabase, describeDatabaseUrl } from '../store/index.ts';
+import type { DatabaseLocation } from './database-location.ts';
 
 export interface BackupCommandOptions {
-  /** The database to copy, already resolved (--db, KEEL_DB, default); opened read-only, never created. */
-  readonly database: string;
+  /** The SQLite file to copy, already resolved (--db, KEEL_DB, default), opened read-only; PostgreSQL is refused. */
+  readonly database: DatabaseLocation;
   /** Where the copy goes; an existing file is refused. */
   readonly destination: string;
   readonly out: (line: string) => void;
@@ -19,6 +20,7 @@ export async function runBackupCommand(options: BackupCommandOptions): Promise<n
   const { out } = options;
   const err = options.err ?? out;
   try {
+    if (typeof options.database !== 'string') throw postgresBackupRefused(options.database.url, options.database.schema);
     const result = await backupDatabase(options.database, options.destination);
     out(`Backed up ${options.database} to ${result.destination}: ${count(result.sessions, 'session')}, ${count(result.events, 'event')}, ${formatBytes(result.bytes)}.`);
     out(`Heads: ${result.headsPath}. Keep it apart from the database; \`keel check-db --expect-heads ${result.headsPath}\` later shows whether any of these events were lost.`);
@@ -33,6 +35,16 @@ export async function runBackupCommand(options: BackupCommandOptions): Promise<n
     err(`keel backup: ${isKeelError(error) || error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
+}
+
+/** Copying a PostgreSQL database belongs to its own tools, which know its files, roles and versions. */
+export function postgresBackupRefused(url: string, schema: string): KeelError {
+  return new KeelError(
+    'invalid-argument',
+    `keel backup copies a SQLite database file; the ${describeDatabaseUrl(url, schema)} is backed up with PostgreSQL's tools: ` +
+      `pg_dump --schema=${schema} for a consistent logical copy of Keel's tables while sessions run, or pg_basebackup (with WAL archiving) for the whole cluster and point-in-time recovery. ` +
+      'After restoring, `keel check-db --database-url <url>` checks every session\'s hash chain.',
+  );
 }
 
 function count(value: number, noun: string): string {

@@ -58,14 +58,16 @@ export interface CheckDatabaseOptions {
   readonly maxFindings?: number;
 }
 
-interface EventRow {
+/** One stored event as the checks read it: its seq, the key that encrypted it, its stored body and hash. */
+export interface CheckedEventRow {
   readonly seq: number;
   readonly key_id: string | null;
   readonly body: string;
   readonly hash: string | null;
 }
 
-interface SessionRow {
+/** A session row as the checks read it. */
+export interface CheckedSessionRow {
   readonly session_id: string;
   readonly last_seq: number;
   readonly head_hash: string | null;
@@ -118,8 +120,8 @@ function checkOpenDatabase(database: SqliteDatabase, options: CheckDatabaseOptio
   return findings.report(database.name, { sessions, events, expectedHeads: heads?.sessions.length ?? 0 });
 }
 
-function* sessionRows(database: SqliteDatabase, chained: boolean): Generator<SessionRow> {
-  const page = database.prepare<[string, number], SessionRow>(
+function* sessionRows(database: SqliteDatabase, chained: boolean): Generator<CheckedSessionRow> {
+  const page = database.prepare<[string, number], CheckedSessionRow>(
     `SELECT session_id, last_seq, ${chained ? 'head_hash' : 'NULL AS head_hash'} FROM sessions WHERE session_id > ? ORDER BY session_id LIMIT ?`,
   );
   let after = '';
@@ -132,35 +134,54 @@ function* sessionRows(database: SqliteDatabase, chained: boolean): Generator<Ses
 }
 
 /** Walks one session's events in seq order; returns how many there are. */
-function checkSession(database: SqliteDatabase, session: SessionRow, chained: boolean, findings: Findings): number {
-  const sessionId = session.session_id;
-  const page = database.prepare<[string, number, number], EventRow>(
+function checkSession(database: SqliteDatabase, session: CheckedSessionRow, chained: boolean, findings: Findings): number {
+  const page = database.prepare<[string, number, number], CheckedEventRow>(
     `SELECT seq, ${chained ? 'key_id, body, hash' : 'NULL AS key_id, body, NULL AS hash'} FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
   );
-  let expectedSeq = 1;
-  let previousHash: string | null = journalChainGenesis;
-  let count = 0;
+  const walk = startSessionWalk(session.session_id, chained);
   for (;;) {
-    const rows = page.all(sessionId, expectedSeq - 1, pageSize);
-    for (const row of rows) {
-      count += 1;
-      if (row.seq !== expectedSeq) {
-        const missing = row.seq - expectedSeq === 1 ? `seq ${expectedSeq} is` : `seqs ${expectedSeq} to ${row.seq - 1} are`;
-        findings.add({ kind: 'sequence-gap', severity: 'error', sessionId, seq: expectedSeq, message: `Session ${sessionId}: ${missing} missing.` });
-      } else if (chained && previousHash !== null && row.hash !== chainHash(previousHash, { sessionId, seq: row.seq, keyId: row.key_id, body: row.body })) {
-        findings.add({ kind: 'chain-broken', severity: 'error', sessionId, seq: row.seq, message: `Session ${sessionId}: event ${row.seq} does not match its hash: it was changed after it was written.` });
-      }
-      // The next event is checked against this row's stored hash, so one damaged row is reported once, not for every row after it.
-      previousHash = row.hash;
-      expectedSeq = row.seq + 1;
-    }
+    const rows = page.all(session.session_id, walk.expectedSeq - 1, pageSize);
+    for (const row of rows) visitEvent(walk, row, findings);
     if (rows.length < pageSize) break;
   }
-  checkSessionRow(session, { lastSeq: expectedSeq - 1, headHash: previousHash, chained }, findings);
-  return count;
+  finishSessionWalk(walk, session, findings);
+  return walk.count;
 }
 
-function checkSessionRow(session: SessionRow, newest: { lastSeq: number; headHash: string | null; chained: boolean }, findings: Findings): void {
+/** Where a walk over one session's events stands: the seq and the predecessor hash the next event must have. */
+export interface SessionWalk {
+  readonly sessionId: string;
+  readonly chained: boolean;
+  expectedSeq: number;
+  previousHash: string | null;
+  count: number;
+}
+
+export function startSessionWalk(sessionId: string, chained: boolean): SessionWalk {
+  return { sessionId, chained, expectedSeq: 1, previousHash: journalChainGenesis, count: 0 };
+}
+
+/** Checks the next event of the walk (in seq order): no gap before it, and its hash chains from its predecessor's. */
+export function visitEvent(walk: SessionWalk, row: CheckedEventRow, findings: Findings): void {
+  const { sessionId } = walk;
+  walk.count += 1;
+  if (row.seq !== walk.expectedSeq) {
+    const missing = row.seq - walk.expectedSeq === 1 ? `seq ${walk.expectedSeq} is` : `seqs ${walk.expectedSeq} to ${row.seq - 1} are`;
+    findings.add({ kind: 'sequence-gap', severity: 'error', sessionId, seq: walk.expectedSeq, message: `Session ${sessionId}: ${missing} missing.` });
+  } else if (walk.chained && walk.previousHash !== null && row.hash !== chainHash(walk.previousHash, { sessionId, seq: row.seq, keyId: row.key_id, body: row.body })) {
+    findings.add({ kind: 'chain-broken', severity: 'error', sessionId, seq: row.seq, message: `Session ${sessionId}: event ${row.seq} does not match its hash: it was changed after it was written.` });
+  }
+  // The next event is checked against this row's stored hash, so one damaged row is reported once, not for every row after it.
+  walk.previousHash = row.hash;
+  walk.expectedSeq = row.seq + 1;
+}
+
+/** After the last event: the session row must record the newest event's seq and hash. */
+export function finishSessionWalk(walk: SessionWalk, session: CheckedSessionRow, findings: Findings): void {
+  checkSessionRow(session, { lastSeq: walk.expectedSeq - 1, headHash: walk.previousHash, chained: walk.chained }, findings);
+}
+
+function checkSessionRow(session: CheckedSessionRow, newest: { lastSeq: number; headHash: string | null; chained: boolean }, findings: Findings): void {
   const sessionId = session.session_id;
   if (session.last_seq !== newest.lastSeq) {
     const which = session.last_seq > newest.lastSeq ? `events after seq ${newest.lastSeq} are missing` : `the session row is older than its events`;
@@ -189,21 +210,35 @@ function checkExpectedHeads(database: SqliteDatabase, heads: JournalHeads, chain
   const lastSeq = database.prepare<[string], number>('SELECT last_seq FROM sessions WHERE session_id = ?').pluck();
   const hashAt = database.prepare<[string, number], string | null>(`SELECT ${chained ? 'hash' : 'NULL'} FROM events WHERE session_id = ? AND seq = ?`).pluck();
   for (const head of heads.sessions) {
-    const { sessionId } = head;
-    const present = lastSeq.get(sessionId);
-    if (present === undefined) {
-      findings.add({ kind: 'session-lost', severity: 'error', sessionId, message: `Session ${sessionId} (${head.lastSeq} events at ${new Date(heads.takenAt).toISOString()}) is not in the database.` });
-    } else if (present < head.lastSeq) {
-      findings.add({
-        kind: 'tail-lost',
-        severity: 'error',
-        sessionId,
-        seq: present + 1,
-        message: `Session ${sessionId} ends at seq ${present}, but had ${head.lastSeq} events at ${new Date(heads.takenAt).toISOString()}: events ${present + 1} to ${head.lastSeq} were lost.`,
-      });
-    } else if (chained && hashAt.get(sessionId, head.lastSeq) !== head.headHash) {
-      findings.add({ kind: 'head-diverged', severity: 'error', sessionId, seq: head.lastSeq, message: `Session ${sessionId}: event ${head.lastSeq} is not the one the expected heads recorded; its history was rewritten.` });
-    }
+    checkExpectedHead({ head, takenAt: heads.takenAt, present: lastSeq.get(head.sessionId), chained, hashAtHead: () => hashAt.get(head.sessionId, head.lastSeq) }, findings);
+  }
+}
+
+/** What the database holds of one session a heads file recorded. */
+export interface ExpectedHeadCheck {
+  readonly head: JournalHeads['sessions'][number];
+  readonly takenAt: number;
+  /** The session row's last seq; undefined when the session is missing. */
+  readonly present: number | undefined;
+  readonly chained: boolean;
+  /** The stored hash of the event at the head's seq. */
+  readonly hashAtHead: () => string | null | undefined;
+}
+
+export function checkExpectedHead({ head, takenAt, present, chained, hashAtHead }: ExpectedHeadCheck, findings: Findings): void {
+  const { sessionId } = head;
+  if (present === undefined) {
+    findings.add({ kind: 'session-lost', severity: 'error', sessionId, message: `Session ${sessionId} (${head.lastSeq} events at ${new Date(takenAt).toISOString()}) is not in the database.` });
+  } else if (present < head.lastSeq) {
+    findings.add({
+      kind: 'tail-lost',
+      severity: 'error',
+      sessionId,
+      seq: present + 1,
+      message: `Session ${sessionId} ends at seq ${present}, but had ${head.lastSeq} events at ${new Date(takenAt).toISOString()}: events ${present + 1} to ${head.lastSeq} were lost.`,
+    });
+  } else if (chained && hashAtHead() !== head.headHash) {
+    findings.add({ kind: 'head-diverged', severity: 'error', sessionId, seq: head.lastSeq, message: `Session ${sessionId}: event ${head.lastSeq} is not the one the expected heads recorded; its history was rewritten.` });
   }
 }
 
@@ -224,12 +259,13 @@ function checkFileMode(path: string, findings: Findings): void {
   }
 }
 
-interface Findings {
+/** Collects findings up to a limit, counting the errors. */
+export interface Findings {
   add(finding: DatabaseFinding): void;
   report(path: string, counts: { sessions: number; events: number; expectedHeads: number }): DatabaseCheckReport;
 }
 
-function createFindings(limit: number): Findings {
+export function createFindings(limit: number): Findings {
   const listed: DatabaseFinding[] = [];
   let omitted = 0;
   let errors = 0;

@@ -19,3 +19,4 @@ export { createPostgresAuditLog, postgresAuditMigrations } from './postgres-audi
 export type { PostgresAuditLogOptions } from './postgres-audit-log.ts';
 export { createPostgresCallLog, postgresCallLogMigrations } from './postgres-call-log.ts';
 export type { PostgresCallLogOptions } from './postgres-call-log.ts';
+export { checkPostgresDatabase } from './check-postgres-database.ts';
