@@ -3,6 +3,7 @@ import { currentEventVersion } from '../spec/events.ts';
 import type { EventBody, SessionEvent } from '../spec/events.ts';
 import type { Journal } from '../spec/journal.ts';
 import type { Clock } from '../spec/clock.ts';
+import { serializeEvent } from '../store/journal-serialize.ts';
 import { applyEvents } from './session-state.ts';
 import type { SessionState } from './session-state.ts';
 
@@ -23,12 +24,31 @@ export function leaseLostError(sessionId: string, signal: AbortSignal): KeelErro
 }
 
 /**
+ * Events no effect outside the process waits for: each is followed, before any tool runs, any approval is awaited,
+ * any child session starts and the session ends, by an event that is none of these (a tool decision, a tool's
+ * outcome, the session's end). Losing them in a crash loses no acknowledged step: resume starts the turn again.
+ */
+const heldTypes: ReadonlySet<SessionEvent['type']> = new Set(['turn-start', 'context-assemble', 'memory-read', 'model-request', 'model-response', 'tool-request']);
+
+/**
  * The session's single writer: stamps envelopes, appends with optimistic concurrency, folds each
  * written event into the state, and serialises appends from parallel tool calls.
+ *
+ * An append made only of events no outside effect waits for (`heldTypes`: the turn's start, its context and model
+ * request, the response and the tool calls it asks for) is held in memory instead of committed alone: it is
+ * folded at once, and written (then reported through `onWritten`) in the same journal append as the next event that
+ * is not held: the tool decisions before a tool runs, the session's end, a guard trip. So a turn commits once before
+ * its tools run instead of once per step; what must be durable before an effect still is, since the event that
+ * precedes the effect carries the held ones with it, and the journal and the reported events never show a step
+ * that a crash could take back. No timer: the number and content of appends depend only on the session's steps. A
+ * journal that replays a durable execution (`appendOrRecall`) gets every append as made.
  */
 export class SessionWriter {
   private tail: Promise<unknown> = Promise.resolve();
   private current: SessionState;
+  /** The seq of the last event the journal has stored; held events come after it. */
+  private storedSeq: number;
+  private held: SessionEvent[] = [];
   /** Set by the first failed append: the writer's view of the journal may be stale, so it writes nothing more. */
   private failure: unknown = undefined;
 
@@ -36,6 +56,7 @@ export class SessionWriter {
   constructor(options: SessionWriterOptions) {
     this.options = options;
     this.current = options.state;
+    this.storedSeq = options.state.lastSeq;
   }
 
   get state(): SessionState {
@@ -53,32 +74,82 @@ export class SessionWriter {
     return run;
   }
 
+  /** Writes the held events now, if any (after the appends already made), for a caller stopping without a final append; rejects when that write fails. */
+  flush(): Promise<void> {
+    const run = this.tail.then(() => this.writeHeld());
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
   private stamp(bodies: readonly EventBody[]): SessionEvent[] {
     const at = this.options.clock.now();
     const base = this.current.lastSeq;
     return bodies.map((body, index) => ({ ...body, v: currentEventVersion, sessionId: this.current.sessionId, seq: base + index + 1, at }) as SessionEvent);
   }
 
-  private async write(bodies: readonly EventBody[]): Promise<SessionState> {
+  private checkWritable(): void {
     if (this.failure !== undefined) throw this.failure;
     const leaseLost = this.options.leaseLost;
     if (leaseLost?.aborted === true) {
       this.failure = leaseLostError(this.current.sessionId, leaseLost);
       throw this.failure;
     }
+  }
+
+  private holds(events: readonly SessionEvent[]): boolean {
+    return events.length > 0 && this.options.journal.appendOrRecall === undefined && events.every((event) => heldTypes.has(event.type));
+  }
+
+  private async write(bodies: readonly EventBody[]): Promise<SessionState> {
+    this.checkWritable();
     const stamped = this.stamp(bodies);
+    if (this.holds(stamped)) {
+      // Refused now, as the journal would refuse it at the next append: a held event is folded and reported at once,
+      // so one the journal cannot store must never be held (it would also poison the append that carries it).
+      for (const event of stamped) serializeEvent(event.sessionId, event);
+      this.held.push(...stamped);
+      // Folded now, so the loop plans with them; reported (onWritten) only once the journal has them.
+      this.current = applyEvents(this.current, stamped);
+      return this.current;
+    }
+    const carried = this.held;
+    const events = await this.store([...carried, ...stamped]);
+    // A journal replaying a durable execution may answer with the events an earlier attempt stored: those are folded.
+    const written = events === undefined ? stamped : events.slice(carried.length);
+    this.current = applyEvents(this.current, written);
+    this.report(carried);
+    this.report(written);
+    return this.current;
+  }
+
+  private async writeHeld(): Promise<void> {
+    if (this.held.length === 0) return;
+    this.checkWritable();
+    const carried = this.held;
+    await this.store(carried);
+    this.report(carried);
+  }
+
+  /** Appends the batch after the stored seq; the recalled events when the journal answers with an earlier attempt's. */
+  private async store(batch: readonly SessionEvent[]): Promise<readonly SessionEvent[] | undefined> {
     const { journal } = this.options;
-    let events: readonly SessionEvent[] = stamped;
+    const sessionId = this.current.sessionId;
+    let recalled: readonly SessionEvent[] | undefined;
     try {
-      // A journal replaying a durable execution may answer with the events an earlier attempt stored: those are folded.
-      if (journal.appendOrRecall === undefined) await journal.append(this.current.sessionId, stamped, this.current.lastSeq);
-      else events = await journal.appendOrRecall(this.current.sessionId, stamped, this.current.lastSeq);
+      if (journal.appendOrRecall === undefined) await journal.append(sessionId, batch, this.storedSeq);
+      else recalled = await journal.appendOrRecall(sessionId, batch, this.storedSeq);
     } catch (error) {
-      this.failure = error;
+      // An event the journal refuses before storing anything (one JSON cannot represent) leaves the journal as the
+      // writer knows it: the loop may still end the session with that error, held events included.
+      if (!(error instanceof KeelError && error.code === 'invalid-argument')) this.failure = error;
       throw error;
     }
-    this.current = applyEvents(this.current, events);
+    this.storedSeq += batch.length;
+    this.held = [];
+    return recalled;
+  }
+
+  private report(events: readonly SessionEvent[]): void {
     for (const event of events) this.options.onWritten(event);
-    return this.current;
   }
 }

@@ -75,6 +75,8 @@ export function createSqliteBlobStore(options: SqliteBlobStoreOptions): BlobStor
   }
 
   const groupCommit = groupCommitOf(database);
+  /** Blobs put but not yet written (held for the next transaction), by hash. */
+  const held = new Map<string, string>();
   let closed = false;
   function guarded<T>(action: string, work: () => T): T {
     if (closed) throw new KeelError('storage-failure', `The blob store at ${path} is closed.`, { retryable: false, details: { path } });
@@ -93,13 +95,25 @@ export function createSqliteBlobStore(options: SqliteBlobStoreOptions): BlobStor
       const at = clock.now();
       const stored = keyring === undefined ? { keyId: null, body: text } : keyring.encrypt(text, blobPlace(path, hash));
       return guarded(`storing blob ${hash}`, () => {
-        // A blob is read only through an event that names it, and that event's append commits the blob with it.
-        if (groupCommit === undefined) insert.run(hash, stored.body, size, at, stored.keyId);
-        else groupCommit.deferred(() => insert.run(hash, stored.body, size, at, stored.keyId));
+        if (groupCommit === undefined) {
+          insert.run(hash, stored.body, size, at, stored.keyId);
+          return hash;
+        }
+        // A blob is read only through an event that names it, and that event's append commits the blob with it
+        // (held writes run first in the next transaction). Until then reads are answered from memory.
+        if (!held.has(hash)) {
+          held.set(hash, text);
+          groupCommit.held(() => {
+            held.delete(hash);
+            insert.run(hash, stored.body, size, at, stored.keyId);
+          });
+        }
         return hash;
       });
     },
     async get(hash) {
+      const waiting = held.get(hash);
+      if (waiting !== undefined) return waiting;
       const row = guarded(`reading blob ${hash}`, () => select.get(hash));
       return contentOf(hash, row);
     },

@@ -12,9 +12,11 @@ import type { SqliteDatabase } from './sqlite-database.ts';
  *   after that commit: a session's append is acknowledged when it is on disk, and the sessions that appended in
  *   the same turn of the event loop share one commit. A session writing alone commits at once instead (it would
  *   only wait), so a single session pays no extra latency.
- * - *Deferred* writes (request blobs, audit records): nothing depends on them being on disk before the journal
- *   event that follows them, so they run at once, inside a transaction that stays open, and commit with the next
- *   commit.
+ * - *Deferred* writes (audit records): nothing depends on them being on disk before the journal event that follows
+ *   them, so they run at once, inside a transaction that stays open, and commit with the next commit.
+ * - *Held* writes (request blobs): like deferred ones, but kept in memory, not in an open transaction, until the
+ *   next transaction opens (they run first in it) or at the latest `heldWritesMaxMs` later, in a commit of their
+ *   own. A blob put before a slow model call then neither commits alone nor keeps the write lock during the call.
  * - *Durable* writes (idempotency records, leases, a synchronous append): committed before they return, with
  *   everything deferred or queued before them.
  *
@@ -37,6 +39,12 @@ import type { SqliteDatabase } from './sqlite-database.ts';
 export interface GroupCommit {
   /** Runs a write in the shared transaction (opening it if needed); it commits with the next commit or soon after. */
   deferred<T>(work: () => T): T;
+  /**
+   * Keeps a write for the next transaction, where it runs before anything else, or runs it in a commit of its own
+   * after `heldWritesMaxMs`. Its errors surface there (they fail the write that opened the transaction). Until then
+   * readers on the connection do not see it: the caller answers reads of it from memory.
+   */
+  held(work: () => void): void;
   /** Runs a write in the shared transaction and commits it, with every deferred and queued write before it, before returning. */
   durable<T>(work: () => T): T;
   /**
@@ -52,6 +60,9 @@ export interface GroupCommit {
 }
 
 const groupCommits = new WeakMap<SqliteDatabase, GroupCommit>();
+
+/** How long a held write waits for a transaction to join before it commits on its own. */
+export const heldWritesMaxMs = 100;
 
 /** Turns group commit on for a connection; the stores created on it afterwards take part. Idempotent. */
 export function enableGroupCommit(database: SqliteDatabase): GroupCommit {
@@ -108,10 +119,20 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
   let queue: QueuedWrite[] = [];
   /** Queued writes run in the open transaction, settled by its commit. */
   let carried: CarriedWrite[] = [];
+  /** Held writes, in the order they were made, waiting for the next transaction. */
+  let held: (() => unknown)[] = [];
+  let heldTimer: ReturnType<typeof setTimeout> | undefined;
 
   function open(): void {
     sql().begin.run();
     own = true;
+    if (held.length > 0) {
+      // From here on they are deferred writes of this transaction, run again if its commit fails.
+      pending = [...pending, ...held];
+      held = [];
+      if (heldTimer !== undefined) clearTimeout(heldTimer);
+      heldTimer = undefined;
+    }
     if (pending.length > 0) {
       // A failed commit rolled these back after their callers were told they were written.
       const again = pending;
@@ -226,14 +247,15 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
       scheduled = false;
       firstWriter = undefined;
       try {
-        flush();
+        flush(false);
       } catch {
         // Queued writes got the error; deferred ones stay pending and go in with the next transaction.
       }
     });
   }
 
-  function flush(): void {
+  /** Commits what is deferred and queued; held writes too when `withHeld` (otherwise they wait for a transaction to join). */
+  function flush(withHeld = true): void {
     if (!database.open) {
       // Closing rolled back whatever was carried: none of those writes was stored.
       queue = [...carried.map((entry) => entry.write), ...queue];
@@ -251,7 +273,7 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
     }
     try {
       if (queue.length > 0) writeQueued();
-      else if (!own && pending.length > 0) open();
+      else if (!own && (pending.length > 0 || (withHeld && held.length > 0))) open();
     } catch (error) {
       // The transaction could not be opened (the lock stayed busy, say): the writes waiting for it fail with that.
       rejectQueued(error);
@@ -277,17 +299,37 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
     }
   }
 
+  function deferred<T>(work: () => T): T {
+    if (database.inTransaction && !own) return work();
+    if (!own) open();
+    schedule();
+    return run(work);
+  }
+
   return {
-    deferred(work) {
-      if (database.inTransaction && !own) return work();
-      if (!own) open();
-      schedule();
-      return run(work);
+    deferred,
+    held(work) {
+      if (database.inTransaction) {
+        // A transaction is open: the write joins it as a deferred one (someone else's commits it with theirs).
+        deferred(work);
+        return;
+      }
+      held.push(work);
+      heldTimer ??= setTimeout(() => {
+        heldTimer = undefined;
+        try {
+          flush();
+        } catch {
+          // The held writes are pending again and go in with the next transaction.
+        }
+      }, heldWritesMaxMs);
+      // Unref'd: a held write matters only with the event that names it, which a later commit carries.
+      heldTimer.unref?.();
     },
     durable<T>(work: () => T): T {
       if (database.inTransaction && !own) return work();
-      // Nothing deferred or queued: the work commits by itself, as without group commit.
-      if (!own && pending.length === 0 && queue.length === 0) return work();
+      // Nothing deferred, held or queued: the work commits by itself, as without group commit.
+      if (!own && pending.length === 0 && queue.length === 0 && held.length === 0) return work();
       writeQueued();
       let result: T;
       try {

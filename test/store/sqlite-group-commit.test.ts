@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isKeelError } from '../../src/errors/index.ts';
 import { createSqliteAuditLog, createSqliteIdempotencyStore, createSqliteStore } from '../../src/store/index.ts';
 import type { SqliteStore } from '../../src/store/index.ts';
-import { groupCommitOf } from '../../src/store/sqlite-group-commit.ts';
+import { groupCommitOf, heldWritesMaxMs } from '../../src/store/sqlite-group-commit.ts';
 import { readAll } from '../../src/testing/contracts/journal.contract.ts';
 import { sampleSession, stampEvents, turnStartBody } from '../../src/testing/contracts/journal-samples.ts';
 import { sampleEntry } from '../audit/audit-samples.ts';
@@ -62,10 +62,26 @@ describe('group commit of the stores sharing one SQLite connection', () => {
 
   it('commits deferred writes by themselves within the turn of the event loop when no append follows, and on close', async () => {
     const path = folders.databasePath();
-    const { store } = openStore(path);
-    await store.blobs.put('alone');
+    const { store, audit } = openStore(path);
+    await audit.append(sampleEntry(0));
     await nextTurnOfTheEventLoop();
+    expect(committed(path).audit).toBe(1);
+    await audit.append(sampleEntry(1));
+    await store.close();
+    expect(committed(path).audit).toBe(2);
+  });
+
+  it('holds a blob for the next transaction, reads it from memory meanwhile, and commits it alone after heldWritesMaxMs or on close', async () => {
+    const path = folders.databasePath();
+    const { store } = openStore(path);
+    const hash = await store.blobs.put('alone');
+    // The end of the turn of the event loop commits deferred writes, not held ones: a model call may follow.
+    await nextTurnOfTheEventLoop();
+    expect(committed(path).blobs).toBe(0);
+    expect(await store.blobs.get(hash)).toBe('alone');
+    await new Promise((resolve) => setTimeout(resolve, heldWritesMaxMs + 50));
     expect(committed(path).blobs).toBe(1);
+    expect(await store.blobs.get(hash)).toBe('alone');
     await store.blobs.put('just before closing');
     await store.close();
     expect(committed(path).blobs).toBe(2);
