@@ -111,6 +111,27 @@ function isBase64Unit(code: number): boolean {
 /** Characters of a run decoded first: its bytes are the first bytes of the whole run's decoding. */
 const probeLength = 32;
 
+const probe = new Uint8Array((probeLength / 4) * 3);
+
+/** The value of a base64 unit, in either alphabet (`isBase64Unit` already held for it). */
+function sextet(code: number): number {
+  if (code >= 65 && code <= 90) return code - 65;
+  if (code >= 97 && code <= 122) return code - 71;
+  if (code >= 48 && code <= 57) return code + 4;
+  return code === 43 || code === 45 ? 62 : 63;
+}
+
+/** The bytes of the run's first `probeLength` units, decoded into one buffer reused for every probe. */
+function probeBytes(run: string): Uint8Array {
+  for (let unit = 0, byte = 0; unit < probeLength; unit += 4, byte += 3) {
+    const bits = (sextet(run.charCodeAt(unit)) << 18) | (sextet(run.charCodeAt(unit + 1)) << 12) | (sextet(run.charCodeAt(unit + 2)) << 6) | sextet(run.charCodeAt(unit + 3));
+    probe[byte] = bits >> 16;
+    probe[byte + 1] = (bits >> 8) & 0xff;
+    probe[byte + 2] = bits & 0xff;
+  }
+  return probe;
+}
+
 /**
  * Whether `bytes` hold a sequence no continuation could make valid UTF-8: a byte that cannot start a character, or
  * a character cut short by a byte that cannot continue it. A character cut only by the end of `bytes` is not one.
@@ -137,7 +158,7 @@ function breaksUtf8(bytes: Uint8Array): boolean {
 function decodedProse(run: string): string | undefined {
   // Most runs (hashes, identifiers, filler) break UTF-8 within their first bytes: a short probe rejects them before
   // the whole run is decoded.
-  if (run.length > probeLength && breaksUtf8(Buffer.from(run.slice(0, probeLength), 'base64'))) return undefined;
+  if (run.length > probeLength && breaksUtf8(probeBytes(run))) return undefined;
   // Node's base64 decoder also reads the URL-safe alphabet (`-`, `_`).
   const bytes = Buffer.from(run, 'base64');
   // Checked before decoding: most runs (hashes, identifiers, padding) are not UTF-8, and a throwing decode cost ~5× more.
