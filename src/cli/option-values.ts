@@ -1,5 +1,4 @@
 import { KeelError } from '../errors/index.ts';
-import { derivedSessionStatuses } from '../runtime/session-status.ts';
 import type { DerivedSessionStatus } from '../runtime/session-status.ts';
 
 /*
@@ -15,9 +14,18 @@ export function positiveInteger(flag: string): (value: string) => number {
   };
 }
 
+/**
+ * The values `--status` accepts. Spelled out here rather than imported from the runtime, whose module graph (the
+ * session fold, the model clients) would then load for every command, `keel --help` included; the type below fails
+ * to compile when a status is added there and not here.
+ */
+const sessionStatuses = ['running', 'waiting-approval', 'interrupted', 'completed', 'failed', 'cancelled'] as const satisfies readonly DerivedSessionStatus[];
+const everyStatusListed: [Exclude<DerivedSessionStatus, (typeof sessionStatuses)[number]>] extends [never] ? true : never = true;
+void everyStatusListed;
+
 export function sessionStatus(value: string): DerivedSessionStatus {
-  const found = derivedSessionStatuses.find((status) => status === value);
-  if (found === undefined) throw new KeelError('invalid-argument', `--status must be one of ${derivedSessionStatuses.join(', ')}, got "${value}".`);
+  const found = sessionStatuses.find((status) => status === value);
+  if (found === undefined) throw new KeelError('invalid-argument', `--status must be one of ${sessionStatuses.join(', ')}, got "${value}".`);
   return found;
 }
 
