@@ -25,4 +25,9 @@ describe('importing keel', () => {
     expect(loaded).not.toContain('pino');
     expect(loaded).not.toContain('@hono/node-server');
   }, 90_000);
+
+  it('for the CLI, registering the commands loads commander alone; a command loads the runtime when it runs', () => {
+    const loaded = packagesLoadedBy('src/cli/main.ts').filter((name) => name !== 'tsx' && name !== 'esbuild');
+    expect(loaded).toEqual(['commander']);
+  }, 90_000);
 });
