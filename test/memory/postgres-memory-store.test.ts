@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKeelError } from '../../src/errors/index.ts';
@@ -21,10 +21,30 @@ import { startPostgresServer, type PostgresServerProcess } from '../helpers/post
 let server: PostgresServerProcess;
 let schemas = 0;
 const databases: PostgresDatabase[] = [];
+// The writer process of the cross-process test loads Keel while the cluster starts, then waits for its task.
+let writerProcess: ChildProcess | undefined;
+let writerOutput: Promise<string> | undefined;
 beforeAll(async () => {
+  const script = fileURLToPath(new URL('./fixtures/memory-process.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  writerProcess = child;
+  writerOutput = new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`the writer process exited with ${code}: ${output}`))));
+  });
+  // Handled where the test awaits it; a file run without that test ends the process in afterAll.
+  writerOutput.catch(() => undefined);
   server = await startPostgresServer();
 }, 60_000);
 afterAll(async () => {
+  if (writerProcess !== undefined && writerProcess.exitCode === null && writerProcess.signalCode === null) {
+    const exited = new Promise((resolve) => writerProcess?.once('exit', resolve));
+    writerProcess.kill('SIGTERM');
+    await exited;
+  }
   for (const database of databases) await database.close();
   await server.stop();
 });
@@ -110,16 +130,10 @@ describe('PostgreSQL memory store', () => {
 
   it('shares memories between processes that open Keel on the same database, and reflection sees them all', async () => {
     const schema = freshSchema();
-    const script = fileURLToPath(new URL('./fixtures/memory-process.ts', import.meta.url));
-    const runWriter = (writer: string): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', script, server.url, schema, writer, '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        child.once('error', reject);
-        child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`writer ${writer} exited with ${code}: ${output}`))));
-      });
+    const runWriter = (writer: string): Promise<string> => {
+      writerProcess?.stdin?.end(`${JSON.stringify({ url: server.url, schema, writer, count: 20 })}\n`);
+      return writerOutput as Promise<string>;
+    };
     // One writer in a child process, the other in this one, at the same time, both through createKeel.
     const keel = createKeel({ storage: { kind: 'postgres', url: server.url, schema, maxConnections: 3 }, env: {}, metrics: false });
     const [output] = await Promise.all([
