@@ -1,18 +1,14 @@
-import OpenAI from 'openai';
-import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import { KeelError } from '../errors/index.ts';
 import type { Model, ModelRequest, ModelResponse, ModelStreamPart } from '../spec/model.ts';
-import { directInputOf, positiveOption } from './direct-settings.ts';
+import { directInputOf, positiveOption, readEnvironment } from './direct-settings.ts';
 import type { DirectClientOptions } from './direct-settings.ts';
 import { createOpenAIDirectClient, openAIDirectSettings } from './openai-direct.ts';
 import type { OpenAIDirectClient } from './openai-direct.ts';
 import { toOpenAIParams } from './openai-request.ts';
 import { fromOpenAICompletion } from './openai-response.ts';
-import type { OpenAICompletionShape } from './openai-response.ts';
-import { assembleOpenAIStream, endAfterFinish, finishedStreamGraceMs } from './openai-stream.ts';
+import type { OpenAISdkOptions, OpenAITransport } from './openai-sdk.ts';
+import { assembleOpenAIStream } from './openai-stream.ts';
 import type { OpenAIChunkShape } from './openai-stream.ts';
-import { sharedNodeHttpFetch } from './node-http-fetch.ts';
-import { reportingFetch } from './limits/response-headers.ts';
 import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
 import type { ProviderErrorContext } from './provider-errors.ts';
 
@@ -37,12 +33,6 @@ export interface OpenAIModelOptions extends DirectClientOptions {
 }
 
 const defaultTimeoutMs = 600_000;
-
-/** What sends a model's Chat Completions requests: the direct client or the SDK, behind one shape. */
-interface OpenAITransport {
-  create(params: ChatCompletionCreateParamsBase, signal: AbortSignal): Promise<OpenAICompletionShape>;
-  stream(params: ChatCompletionCreateParamsBase, signal: AbortSignal): Promise<AsyncIterable<OpenAIChunkShape>>;
-}
 
 /**
  * Chat Completions, sent by Keel's direct client on node:http (or, with `client: 'sdk'`, by the official SDK), with
@@ -109,27 +99,36 @@ function openAITransport(options: OpenAIModelOptions, provider: OpenAIProviderNa
   return sdkTransport(options, timeoutMs);
 }
 
+/**
+ * The SDK path: the key is checked here, when the model is built, as the SDK's constructor checks it; the SDK itself
+ * is loaded, and its client built, on the first call.
+ */
 function sdkTransport(options: OpenAIModelOptions, timeoutMs: number): OpenAITransport {
-  let client: OpenAI;
-  try {
-    client = new OpenAI({
-      ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
-      ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-      // Response headers reach the gateway's rate limiter (its buckets follow the provider's rate-limit headers).
-      fetch: reportingFetch(options.fetch ?? sharedNodeHttpFetch()),
-      ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } }),
-      maxRetries: 0,
-      timeout: timeoutMs,
-    });
-  } catch (error) {
-    // The SDK refuses to build a client without a key.
-    throw new KeelError('missing-credentials', `OpenAI needs an API key: set OPENAI_API_KEY, or choose another model with --model. (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  const apiKey = options.apiKey ?? readEnvironment('OPENAI_API_KEY');
+  if (apiKey === undefined) {
+    throw new KeelError('missing-credentials', 'OpenAI needs an API key: set OPENAI_API_KEY, or choose another model with --model. (Missing credentials. Please pass an `apiKey`, or set the `OPENAI_API_KEY` environment variable.)');
   }
+  const baseURL = options.baseURL ?? readEnvironment('OPENAI_BASE_URL');
+  const sdkOptions: OpenAISdkOptions = {
+    apiKey,
+    timeoutMs,
+    ...(baseURL === undefined ? {} : { baseURL }),
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
+  };
+  let loaded: Promise<OpenAITransport> | undefined;
+  const transport = (): Promise<OpenAITransport> => {
+    loaded ??= import('./openai-sdk.ts').then(
+      (sdk) => sdk.createOpenAISdkTransport(sdkOptions),
+      (error: unknown) => {
+        loaded = undefined;
+        throw error;
+      },
+    );
+    return loaded;
+  };
   return {
-    create: async (params, signal) => (await client.chat.completions.create({ ...params, stream: false }, { signal })) as unknown as OpenAICompletionShape,
-    stream: async (params, signal) => {
-      const stream = await client.chat.completions.create({ ...params, stream: true }, { signal });
-      return endAfterFinish(stream as unknown as AsyncIterable<OpenAIChunkShape>, { graceMs: finishedStreamGraceMs, abort: () => stream.controller.abort() });
-    },
+    create: async (params, signal) => (await transport()).create(params, signal),
+    stream: async (params, signal) => (await transport()).stream(params, signal),
   };
 }

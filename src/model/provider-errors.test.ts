@@ -2,8 +2,9 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError as AnthropicApi
 import { APIConnectionError as OpenAIConnectionError, APIConnectionTimeoutError as OpenAITimeoutError, APIError as OpenAIApiError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { KeelError } from '../errors/index.ts';
-// Loading the SDK's module is what makes the mapping recognise the Anthropic SDK's errors, as on a model's first call.
+// Loading the SDKs' modules is what makes the mapping recognise their errors, as on a model's first call.
 import './anthropic-sdk.ts';
+import './openai-sdk.ts';
 import { mapProviderError, mapStreamError } from './provider-errors.ts';
 import { anthropicApiError, openAIApiError, openAIErrorObject, ProviderConnectionError, ProviderTimeoutError } from './provider-failures.ts';
 

@@ -1,9 +1,3 @@
-import {
-  APIConnectionError as OpenAIConnectionError,
-  APIConnectionTimeoutError as OpenAITimeoutError,
-  APIError as OpenAIApiError,
-  APIUserAbortError as OpenAIAbortError,
-} from 'openai';
 import { KeelError } from '../errors/index.ts';
 import type { KeelCode } from '../errors/index.ts';
 import { parseRetryAfter } from '../util/index.ts';
@@ -33,13 +27,10 @@ export interface SdkErrorClasses {
 }
 
 /**
- * The SDKs whose errors are recognised. The Anthropic SDK adds itself when the module that uses it is loaded (on a
- * model's first call through it), so that importing Keel does not load it; Keel's direct clients raise their own.
+ * The error classes recognised: those of Keel's direct clients, and those of each SDK, which adds itself when the
+ * module that uses it is loaded (on a model's first call through it), so that importing Keel loads no SDK.
  */
-const sdkErrorClasses: SdkErrorClasses[] = [
-  { abort: OpenAIAbortError, timeout: OpenAITimeoutError, connection: OpenAIConnectionError, api: OpenAIApiError },
-  { timeout: ProviderTimeoutError, connection: ProviderConnectionError, api: ProviderApiError },
-];
+const sdkErrorClasses: SdkErrorClasses[] = [{ timeout: ProviderTimeoutError, connection: ProviderConnectionError, api: ProviderApiError }];
 
 /** Makes `mapProviderError` recognise an SDK's errors; called by the module that loads that SDK. */
 export function recogniseSdkErrors(classes: SdkErrorClasses): void {
