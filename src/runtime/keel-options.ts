@@ -7,6 +7,7 @@ import type { SessionEvent } from '../spec/events.ts';
 import type { IdempotencyStore } from '../spec/idempotency.ts';
 import type { BlobStore, Journal, ListSessionsOptions, SessionSummary } from '../spec/journal.ts';
 import type { Model } from '../spec/model.ts';
+import type { SqliteSynchronous } from '../store/index.ts';
 import type { ToolCallLimits } from '../tools/index.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import type { ToolPipeline } from '../tools/index.ts';
@@ -36,6 +37,13 @@ export interface PostgresStorageOptions {
 export interface KeelOptions {
   /** SQLite file for the journal and blobs; `:memory:` keeps everything in this process. Else `KEEL_DB`, else `.keel/keel.db` under `cwd`. */
   readonly database?: string;
+  /**
+   * How far a SQLite commit is on disk when an append is acknowledged (docs/storage.md). `'normal'`, the default:
+   * in the operating system's hands, so a crash of the process loses nothing acknowledged, a power loss may lose the
+   * commits since the last checkpoint. `'full'`: flushed to the disk at every commit (one fsync each, shared by the
+   * sessions that commit together), so a power loss loses nothing acknowledged either. Only with a SQLite file.
+   */
+  readonly synchronous?: SqliteSynchronous;
   /**
    * Keeps sessions in PostgreSQL instead of a SQLite file: journal, blobs, leases, audit log, recorded tool outcomes
    * and the call log, shared by every process given the same URL. Else `KEEL_DATABASE_URL` (and `KEEL_DATABASE_SCHEMA`).
