@@ -1,4 +1,4 @@
-import { KeelError } from '../errors/index.ts';
+import { KeelError, isKeelError } from '../errors/index.ts';
 import { createId } from '../util/index.ts';
 import { assertNever } from '../util/assert-never.ts';
 import { createBoundary } from '../context/index.ts';
@@ -132,7 +132,15 @@ function launch(run: Launch, load: Loader): SessionRun {
       memoryProgress: { reflectedAfterCalls: state.completedCalls.length },
       suspendedChildren: new Map(),
     };
-    await drive(context);
+    try {
+      await drive(context);
+    } catch (error) {
+      // Events the writer still holds are written before the run reports its error (a no-op when nothing is held, and
+      // when the writer failed: then the first error is the one to report).
+      await writer.flush().catch(() => undefined);
+      throw error;
+    }
+    await writer.flush();
     return resultOf(writer.state, context.suspendedChildren);
   })();
   result.then(() => queue.close(), (error: unknown) => queue.close(error));
@@ -173,13 +181,32 @@ function stepInputs(context: LoopContext): StepInputs {
   };
 }
 
-/** The driver: fold, ask for the one next step, take it, until the session ends or waits for a person. */
+/**
+ * The driver: fold, ask for the one next step, take it, until the session ends or waits for a person. A step whose
+ * append the journal refused because an event cannot be serialised ends the session failed with that error: the
+ * same event would be refused on every resume, so leaving the session open would leave it open for good.
+ */
 async function drive(context: LoopContext): Promise<void> {
+  let refused = false;
   for (;;) {
     const step = nextStep(context.writer.state, stepInputs(context));
     if (step.kind === 'finished' || step.kind === 'await-approval') return;
-    await take(context, step);
+    try {
+      await take(context, step);
+    } catch (thrown) {
+      const state = context.writer.state;
+      if (refused || state.end !== null || state.compensation !== null || !isUnserializableEvent(thrown, state.sessionId)) throw thrown;
+      refused = true;
+      await endBadly(context, { status: 'failed', error: thrown });
+    }
   }
+}
+
+/** The journal's refusal of an event JSON cannot represent: `invalid-argument` naming the event's session, seq and type. */
+function isUnserializableEvent(thrown: unknown, sessionId: string): thrown is KeelError {
+  if (!isKeelError(thrown) || thrown.code !== 'invalid-argument') return false;
+  const { details } = thrown;
+  return details.sessionId === sessionId && typeof details.seq === 'number' && typeof details.type === 'string';
 }
 
 async function take(context: LoopContext, step: Exclude<NextStep, { kind: 'finished' | 'await-approval' }>): Promise<void> {
