@@ -42,6 +42,7 @@ describe('redaction findings in the journal', () => {
     const seenByModel = JSON.stringify(model.requests[1]!.messages);
     expect(seenByModel).toContain('ann@example.com');
     expect(seenByModel).not.toContain(token);
-    expect(seenByModel).not.toContain('7946');
+    // The whole number, not a fragment: the random fence boundary around tool output may hold any digits.
+    expect(seenByModel).not.toContain('7946 0958');
   });
 });
