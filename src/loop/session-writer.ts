@@ -25,20 +25,21 @@ export function leaseLostError(sessionId: string, signal: AbortSignal): KeelErro
 
 /**
  * Events no effect outside the process waits for: each is followed, before any tool runs, any approval is awaited,
- * any child session starts and the session ends, by an event that is none of these (a tool decision, a tool's
- * outcome, the session's end). Losing them in a crash loses no acknowledged step: resume starts the turn again.
+ * any child session starts, the next model call and the session's end, by an event that is none of these (a tool
+ * decision, the next turn's model request, the session's end). Losing them in a crash loses no acknowledged step:
+ * resume calls the model again. A turn's model request is not held: it is in the journal (and reported) before the
+ * model is called, so a running call can be seen, and a paid response is journaled before the next call is made.
  */
-const heldTypes: ReadonlySet<SessionEvent['type']> = new Set(['turn-start', 'context-assemble', 'memory-read', 'model-request', 'model-response', 'tool-request']);
+const heldTypes: ReadonlySet<SessionEvent['type']> = new Set(['model-response', 'tool-request']);
 
 /**
  * The session's single writer: stamps envelopes, appends with optimistic concurrency, folds each
  * written event into the state, and serialises appends from parallel tool calls.
  *
- * An append made only of events no outside effect waits for (`heldTypes`: the turn's start, its context and model
- * request, the response and the tool calls it asks for) is held in memory instead of committed alone: it is
- * folded at once, and written (then reported through `onWritten`) in the same journal append as the next event that
- * is not held: the tool decisions before a tool runs, the session's end, a guard trip. So a turn commits once before
- * its tools run instead of once per step; what must be durable before an effect still is, since the event that
+ * An append made only of events no outside effect waits for (`heldTypes`: the model's response and the tool calls it
+ * asks for) is held in memory instead of committed alone: it is folded at once, and written (then reported through
+ * `onWritten`) in the same journal append as the next event that is not held: the tool decisions before a tool
+ * runs, the next turn's start, the session's end, a guard trip. What must be durable before an effect still is, since the event that
  * precedes the effect carries the held ones with it, and the journal and the reported events never show a step
  * that a crash could take back. No timer: the number and content of appends depend only on the session's steps. A
  * journal that replays a durable execution (`appendOrRecall`) gets every append as made.

@@ -45,11 +45,11 @@ describe('crash at every event boundary', () => {
     expect(boundaries[boundaries.length - 1]).toBe(referenceEvents.length);
     expect(lines(join(reference, 'effects', 'charges.log'))).toHaveLength(3);
 
-    // Every boundary except the last, after which there is nothing left to resume. A turn's start, context, model
-    // request and response and its tool requests ride in the append of its tool decisions (the session writer holds
-    // them), so each tool-calling turn has two boundaries: the decisions, and the tool's result.
+    // Every boundary except the last, after which there is nothing left to resume. A model's response and its tool
+    // requests ride in the append of the tool decisions (the session writer holds them), so each tool-calling turn
+    // has three boundaries: the model request, the decisions, and the tool's result.
     const crashPoints = boundaries.slice(0, -1);
-    expect(crashPoints.length).toBeGreaterThanOrEqual(6);
+    expect(crashPoints.length).toBeGreaterThanOrEqual(8);
     for (const crashAfter of crashPoints) {
       const directory = join(scratch, `crash-${crashAfter}`);
       const crashed = runChild('start', directory, crashAfter);
@@ -85,24 +85,24 @@ describe('crash at every event boundary', () => {
   }, 1_200_000); // each child has its own 60 s limit for hangs; this one only bounds the whole loop on a loaded machine
 });
 
-describe('crash while a turn holds events that are not committed yet', () => {
-  it('loses only the held events: the journal opens at the last durable append, and resume applies every charge exactly once', async () => {
+describe('crash while a model call is in flight', () => {
+  it('crashed inside a model call: the journal opens at its request, and resume applies every charge exactly once', async () => {
     const reference = join(scratch, 'held-reference');
     const clean = runChild('start', reference, -1);
     expect(clean.status, clean.stderr).toBe(0);
     const referenceEvents = await journalOf(reference);
-    // Killed inside the first, second and third model calls: each turn's start, context and request are held then.
+    // Killed inside the first, second and third model calls: the turn's request is journaled before the call.
     for (const call of [1, 2, 3]) {
       const directory = join(scratch, `held-${call}`);
       const crashed = runChild('start', directory, call, 'in-model-call');
       expect(crashed.signal, `crash in model call ${call}: ${crashed.stderr}`).toBe('SIGKILL');
       const beforeResume = await journalOf(directory);
       // What is stored is exactly what the last acknowledged append covered, a prefix of the clean run's journal
-      // that ends before the turn whose model call was in flight.
+      // that ends with the request of the model call that was in flight.
       expect(beforeResume.length).toBe(crashed.boundaries.at(-1));
       expect(beforeResume.map((event) => event.type)).toEqual(referenceEvents.slice(0, beforeResume.length).map((event) => event.type));
-      expect(beforeResume.filter((event) => event.type === 'turn-start')).toHaveLength(call - 1);
-      expect(beforeResume.at(-1)?.type).toBe(call === 1 ? 'session-start' : 'tool-result');
+      expect(beforeResume.filter((event) => event.type === 'turn-start')).toHaveLength(call);
+      expect(beforeResume.at(-1)?.type).toBe('model-request');
       const resumed = runChild('resume', directory, -1);
       expect(resumed.status, `resume after crash in model call ${call}: ${resumed.stderr}`).toBe(0);
       const events = await journalOf(directory);
@@ -111,7 +111,7 @@ describe('crash while a turn holds events that are not committed yet', () => {
       expect(events.at(-1)).toMatchObject({ type: 'session-end', status: 'completed' });
       const charges = lines(join(directory, 'effects', 'charges.log'));
       expect(charges.map((line) => line.split(' ')[1]).sort(), `charges after crash in model call ${call}`).toEqual(['ada', 'bob', 'cy']);
-      // Held events precede every tool run, so no call was left in flight: each ran exactly once.
+      // The crash came before any of that turn's tools ran: each call ran exactly once.
       const attempts = lines(join(directory, 'effects', 'attempts.log')).map((line) => line.split(' ')[0]);
       expect(attempts).toHaveLength(3);
       expect(new Set(attempts).size).toBe(3);
