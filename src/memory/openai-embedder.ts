@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { KeelError } from '../errors/index.ts';
 import type { KeelCode } from '../errors/index.ts';
 import type { Embedder } from './memory-types.ts';
@@ -40,18 +40,25 @@ export function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
   if (apiKey === undefined) {
     throw new KeelError('missing-credentials', 'The OpenAI embedder needs an API key: pass `apiKey` or set OPENAI_API_KEY.');
   }
-  const client = new OpenAI({
-    apiKey,
-    ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-    maxRetries: options.maxRetries ?? 2,
-  });
+  // The SDK is loaded with the first embedding, not with `import 'keel'`: most processes never embed through it.
+  let loaded: Promise<LoadedSdk> | undefined;
+  const sdk = (): Promise<LoadedSdk> =>
+    (loaded ??= import('openai').then(({ default: Sdk }) => ({
+      Sdk,
+      client: new Sdk({
+        apiKey,
+        ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
+        ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+        maxRetries: options.maxRetries ?? 2,
+      }),
+    })));
   const sendDimensions = options.dimensions !== undefined && model.startsWith('text-embedding-3');
 
   return {
     id: `openai:${model}@${dimensions}`,
     dimensions,
     async embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
+      const { Sdk, client } = await sdk();
       const vectors: Float32Array[] = [];
       for (let start = 0; start < texts.length; start += batchSize) {
         const batch = texts.slice(start, start + batchSize);
@@ -62,7 +69,7 @@ export function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
             signal === undefined ? {} : { signal },
           );
         } catch (error) {
-          throw toEmbeddingError(error, model);
+          throw toEmbeddingError(error, { Sdk, model });
         }
         const data = [...response.data].sort((a, b) => a.index - b.index);
         if (data.length !== batch.length) {
@@ -82,12 +89,17 @@ export function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Embedder {
   };
 }
 
-function toEmbeddingError(error: unknown, model: string): KeelError {
+interface LoadedSdk {
+  readonly Sdk: typeof OpenAI;
+  readonly client: OpenAI;
+}
+
+function toEmbeddingError(error: unknown, { Sdk, model }: { readonly Sdk: typeof OpenAI; readonly model: string }): KeelError {
   if (error instanceof KeelError) return error;
-  if (error instanceof OpenAI.APIUserAbortError) return new KeelError('cancelled', 'The embedding request was cancelled.', { cause: error });
-  if (error instanceof OpenAI.APIConnectionTimeoutError) return new KeelError('model-timeout', `The embeddings API timed out: ${error.message}`, { cause: error });
-  if (error instanceof OpenAI.APIConnectionError) return new KeelError('model-connection', `Could not reach the embeddings API: ${error.message}`, { cause: error });
-  if (error instanceof OpenAI.APIError) {
+  if (error instanceof Sdk.APIUserAbortError) return new KeelError('cancelled', 'The embedding request was cancelled.', { cause: error });
+  if (error instanceof Sdk.APIConnectionTimeoutError) return new KeelError('model-timeout', `The embeddings API timed out: ${error.message}`, { cause: error });
+  if (error instanceof Sdk.APIConnectionError) return new KeelError('model-connection', `Could not reach the embeddings API: ${error.message}`, { cause: error });
+  if (error instanceof Sdk.APIError) {
     const status = error.status ?? 0;
     const code: KeelCode =
       status === 401 ? 'model-authentication'

@@ -1,4 +1,5 @@
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type * as PgModule from 'pg';
 import { cancelChannel, queueChannel, sessionEventsChannel } from './queue-schema.ts';
 
 /** A LISTEN connection; `close` ends it. */
@@ -30,7 +31,7 @@ const reconnectDelaysMs = [100, 250, 500, 1000, 2000, 5000];
  */
 export async function listenForReadySessions(options: ListenOptions): Promise<QueueListener> {
   let closed = false;
-  let client: pg.Client | undefined;
+  let client: PgModule.Client | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let failures = 0;
 
@@ -41,6 +42,8 @@ export async function listenForReadySessions(options: ListenOptions): Promise<Qu
   if (onSessionEvents !== undefined) handlers.set(sessionEventsChannel, onSessionEvents);
 
   const connect = async (): Promise<void> => {
+    // pg (CommonJS) loads with the first listener, not with `import 'keel'` (a process on SQLite never needs it).
+    const pg = createRequire(import.meta.url)('pg') as typeof PgModule;
     const next = new pg.Client({ connectionString: options.url });
     next.on('notification', (message) => {
       const handler = handlers.get(message.channel);
@@ -58,7 +61,7 @@ export async function listenForReadySessions(options: ListenOptions): Promise<Qu
     failures = 0;
   };
 
-  const reconnect = (lost: pg.Client): void => {
+  const reconnect = (lost: PgModule.Client): void => {
     if (closed || client !== lost) return;
     client = undefined;
     lost.end().catch(() => undefined);

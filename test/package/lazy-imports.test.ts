@@ -24,6 +24,9 @@ describe('importing keel', () => {
     // Loaded when a server creates its logger and when it listens (src/server/create-server.ts).
     expect(loaded).not.toContain('pino');
     expect(loaded).not.toContain('@hono/node-server');
+    // The providers' SDKs load on a model's first call through them (the direct clients need neither); ioredis and pg
+    // with the first Redis or PostgreSQL store or listener.
+    for (const name of ['openai', '@anthropic-ai/sdk', 'ioredis', 'pg']) expect(loaded).not.toContain(name);
   }, 90_000);
 
   it('for the CLI, registering the commands loads commander alone; a command loads the runtime when it runs', () => {
