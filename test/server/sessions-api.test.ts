@@ -53,7 +53,9 @@ describe('sessions over HTTP', () => {
   });
 
   it('approves with edited arguments, records who approved, and rejects', async () => {
-    const started = (await harness.request('/v1/sessions', { body: { agent: 'refunder', task: 'Refund 1042.' } })).body as View;
+    const created = (await harness.request('/v1/sessions', { body: { agent: 'refunder', task: 'Refund 1042.' } })).body as View;
+    // The POST answers once the session's first event is journaled; the approval request follows in the background.
+    const started = await eventually(async () => (await harness.request(`/v1/sessions/${created.id}`)).body as View, (view) => view.status !== 'running');
     expect(started.status).toBe('waiting-approval');
     expect(started.pendingApprovals).toMatchObject([{ callId: 'toolu_refund', tool: 'refund', input: { orderId: '1042', amount: 500 } }]);
     const approver = await harness.key('default', ['approve', 'read']);

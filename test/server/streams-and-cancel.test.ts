@@ -95,7 +95,9 @@ describe('cancel', () => {
   });
 
   it('cancels a session that waits for approval', async () => {
-    const started = (await harness.request('/v1/sessions', { body: { agent: 'refunder', task: 'Refund 1042.' } })).body as View & { pendingApprovals: unknown[] };
+    const created = (await harness.request('/v1/sessions', { body: { agent: 'refunder', task: 'Refund 1042.' } })).body as View;
+    // The POST answers once the session's first event is journaled; the approval request follows in the background.
+    const started = await eventually(async () => (await harness.request(`/v1/sessions/${created.id}`)).body as View, (view) => view.status !== 'running');
     expect(started.status).toBe('waiting-approval');
     const cancelled = await harness.request(`/v1/sessions/${started.id}/cancel`, { method: 'POST' });
     expect(cancelled.status).toBe(200);
