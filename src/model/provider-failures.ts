@@ -22,21 +22,14 @@ export class ProviderTimeoutError extends ProviderConnectionError {
   }
 }
 
-export interface ProviderApiErrorFields {
-  /** Absent for an error event inside a 200 stream. */
-  readonly status: number | undefined;
-  /** The error body as the SDK keeps it: Anthropic's whole body, OpenAI's inner `error` object. */
-  readonly error: unknown;
-  readonly headers: Headers | undefined;
-  readonly type: string | null | undefined;
-  readonly code: string | null | undefined;
-  readonly requestID: string | null | undefined;
-  readonly message: string;
-}
+/** What a `ProviderApiError` is made of: its own fields and the message. */
+export type ProviderApiErrorFields = Pick<ProviderApiError, 'status' | 'error' | 'headers' | 'type' | 'code' | 'requestID' | 'message'>;
 
 /** The provider answered with an error: a non-2xx status, or an error event in a stream (the SDKs' `APIError`). */
 export class ProviderApiError extends Error {
+  /** Absent for an error event inside a 200 stream. */
   readonly status: number | undefined;
+  /** The error body as the SDK keeps it: Anthropic's whole body, OpenAI's inner `error` object. */
   readonly error: unknown;
   readonly headers: Headers | undefined;
   readonly type: string | null | undefined;
