@@ -93,3 +93,16 @@ export function waitingPlanApproval(events: readonly SessionEvent[]): PendingApp
     reason: `Plan revision ${revision.revision} waits for approval: \`keel plan show ${sessionId}\`, then \`keel plan approve ${sessionId}\` or \`keel plan reject ${sessionId} --reason ...\`.`,
   };
 }
+
+/**
+ * Whether a planner session is stopped at a plan that waits for a person (its tool calls wait for nobody); a journal
+ * whose plan events cannot be folded counts as not waiting.
+ */
+export function waitsForPlanDecision(sessionId: string, events: readonly SessionEvent[]): boolean {
+  if (!events.some((event) => event.type === 'plan-proposed')) return false;
+  try {
+    return planView(PlanState.of(events), sessionId).waitingForApproval;
+  } catch {
+    return false;
+  }
+}

@@ -1,5 +1,5 @@
 import { foldEvents } from '../loop/session-state.ts';
-import { PlanState, planView } from '../planner/index.ts';
+import { waitsForPlanDecision } from '../planner/index.ts';
 import { deriveSessionStatus, pendingApprovalsOf } from '../runtime/session-status.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { Journal } from '../spec/journal.ts';
@@ -77,7 +77,7 @@ export async function viewSession(sources: ViewSources, owner: SessionOwner): Pr
   } else {
     const lease = await sources.leases?.current(owner.sessionId);
     status = deriveSessionStatus({ state, lease, now: sources.now() }).status;
-    if (status === 'interrupted' && waitsForPlanApproval(owner.sessionId, events)) status = 'waiting-approval';
+    if (status === 'interrupted' && waitsForPlanDecision(owner.sessionId, events)) status = 'waiting-approval';
   }
   const end = state.end;
   return {
@@ -93,14 +93,4 @@ export async function viewSession(sources: ViewSources, owner: SessionOwner): Pr
     error: end?.error === null || end?.error === undefined ? queueError : { code: end.error.code, message: end.error.message },
     pendingApprovals: status === 'waiting-approval' ? pendingApprovalsOf(state).map(({ callId, tool, input, rule, reason }) => ({ callId, tool, input, rule, reason })) : [],
   };
-}
-
-/** A planner session stopped at a plan that waits for a person (its tool calls wait for nobody). */
-function waitsForPlanApproval(sessionId: string, events: readonly SessionEvent[]): boolean {
-  if (!events.some((event) => event.type === 'plan-proposed')) return false;
-  try {
-    return planView(PlanState.of(events), sessionId).waitingForApproval;
-  } catch {
-    return false;
-  }
 }

@@ -1,5 +1,5 @@
 import { foldEvents } from '../loop/index.ts';
-import { PlanState, planView } from '../planner/index.ts';
+import { waitsForPlanDecision } from '../planner/index.ts';
 import type { SessionEvent } from '../spec/events.ts';
 import type { Journal } from '../spec/journal.ts';
 import type { RunQueue } from './run-queue.ts';
@@ -42,14 +42,4 @@ async function hasUnansweredCall(journal: Journal, sessionId: string): Promise<b
     if (call.outcome === null && call.decision?.decision === 'ask' && call.approval === null) return true;
   }
   return waitsForPlanDecision(sessionId, events);
-}
-
-/** A planner session whose plan waits for a person is still waiting (without this, each sweep would wake it again). */
-function waitsForPlanDecision(sessionId: string, events: readonly SessionEvent[]): boolean {
-  if (!events.some((event) => event.type === 'plan-proposed')) return false;
-  try {
-    return planView(PlanState.of(events), sessionId).waitingForApproval;
-  } catch {
-    return false;
-  }
 }
