@@ -58,7 +58,10 @@ const maxErrorBodyBytes = 64 * 1024;
 export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch {
   const idleTimeoutMs = options.idleTimeoutMs ?? defaultIdleTimeoutMs;
   // LIFO reuses the most recently used connection, which is the one least likely to have been closed meanwhile.
-  const agentOptions = { keepAlive: true, scheduling: 'lifo' as const, timeout: idleTimeoutMs };
+  // Node keeps at most 256 idle connections per host by default and closes the rest as their responses end: with
+  // more sessions than that waiting on one provider at once, every wave of requests then opens hundreds of new
+  // connections. Idle connections are closed after `idleTimeoutMs` anyway, so the pool is not capped by count.
+  const agentOptions = { keepAlive: true, scheduling: 'lifo' as const, timeout: idleTimeoutMs, maxFreeSockets: Number.POSITIVE_INFINITY };
   const httpAgent = new http.Agent(agentOptions);
   const httpsAgent = new https.Agent(agentOptions);
   const fallback = options.fallback ?? ((input, init) => globalThis.fetch(input, init));
