@@ -145,6 +145,25 @@ describe('createNodeHttpFetch', () => {
     expect(ports[1]).toBe(ports[0]);
   });
 
+  it('keeps every connection of a wave of concurrent requests for the next wave, past Node\'s default of 256 idle', async () => {
+    const wave = 300;
+    const waiting: ServerResponse[] = [];
+    // Answers only once the whole wave has arrived, so the wave really holds `wave` connections at once.
+    const { url, ports } = await startPlain((_request, response) => {
+      waiting.push(response);
+      if (waiting.length < wave) return;
+      for (const held of waiting.splice(0)) held.end('{}');
+    });
+    const { fetch } = transport();
+    const sendWave = () => Promise.all(Array.from({ length: wave }, async () => (await fetch(`${url}/v1/wave`, { method: 'POST', body: '{}' })).text()));
+    await sendWave();
+    const firstPorts = new Set(ports);
+    expect(firstPorts.size).toBe(wave);
+    await sendWave();
+    const secondPorts = new Set(ports.slice(wave));
+    expect([...secondPorts].filter((port) => !firstPorts.has(port))).toEqual([]);
+  });
+
   it('streams a body that is not JSON as it arrives', async () => {
     let finish: (() => void) | undefined;
     const { url } = await startPlain((_request, response) => {
