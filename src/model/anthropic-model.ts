@@ -10,6 +10,7 @@ import { assembleAnthropicStream } from './anthropic-stream.ts';
 import { anthropicTokenCounting } from './anthropic-token-count.ts';
 import type { AnthropicStreamEvent } from './anthropic-stream.ts';
 import { directInputOf, positiveOption, readEnvironment } from './direct-settings.ts';
+import { observingResponseHeaders } from './limits/response-headers.ts';
 import type { DirectClientOptions } from './direct-settings.ts';
 import { cancellationError, mapProviderError, mapStreamError } from './provider-errors.ts';
 import type { ProviderErrorContext } from './provider-errors.ts';
@@ -112,8 +113,8 @@ function anthropicTransport(options: AnthropicModelOptions, sdkClient: () => Pro
     if (settings !== null) return createAnthropicDirectClient(settings, options.modelId);
   }
   return {
-    create: async (params: MessageCreateParamsBase, signal) => (await (await sdkClient()).messages.create({ ...params, stream: false }, { signal })) as unknown as AnthropicMessageShape,
-    stream: async (params: MessageCreateParamsBase, signal) => (await (await sdkClient()).messages.create({ ...params, stream: true }, { signal })) as unknown as AsyncIterable<AnthropicStreamEvent>,
+    create: async (params: MessageCreateParamsBase, signal) => (await observingResponseHeaders(signal, async () => (await sdkClient()).messages.create({ ...params, stream: false }, { signal }))) as unknown as AnthropicMessageShape,
+    stream: async (params: MessageCreateParamsBase, signal) => (await observingResponseHeaders(signal, async () => (await sdkClient()).messages.create({ ...params, stream: true }, { signal }))) as unknown as AsyncIterable<AnthropicStreamEvent>,
   };
 }
 

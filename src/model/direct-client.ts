@@ -85,7 +85,7 @@ export async function postJson(options: DirectCallOptions): Promise<Record<strin
   const step = transportStep(options, guard.timedOut);
   try {
     const exchange = await step(pending.response);
-    reportResponseHeaders(exchange.headers, exchange.status);
+    reportResponseHeaders(options.signal, exchange.headers, exchange.status);
     if (exchange.status < 200 || exchange.status > 299) throw await step(statusError(exchange, options));
     const { bytes, truncated } = await step(exchange.readAll(options.maxResponseBytes));
     if (truncated) {
@@ -151,7 +151,7 @@ export async function openEventStream<T>(options: DirectCallOptions, decode: Eve
   let exchange: WireExchange;
   try {
     exchange = await step(pending.response);
-    reportResponseHeaders(exchange.headers, exchange.status);
+    reportResponseHeaders(options.signal, exchange.headers, exchange.status);
     if (exchange.status < 200 || exchange.status > 299) throw await step(statusError(exchange, options));
   } catch (error) {
     guard.release();

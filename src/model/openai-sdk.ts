@@ -1,7 +1,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import { sharedNodeHttpFetch } from './node-http-fetch.ts';
-import { reportingFetch } from './limits/response-headers.ts';
+import { observingResponseHeaders, reportingFetch } from './limits/response-headers.ts';
 import type { OpenAICompletionShape } from './openai-response.ts';
 import { endAfterFinish, finishedStreamGraceMs } from './openai-stream.ts';
 import type { OpenAIChunkShape } from './openai-stream.ts';
@@ -38,9 +38,9 @@ export function createOpenAISdkTransport(options: OpenAISdkOptions): OpenAITrans
     timeout: options.timeoutMs,
   });
   return {
-    create: async (params, signal) => (await client.chat.completions.create({ ...params, stream: false }, { signal })) as unknown as OpenAICompletionShape,
+    create: async (params, signal) => (await observingResponseHeaders(signal, () => client.chat.completions.create({ ...params, stream: false }, { signal }))) as unknown as OpenAICompletionShape,
     stream: async (params, signal) => {
-      const stream = await client.chat.completions.create({ ...params, stream: true }, { signal });
+      const stream = await observingResponseHeaders(signal, () => client.chat.completions.create({ ...params, stream: true }, { signal }));
       return endAfterFinish(stream as unknown as AsyncIterable<OpenAIChunkShape>, { graceMs: finishedStreamGraceMs, abort: () => stream.controller.abort() });
     },
   };

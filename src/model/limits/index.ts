@@ -8,7 +8,7 @@ export { queueLane } from './lanes.ts';
 export type { RunPriority, SessionLane } from './lanes.ts';
 export { readRateLimitHeaders, parseDuration } from './rate-limit-headers.ts';
 export type { BucketReadings, HeaderLookup } from './rate-limit-headers.ts';
-export { observeResponseHeaders, reportingFetch } from './response-headers.ts';
+export { observeResponseHeaders, observingResponseHeaders, reportingFetch, watchResponseHeaders } from './response-headers.ts';
 export type { ResponseHeaderObserver } from './response-headers.ts';
 export { estimateCallCost, usageCost } from './estimate-cost.ts';
 export { planRetryWait, readRetryAfter, formatWait, longWaitThresholdMs } from './retry-wait.ts';

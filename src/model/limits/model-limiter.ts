@@ -50,6 +50,10 @@ export interface LimitedCall {
   readonly account: string;
   readonly request: ModelRequest;
   readonly lane: QueueLane;
+  /**
+   * Ends the wait, and is the signal `send` gives its request: the transport reports the headers of the responses sent
+   * with it to the limiter (`reportResponseHeaders`).
+   */
   readonly signal: AbortSignal;
   /** The session's deadline in epoch milliseconds: a wait past it fails at once, saying how long it would be. */
   readonly deadlineAt?: number | null;
@@ -287,7 +291,7 @@ export function createModelLimiter(options: ModelLimiterOptions = {}): ModelLimi
           observed.headers = headers;
           observed.status = status;
           if (probe !== null && status < 400) void learnFromProbe(call, probe, headers).catch(() => undefined);
-        }, send);
+        }, call.signal, send);
       } catch (thrown) {
         const error = toKeelError(thrown);
         const providerRefused = observed.status === 429 && error.code === 'model-rate-limited';

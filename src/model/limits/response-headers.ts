@@ -1,23 +1,55 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { HeaderLookup } from './rate-limit-headers.ts';
 
-/** Receives the headers of every HTTP response an SDK gets inside `observeResponseHeaders`. */
+/** Receives the headers of every HTTP response a call observed with `watchResponseHeaders` gets. */
 export type ResponseHeaderObserver = (headers: HeaderLookup, status: number) => void;
 
-const observers = new AsyncLocalStorage<ResponseHeaderObserver>();
+/**
+ * Observers by the signal a call is sent with. The signal travels with the call from the gateway down to the
+ * transport anyway, so it names the call without an AsyncLocalStorage: on Node 20 and 22 a storage once entered turns
+ * on promise hooks for every promise of the process, for good.
+ */
+const observersBySignal = new WeakMap<AbortSignal, ResponseHeaderObserver>();
 
 /**
- * Runs one provider call and hands the headers of its HTTP responses to `observer`. The SDKs keep response headers of
- * successful calls to themselves; the transport (`reportingFetch`) reports them to whoever is observing the current
- * asynchronous context, so calls running at the same time never see each other's headers.
+ * Only for the official SDKs, which send their requests with a signal of their own: their calls run inside this
+ * storage (`observingResponseHeaders`), so `reportingFetch` still finds the call's observer. Never entered otherwise.
  */
-export function observeResponseHeaders<T>(observer: ResponseHeaderObserver, call: () => Promise<T>): Promise<T> {
-  return observers.run(observer, call);
+const sdkObservers = new AsyncLocalStorage<ResponseHeaderObserver>();
+
+/**
+ * Hands the headers of the responses to the call sent with `signal` to `observer`, until the returned function is
+ * called. Calls running at the same time have signals of their own, so they never see each other's headers.
+ */
+export function watchResponseHeaders(signal: AbortSignal, observer: ResponseHeaderObserver): () => void {
+  observersBySignal.set(signal, observer);
+  return () => {
+    if (observersBySignal.get(signal) === observer) observersBySignal.delete(signal);
+  };
 }
 
-/** Hands one response's headers to whoever observes the current asynchronous context (Keel's direct clients call it). */
-export function reportResponseHeaders(headers: HeaderLookup, status: number): void {
-  const observer = observers.getStore();
+/** Runs one provider call, handing the headers of its HTTP responses (sent with its signal) to `observer`. */
+export async function observeResponseHeaders<T>(observer: ResponseHeaderObserver, signal: AbortSignal, call: () => Promise<T>): Promise<T> {
+  const unwatch = watchResponseHeaders(signal, observer);
+  try {
+    return await call();
+  } finally {
+    unwatch();
+  }
+}
+
+/**
+ * Runs an SDK call sent for `signal` so that `reportingFetch` reports its responses to the call's observer. The
+ * storage is entered only when the call is observed (the gateway has a limiter).
+ */
+export function observingResponseHeaders<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> {
+  const observer = observersBySignal.get(signal);
+  return observer === undefined ? call() : sdkObservers.run(observer, call);
+}
+
+/** Hands one response's headers to the observer of the call sent with `signal` (Keel's direct clients call it). */
+export function reportResponseHeaders(signal: AbortSignal | null | undefined, headers: HeaderLookup, status: number): void {
+  const observer = (signal === null || signal === undefined ? undefined : observersBySignal.get(signal)) ?? sdkObservers.getStore();
   if (observer === undefined) return;
   try {
     observer(headers, status);
@@ -30,7 +62,7 @@ export function reportResponseHeaders(headers: HeaderLookup, status: number): vo
 export function reportingFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
   const reporting = async (input: Parameters<typeof globalThis.fetch>[0], init?: Parameters<typeof globalThis.fetch>[1]): Promise<Response> => {
     const response = await fetch(input, init);
-    reportResponseHeaders(response.headers, response.status);
+    reportResponseHeaders(init?.signal, response.headers, response.status);
     return response;
   };
   return reporting as typeof globalThis.fetch;
