@@ -12,18 +12,19 @@ import type { SqliteDatabase } from './sqlite-database.ts';
  *   after that commit: a session's append is acknowledged when it is on disk, and the sessions that appended in
  *   the same turn of the event loop share one commit. A session writing alone commits at once instead (it would
  *   only wait), so a single session pays no extra latency.
- * - *Deferred* writes (audit records): nothing depends on them being on disk before the journal event that follows
- *   them, so they run at once, inside a transaction that stays open, and commit with the next commit.
+ * - *Deferred* writes (audit records, tool outcomes recorded by idempotency key): nothing depends on them being on
+ *   disk before the journal event that follows them, only with it, so they run at once, inside a transaction that
+ *   stays open, and commit with the next commit, at the latest at the end of the turn of the event loop.
  * - *Held* writes (request blobs): like deferred ones, but kept in memory, not in an open transaction, until the
  *   next transaction opens (they run first in it) or at the latest `heldWritesMaxMs` later, in a commit of their
  *   own. A blob put before a slow model call then neither commits alone nor keeps the write lock during the call.
- * - *Durable* writes (idempotency records, leases, a synchronous append): committed before they return, with
+ * - *Durable* writes (leases, a synchronous append): committed before they return, with
  *   everything deferred or queued before them.
  *
  * What this keeps:
  * - A journal append is on disk (as far as the connection's synchronous level goes) when its promise resolves, and
- *   so is every deferred write made before it: a blob or an audit record is never missing behind an event that was
- *   acknowledged.
+ *   so is every deferred write made before it: a blob, an audit record or a recorded tool outcome is never missing
+ *   behind an event that was acknowledged.
  * - A write's own error (a journal conflict, a constraint, a tampered audit chain) reaches its own caller only: it
  *   runs in a savepoint that is rolled back alone, and the other writes of the transaction commit.
  * - An error that ends the whole transaction (a full disk, I/O) fails the write that hit it; the queued writes the
