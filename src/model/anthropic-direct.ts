@@ -1,6 +1,7 @@
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
 import { finalEvent, openEventStream, postJson } from './direct-client.ts';
 import type { DirectCallOptions, FinalEvent, WireErrorFactory } from './direct-client.ts';
+import type { WireRequest } from './direct-transport.ts';
 import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
 import type { DirectInput, DirectSettings } from './direct-settings.ts';
 import type { AnthropicMessageShape } from './anthropic-response.ts';
@@ -61,8 +62,8 @@ const anthropicErrors: WireErrorFactory = {
 
 /** The Messages API over Keel's direct transport, raising errors with the fields of the SDK's. */
 export function createAnthropicDirectClient(settings: DirectSettings, modelId: string): AnthropicDirectClient {
-  const call = (params: MessageCreateParamsBase, stream: boolean, signal: AbortSignal): DirectCallOptions => ({
-    request: { url: settings.url, headers: settings.headers, body: JSON.stringify({ ...params, stream }), fetch: settings.fetch },
+  const request = (params: MessageCreateParamsBase, stream: boolean): WireRequest => ({ url: settings.url, headers: settings.headers, body: JSON.stringify({ ...params, stream }), fetch: settings.fetch });
+  const call = (signal: AbortSignal): DirectCallOptions => ({
     signal,
     timeoutMs: settings.timeoutMs,
     streamIdleTimeoutMs: settings.streamIdleTimeoutMs,
@@ -71,8 +72,9 @@ export function createAnthropicDirectClient(settings: DirectSettings, modelId: s
     label: `Anthropic (${modelId})`,
   });
   return {
-    create: async (params, signal) => (await postJson(call(params, false, signal))) as unknown as AnthropicMessageShape,
-    stream: (params, signal) => openEventStream(call(params, true, signal), anthropicEvent),
+    // Not async: a suspended call would hold `params`, the whole conversation as wire messages, until the answer.
+    create: (params, signal) => postJson(request(params, false), call(signal)) as Promise<unknown> as Promise<AnthropicMessageShape>,
+    stream: (params, signal) => openEventStream(request(params, true), call(signal), anthropicEvent),
   };
 }
 

@@ -19,8 +19,8 @@ export interface WireErrorFactory {
   status(status: number, json: unknown, text: string | undefined, headers: Headers): Error;
 }
 
+/** How one call is made; the request itself is passed apart, so that nothing holds its body while the answer is awaited. */
 export interface DirectCallOptions {
-  readonly request: WireRequest;
   readonly signal: AbortSignal;
   /** Until the response headers of a stream, or the whole body of a plain response, as the SDKs time an attempt. */
   readonly timeoutMs: number;
@@ -40,33 +40,51 @@ const maxQuotedErrorText = 2_000;
 /** The longest delay one timer can hold; a longer one would fire at once. */
 const maxTimerMs = 2_147_483_647;
 
-/** Arms the attempt's timeout and the caller's signal on a pending exchange; both drop its connection. */
-function watch(pending: PendingExchange, options: DirectCallOptions): { timedOut: () => boolean; disarmTimeout: () => void; release: () => void } {
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    pending.destroy(new Error(`no response within ${options.timeoutMs} ms`));
-  }, Math.min(options.timeoutMs, maxTimerMs));
-  const onAbort = (): void => pending.destroy(new Error('aborted'));
-  options.signal.addEventListener('abort', onAbort, { once: true });
-  return {
-    timedOut: () => timedOut,
-    disarmTimeout: () => clearTimeout(timer),
-    release: () => {
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-    },
-  };
+/**
+ * Arms the attempt's timeout and the caller's signal on a pending exchange; both drop its connection. One object is
+ * the abort listener (`handleEvent`) and the timer's argument, so arming a call makes no closures.
+ */
+class CallGuard {
+  timedOut = false;
+  readonly pending: PendingExchange;
+  readonly options: DirectCallOptions;
+  private readonly timer: ReturnType<typeof setTimeout>;
+
+  constructor(pending: PendingExchange, options: DirectCallOptions) {
+    this.pending = pending;
+    this.options = options;
+    this.timer = setTimeout(timeoutFired, Math.min(options.timeoutMs, maxTimerMs), this);
+    options.signal.addEventListener('abort', this, { once: true });
+  }
+
+  handleEvent(): void {
+    this.pending.destroy(new Error('aborted'));
+  }
+
+  disarmTimeout(): void {
+    clearTimeout(this.timer);
+  }
+
+  release(): void {
+    clearTimeout(this.timer);
+    this.options.signal.removeEventListener('abort', this);
+  }
+
+  /** What a failed transport step becomes: the timeout, or the connection error the SDK would have raised. */
+  transportError(error: unknown): unknown {
+    const options = this.options;
+    if (options.signal.aborted || error instanceof KeelError) return error;
+    if (this.timedOut) return options.errors.timeout();
+    // As the SDKs do: a connection error whose text speaks of a timeout (a connect timeout) is a timeout.
+    const cause = error instanceof Error ? error.cause : undefined;
+    if (/timed? ?out/i.test(`${String(error)}${cause === undefined ? '' : String(cause)}`)) return options.errors.timeout();
+    return options.errors.connection(error);
+  }
 }
 
-/** What a failed transport step becomes: the timeout, or the connection error the SDK would have raised. */
-function transportError(error: unknown, options: DirectCallOptions, timedOut: boolean): unknown {
-  if (options.signal.aborted || error instanceof KeelError) return error;
-  if (timedOut) return options.errors.timeout();
-  // As the SDKs do: a connection error whose text speaks of a timeout (a connect timeout) is a timeout.
-  const cause = error instanceof Error ? error.cause : undefined;
-  if (/timed? ?out/i.test(`${String(error)}${cause === undefined ? '' : String(cause)}`)) return options.errors.timeout();
-  return options.errors.connection(error);
+function timeoutFired(guard: CallGuard): void {
+  guard.timedOut = true;
+  guard.pending.destroy(new Error(`no response within ${guard.options.timeoutMs} ms`));
 }
 
 /** A non-2xx response as the SDK's status error. */
@@ -79,23 +97,41 @@ async function statusError(exchange: WireExchange, options: DirectCallOptions): 
 }
 
 /** POSTs the request and returns the parsed JSON object of a 2xx response. */
-export async function postJson(options: DirectCallOptions): Promise<Record<string, unknown>> {
-  const pending = startExchange(options.request);
-  const guard = watch(pending, options);
-  const step = transportStep(options, guard.timedOut);
+export function postJson(request: WireRequest, options: DirectCallOptions): Promise<Record<string, unknown>> {
+  // Sent before the asynchronous part starts, which then holds neither the request nor its body during the call.
+  let guard: CallGuard;
   try {
-    const exchange = await step(pending.response);
+    guard = new CallGuard(startExchange(request), options);
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+  return readJson(guard, options);
+}
+
+async function readJson(guard: CallGuard, options: DirectCallOptions): Promise<Record<string, unknown>> {
+  try {
+    let exchange: WireExchange;
+    try {
+      exchange = await guard.pending.response;
+    } catch (error) {
+      throw guard.transportError(error);
+    }
     reportResponseHeaders(options.signal, exchange.headers, exchange.status);
-    if (exchange.status < 200 || exchange.status > 299) throw await step(statusError(exchange, options));
-    const { bytes, truncated } = await step(exchange.readAll(options.maxResponseBytes));
-    if (truncated) {
+    if (exchange.status < 200 || exchange.status > 299) throw await failedStatus(exchange, guard);
+    let body: { readonly bytes: Buffer; readonly truncated: boolean };
+    try {
+      body = await exchange.readAll(options.maxResponseBytes);
+    } catch (error) {
+      throw guard.transportError(error);
+    }
+    if (body.truncated) {
       throw new KeelError('model-malformed-response', `${options.label} sent a response body larger than ${options.maxResponseBytes} bytes; it was not read. Raise maxResponseBytes if such responses are expected.`, {
         retryable: false,
         details: { maxResponseBytes: options.maxResponseBytes },
       });
     }
     // A SyntaxError here maps to model-malformed-response, as the SDK's own parse failure does.
-    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+    const parsed: unknown = JSON.parse(body.bytes.toString('utf8'));
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new KeelError('model-malformed-response', `${options.label} answered with JSON that is not a response object (${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}); the call can be retried.`);
     }
@@ -105,15 +141,13 @@ export async function postJson(options: DirectCallOptions): Promise<Record<strin
   }
 }
 
-/** Awaits one transport step, turning its failure into the error the SDK would have raised. */
-function transportStep(options: DirectCallOptions, timedOut: () => boolean): <R>(promise: Promise<R>) => Promise<R> {
-  return async (promise) => {
-    try {
-      return await promise;
-    } catch (error) {
-      throw transportError(error, options, timedOut());
-    }
-  };
+/** A non-2xx response's status error, or the transport's error if its body could not be read. */
+async function failedStatus(exchange: WireExchange, guard: CallGuard): Promise<unknown> {
+  try {
+    return await statusError(exchange, guard.options);
+  } catch (error) {
+    return guard.transportError(error);
+  }
 }
 
 /**
@@ -144,21 +178,33 @@ function isFinalEvent<T>(value: T | FinalEvent<T>): value is FinalEvent<T> {
 
 export type EventDecoder<T> = (event: ServerSentEvent, headers: () => Headers) => T | FinalEvent<T> | typeof streamEnd | undefined;
 
-export async function openEventStream<T>(options: DirectCallOptions, decode: EventDecoder<T>): Promise<AsyncGenerator<T>> {
-  const pending = startExchange(options.request);
-  const guard = watch(pending, options);
-  const step = transportStep(options, guard.timedOut);
+export function openEventStream<T>(request: WireRequest, options: DirectCallOptions, decode: EventDecoder<T>): Promise<AsyncGenerator<T>> {
+  // Sent before the asynchronous part starts, which then holds neither the request nor its body during the call.
+  let guard: CallGuard;
+  try {
+    guard = new CallGuard(startExchange(request), options);
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+  return openedEvents(guard, options, decode);
+}
+
+async function openedEvents<T>(guard: CallGuard, options: DirectCallOptions, decode: EventDecoder<T>): Promise<AsyncGenerator<T>> {
   let exchange: WireExchange;
   try {
-    exchange = await step(pending.response);
+    try {
+      exchange = await guard.pending.response;
+    } catch (error) {
+      throw guard.transportError(error);
+    }
     reportResponseHeaders(options.signal, exchange.headers, exchange.status);
-    if (exchange.status < 200 || exchange.status > 299) throw await step(statusError(exchange, options));
+    if (exchange.status < 200 || exchange.status > 299) throw await failedStatus(exchange, guard);
   } catch (error) {
     guard.release();
     throw error;
   }
   guard.disarmTimeout();
-  return events(exchange, pending, guard.release, options, decode);
+  return events(exchange, guard.pending, () => guard.release(), options, decode);
 }
 
 /** How long the end of a body may take to arrive after the provider's end-of-stream event. */

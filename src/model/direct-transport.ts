@@ -11,7 +11,8 @@ export interface WireRequest {
   readonly url: URL;
   /** Lower-case names. */
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  /** Text, or its UTF-8 bytes (what Keel's own transport turns it into, and sends again when it follows a redirect). */
+  readonly body: string | Uint8Array;
   /** A transport the model was given (`fetch` option); without one, Keel's shared node:http keep-alive agents. */
   readonly fetch: typeof globalThis.fetch | undefined;
 }
@@ -39,6 +40,8 @@ export interface PendingExchange {
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 
+const ignoreFailure = (): void => undefined;
+
 /**
  * Sends a request on Keel's node:http keep-alive agents (shared with `sharedNodeHttpFetch`), or through `fetch` when
  * the model was given one, when someone installed another fetch dispatcher (a proxy, a mock agent), for URLs
@@ -52,11 +55,14 @@ export function startExchange(request: WireRequest): PendingExchange {
   return nativeExchange(request);
 }
 
-function nativeExchange(request: WireRequest): PendingExchange {
+function nativeExchange(wire: WireRequest): PendingExchange {
+  // The body as bytes, outside V8's heap: the text dies young, and what is kept until the answer (for a redirect) is
+  // not promoted to the old generation with every call.
+  const request: WireRequest = { url: wire.url, headers: wire.headers, body: typeof wire.body === 'string' ? Buffer.from(wire.body, 'utf8') : wire.body, fetch: undefined };
   let redirected: PendingExchange | null = null;
-  let failPending: (reason: Error) => void = () => undefined;
+  let failPending: (reason: Error) => void = ignoreFailure;
   const client = request.url.protocol === 'https:' ? https : http;
-  const headers = { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) };
+  const headers = { ...request.headers, 'content-length': String(request.body.length) };
   const outgoing = client.request(request.url, { method: 'POST', headers, agent: sharedNodeHttpTransport().agentFor(request.url) });
   const response = new Promise<WireExchange>((resolve, reject) => {
     let responded = false;
@@ -113,45 +119,69 @@ function nativeExchange(request: WireRequest): PendingExchange {
 }
 
 function nativeResponse(incoming: IncomingMessage, status: number): WireExchange {
-  const source: Readable = decoded(incoming);
-  return {
-    status,
-    headers: { get: (name) => headerValue(incoming.headers[name.toLowerCase()]) },
-    fullHeaders: () => {
-      const headers = new Headers();
-      const raw = incoming.rawHeaders;
-      for (let index = 0; index + 1 < raw.length; index += 2) headers.append(raw[index] as string, raw[index + 1] as string);
-      return headers;
-    },
-    readAll: (limit) =>
-      new Promise((resolve, reject) => {
-        const parts: Buffer[] = [];
-        let size = 0;
-        let done = false;
-        const finish = (error: unknown, truncated: boolean): void => {
-          if (done) return;
-          done = true;
-          if (error !== null) reject(bodyFailure(error));
-          else resolve({ bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts), truncated });
-        };
-        source.on('data', (part: Buffer) => {
-          if (done) return;
-          size += part.length;
-          if (size > limit) {
-            parts.push(part.subarray(0, part.length - (size - limit)));
-            incoming.destroy();
-            finish(null, true);
-            return;
-          }
-          parts.push(part);
-        });
-        source.once('end', () => finish(incoming.complete ? null : new Error('other side closed'), false));
-        source.once('error', (error) => finish(error, false));
-        incoming.once('close', () => finish(incoming.complete ? null : new Error('other side closed'), false));
-      }),
-    chunks: () => chunksOf(source, incoming),
-    complete: () => incoming.complete,
-  };
+  return new NativeResponse(incoming, status);
+}
+
+/** A response on node:http; one object (its own header lookup) rather than a closure per method, made for every call. */
+class NativeResponse implements WireExchange, HeaderLookup {
+  readonly headers: HeaderLookup = this;
+  readonly status: number;
+  private readonly incoming: IncomingMessage;
+  private readonly source: Readable;
+
+  constructor(incoming: IncomingMessage, status: number) {
+    this.incoming = incoming;
+    this.status = status;
+    this.source = decoded(incoming);
+  }
+
+  get(name: string): string | null {
+    return headerValue(this.incoming.headers[name.toLowerCase()]);
+  }
+
+  fullHeaders(): Headers {
+    const headers = new Headers();
+    const raw = this.incoming.rawHeaders;
+    for (let index = 0; index + 1 < raw.length; index += 2) headers.append(raw[index] as string, raw[index + 1] as string);
+    return headers;
+  }
+
+  readAll(limit: number): Promise<{ readonly bytes: Buffer; readonly truncated: boolean }> {
+    const { incoming, source } = this;
+    return new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      const finish = (error: unknown, truncated: boolean): void => {
+        if (done) return;
+        done = true;
+        if (error !== null) reject(bodyFailure(error));
+        else resolve({ bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts), truncated });
+      };
+      source.on('data', (part: Buffer) => {
+        if (done) return;
+        size += part.length;
+        if (size > limit) {
+          parts.push(part.subarray(0, part.length - (size - limit)));
+          incoming.destroy();
+          finish(null, true);
+          return;
+        }
+        parts.push(part);
+      });
+      source.once('end', () => finish(incoming.complete ? null : new Error('other side closed'), false));
+      source.once('error', (error) => finish(error, false));
+      incoming.once('close', () => finish(incoming.complete ? null : new Error('other side closed'), false));
+    });
+  }
+
+  chunks(): AsyncIterable<Uint8Array> {
+    return chunksOf(this.source, this.incoming);
+  }
+
+  complete(): boolean {
+    return this.incoming.complete;
+  }
 }
 
 /** The body's chunks; a body that breaks throws as fetch's does. */

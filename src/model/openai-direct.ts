@@ -1,6 +1,7 @@
 import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import { openEventStream, postJson, streamEnd } from './direct-client.ts';
 import type { DirectCallOptions, WireErrorFactory } from './direct-client.ts';
+import type { WireRequest } from './direct-transport.ts';
 import { directUserAgent, endpointUrl, mergeHeaders, readEnvironment } from './direct-settings.ts';
 import type { DirectInput, DirectSettings } from './direct-settings.ts';
 import type { OpenAICompletionShape } from './openai-response.ts';
@@ -48,8 +49,8 @@ const openAIErrors: WireErrorFactory = {
 
 /** Chat Completions over Keel's direct transport, raising errors with the fields of the SDK's. */
 export function createOpenAIDirectClient(settings: DirectSettings, label: string): OpenAIDirectClient {
-  const call = (params: ChatCompletionCreateParamsBase, signal: AbortSignal): DirectCallOptions => ({
-    request: { url: settings.url, headers: settings.headers, body: JSON.stringify(params), fetch: settings.fetch },
+  const request = (params: ChatCompletionCreateParamsBase): WireRequest => ({ url: settings.url, headers: settings.headers, body: JSON.stringify(params), fetch: settings.fetch });
+  const call = (signal: AbortSignal): DirectCallOptions => ({
     signal,
     timeoutMs: settings.timeoutMs,
     streamIdleTimeoutMs: settings.streamIdleTimeoutMs,
@@ -58,8 +59,9 @@ export function createOpenAIDirectClient(settings: DirectSettings, label: string
     label,
   });
   return {
-    create: async (params, signal) => (await postJson(call(params, signal))) as unknown as OpenAICompletionShape,
-    stream: (params, signal) => openEventStream(call(params, signal), openAIEventDecoder()),
+    // Not async: a suspended call would hold `params`, the whole conversation as wire messages, until the answer.
+    create: (params, signal) => postJson(request(params), call(signal)) as Promise<unknown> as Promise<OpenAICompletionShape>,
+    stream: (params, signal) => openEventStream(request(params), call(signal), openAIEventDecoder()),
   };
 }
 
