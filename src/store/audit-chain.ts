@@ -33,8 +33,55 @@ export function chainRecord(entry: AuditEntry, previous: AuditHead, at: number):
 
 /** chainRecord for an entry that has been through normalizeAuditEntry already (it is not checked again). */
 export function linkNormalizedEntry(normalized: AuditEntry, previous: AuditHead, at: number): AuditRecord {
-  const content = { ...normalized, seq: previous.seq + 1, at, previousHash: previous.hash };
-  return { ...content, hash: recordHash(content) };
+  const seq = previous.seq + 1;
+  if (!hasEntryFieldsOnly(normalized)) {
+    const content = { ...normalized, seq, at, previousHash: previous.hash };
+    return { ...content, hash: recordHash(content) };
+  }
+  // Written out rather than spread: on Node 20, properties added to a spread copy take V8's slow path, several
+  // microseconds per record. Same fields, same order, same hash.
+  const record = linkedRecord(normalized, seq, at, previous.hash);
+  // The hash field is not hashed (recordHash leaves it out), so it is filled in afterwards.
+  record.hash = recordHash(record);
+  return record;
+}
+
+/** The fields of an entry, in the order normalizeAuditEntry writes them. */
+const entryFields: readonly string[] = [
+  'sessionId', 'turn', 'callId', 'agent', 'tool', 'input', 'decision', 'rule', 'approver', 'inputEdited', 'resultDigest', 'outputChars', 'outputBlob', 'durationMs', 'error', 'findings',
+];
+
+/** Whether the entry has exactly the fields normalizeAuditEntry writes, in its order, so that copying them one by one is the same copy as a spread. */
+function hasEntryFieldsOnly(entry: AuditEntry): boolean {
+  const keys = Object.keys(entry);
+  if (keys.length !== entryFields.length) return false;
+  for (let index = 0; index < keys.length; index += 1) if (keys[index] !== entryFields[index]) return false;
+  return true;
+}
+
+function linkedRecord(entry: AuditEntry, seq: number, at: number, previousHash: string): { -readonly [Field in keyof AuditRecord]: AuditRecord[Field] } {
+  return {
+    sessionId: entry.sessionId,
+    turn: entry.turn,
+    callId: entry.callId,
+    agent: entry.agent,
+    tool: entry.tool,
+    input: entry.input,
+    decision: entry.decision,
+    rule: entry.rule,
+    approver: entry.approver,
+    inputEdited: entry.inputEdited,
+    resultDigest: entry.resultDigest,
+    outputChars: entry.outputChars,
+    outputBlob: entry.outputBlob,
+    durationMs: entry.durationMs,
+    error: entry.error,
+    findings: entry.findings,
+    seq,
+    at,
+    previousHash,
+    hash: '',
+  };
 }
 
 // JSON.stringify writes a lone surrogate as an escape (\ud800 to \udfff) and writes no other escape in that

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chainRecord, genesisHash, verifyChain } from '../../src/store/index.ts';
+import { chainRecord, genesisHash, normalizeAuditEntry, recordHash, verifyChain } from '../../src/store/index.ts';
+import { linkNormalizedEntry } from '../../src/store/audit-chain.ts';
 import type { AuditEntry, AuditHead, AuditRecord } from '../../src/store/index.ts';
 import { sampleEntry } from './audit-samples.ts';
 
@@ -177,5 +178,23 @@ describe('audit chain', () => {
     const [record] = buildChain([sampleEntry(0)]);
     const { hash, ...content } = record!;
     expect(hash).toBe(sha256(genesisHash + canonicalJson(content)));
+  });
+
+  it('links an entry into the same record, field for field and in the same order, as spreading it would', () => {
+    const head: AuditHead = { seq: 41, hash: 'a'.repeat(64) };
+    const spread = (entry: AuditEntry): AuditRecord => {
+      const content = { ...entry, seq: head.seq + 1, at: 7, previousHash: head.hash };
+      return { ...content, hash: recordHash(content) };
+    };
+    fc.assert(
+      fc.property(entryArbitrary, fc.boolean(), (entry, extraField) => {
+        // A caller's entry with a field normalizeAuditEntry would have dropped takes the general path, and keeps it.
+        const normalized = extraField ? { ...normalizeAuditEntry(entry), extra: 'kept' } : normalizeAuditEntry(entry);
+        const linked = linkNormalizedEntry(normalized, head, 7);
+        expect(linked).toStrictEqual(spread(normalized));
+        expect(Object.keys(linked)).toEqual(Object.keys(spread(normalized)));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
