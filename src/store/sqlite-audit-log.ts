@@ -128,11 +128,11 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
   const selectHead = database.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
   const selectLast = database.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1');
   // Prepared on first use: a read-only open of a log written before signatures has no signature column.
-  const insertRecord = lazy(() => database.prepare<Record<string, unknown>>(
+  // Positional parameters: better-sqlite3 binds them several times faster than 22 named ones looked up on an object.
+  const insertRecord = lazy(() => database.prepare<AuditRowValues>(
     `INSERT INTO audit_records (seq, at, session_id, turn, call_id, agent, tool, input, decision, rule, approver, input_edited,
        result_digest, output_chars, output_blob, duration_ms, error_code, error_message, findings, previous_hash, hash, signature)
-     VALUES (@seq, @at, @sessionId, @turn, @callId, @agent, @tool, @input, @decision, @rule, @approver, @inputEdited,
-       @resultDigest, @outputChars, @outputBlob, @durationMs, @errorCode, @errorMessage, @findings, @previousHash, @hash, @signature)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ));
   const updateHead = database.prepare<[number, string]>('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1');
   const selectPage = database.prepare<[number, number], AuditRow>('SELECT * FROM audit_records WHERE seq >= ? ORDER BY seq LIMIT ?');
@@ -165,7 +165,7 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
     }
     const linked = linkNormalizedEntry(normalized, head, clock.now());
     const record = options.signer === undefined ? linked : { ...linked, signature: options.signer.sign(linked.hash) };
-    insertRecord().run(toRow(record));
+    insertRecord().run(...rowValues(record));
     updateHead.run(record.seq, record.hash);
     return record;
   });
@@ -266,31 +266,57 @@ export function createSqliteAuditLog(options: SqliteAuditLogOptions): AuditLog {
   };
 }
 
-function toRow(record: AuditRecord): Record<string, unknown> {
-  return {
-    seq: record.seq,
-    at: record.at,
-    sessionId: record.sessionId,
-    turn: record.turn,
-    callId: record.callId,
-    agent: record.agent,
-    tool: record.tool,
-    input: JSON.stringify(record.input),
-    decision: record.decision,
-    rule: record.rule,
-    approver: record.approver,
-    inputEdited: record.inputEdited ? 1 : 0,
-    resultDigest: record.resultDigest,
-    outputChars: record.outputChars,
-    outputBlob: record.outputBlob,
-    durationMs: record.durationMs,
-    errorCode: record.error?.code ?? null,
-    errorMessage: record.error?.message ?? null,
-    findings: JSON.stringify(record.findings),
-    previousHash: record.previousHash,
-    hash: record.hash,
-    signature: record.signature ?? null,
-  };
+/** A record's column values, in the order of the insert's columns. */
+type AuditRowValues = [
+  seq: number,
+  at: number,
+  sessionId: string,
+  turn: number,
+  callId: string,
+  agent: string,
+  tool: string,
+  input: string,
+  decision: string,
+  rule: string,
+  approver: string | null,
+  inputEdited: number,
+  resultDigest: string | null,
+  outputChars: number | null,
+  outputBlob: string | null,
+  durationMs: number,
+  errorCode: string | null,
+  errorMessage: string | null,
+  findings: string,
+  previousHash: string,
+  hash: string,
+  signature: string | null,
+];
+
+function rowValues(record: AuditRecord): AuditRowValues {
+  return [
+    record.seq,
+    record.at,
+    record.sessionId,
+    record.turn,
+    record.callId,
+    record.agent,
+    record.tool,
+    JSON.stringify(record.input),
+    record.decision,
+    record.rule,
+    record.approver,
+    record.inputEdited ? 1 : 0,
+    record.resultDigest,
+    record.outputChars,
+    record.outputBlob,
+    record.durationMs,
+    record.error?.code ?? null,
+    record.error?.message ?? null,
+    JSON.stringify(record.findings),
+    record.previousHash,
+    record.hash,
+    record.signature ?? null,
+  ];
 }
 
 function lazy<T>(make: () => T): () => T {
