@@ -351,12 +351,16 @@ function knownCall(state: SessionState, event: ToolResultEvent | ToolErrorEvent 
 function applyOutcome(draft: Draft, event: ToolResultEvent | ToolErrorEvent): void {
   const call = knownCall(draft.state, event);
   draft.toolCalls().set(event.callId, { ...call, outcome: event });
-  const base = { callId: event.callId, tool: event.tool, input: effectiveInput(call), idempotencyKey: call.request.idempotencyKey, turn: event.turn };
+  // Each record written out whole: on Node 20, properties added to a spread copy take V8's slow path.
+  const { callId, tool, turn } = event;
+  const input = effectiveInput(call);
+  const idempotencyKey = call.request.idempotencyKey;
   if (event.type === 'tool-result') {
-    draft.completedCalls().push({ ...base, output: event.output, provenance: event.provenance ?? 'tool' });
-    draft.effectCalls().push({ ...base, output: event.output, outcome: 'completed' });
+    const output = event.output;
+    draft.completedCalls().push({ callId, tool, input, idempotencyKey, turn, output, provenance: event.provenance ?? 'tool' });
+    draft.effectCalls().push({ callId, tool, input, idempotencyKey, turn, output, outcome: 'completed' });
   } else if (event.error.code === outcomeUnknownCode) {
-    draft.effectCalls().push({ ...base, output: null, outcome: 'unknown' });
+    draft.effectCalls().push({ callId, tool, input, idempotencyKey, turn, output: null, outcome: 'unknown' });
   }
 }
 
@@ -381,11 +385,24 @@ export function effectiveInput(call: ToolCallState): unknown {
   return call.approval !== null && call.approval.editedInput !== undefined ? call.approval.editedInput : call.request.input;
 }
 
+/**
+ * The result blocks made from each outcome event. A turn is closed twice (the loop previews the turn-start it then
+ * writes), and the same block object both times lets the request path reuse what it computed per block (its trust
+ * fence, its canonical JSON) instead of computing it again for a copy.
+ */
+const resultBlocks = new WeakMap<ToolResultEvent | ToolErrorEvent, ToolResultBlock>();
+
 function toolResultBlock(use: ToolUseBlock, call: ToolCallState | undefined): ToolResultBlock {
   const outcome = call?.outcome ?? null;
   if (outcome === null) return { type: 'tool_result', toolUseId: use.id, content: 'The tool did not run.', isError: true };
-  if (outcome.type === 'tool-result') return { type: 'tool_result', toolUseId: use.id, content: outcome.output, isError: false };
-  return { type: 'tool_result', toolUseId: use.id, content: `Error (${outcome.error.code}): ${outcome.error.message}`, isError: true };
+  const made = resultBlocks.get(outcome);
+  if (made !== undefined && made.toolUseId === use.id) return made;
+  const block: ToolResultBlock =
+    outcome.type === 'tool-result'
+      ? { type: 'tool_result', toolUseId: use.id, content: outcome.output, isError: false }
+      : { type: 'tool_result', toolUseId: use.id, content: `Error (${outcome.error.code}): ${outcome.error.message}`, isError: true };
+  resultBlocks.set(outcome, block);
+  return block;
 }
 
 export function foldEvents(events: readonly SessionEvent[]): SessionState {

@@ -60,6 +60,33 @@ describe('the session-state fold', () => {
     expect(() => foldEvents([start, stranger])).toThrow(expect.objectContaining({ code: 'journal-corrupt', message: expect.stringContaining('from-the-future') }));
   });
 
+  it('closing a turn twice from one state gives the same result blocks, each with its own call\'s outcome', () => {
+    const start = sessionStart();
+    const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const content = [
+      { type: 'tool_use' as const, id: 'a', name: 'look', input: {} },
+      { type: 'tool_use' as const, id: 'b', name: 'look', input: {} },
+    ];
+    const bodies = [
+      { type: 'turn-start', turn: 1 },
+      { type: 'model-response', turn: 1, responseId: 'r', model: 'm', content, stopReason: 'tool_use', providerStopReason: 'tool_use', usage, costUsd: 0, latencyMs: 1, retries: 0 },
+      { type: 'tool-request', turn: 1, callId: 'a', tool: 'look', input: {}, idempotencyKey: 'ka' },
+      { type: 'tool-request', turn: 1, callId: 'b', tool: 'look', input: {}, idempotencyKey: 'kb' },
+      { type: 'tool-result', turn: 1, callId: 'a', tool: 'look', output: 'found a', latencyMs: 0 },
+      { type: 'tool-error', turn: 1, callId: 'b', tool: 'look', error: { code: 'tool-failed', message: 'no b', fault: 'tool', retryable: false }, latencyMs: 0 },
+    ];
+    const events = bodies.map((body, index) => ({ ...body, v: 1, sessionId: start.sessionId, seq: index + 2, at: index }) as SessionEvent);
+    const state = foldEvents([start, ...events]);
+    const next = { v: 1, sessionId: start.sessionId, seq: state.lastSeq + 1, at: 9, type: 'turn-start', turn: 2 } as SessionEvent;
+    const previewed = applyEvent(state, next).messages.at(-1)!.content;
+    const written = applyEvent(state, { ...next }).messages.at(-1)!.content;
+    expect(previewed).toEqual([
+      { type: 'tool_result', toolUseId: 'a', content: 'found a', isError: false },
+      { type: 'tool_result', toolUseId: 'b', content: 'Error (tool-failed): no b', isError: true },
+    ]);
+    previewed.forEach((block, index) => expect(written[index]).toBe(block));
+  });
+
   it('a batch of 20,000 events folds in one pass: the call table is copied once per batch, not once per event', () => {
     const start = sessionStart();
     const count = 10_000;
