@@ -36,17 +36,24 @@ export function layOutTrust(input: TrustLayoutInput): { readonly system: string;
   return { system: trustedSystem(input.system, input.boundary), messages };
 }
 
+interface FencedBlock {
+  readonly boundary: string;
+  readonly tool: string;
+  readonly provenance: string;
+  readonly block: ToolResultBlock;
+}
+
 /** Fenced copies by original block, boundary and label: a block is fenced once however many turns resend it. */
-const fencedBlocks = new WeakMap<ContentBlock, { key: string; block: ToolResultBlock }>();
+const fencedBlocks = new WeakMap<ContentBlock, FencedBlock>();
 
 function fenceBlock(block: ContentBlock, input: TrustLayoutInput): ContentBlock {
   if (block.type !== 'tool_result') return block;
-  const source = input.sourceOf(block.toolUseId);
-  const key = `${input.boundary}\u0000${source.tool}\u0000${source.provenance}`;
+  const { tool, provenance } = input.sourceOf(block.toolUseId);
+  const { boundary } = input;
   const hit = fencedBlocks.get(block);
-  if (hit !== undefined && hit.key === key) return hit.block;
-  const fenced: ToolResultBlock = { ...block, content: fenceUntrusted(block.content, { boundary: input.boundary, kind: 'tool-result', source: source.tool, provenance: source.provenance }) };
-  fencedBlocks.set(block, { key, block: fenced });
+  if (hit !== undefined && hit.boundary === boundary && hit.tool === tool && hit.provenance === provenance) return hit.block;
+  const fenced: ToolResultBlock = { ...block, content: fenceUntrusted(block.content, { boundary, kind: 'tool-result', source: tool, provenance }) };
+  fencedBlocks.set(block, { boundary, tool, provenance, block: fenced });
   return fenced;
 }
 

@@ -160,11 +160,16 @@ function resultSources(state: SessionState): (toolUseId: string) => ResultSource
 function latestUserText(state: SessionState): string {
   for (let index = state.messages.length - 1; index >= 0; index -= 1) {
     const message = state.messages[index];
-    if (message?.role !== 'user') continue;
+    // Most user messages are tool results: only one with a text of the user's own is worth joining.
+    if (message?.role !== 'user' || !message.content.some(isUserText)) continue;
     const text = message.content.flatMap((block) => (block.type === 'text' && block.text !== truncationNotice ? [block.text] : [])).join(' ').trim();
     if (text !== '') return text;
   }
   return state.start.input;
+}
+
+function isUserText(block: Message['content'][number]): boolean {
+  return block.type === 'text' && block.text !== truncationNotice;
 }
 
 async function retrieveMemories(
