@@ -96,11 +96,6 @@ export class AnomalyDetector {
   /** Signals that this event newly triggers (at most one per signal per session). */
   push(event: SessionEvent): AnomalyBody[] {
     const found: AnomalyBody[] = [];
-    const fire = (signal: AnomalySignal, threshold: number, value: number, message: string): void => {
-      if (this.fired.has(signal)) return;
-      this.fired.add(signal);
-      found.push({ type: 'anomaly', turn: this.turn, signal, threshold, value, message });
-    };
     const t = this.thresholds;
     switch (event.type) {
       case 'child-start':
@@ -111,11 +106,11 @@ export class AnomalyDetector {
         break;
       case 'turn-start':
         this.turn = event.turn;
-        if (event.turn > t.maxTurns) fire('turn-count', t.maxTurns, event.turn, `The session reached turn ${event.turn}, more than ${t.maxTurns} turns: sessions this long warrant investigation.`);
+        if (event.turn > t.maxTurns) this.fire(found, 'turn-count', t.maxTurns, event.turn, `The session reached turn ${event.turn}, more than ${t.maxTurns} turns: sessions this long warrant investigation.`);
         break;
       case 'context-assemble':
         if (event.utilization !== undefined && event.utilization > t.contextUtilizationWarning) {
-          fire('context-utilization', t.contextUtilizationWarning, event.utilization, `The assembled context fills ${(event.utilization * 100).toFixed(1)} % of the model's window, above the ${(t.contextUtilizationWarning * 100).toFixed(1)} % warning level.`);
+          this.fire(found, 'context-utilization', t.contextUtilizationWarning, event.utilization, `The assembled context fills ${(event.utilization * 100).toFixed(1)} % of the model's window, above the ${(t.contextUtilizationWarning * 100).toFixed(1)} % warning level.`);
         }
         break;
       // A verifier's and a quarantined reader's calls are spending of the session like the agent's own.
@@ -125,7 +120,7 @@ export class AnomalyDetector {
       case 'side-call':
         if (event.costUsd !== null) this.costUsd += event.costUsd;
         if (t.costBudgetUsd !== null && this.costUsd > t.costBudgetUsd) {
-          fire('cost-over-budget', t.costBudgetUsd, round(this.costUsd, 9), `The session has cost $${this.costUsd.toFixed(4)}, over its budget of $${t.costBudgetUsd.toFixed(4)}.`);
+          this.fire(found, 'cost-over-budget', t.costBudgetUsd, round(this.costUsd, 9), `The session has cost $${this.costUsd.toFixed(4)}, over its budget of $${t.costBudgetUsd.toFixed(4)}.`);
         }
         break;
       case 'tool-request': {
@@ -133,7 +128,7 @@ export class AnomalyDetector {
         const count = (this.requested.get(key) ?? 0) + 1;
         this.requested.set(key, count);
         if (count >= t.maxIdenticalToolCalls) {
-          fire('repeated-tool-call', t.maxIdenticalToolCalls, count, `Tool "${event.tool}" was called ${count} times with identical input.`);
+          this.fire(found, 'repeated-tool-call', t.maxIdenticalToolCalls, count, `Tool "${event.tool}" was called ${count} times with identical input.`);
         }
         break;
       }
@@ -143,7 +138,7 @@ export class AnomalyDetector {
         if (event.type === 'tool-error') this.errors += 1;
         const rate = this.errors / this.outcomes;
         if (this.outcomes >= t.minToolCallsForErrorRate && rate > t.maxToolErrorRate) {
-          fire('tool-error-rate', t.maxToolErrorRate, round(rate), `${this.errors} of ${this.outcomes} tool calls failed (${(rate * 100).toFixed(1)} %), above the ${(t.maxToolErrorRate * 100).toFixed(1)} % threshold.`);
+          this.fire(found, 'tool-error-rate', t.maxToolErrorRate, round(rate), `${this.errors} of ${this.outcomes} tool calls failed (${(rate * 100).toFixed(1)} %), above the ${(t.maxToolErrorRate * 100).toFixed(1)} % threshold.`);
         }
         break;
       }
@@ -183,6 +178,13 @@ export class AnomalyDetector {
         break;
     }
     return found;
+  }
+
+  /** Adds a signal to `found` unless it already fired in this session. A method, not a closure made per event. */
+  private fire(found: AnomalyBody[], signal: AnomalySignal, threshold: number, value: number, message: string): void {
+    if (this.fired.has(signal)) return;
+    this.fired.add(signal);
+    found.push({ type: 'anomaly', turn: this.turn, signal, threshold, value, message });
   }
 }
 
