@@ -77,8 +77,14 @@ export function createDenialAuditStage(options: AuditStageOptions): DecideStage 
 
 function executionEntry(invocation: ExecutionInvocation, outcome: ExecutionOutcome, redactor: Redactor | null): AuditEntry {
   const report = sanitizationOf(outcome);
+  // The call's fields written out rather than spread: on Node 20, properties added to a spread copy take V8's slow path.
   return {
-    ...callFields(invocation, redactor),
+    sessionId: invocation.sessionId,
+    turn: invocation.turn,
+    callId: invocation.callId,
+    agent: invocation.agent.name,
+    tool: invocation.tool.name,
+    input: redactedInput(invocation.input, redactor),
     decision: invocation.decision.decision,
     rule: invocation.decision.rule,
     approver: invocation.approval?.approver ?? null,
@@ -99,8 +105,12 @@ function callFields(invocation: ToolInvocation, redactor: Redactor | null): Pick
     callId: invocation.callId,
     agent: invocation.agent.name,
     tool: invocation.tool.name,
-    input: redactor === null ? invocation.input : redactor.redactValue(invocation.input).value,
+    input: redactedInput(invocation.input, redactor),
   };
+}
+
+function redactedInput(input: unknown, redactor: Redactor | null): unknown {
+  return redactor === null ? input : redactor.redactValue(input).value;
 }
 
 function redactMessage(message: string, redactor: Redactor | null): string {
