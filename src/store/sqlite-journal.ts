@@ -140,9 +140,47 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
     return query;
   }
 
+  // The append after a known head: the session row is moved on only if it still holds that seq and hash, which
+  // proves the expected seq and gives the chain's previous hash without reading the row first.
+  const advanceKnownSession = database.prepare<[number, number, string, string, number, string]>(
+    'UPDATE sessions SET updated_at = ?, last_seq = ?, head_hash = ? WHERE session_id = ? AND last_seq = ? AND head_hash = ?',
+  );
+  const knownHeads = new SessionHeads();
+
   // IMMEDIATE takes the write lock before reading last_seq. A deferred transaction would read first, and
   // its upgrade to a writer fails at once with SQLITE_BUSY, without waiting, when another process writes meanwhile.
   function appendRows(sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], expectedSeq: number): number {
+    const lastSeq = appendAfterKnownHead(sessionId, events, stored, expectedSeq) ?? appendAfterReadHead(sessionId, events, stored, expectedSeq);
+    knownHeads.forgetEnded(sessionId, events);
+    return lastSeq;
+  }
+
+  /**
+   * The common append (no session-start or session-end, so the row's agent, start and status stay) after the head this
+   * journal last wrote for the session. Undefined, having written nothing, when the row no longer holds that head
+   * (another process appended, a transaction that carried the head rolled back, the session was re-chained): then
+   * the row is read as for any append.
+   */
+  function appendAfterKnownHead(sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], expectedSeq: number): number | undefined {
+    const previous = knownHeads.hashAt(sessionId, expectedSeq);
+    if (previous === undefined || changesSummaryFields(events)) return undefined;
+    const hashes: string[] = [];
+    let head = previous;
+    for (let index = 0; index < events.length; index += 1) {
+      head = chainHash(head, { sessionId, seq: events[index]!.seq, keyId: stored[index]!.keyId, body: stored[index]!.body });
+      hashes.push(head);
+    }
+    const last = events[events.length - 1]!;
+    if (advanceKnownSession.run(last.at, last.seq, head, sessionId, expectedSeq, previous).changes !== 1) return undefined;
+    for (let index = 0; index < events.length; index += 1) {
+      const event = events[index]!;
+      insertEvent.run(sessionId, event.seq, event.type, event.at, stored[index]!.body, stored[index]!.keyId, hashes[index]!);
+    }
+    knownHeads.set(sessionId, last.seq, head);
+    return last.seq;
+  }
+
+  function appendAfterReadHead(sessionId: string, events: readonly SessionEvent[], stored: readonly StoredBody[], expectedSeq: number): number {
     const row = selectSession.get(sessionId);
     checkExpectedSeq(sessionId, expectedSeq, row?.last_seq ?? 0);
     let head = row?.head_hash ?? journalChainGenesis;
@@ -157,6 +195,7 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
     } else {
       upsertSession.run(sessionId, summary.agent, summary.startedAt, summary.updatedAt, summary.lastSeq, summary.status, head);
     }
+    knownHeads.set(sessionId, summary.lastSeq, head);
     return summary.lastSeq;
   }
   const appendInTransaction = database.transaction(appendRows);
@@ -274,6 +313,39 @@ export function createSqliteJournal(options: SqliteJournalOptions): SqliteJourna
       if (ownsDatabase) database.close();
     },
   };
+}
+
+/** Whether a batch changes what the session row says besides its head: its agent and start, or its status. */
+function changesSummaryFields(events: readonly SessionEvent[]): boolean {
+  for (const event of events) if (event.type === 'session-start' || event.type === 'session-end') return true;
+  return false;
+}
+
+/** At most this many heads are kept; past it they are forgotten (the next append of each reads its row). */
+const maxKnownHeads = 10_000;
+
+/**
+ * The head (seq and chain hash) this journal last wrote for each open session. Only a hint: an append uses it only
+ * through an UPDATE that checks the row still holds it, inside the write lock, so a stale head costs a read, never a
+ * wrong chain or a missed conflict.
+ */
+class SessionHeads {
+  private readonly heads = new Map<string, { readonly seq: number; readonly hash: string }>();
+
+  hashAt(sessionId: string, seq: number): string | undefined {
+    const head = this.heads.get(sessionId);
+    return head?.seq === seq ? head.hash : undefined;
+  }
+
+  set(sessionId: string, seq: number, hash: string): void {
+    if (this.heads.size >= maxKnownHeads && !this.heads.has(sessionId)) this.heads.clear();
+    this.heads.set(sessionId, { seq, hash });
+  }
+
+  /** A session that ended is forgotten: few sessions append after their end. */
+  forgetEnded(sessionId: string, events: readonly SessionEvent[]): void {
+    if (events.some((event) => event.type === 'session-end')) this.heads.delete(sessionId);
+  }
 }
 
 function toSummary(row: SessionRow): SessionSummary {

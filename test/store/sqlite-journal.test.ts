@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteJournal, openSqliteDatabase } from '../../src/store/index.ts';
+import { chainHash, journalChainGenesis } from '../../src/store/journal-chain.ts';
 import { expectKeelError, readAll } from '../../src/testing/contracts/journal.contract.ts';
 import { sampleSession, stampEvents, turnStartBody } from '../../src/testing/contracts/journal-samples.ts';
 import { createTemporaryFolders } from './temporary-folder.ts';
@@ -51,6 +52,36 @@ describe('SQLite journal', () => {
     const fresh = await inAnotherProcess({ path, sessionId: 'ses_a', mode: 'once', expectedSeq: 3 });
     expect(fresh).toEqual({ appended: true, lastSeq: 4 });
     expect((await readAll(journal, 'ses_a')).map((event) => event.seq)).toEqual([1, 2, 3, 4]);
+    await journal.close();
+  });
+
+  it('checks an append against the stored head, not the one it last wrote: another connection\'s append is a conflict, a re-chained head is the one extended', async () => {
+    const path = folders.databasePath();
+    const journal = createSqliteJournal({ path });
+    const other = createSqliteJournal({ path });
+    await journal.append('ses_a', session.slice(0, 3), 0);
+    await other.append('ses_a', session.slice(3, 4), 3);
+    await expectKeelError(journal.append('ses_a', session.slice(3, 4), 3), 'journal-conflict');
+    expect(await journal.append('ses_a', session.slice(4, 6), 4)).toBe(6);
+    expect(await journal.append('ses_a', session.slice(6, 8), 6)).toBe(8);
+
+    const raw = new Database(path);
+    const chainIsWhole = (): boolean => {
+      let head = journalChainGenesis;
+      for (const row of raw.prepare<[], { seq: number; key_id: string | null; body: string; hash: string }>("SELECT seq, key_id, body, hash FROM events WHERE session_id = 'ses_a' ORDER BY seq").all()) {
+        head = chainHash(head, { sessionId: 'ses_a', seq: row.seq, keyId: row.key_id, body: row.body });
+        if (row.hash !== head) return false;
+      }
+      return raw.prepare<[], string>("SELECT head_hash FROM sessions WHERE session_id = 'ses_a'").pluck().get() === head;
+    };
+    expect(chainIsWhole()).toBe(true);
+    // A head changed under the journal (as re-encryption re-chains a session) is the one the next event links to.
+    raw.prepare("UPDATE sessions SET head_hash = 'rewritten' WHERE session_id = 'ses_a'").run();
+    expect(await journal.append('ses_a', session.slice(8, 9), 8)).toBe(9);
+    const ninth = raw.prepare<[], { key_id: string | null; body: string; hash: string }>("SELECT key_id, body, hash FROM events WHERE session_id = 'ses_a' AND seq = 9").get()!;
+    expect(ninth.hash).toBe(chainHash('rewritten', { sessionId: 'ses_a', seq: 9, keyId: ninth.key_id, body: ninth.body }));
+    raw.close();
+    await other.close();
     await journal.close();
   });
 
