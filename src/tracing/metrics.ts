@@ -1,7 +1,7 @@
 import { ignoreNever } from '../util/assert-never.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
-import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
@@ -16,8 +16,6 @@ import type { SessionMetrics, TurnMetrics } from './session-metrics.ts';
 import { createResource, instrumentationScope } from './otel-resource.ts';
 import type { TracedUpdate } from './span-exporter.ts';
 import { prometheusContentType } from './prometheus-content-type.ts';
-import { talliedCounter } from './tallied-counter.ts';
-import type { CountingInstrument } from './tallied-counter.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -91,7 +89,7 @@ interface Instruments {
   readonly tokenUsage: Histogram;
   readonly operationDuration: Histogram;
   readonly timeToFirstChunk: Histogram;
-  readonly sessions: CountingInstrument;
+  readonly sessions: Counter;
   readonly sessionTurns: Histogram;
   readonly sessionTokens: Histogram;
   readonly sessionCost: Histogram;
@@ -99,16 +97,16 @@ interface Instruments {
   readonly sessionToolErrorRate: Histogram;
   readonly sessionToolDiversity: Histogram;
   readonly sessionContextPeak: Histogram;
-  readonly turns: CountingInstrument;
+  readonly turns: Counter;
   readonly turnTokens: Histogram;
   readonly turnLlmLatency: Histogram;
   readonly turnToolCalls: Histogram;
   readonly turnToolErrorRate: Histogram;
   readonly turnContextUtilization: Histogram;
-  readonly cost: CountingInstrument;
-  readonly toolCalls: CountingInstrument;
-  readonly anomalies: CountingInstrument;
-  readonly guardTrips: CountingInstrument;
+  readonly cost: Counter;
+  readonly toolCalls: Counter;
+  readonly anomalies: Counter;
+  readonly guardTrips: Counter;
 }
 
 function histogram(meter: Meter, name: string, unit: string, description: string, buckets: number[]): Histogram {
@@ -122,7 +120,7 @@ function createInstruments(meter: Meter): Instruments {
     // told apart by gen_ai.operation.name: chat (retries included), invoke_agent (a session) and execute_tool.
     operationDuration: histogram(meter, 'gen_ai.client.operation.duration', 's', 'GenAI operation duration, by gen_ai.operation.name: model calls (retries included), agent sessions, tool calls.', operationBuckets),
     timeToFirstChunk: histogram(meter, 'gen_ai.client.operation.time_to_first_chunk', 's', 'Streamed model calls: time from the request to the first chunk of the answering attempt.', durationBuckets),
-    sessions: talliedCounter(meter, 'keel.session.count', { unit: '{session}', description: 'Sessions ended, by agent and completion status (success, failure, timeout, cancelled).' }),
+    sessions: meter.createCounter('keel.session.count', { unit: '{session}', description: 'Sessions ended, by agent and completion status (success, failure, timeout, cancelled).' }),
     sessionTurns: histogram(meter, 'keel.session.turns', '{turn}', 'Turns per session; sessions over 15 turns warrant investigation.', countBuckets),
     sessionTokens: histogram(meter, 'keel.session.tokens', '{token}', 'Tokens per session, by type (input includes cached tokens).', tokenBuckets),
     sessionCost: histogram(meter, 'keel.session.cost.usd', '{USD}', 'Cost per session, for sessions whose every model call has a price.', costBuckets),
@@ -130,16 +128,16 @@ function createInstruments(meter: Meter): Instruments {
     sessionToolErrorRate: histogram(meter, 'keel.session.tool_error_rate', '1', 'Share of a session\'s tool calls that failed, for sessions with tool outcomes.', ratioBuckets),
     sessionToolDiversity: histogram(meter, 'keel.session.tool_diversity', '1', 'Distinct tools / tool calls per session (1: every call a different tool).', ratioBuckets),
     sessionContextPeak: histogram(meter, 'keel.session.context_peak_utilization', '1', 'Highest context window utilization of a session, when the window is known.', ratioBuckets),
-    turns: talliedCounter(meter, 'keel.turn.count', { unit: '{turn}', description: 'Turns ended.' }),
+    turns: meter.createCounter('keel.turn.count', { unit: '{turn}', description: 'Turns ended.' }),
     turnTokens: histogram(meter, 'keel.turn.tokens', '{token}', 'Tokens per turn, by type (input includes cached tokens).', tokenBuckets),
     turnLlmLatency: histogram(meter, 'keel.turn.llm_latency', 's', 'Model latency per turn (sum over the turn\'s model calls).', durationBuckets),
     turnToolCalls: histogram(meter, 'keel.turn.tool_calls', '{call}', 'Tool calls per turn.', countBuckets),
     turnToolErrorRate: histogram(meter, 'keel.turn.tool_error_rate', '1', 'Share of a turn\'s tool calls that failed, for turns with tool outcomes.', ratioBuckets),
     turnContextUtilization: histogram(meter, 'keel.turn.context_utilization', '1', 'Share of the model\'s context window the turn\'s request fills, when the window is known.', ratioBuckets),
-    cost: talliedCounter(meter, 'keel.cost.usd', { unit: '{USD}', description: 'Model cost in US dollars, for calls with a price.' }),
-    toolCalls: talliedCounter(meter, 'keel.tool.calls', { unit: '{call}', description: 'Tool call outcomes, by tool and outcome (ok, error).' }),
-    anomalies: talliedCounter(meter, 'keel.anomaly.count', { unit: '{anomaly}', description: 'Anomaly signals journaled, by signal.' }),
-    guardTrips: talliedCounter(meter, 'keel.guard.trips', { unit: '{trip}', description: 'Guards tripped, by guard.' }),
+    cost: meter.createCounter('keel.cost.usd', { unit: '{USD}', description: 'Model cost in US dollars, for calls with a price.' }),
+    toolCalls: meter.createCounter('keel.tool.calls', { unit: '{call}', description: 'Tool call outcomes, by tool and outcome (ok, error).' }),
+    anomalies: meter.createCounter('keel.anomaly.count', { unit: '{anomaly}', description: 'Anomaly signals journaled, by signal.' }),
+    guardTrips: meter.createCounter('keel.guard.trips', { unit: '{trip}', description: 'Guards tripped, by guard.' }),
   };
 }
 
