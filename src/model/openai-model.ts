@@ -62,7 +62,7 @@ export function createOpenAIModel(options: OpenAIModelOptions): Model {
     async generate(request: ModelRequest, signal: AbortSignal): Promise<ModelResponse> {
       if (signal.aborted) throw cancellationError(signal);
       try {
-        return fromOpenAICompletion(await transport.create({ ...toOpenAIParams(modelId, request, provider), stream: false }, signal));
+        return fromOpenAICompletion(await transport.create(Object.assign(toOpenAIParams(modelId, request, provider), { stream: false }), signal));
       } catch (error) {
         throw mapProviderError(error, context(signal));
       }
@@ -72,7 +72,7 @@ export function createOpenAIModel(options: OpenAIModelOptions): Model {
       if (signal.aborted) throw cancellationError(signal);
       let chunks: AsyncIterable<OpenAIChunkShape>;
       try {
-        chunks = await transport.stream({ ...toOpenAIParams(modelId, request, provider), stream: true, stream_options: { include_usage: true } }, signal);
+        chunks = await transport.stream(Object.assign(toOpenAIParams(modelId, request, provider), { stream: true, stream_options: { include_usage: true } }), signal);
       } catch (error) {
         throw mapProviderError(error, context(signal));
       }
