@@ -17,8 +17,8 @@ describe('rate-limit headers of concurrent calls of two accounts on one limiter 
   for (const client of ['direct', 'sdk'] as const) {
     it(`reach the limiter under the account of the call that got them (${client} clients, plain and streamed)`, async () => {
       // Each server announces its own request limit, so a reading shows whose response it came from.
-      const openai = await startMockOpenAIServer({ script: () => ({ content: 'Done.', usage: { completion_tokens: 5 } }), latencyMs: 5, rateLimits: createMockRateLimiter({ requestsPerMinute: 1_111 }) });
-      const anthropic = await startMockAnthropicServer({ script: () => ({ content: [{ type: 'text', text: 'Done.' }], usage: { output_tokens: 8 } }), latencyMs: 5, rateLimits: createMockRateLimiter({ requestsPerMinute: 2_222 }) });
+      const openai = await startMockOpenAIServer({ script: () => ({ content: 'Done.', usage: { completion_tokens: 5 } }), rateLimits: createMockRateLimiter({ requestsPerMinute: 1_111 }) });
+      const anthropic = await startMockAnthropicServer({ script: () => ({ content: [{ type: 'text', text: 'Done.' }], usage: { output_tokens: 8 } }), rateLimits: createMockRateLimiter({ requestsPerMinute: 2_222 }) });
       servers.push(openai, anthropic);
       const inner = createMemoryLimitStore();
       const observed: ObserveLimitRequest[] = [];

@@ -9,7 +9,10 @@ import { createKeelMetrics } from '../../src/tracing/metrics.ts';
 /** An exporter that keeps what it is given and asks for temporality as `selector` does. */
 class KeepingExporter implements PushMetricExporter {
   exported: ResourceMetrics[] = [];
-  constructor(readonly selectAggregationTemporality: AggregationTemporalitySelector) {}
+  readonly selectAggregationTemporality: AggregationTemporalitySelector;
+  constructor(selector: AggregationTemporalitySelector) {
+    this.selectAggregationTemporality = selector;
+  }
   export(metrics: ResourceMetrics, done: (result: { code: ExportResultCode }) => void): void {
     this.exported.push(metrics);
     done({ code: ExportResultCode.SUCCESS });
