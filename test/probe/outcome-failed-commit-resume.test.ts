@@ -32,10 +32,10 @@ describe('a session resumed in the same process after the commit carrying its to
       put: async (key, outcome) => {
         if (failed) return idempotency.put(key, outcome);
         failed = true;
-        // Another session writes first in this turn of the event loop (and commits at once) ...
-        void store.journal.append('ses_other', sampleSession('ses_other').slice(0, 1), 0).catch(() => undefined);
         await idempotency.put(key, outcome);
-        // ... and a third writer's failing write joins the commit that will carry this call's result.
+        // In the same turn of the event loop another session appends, and a third writer's failing write joins the
+        // commit that will carry this call's result.
+        void store.journal.append('ses_other', sampleSession('ses_other').slice(0, 1), 0).catch(() => undefined);
         void group.queued(() => insertOrphan.run(), 'orphans').catch(() => undefined);
       },
     };
