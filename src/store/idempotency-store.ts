@@ -119,12 +119,13 @@ export function createSqliteIdempotencyStore(database: SqliteDatabase, path = 't
         // On disk no later than the journal's record of the outcome: that window is what the record is for. Alone,
         // the insert commits at once. With group commit (only `createSqliteStore` turns it on, for the connection
         // its journal writes on) it is a deferred write: it commits with the next commit on the connection, which is
-        // the call's result's append, or at the latest at the end of this turn of the event loop. Between the tool's
-        // return and that commit the loop only computes (no effect outside the process, no await on I/O), and an
-        // append is acknowledged only once every deferred write before it is on disk: the result is never reported
-        // without its recorded outcome, and a commit that fails fails the result's append too.
+        // the call's result's append, or at the latest at the end of this turn of the event loop (at once when
+        // other sessions' appends wait for that). Between the tool's return and that commit the loop only computes
+        // (no effect outside the process, no await on I/O), and an append is acknowledged only once every deferred
+        // write before it is on disk: the result is never reported without its recorded outcome, and a commit that
+        // fails fails the result's append too.
         if (groupCommit === undefined) insert.run(...row);
-        else groupCommit.deferred(() => insert.run(...row));
+        else groupCommit.deferredWhenAlone(() => insert.run(...row));
       } catch (error) {
         throw toStorageFailure(error, { path, action: 'record a tool outcome' });
       }

@@ -46,6 +46,13 @@ export interface GroupCommit {
    * readers on the connection do not see it: the caller answers reads of it from memory.
    */
   held(work: () => void): void;
+  /**
+   * A deferred write, except while queued writes of other writers wait for the end of the turn of the event loop: then
+   * it commits at once, with them, as a durable write. Its own commit is thus never later than a deferred write's, and
+   * the writers waiting go on before the turn's end, as they did when this write was durable (1,000 concurrent
+   * sessions: leaving them all to the turn's end peaked about 20 MB higher in the median of 9 noisy runs).
+   */
+  deferredWhenAlone<T>(work: () => T): T;
   /** Runs a write in the shared transaction and commits it, with every deferred and queued write before it, before returning. */
   durable<T>(work: () => T): T;
   /**
@@ -307,6 +314,23 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
     return run(work);
   }
 
+  function durable<T>(work: () => T): T {
+    if (database.inTransaction && !own) return work();
+    // Nothing deferred, held or queued: the work commits by itself, as without group commit.
+    if (!own && pending.length === 0 && queue.length === 0 && held.length === 0) return work();
+    writeQueued();
+    let result: T;
+    try {
+      result = inTransaction(work);
+    } catch (error) {
+      // What ran before the work still commits, soon.
+      if (own) schedule();
+      throw error;
+    }
+    commitNow();
+    return result;
+  }
+
   return {
     deferred,
     held(work) {
@@ -327,22 +351,10 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
       // Unref'd: a held write matters only with the event that names it, which a later commit carries.
       heldTimer.unref?.();
     },
-    durable<T>(work: () => T): T {
-      if (database.inTransaction && !own) return work();
-      // Nothing deferred, held or queued: the work commits by itself, as without group commit.
-      if (!own && pending.length === 0 && queue.length === 0 && held.length === 0) return work();
-      writeQueued();
-      let result: T;
-      try {
-        result = inTransaction(work);
-      } catch (error) {
-        // What ran before the work still commits, soon.
-        if (own) schedule();
-        throw error;
-      }
-      commitNow();
-      return result;
+    deferredWhenAlone<T>(work: () => T): T {
+      return queue.length > 0 ? durable(work) : deferred(work);
     },
+    durable,
     queued<T>(work: () => T, writer: string): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject });

@@ -65,6 +65,18 @@ describe('group commit of the stores sharing one SQLite connection', () => {
     await store.close();
   });
 
+  it('commits an idempotency record at once, with them, when other sessions\u2019 appends wait for the end of the turn', async () => {
+    const path = folders.databasePath();
+    const { store, outcomes } = openStore(path);
+    const first = store.journal.append('ses_z', sampleSession('ses_z').slice(0, 1), 0);
+    const waiting = store.journal.append('ses_a', sampleSession('ses_a'), 0);
+    await outcomes.put('idem_1', outcome);
+    expect(committed(path)).toMatchObject({ outcomes: 1, events: 1 + sampleSession('ses_a').length });
+    expect(await first).toBe(1);
+    expect(await waiting).toBe(sampleSession('ses_a').length);
+    await store.close();
+  });
+
   it('never acknowledges an append whose commit would carry an idempotency record that failed to commit', async () => {
     const path = folders.databasePath();
     const { store, outcomes } = openStore(path);
