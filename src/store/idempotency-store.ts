@@ -116,16 +116,10 @@ export function createSqliteIdempotencyStore(database: SqliteDatabase, path = 't
       const sealed = sealOutcome(keyring, toolOutcomePlace(path, key), { output: outcome.output, errorMessage: outcome.error?.message ?? null });
       const row = [key, outcome.ok ? 1 : 0, sealed.output, outcome.error?.code ?? null, sealed.errorMessage, outcome.fullOutputBlob, outcome.recordedAt, sealed.keyId];
       try {
-        // On disk no later than the journal's record of the outcome: that window is what the record is for. Alone,
-        // the insert commits at once. With group commit (only `createSqliteStore` turns it on, for the connection
-        // its journal writes on) it is a deferred write: it commits with the next commit on the connection, which is
-        // the call's result's append, or at the latest at the end of this turn of the event loop (at once when
-        // other sessions' appends wait for that). Between the tool's return and that commit the loop only computes
-        // (no effect outside the process, no await on I/O), and an append is acknowledged only once every deferred
-        // write before it is on disk: the result is never reported without its recorded outcome, and a commit that
-        // fails fails the result's append too.
+        // On disk before the journal hears of the outcome: that window is what the record is for. Its commit takes
+        // the writes deferred before it (the call's audit record) along.
         if (groupCommit === undefined) insert.run(...row);
-        else groupCommit.deferredWhenAlone(() => insert.run(...row));
+        else groupCommit.durable(() => insert.run(...row));
       } catch (error) {
         throw toStorageFailure(error, { path, action: 'record a tool outcome' });
       }

@@ -12,19 +12,18 @@ import type { SqliteDatabase } from './sqlite-database.ts';
  *   after that commit: a session's append is acknowledged when it is on disk, and the sessions that appended in
  *   the same turn of the event loop share one commit. A session writing alone commits at once instead (it would
  *   only wait), so a single session pays no extra latency.
- * - *Deferred* writes (audit records, tool outcomes recorded by idempotency key): nothing depends on them being on
- *   disk before the journal event that follows them, only with it, so they run at once, inside a transaction that
- *   stays open, and commit with the next commit, at the latest at the end of the turn of the event loop.
+ * - *Deferred* writes (audit records): nothing depends on them being on disk before the journal event that follows
+ *   them, so they run at once, inside a transaction that stays open, and commit with the next commit.
  * - *Held* writes (request blobs): like deferred ones, but kept in memory, not in an open transaction, until the
  *   next transaction opens (they run first in it) or at the latest `heldWritesMaxMs` later, in a commit of their
  *   own. A blob put before a slow model call then neither commits alone nor keeps the write lock during the call.
- * - *Durable* writes (leases, a synchronous append): committed before they return, with
+ * - *Durable* writes (idempotency records, leases, a synchronous append): committed before they return, with
  *   everything deferred or queued before them.
  *
  * What this keeps:
  * - A journal append is on disk (as far as the connection's synchronous level goes) when its promise resolves, and
- *   so is every deferred write made before it: a blob, an audit record or a recorded tool outcome is never missing
- *   behind an event that was acknowledged.
+ *   so is every deferred write made before it: a blob or an audit record is never missing behind an event that was
+ *   acknowledged.
  * - A write's own error (a journal conflict, a constraint, a tampered audit chain) reaches its own caller only: it
  *   runs in a savepoint that is rolled back alone, and the other writes of the transaction commit.
  * - An error that ends the whole transaction (a full disk, I/O) fails the write that hit it; the queued writes the
@@ -46,13 +45,6 @@ export interface GroupCommit {
    * readers on the connection do not see it: the caller answers reads of it from memory.
    */
   held(work: () => void): void;
-  /**
-   * A deferred write, except while queued writes of other writers wait for the end of the turn of the event loop: then
-   * it commits at once, with them, as a durable write. Its own commit is thus never later than a deferred write's, and
-   * the writers waiting go on before the turn's end, as they did when this write was durable (1,000 concurrent
-   * sessions: leaving them all to the turn's end peaked about 20 MB higher in the median of 9 noisy runs).
-   */
-  deferredWhenAlone<T>(work: () => T): T;
   /** Runs a write in the shared transaction and commits it, with every deferred and queued write before it, before returning. */
   durable<T>(work: () => T): T;
   /**
@@ -314,23 +306,6 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
     return run(work);
   }
 
-  function durable<T>(work: () => T): T {
-    if (database.inTransaction && !own) return work();
-    // Nothing deferred, held or queued: the work commits by itself, as without group commit.
-    if (!own && pending.length === 0 && queue.length === 0 && held.length === 0) return work();
-    writeQueued();
-    let result: T;
-    try {
-      result = inTransaction(work);
-    } catch (error) {
-      // What ran before the work still commits, soon.
-      if (own) schedule();
-      throw error;
-    }
-    commitNow();
-    return result;
-  }
-
   return {
     deferred,
     held(work) {
@@ -351,10 +326,22 @@ function createGroupCommit(database: SqliteDatabase): GroupCommit {
       // Unref'd: a held write matters only with the event that names it, which a later commit carries.
       heldTimer.unref?.();
     },
-    deferredWhenAlone<T>(work: () => T): T {
-      return queue.length > 0 ? durable(work) : deferred(work);
+    durable<T>(work: () => T): T {
+      if (database.inTransaction && !own) return work();
+      // Nothing deferred, held or queued: the work commits by itself, as without group commit.
+      if (!own && pending.length === 0 && queue.length === 0 && held.length === 0) return work();
+      writeQueued();
+      let result: T;
+      try {
+        result = inTransaction(work);
+      } catch (error) {
+        // What ran before the work still commits, soon.
+        if (own) schedule();
+        throw error;
+      }
+      commitNow();
+      return result;
     },
-    durable,
     queued<T>(work: () => T, writer: string): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject });

@@ -18,13 +18,8 @@ const journal: Journal = {
   listSessions: (options) => inner.listSessions(options),
   close: () => inner.close(),
   async append(id, events, expectedSeq) {
-    const resultDue = crashAfterSeq > 0 && expectedSeq + 1 >= crashAfterSeq && events.some((event) => event.type === 'tool-result');
-    // The tool ran and its outcome was recorded, in the transaction its result's append commits: neither is on disk.
-    if (crashPoint === 'before-tool-result' && resultDue) process.kill(process.pid, 'SIGKILL');
-    // The window the idempotency store closes: the loop awaited something before the result's append, so the
-    // recorded outcome committed by itself at the end of the turn of the event loop; the journal never heard.
-    if (crashPoint === 'after-outcome-commit' && resultDue) {
-      await new Promise((resolve) => setImmediate(resolve));
+    // The window the idempotency store closes: the tool ran and its outcome was recorded, the journal never heard.
+    if (crashPoint === 'before-tool-result' && crashAfterSeq > 0 && expectedSeq + 1 >= crashAfterSeq && events.some((event) => event.type === 'tool-result')) {
       process.kill(process.pid, 'SIGKILL');
     }
     const last = await inner.append(id, events, expectedSeq);

@@ -4,10 +4,9 @@ import type { IdempotencyStore } from '../../store/idempotency-store.ts';
 import type { ExecuteStage, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
 
 /**
- * The idempotency stage: the outcome of a call is recorded by its idempotency key as soon as the tool returns, and
- * the store has it on disk no later than the journal has the call's result (the SQLite store commits it with that
- * append). A call re-run after a crash in between gets the recorded outcome back and the tool does not run twice.
- * Cancellations are not recorded: the call never finished.
+ * The idempotency stage: the outcome of a call is recorded by its idempotency key as soon as
+ * the tool returns, before the journal hears of it. A call re-run after a crash in between gets the recorded
+ * outcome back and the tool does not run twice. Cancellations are not recorded: the call never finished.
  */
 export function createIdempotencyStage(store: IdempotencyStore): ExecuteStage {
   return async (invocation, next) => {
