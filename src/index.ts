@@ -288,7 +288,7 @@ export type { ModelSettings, RunModelSettings, ResolvedModelSettings } from './l
 export type { TraceRouting } from './tracing/index.ts';
 
 // The model gateway's rate limits, priority queue and admission control (docs/gateway.md).
-export { createModelLimiter, createMemoryLimitStore, createRedisLimitStore, queueLane, readRateLimitHeaders, reportingFetch } from './model/index.ts';
+export { createModelLimiter, createMemoryLimitStore, createRedisLimitStore, queueLane, observingResponseHeaders, readRateLimitHeaders, reportingFetch } from './model/index.ts';
 export type {
   AdmissionOptions,
   AdmissionRequest,

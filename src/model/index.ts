@@ -19,7 +19,7 @@ export { boundModelResponse, boundToolUse, parseToolArguments, toolCallLimitsFro
 export type { ParsedToolArguments } from './tool-arguments.ts';
 export { createNodeHttpFetch, sharedNodeHttpFetch } from './node-http-fetch.ts';
 export type { NodeHttpFetch, NodeHttpFetchOptions } from './node-http-fetch.ts';
-export { createMemoryLimitStore, createModelLimiter, createRedisLimitStore, queueLane, readRateLimitHeaders, reportingFetch } from './limits/index.ts';
+export { createMemoryLimitStore, createModelLimiter, createRedisLimitStore, queueLane, observingResponseHeaders, readRateLimitHeaders, reportingFetch } from './limits/index.ts';
 export type { BucketReadings, HeaderLookup } from './limits/index.ts';
 export type { AdmissionOptions, AdmissionRequest, LimitedCall, LimitedResult, LimiterWait, ModelLimiter, ModelLimiterOptions, ModelLimitsOptions, RedisLimitStoreOptions, RunPriority, SessionLane } from './limits/index.ts';
 export { createModelRouter } from './model-router.ts';

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKeel, defineAgent } from '../../src/index.ts';
+import { createKeel, defineAgent, observingResponseHeaders, reportingFetch } from '../../src/index.ts';
+import type { Model, ModelResponse } from '../../src/spec/model.ts';
 import { createAnthropicModel, createGateway, createOpenAIModel } from '../../src/model/index.ts';
 import { createMemoryLimitStore, createModelLimiter } from '../../src/model/limits/index.ts';
 import { reportResponseHeaders, watchResponseHeaders } from '../../src/model/limits/response-headers.ts';
@@ -67,6 +68,31 @@ describe('response headers reach the limiter without an AsyncLocalStorage', () =
       expect(observed.filter((observation) => Object.keys(observation.readings).length > 0)).toHaveLength(2);
     });
   }
+
+  it('reports the headers of a model of your own that sends with a signal of its own, through the public API', async () => {
+    server = await startMockOpenAIServer({ script: () => ({ content: 'Done.', usage: { completion_tokens: 5 } }), rateLimits: createMockRateLimiter({ requestsPerMinute: 1_000 }) });
+    const baseURL = server.baseURL;
+    const { store, observed } = observingStore();
+    const send = reportingFetch(globalThis.fetch);
+    const answer: ModelResponse = { id: 'own_1', model: 'gpt-4o', content: [{ type: 'text', text: 'Done.' }], stopReason: 'end_turn', providerStopReason: 'stop', usage: { inputTokens: 5, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 } };
+    const ownModel: Model = {
+      provider: 'openai',
+      modelId: 'gpt-4o',
+      // Like an SDK: the request goes out with a signal the client made, not the gateway's.
+      generate: (_request, signal) =>
+        observingResponseHeaders(signal, async () => {
+          const response = await send(`${baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' }, body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] }), signal: new AbortController().signal });
+          await response.text();
+          return answer;
+        }),
+      stream: () => {
+        throw new Error('not used');
+      },
+    };
+    const gateway = createGateway(ownModel, { limiter: createModelLimiter({ store, accounts: { openai: { requestsPerMinute: 1_000 } } }), maxRetries: 0 });
+    await gateway.call(request, { signal: new AbortController().signal, streaming: false });
+    expect(observed.filter((observation) => Object.keys(observation.readings).length > 0)).toHaveLength(1);
+  });
 
   it('hands each call only the headers of responses sent with its own signal, and nothing once it stopped watching', () => {
     const first = new AbortController().signal;

@@ -58,7 +58,11 @@ export function reportResponseHeaders(signal: AbortSignal | null | undefined, he
   }
 }
 
-/** Wraps a fetch so that the rate-limit headers of its responses reach the gateway's limiter. */
+/**
+ * Wraps a fetch so that the rate-limit headers of its responses reach the gateway's limiter. A model whose fetch is
+ * called with the signal the gateway gave it is observed as it is; a client that sends with a signal of its own (the
+ * official SDKs do) must make its call inside `observingResponseHeaders(signal, call)`, with the gateway's signal.
+ */
 export function reportingFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
   const reporting = async (input: Parameters<typeof globalThis.fetch>[0], init?: Parameters<typeof globalThis.fetch>[1]): Promise<Response> => {
     const response = await fetch(input, init);
