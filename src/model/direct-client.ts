@@ -108,16 +108,22 @@ export function postJson(request: WireRequest, options: DirectCallOptions): Prom
   return readJson(guard, options);
 }
 
+/** The call's response once its status is a success; its headers are reported to the limiter first, whatever it is. */
+async function acceptedExchange(guard: CallGuard, options: DirectCallOptions): Promise<WireExchange> {
+  let exchange: WireExchange;
+  try {
+    exchange = await guard.pending.response;
+  } catch (error) {
+    throw guard.transportError(error);
+  }
+  reportResponseHeaders(options.signal, exchange.headers, exchange.status);
+  if (exchange.status < 200 || exchange.status > 299) throw await failedStatus(exchange, guard);
+  return exchange;
+}
+
 async function readJson(guard: CallGuard, options: DirectCallOptions): Promise<Record<string, unknown>> {
   try {
-    let exchange: WireExchange;
-    try {
-      exchange = await guard.pending.response;
-    } catch (error) {
-      throw guard.transportError(error);
-    }
-    reportResponseHeaders(options.signal, exchange.headers, exchange.status);
-    if (exchange.status < 200 || exchange.status > 299) throw await failedStatus(exchange, guard);
+    const exchange = await acceptedExchange(guard, options);
     let body: { readonly bytes: Buffer; readonly truncated: boolean };
     try {
       body = await exchange.readAll(options.maxResponseBytes);
@@ -192,13 +198,7 @@ export function openEventStream<T>(request: WireRequest, options: DirectCallOpti
 async function openedEvents<T>(guard: CallGuard, options: DirectCallOptions, decode: EventDecoder<T>): Promise<AsyncGenerator<T>> {
   let exchange: WireExchange;
   try {
-    try {
-      exchange = await guard.pending.response;
-    } catch (error) {
-      throw guard.transportError(error);
-    }
-    reportResponseHeaders(options.signal, exchange.headers, exchange.status);
-    if (exchange.status < 200 || exchange.status > 299) throw await failedStatus(exchange, guard);
+    exchange = await acceptedExchange(guard, options);
   } catch (error) {
     guard.release();
     throw error;
