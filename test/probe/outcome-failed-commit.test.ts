@@ -1,24 +1,13 @@
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteIdempotencyStore, createSqliteStore } from '../../src/store/index.ts';
-import { groupCommitOf } from '../../src/store/sqlite-group-commit.ts';
 import { sampleSession } from '../../src/testing/contracts/journal-samples.ts';
+import { failingCommitWriter, outcomesOnDisk } from './outcome-probes.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'keel-probe-failed-commit-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** What another process, or this one restarted after a crash, finds on disk. */
-function outcomesOnDisk(path: string): number {
-  const raw = new Database(path, { readonly: true });
-  try {
-    return (raw.prepare('SELECT count(*) AS count FROM tool_outcomes').get() as { count: number }).count;
-  } finally {
-    raw.close();
-  }
-}
 
 function settle<T>(promise: Promise<T>): Promise<{ ok: boolean }> {
   return promise.then(
@@ -34,18 +23,14 @@ describe("a tool's recorded outcome when the commit carrying its result fails fo
     const path = join(scratch, 'shared.db');
     const store = createSqliteStore({ path });
     const outcomes = createSqliteIdempotencyStore(store.database, path);
-    // Another writer on the connection whose write fails at COMMIT (a deferred foreign key, as the group-commit tests
-    // simulate a commit that fails): it fails the whole transaction it shares.
-    store.database.exec('CREATE TABLE parents (id INTEGER PRIMARY KEY); CREATE TABLE children (parent INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)');
-    const insertOrphan = store.database.prepare('INSERT INTO children (parent) VALUES (7)');
-    const group = groupCommitOf(store.database)!;
+    const queueFailingWrite = failingCommitWriter(store);
     try {
       // A third session writes first in this turn of the event loop (and commits at once).
       await store.journal.append('ses_z', sampleSession('ses_z').slice(0, 1), 0);
       // Session A's tool shipped the order; the idempotency stage recorded its outcome and returned.
       await outcomes.put('idem_ship_7', outcome);
       // A's result append shares its commit with the other writer's failing write.
-      const [append] = await Promise.all([settle(store.journal.append('ses_a', sampleSession('ses_a'), 0)), settle(group.queued(() => insertOrphan.run(), 'orphans'))]);
+      const [append] = await Promise.all([settle(store.journal.append('ses_a', sampleSession('ses_a'), 0)), settle(queueFailingWrite())]);
       expect(append.ok).toBe(false);
       // The session's run fails on its append; a crash or a restart now must still find the outcome, or the resumed
       // call ships the order again. At fe1dcbe the record had committed by itself before the stage returned.
