@@ -3,7 +3,9 @@ import type { BlobStore } from '../spec/journal.ts';
 import type { EncryptionOptions } from './encryption.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import { createSqliteBlobStore } from './sqlite-blob-store.ts';
-import { openSqliteDatabase } from './sqlite-database.ts';
+import { startBackgroundCheckpoints } from './sqlite-checkpointer.ts';
+import type { BackgroundCheckpointOptions, BackgroundCheckpoints } from './sqlite-checkpointer.ts';
+import { defaultBusyTimeoutMs, openSqliteDatabase } from './sqlite-database.ts';
 import type { SqliteDatabase, SqliteSynchronous } from './sqlite-database.ts';
 import { enableGroupCommit } from './sqlite-group-commit.ts';
 import { createSqliteJournal } from './sqlite-journal.ts';
@@ -31,6 +33,13 @@ export interface SqliteStoreOptions {
    * KEEL_ENCRYPTION_PREVIOUS_KEYS from the environment, none when unset; `false` turns it off. See docs/storage.md.
    */
   readonly encryption?: EncryptionOptions | false;
+  /**
+   * Checkpoints the write-ahead log from a worker thread at most `intervalMs` (1 s) after a commit, instead of inside
+   * the commit that fills it: the copy and its flushes leave the event loop, and with `synchronous: 'normal'` a power
+   * loss can undo only about the last interval of commits. On by default for a file; `false` leaves checkpoints to
+   * SQLite. See sqlite-checkpointer.ts.
+   */
+  readonly backgroundCheckpoints?: BackgroundCheckpointOptions | false;
 }
 
 export interface SqliteStore {
@@ -39,6 +48,8 @@ export interface SqliteStore {
   /** One writer per session: take a session's lease here before appending to it. */
   readonly leases: SessionLeaseStore;
   readonly database: SqliteDatabase;
+  /** The write-ahead log's checkpointer (its state says whether it runs). */
+  readonly checkpoints: BackgroundCheckpoints;
   /** Closes the journal, the blob store, the lease store and the database. */
   close(): Promise<void>;
 }
@@ -66,20 +77,24 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let journalImplementation: SqliteJournal;
   let blobImplementation: BlobStore;
   let leaseImplementation: SessionLeaseStore;
+  let checkpoints: BackgroundCheckpoints;
   const clock = options.clock === undefined ? {} : { clock: options.clock };
   const encryption = options.encryption === undefined ? {} : { encryption: options.encryption };
   try {
     journalImplementation = createSqliteJournal({ database, ...encryption });
     blobImplementation = createSqliteBlobStore({ database, ...clock, ...encryption });
     leaseImplementation = createSqliteSessionLeaseStore({ database, ...clock });
+    checkpoints = startBackgroundCheckpoints({ database, busyTimeoutMs: options.busyTimeoutMs ?? defaultBusyTimeoutMs, options: options.backgroundCheckpoints });
   } catch (error) {
     database.close();
     throw error;
   }
   let users = 2;
-  const release = (): void => {
+  const release = async (): Promise<void> => {
     users -= 1;
     if (users > 0) return;
+    // Before the last commit and the close: the worker's final checkpoint must not race the connection's own.
+    await checkpoints.stop();
     try {
       groupCommit?.flush();
     } catch (error) {
@@ -94,7 +109,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (closed) return;
       closed = true;
       await close();
-      release();
+      await release();
     };
   };
   const journal: SqliteJournal = { ...journalImplementation, close: once(() => journalImplementation.close()) };
@@ -107,6 +122,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     blobs,
     leases,
     database,
+    checkpoints,
     async close() {
       await journal.close();
       await blobs.close();

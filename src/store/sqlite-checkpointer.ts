@@ -1,0 +1,233 @@
+/**
+ * Checkpoints a SQLite database's write-ahead log from a worker thread, on a clock, instead of inside commits.
+ *
+ * By default SQLite checkpoints inside the commit that takes the log past 1,000 pages: that commit copies every page
+ * of the log into the database file and flushes it to the disk, on the event loop (a few milliseconds, every few
+ * hundred commits of a busy journal). And with `synchronous = NORMAL` nothing is flushed between checkpoints, so
+ * a power loss could undo every commit since the last one, however long ago that was on a quiet database.
+ *
+ * Here a worker thread with a connection of its own checkpoints when the log has changed, at most `intervalMs`
+ * after the first commit since its last checkpoint: the copy and both flushes run off the event loop, and a power
+ * loss can undo at most the commits of about the last interval (plus the time a checkpoint takes). The checkpoints
+ * are PASSIVE: they never take the write lock, so commits go on while they run. A log the writers keep ahead of the
+ * worker is still bounded: past `walLimitBytes` the worker runs one RESTART checkpoint, which waits for the
+ * writers (within the busy timeout) as SQLite's own checkpoint would.
+ *
+ * The worker starts only once the database has been written to (a short-lived connection never pays for it), and
+ * SQLite's automatic checkpoint stays on until the worker says it is ready. A worker that fails or exits hands the
+ * checkpoints back to SQLite: no configuration can leave the log without a checkpointer.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { KeelError } from '../errors/index.ts';
+import type { SqliteDatabase } from './sqlite-database.ts';
+
+export interface BackgroundCheckpointOptions {
+  /** Longest a commit waits for the checkpoint that flushes it to the database file. Defaults to 1,000 ms. */
+  readonly intervalMs?: number;
+  /** Size of the write-ahead log past which writers wait for a restarting checkpoint. Defaults to 64 MiB. */
+  readonly walLimitBytes?: number;
+}
+
+export type CheckpointerState = 'waiting-for-writes' | 'starting' | 'running' | 'failed' | 'stopped';
+
+export interface BackgroundCheckpoints {
+  /** Where the checkpointer is; `failed` means SQLite's automatic checkpoint is back in charge (see `failure`). */
+  readonly state: CheckpointerState;
+  /** Why the worker stopped, when it failed. */
+  readonly failure: string | undefined;
+  /** Stops the worker and gives the checkpoints back to SQLite; the connection stays open. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export const defaultCheckpointIntervalMs = 1_000;
+export const defaultWalLimitBytes = 64 * 1024 * 1024;
+/** SQLite's own default for `wal_autocheckpoint`, restored whenever the worker is not running. */
+const sqliteAutocheckpointPages = 1_000;
+/** Rounds of PASSIVE checkpoint per tick: each copies what the writers added during the one before. */
+const passiveRounds = 8;
+const stopTimeoutMs = 5_000;
+
+// Plain JavaScript, so the worker needs no TypeScript loader. It answers with one `ready` message, then `failed` or nothing.
+const workerSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { statSync } = require('node:fs');
+const Database = require(workerData.driverPath);
+let database;
+try {
+  database = new Database(workerData.path, { fileMustExist: true, timeout: workerData.busyTimeoutMs });
+  database.pragma('synchronous = ' + workerData.synchronous);
+} catch (error) {
+  parentPort.postMessage({ failed: 'opening a checkpoint connection: ' + String(error && error.message) });
+  process.exit(0);
+}
+const walPath = workerData.path + '-wal';
+let seen = '';
+function walStamp() {
+  try {
+    const stats = statSync(walPath, { bigint: true });
+    return { stamp: stats.size + ':' + stats.mtimeNs, size: Number(stats.size) };
+  } catch {
+    return { stamp: '', size: 0 };
+  }
+}
+function checkpoint() {
+  const before = walStamp();
+  if (before.stamp === seen || before.size === 0) return;
+  for (let round = 0; round < workerData.passiveRounds; round += 1) {
+    const [result] = database.pragma('wal_checkpoint(PASSIVE)');
+    if (result.busy !== 0 || result.log === result.checkpointed) break;
+  }
+  if (walStamp().size > workerData.walLimitBytes) database.pragma('wal_checkpoint(RESTART)');
+  seen = walStamp().stamp;
+}
+const timer = setInterval(() => {
+  try {
+    checkpoint();
+  } catch (error) {
+    clearInterval(timer);
+    parentPort.postMessage({ failed: 'checkpointing: ' + String(error && error.message) });
+    database.close();
+    process.exit(0);
+  }
+}, workerData.intervalMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  try {
+    checkpoint();
+  } finally {
+    database.close();
+    process.exit(0);
+  }
+});
+parentPort.postMessage({ ready: true });
+`;
+
+const require = createRequire(import.meta.url);
+
+function checkOptions(options: BackgroundCheckpointOptions): Required<BackgroundCheckpointOptions> {
+  const intervalMs = options.intervalMs ?? defaultCheckpointIntervalMs;
+  const walLimitBytes = options.walLimitBytes ?? defaultWalLimitBytes;
+  if (!(Number.isInteger(intervalMs) && intervalMs >= 10 && intervalMs <= 3_600_000)) {
+    throw new KeelError('invalid-config', `backgroundCheckpoints.intervalMs must be an integer from 10 to 3600000 milliseconds, got ${intervalMs}.`);
+  }
+  if (!(Number.isInteger(walLimitBytes) && walLimitBytes >= 1024 * 1024)) {
+    throw new KeelError('invalid-config', `backgroundCheckpoints.walLimitBytes must be an integer of at least 1048576 bytes, got ${walLimitBytes}.`);
+  }
+  return { intervalMs, walLimitBytes };
+}
+
+interface CheckpointerContext {
+  readonly database: SqliteDatabase;
+  readonly settings: Required<BackgroundCheckpointOptions>;
+  readonly busyTimeoutMs: number;
+  state: CheckpointerState;
+  failure: string | undefined;
+  worker: Worker | undefined;
+  watch: NodeJS.Timeout | undefined;
+}
+
+/** Sets SQLite's automatic checkpoint on the connection, if it is still open. */
+function setAutocheckpoint(database: SqliteDatabase, pages: number): void {
+  if (database.open) database.pragma(`wal_autocheckpoint = ${pages}`);
+}
+
+function handBack(context: CheckpointerContext, failure: string | undefined): void {
+  context.worker = undefined;
+  if (context.state === 'stopped') return;
+  context.state = failure === undefined ? 'stopped' : 'failed';
+  context.failure = failure;
+  setAutocheckpoint(context.database, sqliteAutocheckpointPages);
+}
+
+function spawn(context: CheckpointerContext): void {
+  const { database, settings } = context;
+  const synchronous = database.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL';
+  const worker = new Worker(workerSource, {
+    eval: true,
+    execArgv: [],
+    workerData: { path: database.name, driverPath: require.resolve('better-sqlite3'), synchronous, busyTimeoutMs: context.busyTimeoutMs, passiveRounds, ...settings },
+    resourceLimits: { maxOldGenerationSizeMb: 32 },
+  });
+  context.worker = worker;
+  context.state = 'starting';
+  worker.on('message', (message: { ready: true } | { failed: string }) => {
+    if (context.worker !== worker) return;
+    if ('failed' in message) {
+      handBack(context, message.failed);
+      return;
+    }
+    context.state = 'running';
+    // From here on the worker checkpoints; a commit no longer does. A log that grew past the limit is cut back to it
+    // when the writers start it over.
+    setAutocheckpoint(database, 0);
+    if (database.open) database.pragma(`journal_size_limit = ${settings.walLimitBytes}`);
+  });
+  worker.on('error', (error) => {
+    if (context.worker === worker) handBack(context, `the checkpoint worker failed: ${error.message}`);
+  });
+  worker.on('exit', () => {
+    if (context.worker === worker) handBack(context, 'the checkpoint worker exited');
+  });
+  worker.unref();
+}
+
+/** Whether the connection has written to the log yet: until then there is nothing to checkpoint. */
+function hasWritten(database: SqliteDatabase): boolean {
+  const walPath = `${database.name}-wal`;
+  return existsSync(walPath) && statSync(walPath).size > 0;
+}
+
+export interface CheckpointerSetup {
+  /** A file in WAL mode, open for writing; a database in memory or opened read-only gets a checkpointer that does nothing. */
+  readonly database: SqliteDatabase;
+  readonly busyTimeoutMs: number;
+  /** `false`: SQLite checkpoints inside commits, as it does by default. */
+  readonly options: BackgroundCheckpointOptions | false | undefined;
+}
+
+/** Starts checkpointing a database from a worker thread, once it has been written to. */
+export function startBackgroundCheckpoints(setup: CheckpointerSetup): BackgroundCheckpoints {
+  const { database } = setup;
+  const settings = checkOptions(setup.options === false ? {} : (setup.options ?? {}));
+  const context: CheckpointerContext = { database, settings, busyTimeoutMs: setup.busyTimeoutMs, state: 'waiting-for-writes', failure: undefined, worker: undefined, watch: undefined };
+  if (setup.options === false || database.memory || database.readonly) context.state = 'stopped';
+  else watchForWrites(context);
+  return {
+    get state() {
+      return context.state;
+    },
+    get failure() {
+      return context.failure;
+    },
+    stop: () => stopCheckpoints(context),
+  };
+}
+
+function watchForWrites(context: CheckpointerContext): void {
+  const { database } = context;
+  context.watch = setInterval(() => {
+    if (!database.open || !hasWritten(database)) return;
+    clearInterval(context.watch);
+    context.watch = undefined;
+    spawn(context);
+  }, context.settings.intervalMs);
+  context.watch.unref();
+}
+
+async function stopCheckpoints(context: CheckpointerContext): Promise<void> {
+  if (context.watch !== undefined) clearInterval(context.watch);
+  context.watch = undefined;
+  const worker = context.worker;
+  context.state = 'stopped';
+  context.worker = undefined;
+  setAutocheckpoint(context.database, sqliteAutocheckpointPages);
+  if (worker === undefined) return;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // Its last checkpoint runs before it closes its connection; one that hangs is cut off.
+  worker.postMessage('stop');
+  const timer = setTimeout(() => void worker.terminate(), stopTimeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
