@@ -103,9 +103,12 @@ type Loader = (onWritten: (event: SessionEvent) => void) => Promise<{ state: Ses
 function launch(run: Launch, load: Loader): SessionRun {
   const { sessionId, options, agent, dependencies } = run;
   const queue = new UpdateQueue<SessionUpdate>();
+  // Only the returned run holds the queue: a caller that drops the run (it awaits `result` alone) can never iterate
+  // it, so the updates buffered for a late iterator go with it instead of living as long as the session.
+  const updates = new WeakRef(queue);
   const emit = (update: SessionUpdate): void => {
     options.onUpdate?.(update);
-    queue.push(update);
+    updates.deref()?.push(update);
   };
   const detector = dependencies.anomalies === false ? null : new AnomalyDetector(dependencies.anomalies ?? {});
   const anomalies: AnomalyBody[] = [];
@@ -143,7 +146,15 @@ function launch(run: Launch, load: Loader): SessionRun {
     await writer.flush();
     return resultOf(writer.state, context.suspendedChildren);
   })();
-  result.then(() => queue.close(), (error: unknown) => queue.close(error));
+  result.then(
+    () => updates.deref()?.close(),
+    (error: unknown) => updates.deref()?.close(error),
+  );
+  return iterableRun(sessionId, result, queue);
+}
+
+/** Built outside `launch` so that the queue is in no closure scope the running session keeps alive. */
+function iterableRun(sessionId: string, result: Promise<SessionResult>, queue: UpdateQueue<SessionUpdate>): SessionRun {
   return { sessionId, result, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
 }
 

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { KeelError } from '../errors/index.ts';
-import type { SessionRun, SessionUpdate } from '../loop/index.ts';
+import type { SessionRun } from '../loop/index.ts';
+import { iterableAfter } from './admitted-run.ts';
 import type { AcquireLeaseResult, SessionLeaseRecord, SessionLeaseStore } from '../spec/session-lease.ts';
 
 /**
@@ -84,13 +85,7 @@ export function runUnderLease(settings: LeaseSettings, sessionId: string, start:
     });
   // A caller that only iterates must not see an unhandled rejection; one that awaits `result` still gets it.
   result.catch(() => undefined);
-  return {
-    sessionId,
-    result,
-    async *[Symbol.asyncIterator](): AsyncIterator<SessionUpdate> {
-      yield* await inner;
-    },
-  };
+  return iterableAfter(sessionId, result, inner);
 }
 
 export function keepRenewing(settings: LeaseSettings, sessionId: string, lost: AbortController): ReturnType<typeof setInterval> {

@@ -1,7 +1,10 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { KeelError } from '../../src/errors/index.ts';
 import { defineAgent, startSession } from '../../src/loop/index.ts';
+import type { SessionResult, SessionRun } from '../../src/loop/index.ts';
 import { UpdateQueue, unclaimedUpdateLimit } from '../../src/loop/update-queue.ts';
 import { defineTool } from '../../src/tools/index.ts';
 import { scriptedCaller, text, toolUse } from '../helpers/scripted-caller.ts';
@@ -62,6 +65,77 @@ describe('a session run nobody iterates', () => {
     const seen: number[] = [];
     for await (const update of run) if (update.type === 'event') seen.push(update.event.seq);
     expect(seen.length).toBeGreaterThan(unclaimedUpdateLimit);
+    expect(seen).toEqual(Array.from({ length: seen.length }, (_unused, index) => index + 1));
+  });
+});
+
+describe('a session run its caller drops', () => {
+  const turns = 6;
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  /**
+   * Runs a session whose last tool call waits while the test collects garbage, keeping only weak references to the
+   * updates reported so far; counts those still alive then (the session still running).
+   */
+  async function updatesAliveMidRun(keepRun: (run: SessionRun) => void): Promise<{ reported: number; alive: number; result: SessionResult }> {
+    let reachedGate = (): void => undefined;
+    const reached = new Promise<void>((resolve) => {
+      reachedGate = resolve;
+    });
+    let openGate = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    const add = defineTool({
+      name: 'add',
+      description: 'Adds.',
+      input: z.object({ a: z.number(), b: z.number() }),
+      risk: 'read',
+      execute: async ({ a, b }) => {
+        if (a === turns - 1) {
+          reachedGate();
+          await gate;
+        }
+        return String(a + b);
+      },
+    });
+    const agent = defineAgent({ name: 'dropped', instructions: 'Add.', tools: [add], limits: { maxTurns: turns + 5 } });
+    const script = [...Array.from({ length: turns }, (_unused, index) => ({ content: [toolUse(`c${index}`, 'add', { a: index, b: 1 })] })), { content: [text('done')] }];
+    const reported: WeakRef<object>[] = [];
+    // Started in a function of its own, so that this frame holds the result and not the run.
+    const start = (): Promise<SessionResult> => {
+      const run = startSession(agent, dependenciesFor(scriptedCaller(script)), { input: 'go', onUpdate: (update) => reported.push(new WeakRef(update)) });
+      keepRun(run);
+      return run.result;
+    };
+    const result = start();
+    await reached;
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    const alive = reported.filter((reference) => reference.deref() !== undefined).length;
+    const count = reported.length;
+    openGate();
+    return { reported: count, alive, result: await result };
+  }
+
+  it('keeps no update for an iterator nobody can start any more', async () => {
+    const { reported, alive, result } = await updatesAliveMidRun(() => undefined);
+    expect(result.status).toBe('completed');
+    expect(reported).toBeGreaterThan(turns * 3);
+    expect(alive).toBe(0);
+  });
+
+  it('still gives a late iterator that holds the run every update', async () => {
+    let held: SessionRun | undefined;
+    const { reported, alive, result } = await updatesAliveMidRun((run) => {
+      held = run;
+    });
+    expect(result.status).toBe('completed');
+    expect(alive).toBe(reported);
+    const seen: number[] = [];
+    for await (const update of held ?? []) if (update.type === 'event') seen.push(update.event.seq);
+    expect(seen.length).toBeGreaterThan(reported);
     expect(seen).toEqual(Array.from({ length: seen.length }, (_unused, index) => index + 1));
   });
 });
