@@ -83,7 +83,7 @@ export {
 export type { Gateway, GatewayOptions, AnthropicModelOptions, OpenAIModelOptions, DirectClientOptions, ModelClientKind } from './model/index.ts';
 export { createSqliteStore, createMemoryJournal, createMemoryBlobStore, createMemorySessionLeaseStore, validateJournal } from './store/index.ts';
 export { createSqliteAuditLog, createMemoryAuditLog, createAuditSigner, createAuditVerifier, generateAuditKeyPair } from './store/index.ts';
-export type { SqliteStore, SqliteStoreOptions, SqliteAuditLogOptions, AuditSigner, AuditVerifier, AuditKeyPair } from './store/index.ts';
+export type { SqliteStore, SqliteStoreOptions, BackgroundCheckpointOptions, BackgroundCheckpoints, CheckpointerState, SqliteAuditLogOptions, AuditSigner, AuditVerifier, AuditKeyPair } from './store/index.ts';
 export { backupDatabase, checkDatabase, reencryptDatabase, createSqliteSessionLeaseStore } from './store/index.ts';
 export {
   createPostgresStore,

@@ -1,5 +1,6 @@
 export { createSqliteStore } from './sqlite-store.ts';
 export type { SqliteStore, SqliteStoreOptions } from './sqlite-store.ts';
+export type { BackgroundCheckpointOptions, BackgroundCheckpoints, CheckpointerState } from './sqlite-checkpointer.ts';
 export { createSqliteJournal, journalMigrations } from './sqlite-journal.ts';
 export type { SqliteJournal, SqliteJournalOptions } from './sqlite-journal.ts';
 export { createSqliteBlobStore, blobMigrations } from './sqlite-blob-store.ts';
