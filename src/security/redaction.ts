@@ -5,7 +5,8 @@ import { findClaims } from './redaction-claims.ts';
 import { redactionDetectors, redactionTypes, secretTypes } from './redaction-detectors.ts';
 import type { PersonalDataType, RedactionDetector, RedactionType } from './redaction-detectors.ts';
 import { isPlaceholderValue, isSecretName } from './redaction-named-secrets.ts';
-import { textDigest } from './text-digest.ts';
+import { RecentKeys } from './recent-keys.ts';
+import { RepeatedTextDigests } from './text-digest.ts';
 import { pointerSegment, revealNothing } from './redaction-policy.ts';
 import type { RevealPolicy } from './redaction-policy.ts';
 
@@ -210,30 +211,23 @@ type CleanKey = { readonly text: string } | { readonly digest: string } | null;
 
 /**
  * Texts the redactor found nothing in, the most recent of them: short ones as themselves, longer ones (a tool's
- * output that repeats) by digest.
+ * output that repeats) by digest, from their second sighting on.
  */
 function createCleanTexts(): { keyOf(text: string): CleanKey; has(key: CleanKey): boolean; add(key: CleanKey): void } {
-  const texts = new Set<string>();
-  const digests = new Set<string>();
-  const addBounded = (set: Set<string>, entry: string, limit: number): void => {
-    set.add(entry);
-    if (set.size > limit) {
-      for (const oldest of set) {
-        set.delete(oldest);
-        break;
-      }
-    }
-  };
+  const texts = new RecentKeys<string>(cleanTextEntries);
+  const digests = new RecentKeys<string>(cleanDigestEntries);
+  const repeated = new RepeatedTextDigests();
   return {
     keyOf(text) {
       if (text.length <= cleanTextMaximumLength) return { text };
-      return text.length <= cleanDigestMaximumLength ? { digest: textDigest(text) } : null;
+      const digest = text.length <= cleanDigestMaximumLength ? repeated.digestIfRepeated(text) : null;
+      return digest === null ? null : { digest };
     },
     has: (key) => key !== null && ('text' in key ? texts.has(key.text) : digests.has(key.digest)),
     add(key) {
       if (key === null) return;
-      if ('text' in key) addBounded(texts, key.text, cleanTextEntries);
-      else addBounded(digests, key.digest, cleanDigestEntries);
+      if ('text' in key) texts.add(key.text);
+      else digests.add(key.digest);
     },
   };
 }

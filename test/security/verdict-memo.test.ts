@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createInjectionDetector } from '../../src/index.ts';
 import { createRedactor } from '../../src/security/redaction.ts';
 import { compileRevealPolicy } from '../../src/security/redaction-policy.ts';
+import { RecentKeys } from '../../src/security/recent-keys.ts';
 import { textDigest } from '../../src/security/text-digest.ts';
 import type { InjectionScan } from '../../src/security/injection/types.ts';
 
@@ -25,31 +26,35 @@ describe('the injection detector\u2019s memo of recent verdicts', () => {
 
   it('keeps verdicts apart per set of layers', () => {
     const detector = createInjectionDetector();
-    const rulesOnly = detector.scan(attack, { layers: ['rules'] });
-    const classifierOnly = detector.scan(attack, { layers: ['classifier'] });
-    expect(rulesOnly).toEqual(freshScan(attack, ['rules']));
-    expect(classifierOnly).toEqual(freshScan(attack, ['classifier']));
-    expect(rulesOnly.findings.every((finding) => finding.layer === 'rules')).toBe(true);
-    expect(classifierOnly.findings.every((finding) => finding.layer === 'classifier')).toBe(true);
-    expect(detector.scan(attack)).toEqual(freshScan(attack));
+    // Three rounds: a text is remembered from its second sighting on, and answered from the memo after that.
+    for (let round = 0; round < 3; round += 1) {
+      const rulesOnly = detector.scan(attack, { layers: ['rules'] });
+      const classifierOnly = detector.scan(attack, { layers: ['classifier'] });
+      expect(rulesOnly).toEqual(freshScan(attack, ['rules']));
+      expect(classifierOnly).toEqual(freshScan(attack, ['classifier']));
+      expect(rulesOnly.findings.every((finding) => finding.layer === 'rules')).toBe(true);
+      expect(classifierOnly.findings.every((finding) => finding.layer === 'classifier')).toBe(true);
+      expect(detector.scan(attack)).toEqual(freshScan(attack));
+    }
   });
 
   it('hands out copies: a caller changing a verdict does not change the next one', () => {
     const detector = createInjectionDetector();
-    const first = detector.scan(attack) as unknown as { findings: { start: number }[]; score: number };
     const expected = freshScan(attack);
-    first.findings[0]!.start = 999;
-    first.findings.length = 0;
-    first.score = 0;
-    expect(detector.scan(attack)).toEqual(expected);
+    for (let round = 0; round < 4; round += 1) {
+      const verdict = detector.scan(attack) as unknown as { findings: { start: number }[]; score: number };
+      expect(verdict).toEqual(expected);
+      verdict.findings[0]!.start = 999;
+      verdict.findings.length = 0;
+      verdict.score = 0;
+    }
   });
 
   it('never takes a verdict of the embedding layer from the memo: the embedder runs for every scan', () => {
     let calls = 0;
     const detector = createInjectionDetector({ embedding: { embed: () => { calls += 1; return [1, 0]; }, reference: { default: [[1, 0]] } } });
-    detector.scan('the same ordinary text');
-    detector.scan('the same ordinary text');
-    expect(calls).toBe(2);
+    for (let round = 0; round < 3; round += 1) detector.scan('the same ordinary text');
+    expect(calls).toBe(3);
   });
 
   it('tells texts apart that UTF-8 would not (a lone surrogate and U+FFFD)', () => {
@@ -68,15 +73,32 @@ describe('the redactor\u2019s memo of longer clean texts', () => {
     expect(redactor.redactText(clean)).toEqual({ text: clean, findings: [], locations: [] });
     const token = `ghp_${'a1B2c3D4e5'.repeat(3)}abcdef`;
     const withSecret = `${clean}${token}`;
-    expect(redactor.redactText(withSecret).text).toBe(`${clean}[REDACTED:github-token]`);
-    expect(redactor.redactText(withSecret).text).toBe(`${clean}[REDACTED:github-token]`);
+    for (let round = 0; round < 3; round += 1) {
+      expect(redactor.redactText(clean)).toEqual({ text: clean, findings: [], locations: [] });
+      expect(redactor.redactText(withSecret).text).toBe(`${clean}[REDACTED:github-token]`);
+    }
   });
 
   it('remembers nothing a reveal policy let through', () => {
     const redactor = createRedactor();
     const text = `Contact: ann@example.com. ${'Ordinary words here. '.repeat(10)}`;
     const reveal = compileRevealPolicy({ reveal: ['email'] }, 'Tool "mail"');
-    expect(redactor.redactText(text, { reveal }).text).toBe(text);
-    expect(redactor.redactText(text).text).toContain('[REDACTED:email]');
+    for (let round = 0; round < 3; round += 1) {
+      expect(redactor.redactText(text, { reveal }).text).toBe(text);
+      expect(redactor.redactText(text).text).toContain('[REDACTED:email]');
+    }
+  });
+});
+
+describe('RecentKeys', () => {
+  it('keeps the last keys added, first in first out, and reports the one that went', () => {
+    const keys = new RecentKeys<string>(3);
+    expect(['a', 'b', 'c'].map((key) => keys.add(key))).toEqual([undefined, undefined, undefined]);
+    expect(keys.add('b')).toBeUndefined();
+    expect(keys.add('d')).toBe('a');
+    expect(['a', 'b', 'c', 'd'].map((key) => keys.has(key))).toEqual([false, true, true, true]);
+    expect(keys.add('e')).toBe('b');
+    expect(keys.add('a')).toBe('c');
+    expect(['a', 'b', 'c', 'd', 'e'].map((key) => keys.has(key))).toEqual([true, false, false, true, true]);
   });
 });
