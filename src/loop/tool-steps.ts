@@ -78,6 +78,13 @@ export async function decideTools(context: LoopContext, callIds: readonly string
  */
 export async function runTools(context: LoopContext, callIds: readonly string[]): Promise<void> {
   const state = context.writer.state;
+  const [only] = callIds;
+  if (callIds.length === 1 && only !== undefined) {
+    // One call has no siblings to stop: it runs under the session's signal, without a controller and a link of its
+    // own (the tool itself still gets a linked signal from the pipeline, released when it returns).
+    await runCall(context, state, only, context.signal);
+    return;
+  }
   // When one call's outcome cannot be journaled the run fails: its sibling calls are stopped too, so nothing keeps
   // writing for a run whose caller has been told it failed (a resume must find the journal still).
   const siblings = new AbortController();
