@@ -2,7 +2,7 @@ import { KeelError, toKeelError } from '../errors/index.ts';
 import { linkedSignal } from '../util/index.ts';
 import { toToolSpec } from '../tools/index.ts';
 import type { EventBody } from '../spec/events.ts';
-import type { ToolSpec } from '../spec/model.ts';
+import type { ModelRequest, ToolSpec } from '../spec/model.ts';
 import type { ToolDefinition } from '../tools/index.ts';
 import type { ToolUseBlock } from '../spec/message.ts';
 import type { ModelStreamPart } from '../spec/model.ts';
@@ -33,11 +33,19 @@ export function guardEnd(context: LoopContext, trip: GuardTrip, leading: readonl
   return endBadly(context, { status: 'failed', error, leading: [...leading, trip] });
 }
 
+interface JournaledRequest {
+  readonly request: ModelRequest;
+  readonly settings: ReturnType<typeof effectiveModelSettings>;
+  readonly turn: number;
+  readonly deadlineAt: number | null;
+}
+
 /**
- * One model call: the turn's context and request are journaled (with `leading`, a turn-start, in the same append),
- * then the response together with the tool calls it asks for, or the error that ends the session.
+ * The turn's context planned, stored as a blob and journaled with the model request (with `leading` in the same
+ * append); null when the session ended because the request cannot fit. Only the request and what the call needs come
+ * back: the serialised context (and the state previewed for it) are not held while the model answers.
  */
-export async function callModel(context: LoopContext, leading: readonly EventBody[]): Promise<void> {
+async function journalRequest(context: LoopContext, leading: readonly EventBody[]): Promise<JournaledRequest | null> {
   const { agent, dependencies, writer, signal } = context;
   const state = leading.length === 0 ? writer.state : writer.preview(leading);
   const toolSpecs = [...agent.tools.values()].map(toolSpecOf);
@@ -50,7 +58,7 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
     const error = toKeelError(thrown);
     if (error.code !== 'model-context-window') throw error;
     await endBadly(context, { status: 'failed', error, leading: [...leading, { type: 'model-error', turn: state.turn, error: error.toRecord(), retries: 0, latencyMs: 0 }] });
-    return;
+    return null;
   }
   const requestHash = await dependencies.blobs.put(turnContext.serialized);
   // Parameters, hosted tools and caching go on the request here, and are journaled on model-request (the blob is the context).
@@ -62,8 +70,18 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
     ...turnContext.events(requestHash),
     { type: 'model-request', turn: state.turn, requestHash, provider: dependencies.model.provider, model: dependencies.model.modelId, streaming: agent.streaming, maxOutputTokens: request.maxOutputTokens, ...(parameters === undefined ? {} : { parameters }) },
   ]);
+  return { request, settings, turn: state.turn, deadlineAt: state.start.limits.deadlineAt };
+}
 
-  const deadlineAt = state.start.limits.deadlineAt;
+/**
+ * One model call: the turn's context and request are journaled (with `leading`, a turn-start, in the same append),
+ * then the response together with the tool calls it asks for, or the error that ends the session.
+ */
+export async function callModel(context: LoopContext, leading: readonly EventBody[]): Promise<void> {
+  const { agent, dependencies, writer, signal } = context;
+  const journaled = await journalRequest(context, leading);
+  if (journaled === null) return;
+  const { request, settings, turn, deadlineAt } = journaled;
   const deadline = deadlineAt === null ? null : new AbortController();
   const timer = deadline === null || deadlineAt === null ? null : setTimeout(() => deadline.abort(new KeelError('deadline-exceeded', 'The session deadline passed during a model call.')), Math.max(0, deadlineAt - dependencies.clock.now()));
   // Linked and released rather than AbortSignal.any: Node keeps a combined signal that has listeners alive until it aborts.
@@ -71,7 +89,6 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
   const callSignal = linked === null ? signal : linked.signal;
   const started = dependencies.clock.monotonic();
   try {
-    const turn = state.turn;
     const onPart = context.options.includeModelParts === true ? (part: ModelStreamPart) => context.emit({ type: 'model-part', turn, part }) : undefined;
     // Memory retrieved into the context is untrusted like tool results: the response cache leaves it alone unless told.
     const hints = callHints(settings, agent.memory !== null);
@@ -104,7 +121,7 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
     // The tool calls are journaled in the same append as the response that asked for them (those past the cap with their error).
     await writer.append([responseBody, ...toolRequestBodies(after, calls, agent.toolCalls.maxPerMessage)]);
   } catch (thrown) {
-    await endAfterModelError(context, thrown, { state, deadline: deadline?.signal ?? null, deadlineAt, latencyMs: Math.round(dependencies.clock.monotonic() - started) });
+    await endAfterModelError(context, thrown, { turn, deadline: deadline?.signal ?? null, deadlineAt, latencyMs: Math.round(dependencies.clock.monotonic() - started) });
   } finally {
     if (timer !== null) clearTimeout(timer);
     linked?.dispose();
@@ -112,7 +129,7 @@ export async function callModel(context: LoopContext, leading: readonly EventBod
 }
 
 interface ModelFailure {
-  readonly state: LoopContext['writer']['state'];
+  readonly turn: number;
   readonly deadline: AbortSignal | null;
   readonly deadlineAt: number | null;
   readonly latencyMs: number;
@@ -131,5 +148,5 @@ async function endAfterModelError(context: LoopContext, thrown: unknown, failure
   }
   const status = error.code === 'cancelled' || signal.aborted ? 'cancelled' : 'failed';
   const attempts = attemptsOfError(error);
-  await endBadly(context, { status, error, leading: [{ type: 'model-error', turn: failure.state.turn, error: error.toRecord(), retries, latencyMs: failure.latencyMs, ...(attempts === undefined ? {} : { attempts }) }] });
+  await endBadly(context, { status, error, leading: [{ type: 'model-error', turn: failure.turn, error: error.toRecord(), retries, latencyMs: failure.latencyMs, ...(attempts === undefined ? {} : { attempts }) }] });
 }
