@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -19,7 +19,8 @@ function eventsInMainFile(path: string): number {
   copyFileSync(path, copy);
   const database = new Database(copy, { readonly: true });
   try {
-    return (database.prepare('SELECT count(*) AS count FROM events').get() as { count: number }).count;
+    const table = database.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get();
+    return table === undefined ? 0 : (database.prepare('SELECT count(*) AS count FROM events').get() as { count: number }).count;
   } finally {
     database.close();
   }
@@ -142,4 +143,28 @@ describe('background checkpoints: findings', () => {
     // Generous: four times the limit (SQLite's default checkpoint stays under four megabytes here).
     expect(largest).toBeLessThanOrEqual(4 * walLimitBytes);
   }, 60_000);
+
+  // The worker decides whether there is work by stat()ing `<path>-wal` by name. Once the folder is moved (`mv` of a
+  // live data folder, the connections keep their open files) the stat fails, every tick returns at once, and the
+  // state still says 'running' with the connection's own autocheckpoint off: nothing checkpoints the log again, and
+  // it grows without bound. The worker's connection could still checkpoint through its open files.
+  it('goes on checkpointing, or reports failure and hands back to SQLite, after the database folder is moved', async () => {
+    const folder = mkdtempSync(join(scratch, 'moved-'));
+    const store = createSqliteStore({ path: join(folder, 'keel.db'), backgroundCheckpoints: { intervalMs: 20 } });
+    const moved = `${folder}-elsewhere`;
+    try {
+      await store.journal.append('ses_a', sampleSession('ses_a'), 0);
+      await eventually(() => store.checkpoints.state === 'running', 'the checkpointer runs');
+      renameSync(folder, moved);
+      await store.journal.append('ses_b', sampleSession('ses_b'), 0);
+      const expected = sampleSession('ses_a').length + sampleSession('ses_b').length;
+      await eventually(
+        () => store.checkpoints.state === 'failed' || eventsInMainFile(join(moved, 'keel.db')) === expected,
+        'the commits copied into the moved file, or the checkpoints handed back to SQLite',
+        10_000,
+      );
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
 });
