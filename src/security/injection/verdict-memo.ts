@@ -5,6 +5,8 @@ import type { InjectionScan } from './types.ts';
 /** Texts longer than this are scanned every time: hashing them costs more, and they rarely repeat. */
 const memoMaximumLength = 16_384;
 const memoEntries = 512;
+/** Verdicts with more findings are not kept: a text crafted to fire every rule would cost memory per entry. */
+const memoMaximumFindings = 16;
 
 /**
  * The verdicts of recently scanned texts that repeat, by the SHA-256 of the text and the layers that ran: a tool
@@ -32,7 +34,7 @@ export class VerdictMemo {
   }
 
   remember(key: string, scan: InjectionScan): void {
-    if (this.entries.has(key)) return;
+    if (this.entries.has(key) || scan.findings.length > memoMaximumFindings) return;
     const evicted = this.order.add(key);
     if (evicted !== undefined) this.entries.delete(evicted);
     this.entries.set(key, copyOf(scan));
