@@ -1,15 +1,16 @@
 /**
  * The last `capacity` keys added, first in first out. Eviction follows a ring of the keys rather than a Set's own
  * order: taking a Set's oldest entry walks past the holes earlier deletions left, which grows with every eviction
- * until the table is rebuilt.
+ * until the table is rebuilt. The ring grows as keys arrive, so an instance that remembers little costs little.
  */
 export class RecentKeys<Key> {
   private readonly keys = new Set<Key>();
-  private readonly ring: (Key | undefined)[];
+  private readonly ring: Key[] = [];
   private next = 0;
+  private readonly capacity: number;
 
   constructor(capacity: number) {
-    this.ring = new Array<Key | undefined>(capacity).fill(undefined);
+    this.capacity = capacity;
   }
 
   has(key: Key): boolean {
@@ -19,11 +20,15 @@ export class RecentKeys<Key> {
   /** Adds a key not present; the oldest one goes when the capacity is reached. Returns the key that went, if any. */
   add(key: Key): Key | undefined {
     if (this.keys.has(key)) return undefined;
-    const evicted = this.ring[this.next];
-    if (evicted !== undefined) this.keys.delete(evicted);
-    this.ring[this.next] = key;
-    this.next = (this.next + 1) % this.ring.length;
     this.keys.add(key);
+    if (this.ring.length < this.capacity) {
+      this.ring.push(key);
+      return undefined;
+    }
+    const evicted = this.ring[this.next]!;
+    this.keys.delete(evicted);
+    this.ring[this.next] = key;
+    this.next = (this.next + 1) % this.capacity;
     return evicted;
   }
 }
