@@ -30,8 +30,8 @@ async function kill(writer: Writer): Promise<void> {
 describe('a writer process killed (SIGKILL) while its checkpoint worker copies the log under continuous appends', () => {
   it.each(variants)('keeps every acknowledged append, once, with a valid hash chain (%s)', async (name, options) => {
     const path = join(scratch, `${name.replace(/\W/g, '-')}.db`);
-    // Three crashes in a row on the same file, each after a different amount of work.
-    for (const [round, acks] of [[0, 150], [1, 400], [2, 900]] as const) {
+    // Two crashes in a row on the same file, after different amounts of work.
+    for (const [round, acks] of [[0, 150], [1, 600]] as const) {
       const recordPath = join(scratch, `${name.replace(/\W/g, '-')}-${round}.acks`);
       const writer = startWriter(path, recordPath, `r${round}_`, options);
       await waitForAcks(writer, acks);
