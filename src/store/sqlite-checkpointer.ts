@@ -6,12 +6,14 @@
  * hundred commits of a busy journal). And with `synchronous = NORMAL` nothing is flushed between checkpoints, so
  * a power loss could undo every commit since the last one, however long ago that was on a quiet database.
  *
- * Here a worker thread with a connection of its own checkpoints when the log has changed, at most `intervalMs`
- * after the first commit since its last checkpoint: the copy and both flushes run off the event loop, and a power
- * loss can undo at most the commits of about the last interval (plus the time a checkpoint takes). The checkpoints
- * are PASSIVE: they never take the write lock, so commits go on while they run. A log the writers keep ahead of the
- * worker is still bounded: past `walLimitBytes` the worker runs one RESTART checkpoint, which waits for the
- * writers (within the busy timeout) as SQLite's own checkpoint would.
+ * Here a worker thread with a connection of its own checkpoints every `intervalMs`, and sooner when the log passes a
+ * quarter of `walLimitBytes`: the copy and both flushes run off the event loop, and a power loss can undo at most the
+ * commits of about the last interval (plus the time a checkpoint takes). The checkpoints are PASSIVE: they never
+ * take the write lock, so commits go on while they run, and one that a reader holds back is tried again at the next
+ * interval. Writers that keep the log growing past a quarter of `walLimitBytes` get SQLite's own checkpoint back
+ * until the log is small again: run right after their commits, it is what lets the log start over under writers that
+ * never pause (a checkpoint from another connection cannot). The worker never takes the write lock. (Nothing bounds
+ * the log while a reader holds an old snapshot, with SQLite's own checkpoint either.)
  *
  * The worker starts only once the database has been written to (a short-lived connection never pays for it), and
  * SQLite's automatic checkpoint stays on until the worker says it is ready. A worker that fails or exits hands the
@@ -47,9 +49,14 @@ export const defaultWalLimitBytes = 64 * 1024 * 1024;
 const sqliteAutocheckpointPages = 1_000;
 /** Rounds of PASSIVE checkpoint per tick: each copies what the writers added during the one before. */
 const passiveRounds = 8;
+/** How often the worker looks at the log's size between its regular checkpoints (a stat call). */
+const pollMs = 10;
 const stopTimeoutMs = 5_000;
 
 // Plain JavaScript, so the worker needs no TypeScript loader. It answers with one `ready` message, then `failed` or nothing.
+// Every interval it checkpoints whether or not the log looks changed: a checkpoint with nothing to copy costs a few
+// system calls, and the file's size and time cannot tell two commits within one clock tick apart. Between intervals
+// it looks at the log's size, so a log that writers fill fast is copied before it is large.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { statSync } = require('node:fs');
@@ -63,39 +70,67 @@ try {
   process.exit(0);
 }
 const walPath = workerData.path + '-wal';
-let seen = '';
-function walStamp() {
+const earlyBytes = Math.floor(workerData.walLimitBytes / 4);
+let lastCheckpointAt = Date.now();
+let sizeAtLastCheckpoint = 0;
+function walSize() {
   try {
-    const stats = statSync(walPath, { bigint: true });
-    return { stamp: stats.size + ':' + stats.mtimeNs, size: Number(stats.size) };
+    return statSync(walPath).size;
   } catch {
-    return { stamp: '', size: 0 };
+    return 0;
   }
 }
-function checkpoint() {
-  const before = walStamp();
-  if (before.stamp === seen || before.size === 0) return;
-  for (let round = 0; round < workerData.passiveRounds; round += 1) {
+const frameBytes = database.pragma('page_size', { simple: true }) + 24;
+/** PASSIVE rounds, each copying what the writers added during the one before; the log's size in frames after them. */
+function copyLog(rounds) {
+  let frames;
+  for (let round = 0; round < rounds; round += 1) {
     const [result] = database.pragma('wal_checkpoint(PASSIVE)');
-    if (result.busy !== 0 || result.log === result.checkpointed) break;
+    // Another connection's checkpoint was running (busy): it reports no size, and this round copied nothing.
+    if (result.busy !== 0) break;
+    frames = result.log;
+    if (result.log === result.checkpointed) break;
   }
-  if (walStamp().size > workerData.walLimitBytes) database.pragma('wal_checkpoint(RESTART)');
-  seen = walStamp().stamp;
+  return frames;
+}
+let behind = false;
+function setBehind(value) {
+  if (behind === value) return;
+  behind = value;
+  parentPort.postMessage({ behind: value });
+}
+/** The log starts over only when a writer begins while every frame is copied, which writers that never pause do not
+ * give a checkpoint of another connection. Past a quarter of the limit they get SQLite's own checkpoint back (run
+ * right after a commit, it lets the next transaction start the log over) until the log is small again. Never a
+ * RESTART from here: it holds the write lock, and a worker thread descheduled on a loaded machine while holding it
+ * would make the writers time out. */
+function tick() {
+  const size = walSize();
+  const due = Date.now() - lastCheckpointAt >= workerData.intervalMs;
+  // While the writers checkpoint, the worker only looks once an interval (one round) whether the log started over:
+  // its checkpoints would make theirs find the checkpoint lock taken.
+  const filling = !behind && size >= earlyBytes && size !== sizeAtLastCheckpoint;
+  if (!due && !filling) return;
+  lastCheckpointAt = Date.now();
+  const frames = copyLog(behind ? 1 : workerData.passiveRounds);
+  if (frames !== undefined && frames * frameBytes > earlyBytes) setBehind(true);
+  else if (frames !== undefined && frames * frameBytes < earlyBytes / 2) setBehind(false);
+  sizeAtLastCheckpoint = walSize();
 }
 const timer = setInterval(() => {
   try {
-    checkpoint();
+    tick();
   } catch (error) {
     clearInterval(timer);
     parentPort.postMessage({ failed: 'checkpointing: ' + String(error && error.message) });
     database.close();
     process.exit(0);
   }
-}, workerData.intervalMs);
+}, workerData.pollMs);
 parentPort.on('message', () => {
   clearInterval(timer);
   try {
-    checkpoint();
+    copyLog(workerData.passiveRounds);
   } finally {
     database.close();
     process.exit(0);
@@ -128,9 +163,17 @@ interface CheckpointerContext {
   watch: NodeJS.Timeout | undefined;
 }
 
+type WorkerMessage = { readonly ready: true } | { readonly failed: string } | { readonly behind: boolean };
+
 /** Sets SQLite's automatic checkpoint on the connection, if it is still open. */
 function setAutocheckpoint(database: SqliteDatabase, pages: number): void {
   if (database.open) database.pragma(`wal_autocheckpoint = ${pages}`);
+}
+
+/** SQLite's own checkpoint threshold while it helps a worker that fell behind: its default, or a quarter of a smaller limit. */
+function helpingPages(database: SqliteDatabase, walLimitBytes: number): number {
+  const frameBytes = (database.pragma('page_size', { simple: true }) as number) + 24;
+  return Math.max(1, Math.min(sqliteAutocheckpointPages, Math.floor(walLimitBytes / 4 / frameBytes)));
 }
 
 function handBack(context: CheckpointerContext, failure: string | undefined): void {
@@ -147,22 +190,26 @@ function spawn(context: CheckpointerContext): void {
   const worker = new Worker(workerSource, {
     eval: true,
     execArgv: [],
-    workerData: { path: database.name, driverPath: require.resolve('better-sqlite3'), synchronous, busyTimeoutMs: context.busyTimeoutMs, passiveRounds, ...settings },
+    workerData: { path: database.name, driverPath: require.resolve('better-sqlite3'), synchronous, busyTimeoutMs: context.busyTimeoutMs, passiveRounds, pollMs: Math.min(settings.intervalMs, pollMs), ...settings },
     resourceLimits: { maxOldGenerationSizeMb: 32 },
   });
   context.worker = worker;
   context.state = 'starting';
-  worker.on('message', (message: { ready: true } | { failed: string }) => {
+  worker.on('message', (message: WorkerMessage) => {
     if (context.worker !== worker) return;
     if ('failed' in message) {
       handBack(context, message.failed);
       return;
     }
+    if ('behind' in message) {
+      setAutocheckpoint(database, message.behind ? helpingPages(database, settings.walLimitBytes) : 0);
+      return;
+    }
     context.state = 'running';
-    // From here on the worker checkpoints; a commit no longer does. A log that grew past the limit is cut back to it
-    // when the writers start it over.
+    // From here on the worker checkpoints; a commit no longer does. When the writers start the log over, the file is
+    // cut back to an eighth of the limit, so that its size tells the worker when the log passes a quarter of it.
     setAutocheckpoint(database, 0);
-    if (database.open) database.pragma(`journal_size_limit = ${settings.walLimitBytes}`);
+    if (database.open) database.pragma(`journal_size_limit = ${Math.floor(settings.walLimitBytes / 8)}`);
   });
   worker.on('error', (error) => {
     if (context.worker === worker) handBack(context, `the checkpoint worker failed: ${error.message}`);
