@@ -21,6 +21,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { KeelError } from '../errors/index.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
@@ -155,6 +156,8 @@ function checkOptions(options: BackgroundCheckpointOptions): Required<Background
 
 interface CheckpointerContext {
   readonly database: SqliteDatabase;
+  /** The file's absolute path, taken when the store opened it: the process may change its working folder later. */
+  readonly path: string;
   readonly settings: Required<BackgroundCheckpointOptions>;
   readonly busyTimeoutMs: number;
   state: CheckpointerState;
@@ -190,7 +193,7 @@ function spawn(context: CheckpointerContext): void {
   const worker = new Worker(workerSource, {
     eval: true,
     execArgv: [],
-    workerData: { path: database.name, driverPath: require.resolve('better-sqlite3'), synchronous, busyTimeoutMs: context.busyTimeoutMs, passiveRounds, pollMs: Math.min(settings.intervalMs, pollMs), ...settings },
+    workerData: { path: context.path, driverPath: require.resolve('better-sqlite3'), synchronous, busyTimeoutMs: context.busyTimeoutMs, passiveRounds, pollMs: Math.min(settings.intervalMs, pollMs), ...settings },
     resourceLimits: { maxOldGenerationSizeMb: 32 },
   });
   context.worker = worker;
@@ -221,8 +224,8 @@ function spawn(context: CheckpointerContext): void {
 }
 
 /** Whether the connection has written to the log yet: until then there is nothing to checkpoint. */
-function hasWritten(database: SqliteDatabase): boolean {
-  const walPath = `${database.name}-wal`;
+function hasWritten(path: string): boolean {
+  const walPath = `${path}-wal`;
   return existsSync(walPath) && statSync(walPath).size > 0;
 }
 
@@ -238,7 +241,7 @@ export interface CheckpointerSetup {
 export function startBackgroundCheckpoints(setup: CheckpointerSetup): BackgroundCheckpoints {
   const { database } = setup;
   const settings = checkOptions(setup.options === false ? {} : (setup.options ?? {}));
-  const context: CheckpointerContext = { database, settings, busyTimeoutMs: setup.busyTimeoutMs, state: 'waiting-for-writes', failure: undefined, worker: undefined, watch: undefined };
+  const context: CheckpointerContext = { database, path: resolve(database.name), settings, busyTimeoutMs: setup.busyTimeoutMs, state: 'waiting-for-writes', failure: undefined, worker: undefined, watch: undefined };
   if (setup.options === false || database.memory || database.readonly) context.state = 'stopped';
   else watchForWrites(context);
   return {
@@ -255,7 +258,7 @@ export function startBackgroundCheckpoints(setup: CheckpointerSetup): Background
 function watchForWrites(context: CheckpointerContext): void {
   const { database } = context;
   context.watch = setInterval(() => {
-    if (!database.open || !hasWritten(database)) return;
+    if (!database.open || !hasWritten(context.path)) return;
     clearInterval(context.watch);
     context.watch = undefined;
     spawn(context);
