@@ -82,9 +82,14 @@ const pageSize = 512;
  */
 export function checkDatabase(source: string | SqliteDatabase, options: CheckDatabaseOptions = {}): DatabaseCheckReport {
   const database = typeof source === 'string' ? openSqliteDatabase({ path: source, readOnly: true }) : source;
+  // One snapshot for every read: a session another process appends to between reading its row and its events would
+  // otherwise look like a head mismatch on a healthy file.
+  const ownSnapshot = !database.inTransaction;
   try {
+    if (ownSnapshot) database.exec('BEGIN');
     return checkOpenDatabase(database, options);
   } finally {
+    if (ownSnapshot && database.inTransaction) database.exec('COMMIT');
     if (typeof source === 'string') database.close();
   }
 }
