@@ -5,8 +5,6 @@ import { findClaims } from './redaction-claims.ts';
 import { redactionDetectors, redactionTypes, secretTypes } from './redaction-detectors.ts';
 import type { PersonalDataType, RedactionDetector, RedactionType } from './redaction-detectors.ts';
 import { isPlaceholderValue, isSecretName } from './redaction-named-secrets.ts';
-import { RecentKeys } from './recent-keys.ts';
-import { RepeatedTextDigests } from './text-digest.ts';
 import { pointerSegment, revealNothing } from './redaction-policy.ts';
 import type { RevealPolicy } from './redaction-policy.ts';
 
@@ -90,11 +88,10 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
 
   function redactString(text: string, revealed: ReadonlySet<PersonalDataType>, path: string | undefined): Redaction {
     // Without a reveal every detector runs, so a text found clean once is clean again (object keys, enum values).
-    const key = revealed.size === 0 ? clean.keyOf(text) : null;
-    const remembered = clean.has(key);
+    const remembered = revealed.size === 0 && clean.has(text);
     const claims = remembered ? [] : findClaims(text, detectorsFor(revealed));
     if (claims.length === 0) {
-      if (!remembered) clean.add(key);
+      if (revealed.size === 0 && !remembered) clean.add(text);
       return { text, findings: [], locations: [] };
     }
     const pieces: string[] = [];
@@ -202,32 +199,21 @@ function createRecentResults(): { get(text: string): Redaction | undefined; reme
 
 const cleanTextMaximumLength = 128;
 const cleanTextEntries = 1_024;
-/** Longer clean texts (tool outputs that repeat) are remembered by digest, so no large string is kept alive. */
-const cleanDigestMaximumLength = 16_384;
-const cleanDigestEntries = 512;
 
-/** How a text is remembered: short ones as themselves, longer ones by digest; null when not at all. */
-type CleanKey = { readonly text: string } | { readonly digest: string } | null;
-
-/**
- * Texts the redactor found nothing in, the most recent of them: short ones as themselves, longer ones (a tool's
- * output that repeats) by digest, from their second sighting on.
- */
-function createCleanTexts(): { keyOf(text: string): CleanKey; has(key: CleanKey): boolean; add(key: CleanKey): void } {
-  const texts = new RecentKeys<string>(cleanTextEntries);
-  const digests = new RecentKeys<string>(cleanDigestEntries);
-  const repeated = new RepeatedTextDigests();
+/** Short texts the redactor found nothing in, the most recent `cleanTextEntries` of them. */
+function createCleanTexts(): { has(text: string): boolean; add(text: string): void } {
+  const texts = new Set<string>();
   return {
-    keyOf(text) {
-      if (text.length <= cleanTextMaximumLength) return { text };
-      const digest = text.length <= cleanDigestMaximumLength ? repeated.digestIfRepeated(text) : null;
-      return digest === null ? null : { digest };
-    },
-    has: (key) => key !== null && ('text' in key ? texts.has(key.text) : digests.has(key.digest)),
-    add(key) {
-      if (key === null) return;
-      if ('text' in key) texts.add(key.text);
-      else digests.add(key.digest);
+    has: (text) => text.length <= cleanTextMaximumLength && texts.has(text),
+    add(text) {
+      if (text.length > cleanTextMaximumLength) return;
+      texts.add(text);
+      if (texts.size > cleanTextEntries) {
+        for (const oldest of texts) {
+          texts.delete(oldest);
+          break;
+        }
+      }
     },
   };
 }

@@ -5,7 +5,6 @@ import { EmbeddingLayer } from './embedding-layer.ts';
 import { normalizeForDetection } from './normalize.ts';
 import { combinedRuleScore, RuleLayer, ruleThreshold } from './rule-layer.ts';
 import type { InjectionDetector, InjectionDetectorOptions, InjectionFinding, InjectionLayer, InjectionScan, InjectionScanOptions } from './types.ts';
-import { VerdictMemo } from './verdict-memo.ts';
 
 /** Texts beyond this many characters are scanned in their first part only (the scan says `truncated`). */
 export const defaultMaxScanChars = 1_048_576;
@@ -39,7 +38,6 @@ class Detector implements InjectionDetector {
   private readonly classifier: LinearClassifier | undefined;
   private readonly classifierThreshold: number;
   private readonly embedding: EmbeddingLayer | undefined;
-  private readonly memo = new VerdictMemo();
 
   constructor(options: InjectionDetectorOptions) {
     this.layers = options.layers ?? (options.embedding === undefined ? ['rules', 'classifier'] : allLayers);
@@ -58,23 +56,13 @@ class Detector implements InjectionDetector {
     if (typeof text !== 'string') throw new KeelError('invalid-argument', `scanForInjection takes a string, got ${typeof text}.`);
     if (options.layers !== undefined) checkLayers(options.layers, 'InjectionScanOptions.layers');
     const layers = options.layers === undefined ? this.layers : options.layers.filter((layer) => this.layers.includes(layer));
-    // The embedding layer calls the caller's embedder and reads the source: its verdict is never taken from the memo.
-    const key = layers.includes('embedding') && this.embedding !== undefined ? null : this.memo.keyOf(text, layers.join(','));
-    const known = key === null ? undefined : this.memo.get(key);
-    if (known !== undefined) return known;
-    const scan = this.scanLayers(text, layers, options.source);
-    if (key !== null) this.memo.remember(key, scan);
-    return scan;
-  }
-
-  private scanLayers(text: string, layers: readonly InjectionLayer[], source: string | undefined): InjectionScan {
     const truncated = text.length > this.maxScanChars;
     const scanned = truncated ? text.slice(0, this.maxScanChars) : text;
     const view = normalizeForDetection(scanned);
     const results: LayerResult[] = [];
     if (layers.includes('rules')) results.push(this.ruleResult(view));
     if (layers.includes('classifier') && this.classifier !== undefined) results.push(this.classifierResult(this.classifier, view));
-    if (layers.includes('embedding') && this.embedding !== undefined) results.push(this.embeddingResult(this.embedding, scanned, source));
+    if (layers.includes('embedding') && this.embedding !== undefined) results.push(this.embeddingResult(this.embedding, scanned, options.source));
     const score = results.reduce((best, result) => Math.max(best, result.score), 0);
     const findings = results.flatMap((result) => result.findings).sort((first, second) => first.start - second.start || first.end - second.end);
     return { injection: score >= 0.5, score, findings, truncated };
