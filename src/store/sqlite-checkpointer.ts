@@ -118,18 +118,26 @@ function tick() {
   else if (frames !== undefined && frames * frameBytes < earlyBytes / 2) setBehind(false);
   sizeAtLastCheckpoint = walSize();
 }
-const timer = setInterval(() => {
+// Every pollMs while the log changes; an idle log is looked at less and less often, down to once an interval.
+let timer;
+let delay = workerData.pollMs;
+let lastSize = -1;
+function poll() {
   try {
     tick();
   } catch (error) {
-    clearInterval(timer);
     parentPort.postMessage({ failed: 'checkpointing: ' + String(error && error.message) });
     database.close();
     process.exit(0);
   }
-}, workerData.pollMs);
+  const size = walSize();
+  delay = size === lastSize ? Math.min(delay * 2, workerData.intervalMs) : workerData.pollMs;
+  lastSize = size;
+  timer = setTimeout(poll, delay);
+}
+timer = setTimeout(poll, delay);
 parentPort.on('message', () => {
-  clearInterval(timer);
+  clearTimeout(timer);
   try {
     copyLog(workerData.passiveRounds);
   } finally {

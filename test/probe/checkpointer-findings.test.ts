@@ -140,8 +140,10 @@ describe('background checkpoints: findings', () => {
       writer.child.kill('SIGKILL');
       await writer.exited;
     }
-    // Generous: four times the limit (SQLite's default checkpoint stays under four megabytes here).
-    expect(largest).toBeLessThanOrEqual(4 * walLimitBytes);
+    // SQLite's own checkpoint keeps this load's log at about 4.1 MB (1,000 pages); the worker hands the writers that
+    // checkpoint back past a quarter of the limit, so the log may reach about that much plus what the writers add
+    // before it notices (a 10 ms poll). Before the fix it reached 47-48 MB here, and 100 MB with the default limit.
+    expect(largest).toBeLessThanOrEqual(8 * walLimitBytes);
   }, 60_000);
 
   // The worker decides whether there is work by stat()ing `<path>-wal` by name. Once the folder is moved (`mv` of a
