@@ -65,6 +65,18 @@ describe('background checkpoints of a SQLite store', () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
   });
 
+  it('run with the defaults a Keel database gets: a commit reaches the database file within a few seconds', async () => {
+    const path = folders.databasePath();
+    const store = createSqliteStore({ path });
+    try {
+      await store.journal.append('ses_a', sampleSession('ses_a'), 0);
+      await eventually(() => eventsInMainFile(path) === sampleSession('ses_a').length, 'the session in the database file');
+      expect(store.checkpoints.state).toBe('running');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keep a log that writers fill faster than the interval within its limit once the writers pause', async () => {
     const path = folders.databasePath();
     const walLimitBytes = 1024 * 1024;
