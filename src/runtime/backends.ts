@@ -77,7 +77,8 @@ type BackendFactory<Kind extends StorageConfig['kind']> = (storage: Extract<Stor
  */
 const factories: { readonly [Kind in StorageConfig['kind']]: BackendFactory<Kind> } = {
   sqlite(storage, config, options) {
-    const store = createSqliteStore({ path: storage.path, ...(storage.synchronous === undefined ? {} : { synchronous: storage.synchronous }) });
+    const { synchronous, backgroundCheckpoints } = storage;
+    const store = createSqliteStore({ path: storage.path, ...(synchronous === undefined ? {} : { synchronous }), ...(backgroundCheckpoints === undefined ? {} : { backgroundCheckpoints }) });
     const signer = config.auditSigningKey === undefined ? {} : { signer: createAuditSigner(config.auditSigningKey) };
     const audit = options.auditLog ?? createSqliteAuditLog({ database: store.database, ...signer });
     const memory = memoryStores(storage, { sqlite: store.database });

@@ -6,14 +6,14 @@ import type { Model } from '../spec/model.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import type { ProviderLimitStore } from '../spec/provider-limits.ts';
 import { checkSchemaName, describeDatabaseUrl } from '../store/index.ts';
-import type { SqliteSynchronous } from '../store/index.ts';
+import type { BackgroundCheckpointOptions, SqliteSynchronous } from '../store/index.ts';
 import { systemClock } from '../util/index.ts';
 import { defaultLeaseTtlMs } from './leased-run.ts';
 import type { KeelOptions } from './keel-options.ts';
 
 /** Where sessions are kept, decided once: each kind has one backend factory (backends.ts). */
 export type StorageConfig =
-  | { readonly kind: 'sqlite'; readonly path: string; readonly synchronous?: SqliteSynchronous }
+  | { readonly kind: 'sqlite'; readonly path: string; readonly synchronous?: SqliteSynchronous; readonly backgroundCheckpoints?: BackgroundCheckpointOptions | boolean }
   | { readonly kind: 'postgres'; readonly url: string; readonly schema?: string; readonly maxConnections?: number }
   | { readonly kind: 'memory' }
   | { readonly kind: 'given'; readonly journal: Journal; readonly blobs: BlobStore };
@@ -49,8 +49,10 @@ export function resolveKeelConfig(options: KeelOptions): KeelConfig {
   const cwd = options.cwd ?? process.cwd();
   rejectConflicts(options);
   const storage = storageOf(options, env, cwd);
-  if (options.synchronous !== undefined && storage.kind !== 'sqlite') {
-    throw conflict(`synchronous was given, but sessions are not kept in a SQLite file here (${storage.kind === 'memory' ? 'database :memory:' : storage.kind === 'postgres' ? 'PostgreSQL' : 'a journal given directly'}): it would not take effect; drop it, or give a database file.`);
+  for (const name of ['synchronous', 'backgroundCheckpoints'] as const) {
+    if (options[name] !== undefined && storage.kind !== 'sqlite') {
+      throw conflict(`${name} was given, but sessions are not kept in a SQLite file here (${storage.kind === 'memory' ? 'database :memory:' : storage.kind === 'postgres' ? 'PostgreSQL' : 'a journal given directly'}): it would not take effect; drop it, or give a database file.`);
+    }
   }
   return {
     env,
@@ -83,7 +85,9 @@ function storageOf(options: KeelOptions, env: KeelConfig['env'], cwd: string): S
   const postgres = postgresStorageOf(options, env);
   if (postgres !== undefined) return postgres;
   const database = options.database ?? nonEmpty(env.KEEL_DB) ?? resolve(cwd, '.keel', 'keel.db');
-  return database === ':memory:' ? { kind: 'memory' } : { kind: 'sqlite', path: resolve(cwd, database), ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }) };
+  if (database === ':memory:') return { kind: 'memory' };
+  const { synchronous, backgroundCheckpoints } = options;
+  return { kind: 'sqlite', path: resolve(cwd, database), ...(synchronous === undefined ? {} : { synchronous }), ...(backgroundCheckpoints === undefined ? {} : { backgroundCheckpoints }) };
 }
 
 /** `storage` from the options, else KEEL_DATABASE_URL unless a SQLite `database` was given as an argument. */

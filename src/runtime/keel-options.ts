@@ -7,7 +7,7 @@ import type { SessionEvent } from '../spec/events.ts';
 import type { IdempotencyStore } from '../spec/idempotency.ts';
 import type { BlobStore, Journal, ListSessionsOptions, SessionSummary } from '../spec/journal.ts';
 import type { Model } from '../spec/model.ts';
-import type { SqliteSynchronous } from '../store/index.ts';
+import type { BackgroundCheckpointOptions, SqliteSynchronous } from '../store/index.ts';
 import type { ToolCallLimits } from '../tools/index.ts';
 import type { SessionLeaseStore } from '../spec/session-lease.ts';
 import type { ToolPipeline } from '../tools/index.ts';
@@ -44,6 +44,12 @@ export interface KeelOptions {
    * sessions that commit together), so a power loss loses nothing acknowledged either. Only with a SQLite file.
    */
   readonly synchronous?: SqliteSynchronous;
+  /**
+   * Checkpoints the SQLite write-ahead log from a worker thread about every second (`true`, or `{ intervalMs,
+   * walLimitBytes }`), so that with `synchronous: 'normal'` a power loss can undo only about the last second of
+   * commits. Off by default (SQLite checkpoints every ~1,000 pages); docs/storage.md. Only with a SQLite file.
+   */
+  readonly backgroundCheckpoints?: BackgroundCheckpointOptions | boolean;
   /**
    * Keeps sessions in PostgreSQL instead of a SQLite file: journal, blobs, leases, audit log, recorded tool outcomes
    * and the call log, shared by every process given the same URL. Else `KEEL_DATABASE_URL` (and `KEEL_DATABASE_SCHEMA`).

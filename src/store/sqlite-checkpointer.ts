@@ -241,16 +241,17 @@ export interface CheckpointerSetup {
   /** A file in WAL mode, open for writing; a database in memory or opened read-only gets a checkpointer that does nothing. */
   readonly database: SqliteDatabase;
   readonly busyTimeoutMs: number;
-  /** `false`: SQLite checkpoints inside commits, as it does by default. */
-  readonly options: BackgroundCheckpointOptions | false | undefined;
+  /** `true` or options: checkpoints from a worker. `false` or absent: SQLite checkpoints inside commits, as by default. */
+  readonly options: BackgroundCheckpointOptions | boolean | undefined;
 }
 
 /** Starts checkpointing a database from a worker thread, once it has been written to. */
 export function startBackgroundCheckpoints(setup: CheckpointerSetup): BackgroundCheckpoints {
   const { database } = setup;
-  const settings = checkOptions(setup.options === false ? {} : (setup.options ?? {}));
+  const enabled = setup.options !== undefined && setup.options !== false;
+  const settings = checkOptions(typeof setup.options === 'object' ? setup.options : {});
   const context: CheckpointerContext = { database, path: resolve(database.name), settings, busyTimeoutMs: setup.busyTimeoutMs, state: 'waiting-for-writes', failure: undefined, worker: undefined, watch: undefined };
-  if (setup.options === false || database.memory || database.readonly) context.state = 'stopped';
+  if (!enabled || database.memory || database.readonly) context.state = 'stopped';
   else watchForWrites(context);
   return {
     get state() {

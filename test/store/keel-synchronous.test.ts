@@ -1,3 +1,4 @@
+import { copyFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createKeel } from '../../src/runtime/index.ts';
@@ -45,5 +46,51 @@ describe('createKeel({ synchronous })', () => {
 
   it("refuses a level SQLite's WAL mode does not offer here", () => {
     expect(() => createKeel({ database: folders.databasePath(), synchronous: 'off' as never, env: {} })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+  });
+});
+
+describe('createKeel({ backgroundCheckpoints })', () => {
+  /** Whether the database file alone, without its write-ahead log, has the journal's tables (a torn copy says no). */
+  function journalInMainFile(path: string): boolean {
+    const copy = `${path}.main-only`;
+    copyFileSync(path, copy);
+    try {
+      const main = new Database(copy, { readonly: true });
+      try {
+        return main.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get() !== undefined;
+      } finally {
+        main.close();
+      }
+    } catch {
+      return false;
+    }
+  }
+
+  it('checkpoints the Keel database from the worker: the tables written at open reach the file, which SQLite alone would leave in the log', async () => {
+    const path = folders.databasePath();
+    const keel = createKeel({ database: path, backgroundCheckpoints: { intervalMs: 20 }, model: 'scripted:unused.json', env: {} });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!journalInMainFile(path) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(journalInMainFile(path)).toBe(true);
+    } finally {
+      await keel.close();
+    }
+  });
+
+  it('is off by default: the same tables stay in the log until SQLite checkpoints at 1,000 pages or at close', async () => {
+    const path = folders.databasePath();
+    const keel = createKeel({ database: path, model: 'scripted:unused.json', env: {} });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(journalInMainFile(path)).toBe(false);
+    } finally {
+      await keel.close();
+    }
+    expect(journalInMainFile(path)).toBe(true);
+  });
+
+  it('refuses it where there is no SQLite file for it to act on', () => {
+    expect(() => createKeel({ database: ':memory:', backgroundCheckpoints: true, env: {} })).toThrow(expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('backgroundCheckpoints') }));
   });
 });

@@ -65,9 +65,9 @@ describe('background checkpoints of a SQLite store', () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
   });
 
-  it('run with the defaults a Keel database gets: a commit reaches the database file within a few seconds', async () => {
+  it('run with the default interval when turned on with true: a commit reaches the database file within a few seconds', async () => {
     const path = folders.databasePath();
-    const store = createSqliteStore({ path });
+    const store = createSqliteStore({ path, backgroundCheckpoints: true });
     try {
       await store.journal.append('ses_a', sampleSession('ses_a'), 0);
       await eventually(() => eventsInMainFile(path) === sampleSession('ses_a').length, 'the session in the database file');
@@ -100,8 +100,11 @@ describe('background checkpoints of a SQLite store', () => {
     }
   });
 
-  it('are left to SQLite when turned off, and for a database in memory', async () => {
+  it('are left to SQLite by default, when turned off, and for a database in memory', async () => {
     const path = folders.databasePath();
+    const byDefault = createSqliteStore({ path: folders.databasePath() });
+    expect(byDefault.checkpoints.state).toBe('stopped');
+    await byDefault.close();
     const off = createSqliteStore({ path, backgroundCheckpoints: false });
     const memory = createSqliteStore({ path: ':memory:', backgroundCheckpoints: { intervalMs: 20 } });
     try {
