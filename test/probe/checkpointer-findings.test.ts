@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,24 +7,12 @@ import { createSqliteStore } from '../../src/store/index.ts';
 import type { SqliteStore } from '../../src/store/index.ts';
 import { sampleSession, sessionStartBody, stampEvents, toolResultBody } from '../../src/testing/contracts/journal-samples.ts';
 import { eventually, startWriter, waitForAcks } from './checkpointer-processes.ts';
+import { eventsInMainFile } from '../helpers/database-main-file.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'keel-probe-checkpointer-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 let files = 0;
 const databasePath = (): string => join(scratch, `keel-${(files += 1)}.db`);
-
-/** Events in the database file alone, as a power loss that took the write-ahead log with it would leave it. */
-function eventsInMainFile(path: string): number {
-  const copy = `${path}.main-only`;
-  copyFileSync(path, copy);
-  const database = new Database(copy, { readonly: true });
-  try {
-    const table = database.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get();
-    return table === undefined ? 0 : (database.prepare('SELECT count(*) AS count FROM events').get() as { count: number }).count;
-  } finally {
-    database.close();
-  }
-}
 
 /** Another connection's read transaction, as a backup, a replicator (Litestream keeps one open) or a report holds it. */
 function openReadTransaction(path: string): Database.Database {

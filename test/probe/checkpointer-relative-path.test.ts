@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -6,21 +6,10 @@ import { afterAll, describe, it } from 'vitest';
 import { createSqliteStore } from '../../src/store/index.ts';
 import { sampleSession } from '../../src/testing/contracts/journal-samples.ts';
 import { eventually } from './checkpointer-processes.ts';
+import { eventsInMainFile } from '../helpers/database-main-file.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'keel-probe-checkpointer-relative-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-function eventsInMainFile(path: string): number {
-  const copy = `${path}.main-only`;
-  copyFileSync(path, copy);
-  const database = new Database(copy, { readonly: true });
-  try {
-    const table = database.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get();
-    return table === undefined ? 0 : (database.prepare('SELECT count(*) AS count FROM events').get() as { count: number }).count;
-  } finally {
-    database.close();
-  }
-}
 
 describe('background checkpoints of a store opened with a relative path (low severity)', () => {
   // The worker is spawned lazily, after the first write, and opens `database.name` as given: a relative path

@@ -1,10 +1,11 @@
-import { copyFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KeelError } from '../../src/errors/index.ts';
 import { createSqliteStore } from '../../src/store/index.ts';
 import { sampleSession } from '../../src/testing/contracts/journal-samples.ts';
 import { createTemporaryFolders } from './temporary-folder.ts';
+import { eventsInMainFile } from '../helpers/database-main-file.ts';
 
 const folders = createTemporaryFolders();
 afterAll(() => folders.removeAll());
@@ -23,19 +24,6 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
     if (holds) return;
     if (Date.now() > deadline) throw new Error(`Still not: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Events in the database file alone, as a power loss that took the write-ahead log with it would leave it. */
-function eventsInMainFile(path: string): number {
-  const copy = `${path}.main-only`;
-  copyFileSync(path, copy);
-  const database = new Database(copy, { readonly: true });
-  try {
-    const table = database.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get();
-    return table === undefined ? 0 : (database.prepare('SELECT count(*) AS count FROM events').get() as { count: number }).count;
-  } finally {
-    database.close();
   }
 }
 
