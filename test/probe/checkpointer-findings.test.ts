@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../../src/store/index.ts';
-import type { SqliteStore } from '../../src/store/index.ts';
+import type { SqliteStore, SqliteStoreOptions } from '../../src/store/index.ts';
 import { sampleSession, sessionStartBody, stampEvents, toolResultBody } from '../../src/testing/contracts/journal-samples.ts';
 import { eventually, startWriter, waitForAcks } from './checkpointer-processes.ts';
 import { eventsInMainFile } from '../helpers/database-main-file.ts';
@@ -39,6 +39,25 @@ async function appendMany(store: SqliteStore, sessionId: string, count: number):
   return failures;
 }
 
+/** About 4 MB of appends (four times a 1 MiB limit) while another connection keeps a snapshot open; the codes of those that failed. */
+async function appendsBesideReader(backgroundCheckpoints: SqliteStoreOptions['backgroundCheckpoints']): Promise<string[]> {
+  const path = databasePath();
+  const store = createSqliteStore({ path, busyTimeoutMs: 500, backgroundCheckpoints });
+  try {
+    await store.journal.append('ses_a', sampleSession('ses_a'), 0);
+    if (backgroundCheckpoints !== false) await eventually(() => store.checkpoints.state === 'running', 'the checkpointer runs');
+    const reader = openReadTransaction(path);
+    try {
+      return await appendMany(store, 'ses_long', 1_000);
+    } finally {
+      reader.exec('COMMIT');
+      reader.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 describe('background checkpoints: findings', () => {
   // sqlite-checkpointer.ts records the log's size and mtime as `seen` after every tick, whether or not the checkpoint
   // copied the log: a PASSIVE checkpoint that a reader blocked is never tried again until the next commit changes
@@ -69,43 +88,11 @@ describe('background checkpoints: findings', () => {
   // write lock all that time, and again at the next tick. Writers of this process wait (the event loop is blocked)
   // and time out with storage-failure. SQLite's own checkpoint (PASSIVE) never blocks a writer: see the next test.
   it('never fails an append because a reader keeps a snapshot open while the log grows past its limit', async () => {
-    const path = databasePath();
-    const store = createSqliteStore({ path, busyTimeoutMs: 500, backgroundCheckpoints: { intervalMs: 20, walLimitBytes: 1024 * 1024 } });
-    let failures: string[] = [];
-    try {
-      await store.journal.append('ses_a', sampleSession('ses_a'), 0);
-      await eventually(() => store.checkpoints.state === 'running', 'the checkpointer runs');
-      const reader = openReadTransaction(path);
-      try {
-        // About 4 MB: four times the log's limit.
-        failures = await appendMany(store, 'ses_long', 1_000);
-      } finally {
-        reader.exec('COMMIT');
-        reader.close();
-      }
-    } finally {
-      await store.close();
-    }
-    expect(failures).toEqual([]);
+    expect(await appendsBesideReader({ intervalMs: 20, walLimitBytes: 1024 * 1024 })).toEqual([]);
   }, 60_000);
 
   it('(control, holds) with backgroundCheckpoints: false the same appends beside the same reader all succeed', async () => {
-    const path = databasePath();
-    const store = createSqliteStore({ path, busyTimeoutMs: 500, backgroundCheckpoints: false });
-    let failures: string[] = [];
-    try {
-      await store.journal.append('ses_a', sampleSession('ses_a'), 0);
-      const reader = openReadTransaction(path);
-      try {
-        failures = await appendMany(store, 'ses_long', 1_000);
-      } finally {
-        reader.exec('COMMIT');
-        reader.close();
-      }
-    } finally {
-      await store.close();
-    }
-    expect(failures).toEqual([]);
+    expect(await appendsBesideReader(false)).toEqual([]);
   }, 60_000);
 
   // The limit is checked once per tick, after up to eight PASSIVE rounds, on the log's file size: writers that never
