@@ -9,6 +9,7 @@ import { UpdateQueue, unclaimedUpdateLimit } from '../../src/loop/update-queue.t
 import { defineTool } from '../../src/tools/index.ts';
 import { scriptedCaller, text, toolUse } from '../helpers/scripted-caller.ts';
 import { dependenciesFor } from '../helpers/loop-harness.ts';
+import { gatedAddTool } from '../helpers/gated-add-tool.ts';
 
 // A run that nobody iterates (the HTTP server and workers pass onUpdate and await `result`) must not keep every
 // update of a long session: the serve benchmark's heap grew with each journaled event of every running session.
@@ -79,27 +80,7 @@ describe('a session run its caller drops', () => {
    * updates reported so far; counts those still alive then (the session still running).
    */
   async function updatesAliveMidRun(keepRun: (run: SessionRun) => void): Promise<{ reported: number; alive: number; result: SessionResult }> {
-    let reachedGate = (): void => undefined;
-    const reached = new Promise<void>((resolve) => {
-      reachedGate = resolve;
-    });
-    let openGate = (): void => undefined;
-    const gate = new Promise<void>((resolve) => {
-      openGate = resolve;
-    });
-    const add = defineTool({
-      name: 'add',
-      description: 'Adds.',
-      input: z.object({ a: z.number(), b: z.number() }),
-      risk: 'read',
-      execute: async ({ a, b }) => {
-        if (a === turns - 1) {
-          reachedGate();
-          await gate;
-        }
-        return String(a + b);
-      },
-    });
+    const { tool: add, reached, open: openGate } = gatedAddTool(turns - 1);
     const agent = defineAgent({ name: 'dropped', instructions: 'Add.', tools: [add], limits: { maxTurns: turns + 5 } });
     const script = [...Array.from({ length: turns }, (_unused, index) => ({ content: [toolUse(`c${index}`, 'add', { a: index, b: 1 })] })), { content: [text('done')] }];
     const reported: WeakRef<object>[] = [];

@@ -1,10 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { createKeel, defineAgent, defineTool } from '../../src/index.ts';
+import { createKeel, defineAgent } from '../../src/index.ts';
 import type { Keel, SessionResult, SessionRun } from '../../src/index.ts';
 import { createScriptedModel } from '../../src/model/index.ts';
+import { gatedAddTool } from '../helpers/gated-add-tool.ts';
 
 // keel.run wraps the session's run in the lease's (and admission's) own run: a caller that keeps only `result` must
 // let the buffered updates go while the session still runs, as with the loop's run itself (test/loop/update-queue).
@@ -24,27 +24,7 @@ function scripted() {
 
 /** Runs a session through keel.run whose last tool call waits while the test collects garbage; counts the updates still alive then. */
 async function updatesAliveMidRun(keel: Keel, keepRun: (run: SessionRun) => void): Promise<{ reported: number; alive: number; result: SessionResult }> {
-  let reachedGate = (): void => undefined;
-  const reached = new Promise<void>((resolve) => {
-    reachedGate = resolve;
-  });
-  let openGate = (): void => undefined;
-  const gate = new Promise<void>((resolve) => {
-    openGate = resolve;
-  });
-  const add = defineTool({
-    name: 'add',
-    description: 'Adds.',
-    input: z.object({ a: z.number(), b: z.number() }),
-    risk: 'read',
-    execute: async ({ a, b }) => {
-      if (a === turns - 1) {
-        reachedGate();
-        await gate;
-      }
-      return String(a + b);
-    },
-  });
+  const { tool: add, reached, open: openGate } = gatedAddTool(turns - 1);
   const agent = defineAgent({ name: 'dropped-run', instructions: 'Add.', tools: [add], limits: { maxTurns: turns + 3 } });
   const reported: WeakRef<object>[] = [];
   // Started in a function of its own, so that this frame holds the result and not the run.
