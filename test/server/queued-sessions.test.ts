@@ -174,6 +174,7 @@ describe('sessions on the run queue through the API', () => {
     // Queued and owned by the default tenant as POST /v1/sessions would, but ready only in an hour, so no worker claims it first.
     const { Pool } = (await import('pg')).default;
     const pool = new Pool({ connectionString: url, max: 1 });
+    pool.on('error', () => undefined); // end() resolves before the socket closes; the server may stop first
     await pool.query("INSERT INTO keel_run_queue (session_id, agent, task, tenant, state, available_at) VALUES ($1, 'echo', 'Never run.', 'default', 'queued', now() + interval '1 hour')", [sessionId]);
     await pool.query("INSERT INTO server_sessions (session_id, tenant, agent, key_id, priority, created_at) VALUES ($1, 'default', 'echo', NULL, 'interactive', $2)", [sessionId, Date.now()]);
     await pool.end();
