@@ -31,13 +31,15 @@ export function leaseLostError(sessionId: string, signal: AbortSignal): KeelErro
  * model is called, so a running call can be seen, and a paid response is journaled before the next call is made.
  */
 const heldTypes: ReadonlySet<SessionEvent['type']> = new Set(['model-response', 'tool-request']);
+// A tool's outcome is held only when its caller asks (see `append`): whether it can be depends on its record, not its type.
 
 /**
  * The session's single writer: stamps envelopes, appends with optimistic concurrency, folds each
  * written event into the state, and serialises appends from parallel tool calls.
  *
  * An append made only of events no outside effect waits for (`heldTypes`: the model's response and the tool calls it
- * asks for) is held in memory instead of committed alone: it is folded at once, and written (then reported through
+ * asks for; and a tool's outcome its idempotency record has, when the caller says so) is held in memory instead of
+ * committed alone: it is folded at once, and written (then reported through
  * `onWritten`) in the same journal append as the next event that is not held: the tool decisions before a tool
  * runs, the next turn's start, the session's end, a guard trip. What must be durable before an effect still is, since the event that
  * precedes the effect carries the held ones with it, and the journal and the reported events never show a step
@@ -69,8 +71,13 @@ export class SessionWriter {
     return applyEvents(this.current, this.stamp(bodies));
   }
 
-  append(bodies: readonly EventBody[]): Promise<SessionState> {
-    const run = this.tail.then(() => this.write(bodies));
+  /**
+   * Appends the events after those already appended. `hold` asks for them to be held like the model's response: only
+   * for a tool's outcome its idempotency record already has, which a re-run after a crash gets back without running
+   * the tool, so losing the event in a crash loses no effect.
+   */
+  append(bodies: readonly EventBody[], options: { readonly hold?: boolean } = {}): Promise<SessionState> {
+    const run = this.tail.then(() => this.write(bodies, options.hold === true));
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -97,14 +104,14 @@ export class SessionWriter {
     }
   }
 
-  private holds(events: readonly SessionEvent[]): boolean {
-    return events.length > 0 && this.options.journal.appendOrRecall === undefined && events.every((event) => heldTypes.has(event.type));
+  private holds(events: readonly SessionEvent[], requested: boolean): boolean {
+    return events.length > 0 && this.options.journal.appendOrRecall === undefined && (requested || events.every((event) => heldTypes.has(event.type)));
   }
 
-  private async write(bodies: readonly EventBody[]): Promise<SessionState> {
+  private async write(bodies: readonly EventBody[], hold: boolean): Promise<SessionState> {
     this.checkWritable();
     const stamped = this.stamp(bodies);
-    if (this.holds(stamped)) {
+    if (this.holds(stamped, hold)) {
       // Refused now, as the journal would refuse it at the next append: a held event is folded and reported at once,
       // so one the journal cannot store must never be held (it would also poison the append that carries it).
       for (const event of stamped) serializeEvent(event.sessionId, event);

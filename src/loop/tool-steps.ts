@@ -2,6 +2,7 @@ import { KeelError, toKeelError } from '../errors/index.ts';
 import { linkedSignal } from '../util/index.ts';
 import { createToolPipeline, validateInput } from '../tools/index.ts';
 import { sanitizationOf } from '../tools/stages/sanitize.ts';
+import { isRecordedOutcome } from '../tools/stages/idempotency.ts';
 import { createInformationFlowStage, outputProvenanceOf } from '../tools/stages/information-flow.ts';
 import { scanUntrustedItem } from './injection-scan.ts';
 import { verifyCall } from './verify-step.ts';
@@ -82,7 +83,7 @@ export async function runTools(context: LoopContext, callIds: readonly string[])
   if (callIds.length === 1 && only !== undefined) {
     // One call has no siblings to stop: it runs under the session's signal, without a controller and a link of its
     // own (the tool itself still gets a linked signal from the pipeline, released when it returns).
-    await runCall(context, state, only, context.signal);
+    await runCall(context, state, only, { signal: context.signal, isLastOfStep: () => true });
     return;
   }
   // When one call's outcome cannot be journaled the run fails: its sibling calls are stopped too, so nothing keeps
@@ -90,13 +91,17 @@ export async function runTools(context: LoopContext, callIds: readonly string[])
   const siblings = new AbortController();
   // Linked and released rather than AbortSignal.any, which Node keeps alive while it has listeners and has not aborted.
   const linked = linkedSignal([context.signal, siblings.signal]);
+  let unfinished = callIds.length;
+  const run: CallRun = { signal: linked.signal, isLastOfStep: () => unfinished === 1 };
   try {
     const results = await runBounded(callIds, context.agent.toolCalls.concurrency, async (callId) => {
       try {
-        await runCall(context, state, callId, linked.signal);
+        await runCall(context, state, callId, run);
       } catch (error) {
         siblings.abort(error);
         throw error;
+      } finally {
+        unfinished -= 1;
       }
     });
     const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -106,11 +111,18 @@ export async function runTools(context: LoopContext, callIds: readonly string[])
   }
 }
 
-async function runCall(context: LoopContext, state: SessionState, callId: string, signal: AbortSignal): Promise<void> {
+/** How one call of a step runs: under which signal, and whether it is the last of its step still to finish. */
+interface CallRun {
+  readonly signal: AbortSignal;
+  readonly isLastOfStep: () => boolean;
+}
+
+async function runCall(context: LoopContext, state: SessionState, callId: string, run: CallRun): Promise<void> {
+  const { signal } = run;
   const { agent } = context;
   const call = state.toolCalls.get(callId);
   if (call === undefined) throw new KeelError('internal', `Call ${callId} has no request in session ${state.sessionId}.`);
-  const fail = (error: KeelError, latencyMs = 0): Promise<unknown> => journalOutcome(context, call, { ok: false, error, latencyMs });
+  const fail = (error: KeelError, latencyMs = 0): Promise<unknown> => journalOutcome(context, call, { ok: false, error, latencyMs }, false);
   if (signal.aborted) {
     // Checked before the tool is called: a call that never started certainly did not run.
     await fail(new KeelError('cancelled', `Not run: the session was stopped before this call started (${toKeelError(signal.reason).message}).`));
@@ -154,7 +166,9 @@ async function runCall(context: LoopContext, state: SessionState, callId: string
     context.suspendedChildren.set(callId, waitingInChild);
     return;
   }
-  await journalOutcome(context, call, outcome);
+  // The last call of a step to finish is followed at once by the next append (the next turn's request, the session's
+  // end); an earlier one is written alone, so the journal shows it while its siblings still run.
+  await journalOutcome(context, call, outcome, run.isLastOfStep() && isRecordedOutcome(outcome));
 }
 
 /** A tool without a usable timeout of its own gets the agent's default: no call waits forever. */
@@ -207,7 +221,8 @@ async function settleAfterCancel(context: LoopContext, invocation: Invocation, e
   return execute(context, { ...invocation, tool: replayOf(invocation.tool, settlement.value), signal: new AbortController().signal });
 }
 
-async function journalOutcome(context: LoopContext, call: ToolCallState, outcome: Outcome): Promise<void> {
+/** Journals a call's outcome; `hold` when its idempotency record has it (see `SessionWriter.append`). */
+async function journalOutcome(context: LoopContext, call: ToolCallState, outcome: Outcome, hold: boolean): Promise<void> {
   const { writer, dependencies } = context;
   const { turn, callId, tool } = call.request;
   const definition = context.agent.tools.get(tool);
@@ -216,7 +231,7 @@ async function journalOutcome(context: LoopContext, call: ToolCallState, outcome
     // A tool's own failure message is its text (a server may echo what it was sent); Keel's messages are not scanned.
     const record = outcome.error.toRecord();
     const scannedError = outcome.error.code === 'tool-failed' ? await scanUntrustedItem({ policy: context.agent.injection, blobs: dependencies.blobs, turn, callId, tool, provenance, text: record.message }) : { text: record.message, event: null };
-    await writer.append([...(scannedError.event === null ? [] : [scannedError.event]), { type: 'tool-error', turn, callId, tool, error: { ...record, message: scannedError.text }, latencyMs: outcome.latencyMs }]);
+    await writer.append([...(scannedError.event === null ? [] : [scannedError.event]), { type: 'tool-error', turn, callId, tool, error: { ...record, message: scannedError.text }, latencyMs: outcome.latencyMs }], { hold });
     return;
   }
   // The result enters the context here: scanned once, and the decision journaled in the same append as the result.
@@ -231,7 +246,7 @@ async function journalOutcome(context: LoopContext, call: ToolCallState, outcome
   await writer.append([
     ...(scanned.event === null ? [] : [scanned.event]),
     { type: 'tool-result', turn, callId, tool, output, latencyMs: outcome.latencyMs, ...(outputBlob === undefined ? {} : { outputBlob }), ...(redactions.length === 0 ? {} : { redactions }), ...(provenance === 'tool' ? {} : { provenance }) },
-  ]);
+  ], { hold });
 }
 
 function elapsedSince(started: number): number {

@@ -3,6 +3,22 @@ import type { KeelCode } from '../../errors/index.ts';
 import type { IdempotencyStore } from '../../store/idempotency-store.ts';
 import type { ExecuteStage, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
 
+/** An outcome this stage has recorded (or answered from its record): a crash before the journal has it loses nothing. */
+export type RecordedOutcome = ExecutionOutcome & { readonly recorded?: true };
+
+/**
+ * True when the outcome is in the idempotency store under its call's key: a re-run of the call after a crash gets it
+ * back without running the tool, so the loop may write it with the session's next append instead of alone.
+ */
+export function isRecordedOutcome(outcome: ExecutionOutcome): boolean {
+  return (outcome as RecordedOutcome).recorded === true;
+}
+
+function markRecorded(outcome: ExecutionOutcome): RecordedOutcome {
+  // A copy with every field inner stages attached (the sanitizer's report), not a mutation of what they returned.
+  return { ...outcome, recorded: true as const };
+}
+
 /**
  * The idempotency stage: the outcome of a call is recorded by its idempotency key as soon as
  * the tool returns, before the journal hears of it. A call re-run after a crash in between gets the recorded
@@ -13,10 +29,10 @@ export function createIdempotencyStage(store: IdempotencyStore): ExecuteStage {
     const recorded = await store.get(invocation.idempotencyKey);
     if (recorded !== undefined) {
       if (recorded.ok) {
-        return { ok: true, output: recorded.output ?? '', latencyMs: 0, ...(recorded.fullOutputBlob === null ? {} : { fullOutputBlob: recorded.fullOutputBlob }) };
+        return markRecorded({ ok: true, output: recorded.output ?? '', latencyMs: 0, ...(recorded.fullOutputBlob === null ? {} : { fullOutputBlob: recorded.fullOutputBlob }) });
       }
       const code = (recorded.error?.code ?? 'tool-failed') in keelCodes ? (recorded.error?.code as KeelCode) : 'tool-failed';
-      return { ok: false, error: new KeelError(code, recorded.error?.message ?? 'The tool failed.'), latencyMs: 0 };
+      return markRecorded({ ok: false, error: new KeelError(code, recorded.error?.message ?? 'The tool failed.'), latencyMs: 0 });
     }
     const outcome: ExecutionOutcome = await next();
     if (!outcome.ok && outcome.error.code === 'cancelled') return outcome;
@@ -27,6 +43,6 @@ export function createIdempotencyStage(store: IdempotencyStore): ExecuteStage {
       fullOutputBlob: outcome.ok ? (outcome.fullOutputBlob ?? null) : null,
       recordedAt: Date.now(),
     });
-    return outcome;
+    return markRecorded(outcome);
   };
 }
