@@ -38,4 +38,20 @@ describe('estimateCallCost', () => {
     const longer: ModelRequest = { messages: [first, { role: 'assistant', content: [{ type: 'text', text: 'ok' }] }, first], tools: [], maxOutputTokens: 1 };
     expect(estimateCallCost(longer).inputTokens).toBe(expectedInputTokens(longer));
   });
+
+  it('counts copied messages from their blocks exactly, and messages of another shape whole', () => {
+    const result = { type: 'tool_result' as const, toolUseId: 'call_1', content: 'fenced «data»', isError: false };
+    const original = { role: 'user' as const, content: [result] };
+    const copy = { ...original, content: [result, { type: 'text' as const, text: 'reminder' }] };
+    const reordered = { content: [result], role: 'user' as const };
+    const empty = { role: 'assistant' as const, content: [] };
+    const extraKey = { role: 'user' as const, content: [result], name: 'x' } as ModelRequest['messages'][number];
+    const inherited = Object.assign(Object.create({ inheritedKey: 1 }) as object, { role: 'user', content: [result] }) as ModelRequest['messages'][number];
+    const withToJson = { role: 'user' as const, content: [result], toJSON: () => ({ replaced: true }) } as ModelRequest['messages'][number];
+    // Three paddings of the system text: matching token counts for all three pin the byte count itself.
+    for (const system of ['', 'x', 'xx']) {
+      const request: ModelRequest = { system, messages: [original, copy, reordered, empty, extraKey, inherited, withToJson, copy], tools: [], maxOutputTokens: 1 };
+      expect(estimateCallCost(request).inputTokens).toBe(expectedInputTokens(request));
+    }
+  });
 });

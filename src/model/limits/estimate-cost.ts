@@ -1,4 +1,5 @@
 import type { LimitCost } from '../../spec/provider-limits.ts';
+import type { Message } from '../../spec/message.ts';
 import type { ModelRequest } from '../../spec/model.ts';
 import type { Usage } from '../../spec/usage.ts';
 import { utf8ByteLength } from '../../util/index.ts';
@@ -22,7 +23,7 @@ export function estimateCallCost(request: ModelRequest): LimitCost {
 function requestJsonBytes(request: ModelRequest): number {
   // {"system":…,"messages":[…],"tools":[…]}
   let bytes = '{"system":,"messages":[],"tools":[]}'.length + utf8ByteLength(JSON.stringify(request.system ?? ''));
-  bytes += listBytes(request.messages) + listBytes(request.tools);
+  bytes += messagesBytes(request.messages) + listBytes(request.tools);
   return bytes;
 }
 
@@ -31,6 +32,45 @@ function listBytes(items: readonly object[]): number {
   let bytes = items.length > 0 ? items.length - 1 : 0;
   for (const item of items) bytes += immutableJsonBytes(item);
   return bytes;
+}
+
+/** The messages of a request: `{"role":…,"content":[…]}` with the commas between them. */
+function messagesBytes(messages: readonly Message[]): number {
+  let bytes = messages.length > 0 ? messages.length - 1 : 0;
+  for (const message of messages) bytes += messageBytes(message);
+  return bytes;
+}
+
+/** `{"role":` `,"content":[` `]}` */
+const plainMessageFrame = '{"role":,"content":[]}'.length;
+
+/**
+ * A message's size from the sizes of its blocks: the trust layout copies every message that carries tool results, in
+ * every turn, to fence them, but the blocks themselves are made once; serialising the copies whole made the estimate
+ * grow with the square of the conversation. Anything but a plain `{ role, content }` message is serialised whole.
+ */
+function messageBytes(message: Message): number {
+  const { role, content } = message;
+  if (typeof role !== 'string' || !Array.isArray(content) || !hasOnlyRoleAndContent(message)) return immutableJsonBytes(message);
+  let bytes = plainMessageFrame + utf8ByteLength(JSON.stringify(role)) + (content.length > 0 ? content.length - 1 : 0);
+  for (let index = 0; index < content.length; index += 1) {
+    const block: unknown = content[index];
+    if (typeof block !== 'object' || block === null) return immutableJsonBytes(message);
+    bytes += immutableJsonBytes(block);
+  }
+  return bytes;
+}
+
+/** Whether JSON.stringify would write exactly the keys `role` and `content` (in whatever order: the length is the same). */
+function hasOnlyRoleAndContent(message: object): boolean {
+  if ('toJSON' in message) return false;
+  let keys = 0;
+  for (const key in message) {
+    if (!Object.hasOwn(message, key)) continue;
+    if (key !== 'role' && key !== 'content') return false;
+    keys += 1;
+  }
+  return keys === 2;
 }
 
 const jsonBytes = new WeakMap<object, number>();
