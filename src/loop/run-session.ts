@@ -114,14 +114,19 @@ function launch(run: Launch, load: Loader): SessionRun {
   const anomalies: AnomalyBody[] = [];
   const onWritten = (event: SessionEvent): void => {
     chargeTreeBudget(options.treeBudget, event);
-    if (detector !== null) anomalies.push(...detector.push(event));
     emit({ type: 'event', event });
   };
+  // Signals are judged on what the state has, held events included, so they are journaled before the session ends.
+  const onFolded = detector === null ? undefined : (event: SessionEvent): void => void anomalies.push(...detector.push(event));
   const result = (async (): Promise<SessionResult> => {
-    const { state, history } = await load(onWritten);
+    // The session's start is written by the loader, not the writer: folded and reported here.
+    const { state, history } = await load((event) => {
+      onFolded?.(event);
+      onWritten(event);
+    });
     options.treeBudget?.preload(state.usage, state.costUsd);
     if (detector !== null) anomalies.push(...detector.preload(history));
-    const writer = new SessionWriter({ journal: dependencies.journal, clock: dependencies.clock, state, onWritten, ...(options.leaseLost === undefined ? {} : { leaseLost: options.leaseLost }) });
+    const writer = new SessionWriter({ journal: dependencies.journal, clock: dependencies.clock, state, onWritten, ...(onFolded === undefined ? {} : { onFolded }), ...(options.leaseLost === undefined ? {} : { leaseLost: options.leaseLost }) });
     const context: LoopContext = {
       agent,
       dependencies,

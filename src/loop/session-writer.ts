@@ -12,6 +12,12 @@ export interface SessionWriterOptions {
   readonly clock: Clock;
   readonly state: SessionState;
   readonly onWritten: (event: SessionEvent) => void;
+  /**
+   * Each event once, as soon as the state has it: a held event when it is held, any other once written. What judges
+   * the session's course (its anomaly signals) looks here, so a signal a held event crosses is found before the append
+   * that carries the event, even when that append ends the session.
+   */
+  readonly onFolded?: (event: SessionEvent) => void;
   /** Aborts when this process no longer holds the session's lease: from then on nothing more is appended. */
   readonly leaseLost?: AbortSignal;
 }
@@ -118,6 +124,7 @@ export class SessionWriter {
       this.held.push(...stamped);
       // Folded now, so the loop plans with them; reported (onWritten) only once the journal has them.
       this.current = applyEvents(this.current, stamped);
+      this.folded(stamped);
       return this.current;
     }
     const carried = this.held;
@@ -125,6 +132,7 @@ export class SessionWriter {
     // A journal replaying a durable execution may answer with the events an earlier attempt stored: those are folded.
     const written = events === undefined ? stamped : events.slice(carried.length);
     this.current = applyEvents(this.current, written);
+    this.folded(written);
     this.report(carried);
     this.report(written);
     return this.current;
@@ -155,6 +163,11 @@ export class SessionWriter {
     this.storedSeq += batch.length;
     this.held = [];
     return recalled;
+  }
+
+  private folded(events: readonly SessionEvent[]): void {
+    const onFolded = this.options.onFolded;
+    if (onFolded !== undefined) for (const event of events) onFolded(event);
   }
 
   private report(events: readonly SessionEvent[]): void {

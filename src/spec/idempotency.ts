@@ -8,6 +8,12 @@ export interface RecordedToolOutcome {
 }
 
 export interface IdempotencyStore {
+  /**
+   * True when a recorded outcome outlives the process (a database). Only then may the loop write the event of a
+   * recorded outcome with the session's next append instead of alone: a crash in between is answered from the
+   * record. Unset or false (a store in memory): every outcome's event is written as soon as it is known.
+   */
+  readonly durable?: boolean;
   get(key: string): Promise<RecordedToolOutcome | undefined>;
   /** First write wins: recording a key twice keeps the first outcome. */
   put(key: string, outcome: RecordedToolOutcome): Promise<void>;

@@ -12,6 +12,8 @@ export type { IdempotencyStore, RecordedToolOutcome } from '../spec/idempotency.
 export function createMemoryIdempotencyStore(): IdempotencyStore {
   const entries = new Map<string, RecordedToolOutcome>();
   return {
+    // Gone with the process: a journal that outlives it must get every outcome's event at once (see `durable`).
+    durable: false,
     // A copy each way, as a database hands out: a caller changing what it got must not change what is recorded.
     get: async (key) => {
       const outcome = entries.get(key);
@@ -95,6 +97,7 @@ export function createSqliteIdempotencyStore(database: SqliteDatabase, path = 't
     'INSERT OR IGNORE INTO tool_outcomes (idempotency_key, ok, output, error_code, error_message, full_output_blob, recorded_at, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   return {
+    durable: true,
     async get(key) {
       let row: OutcomeRow | undefined;
       try {

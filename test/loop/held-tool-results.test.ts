@@ -52,6 +52,11 @@ function recordingJournal(failWhen?: (types: readonly string[]) => boolean): Jou
   }) as Journal & { batches: string[][] };
 }
 
+/** A store that says its records outlive the process, as the SQLite and PostgreSQL ones do. */
+function durableStore(): IdempotencyStore {
+  return { ...createMemoryIdempotencyStore(), durable: true };
+}
+
 function recordingPipeline(store: IdempotencyStore) {
   return createToolPipeline({ executeStages: [createIdempotencyStage(store)] });
 }
@@ -61,7 +66,7 @@ const oneCall = [{ content: [toolUse('c1', 'write', { value: 'a' })] }, { conten
 describe('tool results held until the next append', () => {
   it('writes a recorded result in the same append as the next turn\'s model request', async () => {
     const journal = recordingJournal();
-    const dependencies = dependenciesFor(scriptedCaller(oneCall), { journal, tools: recordingPipeline(createMemoryIdempotencyStore()) });
+    const dependencies = dependenciesFor(scriptedCaller(oneCall), { journal, tools: recordingPipeline(durableStore()) });
     const result = await startSession(agentWith(new Map()), dependencies, { input: 'write a', sessionId: 'ses_held' }).result;
     expect(result.status).toBe('completed');
     const carriers = journal.batches.filter((types) => types.includes('tool-result'));
@@ -78,10 +83,17 @@ describe('tool results held until the next append', () => {
     expect(journal.batches).toContainEqual(['tool-result']);
   });
 
+  it('writes a result alone when its record is in memory, lost with the process while the journal is not', async () => {
+    const journal = recordingJournal();
+    const dependencies = dependenciesFor(scriptedCaller(oneCall), { journal, tools: recordingPipeline(createMemoryIdempotencyStore()) });
+    await startSession(agentWith(new Map()), dependencies, { input: 'write a', sessionId: 'ses_memory_record' }).result;
+    expect(journal.batches).toContainEqual(['tool-result']);
+  });
+
   it('writes the first of two parallel results alone and holds only the last to finish', async () => {
     const journal = recordingJournal();
     const script = [{ content: [toolUse('c1', 'write', { value: 'fast' }), toolUse('c2', 'write', { value: 'slow' })] }, { content: [text('Done.')] }];
-    const dependencies = dependenciesFor(scriptedCaller(script), { journal, tools: recordingPipeline(createMemoryIdempotencyStore()) });
+    const dependencies = dependenciesFor(scriptedCaller(script), { journal, tools: recordingPipeline(durableStore()) });
     await startSession(agentWith(new Map(), { slow: 50 }), dependencies, { input: 'write two', sessionId: 'ses_parallel' }).result;
     const withResults = journal.batches.filter((types) => types.includes('tool-result'));
     expect(withResults).toHaveLength(2);
@@ -92,7 +104,7 @@ describe('tool results held until the next append', () => {
   });
 
   it('loses no effect when the append carrying a held result fails: the resume answers from the record, the tool runs once', async () => {
-    const store = createMemoryIdempotencyStore();
+    const store = durableStore();
     const executions = new Map<string, number>();
     const journal = recordingJournal((types) => types.includes('tool-result'));
     const first = dependenciesFor(scriptedCaller(oneCall), { journal, tools: recordingPipeline(store) });

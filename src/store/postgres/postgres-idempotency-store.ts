@@ -68,6 +68,7 @@ export function createPostgresIdempotencyStore(options: PostgresIdempotencyStore
   const nullableBytes = (value: string | null): Buffer | null => (value === null ? null : toBytes(value));
 
   return {
+    durable: true,
     async get(key): Promise<RecordedToolOutcome | undefined> {
       const result = await guarded(`reading the recorded outcome ${key}`, () =>
         database.query<OutcomeRow>('SELECT ok, output, error_code, error_message, full_output_blob, recorded_at, key_id FROM tool_outcomes WHERE idempotency_key = $1', [key]),

@@ -30,10 +30,19 @@ export interface PostgresStore {
  * Journal, blobs and session leases in one PostgreSQL database, sharing one connection pool: the backend for
  * several processes or hosts running sessions side by side. Returns at once; the tables are created or migrated
  * on first use (every operation waits for it). `openPostgresStore` does the same and waits for the migration.
+ * To run sessions on PostgreSQL, `createKeel({ storage: { kind: 'postgres', url } })` opens this store together with
+ * the idempotency store and audit log in the same database. Given the parts one by one, give those two as well:
+ * without them a Keel records tool outcomes and audit records in memory, lost with the process.
  * @example
  * ```ts
  * const store = await openPostgresStore({ url: process.env.KEEL_DATABASE_URL! });
- * const keel = createKeel({ journal: store.journal, blobs: store.blobs, leases: store.leases });
+ * const keel = createKeel({
+ *   journal: store.journal,
+ *   blobs: store.blobs,
+ *   leases: store.leases,
+ *   idempotency: createPostgresIdempotencyStore({ database: store.database }),
+ *   auditLog: createPostgresAuditLog({ database: store.database }),
+ * });
  * await keel.run(agent, 'Where is order 1042?').result;
  * await keel.close();
  * await store.close();

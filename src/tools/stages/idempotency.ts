@@ -3,12 +3,12 @@ import type { KeelCode } from '../../errors/index.ts';
 import type { IdempotencyStore } from '../../store/idempotency-store.ts';
 import type { ExecuteStage, ExecutionOutcome } from '../pipeline/tool-invocation.ts';
 
-/** An outcome this stage has recorded (or answered from its record): a crash before the journal has it loses nothing. */
+/** An outcome this stage has recorded in a durable store (or answered from it): a crash before the journal has it loses nothing. */
 export type RecordedOutcome = ExecutionOutcome & { readonly recorded?: true };
 
 /**
- * True when the outcome is in the idempotency store under its call's key: a re-run of the call after a crash gets it
- * back without running the tool, so the loop may write it with the session's next append instead of alone.
+ * True when the outcome is in a durable idempotency store under its call's key: a re-run of the call after a crash
+ * gets it back without running the tool, so the loop may write it with the session's next append instead of alone.
  */
 export function isRecordedOutcome(outcome: ExecutionOutcome): boolean {
   return (outcome as RecordedOutcome).recorded === true;
@@ -25,14 +25,16 @@ function markRecorded(outcome: ExecutionOutcome): RecordedOutcome {
  * outcome back and the tool does not run twice. Cancellations are not recorded: the call never finished.
  */
 export function createIdempotencyStage(store: IdempotencyStore): ExecuteStage {
+  // A record in memory dies with the process, so it answers nothing after a crash: its outcomes are not marked.
+  const recordedOutcome = store.durable === true ? markRecorded : (outcome: ExecutionOutcome): ExecutionOutcome => outcome;
   return async (invocation, next) => {
     const recorded = await store.get(invocation.idempotencyKey);
     if (recorded !== undefined) {
       if (recorded.ok) {
-        return markRecorded({ ok: true, output: recorded.output ?? '', latencyMs: 0, ...(recorded.fullOutputBlob === null ? {} : { fullOutputBlob: recorded.fullOutputBlob }) });
+        return recordedOutcome({ ok: true, output: recorded.output ?? '', latencyMs: 0, ...(recorded.fullOutputBlob === null ? {} : { fullOutputBlob: recorded.fullOutputBlob }) });
       }
       const code = (recorded.error?.code ?? 'tool-failed') in keelCodes ? (recorded.error?.code as KeelCode) : 'tool-failed';
-      return markRecorded({ ok: false, error: new KeelError(code, recorded.error?.message ?? 'The tool failed.'), latencyMs: 0 });
+      return recordedOutcome({ ok: false, error: new KeelError(code, recorded.error?.message ?? 'The tool failed.'), latencyMs: 0 });
     }
     const outcome: ExecutionOutcome = await next();
     if (!outcome.ok && outcome.error.code === 'cancelled') return outcome;
@@ -43,6 +45,6 @@ export function createIdempotencyStage(store: IdempotencyStore): ExecuteStage {
       fullOutputBlob: outcome.ok ? (outcome.fullOutputBlob ?? null) : null,
       recordedAt: Date.now(),
     });
-    return markRecorded(outcome);
+    return recordedOutcome(outcome);
   };
 }
