@@ -1,4 +1,5 @@
-// Probe (session 10, held tool results): the anomaly detector sees an event when it is written (onWritten). A held
+// Probe (session 10, held tool results; failed at eac4b5b, fixed by 86c063f: signals are judged on folded events).
+// It saw an event only when it was written (onWritten). A held
 // tool outcome is written with the next append; when that append is the session's end (a critical tool's error ends
 // the session at once), the `tool-error-rate` signal that outcome crosses is found after the session-end is written,
 // and the loop, finished, never journals it. Before eac4b5b the error was written alone, the signal was journaled
@@ -26,7 +27,7 @@ const script = [{ content: [toolUse('c1', 'pay', {})] }, { content: [text('unrea
 const thresholds = { minToolCallsForErrorRate: 1, maxToolErrorRate: 0.5 };
 
 async function anomaliesOf(withIdempotency: boolean): Promise<string[]> {
-  const tools = createToolPipeline(withIdempotency ? { executeStages: [createIdempotencyStage(createMemoryIdempotencyStore())] } : {});
+  const tools = createToolPipeline(withIdempotency ? { executeStages: [createIdempotencyStage({ ...createMemoryIdempotencyStore(), durable: true })] } : {});
   const dependencies = dependenciesFor(scriptedCaller(script), { journal: createMemoryJournal(), tools, anomalies: thresholds });
   const sessionId = withIdempotency ? 'ses_anomaly_held' : 'ses_anomaly_alone';
   const result = await startSession(agent, dependencies, { input: 'pay', sessionId }).result;

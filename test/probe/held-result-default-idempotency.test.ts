@@ -1,4 +1,4 @@
-// Probe (session 10, held tool results; FAILS since eac4b5b, passes at ebd2eed): a real child process is killed with
+// Probe (session 10, held tool results; failed at eac4b5b, fixed by 86c063f: only a durable record lets a result be held): a real child process is killed with
 // SIGKILL while the session writer holds
 // the last tool result of a step, i.e. after the tool ran and before the next turn's request is committed. The resume
 // (a second child) must not run the tool again, the journal must stay valid and seq-contiguous, and the audit log

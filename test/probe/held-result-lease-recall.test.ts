@@ -105,7 +105,7 @@ describe('held results: lease lost, durable-execution journals', () => {
       },
     };
     const parallel = [{ content: [toolUse('c1', 'write', { value: 'a' }), toolUse('c2', 'write', { value: 'b' })] }, { content: [toolUse('c3', 'write', { value: 'c' })] }, { content: [text('Done.')] }];
-    const dependencies = dependenciesFor(scriptedCaller(parallel), { journal, tools: createToolPipeline({ executeStages: [createIdempotencyStage(createMemoryIdempotencyStore())] }) });
+    const dependencies = dependenciesFor(scriptedCaller(parallel), { journal, tools: createToolPipeline({ executeStages: [createIdempotencyStage({ ...createMemoryIdempotencyStore(), durable: true })] }) });
     const result = await startSession(countingAgent(new Map()), dependencies, { input: 'write', sessionId: 'ses_recall' }).result;
     expect(result.status).toBe('completed');
     const carrying = batches.filter((types) => types.includes('tool-result'));
