@@ -159,7 +159,8 @@ async function runCall(context: LoopContext, state: SessionState, callId: string
   };
   const started = performance.now();
   let outcome = await execute(context, invocation);
-  if (!outcome.ok && context.signal.aborted && execution.started) outcome = await settleAfterCancel(context, invocation, execution, outcome, started);
+  // The call's own signal: the caller's cancellation, or a sibling whose outcome could not be journaled stopping it.
+  if (!outcome.ok && signal.aborted && execution.started) outcome = await settleAfterCancel(context, invocation, execution, outcome, started);
   const waitingInChild = outcome.ok ? null : suspendedChildApprovals(outcome.error);
   if (waitingInChild !== null) {
     // The child waits for a person: the call stays open (no outcome), and this session waits with it.
@@ -188,7 +189,8 @@ async function execute(context: LoopContext, invocation: Invocation): Promise<Ou
 }
 
 /**
- * The outcome of a call the caller's cancellation caught in flight. The tool saw the abort, but it may ignore it or
+ * The outcome of a call a stop caught in flight (the caller's cancellation, or a sibling call whose outcome could not
+ * be journaled, which fails the run). The tool saw the abort, but it may ignore it or
  * have applied its effect before it looked, so `cancelled` would be a claim the loop cannot make. It waits up to
  * `toolCalls.cancelGraceMs` for the tool itself:
  * - completed: the real result is journaled (run through the pipeline's stages, so it is sanitized and recorded
@@ -211,7 +213,7 @@ async function settleAfterCancel(context: LoopContext, invocation: Invocation, e
   if (settlement === null) {
     const error = new KeelError(
       outcomeUnknownCode,
-      `"${invocation.tool.name}" was still running ${graceMs} ms after the session was cancelled: it may have applied its effect, and its outcome is unknown. Check its effect (idempotency key ${invocation.idempotencyKey}) before asking for it again.`,
+      `"${invocation.tool.name}" was still running ${graceMs} ms after it was asked to stop (${toKeelError(invocation.signal.reason).message}): it may have applied its effect, and its outcome is unknown. Check its effect (idempotency key ${invocation.idempotencyKey}) before asking for it again.`,
       { details: { idempotencyKey: invocation.idempotencyKey, graceMs } },
     );
     return { ok: false, error, latencyMs: elapsedSince(started) };

@@ -22,7 +22,8 @@ function markRecorded(outcome: ExecutionOutcome): RecordedOutcome {
 /**
  * The idempotency stage: the outcome of a call is recorded by its idempotency key as soon as
  * the tool returns, before the journal hears of it. A call re-run after a crash in between gets the recorded
- * outcome back and the tool does not run twice. Cancellations are not recorded: the call never finished.
+ * outcome back and the tool does not run twice. Cancellations, and failures once the call was told to stop, are not
+ * recorded: the call may not have finished.
  */
 export function createIdempotencyStage(store: IdempotencyStore): ExecuteStage {
   // A record in memory dies with the process, so it answers nothing after a crash: its outcomes are not marked.
@@ -37,7 +38,9 @@ export function createIdempotencyStage(store: IdempotencyStore): ExecuteStage {
       return recordedOutcome({ ok: false, error: new KeelError(code, recorded.error?.message ?? 'The tool failed.'), latencyMs: 0 });
     }
     const outcome: ExecutionOutcome = await next();
-    if (!outcome.ok && outcome.error.code === 'cancelled') return outcome;
+    // A failure that comes back once the call was told to stop may be the stop itself (its reason, whatever its code),
+    // not the tool's outcome: the loop waits for the tool and records what it really did (settleAfterCancel).
+    if (!outcome.ok && (outcome.error.code === 'cancelled' || invocation.signal.aborted)) return outcome;
     await store.put(invocation.idempotencyKey, {
       ok: outcome.ok,
       output: outcome.ok ? outcome.output : null,
