@@ -36,6 +36,22 @@ export interface BackupResult {
 }
 
 /**
+ * How many pages each backup step copies. SQLite starts a backup over whenever another connection writes the source
+ * between two steps, so under a writer that never pauses a copy made in small steps may never finish. Small steps
+ * keep the event loop free; once a step leaves no fewer pages to copy (the copy started over, or the file grew), the
+ * rest goes in one step, which reads one snapshot.
+ */
+function pagesPerStep(): (progress: { readonly totalPages: number; readonly remainingPages: number }) => number {
+  let lastRemaining = Number.POSITIVE_INFINITY;
+  let startedOver = false;
+  return ({ remainingPages }) => {
+    if (remainingPages >= lastRemaining) startedOver = true;
+    lastRemaining = remainingPages;
+    return startedOver ? 0x7fffffff : 100;
+  };
+}
+
+/**
  * Copies a Keel database with SQLite's online backup, consistent while sessions keep writing, and including
  * the commits that are still only in the -wal file (which a plain copy of the .db file would lose). The copy is
  * one self-contained file (rollback journal mode; Keel turns WAL back on when it opens it), mode 0600, written
@@ -50,7 +66,7 @@ export async function backupDatabase(source: string | SqliteDatabase, destinatio
   try {
     checkDestination(sourceDatabase.name, destination, options.overwrite === true);
     createPrivateFile(partial);
-    await sourceDatabase.backup(partial);
+    await sourceDatabase.backup(partial, { progress: pagesPerStep() });
     const { heads, events, check } = finishCopy(partial, { now: options.now ?? Date.now, check: options.check !== false });
     renameSync(partial, destination);
     writePrivateFile(headsPath, `${JSON.stringify(heads, null, 2)}\n`);
