@@ -142,4 +142,13 @@ describe('SIGKILL while the last tool result of a step is held (real child proce
     expect([...attemptsByKey(directory).values()]).toEqual([1, 1, 1]);
   }, 120_000);
 
+  // createKeel({ journal, blobs }) with no `idempotency` gets an in-memory idempotency store (backends.ts, `given`),
+  // whose record dies with the process: a result must not be held on it (at eac4b5b it was, and the resume found
+  // neither the result nor the record and charged the customer again; fixed by 86c063f, `IdempotencyStore.durable`).
+  it('with createKeel({ journal, blobs }) and its default (in-memory) idempotency store: nothing is held, no tool runs twice', async () => {
+    const { directory, before, after } = await crashAndResume('memory-records', 'given-memory-idempotency', 2);
+    expect([...attemptsByKey(directory).values()]).toEqual([1, 1, 1]);
+    expect(validateJournal(after).problems).toEqual([]);
+    expect(resultCallIds(before)).toEqual(['toolu_01', 'toolu_02']);
+  }, 120_000);
 });
