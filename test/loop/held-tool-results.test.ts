@@ -63,6 +63,34 @@ function recordingPipeline(store: IdempotencyStore) {
 
 const oneCall = [{ content: [toolUse('c1', 'write', { value: 'a' })] }, { content: [text('Done.')] }];
 
+const payer = defineAgent({
+  name: 'payer',
+  instructions: 'Pay.',
+  tools: [defineTool({ name: 'pay', description: 'pays', input: z.object({}), critical: true, execute: () => { throw new Error('card declined'); } })],
+});
+
+describe('anomaly signals of a held outcome whose carrying append fails', () => {
+  it('reports nothing the journal lacks, and the resume journals the outcome and its signal once', async () => {
+    const store = durableStore();
+    const journal = recordingJournal((types) => types.includes('tool-error'));
+    const anomalies = { minToolCallsForErrorRate: 1, maxToolErrorRate: 0.5 };
+    const script = [{ content: [toolUse('c1', 'pay', {})] }, { content: [text('unreachable')] }];
+    const reported: SessionEvent[] = [];
+    const first = dependenciesFor(scriptedCaller(script), { journal, anomalies, tools: recordingPipeline(store) });
+    const onUpdate = (update: { type: string; event?: SessionEvent }): void => void (update.type === 'event' && update.event !== undefined && reported.push(update.event));
+    const failed = await startSession(payer, first, { input: 'pay', sessionId: 'ses_anomaly_lost', onUpdate }).result.catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(KeelError);
+    expect(reported).toEqual(await readAll(first, 'ses_anomaly_lost'));
+
+    const resumed = dependenciesFor(scriptedCaller(script), { journal, anomalies, tools: recordingPipeline(store) });
+    expect((await resumeSession(payer, resumed, 'ses_anomaly_lost').result).status).toBe('failed');
+    const events = await readAll(resumed, 'ses_anomaly_lost');
+    expect(validateJournal(events).problems).toEqual([]);
+    expect(events.filter((event) => event.type === 'tool-error')).toHaveLength(1);
+    expect(events.flatMap((event) => (event.type === 'anomaly' ? [event.signal] : []))).toEqual(['tool-error-rate']);
+  });
+});
+
 describe('tool results held until the next append', () => {
   it('writes a recorded result in the same append as the next turn\'s model request', async () => {
     const journal = recordingJournal();
