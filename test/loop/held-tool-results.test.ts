@@ -5,11 +5,11 @@ import { createToolPipeline, defineTool } from '../../src/tools/index.ts';
 import { createIdempotencyStage } from '../../src/tools/stages/idempotency.ts';
 import { createMemoryIdempotencyStore, createMemoryJournal, validateJournal } from '../../src/store/index.ts';
 import { KeelError } from '../../src/errors/index.ts';
-import type { Journal } from '../../src/spec/journal.ts';
 import type { SessionEvent } from '../../src/spec/index.ts';
 import type { IdempotencyStore } from '../../src/store/index.ts';
 import { scriptedCaller, text, toolUse } from '../helpers/scripted-caller.ts';
 import { dependenciesFor, readAll } from '../helpers/loop-harness.ts';
+import { journalFailingOnce } from '../helpers/failing-journal.ts';
 
 // A tool's result whose outcome the idempotency stage has recorded is held by the session writer and written with the
 // next append (one commit fewer per tool turn); without a record it is written alone, as every result used to be.
@@ -28,28 +28,9 @@ function agentWith(executions: Map<string, number>, delays: Record<string, numbe
   return defineAgent({ name: 'writer', instructions: 'Write things.', tools: [write] });
 }
 
-/** A memory journal that keeps each append's event types, and can refuse the append that matches `failWhen`. */
-function recordingJournal(failWhen?: (types: readonly string[]) => boolean): Journal & { batches: string[][] } {
-  const inner = createMemoryJournal();
-  const batches: string[][] = [];
-  let failed = false;
-  const append: Journal['append'] = async (sessionId, events, expectedSeq) => {
-    const types = events.map((event: SessionEvent) => event.type);
-    if (!failed && failWhen?.(types) === true) {
-      failed = true;
-      throw new KeelError('storage-failure', 'The disk went away (test).');
-    }
-    batches.push(types);
-    return inner.append(sessionId, events, expectedSeq);
-  };
-  return new Proxy(inner, {
-    get(target, property) {
-      if (property === 'append') return append;
-      if (property === 'batches') return batches;
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as Journal & { batches: string[][] };
+/** A memory journal that keeps each append's event types, and refuses once the append whose types match `failWhen`. */
+function recordingJournal(failWhen?: (types: readonly string[]) => boolean) {
+  return journalFailingOnce(createMemoryJournal(), (_id, events) => failWhen?.(events.map((event) => event.type)) === true);
 }
 
 /** A store that says its records outlive the process, as the SQLite and PostgreSQL ones do. */

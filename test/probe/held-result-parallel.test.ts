@@ -12,10 +12,11 @@ import type { SessionUpdate } from '../../src/loop/index.ts';
 import { createToolPipeline, defineTool } from '../../src/tools/index.ts';
 import { createIdempotencyStage } from '../../src/tools/stages/idempotency.ts';
 import { createSqliteIdempotencyStore, createSqliteStore, validateJournal } from '../../src/store/index.ts';
-import { KeelError } from '../../src/errors/index.ts';
-import type { Journal, SessionEvent } from '../../src/spec/index.ts';
+import type { KeelError } from '../../src/errors/index.ts';
+import type { SessionEvent } from '../../src/spec/index.ts';
 import { scriptedCaller, text, toolUse } from '../helpers/scripted-caller.ts';
 import { dependenciesFor, readAll } from '../helpers/loop-harness.ts';
+import { journalFailingOnce } from '../helpers/failing-journal.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'keel-probe-held-result-par-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -36,21 +37,7 @@ describe('the last of three bounded calls fails and its held error cannot be wri
     });
     const agent = defineAgent({ name: 'writer', instructions: 'Write.', tools: [write], toolCalls: { concurrency: 1 } });
     const script = [{ content: [toolUse('c1', 'write', { value: 'a' }), toolUse('c2', 'write', { value: 'b' }), toolUse('c3', 'write', { value: 'c' })] }, { content: [text('Done.')] }];
-    let failOnce = true;
-    const inner = store.journal;
-    const journal: Journal = {
-      read: (id, from) => inner.read(id, from),
-      lastSeq: (id) => inner.lastSeq(id),
-      listSessions: (options) => inner.listSessions(options),
-      close: () => inner.close(),
-      append: async (id, events, expectedSeq) => {
-        if (failOnce && events.some((event) => event.type === 'tool-error' && event.callId === 'c3')) {
-          failOnce = false;
-          throw new KeelError('storage-failure', 'The disk went away (test).');
-        }
-        return inner.append(id, events, expectedSeq);
-      },
-    };
+    const journal = journalFailingOnce(store.journal, (_id, events) => events.some((event) => event.type === 'tool-error' && event.callId === 'c3'));
     const pipeline = createToolPipeline({ executeStages: [createIdempotencyStage(createSqliteIdempotencyStore(store.database))] });
     try {
       const updates: SessionUpdate[] = [];

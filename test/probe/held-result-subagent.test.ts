@@ -13,7 +13,8 @@ import { defineTool } from '../../src/tools/index.ts';
 import { createScriptedModel } from '../../src/model/index.ts';
 import { createSqliteAuditLog, createSqliteIdempotencyStore, createSqliteStore, validateJournal } from '../../src/store/index.ts';
 import { KeelError } from '../../src/errors/index.ts';
-import type { Journal, Model, SessionEvent } from '../../src/spec/index.ts';
+import { journalFailingOnce } from '../helpers/failing-journal.ts';
+import type { Model, SessionEvent } from '../../src/spec/index.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'keel-probe-held-result-sub-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -45,27 +46,13 @@ describe('a subagent call held as the last result of its step', () => {
     const parentModel = createScriptedModel([{ role: 'assistant', content: [{ type: 'tool_use', id: 'p1', name: 'research', input: { task: 'find it' } }] }, { role: 'assistant', content: [{ type: 'text', text: 'Parent done.' }] }]);
     const child = defineAgent({ name: 'researcher', instructions: 'Find.', tools: [lookup], model: 'child' });
     const parent = defineAgent({ name: 'lead', instructions: 'Delegate.', tools: [asTool(child, { name: 'research', description: 'Researches.' })], model: 'parent' });
-    let failOnce = true;
-    const inner = store.journal;
-    const journal: Journal = {
-      read: (id, from) => inner.read(id, from),
-      lastSeq: (id) => inner.lastSeq(id),
-      listSessions: (options) => inner.listSessions(options),
-      close: () => inner.close(),
-      append: async (id, events, expectedSeq) => {
-        if (failOnce && id === 'ses_parent' && events.some((event) => event.type === 'tool-result' && event.callId === 'p1')) {
-          failOnce = false;
-          throw new KeelError('storage-failure', 'The disk went away (test).');
-        }
-        return inner.append(id, events, expectedSeq);
-      },
-    };
+    const journal = journalFailingOnce(store.journal, (id, events) => id === 'ses_parent' && events.some((event) => event.type === 'tool-result' && event.callId === 'p1'));
     const audit = createSqliteAuditLog({ database: store.database });
     const keel = createKeel({ journal, blobs: store.blobs, idempotency: createSqliteIdempotencyStore(store.database), auditLog: audit, models: { parent: parentModel, child: childModel }, modelRetries: 0, modelLimits: false });
     try {
       const failed = await keel.run(parent, { task: 'go', sessionId: 'ses_parent' }).result.catch((error: unknown) => error);
       expect(failed).toBeInstanceOf(KeelError);
-      expect(failOnce).toBe(false);
+      expect(journal.refused).toBe(true);
       const childCalls = childModel.calls();
       const result = await (await keel.resume(parent, 'ses_parent')).result;
       expect(result.status).toBe('completed');
